@@ -1,0 +1,38 @@
+"""Agency adapters: parse each agency's format, validate, map to canonical events, sign, publish."""
+
+from adapters.base import AgencyAdapter, MappedRecord
+from adapters.framing import RawRecord
+from adapters.health import HealthAdapter
+from adapters.housing import HousingAdapter
+from adapters.ingest import IngestSummary, Ingestor, Refusal
+from adapters.police import PoliceAdapter
+from adapters.publisher import KafkaPublisher, MessagePublisher, OutboundMessage
+from adapters.registry import Outcome, RecordRegistry
+from adapters.schools import SchoolsAdapter
+from schemas import Agency
+
+ADAPTERS: dict[Agency, AgencyAdapter] = {
+    Agency.POLICE: PoliceAdapter(),
+    Agency.HEALTH: HealthAdapter(),
+    Agency.SCHOOLS: SchoolsAdapter(),
+    Agency.HOUSING: HousingAdapter(),
+}
+
+__all__ = [
+    "ADAPTERS",
+    "AgencyAdapter",
+    "HealthAdapter",
+    "HousingAdapter",
+    "IngestSummary",
+    "Ingestor",
+    "KafkaPublisher",
+    "MappedRecord",
+    "MessagePublisher",
+    "OutboundMessage",
+    "Outcome",
+    "PoliceAdapter",
+    "RawRecord",
+    "RecordRegistry",
+    "Refusal",
+    "SchoolsAdapter",
+]

@@ -1,0 +1,114 @@
+"""``ehx topics apply``: create missing topics and report drift from the topology module."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+
+from broker.errors import BrokerUnavailable
+from broker.settings import BrokerSettings
+from broker.topics import TOPOLOGY, TopicSpec
+
+TOPIC_ALREADY_EXISTS = 36
+
+
+class TopicState(StrEnum):
+    CREATED = "created"
+    OK = "ok"
+    DRIFT = "drift"
+
+
+@dataclass
+class TopicReport:
+    """What ``apply`` found or did for one topic."""
+
+    topic: str
+    state: TopicState
+    drift: list[str] = field(default_factory=list)
+    #: Configs the broker would not describe (the embedded broker reports none).
+    unverified: list[str] = field(default_factory=list)
+
+
+async def apply_topology(
+    bootstrap: str,
+    settings: BrokerSettings,
+    topology: tuple[TopicSpec, ...] = TOPOLOGY,
+) -> list[TopicReport]:
+    """Create each missing topic; check each existing one. Safe to run any number of times.
+
+    Drift is reported, never "fixed": shrinking partitions is impossible and growing
+    them would move families between partitions and break their order.
+    """
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=bootstrap, client_id=f"{settings.client_id}-admin",
+        **settings.client_options(),
+    )
+    try:
+        await admin.start()
+    except Exception as exc:
+        raise BrokerUnavailable(bootstrap, f"{type(exc).__name__}") from exc
+    try:
+        # List first and describe only what exists: some brokers (tansu) create a
+        # topic with default settings when asked about one they do not know.
+        existing = set(await admin.list_topics())
+        reports: list[TopicReport] = []
+        missing = [spec for spec in topology if spec.topic.value not in existing]
+        if missing:
+            response = await admin.create_topics(
+                [
+                    NewTopic(
+                        spec.topic.value,
+                        spec.partitions,
+                        settings.replication_factor,
+                        topic_configs=spec.configs(settings.replication_factor),
+                    )
+                    for spec in missing
+                ]
+            )
+            for name, code, message in response.topic_errors:
+                if code not in (0, TOPIC_ALREADY_EXISTS):
+                    raise BrokerUnavailable(bootstrap, f"cannot create {name}: {message}")
+            reports += [TopicReport(spec.topic.value, TopicState.CREATED) for spec in missing]
+        present = [spec for spec in topology if spec.topic.value in existing]
+        if present:
+            reports += await _check(admin, present, settings.replication_factor)
+        order = {spec.topic.value: index for index, spec in enumerate(topology)}
+        return sorted(reports, key=lambda report: order[report.topic])
+    finally:
+        await admin.close()
+
+
+async def _check(
+    admin: AIOKafkaAdminClient, specs: list[TopicSpec], replication_factor: int
+) -> list[TopicReport]:
+    described = {
+        entry["topic"]: entry for entry in await admin.describe_topics([s.topic.value for s in specs])
+    }
+    config_responses = await admin.describe_configs(
+        [ConfigResource(ConfigResourceType.TOPIC, spec.topic.value) for spec in specs]
+    )
+    actual_configs: dict[str, dict[str, str]] = {}
+    for response in config_responses:
+        for resource in response.resources:
+            _code, _message, _type, name, entries = resource[:5]
+            actual_configs[name] = {entry[0]: entry[1] for entry in entries}
+    reports = []
+    for spec in specs:
+        name = spec.topic.value
+        report = TopicReport(name, TopicState.OK)
+        partitions = len(described.get(name, {}).get("partitions", []))
+        if partitions != spec.partitions:
+            report.drift.append(f"partitions: {partitions} on the cluster, {spec.partitions} wanted")
+        configs = actual_configs.get(name, {})
+        for key, wanted in spec.configs(replication_factor).items():
+            if key not in configs:
+                report.unverified.append(key)
+            elif configs[key] != wanted:
+                report.drift.append(f"{key}: {configs[key]} on the cluster, {wanted} wanted")
+        if report.drift:
+            report.state = TopicState.DRIFT
+        reports.append(report)
+    return reports

@@ -1,0 +1,36 @@
+"""Errors of the broker layer: the embedded broker and reaching a cluster."""
+
+from __future__ import annotations
+
+from schemas.errors import ExchangeError
+
+
+class BrokerError(ExchangeError):
+    """Something went wrong with the Kafka side."""
+
+
+class EmbeddedBrokerError(BrokerError):
+    """The embedded broker could not be started; ``cause`` says why in words."""
+
+    def __init__(self, cause: str) -> None:
+        self.cause = cause
+        super().__init__(f"embedded broker did not start: {cause}")
+
+
+class BrokerUnavailable(BrokerError):
+    """No broker answers where one was expected."""
+
+    def __init__(self, bootstrap: str, cause: str) -> None:
+        self.bootstrap = bootstrap
+        self.cause = cause
+        super().__init__(f"no Kafka broker answers at {bootstrap}: {cause}")
+
+
+class NoRunningBroker(BrokerError):
+    """A command needs a broker that outlives it, and none is running or configured."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "no broker is running: start the local one with `ehx up`, "
+            "or set EHX_BOOTSTRAP_SERVERS to a Kafka cluster"
+        )

@@ -1,0 +1,14 @@
+"""The database: settings, engine, tables and Alembic migrations (SQLite or PostgreSQL)."""
+
+from database.engine import migrate, open_engine
+from database.settings import DatabaseSettings
+from database.tables import metadata, received_events, source_records
+
+__all__ = [
+    "DatabaseSettings",
+    "metadata",
+    "migrate",
+    "open_engine",
+    "received_events",
+    "source_records",
+]

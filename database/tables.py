@@ -1,0 +1,52 @@
+"""Table definitions (SQLAlchemy Core). Alembic migrations in ``migrations/`` create them."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    Column,
+    DateTime,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+)
+
+metadata = MetaData()
+
+#: The adapters' memory of what each agency has sent: one row per record reference,
+#: at its latest version. It makes ingest idempotent across restarts (outbox style:
+#: a row is written ``pending`` with its event ids before publishing, ``published``
+#: after the broker acknowledged, so a crash in between republishes the same ids).
+source_records = Table(
+    "source_records",
+    metadata,
+    Column("agency", String(16), nullable=False),
+    Column("record_ref", String(200), nullable=False),
+    Column("record_version", Integer, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("event_ids", JSON, nullable=False),
+    Column("content_hash", String(64), nullable=False),
+    Column("first_seen_at", DateTime(timezone=True), nullable=False),
+    Column("published_at", DateTime(timezone=True)),
+    PrimaryKeyConstraint("agency", "record_ref"),
+)
+
+#: Events the intake service has verified off ``ehx.raw.*``, idempotent by event id.
+received_events = Table(
+    "received_events",
+    metadata,
+    Column("event_id", String(36), primary_key=True),
+    Column("agency", String(16), nullable=False),
+    Column("record_ref", String(200), nullable=False),
+    Column("record_version", Integer, nullable=False),
+    Column("event_type", String(64), nullable=False),
+    Column("occurred_at", DateTime(timezone=True), nullable=False),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("topic", String(64), nullable=False),
+    Column("partition", Integer, nullable=False),
+    Column("offset", Integer, nullable=False),
+    Column("body", Text, nullable=False),
+)

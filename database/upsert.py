@@ -1,0 +1,29 @@
+"""Insert-or-ignore for idempotent consumers, on SQLite and PostgreSQL alike."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Connection, Table
+from sqlalchemy.dialects import postgresql, sqlite
+
+
+def insert_ignoring_duplicates(
+    connection: Connection, table: Table, rows: Sequence[dict[str, Any]]
+) -> int:
+    """Insert rows, skipping any whose primary key is already there; return rows inserted."""
+    if not rows:
+        return 0
+    dialect = connection.dialect.name
+    if dialect == "sqlite":
+        statement: Any = sqlite.insert(table).on_conflict_do_nothing()
+    elif dialect == "postgresql":
+        statement = postgresql.insert(table).on_conflict_do_nothing()
+    else:  # pragma: no cover - the project supports the two above
+        raise NotImplementedError(f"no insert-or-ignore for {dialect}")
+    inserted = 0
+    # One statement per row: executemany reports no per-row counts on every driver.
+    for row in rows:
+        inserted += connection.execute(statement, row).rowcount or 0
+    return inserted

@@ -1,0 +1,5 @@
+"""``python -m ehx`` runs the ``ehx`` command."""
+
+from ehx.cli import main
+
+main()

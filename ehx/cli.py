@@ -1,0 +1,340 @@
+"""The ``ehx`` command: run the exchange, feed it records, and look at what it holds.
+
+Every query command takes ``--json``. Errors are one plain line naming the cause,
+and never echo the records' content.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from broker.admin import TopicReport, TopicState, apply_topology
+from broker.embedded import answers
+from broker.runtime import (
+    alive,
+    broker_for_command,
+    read_state,
+    require_bootstrap,
+    start_background,
+    start_services,
+    stop_background,
+)
+from broker.settings import BrokerSettings
+from schemas import Agency, ExchangeError, KeyStore, export_json_schemas
+
+console = Console()
+errors = Console(stderr=True)
+
+app = typer.Typer(
+    name="ehx",
+    help=(
+        "Early Help Exchange: moves safeguarding information between agencies, "
+        "with the family's consent or, where a child is at risk of significant harm, "
+        "to the MASH with the override recorded.\n\n"
+        "Start here:  [bold]ehx demo[/bold] runs the whole thing once on this machine.\n\n"
+        "Day to day:  [bold]ehx up[/bold] starts a local broker and the services in the "
+        "background; [bold]ehx ingest police FILE[/bold] feeds records in; "
+        "[bold]ehx events[/bold] shows what arrived; [bold]ehx down[/bold] stops it all.\n\n"
+        "Against a real cluster: set EHX_BOOTSTRAP_SERVERS (and EHX_SECURITY_PROTOCOL, "
+        "EHX_SASL_*), EHX_DATABASE_URL and EHX_KEY_DIR; see the README."
+    ),
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+    pretty_exceptions_enable=False,
+)
+topics_app = typer.Typer(help="The Kafka topics the exchange uses.", no_args_is_help=True)
+schemas_app = typer.Typer(help="The canonical event schema agencies map to.", no_args_is_help=True)
+keys_app = typer.Typer(help="Agency signing keys (Ed25519).", no_args_is_help=True)
+app.add_typer(topics_app, name="topics")
+app.add_typer(schemas_app, name="schemas")
+app.add_typer(keys_app, name="keys")
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+
+
+def _print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+
+
+# --- running it --------------------------------------------------------------------
+
+
+@app.command()
+def demo(
+    as_json: JsonOption = False,
+) -> None:
+    """Run the exchange once, start to finish, on this machine.
+
+    Starts an embedded Kafka-compatible broker and the services, ingests the agencies'
+    example records (and three that must be refused), waits until the intake service
+    has verified every event, prints what happened, and stops everything.
+    """
+    from ehx.demo import run_demo
+
+    report = asyncio.run(run_demo(BrokerSettings(), quiet=as_json))
+    if as_json:
+        _print_json(report.as_dict())
+    else:
+        report.render(console)
+    if not report.complete:
+        raise typer.Exit(1)
+
+
+@app.command()
+def up() -> None:
+    """Start the embedded broker and the services in the background.
+
+    State and logs go under EHX_DATA_DIR (default ./.ehx). Later commands find the
+    broker by themselves. The embedded broker keeps topics in memory: `ehx down`
+    loses them (the database keeps what the services stored).
+    """
+    settings = BrokerSettings()
+    if settings.bootstrap_servers:
+        raise typer.BadParameter(
+            "EHX_BOOTSTRAP_SERVERS is set: `ehx up` only starts the local embedded broker"
+        )
+    state = read_state(settings)
+    if state and alive(state.broker.pid):
+        console.print(f"Already running: broker at [bold]{state.bootstrap}[/bold] (ehx status).")
+        return
+    state = start_background(settings)
+    asyncio.run(apply_topology(state.bootstrap, settings))
+    KeyStore.from_settings().init()
+    state = start_services(settings, state)
+    console.print(f"Broker at [bold]{state.bootstrap}[/bold] (pid {state.broker.pid})")
+    assert state.services is not None
+    console.print(f"Services running (pid {state.services.pid}); logs in {settings.data_dir / 'logs'}")
+    console.print("Next: [bold]ehx ingest police FILE[/bold], then [bold]ehx events[/bold].")
+
+
+@app.command()
+def status(as_json: JsonOption = False) -> None:
+    """Show what runs and where."""
+    settings = BrokerSettings()
+    state = read_state(settings)
+    rows: list[dict[str, Any]] = []
+    if settings.bootstrap_servers:
+        rows.append({"part": "broker", "where": settings.bootstrap_servers, "state": "configured"})
+    elif state is None:
+        rows.append({"part": "broker", "where": "-", "state": "not running (ehx up)"})
+    else:
+        up_now = alive(state.broker.pid) and answers(state.port)
+        rows.append(
+            {
+                "part": "broker (embedded, in memory)",
+                "where": state.bootstrap,
+                "pid": state.broker.pid,
+                "state": "running" if up_now else "stopped",
+                "since": state.broker.started_at,
+                "log": state.broker.log,
+            }
+        )
+        if state.services:
+            rows.append(
+                {
+                    "part": "services",
+                    "where": "intake",
+                    "pid": state.services.pid,
+                    "state": "running" if alive(state.services.pid) else "stopped",
+                    "since": state.services.started_at,
+                    "log": state.services.log,
+                }
+            )
+    from database.settings import DatabaseSettings
+
+    rows.append({"part": "database", "where": _redact_url(DatabaseSettings().url), "state": "-"})
+    if as_json:
+        _print_json(rows)
+        return
+    table = Table("part", "where", "pid", "state", "since", "log")
+    for row in rows:
+        table.add_row(*(str(row.get(col, "")) for col in ("part", "where", "pid", "state", "since", "log")))
+    console.print(table)
+
+
+def _redact_url(url: str) -> str:
+    """Hide a password in a database URL."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+@app.command()
+def down() -> None:
+    """Stop what `ehx up` started (services first, then the broker)."""
+    stopped = stop_background(BrokerSettings())
+    if not stopped:
+        console.print("Nothing was running.")
+    for item in stopped:
+        console.print(f"Stopped {item}")
+
+
+@app.command(hidden=True)
+def services(bootstrap: Annotated[str, typer.Option(help="Broker to consume from.")]) -> None:
+    """Run the services in the foreground (what `ehx up` starts in the background)."""
+    from broker.app import services_app
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    asyncio.run(services_app(bootstrap).run())
+
+
+# --- topics, schemas, keys ----------------------------------------------------------
+
+
+@topics_app.command("apply")
+def topics_apply(
+    check: Annotated[
+        bool, typer.Option("--check", help="Exit 1 if any topic drifts from the topology.")
+    ] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Create missing topics and report drift; safe to run any number of times.
+
+    Uses EHX_BOOTSTRAP_SERVERS, else the broker `ehx up` started, else a throwaway
+    embedded broker (useful only to see what would be created).
+    """
+    settings = BrokerSettings()
+    with broker_for_command(settings) as bootstrap:
+        reports = asyncio.run(apply_topology(bootstrap, settings))
+    if as_json:
+        _print_json([report.__dict__ for report in reports])
+    else:
+        _render_topics(reports)
+    if check and any(report.state is TopicState.DRIFT for report in reports):
+        raise typer.Exit(1)
+
+
+def _render_topics(reports: list[TopicReport]) -> None:
+    from broker.topics import SPECS, Topic
+
+    table = Table("topic", "partitions", "key", "state", "notes")
+    for report in reports:
+        spec = SPECS[Topic(report.topic)]
+        notes = "; ".join(report.drift) or (
+            f"broker does not report: {', '.join(report.unverified)}" if report.unverified else ""
+        )
+        style = {"created": "green", "ok": "", "drift": "bold red"}[report.state.value]
+        table.add_row(
+            report.topic, str(spec.partitions), spec.key, f"[{style}]{report.state}[/]", notes
+        )
+    console.print(table)
+
+
+@schemas_app.command("export")
+def schemas_export(
+    directory: Annotated[Path, typer.Argument(help="Folder to write the JSON Schema files into.")],
+) -> None:
+    """Write the canonical event's JSON Schema, for agencies building their mapping."""
+    for path in export_json_schemas(directory):
+        console.print(f"Wrote {path}")
+
+
+@keys_app.command("init")
+def keys_init() -> None:
+    """Create an Ed25519 key pair for each agency that has none (existing keys are kept).
+
+    Keys go to EHX_KEY_DIR (default <data dir>/keys), private keys readable by the
+    owner only, and encrypted when EHX_KEY_PASSPHRASE is set.
+    """
+    store = KeyStore.from_settings()
+    created = store.init()
+    for agency in Agency:
+        state = "created" if agency in created else "kept"
+        console.print(f"{agency.value:8} {state}  {store.directory / (agency.value + '.pub')}")
+
+
+# --- records in ---------------------------------------------------------------------
+
+
+@app.command()
+def ingest(
+    agency: Annotated[Agency, typer.Argument(help="Which agency's format the files are in.")],
+    files: Annotated[list[Path], typer.Argument(help="Files to import.", exists=True, dir_okay=False)],
+    as_json: JsonOption = False,
+) -> None:
+    """Import agency files: each record is published once, or refused with its reason.
+
+    Refused records go to the ehx.quarantine topic with their original bytes, file and
+    line. Sending the same record (reference and version) again publishes nothing; a
+    higher version supersedes the earlier one; a lower one is refused as stale.
+    Needs a running broker: `ehx up`, or EHX_BOOTSTRAP_SERVERS.
+    """
+    from ehx.ingesting import ingest_files
+
+    bootstrap = require_bootstrap(BrokerSettings())
+    total = sum(path.stat().st_size for path in files)
+    progress = Progress(
+        TextColumn("[bold]{task.description}"), BarColumn(), DownloadColumn(),
+        TimeRemainingColumn(), console=errors, disable=as_json or total < 1_000_000,
+    )
+    with progress:
+        task = progress.add_task(f"{agency.value}", total=total)
+        summary = asyncio.run(
+            ingest_files(
+                bootstrap, agency, files,
+                on_progress=lambda done: progress.update(task, completed=done),
+            )
+        )
+    if as_json:
+        _print_json(summary.as_dict())
+    else:
+        from ehx.ingesting import render_summary
+
+        render_summary(summary, console)
+    if summary.refused:
+        raise typer.Exit(3)
+
+
+# --- looking ------------------------------------------------------------------------
+
+
+@app.command()
+def events(
+    limit: Annotated[int, typer.Option(help="How many events to list.")] = 20,
+    as_json: JsonOption = False,
+) -> None:
+    """Show the events the intake service has verified and stored, by agency and type."""
+    from database import open_engine
+    from intake import IntakeStore
+
+    store = IntakeStore(open_engine())
+    try:
+        counts = store.count_by_type()
+        recent = store.recent(limit)
+    except Exception as exc:
+        raise ExchangeError(
+            "the database has no events table yet: run `ehx up` or `ehx demo` first"
+        ) from exc
+    if as_json:
+        _print_json(
+            {
+                "counts": [
+                    {"agency": a, "event_type": t, "events": n} for (a, t), n in sorted(counts.items())
+                ],
+                "events": recent,
+            }
+        )
+        return
+    table = Table("agency", "event type", "events", title="Verified events")
+    for (agency_name, event_type), count in sorted(counts.items()):
+        table.add_row(agency_name, event_type, str(count))
+    console.print(table)
+
+
+def main() -> None:
+    """Entry point: run the app, turning known errors into one clear line and exit code 2."""
+    try:
+        app()
+    except ExchangeError as exc:
+        errors.print(f"[bold red]error:[/] {exc}")
+        sys.exit(2)

@@ -1,0 +1,123 @@
+"""The intake service: verifies every raw event's signature before anything downstream sees it.
+
+It consumes ``ehx.raw.*`` in batches. A message that is not a canonical event, is unsigned,
+carries a bad signature, or claims another agency than its topic's, goes to quarantine
+with its reason. The rest are stored, idempotent by event id.
+
+Acknowledgement: ``NACK_ON_ERROR``. The offset is committed only after the quarantine
+messages are acknowledged by the broker and the good events are committed to the
+database; any exception rewinds the batch, so no later success can commit past it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker
+from faststream.kafka.annotations import KafkaMessage
+from pydantic import ValidationError
+
+from broker.topics import RAW_TOPICS, Topic
+from intake.store import IntakeStore, ReceivedEvent
+from schemas import CanonicalEvent, SignatureInvalid, SignatureVerifier
+from schemas.quarantine import QuarantineRecord
+
+GROUP = "intake"
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    event: ReceivedEvent | None
+    quarantine: QuarantineRecord | None
+
+
+def check(record: Any, verifier: SignatureVerifier, now: datetime) -> Verdict:
+    """Decide one consumed record: a verified event, or a quarantine entry saying why."""
+    position = f"{record.topic}[{record.partition}]@{record.offset}"
+    value: bytes = record.value or b""
+
+    def refuse(reason: str, agency: str | None = None) -> Verdict:
+        return Verdict(
+            None,
+            QuarantineRecord.of(
+                stage=GROUP, agency=agency, source=record.topic, position=position, field=None,
+                reason=reason, original=value, original_length=len(value), refused_at=now,
+            ),
+        )
+
+    try:
+        event = CanonicalEvent.from_bytes(value)
+    except ValidationError as exc:
+        first = exc.errors(include_input=False, include_url=False, include_context=False)[0]
+        where = ".".join(str(part) for part in first["loc"])
+        return refuse(f"not a canonical event: {where}: {first['msg']}".replace(": :", ":"))
+    agency = event.source.agency.value
+    if record.topic != Topic.raw(event.source.agency).value:
+        return refuse(f"event claims agency {agency} but arrived on {record.topic}", agency)
+    try:
+        verifier.verify(event)
+    except SignatureInvalid as exc:
+        return refuse(exc.reason, agency)
+    return Verdict(
+        ReceivedEvent(
+            event_id=str(event.event_id),
+            agency=agency,
+            record_ref=event.source.record_ref,
+            record_version=event.source.record_version,
+            event_type=event.event_type.value,
+            occurred_at=event.occurred_at,
+            received_at=now,
+            topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
+            body=value.decode(),
+        ),
+        None,
+    )
+
+
+def register_intake(
+    broker: KafkaBroker,
+    store: IntakeStore,
+    verifier: SignatureVerifier,
+    *,
+    session_timeout_ms: int = 10_000,
+) -> None:
+    """Attach the intake subscriber to ``broker``."""
+
+    @broker.subscriber(
+        *(topic.value for topic in RAW_TOPICS),
+        group_id=GROUP,
+        batch=True,
+        max_records=500,
+        auto_offset_reset="earliest",
+        ack_policy=AckPolicy.NACK_ON_ERROR,
+        fetch_max_wait_ms=50,
+        session_timeout_ms=session_timeout_ms,
+        heartbeat_interval_ms=max(session_timeout_ms // 5, 500),
+    )
+    async def on_raw(message: KafkaMessage) -> None:
+        now = datetime.now(UTC)
+        records = message.raw_message if isinstance(message.raw_message, tuple) else (message.raw_message,)
+        verdicts = [check(record, verifier, now) for record in records]
+        refused = [v.quarantine for v in verdicts if v.quarantine is not None]
+        for entry in refused:
+            await broker.publish(
+                entry.model_dump_json().encode(),
+                Topic.QUARANTINE.value,
+                key=(entry.agency or "unknown").encode(),
+                headers={"ehx-stage": GROUP},
+            )
+        good = [v.event for v in verdicts if v.event is not None]
+        new = await asyncio.to_thread(store.add, good)
+        if refused or new < len(good):
+            log.info(
+                "intake batch: %d stored, %d replays, %d quarantined",
+                new, len(good) - new, len(refused),
+            )

@@ -1,0 +1,75 @@
+"""The one vocabulary every other folder speaks: canonical events, their payloads and signatures."""
+
+from schemas.envelope import (
+    SCHEMA_VERSION,
+    CanonicalEvent,
+    Demographics,
+    Identifiers,
+    Signature,
+    Source,
+    Subject,
+    TraceContext,
+    canonical_json,
+    new_event_id,
+)
+from schemas.errors import ExchangeError, KeyMissing, RecordRefused, SignatureInvalid
+from schemas.export import export_json_schemas
+from schemas.payloads import (
+    HealthEncounter,
+    HealthFlag,
+    HealthNotBrought,
+    HousingEvent,
+    MissingEducation,
+    Payload,
+    PoliceIncident,
+    SchoolAttendance,
+    SchoolConcern,
+    SchoolExclusion,
+)
+from schemas.signing import EventSigner, KeySettings, KeyStore, SignatureVerifier
+from schemas.vocabulary import (
+    THINK_FAMILY_PROBLEMS,
+    Agency,
+    Category,
+    EventType,
+    Role,
+    Sensitivity,
+)
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "THINK_FAMILY_PROBLEMS",
+    "Agency",
+    "CanonicalEvent",
+    "Category",
+    "Demographics",
+    "EventSigner",
+    "EventType",
+    "ExchangeError",
+    "HealthEncounter",
+    "HealthFlag",
+    "HealthNotBrought",
+    "HousingEvent",
+    "Identifiers",
+    "KeyMissing",
+    "KeySettings",
+    "KeyStore",
+    "MissingEducation",
+    "Payload",
+    "PoliceIncident",
+    "RecordRefused",
+    "Role",
+    "SchoolAttendance",
+    "SchoolConcern",
+    "SchoolExclusion",
+    "Sensitivity",
+    "Signature",
+    "SignatureInvalid",
+    "SignatureVerifier",
+    "Source",
+    "Subject",
+    "TraceContext",
+    "canonical_json",
+    "export_json_schemas",
+    "new_event_id",
+]

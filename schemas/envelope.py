@@ -1,0 +1,134 @@
+"""The canonical event envelope: what every agency record becomes on ``ehx.raw.<agency>``."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from typing import Annotated, Any
+from uuid import UUID
+
+import uuid6
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+
+from schemas.payloads import Payload
+from schemas.vocabulary import Agency, Category, EventType, Role, Sensitivity
+
+#: Bumped only for a change a reader of the previous version cannot read; adding an
+#: optional field is not such a change (see tests/schemas/test_compatibility.py).
+SCHEMA_VERSION = 1
+
+
+def new_event_id() -> UUID:
+    """A unique, time-ordered event id (UUIDv7): sorting ids sorts by creation time."""
+    return uuid6.uuid7()
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Identifiers(_Model):
+    """The identifiers an agency holds for a person; identity is resolved downstream."""
+
+    nhs_number: str | None = None
+    upn: str | None = None
+    pnc_id: str | None = None
+    agency_person_ref: str | None = None
+    tenancy_ref: str | None = None
+
+
+class Demographics(_Model):
+    """Names and address as the agency spells them, never normalised at the edge."""
+
+    given_name: str
+    family_name: str
+    date_of_birth: date | None = None
+    address: str | None = None
+    postcode: str | None = None
+
+
+class Subject(_Model):
+    """One person an event is about, and that person's role in it.
+
+    ``person_id`` and ``family_id`` are empty on raw events; the linker fills them.
+    """
+
+    identifiers: Identifiers
+    demographics: Demographics
+    role: Role
+    relationship: str | None = None
+    person_id: str | None = None
+    family_id: str | None = None
+    match_confidence: float | None = None
+
+
+class Source(_Model):
+    """Where the record came from: agency, its own system, reference and version."""
+
+    agency: Agency
+    system: str
+    record_ref: str
+    record_version: Annotated[int, Field(ge=1)]
+
+
+class Signature(_Model):
+    """An Ed25519 signature by the source agency's key over the event's canonical bytes."""
+
+    key_id: str
+    algorithm: str = "ed25519"
+    value: str
+
+
+class TraceContext(_Model):
+    """W3C trace context, carried so a trace spans adapter to timeline."""
+
+    traceparent: str
+    tracestate: str | None = None
+
+
+class CanonicalEvent(_Model):
+    """One thing that happened, about one or more people, as one agency recorded it."""
+
+    schema_version: int = SCHEMA_VERSION
+    event_id: UUID = Field(default_factory=new_event_id)
+    source: Source
+    event_type: EventType
+    occurred_at: AwareDatetime
+    recorded_at: AwareDatetime
+    subjects: Annotated[tuple[Subject, ...], Field(min_length=1)]
+    categories: tuple[Category, ...]
+    sensitivity: Sensitivity
+    payload: Payload
+    trace: TraceContext | None = None
+    signature: Signature | None = None
+
+    @model_validator(mode="after")
+    def _payload_matches_type(self) -> CanonicalEvent:
+        if self.payload.kind != self.event_type.value:
+            raise ValueError(
+                f"payload kind {self.payload.kind!r} does not match event_type {self.event_type!r}"
+            )
+        return self
+
+    def canonical_bytes(self) -> bytes:
+        """The bytes a signature covers: everything but the signature and trace context.
+
+        Sorted keys, no whitespace, UTF-8: the same event always gives the same bytes.
+        Trace context is transport metadata and may be rewritten hop by hop.
+        """
+        body = self.model_dump(mode="json", exclude={"signature", "trace"})
+        return canonical_json(body)
+
+    def to_bytes(self) -> bytes:
+        """The event as it goes on the wire (JSON, signature included)."""
+        return self.model_dump_json(exclude_none=False).encode()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> CanonicalEvent:
+        """Parse an event from the wire; raises ``pydantic.ValidationError`` if malformed."""
+        return cls.model_validate_json(data)
+
+
+def canonical_json(body: Any) -> bytes:
+    """Deterministic JSON bytes for hashing and signing."""
+    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()

@@ -1,0 +1,87 @@
+"""The closed vocabularies every folder speaks: agencies, event types, categories, roles."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Agency(StrEnum):
+    """An agency that sends records into the exchange."""
+
+    POLICE = "police"
+    HEALTH = "health"
+    SCHOOLS = "schools"
+    HOUSING = "housing"
+
+
+class EventType(StrEnum):
+    """What happened, one value per canonical payload."""
+
+    POLICE_INCIDENT = "police.incident"
+    HEALTH_ENCOUNTER = "health.encounter"
+    HEALTH_NOT_BROUGHT = "health.not_brought"
+    HEALTH_FLAG = "health.flag"
+    SCHOOL_ATTENDANCE = "schools.attendance_summary"
+    SCHOOL_EXCLUSION = "schools.exclusion"
+    SCHOOL_CONCERN = "schools.safeguarding_concern"
+    SCHOOL_MISSING_EDUCATION = "schools.missing_education"
+    HOUSING_EVENT = "housing.event"
+
+
+class Category(StrEnum):
+    """Categories of information, used by consent scopes and by Think Family.
+
+    The first six are the Think Family problems of the Early Help strategy; the
+    rest let consent scopes be narrower than a whole problem area.
+    """
+
+    CRIME_ASB = "crime_antisocial_behaviour"
+    SCHOOL_ATTENDANCE = "poor_school_attendance"
+    CHILD_IN_NEED_OR_PROTECTION = "child_in_need_or_protection"
+    FINANCIAL_EXCLUSION = "worklessness_financial_exclusion"
+    DOMESTIC_ABUSE = "domestic_violence_abuse"
+    HEALTH = "health_problems"
+    HOUSING = "housing"
+    SCHOOL_BEHAVIOUR = "school_behaviour"
+    SAFEGUARDING_CONCERN = "safeguarding_concern"
+    MISSING = "missing"
+    EXPLOITATION = "exploitation"
+
+
+THINK_FAMILY_PROBLEMS: frozenset[Category] = frozenset(
+    {
+        Category.CRIME_ASB,
+        Category.SCHOOL_ATTENDANCE,
+        Category.CHILD_IN_NEED_OR_PROTECTION,
+        Category.FINANCIAL_EXCLUSION,
+        Category.DOMESTIC_ABUSE,
+        Category.HEALTH,
+    }
+)
+
+
+class Sensitivity(StrEnum):
+    """How carefully an event must be handled; special category is UK GDPR art. 9 data."""
+
+    STANDARD = "standard"
+    SENSITIVE = "sensitive"
+    SPECIAL_CATEGORY = "special_category"
+
+
+class Role(StrEnum):
+    """A person's part in an event, in the words of the agency that sent it."""
+
+    VICTIM = "victim"
+    SUSPECT = "suspect"
+    WITNESS = "witness"
+    CHILD_PRESENT = "child_present"
+    MISSING_PERSON = "missing_person"
+    SUBJECT = "subject"
+    REPORTING_PERSON = "reporting_person"
+    PATIENT = "patient"
+    RELATED_PERSON = "related_person"
+    PUPIL = "pupil"
+    LEAD_TENANT = "lead_tenant"
+    PARTNER = "partner"
+    CHILD = "child"
+    OTHER_ADULT = "other_adult"
