@@ -9,13 +9,13 @@ from adapters.police import PoliceAdapter
 from adapters.publisher import KafkaPublisher, MessagePublisher, OutboundMessage
 from adapters.registry import Outcome, RecordRegistry
 from adapters.schools import SchoolsAdapter
-from schemas import Agency
+from schemas import Agency as _Agency
 
-ADAPTERS: dict[Agency, AgencyAdapter] = {
-    Agency.POLICE: PoliceAdapter(),
-    Agency.HEALTH: HealthAdapter(),
-    Agency.SCHOOLS: SchoolsAdapter(),
-    Agency.HOUSING: HousingAdapter(),
+ADAPTERS: dict[_Agency, AgencyAdapter] = {
+    _Agency.POLICE: PoliceAdapter(),
+    _Agency.HEALTH: HealthAdapter(),
+    _Agency.SCHOOLS: SchoolsAdapter(),
+    _Agency.HOUSING: HousingAdapter(),
 }
 
 __all__ = [

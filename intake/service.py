@@ -61,7 +61,7 @@ def check(record: Any, verifier: SignatureVerifier, now: datetime) -> Verdict:
     if record.topic != Topic.raw(event.source.agency).value:
         return refuse(f"event claims agency {agency} but arrived on {record.topic}", agency)
     try:
-        verifier.verify(event)
+        verifier.verify(event, value)
     except SignatureInvalid as exc:
         return refuse(exc.reason, agency)
     return Verdict(

@@ -24,7 +24,9 @@ def new_event_id() -> UUID:
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # Readers ignore fields they do not know, so a newer writer may add optional fields
+    # without breaking them; signatures are checked over the bytes as sent (see signing).
+    model_config = ConfigDict(frozen=True, extra="ignore")
 
 
 class Identifiers(_Model):
@@ -116,8 +118,7 @@ class CanonicalEvent(_Model):
         Sorted keys, no whitespace, UTF-8: the same event always gives the same bytes.
         Trace context is transport metadata and may be rewritten hop by hop.
         """
-        body = self.model_dump(mode="json", exclude={"signature", "trace"})
-        return canonical_json(body)
+        return signed_bytes(self.model_dump(mode="json"))
 
     def to_bytes(self) -> bytes:
         """The event as it goes on the wire (JSON, signature included)."""
@@ -127,6 +128,15 @@ class CanonicalEvent(_Model):
     def from_bytes(cls, data: bytes) -> CanonicalEvent:
         """Parse an event from the wire; raises ``pydantic.ValidationError`` if malformed."""
         return cls.model_validate_json(data)
+
+
+def signed_bytes(body: dict[str, Any]) -> bytes:
+    """Canonical bytes of an event given as a JSON object, as its signature covers them.
+
+    Working from the object as sent (not from a parsed model) lets a reader on an older
+    schema version verify an event that carries fields it does not know.
+    """
+    return canonical_json({k: v for k, v in body.items() if k not in ("signature", "trace")})
 
 
 def canonical_json(body: Any) -> bytes:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,7 +15,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from schemas.envelope import CanonicalEvent, Signature
+from schemas.envelope import CanonicalEvent, Signature, signed_bytes
 from schemas.errors import KeyMissing, SignatureInvalid
 from schemas.vocabulary import Agency
 
@@ -145,8 +146,13 @@ class SignatureVerifier:
     def __init__(self, public_keys: dict[Agency, Ed25519PublicKey]) -> None:
         self._keys = {agency: (key_id_for(agency, key), key) for agency, key in public_keys.items()}
 
-    def verify(self, event: CanonicalEvent) -> None:
-        """Return quietly if the signature holds; raise ``SignatureInvalid`` otherwise."""
+    def verify(self, event: CanonicalEvent, sent: bytes | None = None) -> None:
+        """Return quietly if the signature holds; raise ``SignatureInvalid`` otherwise.
+
+        Pass ``sent``, the event's bytes as they arrived, whenever you have them: the
+        signature is then checked over exactly what the agency signed, including fields
+        this reader's schema version does not know.
+        """
         event_id = str(event.event_id)
         if event.signature is None:
             raise SignatureInvalid(event_id, "unsigned event")
@@ -160,6 +166,9 @@ class SignatureVerifier:
                 f"signed with key {event.signature.key_id!r}, not {event.source.agency}'s key",
             )
         try:
-            key.verify(base64.b64decode(event.signature.value), event.canonical_bytes())
+            covered = (
+                signed_bytes(json.loads(sent)) if sent is not None else event.canonical_bytes()
+            )
+            key.verify(base64.b64decode(event.signature.value), covered)
         except (InvalidSignature, ValueError) as exc:
             raise SignatureInvalid(event_id, "signature does not match the event") from exc

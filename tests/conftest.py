@@ -1,0 +1,107 @@
+"""Shared fixtures: one real Kafka endpoint per session, and a database per test.
+
+Kafka: testcontainers' Kafka module where a Docker engine answers, otherwise the
+embedded tansu broker. Never FastStream's in-memory test broker.
+PostgreSQL: ``EHX_TEST_DATABASE_URL`` (``.ci/run`` points it at 127.0.0.1:5432); tests
+marked ``postgres`` fail rather than skip when CI sets ``EHX_REQUIRE_POSTGRES``.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, text
+
+from database import migrate, open_engine
+from schemas import KeyStore
+
+POSTGRES_URL = os.environ.get("EHX_TEST_DATABASE_URL")
+
+
+def _docker_answers() -> bool:
+    try:
+        import docker
+
+        client = docker.from_env(timeout=2)
+        client.ping()
+        return True
+    except Exception:
+        return False
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap() -> Iterator[str]:
+    """A real Kafka-protocol broker for the whole session."""
+    if os.environ.get("EHX_TEST_BOOTSTRAP_SERVERS"):
+        yield os.environ["EHX_TEST_BOOTSTRAP_SERVERS"]
+        return
+    if _docker_answers():  # pragma: no cover - no Docker engine on the dev machines
+        from testcontainers.kafka import KafkaContainer
+
+        with KafkaContainer().with_kraft() as container:
+            yield container.get_bootstrap_server()
+        return
+    from broker.embedded import EmbeddedBroker
+
+    with EmbeddedBroker() as broker:
+        yield broker.bootstrap
+
+
+@pytest.fixture
+def keys(tmp_path: Path) -> KeyStore:
+    store = KeyStore(tmp_path / "keys")
+    store.init()
+    return store
+
+
+def _fresh_postgres(url: str) -> Engine:
+    """A new, empty database on the server, so tests never see each other's rows."""
+    from sqlalchemy.engine import make_url
+
+    name = f"ehx_test_{uuid.uuid4().hex[:12]}"
+    admin = open_engine(url).execution_options(isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return open_engine(make_url(url).set(database=name).render_as_string(hide_password=False))
+
+
+def _drop_postgres(engine: Engine, url: str) -> None:
+    name = engine.url.database
+    engine.dispose()
+    admin = open_engine(url).execution_options(isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    """A migrated database: SQLite, and PostgreSQL when one is configured."""
+    if request.param == "sqlite":
+        sqlite = open_engine(f"sqlite:///{tmp_path / 'ehx.db'}")
+        migrate(sqlite)
+        yield sqlite
+        sqlite.dispose()
+        return
+    if not POSTGRES_URL:
+        if os.environ.get("EHX_REQUIRE_POSTGRES"):
+            pytest.fail("EHX_REQUIRE_POSTGRES is set but EHX_TEST_DATABASE_URL is not")
+        pytest.skip("no EHX_TEST_DATABASE_URL: PostgreSQL tests need a server")
+    postgres = _fresh_postgres(POSTGRES_URL)
+    migrate(postgres)
+    yield postgres
+    _drop_postgres(postgres, POSTGRES_URL)
+
+
+@pytest.fixture
+def sqlite_engine(tmp_path: Path) -> Iterator[Engine]:
+    """A migrated SQLite database, for tests about something other than storage."""
+    sqlite = open_engine(f"sqlite:///{tmp_path / 'ehx.db'}")
+    migrate(sqlite)
+    yield sqlite
+    sqlite.dispose()
