@@ -4,7 +4,7 @@ from adapters.base import AgencyAdapter, MappedRecord
 from adapters.framing import RawRecord
 from adapters.health import HealthAdapter
 from adapters.housing import HousingAdapter
-from adapters.ingest import IngestSummary, Ingestor, Refusal
+from adapters.ingest import Ingestor, IngestSummary, Refusal
 from adapters.police import PoliceAdapter
 from adapters.publisher import KafkaPublisher, MessagePublisher, OutboundMessage
 from adapters.registry import Outcome, RecordRegistry

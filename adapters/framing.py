@@ -14,11 +14,17 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Protocol
 
 #: The longest record a line-based format may hold. A bigger line is refused, not read.
 MAX_RECORD_BYTES = 1024 * 1024
 _CHUNK = 64 * 1024
+
+
+class LineSource(Protocol):
+    """Anything with ``readline(limit)``: a binary file, or bytes put back before one."""
+
+    def readline(self, size: int = -1, /) -> bytes: ...
 
 
 @dataclass(frozen=True)
@@ -42,7 +48,9 @@ def _utf8_problem(data: bytes) -> str | None:
     return None
 
 
-def read_lines(stream: IO[bytes], source: str, limit: int = MAX_RECORD_BYTES) -> Iterator[RawRecord]:
+def read_lines(
+    stream: LineSource, source: str, limit: int = MAX_RECORD_BYTES
+) -> Iterator[RawRecord]:
     """Frame a JSON Lines stream: one record per non-blank line, parsed as a JSON object."""
     line_number = 0
     seen_any = False
@@ -62,8 +70,11 @@ def read_lines(stream: IO[bytes], source: str, limit: int = MAX_RECORD_BYTES) ->
                     break
             seen_any = True
             yield RawRecord(
-                source, position, line[:_CHUNK],
-                f"line is {length} bytes, over the {limit}-byte record limit", length,
+                source,
+                position,
+                line[:_CHUNK],
+                f"line is {length} bytes, over the {limit}-byte record limit",
+                length,
             )
             continue
         if line_number == 1 and line.startswith(b"\xef\xbb\xbf"):
@@ -126,7 +137,7 @@ class _Chain(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
-    def readline(self, size: int | None = -1) -> bytes:
+    def readline(self, size: int | None = -1, /) -> bytes:
         size = -1 if size is None else size
         if not self._head_done:
             line = self._buffer.readline(size)
@@ -193,8 +204,11 @@ def _csv_rows(
         data = ",".join(row).encode("utf-8", "surrogateescape")
         if len(data) > limit:
             yield RawRecord(
-                source, position, data[:_CHUNK],
-                f"row is {len(data)} bytes, over the {limit}-byte record limit", len(data),
+                source,
+                position,
+                data[:_CHUNK],
+                f"row is {len(data)} bytes, over the {limit}-byte record limit",
+                len(data),
             )
             continue
         if any("\udc80" <= ch <= "\udcff" for cell in row for ch in cell):
@@ -202,11 +216,16 @@ def _csv_rows(
             continue
         if len(row) != len(header):
             yield RawRecord(
-                source, position, data,
-                f"row has {len(row)} columns, the header has {len(header)}", len(data),
+                source,
+                position,
+                data,
+                f"row has {len(row)} columns, the header has {len(header)}",
+                len(data),
             )
             continue
-        yield RawRecord(source, position, data, None, len(data), dict(zip(header, row, strict=True)))
+        yield RawRecord(
+            source, position, data, None, len(data), dict(zip(header, row, strict=True))
+        )
     if rows == 0:
         yield RawRecord(source, f"{source}:1", b"", "file has a header row but no records")
 

@@ -65,7 +65,9 @@ def _instant(value: Any) -> datetime | None:
 
 def _flag_kind(
     text: str,
-) -> Literal["child_protection_plan", "looked_after_child", "unborn_child_protection_plan", "other"]:
+) -> Literal[
+    "child_protection_plan", "looked_after_child", "unborn_child_protection_plan", "other"
+]:
     lowered = text.lower()
     if "unborn" in lowered and "protection" in lowered:
         return "unborn_child_protection_plan"
@@ -111,7 +113,7 @@ class HealthAdapter:
         if not version_text or not version_text.isdigit() or int(version_text) < 1:
             raise refuse("meta.versionId must be a whole number of at least 1", "meta.versionId")
 
-        entries = [entry for entry in (bundle.entry or []) if entry.resource is not None]
+        entries: list[Any] = [entry for entry in (bundle.entry or []) if entry.resource is not None]
         raw_entries = [entry.get("resource", {}) for entry in data.get("entry") or []]
         known: dict[str, Any] = {}
         for entry in entries:
@@ -214,7 +216,9 @@ class HealthAdapter:
             given = " ".join(name.given or []).strip()
             if name.family and given:
                 return given, name.family
-        raise RecordRefused(self.agency.value, position, "a person needs a given and family name", field)
+        raise RecordRefused(
+            self.agency.value, position, "a person needs a given and family name", field
+        )
 
     @staticmethod
     def _address(resource: Any) -> tuple[str | None, str | None]:
@@ -242,7 +246,10 @@ class HealthAdapter:
             return (
                 EventType.HEALTH_ENCOUNTER,
                 HealthEncounter(
-                    encounter_class=code, period_start=start, period_end=end, reason=reason,
+                    encounter_class=code,
+                    period_start=start,
+                    period_end=end,
+                    reason=reason,
                     service_provider=provider,
                 ),
                 start,
@@ -250,7 +257,9 @@ class HealthAdapter:
             )
         if kind == "Appointment":
             if resource.status != "noshow":
-                raise refuse("only an Appointment with status noshow is accepted", "Appointment.status")
+                raise refuse(
+                    "only an Appointment with status noshow is accepted", "Appointment.status"
+                )
             start = _instant(resource.start)
             if start is None:
                 raise refuse("an Appointment needs start", "Appointment.start")
@@ -274,7 +283,9 @@ class HealthAdapter:
         return (
             EventType.HEALTH_FLAG,
             HealthFlag(
-                flag=text, flag_kind=flag_kind, period_start=start,
+                flag=text,
+                flag_kind=flag_kind,
+                period_start=start,
                 period_end=_instant(resource.period.end),
             ),
             start,

@@ -159,9 +159,7 @@ class Ingestor:
             )
             for record, result in mapped
         ]
-        verdicts = await asyncio.to_thread(
-            self.registry.reserve, self.adapter.agency, claims, now
-        )
+        verdicts = await asyncio.to_thread(self.registry.reserve, self.adapter.agency, claims, now)
 
         outbound: list[OutboundMessage] = []
         published: list[tuple[str, int]] = []

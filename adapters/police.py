@@ -55,7 +55,12 @@ class _Person(_Strict):
     family_name: Text
     date_of_birth: date | None
     role: Literal[
-        "victim", "suspect", "witness", "child_present", "missing_person", "subject",
+        "victim",
+        "suspect",
+        "witness",
+        "child_present",
+        "missing_person",
+        "subject",
         "reporting_person",
     ]
     address: Text

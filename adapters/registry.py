@@ -71,7 +71,12 @@ class RecordRegistry:
                 )
             ).all()
             state = {
-                row.record_ref: (row.record_version, row.content_hash, row.status, tuple(row.event_ids))
+                row.record_ref: (
+                    row.record_version,
+                    row.content_hash,
+                    row.status,
+                    tuple(row.event_ids),
+                )
                 for row in rows
             }
             known_refs = set(state)
@@ -83,7 +88,10 @@ class RecordRegistry:
                 verdicts.append(verdict)
                 if verdict.outcome in PUBLISHES:
                     state[claim.record_ref] = (
-                        claim.version, claim.content_hash, "pending", verdict.event_ids
+                        claim.version,
+                        claim.content_hash,
+                        "pending",
+                        verdict.event_ids,
                     )
                     writes[claim.record_ref] = {
                         "agency": agency.value,
@@ -117,9 +125,7 @@ class RecordRegistry:
         return verdicts
 
     @staticmethod
-    def _classify(
-        claim: Claim, current: tuple[int, str, str, tuple[str, ...]] | None
-    ) -> Verdict:
+    def _classify(claim: Claim, current: tuple[int, str, str, tuple[str, ...]] | None) -> Verdict:
         if current is None:
             return Verdict(Outcome.NEW, claim.event_ids, None)
         version, content_hash, status, event_ids = current

@@ -30,10 +30,25 @@ from schemas import (
 )
 
 HEADER: tuple[str, ...] = (
-    "record_ref", "version", "upn", "given_name", "family_name", "date_of_birth", "school_urn",
-    "school_name", "record_type", "record_date", "sessions_possible", "sessions_attended",
-    "exclusion_type", "exclusion_reason", "concern_category", "concern_level", "description",
-    "address", "postcode",
+    "record_ref",
+    "version",
+    "upn",
+    "given_name",
+    "family_name",
+    "date_of_birth",
+    "school_urn",
+    "school_name",
+    "record_type",
+    "record_date",
+    "sessions_possible",
+    "sessions_attended",
+    "exclusion_type",
+    "exclusion_reason",
+    "concern_category",
+    "concern_level",
+    "description",
+    "address",
+    "postcode",
 )
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20_000)]
@@ -72,7 +87,9 @@ class SchoolRecord(BaseModel):
     date_of_birth: date
     school_urn: Annotated[str, StringConstraints(pattern=r"^\d{6}$")]
     school_name: Text
-    record_type: Literal["attendance_summary", "exclusion", "safeguarding_concern", "missing_education"]
+    record_type: Literal[
+        "attendance_summary", "exclusion", "safeguarding_concern", "missing_education"
+    ]
     record_date: date
     sessions_possible: Annotated[int, Field(gt=0)] | Empty
     sessions_attended: Annotated[int, Field(ge=0)] | Empty
@@ -80,8 +97,14 @@ class SchoolRecord(BaseModel):
     exclusion_reason: Literal["PA", "PP", "VA", "DB", "DM", "OT"] | Empty
     concern_category: (
         Literal[
-            "disclosure", "neglect", "physical_abuse", "emotional_abuse", "sexual_abuse",
-            "domestic_abuse", "self_harm", "other",
+            "disclosure",
+            "neglect",
+            "physical_abuse",
+            "emotional_abuse",
+            "sexual_abuse",
+            "domestic_abuse",
+            "self_harm",
+            "other",
         ]
         | Empty
     )

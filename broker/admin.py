@@ -43,7 +43,8 @@ async def apply_topology(
     them would move families between partitions and break their order.
     """
     admin = AIOKafkaAdminClient(
-        bootstrap_servers=bootstrap, client_id=f"{settings.client_id}-admin",
+        bootstrap_servers=bootstrap,
+        client_id=f"{settings.client_id}-admin",
         **settings.client_options(),
     )
     try:
@@ -55,12 +56,12 @@ async def apply_topology(
         # topic with default settings when asked about one they do not know.
         existing = set(await admin.list_topics())
         reports: list[TopicReport] = []
-        missing = [spec for spec in topology if spec.topic.value not in existing]
+        missing = [spec for spec in topology if str(spec.topic) not in existing]
         if missing:
             response = await admin.create_topics(
                 [
                     NewTopic(
-                        spec.topic.value,
+                        str(spec.topic),
                         spec.partitions,
                         settings.replication_factor,
                         topic_configs=spec.configs(settings.replication_factor),
@@ -71,11 +72,11 @@ async def apply_topology(
             for name, code, message in response.topic_errors:
                 if code not in (0, TOPIC_ALREADY_EXISTS):
                     raise BrokerUnavailable(bootstrap, f"cannot create {name}: {message}")
-            reports += [TopicReport(spec.topic.value, TopicState.CREATED) for spec in missing]
-        present = [spec for spec in topology if spec.topic.value in existing]
+            reports += [TopicReport(str(spec.topic), TopicState.CREATED) for spec in missing]
+        present = [spec for spec in topology if str(spec.topic) in existing]
         if present:
             reports += await _check(admin, present, settings.replication_factor)
-        order = {spec.topic.value: index for index, spec in enumerate(topology)}
+        order = {str(spec.topic): index for index, spec in enumerate(topology)}
         return sorted(reports, key=lambda report: order[report.topic])
     finally:
         await admin.close()
@@ -85,10 +86,11 @@ async def _check(
     admin: AIOKafkaAdminClient, specs: list[TopicSpec], replication_factor: int
 ) -> list[TopicReport]:
     described = {
-        entry["topic"]: entry for entry in await admin.describe_topics([s.topic.value for s in specs])
+        entry["topic"]: entry
+        for entry in await admin.describe_topics([str(s.topic) for s in specs])
     }
     config_responses = await admin.describe_configs(
-        [ConfigResource(ConfigResourceType.TOPIC, spec.topic.value) for spec in specs]
+        [ConfigResource(ConfigResourceType.TOPIC, str(spec.topic)) for spec in specs]
     )
     actual_configs: dict[str, dict[str, str]] = {}
     for response in config_responses:
@@ -97,11 +99,13 @@ async def _check(
             actual_configs[name] = {entry[0]: entry[1] for entry in entries}
     reports = []
     for spec in specs:
-        name = spec.topic.value
+        name = str(spec.topic)
         report = TopicReport(name, TopicState.OK)
         partitions = len(described.get(name, {}).get("partitions", []))
         if partitions != spec.partitions:
-            report.drift.append(f"partitions: {partitions} on the cluster, {spec.partitions} wanted")
+            report.drift.append(
+                f"partitions: {partitions} on the cluster, {spec.partitions} wanted"
+            )
         configs = actual_configs.get(name, {})
         for key, wanted in spec.configs(replication_factor).items():
             if key not in configs:

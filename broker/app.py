@@ -79,7 +79,9 @@ def build_services(
     )
     intake = IntakeStore(engine)
     register_intake(
-        broker, intake, KeyStore.from_settings(keys).verifier(),
+        broker,
+        intake,
+        KeyStore.from_settings(keys).verifier(),
         session_timeout_ms=session_timeout_ms,
     )
     return Services(broker, engine, intake)

@@ -1,3 +1,3 @@
-"""The consent service: registry, policy and filter. Not built yet (issue 5); nothing here is wired."""
+"""The consent service: registry, policy and filter. Not built yet (issue 5)."""
 
 __all__: list[str] = []

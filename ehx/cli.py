@@ -113,7 +113,9 @@ def up() -> None:
     state = start_services(settings, state)
     console.print(f"Broker at [bold]{state.bootstrap}[/bold] (pid {state.broker.pid})")
     assert state.services is not None
-    console.print(f"Services running (pid {state.services.pid}); logs in {settings.data_dir / 'logs'}")
+    console.print(
+        f"Services running (pid {state.services.pid}); logs in {settings.data_dir / 'logs'}"
+    )
     console.print("Next: [bold]ehx ingest police FILE[/bold], then [bold]ehx events[/bold].")
 
 
@@ -158,7 +160,9 @@ def status(as_json: JsonOption = False) -> None:
         return
     table = Table("part", "where", "pid", "state", "since", "log")
     for row in rows:
-        table.add_row(*(str(row.get(col, "")) for col in ("part", "where", "pid", "state", "since", "log")))
+        table.add_row(
+            *(str(row.get(col, "")) for col in ("part", "where", "pid", "state", "since", "log"))
+        )
     console.print(table)
 
 
@@ -259,7 +263,9 @@ def keys_init() -> None:
 @app.command()
 def ingest(
     agency: Annotated[Agency, typer.Argument(help="Which agency's format the files are in.")],
-    files: Annotated[list[Path], typer.Argument(help="Files to import.", exists=True, dir_okay=False)],
+    files: Annotated[
+        list[Path], typer.Argument(help="Files to import.", exists=True, dir_okay=False)
+    ],
     as_json: JsonOption = False,
 ) -> None:
     """Import agency files: each record is published once, or refused with its reason.
@@ -274,14 +280,20 @@ def ingest(
     bootstrap = require_bootstrap(BrokerSettings())
     total = sum(path.stat().st_size for path in files)
     progress = Progress(
-        TextColumn("[bold]{task.description}"), BarColumn(), DownloadColumn(),
-        TimeRemainingColumn(), console=errors, disable=as_json or total < 1_000_000,
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TimeRemainingColumn(),
+        console=errors,
+        disable=as_json or total < 1_000_000,
     )
     with progress:
         task = progress.add_task(f"{agency.value}", total=total)
         summary = asyncio.run(
             ingest_files(
-                bootstrap, agency, files,
+                bootstrap,
+                agency,
+                files,
                 on_progress=lambda done: progress.update(task, completed=done),
             )
         )
@@ -319,7 +331,8 @@ def events(
         _print_json(
             {
                 "counts": [
-                    {"agency": a, "event_type": t, "events": n} for (a, t), n in sorted(counts.items())
+                    {"agency": a, "event_type": t, "events": n}
+                    for (a, t), n in sorted(counts.items())
                 ],
                 "events": recent,
             }

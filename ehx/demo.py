@@ -57,7 +57,8 @@ class DemoReport:
             "events_published": self.published,
             "events_verified_and_stored": self.stored,
             "received_by_type": [
-                {"agency": a, "event_type": t, "events": n} for (a, t), n in sorted(self.received.items())
+                {"agency": a, "event_type": t, "events": n}
+                for (a, t), n in sorted(self.received.items())
             ],
             "complete": self.complete,
             "seconds": round(self.seconds, 2),
@@ -69,24 +70,35 @@ class DemoReport:
             f"Embedded broker at {self.bootstrap} (topics in memory); "
             f"{self.topics_created} topics created."
         )
-        table = Table("agency", "records", "accepted", "events", "refused", title="1. Agencies send records")
+        table = Table(
+            "agency", "records", "accepted", "events", "refused", title="1. Agencies send records"
+        )
         for summary in self.summaries:
             table.add_row(
-                summary.agency, str(summary.records), str(summary.accepted),
-                str(summary.events_published), str(len(summary.refused)),
+                summary.agency,
+                str(summary.records),
+                str(summary.accepted),
+                str(summary.events_published),
+                str(len(summary.refused)),
             )
         console.print(table)
         refused = [r for s in self.summaries for r in s.refused]
         if refused:
-            why = Table("where", "field", "reason", title="Refused, with reasons (sent to ehx.quarantine)")
+            why = Table(
+                "where", "field", "reason", title="Refused, with reasons (sent to ehx.quarantine)"
+            )
             for refusal in refused:
                 why.add_row(refusal.position, refusal.field or "", refusal.reason)
             console.print(why)
-        received = Table("agency", "event type", "events", title="2. Intake service verified and stored")
+        received = Table(
+            "agency", "event type", "events", title="2. Intake service verified and stored"
+        )
         for (agency, event_type), count in sorted(self.received.items()):
             received.add_row(agency, event_type, str(count))
         console.print(received)
-        verdict = "[green]every published event arrived[/]" if self.complete else "[red]events missing[/]"
+        verdict = (
+            "[green]every published event arrived[/]" if self.complete else "[red]events missing[/]"
+        )
         console.print(
             f"{self.published} events published, {self.stored} verified and stored: {verdict} "
             f"({self.seconds:.1f}s)."
@@ -101,7 +113,9 @@ def _example(name: str) -> Path:
     return Path(str(resources.files("ehx") / "examples" / name))
 
 
-async def run_demo(settings: BrokerSettings, quiet: bool = False, timeout: float = 60.0) -> DemoReport:
+async def run_demo(
+    settings: BrokerSettings, quiet: bool = False, timeout: float = 60.0
+) -> DemoReport:
     """Run the demo in a fresh folder under the data directory; return what happened."""
     logging.getLogger("ehx.services").setLevel(logging.WARNING)
     started = time.monotonic()
@@ -117,15 +131,21 @@ async def run_demo(settings: BrokerSettings, quiet: bool = False, timeout: float
         topics = await apply_topology(broker.bootstrap, settings)
         report.topics_created = sum(t.state is TopicState.CREATED for t in topics)
         services = build_services(
-            broker.bootstrap, settings, database,
-            KeySettings(key_dir=workdir / "keys"), session_timeout_ms=6_000,
+            broker.bootstrap,
+            settings,
+            database,
+            KeySettings(key_dir=workdir / "keys"),
+            session_timeout_ms=6_000,
         )
         await services.broker.start()
         try:
             for agency, names in EXAMPLES.items():
                 summary = await ingest_files(
-                    broker.bootstrap, agency, [_example(name) for name in names],
-                    keys=keys, database_url=database.url,
+                    broker.bootstrap,
+                    agency,
+                    [_example(name) for name in names],
+                    keys=keys,
+                    database_url=database.url,
                 )
                 report.summaries.append(summary)
             report.published = sum(s.events_published for s in report.summaries)

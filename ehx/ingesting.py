@@ -30,7 +30,9 @@ async def ingest_files(
     done_before = 0
     try:
         async with KafkaPublisher(bootstrap, BrokerSettings()) as publisher:
-            ingestor = Ingestor(ADAPTERS[agency], RecordRegistry(engine), keys.signer(agency), publisher)
+            ingestor = Ingestor(
+                ADAPTERS[agency], RecordRegistry(engine), keys.signer(agency), publisher
+            )
             for path in files:
                 with path.open("rb") as stream:
                     offset = done_before
@@ -47,11 +49,22 @@ async def ingest_files(
 
 
 def render_summary(summary: IngestSummary, console: Console) -> None:
-    table = Table("records", "accepted", "events", "superseded", "duplicates", "refused",
-                  title=f"{summary.agency} ingest")
+    table = Table(
+        "records",
+        "accepted",
+        "events",
+        "superseded",
+        "duplicates",
+        "refused",
+        title=f"{summary.agency} ingest",
+    )
     table.add_row(
-        str(summary.records), str(summary.accepted), str(summary.events_published),
-        str(summary.superseded), str(summary.duplicates), str(len(summary.refused)),
+        str(summary.records),
+        str(summary.accepted),
+        str(summary.events_published),
+        str(summary.superseded),
+        str(summary.duplicates),
+        str(len(summary.refused)),
     )
     console.print(table)
     if summary.refused:

@@ -46,8 +46,15 @@ def check(record: Any, verifier: SignatureVerifier, now: datetime) -> Verdict:
         return Verdict(
             None,
             QuarantineRecord.of(
-                stage=GROUP, agency=agency, source=record.topic, position=position, field=None,
-                reason=reason, original=value, original_length=len(value), refused_at=now,
+                stage=GROUP,
+                agency=agency,
+                source=record.topic,
+                position=position,
+                field=None,
+                reason=reason,
+                original=value,
+                original_length=len(value),
+                refused_at=now,
             ),
         )
 
@@ -104,7 +111,11 @@ def register_intake(
     )
     async def on_raw(message: KafkaMessage) -> None:
         now = datetime.now(UTC)
-        records = message.raw_message if isinstance(message.raw_message, tuple) else (message.raw_message,)
+        records = (
+            message.raw_message
+            if isinstance(message.raw_message, tuple)
+            else (message.raw_message,)
+        )
         verdicts = [check(record, verifier, now) for record in records]
         refused = [v.quarantine for v in verdicts if v.quarantine is not None]
         for entry in refused:
@@ -119,5 +130,7 @@ def register_intake(
         if refused or new < len(good):
             log.info(
                 "intake batch: %d stored, %d replays, %d quarantined",
-                new, len(good) - new, len(refused),
+                new,
+                len(good) - new,
+                len(refused),
             )

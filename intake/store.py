@@ -53,7 +53,9 @@ class IntakeStore:
 
     def total(self) -> int:
         with self._engine.connect() as connection:
-            return int(connection.execute(select(func.count()).select_from(received_events)).scalar_one())
+            return int(
+                connection.execute(select(func.count()).select_from(received_events)).scalar_one()
+            )
 
     def recent(self, limit: int = 50) -> list[dict[str, Any]]:
         with self._engine.connect() as connection:

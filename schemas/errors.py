@@ -40,6 +40,4 @@ class KeyMissing(ExchangeError):
     def __init__(self, agency: str, key_dir: str) -> None:
         self.agency = agency
         self.key_dir = key_dir
-        super().__init__(
-            f"no key for agency {agency!r} in {key_dir}: run `ehx keys init` first"
-        )
+        super().__init__(f"no key for agency {agency!r} in {key_dir}: run `ehx keys init` first")

@@ -71,9 +71,7 @@ class KeyStore:
                 continue
             private = Ed25519PrivateKey.generate()
             encryption: serialization.KeySerializationEncryption = (
-                serialization.BestAvailableEncryption(
-                    self.passphrase.get_secret_value().encode()
-                )
+                serialization.BestAvailableEncryption(self.passphrase.get_secret_value().encode())
                 if self.passphrase
                 else serialization.NoEncryption()
             )

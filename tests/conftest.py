@@ -23,14 +23,30 @@ POSTGRES_URL = os.environ.get("EHX_TEST_DATABASE_URL")
 
 
 def _docker_answers() -> bool:
-    try:
-        import docker
+    host = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
+    if host.startswith("unix://") and not Path(host.removeprefix("unix://")).exists():
+        return False
+    import docker
 
+    try:
         client = docker.from_env(timeout=2)
-        client.ping()
-        return True
     except Exception:
         return False
+    try:
+        return bool(client.ping())
+    except Exception:
+        return False
+    finally:
+        client.close()
+
+
+def pytest_report_header() -> list[str]:
+    """Say which real services the integration tests use, so a CI log shows it."""
+    kafka = os.environ.get("EHX_TEST_BOOTSTRAP_SERVERS") or (
+        "testcontainers Kafka" if _docker_answers() else "embedded tansu broker (real process)"
+    )
+    postgres = "PostgreSQL at " + POSTGRES_URL.split("@")[-1] if POSTGRES_URL else "none (skipped)"
+    return [f"ehx kafka: {kafka}", f"ehx postgres: {postgres}"]
 
 
 @pytest.fixture(scope="session")

@@ -6,7 +6,7 @@ import importlib
 
 import pytest
 
-PACKAGES = ["schemas", "adapters", "intake", "database", "consent", "ehx"]
+PACKAGES = ["schemas", "adapters", "broker", "intake", "database", "consent", "ehx"]
 
 
 @pytest.mark.parametrize("name", PACKAGES)
@@ -15,7 +15,8 @@ def test_all_names_exist_and_public_names_are_listed(name: str) -> None:
     exported = set(module.__all__)
     assert all(hasattr(module, item) for item in exported)
     public = {
-        item for item in vars(module)
+        item
+        for item in vars(module)
         if not item.startswith("_") and not isinstance(getattr(module, item), type(module))
     }
     assert public == exported

@@ -76,7 +76,9 @@ def test_csv_with_an_extra_header_column_is_refused_naming_it() -> None:
 
 def test_csv_rows_with_too_few_or_too_many_columns_are_refused_alone() -> None:
     lines = (EXAMPLES / "schools.csv").read_bytes().splitlines()
-    data = b"\n".join([lines[0], lines[1], lines[2] + b",extra", lines[3].rsplit(b",", 1)[0], lines[4]])
+    data = b"\n".join(
+        [lines[0], lines[1], lines[2] + b",extra", lines[3].rsplit(b",", 1)[0], lines[4]]
+    )
     frames = list(read_csv(io.BytesIO(data), "s.csv", HEADER))
     assert [f.problem for f in frames] == [
         None,

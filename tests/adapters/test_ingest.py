@@ -18,7 +18,9 @@ POLICE = (EXAMPLES / "police.jsonl").read_bytes()
 
 
 def ingestor(engine: Engine, keys: KeyStore, publisher: RecordingPublisher) -> Ingestor:
-    return Ingestor(ADAPTERS[Agency.POLICE], RecordRegistry(engine), keys.signer(Agency.POLICE), publisher)
+    return Ingestor(
+        ADAPTERS[Agency.POLICE], RecordRegistry(engine), keys.signer(Agency.POLICE), publisher
+    )
 
 
 def first_police(**changes: object) -> bytes:
@@ -37,7 +39,9 @@ async def test_the_same_record_sent_twice_publishes_once(engine: Engine, keys: K
     assert len(publisher.on(Topic.RAW_POLICE.value)) == 2
 
 
-async def test_whitespace_and_key_order_do_not_make_a_new_record(engine: Engine, keys: KeyStore) -> None:
+async def test_whitespace_and_key_order_do_not_make_a_new_record(
+    engine: Engine, keys: KeyStore
+) -> None:
     publisher = RecordingPublisher()
     await ingestor(engine, keys, publisher).ingest(io.BytesIO(first_police()), "p.jsonl")
     reordered = json.dumps(dict(reversed(json.loads(first_police()).items())), indent=1)
@@ -66,7 +70,9 @@ async def test_a_higher_version_supersedes_and_a_lower_is_refused_as_stale(
     assert versions == [2, 3]
 
 
-async def test_same_version_with_different_content_is_refused(engine: Engine, keys: KeyStore) -> None:
+async def test_same_version_with_different_content_is_refused(
+    engine: Engine, keys: KeyStore
+) -> None:
     publisher = RecordingPublisher()
     run = ingestor(engine, keys, publisher)
     await run.ingest(io.BytesIO(first_police()), "p.jsonl")
@@ -105,7 +111,9 @@ async def test_refusals_go_to_quarantine_with_original_bytes_and_position(
     assert quarantined[0].field == "type" and quarantined[0].stage == "adapter.police"
 
 
-async def test_published_events_carry_a_valid_signature(sqlite_engine: Engine, keys: KeyStore) -> None:
+async def test_published_events_carry_a_valid_signature(
+    sqlite_engine: Engine, keys: KeyStore
+) -> None:
     publisher = RecordingPublisher()
     await ingestor(sqlite_engine, keys, publisher).ingest(io.BytesIO(POLICE), "p.jsonl")
     verifier = keys.verifier()

@@ -44,7 +44,10 @@ def test_police_incident_concerns_each_person_with_their_role() -> None:
     assert results[0].record_ref == "WMP-2026-0418812"
     assert incident.event_type is EventType.POLICE_INCIDENT
     assert [s.role for s in incident.subjects] == [
-        Role.VICTIM, Role.SUSPECT, Role.CHILD_PRESENT, Role.CHILD_PRESENT,
+        Role.VICTIM,
+        Role.SUSPECT,
+        Role.CHILD_PRESENT,
+        Role.CHILD_PRESENT,
     ]
     assert incident.subjects[1].identifiers.pnc_id == "12/345678A"
     assert Category.DOMESTIC_ABUSE in incident.categories
@@ -72,8 +75,10 @@ def test_school_rows_map_by_record_type_with_dfe_absence_bands() -> None:
     rows = accepted(map_all(Agency.SCHOOLS, (EXAMPLES / "schools.csv").read_bytes()))
     types = [r.events[0].event_type for r in rows]
     assert types == [
-        EventType.SCHOOL_ATTENDANCE, EventType.SCHOOL_EXCLUSION,
-        EventType.SCHOOL_CONCERN, EventType.SCHOOL_ATTENDANCE,
+        EventType.SCHOOL_ATTENDANCE,
+        EventType.SCHOOL_EXCLUSION,
+        EventType.SCHOOL_CONCERN,
+        EventType.SCHOOL_ATTENDANCE,
     ]
     yusuf = rows[0].events[0].payload
     assert yusuf.kind == "schools.attendance_summary"
@@ -88,7 +93,12 @@ def test_school_rows_map_by_record_type_with_dfe_absence_bands() -> None:
 def test_housing_event_concerns_the_whole_household() -> None:
     rows = accepted(map_all(Agency.HOUSING, (EXAMPLES / "housing.jsonl").read_bytes()))
     event = rows[0].events[0]
-    assert [s.role for s in event.subjects] == [Role.LEAD_TENANT, Role.PARTNER, Role.CHILD, Role.CHILD]
+    assert [s.role for s in event.subjects] == [
+        Role.LEAD_TENANT,
+        Role.PARTNER,
+        Role.CHILD,
+        Role.CHILD,
+    ]
     assert all(s.identifiers.tenancy_ref == "T-0087731" for s in event.subjects)
     assert Category.FINANCIAL_EXCLUSION in event.categories
 
@@ -102,8 +112,11 @@ def _police(**changes: object) -> bytes:
 @pytest.mark.parametrize(
     ("changes", "field", "reason"),
     [
-        ({"occurred_at": "2099-01-01T00:00:00Z", "reported_at": "2099-01-01T00:00:00Z"},
-         "occurred_at", "future"),
+        (
+            {"occurred_at": "2099-01-01T00:00:00Z", "reported_at": "2099-01-01T00:00:00Z"},
+            "occurred_at",
+            "future",
+        ),
         ({"occurred_at": "1899-01-01T00:00:00Z"}, "occurred_at", "before 1900"),
         ({"occurred_at": "2026-10-30T22:10:00"}, "occurred_at", "timezone"),
         ({"reported_at": "2026-10-30T22:00:00Z"}, "reported_at", "before it occurred"),

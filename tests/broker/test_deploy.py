@@ -30,19 +30,25 @@ def test_topics_keyed_by_family_keep_a_family_on_one_partition_and_audit_is_one_
 
 
 def test_kubernetes_topics_match_the_topology_with_replication_three() -> None:
-    topics = {d["spec"]["topicName"]: d["spec"] for d in _docs(DEPLOY / "kubernetes" / "topics.yaml")}
-    assert set(topics) == {spec.topic.value for spec in TOPOLOGY}
+    topics = {
+        d["spec"]["topicName"]: d["spec"] for d in _docs(DEPLOY / "kubernetes" / "topics.yaml")
+    }
+    assert set(topics) == {str(spec.topic) for spec in TOPOLOGY}
     for spec in TOPOLOGY:
-        deployed = topics[spec.topic.value]
+        deployed = topics[str(spec.topic)]
         assert deployed["partitions"] == spec.partitions, spec.topic
         assert deployed["replicas"] == 3
         assert deployed["config"] == spec.configs(3)
         assert deployed["config"]["min.insync.replicas"] == "2"
 
 
-def test_compose_runs_kraft_with_three_nodes_and_applies_the_topology_with_replication_three() -> None:
+def test_compose_runs_kraft_with_three_nodes_and_applies_the_topology_with_replication_three() -> (
+    None
+):
     compose = yaml.safe_load((DEPLOY / "compose.yaml").read_text())
-    kafka = [name for name in compose["services"] if name.startswith("kafka-") and name[-1].isdigit()]
+    kafka = [
+        name for name in compose["services"] if name.startswith("kafka-") and name[-1].isdigit()
+    ]
     assert kafka == ["kafka-1", "kafka-2", "kafka-3"]
     start = (DEPLOY / "kafka" / "start.sh").read_text()
     assert "process.roles=broker,controller" in start  # KRaft, no ZooKeeper
@@ -57,7 +63,7 @@ def test_compose_runs_kraft_with_three_nodes_and_applies_the_topology_with_repli
 
 def test_each_agency_may_write_only_its_own_raw_topic() -> None:
     acls = yaml.safe_load((DEPLOY / "kafka" / "acls.yaml").read_text())["principals"]
-    known = {spec.topic.value for spec in TOPOLOGY}
+    known = {str(spec.topic) for spec in TOPOLOGY}
     for agency in Agency:
         rights = acls[f"agency-{agency.value}"]
         assert rights == {"write": [Topic.raw(agency).value]}
@@ -69,7 +75,8 @@ def test_each_agency_may_write_only_its_own_raw_topic() -> None:
 def test_kubernetes_users_carry_the_same_acls() -> None:
     acls = yaml.safe_load((DEPLOY / "kafka" / "acls.yaml").read_text())["principals"]
     users = {
-        d["metadata"]["name"]: d for d in _docs(DEPLOY / "kubernetes" / "kafka.yaml")
+        d["metadata"]["name"]: d
+        for d in _docs(DEPLOY / "kubernetes" / "kafka.yaml")
         if d["kind"] == "KafkaUser"
     }
     assert set(users) == set(acls)
@@ -77,7 +84,8 @@ def test_kubernetes_users_carry_the_same_acls() -> None:
         rules = users[name]["spec"]["authorization"]["acls"]
         writes = {r["resource"]["name"] for r in rules if "Write" in r["operations"]}
         reads = {
-            r["resource"]["name"] for r in rules
+            r["resource"]["name"]
+            for r in rules
             if "Read" in r["operations"] and r["resource"]["type"] == "topic"
         }
         assert writes == set(rights.get("write", [])), name

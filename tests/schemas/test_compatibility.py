@@ -49,7 +49,9 @@ def test_todays_code_reads_events_written_by_each_published_version(version: Pat
 
 
 @pytest.mark.parametrize("version", VERSIONS, ids=lambda p: p.name)
-def test_todays_events_validate_against_each_published_schema(version: Path, keys: KeyStore) -> None:
+def test_todays_events_validate_against_each_published_schema(
+    version: Path, keys: KeyStore
+) -> None:
     schema = json.loads((version / "canonical-event.json").read_text())
     validator = jsonschema.Draft202012Validator(schema)
     for event in current_events(keys):

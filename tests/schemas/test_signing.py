@@ -17,7 +17,9 @@ NOW = datetime(2026, 11, 23, 12, tzinfo=UTC)
 
 
 def police_event() -> CanonicalEvent:
-    [frame, _] = ADAPTERS[Agency.POLICE].frame(io.BytesIO((EXAMPLES / "police.jsonl").read_bytes()), "p")
+    [frame, _] = ADAPTERS[Agency.POLICE].frame(
+        io.BytesIO((EXAMPLES / "police.jsonl").read_bytes()), "p"
+    )
     return ADAPTERS[Agency.POLICE].map(frame, NOW).events[0]
 
 
@@ -42,7 +44,9 @@ def test_an_event_claiming_another_agencys_identity_fails(keys: KeyStore) -> Non
     event = police_event()
     signed = keys.signer(Agency.POLICE).sign(event)
     claimed = signed.model_copy(
-        update={"source": Source(agency=Agency.HEALTH, system="x", record_ref="r", record_version=1)}
+        update={
+            "source": Source(agency=Agency.HEALTH, system="x", record_ref="r", record_version=1)
+        }
     )
     with pytest.raises(SignatureInvalid, match="not health's key"):
         keys.verifier().verify(claimed)

@@ -1,0 +1,17 @@
+# The targets CI runs (.ci/run) and a developer runs, under the same names.
+.PHONY: lint typecheck test check demo
+
+lint:
+	ruff check .
+	ruff format --check .
+
+typecheck:
+	mypy .
+
+test:
+	pytest
+
+check: lint typecheck test
+
+demo:
+	ehx demo

@@ -1,0 +1,26 @@
+"""The Kafka side: topology, settings, the embedded broker, the local runtime, the service app."""
+
+from broker.admin import TopicReport, TopicState, apply_topology
+from broker.embedded import EmbeddedBroker, embedded_broker
+from broker.errors import BrokerError, BrokerUnavailable, EmbeddedBrokerError, NoRunningBroker
+from broker.settings import BrokerSettings
+from broker.topics import RAW_TOPICS, SPECS, TOPOLOGY, Recipient, Topic, TopicSpec
+
+__all__ = [
+    "RAW_TOPICS",
+    "SPECS",
+    "TOPOLOGY",
+    "BrokerError",
+    "BrokerSettings",
+    "BrokerUnavailable",
+    "EmbeddedBroker",
+    "EmbeddedBrokerError",
+    "NoRunningBroker",
+    "Recipient",
+    "Topic",
+    "TopicReport",
+    "TopicSpec",
+    "TopicState",
+    "apply_topology",
+    "embedded_broker",
+]

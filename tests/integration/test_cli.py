@@ -1,0 +1,81 @@
+"""The commands a new user runs, as subprocesses: demo; up, ingest, events, status, down."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import EXAMPLES
+
+pytestmark = [pytest.mark.kafka, pytest.mark.slow]
+
+
+def ehx(*args: str, data_dir: Path, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("EHX_")}
+    env["EHX_DATA_DIR"] = str(data_dir)
+    return subprocess.run(
+        [sys.executable, "-m", "ehx", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def test_demo_runs_start_to_finish_and_every_event_arrives(tmp_path: Path) -> None:
+    result = ehx("demo", "--json", data_dir=tmp_path)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["complete"] is True
+    assert report["events_published"] == report["events_verified_and_stored"] == 10
+    refused = [r for s in report["ingest"] for r in s["refused"]]
+    assert [r["position"] for r in refused] == [
+        "refused-police.jsonl:1",
+        "refused-police.jsonl:2",
+        "refused-police.jsonl:3",
+    ]
+
+
+def test_ingest_without_a_broker_says_how_to_start_one(tmp_path: Path) -> None:
+    result = ehx("ingest", "police", str(EXAMPLES / "police.jsonl"), data_dir=tmp_path)
+    assert result.returncode == 2
+    assert "ehx up" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_up_then_ingest_then_events_then_down(tmp_path: Path) -> None:
+    started = ehx("up", data_dir=tmp_path)
+    assert started.returncode == 0, started.stderr
+    try:
+        status = json.loads(ehx("status", "--json", data_dir=tmp_path).stdout)
+        assert [row["state"] for row in status[:2]] == ["running", "running"]
+        ingested = ehx(
+            "ingest", "police", str(EXAMPLES / "police.jsonl"), "--json", data_dir=tmp_path
+        )
+        assert ingested.returncode == 0, ingested.stderr
+        assert json.loads(ingested.stdout)["events_published"] == 2
+        again = json.loads(
+            ehx(
+                "ingest", "police", str(EXAMPLES / "police.jsonl"), "--json", data_dir=tmp_path
+            ).stdout
+        )
+        assert again["duplicates"] == 2 and again["events_published"] == 0
+        deadline = time.monotonic() + 60
+        counts: list[dict[str, object]] = []
+        while time.monotonic() < deadline:
+            counts = json.loads(ehx("events", "--json", data_dir=tmp_path).stdout)["counts"]
+            if counts:
+                break
+            time.sleep(0.5)
+        assert counts == [{"agency": "police", "event_type": "police.incident", "events": 2}]
+    finally:
+        stopped = ehx("down", data_dir=tmp_path)
+    assert "Stopped services" in stopped.stdout and "Stopped broker" in stopped.stdout
+    status = json.loads(ehx("status", "--json", data_dir=tmp_path).stdout)
+    assert status[0]["state"] == "not running (ehx up)"

@@ -1,0 +1,37 @@
+"""``ehx topics apply`` creates the topology once, is idempotent, and reports drift."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+from broker.admin import TopicState, apply_topology
+from broker.settings import BrokerSettings
+from broker.topics import TOPOLOGY, TopicSpec
+
+pytestmark = pytest.mark.kafka
+
+
+async def test_apply_twice_creates_then_finds_everything_in_place(kafka_bootstrap: str) -> None:
+    settings = BrokerSettings()
+    await apply_topology(kafka_bootstrap, settings)
+    again = await apply_topology(kafka_bootstrap, settings)
+    assert [r.topic for r in again] == [str(spec.topic) for spec in TOPOLOGY]
+    assert {r.state for r in again} == {TopicState.OK}
+
+
+async def test_a_topic_with_other_partitions_is_reported_as_drift(kafka_bootstrap: str) -> None:
+    name = f"ehx.test.drift.{uuid.uuid4().hex[:8]}"
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(name, 2, 1)])
+    finally:
+        await admin.close()
+    [report] = await apply_topology(
+        kafka_bootstrap, BrokerSettings(), (TopicSpec(name, partitions=3, key="test"),)
+    )
+    assert report.state is TopicState.DRIFT
+    assert report.drift == ["partitions: 2 on the cluster, 3 wanted"]
