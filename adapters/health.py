@@ -107,6 +107,13 @@ class HealthAdapter:
             field = ".".join(str(part) for part in first["loc"]) or None
             message = " ".join(first["msg"].split())
             raise refuse(f"not a valid FHIR R4 Bundle: {message}", field) from None
+        except KeyError:
+            # fhir.resources looks resource types up in a table and raises KeyError for
+            # a name that is not a FHIR resource type.
+            raise refuse(
+                "not a valid FHIR R4 Bundle: an entry's resourceType is not a FHIR resource",
+                "entry.resource.resourceType",
+            ) from None
         if not bundle.id:
             raise refuse("a Bundle needs an id: it is the record reference", "id")
         version_text = bundle.meta.versionId if bundle.meta else None

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import logging
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -25,6 +26,9 @@ from schemas import CanonicalEvent, EventSigner, RecordRefused, canonical_json
 from schemas.quarantine import QuarantineRecord
 
 BATCH = 500
+#: How a refusal caused by a fault in ehx itself (not the record) begins.
+UNEXPECTED = "unexpected error in the adapter"
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -121,10 +125,16 @@ class Ingestor:
         stream: IO[bytes],
         source: str,
         on_progress: Callable[[int], None] | None = None,
+        frame: Callable[[IO[bytes], str], Iterator[RawRecord]] | None = None,
     ) -> IngestSummary:
-        """Ingest every record of one stream (a file, an HTTP body)."""
+        """Ingest every record of one stream (a file, an HTTP body).
+
+        ``frame`` overrides how the stream is cut into records (the HTTP endpoint picks
+        it by content type); by default the adapter's own framing is used.
+        """
         summary = IngestSummary(self.adapter.agency.value)
-        for batch in _batches(self.adapter.frame(stream, source), BATCH):
+        frames = (frame or self.adapter.frame)(stream, source)
+        for batch in _batches(frames, BATCH):
             summary.merge(await self._ingest_batch(batch))
             if on_progress is not None:
                 on_progress(stream.tell() if stream.seekable() else 0)
@@ -149,6 +159,13 @@ class Ingestor:
                 mapped.append((record, self.adapter.map(record, now)))
             except RecordRefused as refusal:
                 refuse(record, refusal.reason, refusal.field, refusal.position)
+            except Exception as exc:
+                # A bug must not stop the records around it, nor lose this one: it is
+                # quarantined, and the reason says it is ours, not the agency's.
+                # The type only: an exception's message or traceback may quote the record.
+                log.error("adapter error at %s: %s", record.position, type(exc).__name__)
+                reason = f"{UNEXPECTED}: {type(exc).__name__}; report it to the ehx operators"
+                refuse(record, reason, None, record.position)
 
         claims = [
             Claim(

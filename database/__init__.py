@@ -2,10 +2,11 @@
 
 from database.engine import migrate, open_engine
 from database.settings import DatabaseSettings
-from database.tables import metadata, received_events, source_records
+from database.tables import agency_credentials, metadata, received_events, source_records
 
 __all__ = [
     "DatabaseSettings",
+    "agency_credentials",
     "metadata",
     "migrate",
     "open_engine",

@@ -50,3 +50,15 @@ received_events = Table(
     Column("offset", Integer, nullable=False),
     Column("body", Text, nullable=False),
 )
+
+#: Credentials of agency systems for the HTTP ingest API. Only a hash of each token is
+#: kept; a token is shown once, when it is made.
+agency_credentials = Table(
+    "agency_credentials",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("agency", String(16), nullable=False),
+    Column("label", String(200), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("revoked_at", DateTime(timezone=True)),
+)

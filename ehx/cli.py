@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from adapters import IngestSummary
 from broker.admin import TopicReport, TopicState, apply_topology
 from broker.embedded import answers
 from broker.runtime import (
@@ -58,6 +59,10 @@ keys_app = typer.Typer(help="Agency signing keys (Ed25519).", no_args_is_help=Tr
 app.add_typer(topics_app, name="topics")
 app.add_typer(schemas_app, name="schemas")
 app.add_typer(keys_app, name="keys")
+agencies_app = typer.Typer(
+    help="Agency systems' credentials for the HTTP API.", no_args_is_help=True
+)
+app.add_typer(agencies_app, name="agencies")
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 
@@ -305,6 +310,82 @@ def ingest(
         render_summary(summary, console)
     if summary.refused:
         raise typer.Exit(3)
+
+
+@app.command()
+def watch(
+    agency: Annotated[Agency, typer.Argument(help="Which agency's format the files are in.")],
+    folder: Annotated[Path, typer.Argument(help="Folder the agency system drops files into.")],
+    interval: Annotated[float, typer.Option(help="Seconds between looks.")] = 2.0,
+    once: Annotated[
+        bool, typer.Option("--once", help="Ingest what is there now, then stop.")
+    ] = False,
+) -> None:
+    """Ingest every file dropped into FOLDER, once; processed files move to FOLDER/processed.
+
+    A file is taken when it has not changed for a second and does not end in .part or
+    .tmp. Each processed file gets a NAME.summary.json beside it saying what was
+    accepted and what was refused. Stop with Ctrl-C.
+    """
+    from adapters.watch import FolderWatcher
+    from ehx.ingesting import ingest_files
+
+    settings = BrokerSettings()
+    bootstrap = require_bootstrap(settings)
+    if not folder.is_dir():
+        raise typer.BadParameter(f"{folder} is not a folder")
+
+    async def ingest_one(path: Path) -> IngestSummary:
+        return await ingest_files(bootstrap, agency, [path])
+
+    def report(path: Path, summary: IngestSummary) -> None:
+        console.print(
+            f"{path.name}: {summary.accepted} accepted, {summary.duplicates} duplicates, "
+            f"{len(summary.refused)} refused"
+        )
+
+    watcher = FolderWatcher(folder, ingest_one)
+    if once:
+        for path, summary in asyncio.run(watcher.poll_once()):
+            report(path, summary)
+        return
+    console.print(f"Watching {folder} for {agency.value} files (Ctrl-C to stop)")
+    try:
+        asyncio.run(watcher.run(interval, report))
+    except KeyboardInterrupt:
+        console.print("Stopped watching.")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+) -> None:
+    """Serve the HTTP API (agency ingest; OpenAPI docs at /docs).
+
+    Agency systems authenticate with a token from `ehx agencies token AGENCY`.
+    """
+    import uvicorn
+
+    from api import create_app
+
+    bootstrap = require_bootstrap(BrokerSettings())
+    uvicorn.run(create_app(bootstrap), host=host, port=port, log_level="warning")
+
+
+@agencies_app.command("token")
+def agencies_token(
+    agency: Annotated[Agency, typer.Argument(help="The agency the token submits as.")],
+    label: Annotated[str, typer.Option(help="Which system holds it, for the record.")] = "",
+) -> None:
+    """Issue an API token for an agency system; it is shown once and stored hashed."""
+    from api import AgencyCredentials
+    from database import migrate, open_engine
+
+    engine = open_engine()
+    migrate(engine)
+    token = AgencyCredentials(engine).issue(agency, label or f"{agency.value} system")
+    console.print(token, soft_wrap=True, highlight=False)
 
 
 # --- looking ------------------------------------------------------------------------

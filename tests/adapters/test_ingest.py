@@ -120,3 +120,30 @@ async def test_published_events_carry_a_valid_signature(
     for message in publisher.on(Topic.RAW_POLICE.value):
         verifier.verify(CanonicalEvent.from_bytes(message.value))
         assert message.key == CanonicalEvent.from_bytes(message.value).source.record_ref.encode()
+
+
+async def test_a_fault_in_an_adapter_quarantines_that_record_and_keeps_going(
+    sqlite_engine: Engine, keys: KeyStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    from datetime import datetime
+
+    from adapters import MappedRecord, PoliceAdapter
+    from adapters.framing import RawRecord
+    from adapters.ingest import UNEXPECTED
+
+    class Faulty(PoliceAdapter):
+        def map(self, record: RawRecord, now: datetime) -> MappedRecord:
+            if record.position.endswith(":1"):
+                raise KeyError("Amina Khan")  # an exception quoting the record
+            return super().map(record, now)
+
+    publisher = RecordingPublisher()
+    ingestor = Ingestor(
+        Faulty(), RecordRegistry(sqlite_engine), keys.signer(Agency.POLICE), publisher
+    )
+    summary = await ingestor.ingest(io.BytesIO(POLICE), "p.jsonl")
+    assert summary.accepted == 1
+    [refusal] = summary.refused
+    assert refusal.reason.startswith(UNEXPECTED) and refusal.position == "p.jsonl:1"
+    assert len(publisher.on(Topic.QUARANTINE.value)) == 1
+    assert "Amina" not in caplog.text and "KeyError" in caplog.text

@@ -1,0 +1,52 @@
+"""The HTTP API (FastAPI): resources open in the lifespan, routes in their own modules."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from adapters import KafkaPublisher
+from api.credentials import AgencyCredentials
+from api.ingest import router as ingest_router
+from api.state import ApiState
+from broker.settings import BrokerSettings
+from database import migrate, open_engine
+from schemas import KeyStore
+
+
+def create_app(
+    bootstrap: str,
+    database_url: str | None = None,
+    keys: KeyStore | None = None,
+    settings: BrokerSettings | None = None,
+) -> FastAPI:
+    """The ehx API, publishing to the broker at ``bootstrap``."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = open_engine(database_url)
+        migrate(engine)
+        publisher = KafkaPublisher(bootstrap, settings or BrokerSettings())
+        await publisher.start()
+        app.state.ehx = ApiState(
+            engine, keys or KeyStore.from_settings(), publisher, AgencyCredentials(engine)
+        )
+        try:
+            yield
+        finally:
+            await publisher.stop()
+            engine.dispose()
+
+    app = FastAPI(
+        title="Early Help Exchange",
+        version="0.1.0",
+        description=(
+            "Agency ingest for the Early Help Exchange. Each agency system holds its own "
+            "token and may submit only as itself."
+        ),
+        lifespan=lifespan,
+    )
+    app.include_router(ingest_router)
+    return app

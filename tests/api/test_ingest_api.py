@@ -1,0 +1,159 @@
+"""HTTP ingest: per-agency tokens, each content type, and refusals with their reasons.
+
+The app talks to the session's real broker and a real database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+from sqlalchemy import Engine
+
+from api import AgencyCredentials, create_app
+from broker.admin import apply_topology
+from broker.embedded import free_port
+from broker.settings import BrokerSettings
+from schemas import Agency, KeyStore
+from tests.helpers import EXAMPLES
+
+pytestmark = pytest.mark.kafka
+
+
+@pytest.fixture
+def client(
+    kafka_bootstrap: str, sqlite_engine: Engine, keys: KeyStore
+) -> Iterator[tuple[httpx.Client, AgencyCredentials]]:
+    """The API served by uvicorn on a loopback port, as an agency system would reach it."""
+    asyncio.run(apply_topology(kafka_bootstrap, BrokerSettings()))
+    app = create_app(kafka_bootstrap, sqlite_engine.url.render_as_string(), keys)
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert time.monotonic() < deadline, "API did not start"
+        time.sleep(0.05)
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as http:
+            yield http, AgencyCredentials(sqlite_engine)
+    finally:
+        server.should_exit = True
+        thread.join(20)
+
+
+def auth(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def test_police_ndjson_is_accepted_and_resending_it_publishes_nothing(
+    client: tuple[httpx.Client, AgencyCredentials],
+) -> None:
+    http, credentials = client
+    token = credentials.issue(Agency.POLICE, "WMP Niche")
+    body = (EXAMPLES / "police.jsonl").read_bytes()
+    headers = {**auth(token), "Content-Type": "application/x-ndjson"}
+    first = http.post("/v1/agencies/police/records", content=body, headers=headers)
+    assert first.status_code == 200
+    assert first.json()["events_published"] == 2
+    again = http.post("/v1/agencies/police/records", content=body, headers=headers)
+    assert again.json()["duplicates"] == 2 and again.json()["events_published"] == 0
+
+
+def test_a_fhir_bundle_and_a_csv_are_accepted_by_content_type(
+    client: tuple[httpx.Client, AgencyCredentials],
+) -> None:
+    http, credentials = client
+    health = credentials.issue(Agency.HEALTH, "UHB")
+    response = http.post(
+        "/v1/agencies/health/records",
+        content=(EXAMPLES / "health-amina-ed.json").read_bytes(),
+        headers={**auth(health), "Content-Type": "application/fhir+json"},
+    )
+    assert response.status_code == 200 and response.json()["accepted"] == 1
+    schools = credentials.issue(Agency.SCHOOLS, "SIMS")
+    response = http.post(
+        "/v1/agencies/schools/records",
+        content=(EXAMPLES / "schools.csv").read_bytes(),
+        headers={**auth(schools), "Content-Type": "text/csv; charset=utf-8"},
+    )
+    assert response.status_code == 200 and response.json()["accepted"] == 4
+
+
+def test_an_agency_token_cannot_submit_as_another_agency(
+    client: tuple[httpx.Client, AgencyCredentials],
+) -> None:
+    http, credentials = client
+    token = credentials.issue(Agency.HOUSING, "Northgate")
+    response = http.post(
+        "/v1/agencies/police/records",
+        content=(EXAMPLES / "police.jsonl").read_bytes(),
+        headers={**auth(token), "Content-Type": "application/x-ndjson"},
+    )
+    assert response.status_code == 403
+    assert "may submit only as housing" in response.json()["detail"]
+
+
+def test_no_token_or_a_revoked_token_is_unauthorised(
+    client: tuple[httpx.Client, AgencyCredentials],
+) -> None:
+    http, credentials = client
+    url = "/v1/agencies/police/records"
+    assert http.post(url, content=b"{}").status_code == 401
+    token = credentials.issue(Agency.POLICE, "old")
+    credentials.revoke(token)
+    assert http.post(url, content=b"{}", headers=auth(token)).status_code == 401
+
+
+def test_mixed_good_and_bad_records_answer_207_listing_each_refusal(
+    client: tuple[httpx.Client, AgencyCredentials],
+) -> None:
+    http, credentials = client
+    token = credentials.issue(Agency.HOUSING, "Northgate")
+    good, second = (EXAMPLES / "housing.jsonl").read_bytes().splitlines()
+    bad = json.loads(second)
+    bad["event_type"] = "flooding"
+    bad["record_ref"] = "BCC-HSG-2026-99999"
+    response = http.post(
+        "/v1/agencies/housing/records",
+        content=good + b"\n" + json.dumps(bad).encode() + b"\n",
+        headers={**auth(token), "Content-Type": "application/x-ndjson"},
+    )
+    assert response.status_code == 207
+    [refusal] = response.json()["refused"]
+    assert refusal == {
+        "source": "request",
+        "position": "request:2",
+        "field": "event_type",
+        "reason": refusal["reason"],
+    }
+    assert "flooding" not in refusal["reason"]
+
+
+def test_a_content_type_the_agency_does_not_send_is_refused(
+    client: tuple[httpx.Client, AgencyCredentials],
+) -> None:
+    http, credentials = client
+    token = credentials.issue(Agency.SCHOOLS, "SIMS")
+    response = http.post(
+        "/v1/agencies/schools/records",
+        content=b"{}",
+        headers={**auth(token), "Content-Type": "application/json"},
+    )
+    assert response.status_code == 415 and "text/csv" in response.json()["detail"]
+
+
+def test_the_openapi_document_describes_the_ingest_endpoint(
+    client: tuple[httpx.Client, AgencyCredentials], tmp_path: Path
+) -> None:
+    http, _ = client
+    spec = http.get("/openapi.json").json()
+    assert "/v1/agencies/{agency}/records" in spec["paths"]
