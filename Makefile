@@ -1,5 +1,5 @@
 # The targets CI runs (.ci/run) and a developer runs, under the same names.
-.PHONY: lint typecheck test check demo
+.PHONY: lint typecheck test check demo bench
 
 lint:
 	ruff check .
@@ -15,3 +15,6 @@ check: lint typecheck test
 
 demo:
 	ehx demo
+
+bench:
+	ehx bench --out docs

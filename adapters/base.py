@@ -64,5 +64,10 @@ def require_past(
         raise RecordRefused(agency.value, position, problem, field)
 
 
-def first(values: list[Any] | None) -> Any:
-    return values[0] if values else None
+def build_event(**fields: Any) -> CanonicalEvent:
+    """A canonical event from plain values, validated once as a whole.
+
+    Building the nested models one by one validates each part twice; one validation
+    of the whole is about twice as fast on the ingest hot path.
+    """
+    return CanonicalEvent.model_validate(fields)

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Protocol
 
+import orjson
+
 #: The longest record a line-based format may hold. A bigger line is refused, not read.
 MAX_RECORD_BYTES = 1024 * 1024
 _CHUNK = 64 * 1024
@@ -94,8 +96,8 @@ def parse_json_record(data: bytes, source: str, position: str) -> RawRecord:
     if problem:
         return RawRecord(source, position, data, problem, len(data))
     try:
-        parsed = json.loads(data)
-    except json.JSONDecodeError as exc:
+        parsed = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
         # exc.msg and the column say what is wrong without repeating the content.
         return RawRecord(
             source, position, data, f"not valid JSON ({exc.msg}, column {exc.colno})", len(data)
@@ -201,7 +203,14 @@ def _csv_rows(
         if not any(cell.strip() for cell in row):
             continue
         rows += 1
-        data = ",".join(row).encode("utf-8", "surrogateescape")
+        joined = ",".join(row)
+        try:
+            data = joined.encode("utf-8")
+        except UnicodeEncodeError:
+            # Bytes that were not UTF-8 came through as surrogate escapes.
+            data = joined.encode("utf-8", "surrogateescape")
+            yield RawRecord(source, position, data[:_CHUNK], "not valid UTF-8", len(data))
+            continue
         if len(data) > limit:
             yield RawRecord(
                 source,
@@ -210,9 +219,6 @@ def _csv_rows(
                 f"row is {len(data)} bytes, over the {limit}-byte record limit",
                 len(data),
             )
-            continue
-        if any("\udc80" <= ch <= "\udcff" for cell in row for ch in cell):
-            yield RawRecord(source, position, data, "not valid UTF-8", len(data))
             continue
         if len(row) != len(header):
             yield RawRecord(

@@ -14,24 +14,16 @@ from typing import IO, Any, ClassVar, Literal
 from fhir.resources.R4B.bundle import Bundle
 from pydantic import ValidationError
 
-from adapters.base import MappedRecord, require_past
+from adapters.base import MappedRecord, build_event, require_past
 from adapters.checks import nhs_number_problem
 from adapters.framing import RawRecord, read_json_documents
 from schemas import (
     Agency,
-    CanonicalEvent,
     Category,
-    Demographics,
     EventType,
-    HealthEncounter,
-    HealthFlag,
-    HealthNotBrought,
-    Identifiers,
     RecordRefused,
     Role,
     Sensitivity,
-    Source,
-    Subject,
 )
 
 NHS_NUMBER_SYSTEM = "https://fhir.nhs.uk/Id/nhs-number"
@@ -154,10 +146,10 @@ class HealthAdapter:
 
         event_type, payload, occurred, categories = self._event(happening, refuse)
         require_past(self.agency, position, "occurred", occurred, now)
-        event = CanonicalEvent(
-            source=Source(
+        event = build_event(
+            source=dict(
                 agency=self.agency,
-                system=getattr(payload, "service_provider", None) or "NHS",
+                system=payload.get("service_provider") or "NHS",
                 record_ref=bundle.id,
                 record_version=int(version_text),
             ),
@@ -171,7 +163,7 @@ class HealthAdapter:
         )
         return MappedRecord(bundle.id, int(version_text), (event,))
 
-    def _patient_subject(self, patient: Any, position: str, now: datetime) -> Subject:
+    def _patient_subject(self, patient: Any, position: str, now: datetime) -> dict[str, Any]:
         nhs_number = None
         for identifier in patient.identifier or []:
             if identifier.system == NHS_NUMBER_SYSTEM and identifier.value:
@@ -184,9 +176,9 @@ class HealthAdapter:
         given, family = self._name(patient, position, "Patient.name")
         require_past(self.agency, position, "Patient.birthDate", patient.birthDate, now)
         address, postcode = self._address(patient)
-        return Subject(
-            identifiers=Identifiers(nhs_number=nhs_number),
-            demographics=Demographics(
+        return dict(
+            identifiers=dict(nhs_number=nhs_number),
+            demographics=dict(
                 given_name=given,
                 family_name=family,
                 date_of_birth=patient.birthDate,
@@ -196,7 +188,7 @@ class HealthAdapter:
             role=Role.PATIENT,
         )
 
-    def _related_subject(self, related: Any, position: str, now: datetime) -> Subject:
+    def _related_subject(self, related: Any, position: str, now: datetime) -> dict[str, Any]:
         given, family = self._name(related, position, "RelatedPerson.name")
         require_past(self.agency, position, "RelatedPerson.birthDate", related.birthDate, now)
         relationship = None
@@ -205,9 +197,9 @@ class HealthAdapter:
             if relationship:
                 break
         address, postcode = self._address(related)
-        return Subject(
-            identifiers=Identifiers(),
-            demographics=Demographics(
+        return dict(
+            identifiers=dict(),
+            demographics=dict(
                 given_name=given,
                 family_name=family,
                 date_of_birth=related.birthDate,
@@ -236,9 +228,7 @@ class HealthAdapter:
 
     def _event(
         self, resource: Any, refuse: Any
-    ) -> tuple[
-        EventType, HealthEncounter | HealthNotBrought | HealthFlag, datetime, tuple[Category, ...]
-    ]:
+    ) -> tuple[EventType, dict[str, Any], datetime, tuple[Category, ...]]:
         kind = resource.get_resource_type()
         if kind == "Encounter":
             code = resource.class_fhir.code if resource.class_fhir else None
@@ -252,7 +242,8 @@ class HealthAdapter:
             provider = resource.serviceProvider.display if resource.serviceProvider else None
             return (
                 EventType.HEALTH_ENCOUNTER,
-                HealthEncounter(
+                dict(
+                    kind="health.encounter",
                     encounter_class=code,
                     period_start=start,
                     period_end=end,
@@ -273,7 +264,7 @@ class HealthAdapter:
             service = "; ".join(c.text for c in resource.serviceType or [] if c.text) or None
             return (
                 EventType.HEALTH_NOT_BROUGHT,
-                HealthNotBrought(service=service, appointment_start=start),
+                dict(kind="health.not_brought", service=service, appointment_start=start),
                 start,
                 (Category.HEALTH,),
             )
@@ -289,7 +280,8 @@ class HealthAdapter:
         )
         return (
             EventType.HEALTH_FLAG,
-            HealthFlag(
+            dict(
+                kind="health.flag",
                 flag=text,
                 flag_kind=flag_kind,
                 period_start=start,

@@ -8,20 +8,14 @@ from typing import IO, Annotated, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from adapters.base import MappedRecord, require_past, validate
+from adapters.base import MappedRecord, build_event, require_past, validate
 from adapters.framing import RawRecord, read_lines
 from schemas import (
     Agency,
-    CanonicalEvent,
     Category,
-    Demographics,
     EventType,
-    HousingEvent,
-    Identifiers,
     Role,
     Sensitivity,
-    Source,
-    Subject,
 )
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20_000)]
@@ -95,9 +89,9 @@ class HousingAdapter:
                 self.agency, position, f"household.{index}.date_of_birth", member.date_of_birth, now
             )
         subjects = tuple(
-            Subject(
-                identifiers=Identifiers(tenancy_ref=housing.tenancy_ref),
-                demographics=Demographics(
+            dict(
+                identifiers=dict(tenancy_ref=housing.tenancy_ref),
+                demographics=dict(
                     given_name=member.given_name,
                     family_name=member.family_name,
                     date_of_birth=member.date_of_birth,
@@ -108,8 +102,8 @@ class HousingAdapter:
             )
             for member in housing.household
         )
-        event = CanonicalEvent(
-            source=Source(
+        event = build_event(
+            source=dict(
                 agency=self.agency,
                 system=housing.landlord,
                 record_ref=housing.record_ref,
@@ -122,7 +116,8 @@ class HousingAdapter:
             subjects=subjects,
             categories=CATEGORIES[housing.event_type],
             sensitivity=Sensitivity.SENSITIVE,
-            payload=HousingEvent(
+            payload=dict(
+                kind="housing.event",
                 landlord=housing.landlord,
                 tenancy_ref=housing.tenancy_ref,
                 housing_event_type=housing.event_type,

@@ -93,6 +93,26 @@ def event_headers(event: CanonicalEvent) -> tuple[tuple[str, bytes], ...]:
     return tuple(headers)
 
 
+@dataclass
+class _Batch:
+    """A mapped batch, not yet classified or sent."""
+
+    now: datetime
+    summary: IngestSummary
+    mapped: list[tuple[RawRecord, MappedRecord]] = field(default_factory=list)
+    quarantined: list[OutboundMessage] = field(default_factory=list)
+
+
+@dataclass
+class _InFlight:
+    """A batch on the wire, waiting for the broker's acknowledgement."""
+
+    now: datetime
+    summary: IngestSummary
+    published: list[tuple[str, int]]
+    publishing: asyncio.Future[None]
+
+
 def _batches(records: Iterable[RawRecord], size: int) -> Iterator[list[RawRecord]]:
     iterator = iter(records)
     while batch := list(islice(iterator, size)):
@@ -131,42 +151,63 @@ class Ingestor:
 
         ``frame`` overrides how the stream is cut into records (the HTTP endpoint picks
         it by content type); by default the adapter's own framing is used.
+
+        Batches overlap: while the broker acknowledges one batch, the next is mapped. A
+        batch is marked published only after its acknowledgement, and the next batch is
+        classified only after that, so the registry always sees what went before.
         """
         summary = IngestSummary(self.adapter.agency.value)
         frames = (frame or self.adapter.frame)(stream, source)
-        for batch in _batches(frames, BATCH):
-            summary.merge(await self._ingest_batch(batch))
-            if on_progress is not None:
-                on_progress(stream.tell() if stream.seekable() else 0)
+        in_flight: _InFlight | None = None
+        try:
+            for batch in _batches(frames, BATCH):
+                prepared = self._map(batch, self.clock())
+                if in_flight is not None:
+                    summary.merge(await self._finish(in_flight))
+                    in_flight = None
+                in_flight = await self._send(prepared)
+                if on_progress is not None:
+                    on_progress(stream.tell() if stream.seekable() else 0)
+            if in_flight is not None:
+                summary.merge(await self._finish(in_flight))
+                in_flight = None
+        finally:
+            if in_flight is not None:
+                # An error elsewhere: let the batch on the wire settle; it stays "pending"
+                # in the registry, so the next ingest of the file resumes it.
+                await asyncio.gather(in_flight.publishing, return_exceptions=True)
         return summary
 
-    async def _ingest_batch(self, batch: list[RawRecord]) -> IngestSummary:
-        now = self.clock()
-        summary = IngestSummary(self.adapter.agency.value)
-        quarantined: list[OutboundMessage] = []
-        mapped: list[tuple[RawRecord, MappedRecord]] = []
-
-        def refuse(record: RawRecord, reason: str, field: str | None, position: str) -> None:
-            summary.refused.append(Refusal(record.source, position, field, reason))
-            quarantined.append(self._quarantine(record, reason, field, position, now))
-
+    def _map(self, batch: list[RawRecord], now: datetime) -> _Batch:
+        """Map a batch (CPU only): refusals are kept with their quarantine messages."""
+        prepared = _Batch(now, IngestSummary(self.adapter.agency.value))
         for record in batch:
-            summary.records += 1
+            prepared.summary.records += 1
             if record.problem is not None:
-                refuse(record, record.problem, None, record.position)
+                self._refuse(prepared, record, record.problem, None, record.position)
                 continue
             try:
-                mapped.append((record, self.adapter.map(record, now)))
+                prepared.mapped.append((record, self.adapter.map(record, now)))
             except RecordRefused as refusal:
-                refuse(record, refusal.reason, refusal.field, refusal.position)
+                self._refuse(prepared, record, refusal.reason, refusal.field, refusal.position)
             except Exception as exc:
                 # A bug must not stop the records around it, nor lose this one: it is
                 # quarantined, and the reason says it is ours, not the agency's.
                 # The type only: an exception's message or traceback may quote the record.
                 log.error("adapter error at %s: %s", record.position, type(exc).__name__)
                 reason = f"{UNEXPECTED}: {type(exc).__name__}; report it to the ehx operators"
-                refuse(record, reason, None, record.position)
+                self._refuse(prepared, record, reason, None, record.position)
+        return prepared
 
+    def _refuse(
+        self, batch: _Batch, record: RawRecord, reason: str, field: str | None, position: str
+    ) -> None:
+        batch.summary.refused.append(Refusal(record.source, position, field, reason))
+        batch.quarantined.append(self._quarantine(record, reason, field, position, batch.now))
+
+    async def _send(self, batch: _Batch) -> _InFlight:
+        """Classify against the registry, sign, and put the batch on the wire."""
+        summary = batch.summary
         claims = [
             Claim(
                 result.record_ref,
@@ -174,13 +215,14 @@ class Ingestor:
                 content_hash(record),
                 tuple(str(event.event_id) for event in result.events),
             )
-            for record, result in mapped
+            for record, result in batch.mapped
         ]
-        verdicts = await asyncio.to_thread(self.registry.reserve, self.adapter.agency, claims, now)
-
-        outbound: list[OutboundMessage] = []
+        verdicts = await asyncio.to_thread(
+            self.registry.reserve, self.adapter.agency, claims, batch.now
+        )
+        to_sign: list[tuple[str, CanonicalEvent]] = []
         published: list[tuple[str, int]] = []
-        for (record, result), verdict in zip(mapped, verdicts, strict=True):
+        for (record, result), verdict in zip(batch.mapped, verdicts, strict=True):
             if verdict.outcome is Outcome.DUPLICATE:
                 summary.duplicates += 1
                 continue
@@ -189,35 +231,44 @@ class Ingestor:
                     f"stale: version {result.version} is older than version "
                     f"{verdict.known_version} already received"
                 )
-                refuse(record, reason, "version", record.position)
+                self._refuse(batch, record, reason, "version", record.position)
                 continue
             if verdict.outcome is Outcome.CONFLICT:
                 reason = (
                     f"version {result.version} was already received with different content; "
                     "send a higher version to correct it"
                 )
-                refuse(record, reason, "version", record.position)
+                self._refuse(batch, record, reason, "version", record.position)
                 continue
             assert verdict.outcome in PUBLISHES
             summary.accepted += 1
             summary.superseded += verdict.outcome is Outcome.SUPERSEDES
             summary.resumed += verdict.outcome is Outcome.RESUME
             for event, event_id in zip(result.events, verdict.event_ids, strict=True):
-                signed = self.signer.sign(event.model_copy(update={"event_id": UUID(event_id)}))
-                outbound.append(
-                    OutboundMessage(
-                        self.topic.value,
-                        result.record_ref.encode(),
-                        signed.to_bytes(),
-                        event_headers(signed),
-                    )
-                )
+                # Resuming a crashed ingest publishes under the ids reserved then.
+                if str(event.event_id) != event_id:
+                    event = event.model_copy(update={"event_id": UUID(event_id)})
+                to_sign.append((result.record_ref, event))
             published.append((result.record_ref, result.version))
-        # Refusals go to quarantine in the same acknowledged batch: none is dropped.
-        await self.publisher.publish([*outbound, *quarantined])
+        wire = self.signer.sign_batch_to_wire([event for _, event in to_sign])
+        outbound = [
+            OutboundMessage(self.topic.value, record_ref.encode(), value, event_headers(event))
+            for (record_ref, event), value in zip(to_sign, wire, strict=True)
+        ]
         summary.events_published = len(outbound)
-        await asyncio.to_thread(self.registry.mark_published, self.adapter.agency, published, now)
-        return summary
+        # Refusals go to quarantine in the same acknowledged batch: none is dropped.
+        publishing = asyncio.ensure_future(self.publisher.publish([*outbound, *batch.quarantined]))
+        # Let the producer hand the batch to the broker before the next batch is mapped.
+        await asyncio.sleep(0)
+        return _InFlight(batch.now, summary, published, publishing)
+
+    async def _finish(self, in_flight: _InFlight) -> IngestSummary:
+        """Wait for the broker's acknowledgement, then record the batch as published."""
+        await in_flight.publishing
+        await asyncio.to_thread(
+            self.registry.mark_published, self.adapter.agency, in_flight.published, in_flight.now
+        )
+        return in_flight.summary
 
     def _quarantine(
         self, record: RawRecord, reason: str, field: str | None, position: str, now: datetime

@@ -8,21 +8,15 @@ from typing import IO, Annotated, ClassVar, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
-from adapters.base import MappedRecord, require_past, validate
+from adapters.base import MappedRecord, build_event, require_past, validate
 from adapters.framing import RawRecord, read_lines
 from schemas import (
     Agency,
-    CanonicalEvent,
     Category,
-    Demographics,
     EventType,
-    Identifiers,
-    PoliceIncident,
     RecordRefused,
     Role,
     Sensitivity,
-    Source,
-    Subject,
 )
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20_000)]
@@ -126,9 +120,9 @@ class PoliceAdapter:
                 self.agency, position, f"persons.{index}.date_of_birth", person.date_of_birth, now
             )
         subjects = tuple(
-            Subject(
-                identifiers=Identifiers(pnc_id=person.pnc_id, agency_person_ref=person.person_ref),
-                demographics=Demographics(
+            dict(
+                identifiers=dict(pnc_id=person.pnc_id, agency_person_ref=person.person_ref),
+                demographics=dict(
                     given_name=person.given_name,
                     family_name=person.family_name,
                     date_of_birth=person.date_of_birth,
@@ -139,8 +133,8 @@ class PoliceAdapter:
             )
             for person in incident.persons
         )
-        event = CanonicalEvent(
-            source=Source(
+        event = build_event(
+            source=dict(
                 agency=self.agency,
                 system=incident.force,
                 record_ref=incident.incident_ref,
@@ -152,7 +146,8 @@ class PoliceAdapter:
             subjects=subjects,
             categories=CATEGORIES[incident.type],
             sensitivity=Sensitivity.SENSITIVE,
-            payload=PoliceIncident(
+            payload=dict(
+                kind="police.incident",
                 force=incident.force,
                 incident_type=incident.type,
                 reported_at=incident.reported_at,

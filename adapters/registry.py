@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Engine, and_, or_, select, update
+from sqlalchemy import Engine, bindparam, select, update
 
 from database import source_records
 from schemas import Agency
@@ -144,20 +144,17 @@ class RecordRegistry:
     ) -> None:
         if not published:
             return
+        statement = (
+            update(source_records)
+            .where(
+                source_records.c.agency == agency.value,
+                source_records.c.record_ref == bindparam("ref"),
+                source_records.c.record_version == bindparam("version"),
+            )
+            .values(status="published", published_at=now)
+        )
         with self._engine.begin() as connection:
+            # executemany on the primary key: one indexed update per record.
             connection.execute(
-                update(source_records)
-                .where(
-                    source_records.c.agency == agency.value,
-                    or_(
-                        *(
-                            and_(
-                                source_records.c.record_ref == ref,
-                                source_records.c.record_version == version,
-                            )
-                            for ref, version in published
-                        )
-                    ),
-                )
-                .values(status="published", published_at=now)
+                statement, [{"ref": ref, "version": version} for ref, version in published]
             )

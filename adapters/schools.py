@@ -4,29 +4,20 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, time
-from typing import IO, Annotated, ClassVar, Literal
+from typing import IO, Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from adapters.base import MappedRecord, require_past, validate
+from adapters.base import MappedRecord, build_event, require_past, validate
 from adapters.checks import upn_problem
 from adapters.framing import RawRecord, read_csv
 from schemas import (
     Agency,
-    CanonicalEvent,
     Category,
-    Demographics,
     EventType,
-    Identifiers,
-    MissingEducation,
     RecordRefused,
     Role,
-    SchoolAttendance,
-    SchoolConcern,
-    SchoolExclusion,
     Sensitivity,
-    Source,
-    Subject,
 )
 
 HEADER: tuple[str, ...] = (
@@ -158,8 +149,8 @@ class SchoolsAdapter:
         require_past(self.agency, position, "date_of_birth", row.date_of_birth, now)
         require_past(self.agency, position, "record_date", row.record_date, now)
         event_type, payload, categories, sensitivity = self._payload(row)
-        event = CanonicalEvent(
-            source=Source(
+        event = build_event(
+            source=dict(
                 agency=self.agency,
                 system=f"URN {row.school_urn}",
                 record_ref=row.record_ref,
@@ -169,9 +160,9 @@ class SchoolsAdapter:
             occurred_at=datetime.combine(row.record_date, time(12), tzinfo=UTC),
             recorded_at=now,
             subjects=(
-                Subject(
-                    identifiers=Identifiers(upn=row.upn),
-                    demographics=Demographics(
+                dict(
+                    identifiers=dict(upn=row.upn),
+                    demographics=dict(
                         given_name=row.given_name,
                         family_name=row.family_name,
                         date_of_birth=row.date_of_birth,
@@ -189,12 +180,7 @@ class SchoolsAdapter:
 
     def _payload(
         self, row: SchoolRecord
-    ) -> tuple[
-        EventType,
-        SchoolAttendance | SchoolExclusion | SchoolConcern | MissingEducation,
-        tuple[Category, ...],
-        Sensitivity,
-    ]:
+    ) -> tuple[EventType, dict[str, Any], tuple[Category, ...], Sensitivity]:
         if row.record_type == "attendance_summary":
             assert isinstance(row.sessions_possible, int)
             assert isinstance(row.sessions_attended, int)
@@ -202,7 +188,8 @@ class SchoolsAdapter:
             band = absence_band(rate)
             return (
                 EventType.SCHOOL_ATTENDANCE,
-                SchoolAttendance(
+                dict(
+                    kind="schools.attendance_summary",
                     school_urn=row.school_urn,
                     school_name=row.school_name,
                     period_end=row.record_date,
@@ -218,7 +205,8 @@ class SchoolsAdapter:
             assert row.exclusion_type != "" and row.exclusion_reason != ""
             return (
                 EventType.SCHOOL_EXCLUSION,
-                SchoolExclusion(
+                dict(
+                    kind="schools.exclusion",
                     school_urn=row.school_urn,
                     school_name=row.school_name,
                     exclusion_type=row.exclusion_type,
@@ -238,7 +226,8 @@ class SchoolsAdapter:
                 categories.append(Category.CHILD_IN_NEED_OR_PROTECTION)
             return (
                 EventType.SCHOOL_CONCERN,
-                SchoolConcern(
+                dict(
+                    kind="schools.safeguarding_concern",
                     school_urn=row.school_urn,
                     school_name=row.school_name,
                     concern_category=row.concern_category,
@@ -250,8 +239,11 @@ class SchoolsAdapter:
             )
         return (
             EventType.SCHOOL_MISSING_EDUCATION,
-            MissingEducation(
-                school_urn=row.school_urn, school_name=row.school_name, description=row.description
+            dict(
+                kind="schools.missing_education",
+                school_urn=row.school_urn,
+                school_name=row.school_name,
+                description=row.description,
             ),
             (Category.SCHOOL_ATTENDANCE, Category.MISSING),
             Sensitivity.SENSITIVE,

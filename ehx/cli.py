@@ -388,6 +388,32 @@ def agencies_token(
     console.print(token, soft_wrap=True, highlight=False)
 
 
+@app.command()
+def bench(
+    records: Annotated[int, typer.Option(help="Records per agency file.")] = 100_000,
+    repeat: Annotated[int, typer.Option(help="Repetitions; the report gives medians.")] = 3,
+    out: Annotated[Path, typer.Option(help="Folder for benchmarks.json and .md.")] = Path("docs"),
+    agency: Annotated[
+        list[Agency] | None, typer.Option(help="Only these agencies (repeatable).")
+    ] = None,
+) -> None:
+    """Measure ingest throughput per agency against a bare aiokafka producer.
+
+    Runs on fresh embedded brokers; writes OUT/benchmarks.json and OUT/benchmarks.md.
+    """
+    from bench import run_benchmarks
+
+    report = run_benchmarks(
+        records,
+        repeat,
+        out,
+        tuple(agency) if agency else tuple(Agency),
+        say=lambda line: errors.print(line, highlight=False),
+    )
+    console.print((out / "benchmarks.md").read_text(), markup=False, highlight=False)
+    del report
+
+
 # --- looking ------------------------------------------------------------------------
 
 

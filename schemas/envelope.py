@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import json
+import os
+import time
 from datetime import date
 from typing import Annotated, Any
 from uuid import UUID
 
-import uuid6
+import orjson
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from schemas.payloads import Payload
@@ -18,9 +19,25 @@ from schemas.vocabulary import Agency, Category, EventType, Role, Sensitivity
 SCHEMA_VERSION = 1
 
 
+_clock = {"ms": 0, "seq": 0}
+
+
 def new_event_id() -> UUID:
-    """A unique, time-ordered event id (UUIDv7): sorting ids sorts by creation time."""
-    return uuid6.uuid7()
+    """A unique, time-ordered event id (UUIDv7, RFC 9562): sorting ids sorts by creation.
+
+    48 bits of Unix milliseconds, a 12-bit sequence, 62 random bits. Within one
+    millisecond the sequence counts up, so this process's ids sort in creation order.
+    """
+    ms = time.time_ns() // 1_000_000
+    if ms <= _clock["ms"]:
+        ms, seq = _clock["ms"], _clock["seq"] + 1
+        if seq > 0xFFF:  # more than 4,096 ids in one millisecond: borrow the next one
+            ms, seq = ms + 1, 0
+    else:
+        seq = int.from_bytes(os.urandom(2)) & 0x7FF  # leave room to count up
+    _clock["ms"], _clock["seq"] = ms, seq
+    rand_b = int.from_bytes(os.urandom(8)) & ((1 << 62) - 1)
+    return UUID(int=(ms << 80) | (0x7 << 76) | (seq << 64) | (0b10 << 62) | rand_b)
 
 
 class _Model(BaseModel):
@@ -74,11 +91,17 @@ class Source(_Model):
 
 
 class Signature(_Model):
-    """An Ed25519 signature by the source agency's key over the event's canonical bytes."""
+    """The source agency's Ed25519 signature.
+
+    ``ed25519-merkle-sha256`` (what ehx writes): the signature covers the root of a hash
+    tree over a batch of events, and ``proof`` leads from this event's canonical bytes to
+    that root. ``ed25519``: the signature covers the canonical bytes directly.
+    """
 
     key_id: str
-    algorithm: str = "ed25519"
+    algorithm: str = "ed25519-merkle-sha256"
     value: str
+    proof: tuple[str, ...] = ()
 
 
 class TraceContext(_Model):
@@ -140,5 +163,5 @@ def signed_bytes(body: dict[str, Any]) -> bytes:
 
 
 def canonical_json(body: Any) -> bytes:
-    """Deterministic JSON bytes for hashing and signing."""
-    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    """Deterministic JSON bytes for hashing and signing: sorted keys, compact, UTF-8."""
+    return orjson.dumps(body, option=orjson.OPT_SORT_KEYS)

@@ -4,18 +4,22 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 import os
+from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import orjson
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from schemas.envelope import CanonicalEvent, Signature, signed_bytes
+from schemas import merkle
+from schemas.envelope import CanonicalEvent, Signature, canonical_json, signed_bytes
 from schemas.errors import KeyMissing, SignatureInvalid
 from schemas.vocabulary import Agency
 
@@ -121,8 +125,12 @@ class KeyStore:
         return SignatureVerifier(keys)
 
 
+MERKLE = "ed25519-merkle-sha256"
+SINGLE = "ed25519"
+
+
 class EventSigner:
-    """Signs one agency's events; it refuses to sign for any other agency."""
+    """Signs one agency's events, a batch under one signature; never for another agency."""
 
     def __init__(self, agency: Agency, private_key: Ed25519PrivateKey) -> None:
         self.agency = agency
@@ -130,19 +138,53 @@ class EventSigner:
         self.key_id = key_id_for(agency, private_key.public_key())
 
     def sign(self, event: CanonicalEvent) -> CanonicalEvent:
-        if event.source.agency is not self.agency:
-            raise SignatureInvalid(
-                str(event.event_id), f"{self.agency} key cannot sign for {event.source.agency}"
-            )
-        value = base64.b64encode(self._key.sign(event.canonical_bytes())).decode()
-        return event.model_copy(update={"signature": Signature(key_id=self.key_id, value=value)})
+        return self.sign_batch([event])[0]
+
+    def sign_batch(self, events: Sequence[CanonicalEvent]) -> list[CanonicalEvent]:
+        """The events with their signatures: one Ed25519 signature over the batch's tree."""
+        bodies = [event.model_dump(mode="json") for event in events]
+        signatures = self._signatures(events, bodies)
+        return [
+            event.model_copy(update={"signature": Signature(**signature)})
+            for event, signature in zip(events, signatures, strict=True)
+        ]
+
+    def sign_batch_to_wire(self, events: Sequence[CanonicalEvent]) -> list[bytes]:
+        """Signed events as wire bytes, serialising each event once (the ingest hot path)."""
+        bodies = [event.model_dump(mode="json") for event in events]
+        signatures = self._signatures(events, bodies)
+        return [
+            canonical_json({**body, "signature": signature})
+            for body, signature in zip(bodies, signatures, strict=True)
+        ]
+
+    def _signatures(
+        self, events: Sequence[CanonicalEvent], bodies: list[dict[str, Any]]
+    ) -> list[dict[str, Any]]:
+        if not events:
+            return []
+        for event in events:
+            if event.source.agency is not self.agency:
+                raise SignatureInvalid(
+                    str(event.event_id), f"{self.agency} key cannot sign for {event.source.agency}"
+                )
+        root, proofs = merkle.build([merkle.leaf_hash(signed_bytes(body)) for body in bodies])
+        value = base64.b64encode(self._key.sign(root)).decode()
+        return [
+            {"key_id": self.key_id, "algorithm": MERKLE, "value": value, "proof": list(proof)}
+            for proof in proofs
+        ]
 
 
 class SignatureVerifier:
     """Checks that an event was signed by the agency it claims to come from."""
 
+    #: Batch roots already verified; a batch of events costs one Ed25519 check.
+    CACHE_SIZE = 4096
+
     def __init__(self, public_keys: dict[Agency, Ed25519PublicKey]) -> None:
         self._keys = {agency: (key_id_for(agency, key), key) for agency, key in public_keys.items()}
+        self._verified: OrderedDict[tuple[str, str, bytes], None] = OrderedDict()
 
     def verify(self, event: CanonicalEvent, sent: bytes | None = None) -> None:
         """Return quietly if the signature holds; raise ``SignatureInvalid`` otherwise.
@@ -163,10 +205,26 @@ class SignatureVerifier:
                 event_id,
                 f"signed with key {event.signature.key_id!r}, not {event.source.agency}'s key",
             )
+        signature = event.signature
         try:
             covered = (
-                signed_bytes(json.loads(sent)) if sent is not None else event.canonical_bytes()
+                signed_bytes(orjson.loads(sent)) if sent is not None else event.canonical_bytes()
             )
-            key.verify(base64.b64decode(event.signature.value), covered)
+            if signature.algorithm == SINGLE:
+                key.verify(base64.b64decode(signature.value), covered)
+                return
+            if signature.algorithm != MERKLE:
+                raise SignatureInvalid(
+                    event_id, f"unknown signature algorithm {signature.algorithm!r}"
+                )
+            root = merkle.root_from(merkle.leaf_hash(covered), signature.proof)
+            seen = (key_id, signature.value, root)
+            if seen in self._verified:
+                self._verified.move_to_end(seen)
+                return
+            key.verify(base64.b64decode(signature.value), root)
+            self._verified[seen] = None
+            if len(self._verified) > self.CACHE_SIZE:
+                self._verified.popitem(last=False)
         except (InvalidSignature, ValueError) as exc:
             raise SignatureInvalid(event_id, "signature does not match the event") from exc

@@ -88,3 +88,52 @@ def test_a_missing_key_says_to_run_keys_init(tmp_path: object) -> None:
     assert isinstance(tmp_path, Path)
     with pytest.raises(KeyMissing, match="ehx keys init"):
         KeyStore(tmp_path / "none").signer(Agency.POLICE)
+
+
+def test_each_event_of_a_batch_verifies_under_one_signature_and_an_altered_one_fails(
+    keys: KeyStore,
+) -> None:
+    import uuid
+
+    events = [police_event().model_copy(update={"event_id": uuid.uuid4()}) for _ in range(7)]
+    signed = keys.signer(Agency.POLICE).sign_batch(events)
+    assert len({e.signature.value for e in signed if e.signature}) == 1
+    verifier = keys.verifier()
+    for event in signed:
+        verifier.verify(CanonicalEvent.from_bytes(event.to_bytes()))
+    altered = signed[3].model_copy(update={"occurred_at": datetime(2026, 1, 1, tzinfo=UTC)})
+    with pytest.raises(SignatureInvalid, match="does not match"):
+        verifier.verify(altered)
+    assert signed[3].signature is not None and signed[4].signature is not None
+    borrowed = signed[3].model_copy(
+        update={
+            "signature": signed[3].signature.model_copy(update={"proof": signed[4].signature.proof})
+        }
+    )
+    with pytest.raises(SignatureInvalid):
+        verifier.verify(borrowed)
+
+
+def test_wire_bytes_from_the_hot_path_verify_as_sent(keys: KeyStore) -> None:
+    [wire] = keys.signer(Agency.POLICE).sign_batch_to_wire([police_event()])
+    keys.verifier().verify(CanonicalEvent.from_bytes(wire), wire)
+
+
+def test_single_event_ed25519_signatures_of_schema_v1_still_verify(keys: KeyStore) -> None:
+    import base64
+
+    from schemas import Signature
+    from schemas.signing import key_id_for
+
+    event = police_event()
+    private = keys.private_key(Agency.POLICE)
+    legacy = event.model_copy(
+        update={
+            "signature": Signature(
+                key_id=key_id_for(Agency.POLICE, private.public_key()),
+                algorithm="ed25519",
+                value=base64.b64encode(private.sign(event.canonical_bytes())).decode(),
+            )
+        }
+    )
+    keys.verifier().verify(legacy)
