@@ -17,18 +17,9 @@ from schemas import (
     Role,
     Sensitivity,
 )
+from schemas.payloads import HousingEventType
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20_000)]
-HousingEventType = Literal[
-    "rent_arrears",
-    "notice_seeking_possession",
-    "eviction",
-    "homelessness_application",
-    "temporary_accommodation",
-    "overcrowding",
-    "antisocial_behaviour_complaint",
-    "disrepair",
-]
 
 
 class _Strict(BaseModel):

@@ -10,17 +10,18 @@ import asyncio
 import hashlib
 import json
 import logging
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import islice
-from typing import IO
+from typing import IO, Any
 from uuid import UUID
 
 from adapters.base import AgencyAdapter, MappedRecord
 from adapters.framing import RawRecord
 from adapters.publisher import MessagePublisher, OutboundMessage
-from adapters.registry import PUBLISHES, Claim, Outcome, RecordRegistry
+from adapters.registry import PUBLISHES, Claim, Outcome, RecordRegistry, Verdict
 from broker.topics import Topic
 from schemas import CanonicalEvent, EventSigner, RecordRefused, canonical_json
 from schemas.quarantine import QuarantineRecord
@@ -103,14 +104,34 @@ class _Batch:
     quarantined: list[OutboundMessage] = field(default_factory=list)
 
 
-@dataclass
-class _InFlight:
-    """A batch on the wire, waiting for the broker's acknowledgement."""
+class _Run:
+    """One ingest call's moving parts: its database thread and its batches on the wire."""
 
-    now: datetime
-    summary: IngestSummary
-    published: list[tuple[str, int]]
-    publishing: asyncio.Future[None]
+    def __init__(self, loop: asyncio.AbstractEventLoop, executor: ThreadPoolExecutor) -> None:
+        self.loop = loop
+        self.executor = executor
+        #: (record ref, version) reserved by this run, so a record repeated later in the
+        #: same stream counts as a duplicate even before its batch is acknowledged.
+        self.reserved: set[tuple[str, int]] = set()
+        self.summaries: list[IngestSummary] = []
+        self._acks: list[asyncio.Future[None]] = []
+
+    def track(self, acknowledged: Coroutine[Any, Any, None], summary: IngestSummary) -> None:
+        self._acks.append(asyncio.ensure_future(acknowledged))
+        self.summaries.append(summary)
+        # Keep at most two batches on the wire: bounded memory, and errors surface soon.
+        while len(self._acks) > 2 and self._acks[0].done():
+            self._acks.pop(0).result()
+
+    async def drain(self) -> None:
+        """Wait for every batch's acknowledgement; raise the first failure."""
+        for ack in self._acks:
+            await ack
+        self._acks.clear()
+
+    async def settle(self) -> None:
+        """After a failure: let what is on the wire finish or fail, without raising."""
+        await asyncio.gather(*self._acks, return_exceptions=True)
 
 
 def _batches(records: Iterable[RawRecord], size: int) -> Iterator[list[RawRecord]]:
@@ -152,31 +173,56 @@ class Ingestor:
         ``frame`` overrides how the stream is cut into records (the HTTP endpoint picks
         it by content type); by default the adapter's own framing is used.
 
-        Batches overlap: while the broker acknowledges one batch, the next is mapped. A
-        batch is marked published only after its acknowledgement, and the next batch is
-        classified only after that, so the registry always sees what went before.
+        Three things overlap: mapping a batch (this thread), the registry's work on the
+        batch before it (one database thread, in order), and the broker acknowledging
+        the batch before that. A batch is marked published only after its
+        acknowledgement; a crash before that leaves it "pending", and the next ingest
+        republishes it under the same event ids.
         """
         summary = IngestSummary(self.adapter.agency.value)
         frames = (frame or self.adapter.frame)(stream, source)
-        in_flight: _InFlight | None = None
+        loop = asyncio.get_running_loop()
+        run = _Run(loop, ThreadPoolExecutor(max_workers=1, thread_name_prefix="ehx-registry"))
+        waiting: tuple[_Batch, asyncio.Future[list[Verdict]]] | None = None
         try:
             for batch in _batches(frames, BATCH):
                 prepared = self._map(batch, self.clock())
-                if in_flight is not None:
-                    summary.merge(await self._finish(in_flight))
-                    in_flight = None
-                in_flight = await self._send(prepared)
+                if waiting is not None:
+                    await self._publish(run, *waiting)
+                waiting = (prepared, self._reserve(run, prepared))
                 if on_progress is not None:
                     on_progress(stream.tell() if stream.seekable() else 0)
-            if in_flight is not None:
-                summary.merge(await self._finish(in_flight))
-                in_flight = None
+            if waiting is not None:
+                await self._publish(run, *waiting)
+                waiting = None
+            await run.drain()
         finally:
-            if in_flight is not None:
-                # An error elsewhere: let the batch on the wire settle; it stays "pending"
-                # in the registry, so the next ingest of the file resumes it.
-                await asyncio.gather(in_flight.publishing, return_exceptions=True)
+            if waiting is not None:
+                await asyncio.gather(waiting[1], return_exceptions=True)
+            await run.settle()
+            run.executor.shutdown(wait=True)
+        for finished in run.summaries:
+            summary.merge(finished)
         return summary
+
+    def _reserve(self, run: _Run, batch: _Batch) -> asyncio.Future[list[Verdict]]:
+        claims = [
+            Claim(
+                result.record_ref,
+                result.version,
+                content_hash(record),
+                tuple(str(event.event_id) for event in result.events),
+            )
+            for record, result in batch.mapped
+        ]
+        return run.loop.run_in_executor(
+            run.executor,
+            self.registry.reserve,
+            self.adapter.agency,
+            claims,
+            batch.now,
+            run.reserved,
+        )
 
     def _map(self, batch: list[RawRecord], now: datetime) -> _Batch:
         """Map a batch (CPU only): refusals are kept with their quarantine messages."""
@@ -205,21 +251,12 @@ class Ingestor:
         batch.summary.refused.append(Refusal(record.source, position, field, reason))
         batch.quarantined.append(self._quarantine(record, reason, field, position, batch.now))
 
-    async def _send(self, batch: _Batch) -> _InFlight:
-        """Classify against the registry, sign, and put the batch on the wire."""
+    async def _publish(
+        self, run: _Run, batch: _Batch, reserving: asyncio.Future[list[Verdict]]
+    ) -> None:
+        """Act on the registry's verdicts, sign, and put the batch on the wire."""
+        verdicts = await reserving
         summary = batch.summary
-        claims = [
-            Claim(
-                result.record_ref,
-                result.version,
-                content_hash(record),
-                tuple(str(event.event_id) for event in result.events),
-            )
-            for record, result in batch.mapped
-        ]
-        verdicts = await asyncio.to_thread(
-            self.registry.reserve, self.adapter.agency, claims, batch.now
-        )
         to_sign: list[tuple[str, CanonicalEvent]] = []
         published: list[tuple[str, int]] = []
         for (record, result), verdict in zip(batch.mapped, verdicts, strict=True):
@@ -257,18 +294,23 @@ class Ingestor:
         ]
         summary.events_published = len(outbound)
         # Refusals go to quarantine in the same acknowledged batch: none is dropped.
-        publishing = asyncio.ensure_future(self.publisher.publish([*outbound, *batch.quarantined]))
-        # Let the producer hand the batch to the broker before the next batch is mapped.
+        sent = self.publisher.publish([*outbound, *batch.quarantined])
+        run.track(self._acknowledged(run, sent, published, batch.now), summary)
+        # Let the producer hand the batch to the broker before the next one is mapped.
         await asyncio.sleep(0)
-        return _InFlight(batch.now, summary, published, publishing)
 
-    async def _finish(self, in_flight: _InFlight) -> IngestSummary:
-        """Wait for the broker's acknowledgement, then record the batch as published."""
-        await in_flight.publishing
-        await asyncio.to_thread(
-            self.registry.mark_published, self.adapter.agency, in_flight.published, in_flight.now
+    async def _acknowledged(
+        self,
+        run: _Run,
+        sent: Awaitable[None],
+        published: list[tuple[str, int]],
+        now: datetime,
+    ) -> None:
+        """Once the broker has acknowledged a batch, record it as published."""
+        await sent
+        await run.loop.run_in_executor(
+            run.executor, self.registry.mark_published, self.adapter.agency, published, now
         )
-        return in_flight.summary
 
     def _quarantine(
         self, record: RawRecord, reason: str, field: str | None, position: str, now: datetime

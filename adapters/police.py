@@ -18,19 +18,9 @@ from schemas import (
     Role,
     Sensitivity,
 )
+from schemas.payloads import DashRisk, IncidentType
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20_000)]
-IncidentType = Literal[
-    "domestic_abuse",
-    "missing_person",
-    "weapon",
-    "assault",
-    "antisocial_behaviour",
-    "child_sexual_exploitation_concern",
-    "welfare_concern",
-    "arrest",
-    "other",
-]
 
 
 class _Strict(BaseModel):
@@ -77,7 +67,7 @@ class PoliceRecord(_Strict):
     type: IncidentType
     summary: Annotated[str, StringConstraints(max_length=100_000)]
     location: _Location
-    dash_risk: Literal["standard", "medium", "high"] | None
+    dash_risk: DashRisk | None
     children_present: Annotated[bool, Field(strict=True)]
     weapon_involved: Annotated[bool, Field(strict=True)]
     persons: Annotated[list[_Person], Field(min_length=1)]

@@ -56,12 +56,22 @@ class RecordRegistry:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
 
-    def reserve(self, agency: Agency, claims: Sequence[Claim], now: datetime) -> list[Verdict]:
+    def reserve(
+        self,
+        agency: Agency,
+        claims: Sequence[Claim],
+        now: datetime,
+        reserved: set[tuple[str, int]] | None = None,
+    ) -> list[Verdict]:
         """Classify each claim and reserve event ids for those that will be published.
 
         Claims are taken in order, so a file holding the same record twice publishes it
         once and a file holding versions 1 then 2 publishes both, 2 superseding 1.
+        ``reserved`` is the caller's set of (reference, version) already reserved in this
+        run: a record found "pending" that this run reserved itself is a duplicate, not
+        a crashed publish to resume. Newly reserved claims are added to it.
         """
+        reserved = reserved if reserved is not None else set()
         refs = {claim.record_ref for claim in claims}
         with self._engine.begin() as connection:
             rows = connection.execute(
@@ -85,8 +95,14 @@ class RecordRegistry:
             for claim in claims:
                 current = state.get(claim.record_ref)
                 verdict = self._classify(claim, current)
+                if (
+                    verdict.outcome is Outcome.RESUME
+                    and (claim.record_ref, claim.version) in reserved
+                ):
+                    verdict = Verdict(Outcome.DUPLICATE, (), claim.version)
                 verdicts.append(verdict)
                 if verdict.outcome in PUBLISHES:
+                    reserved.add((claim.record_ref, claim.version))
                     state[claim.record_ref] = (
                         claim.version,
                         claim.content_hash,

@@ -19,6 +19,7 @@ from schemas import (
     Role,
     Sensitivity,
 )
+from schemas.payloads import ConcernCategory, ConcernLevel, ExclusionReason, ExclusionType
 
 HEADER: tuple[str, ...] = (
     "record_ref",
@@ -84,22 +85,10 @@ class SchoolRecord(BaseModel):
     record_date: date
     sessions_possible: Annotated[int, Field(gt=0)] | Empty
     sessions_attended: Annotated[int, Field(ge=0)] | Empty
-    exclusion_type: Literal["suspension", "permanent"] | Empty
-    exclusion_reason: Literal["PA", "PP", "VA", "DB", "DM", "OT"] | Empty
-    concern_category: (
-        Literal[
-            "disclosure",
-            "neglect",
-            "physical_abuse",
-            "emotional_abuse",
-            "sexual_abuse",
-            "domestic_abuse",
-            "self_harm",
-            "other",
-        ]
-        | Empty
-    )
-    concern_level: Literal["low", "medium", "high", "significant_harm"] | Empty
+    exclusion_type: ExclusionType | Empty
+    exclusion_reason: ExclusionReason | Empty
+    concern_category: ConcernCategory | Empty
+    concern_level: ConcernLevel | Empty
     description: Annotated[str, StringConstraints(max_length=100_000)]
     address: Text
     postcode: Text

@@ -12,6 +12,43 @@ from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, NonNegativeInt
 
+#: The closed lists of the agencies' formats, shared by the adapters' inbound models.
+IncidentType = Literal[
+    "domestic_abuse",
+    "missing_person",
+    "weapon",
+    "assault",
+    "antisocial_behaviour",
+    "child_sexual_exploitation_concern",
+    "welfare_concern",
+    "arrest",
+    "other",
+]
+DashRisk = Literal["standard", "medium", "high"]
+HousingEventType = Literal[
+    "rent_arrears",
+    "notice_seeking_possession",
+    "eviction",
+    "homelessness_application",
+    "temporary_accommodation",
+    "overcrowding",
+    "antisocial_behaviour_complaint",
+    "disrepair",
+]
+ExclusionType = Literal["suspension", "permanent"]
+ExclusionReason = Literal["PA", "PP", "VA", "DB", "DM", "OT"]
+ConcernCategory = Literal[
+    "disclosure",
+    "neglect",
+    "physical_abuse",
+    "emotional_abuse",
+    "sexual_abuse",
+    "domestic_abuse",
+    "self_harm",
+    "other",
+]
+ConcernLevel = Literal["low", "medium", "high", "significant_harm"]
+
 
 class _Payload(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore")
@@ -22,19 +59,9 @@ class PoliceIncident(_Payload):
 
     kind: Literal["police.incident"] = "police.incident"
     force: str
-    incident_type: Literal[
-        "domestic_abuse",
-        "missing_person",
-        "weapon",
-        "assault",
-        "antisocial_behaviour",
-        "child_sexual_exploitation_concern",
-        "welfare_concern",
-        "arrest",
-        "other",
-    ]
+    incident_type: IncidentType
     reported_at: AwareDatetime
-    dash_risk: Literal["standard", "medium", "high"] | None
+    dash_risk: DashRisk | None
     children_present: bool
     weapon_involved: bool
     summary: str
@@ -93,8 +120,8 @@ class SchoolExclusion(_Payload):
     kind: Literal["schools.exclusion"] = "schools.exclusion"
     school_urn: str
     school_name: str
-    exclusion_type: Literal["suspension", "permanent"]
-    reason_code: Literal["PA", "PP", "VA", "DB", "DM", "OT"]
+    exclusion_type: ExclusionType
+    reason_code: ExclusionReason
     description: str
 
 
@@ -104,17 +131,8 @@ class SchoolConcern(_Payload):
     kind: Literal["schools.safeguarding_concern"] = "schools.safeguarding_concern"
     school_urn: str
     school_name: str
-    concern_category: Literal[
-        "disclosure",
-        "neglect",
-        "physical_abuse",
-        "emotional_abuse",
-        "sexual_abuse",
-        "domestic_abuse",
-        "self_harm",
-        "other",
-    ]
-    concern_level: Literal["low", "medium", "high", "significant_harm"]
+    concern_category: ConcernCategory
+    concern_level: ConcernLevel
     description: str
 
 
@@ -133,16 +151,7 @@ class HousingEvent(_Payload):
     kind: Literal["housing.event"] = "housing.event"
     landlord: str
     tenancy_ref: str | None
-    housing_event_type: Literal[
-        "rent_arrears",
-        "notice_seeking_possession",
-        "eviction",
-        "homelessness_application",
-        "temporary_accommodation",
-        "overcrowding",
-        "antisocial_behaviour_complaint",
-        "disrepair",
-    ]
+    housing_event_type: HousingEventType
     address: str
     postcode: str
     arrears_gbp: float | None = None

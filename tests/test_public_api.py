@@ -6,7 +6,7 @@ import importlib
 
 import pytest
 
-PACKAGES = ["schemas", "adapters", "broker", "intake", "database", "consent", "api", "ehx"]
+PACKAGES = ["schemas", "adapters", "broker", "intake", "database", "consent", "api", "bench", "ehx"]
 
 
 @pytest.mark.parametrize("name", PACKAGES)

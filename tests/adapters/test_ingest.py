@@ -147,3 +147,19 @@ async def test_a_fault_in_an_adapter_quarantines_that_record_and_keeps_going(
     assert refusal.reason.startswith(UNEXPECTED) and refusal.position == "p.jsonl:1"
     assert len(publisher.on(Topic.QUARANTINE.value)) == 1
     assert "Amina" not in caplog.text and "KeyError" in caplog.text
+
+
+@pytest.mark.parametrize("batch", [500, 1])
+async def test_a_record_repeated_within_one_file_publishes_once(
+    sqlite_engine: Engine, keys: KeyStore, monkeypatch: pytest.MonkeyPatch, batch: int
+) -> None:
+    """In one batch, and (batch size one) across batches still on the wire."""
+    from adapters import ingest as ingest_module
+
+    monkeypatch.setattr(ingest_module, "BATCH", batch)
+    publisher = RecordingPublisher()
+    summary = await ingestor(sqlite_engine, keys, publisher).ingest(
+        io.BytesIO(first_police() * 3), "p.jsonl"
+    )
+    assert (summary.accepted, summary.duplicates, summary.events_published) == (1, 2, 1)
+    assert len(publisher.on(Topic.RAW_POLICE.value)) == 1
