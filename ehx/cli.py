@@ -403,7 +403,7 @@ def bench(
     """
     from bench import run_benchmarks
 
-    report = run_benchmarks(
+    run_benchmarks(
         records,
         repeat,
         out,
@@ -411,7 +411,6 @@ def bench(
         say=lambda line: errors.print(line, highlight=False),
     )
     console.print((out / "benchmarks.md").read_text(), markup=False, highlight=False)
-    del report
 
 
 # --- looking ------------------------------------------------------------------------

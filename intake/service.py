@@ -63,7 +63,8 @@ def check(record: Any, verifier: SignatureVerifier, now: datetime) -> Verdict:
     except ValidationError as exc:
         first = exc.errors(include_input=False, include_url=False, include_context=False)[0]
         where = ".".join(str(part) for part in first["loc"])
-        return refuse(f"not a canonical event: {where}: {first['msg']}".replace(": :", ":"))
+        detail = f"{where}: {first['msg']}" if where else first["msg"]
+        return refuse(f"not a canonical event: {detail}")
     agency = event.source.agency.value
     if record.topic != Topic.raw(event.source.agency).value:
         return refuse(f"event claims agency {agency} but arrived on {record.topic}", agency)
