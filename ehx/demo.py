@@ -105,7 +105,7 @@ class DemoReport:
         )
         console.print(
             "Not yet in the demo: identity linking, consent decisions, timelines, MASH alerts "
-            "and the audit ledger (see the README's roadmap)."
+            "and the audit ledger (see Status in the README)."
         )
 
 
