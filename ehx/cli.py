@@ -59,6 +59,8 @@ keys_app = typer.Typer(help="Agency signing keys (Ed25519).", no_args_is_help=Tr
 app.add_typer(topics_app, name="topics")
 app.add_typer(schemas_app, name="schemas")
 app.add_typer(keys_app, name="keys")
+links_app = typer.Typer(help="Identity and family linking.", no_args_is_help=True)
+app.add_typer(links_app, name="links")
 agencies_app = typer.Typer(
     help="Agency systems' credentials for the HTTP API.", no_args_is_help=True
 )
@@ -411,6 +413,40 @@ def bench(
         say=lambda line: errors.print(line, highlight=False),
     )
     console.print((out / "benchmarks.md").read_text(), markup=False, highlight=False)
+
+
+@links_app.command("evaluate")
+def links_evaluate(
+    people: Annotated[int, typer.Option(help="People in the synthetic city.")] = 20_000,
+    seed: Annotated[int, typer.Option(help="Seed: the same seed makes the same city.")] = 2026,
+    as_json: JsonOption = False,
+) -> None:
+    """Link a synthetic city's records and score them against its kept truth.
+
+    Pairwise precision and recall for person linking and for family grouping, the
+    review queue's size, and linking throughput (records through adapters and linker).
+    """
+    from linker.evaluate import evaluate
+
+    result = evaluate(people=people, seed=seed)
+    if as_json:
+        _print_json(result.as_dict())
+        return
+    table = Table("", "precision", "recall", "true pairs", "predicted pairs", title="Linking")
+    for name, scores in (("people", result.persons), ("families", result.families)):
+        table.add_row(
+            name,
+            f"{scores.precision:.4f}",
+            f"{scores.recall:.4f}",
+            f"{scores.true_pairs:,}",
+            f"{scores.predicted_pairs:,}",
+        )
+    console.print(table)
+    console.print(
+        f"{result.people:,} people, {result.records:,} records, {result.mentions:,} mentions; "
+        f"{result.review_items:,} pairs for clerical review; "
+        f"{result.records_per_second:,.0f} records/s."
+    )
 
 
 # --- looking ------------------------------------------------------------------------

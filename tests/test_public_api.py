@@ -6,7 +6,18 @@ import importlib
 
 import pytest
 
-PACKAGES = ["schemas", "adapters", "broker", "intake", "database", "consent", "api", "bench", "ehx"]
+PACKAGES = [
+    "schemas",
+    "adapters",
+    "broker",
+    "intake",
+    "database",
+    "consent",
+    "api",
+    "bench",
+    "linker",
+    "ehx",
+]
 
 
 @pytest.mark.parametrize("name", PACKAGES)

@@ -1,0 +1,22 @@
+"""Identity and family linking: which mentions are one person, which people one family."""
+
+from linker.compare import MatchEvidence, PersonRecord, compare
+from linker.families import FamilyIndex, Member, household_key
+from linker.index import Band, IdentityIndex, LinkPolicy, Resolution, ReviewItem
+from linker.mentions import Mention, mentions_of
+
+__all__ = [
+    "Band",
+    "FamilyIndex",
+    "IdentityIndex",
+    "LinkPolicy",
+    "MatchEvidence",
+    "Member",
+    "Mention",
+    "PersonRecord",
+    "Resolution",
+    "ReviewItem",
+    "compare",
+    "household_key",
+    "mentions_of",
+]

@@ -1,0 +1,97 @@
+"""Normalising names, postcodes and dates of birth for matching, with common variants.
+
+Agencies spell names their own way: transliterations (Mohammed, Muhammad, Mohamed),
+nicknames (Danny for Daniel), accents, hyphens, case. Matching compares normalised
+forms; the variant groups below say which spellings are one name.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from datetime import date
+from functools import lru_cache
+
+#: Spellings that are one name. Extend with local knowledge: each line is a group.
+VARIANT_GROUPS: tuple[tuple[str, ...], ...] = (
+    ("mohammed", "muhammad", "mohammad", "mohamed", "muhammed", "mohamad", "mahomed", "mo"),
+    ("ahmed", "ahmad", "ahmet"),
+    ("yusuf", "yousef", "yusef", "youssef", "joseph", "joe"),
+    ("fatima", "fatimah", "fatma"),
+    ("aisha", "ayesha", "aysha", "aishah"),
+    ("amina", "aminah", "ameena"),
+    ("maryam", "mariam", "miriam", "mary"),
+    ("ibrahim", "ebrahim", "abraham"),
+    ("imran", "emran"),
+    ("hussain", "hussein", "husain", "hosein"),
+    ("abdul", "abdel", "abdool"),
+    ("daniel", "danny", "dan", "danielle"),
+    ("william", "will", "bill", "billy", "liam"),
+    ("robert", "rob", "bob", "bobby", "robbie"),
+    ("michael", "mike", "mikey", "mick"),
+    ("elizabeth", "liz", "beth", "lizzie", "eliza", "betty"),
+    ("katherine", "catherine", "kathryn", "kate", "katie", "cathy"),
+    ("christopher", "chris", "kit"),
+    ("corey", "cory", "corie"),
+    ("chloe", "chloé"),
+    ("jonathan", "jon", "john", "jonny", "johnny"),
+    ("thomas", "tom", "tommy"),
+    ("james", "jim", "jimmy", "jamie"),
+    ("samuel", "sam", "sammy"),
+    ("rebecca", "becky", "becca"),
+    ("zara", "zahra", "zahraa"),
+)
+
+
+def fold(text: str) -> str:
+    """Lower case, accents removed, only letters, digits and single spaces kept."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    plain = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return re.sub(r"[^a-z0-9]+", " ", plain).strip()
+
+
+_GROUP_OF: dict[str, int] = {
+    fold(name): index for index, group in enumerate(VARIANT_GROUPS) for name in group
+}
+
+
+@lru_cache(maxsize=65_536)
+def name_key(name: str) -> str:
+    """A name's normal form: folded, and for a known variant its group's first spelling."""
+    folded = fold(name)
+    first = folded.split(" ")[0] if folded else ""
+    group = _GROUP_OF.get(first)
+    return VARIANT_GROUPS[group][0] if group is not None else folded
+
+
+def same_variant(a: str, b: str) -> bool:
+    """True when two given names are spellings of one name (Mohammed and Muhammad)."""
+    ga, gb = _GROUP_OF.get(fold(a).split(" ")[0]), _GROUP_OF.get(fold(b).split(" ")[0])
+    return ga is not None and ga == gb
+
+
+def postcode_key(postcode: str | None) -> str | None:
+    """UK postcode without spaces, upper case: ``b114aa`` and ``B11 4AA`` are one."""
+    if not postcode:
+        return None
+    key = re.sub(r"\s+", "", postcode).upper()
+    return key or None
+
+
+def postcode_district(postcode: str | None) -> str | None:
+    """The outward code (``B11``): the district, which survives a move down the road."""
+    key = postcode_key(postcode)
+    if key is None or len(key) < 5:
+        return None
+    return key[:-3]
+
+
+def dob_swapped(a: date, b: date) -> bool:
+    """True when one date is the other with day and month swapped (US-style entry)."""
+    return a.year == b.year and a.day == b.month and a.month == b.day and a != b
+
+
+def dob_one_typo(a: date, b: date) -> bool:
+    """True when the ISO forms differ in exactly one digit."""
+    x, y = a.isoformat(), b.isoformat()
+    return sum(1 for p, q in zip(x, y, strict=True) if p != q) == 1

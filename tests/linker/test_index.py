@@ -1,0 +1,114 @@
+"""The identity index and families: the Khan examples, bands, twins, merges and splits."""
+
+from __future__ import annotations
+
+import io
+from datetime import UTC, date, datetime
+
+from adapters import ADAPTERS
+from linker import Band, FamilyIndex, IdentityIndex, Member, PersonRecord, mentions_of
+from schemas import Agency
+from tests.helpers import EXAMPLES
+
+NOW = datetime(2026, 11, 23, 12, tzinfo=UTC)
+FILES = {
+    Agency.POLICE: ["police.jsonl"],
+    Agency.HEALTH: ["health-amina-ed.json", "health-maryam-not-brought.json"],
+    Agency.SCHOOLS: ["schools.csv"],
+    Agency.HOUSING: ["housing.jsonl"],
+}
+
+
+def test_the_shared_examples_resolve_to_four_people_in_one_family() -> None:
+    identities, families = IdentityIndex(), FamilyIndex()
+    names: dict[str, set[str]] = {}
+    for agency, files in FILES.items():
+        for name in files:
+            for frame in ADAPTERS[agency].frame(io.BytesIO((EXAMPLES / name).read_bytes()), name):
+                for event in ADAPTERS[agency].map(frame, NOW).events:
+                    members = []
+                    for mention in mentions_of(event):
+                        resolution = identities.resolve(mention.record)
+                        names.setdefault(resolution.person_id, set()).add(mention.record.given_name)
+                        members.append(
+                            Member(
+                                resolution.person_id,
+                                mention.role,
+                                mention.household,
+                                mention.related,
+                            )
+                        )
+                    families.observe(members)
+    people = list(identities.people())
+    assert sorted(min(names[p]) for p in people) == ["Amina", "Imran", "Maryam", "Yusuf"]
+    assert len({families.family_of(p) for p in people}) == 1
+    assert identities.review == []
+
+
+def test_a_known_identifier_links_outright() -> None:
+    index = IdentityIndex()
+    first = index.resolve(
+        PersonRecord("Yusuf", "Khan", None, None, frozenset({"upn:Z330200019001"}))
+    )
+    again = index.resolve(
+        PersonRecord("Joe", "Smith", None, None, frozenset({"upn:Z330200019001"}))
+    )
+    assert again.band is Band.DETERMINISTIC and again.person_id == first.person_id
+
+
+def test_an_uncertain_pair_goes_to_review_with_evidence() -> None:
+    index = IdentityIndex()
+    first = index.resolve(PersonRecord("Amina", "Khan", date(1990, 3, 14), "B11 4AA"))
+    # A variant spelling at the same postcode, no date of birth: likely, not certain.
+    maybe = index.resolve(PersonRecord("Aminah", "Khan", None, "B11 4AA"))
+    assert maybe.band is Band.REVIEW and maybe.person_id != first.person_id
+    [item] = index.review
+    assert (item.person_id, item.candidate_id) == (maybe.person_id, first.person_id)
+    assert {f.field for f in item.evidence.fields} >= {"given_name", "date_of_birth"}
+
+
+def test_twins_are_never_linked_automatically() -> None:
+    index = IdentityIndex()
+    a = index.resolve(PersonRecord("Hassan", "Ali", date(2015, 5, 1), "B8 1AB"))
+    b = index.resolve(PersonRecord("Hussein", "Ali", date(2015, 5, 1), "B8 1AB"))
+    assert a.person_id != b.person_id
+    assert b.band in (Band.REVIEW, Band.NEW)
+
+
+def test_a_merge_is_reversible() -> None:
+    index = IdentityIndex()
+    a = index.resolve(PersonRecord("Lee", "Hall", date(1985, 1, 2), "B1 1AA", frozenset({"pnc:1"})))
+    b = index.resolve(PersonRecord("Lee", "Hall", date(1985, 2, 1), "B9 9ZZ", frozenset({"pnc:2"})))
+    index.merge(a.person_id, b.person_id)
+    assert index.person(b.person_id) == a.person_id
+    index.split(b.person_id)
+    assert index.person(b.person_id) == b.person_id
+    again = index.resolve(PersonRecord("Lee", "Hall", None, None, frozenset({"pnc:2"})))
+    assert again.person_id == b.person_id
+
+
+def test_family_ids_are_stable_when_two_families_join() -> None:
+    families = FamilyIndex()
+    families.observe(
+        [Member("p1", "lead_tenant", "B1:1", True), Member("p2", "child", "B1:1", True)]
+    )
+    families.observe([Member("p3", "lead_tenant", "B2:5", True)])
+    older, newer = families.family_of("p1"), families.family_of("p3")
+    # A police incident: a child present with the adult from the other household.
+    families.observe([Member("p3", "suspect", "B2:5"), Member("p2", "child_present", "B1:1")])
+    assert families.family_of("p3") == families.family_of("p1") == older
+    assert families.merges == [(newer, older)]
+
+
+def test_a_witness_is_not_made_family() -> None:
+    families = FamilyIndex()
+    families.observe(
+        [
+            Member("p1", "victim", "B1:1"),
+            Member("p9", "witness", "B1:1"),
+            Member("p2", "suspect", "B1:1"),
+        ]
+    )
+    assert families.family_of("p1") == families.family_of("p2")
+    families.observe([Member("p9", "subject", "B7:3")])
+    assert families.family_of("p9") != families.family_of("p1")
