@@ -23,6 +23,7 @@ from broker.settings import BrokerSettings
 from database import migrate, open_engine
 from database.settings import DatabaseSettings
 from intake import IntakeStore, register_intake
+from linker import Linker, LinkStore, register_linker
 from schemas import KeySettings, KeyStore
 
 
@@ -53,6 +54,7 @@ class Services:
     broker: KafkaBroker
     engine: Engine
     intake: IntakeStore
+    linker: Linker
 
 
 def build_services(
@@ -77,14 +79,12 @@ def build_services(
         enable_idempotence=False,
         acks="all",
     )
+    verifier = KeyStore.from_settings(keys).verifier()
     intake = IntakeStore(engine)
-    register_intake(
-        broker,
-        intake,
-        KeyStore.from_settings(keys).verifier(),
-        session_timeout_ms=session_timeout_ms,
-    )
-    return Services(broker, engine, intake)
+    register_intake(broker, intake, verifier, session_timeout_ms=session_timeout_ms)
+    linker = Linker.open(LinkStore(engine))
+    register_linker(broker, linker, verifier, session_timeout_ms=session_timeout_ms)
+    return Services(broker, engine, intake, linker)
 
 
 def services_app(bootstrap: str) -> FastStream:

@@ -2,11 +2,18 @@
 
 from database.engine import migrate, open_engine
 from database.settings import DatabaseSettings
-from database.tables import agency_credentials, metadata, received_events, source_records
+from database.tables import (
+    agency_credentials,
+    linker_mentions,
+    metadata,
+    received_events,
+    source_records,
+)
 
 __all__ = [
     "DatabaseSettings",
     "agency_credentials",
+    "linker_mentions",
     "metadata",
     "migrate",
     "open_engine",

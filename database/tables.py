@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     Column,
+    Date,
     DateTime,
+    Float,
     Integer,
     MetaData,
     PrimaryKeyConstraint,
@@ -61,4 +64,27 @@ agency_credentials = Table(
     Column("label", String(200), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("revoked_at", DateTime(timezone=True)),
+)
+
+#: The linker's decisions, in the order it made them: replaying them rebuilds its
+#: identity and family indexes exactly, so the linker survives restarts. Holds the
+#: demographics matching needs; it is the linker's own store, never a log.
+linker_mentions = Table(
+    "linker_mentions",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("event_id", String(36), nullable=False, index=True),
+    Column("subject_index", Integer, nullable=False),
+    Column("person_id", String(32), nullable=False),
+    Column("family_id", String(32), nullable=False),
+    Column("band", String(16), nullable=False),
+    Column("weight", Float),
+    Column("given_name", Text, nullable=False),
+    Column("family_name", Text, nullable=False),
+    Column("date_of_birth", Date),
+    Column("postcode", String(16)),
+    Column("identifiers", JSON, nullable=False),
+    Column("role", String(32), nullable=False),
+    Column("household", String(64)),
+    Column("related", Boolean, nullable=False),
 )

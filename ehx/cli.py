@@ -152,7 +152,7 @@ def status(as_json: JsonOption = False) -> None:
             rows.append(
                 {
                     "part": "services",
-                    "where": "intake",
+                    "where": "intake, linker",
                     "pid": state.services.pid,
                     "state": "running" if alive(state.services.pid) else "stopped",
                     "since": state.services.started_at,

@@ -1,7 +1,8 @@
 """``ehx demo``: the whole exchange once, on this machine, start to finish.
 
 It grows with the pipeline. Today: embedded broker → topics → agency adapters
-(sign, publish, quarantine) → intake service (verify, store) → a report.
+(sign, publish, quarantine) → intake service (verify, store) and linker (people and
+families, to ehx.linked) → a report.
 """
 
 from __future__ import annotations
@@ -43,11 +44,15 @@ class DemoReport:
     received: dict[tuple[str, str], int] = field(default_factory=dict)
     published: int = 0
     stored: int = 0
+    linked: int = 0
+    people: int = 0
+    families: int = 0
+    review: int = 0
     seconds: float = 0.0
 
     @property
     def complete(self) -> bool:
-        return self.published > 0 and self.stored == self.published
+        return self.published > 0 and self.stored == self.linked == self.published
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -56,6 +61,10 @@ class DemoReport:
             "ingest": [summary.as_dict() for summary in self.summaries],
             "events_published": self.published,
             "events_verified_and_stored": self.stored,
+            "events_linked": self.linked,
+            "people": self.people,
+            "families": self.families,
+            "links_for_review": self.review,
             "received_by_type": [
                 {"agency": a, "event_type": t, "events": n}
                 for (a, t), n in sorted(self.received.items())
@@ -96,15 +105,20 @@ class DemoReport:
         for (agency, event_type), count in sorted(self.received.items()):
             received.add_row(agency, event_type, str(count))
         console.print(received)
+        console.print(
+            f"3. Linker: {self.linked} events linked across agencies: {self.people} people "
+            f"in {self.families} family(ies); {self.review} uncertain link(s) for review."
+        )
         verdict = (
             "[green]every published event arrived[/]" if self.complete else "[red]events missing[/]"
         )
         console.print(
-            f"{self.published} events published, {self.stored} verified and stored: {verdict} "
+            f"{self.published} events published, {self.stored} verified and stored, "
+            f"{self.linked} linked: {verdict} "
             f"({self.seconds:.1f}s)."
         )
         console.print(
-            "Not yet in the demo: identity linking, consent decisions, timelines, MASH alerts "
+            "Not yet in the demo: consent decisions, timelines, MASH alerts "
             "and the audit ledger (see Status in the README)."
         )
 
@@ -152,9 +166,14 @@ async def run_demo(
             deadline = time.monotonic() + timeout
             while time.monotonic() < deadline:
                 report.stored = await asyncio.to_thread(services.intake.total)
-                if report.stored >= report.published:
+                report.linked = await asyncio.to_thread(services.linker.store.events_linked)
+                if report.stored >= report.published and report.linked >= report.published:
                     break
                 await asyncio.sleep(0.2)
+            people = list(services.linker.identities.people())
+            report.people = len(people)
+            report.families = len({services.linker.families.family_of(p) for p in people})
+            report.review = len(services.linker.identities.review)
             report.received = dict(await asyncio.to_thread(services.intake.count_by_type))
         finally:
             await services.broker.stop()

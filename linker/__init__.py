@@ -4,12 +4,17 @@ from linker.compare import MatchEvidence, PersonRecord, compare
 from linker.families import FamilyIndex, Member, household_key
 from linker.index import Band, IdentityIndex, LinkPolicy, Resolution, ReviewItem
 from linker.mentions import Mention, mentions_of
+from linker.service import Linker, register_linker
+from linker.store import LinkedMention, LinkStore
 
 __all__ = [
     "Band",
     "FamilyIndex",
     "IdentityIndex",
     "LinkPolicy",
+    "LinkStore",
+    "LinkedMention",
+    "Linker",
     "MatchEvidence",
     "Member",
     "Mention",
@@ -19,4 +24,5 @@ __all__ = [
     "compare",
     "household_key",
     "mentions_of",
+    "register_linker",
 ]

@@ -173,6 +173,13 @@ class IdentityIndex:
                     best_id, best = candidate, evidence
         return best_id, best
 
+    def restore(self, person_id: str, record: PersonRecord) -> None:
+        """Replay a stored decision: ``record`` belongs to ``person_id``."""
+        if person_id not in self._records:
+            self._records[person_id] = []
+            self._next = max(self._next, int(person_id.lstrip("p") or 0))
+        self._remember(person_id, record)
+
     def _new(self, record: PersonRecord) -> str:
         self._next += 1
         person_id = f"p{self._next:08d}"

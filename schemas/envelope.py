@@ -157,9 +157,24 @@ def signed_bytes(body: dict[str, Any]) -> bytes:
     """Canonical bytes of an event given as a JSON object, as its signature covers them.
 
     Working from the object as sent (not from a parsed model) lets a reader on an older
-    schema version verify an event that carries fields it does not know.
+    schema version verify an event that carries fields it does not know. What the linker
+    adds to each subject (person and family ids, match confidence) is left out, so the
+    agency's signature still holds on the linked event.
     """
-    return canonical_json({k: v for k, v in body.items() if k not in ("signature", "trace")})
+    signed = {k: v for k, v in body.items() if k not in ("signature", "trace")}
+    subjects = signed.get("subjects")
+    if isinstance(subjects, list):
+        signed["subjects"] = [
+            {k: v for k, v in subject.items() if k not in LINKER_FIELDS}
+            if isinstance(subject, dict)
+            else subject
+            for subject in subjects
+        ]
+    return canonical_json(signed)
+
+
+#: Subject fields the linker fills in after the agency signed the event.
+LINKER_FIELDS = frozenset({"person_id", "family_id", "match_confidence"})
 
 
 def canonical_json(body: Any) -> bytes:

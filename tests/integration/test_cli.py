@@ -35,6 +35,8 @@ def test_demo_runs_start_to_finish_and_every_event_arrives(tmp_path: Path) -> No
     report = json.loads(result.stdout)
     assert report["complete"] is True
     assert report["events_published"] == report["events_verified_and_stored"] == 10
+    assert report["events_linked"] == 10
+    assert (report["people"], report["families"]) == (4, 1)
     refused = [r for s in report["ingest"] for r in s["refused"]]
     assert [r["position"] for r in refused] == [
         "refused-police.jsonl:1",

@@ -138,6 +138,44 @@ async def test_every_example_record_arrives_verified_exactly_once(
     types = sorted(CanonicalEvent.from_bytes(b.encode()).event_type.value for b in bodies)
     assert types.count("schools.attendance_summary") == 2 and "police.incident" in types
 
+    # The linker: every event on ehx.linked, keyed by family, four people in one family.
+    linked = await read_topic(bootstrap, Topic.LINKED.value, set(published))
+    assert sorted(linked) == sorted(published)
+    people = {s.person_id for event, _ in linked.values() for s in event.subjects}
+    families = {key for _, key in linked.values()}
+    assert len(people) == 4
+    assert len(families) == 1
+    for event, _ in linked.values():
+        keys.verifier().verify(event)  # the agency's signature holds on the linked event
+
+
+async def read_topic(
+    bootstrap: str, topic: str, wanted: set[str], timeout: float = 30.0
+) -> dict[str, tuple[CanonicalEvent, str]]:
+    """The wanted events from a topic, by event id, with their message keys."""
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        group_id=f"t-{uuid.uuid4().hex}",
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        session_timeout_ms=6000,
+        heartbeat_interval_ms=1000,
+    )
+    await consumer.start()
+    found: dict[str, tuple[CanonicalEvent, str]] = {}
+    try:
+        deadline = asyncio.get_running_loop().time() + timeout
+        while set(found) < wanted and asyncio.get_running_loop().time() < deadline:
+            batch = await consumer.getmany(timeout_ms=500)
+            for record in (r for rs in batch.values() for r in rs):
+                event = CanonicalEvent.from_bytes(record.value)
+                if str(event.event_id) in wanted:
+                    found[str(event.event_id)] = (event, record.key.decode())
+    finally:
+        await consumer.stop()
+    return found
+
 
 async def test_poison_is_quarantined_and_the_good_events_after_it_still_arrive(
     pipeline: tuple[str, Engine, KeyStore],

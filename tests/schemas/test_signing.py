@@ -137,3 +137,30 @@ def test_single_event_ed25519_signatures_of_schema_v1_still_verify(keys: KeyStor
         }
     )
     keys.verifier().verify(legacy)
+
+
+def test_the_agency_signature_still_holds_after_the_linker_fills_in_ids(keys: KeyStore) -> None:
+    signed = keys.signer(Agency.POLICE).sign(police_event())
+    linked = signed.model_copy(
+        update={
+            "subjects": tuple(
+                s.model_copy(
+                    update={"person_id": f"p{i}", "family_id": "f1", "match_confidence": 0.99}
+                )
+                for i, s in enumerate(signed.subjects)
+            )
+        }
+    )
+    keys.verifier().verify(CanonicalEvent.from_bytes(linked.to_bytes()), linked.to_bytes())
+    renamed = linked.model_copy(
+        update={
+            "subjects": (
+                linked.subjects[0].model_copy(
+                    update={"demographics": linked.subjects[1].demographics}
+                ),
+                *linked.subjects[1:],
+            )
+        }
+    )
+    with pytest.raises(SignatureInvalid):
+        keys.verifier().verify(renamed)

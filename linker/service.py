@@ -1,0 +1,183 @@
+"""The linker service: ``ehx.raw.*`` in, ``ehx.linked`` out, keyed by family id.
+
+Each event's signature is checked first (a forged event is quarantined, never linked).
+Then every subject is resolved to a person and the people to families; the event goes to
+``ehx.linked`` with person id, family id and match confidence on each subject, keyed by
+family id so that one family's events stay in order on one partition.
+
+Acknowledgement: ``NACK_ON_ERROR``. Linked events and quarantine entries are published
+and acknowledged, then the decisions are committed to the database, then the offset is
+committed. A crash in between replays the batch: events already in the database are
+skipped, the others are linked again and republished under the same event ids.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker
+from faststream.kafka.annotations import KafkaMessage
+from pydantic import ValidationError
+
+from broker.topics import RAW_TOPICS, Topic
+from linker.families import OUTSIDE_ROLES, FamilyIndex, Member
+from linker.index import IdentityIndex
+from linker.mentions import mentions_of
+from linker.store import LinkedMention, LinkStore
+from schemas import CanonicalEvent, SignatureInvalid, SignatureVerifier
+from schemas.quarantine import QuarantineRecord
+
+GROUP = "linker"
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Linker:
+    """The linker's state: the indexes, rebuilt from its store on start."""
+
+    store: LinkStore
+    identities: IdentityIndex
+    families: FamilyIndex
+
+    @classmethod
+    def open(cls, store: LinkStore) -> Linker:
+        identities, families = store.load()
+        return cls(store, identities, families)
+
+    def link(self, event: CanonicalEvent) -> tuple[CanonicalEvent, list[LinkedMention]]:
+        """Resolve every subject; return the linked event and the decisions to store."""
+        mentions = mentions_of(event)
+        resolutions = [self.identities.resolve(m.record) for m in mentions]
+        self.families.observe(
+            Member(r.person_id, m.role, m.household, m.related)
+            for m, r in zip(mentions, resolutions, strict=True)
+        )
+        subjects = []
+        decisions = []
+        event_id = str(event.event_id)
+        for index, (subject, mention, resolution) in enumerate(
+            zip(event.subjects, mentions, resolutions, strict=True)
+        ):
+            family_id = self.families.family_of(resolution.person_id)
+            subjects.append(
+                subject.model_copy(
+                    update={
+                        "person_id": resolution.person_id,
+                        "family_id": family_id,
+                        "match_confidence": round(resolution.confidence, 4),
+                    }
+                )
+            )
+            record = mention.record
+            decisions.append(
+                LinkedMention(
+                    event_id,
+                    index,
+                    resolution.person_id,
+                    family_id,
+                    resolution.band.value,
+                    resolution.weight,
+                    record.given_name,
+                    record.family_name,
+                    record.date_of_birth,
+                    record.postcode,
+                    sorted(record.identifiers),
+                    mention.role,
+                    mention.household,
+                    mention.related,
+                )
+            )
+        return event.model_copy(update={"subjects": tuple(subjects)}), decisions
+
+
+def family_key(event: CanonicalEvent) -> str:
+    """The partition key: the family of the first subject who is family, not a bystander."""
+    for subject in event.subjects:
+        if subject.role.value not in OUTSIDE_ROLES and subject.family_id:
+            return subject.family_id
+    return event.subjects[0].family_id or str(event.event_id)
+
+
+def register_linker(
+    broker: KafkaBroker,
+    linker: Linker,
+    verifier: SignatureVerifier,
+    *,
+    session_timeout_ms: int = 10_000,
+) -> None:
+    """Attach the linker subscriber to ``broker``."""
+
+    @broker.subscriber(
+        *(topic.value for topic in RAW_TOPICS),
+        group_id=GROUP,
+        batch=True,
+        max_records=500,
+        auto_offset_reset="earliest",
+        ack_policy=AckPolicy.NACK_ON_ERROR,
+        fetch_max_wait_ms=50,
+        session_timeout_ms=session_timeout_ms,
+        heartbeat_interval_ms=max(session_timeout_ms // 5, 500),
+    )
+    async def on_raw(message: KafkaMessage) -> None:
+        now = datetime.now(UTC)
+        records: tuple[Any, ...] = (
+            message.raw_message
+            if isinstance(message.raw_message, tuple)
+            else (message.raw_message,)
+        )
+        events: list[CanonicalEvent] = []
+        sends = []
+        for record in records:
+            value: bytes = record.value or b""
+            try:
+                event = CanonicalEvent.from_bytes(value)
+                if record.topic != Topic.raw(event.source.agency).value:
+                    raise SignatureInvalid(str(event.event_id), "arrived on another agency's topic")
+                verifier.verify(event, value)
+            except (ValidationError, SignatureInvalid) as exc:
+                reason = (
+                    exc.reason if isinstance(exc, SignatureInvalid) else "not a canonical event"
+                )
+                entry = QuarantineRecord.of(
+                    stage=GROUP,
+                    agency=None,
+                    source=record.topic,
+                    position=f"{record.topic}[{record.partition}]@{record.offset}",
+                    field=None,
+                    reason=reason,
+                    original=value,
+                    original_length=len(value),
+                    refused_at=now,
+                )
+                sends.append(
+                    broker.publish(
+                        entry.model_dump_json().encode(),
+                        Topic.QUARANTINE.value,
+                        key=b"linker",
+                        headers={"ehx-stage": GROUP},
+                    )
+                )
+                continue
+            events.append(event)
+        done = await asyncio.to_thread(linker.store.linked, [str(e.event_id) for e in events])
+        decisions: list[LinkedMention] = []
+        for event in events:
+            if str(event.event_id) in done:
+                continue  # a replay after a crash: linked and stored already
+            linked, made = linker.link(event)
+            decisions += made
+            sends.append(
+                broker.publish(
+                    linked.to_bytes(),
+                    Topic.LINKED.value,
+                    key=family_key(linked).encode(),
+                    headers={"ehx-event-id": str(event.event_id)},
+                )
+            )
+        await asyncio.gather(*sends)
+        await asyncio.to_thread(linker.store.save, decisions)

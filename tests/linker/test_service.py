@@ -1,0 +1,56 @@
+"""The linker keeps its decisions: reopened from its store, it knows the same people."""
+
+from __future__ import annotations
+
+import io
+from datetime import UTC, datetime
+
+from sqlalchemy import Engine
+
+from adapters import ADAPTERS
+from linker import Linker, LinkStore
+from linker.service import family_key
+from schemas import Agency, CanonicalEvent
+from tests.helpers import EXAMPLES
+
+NOW = datetime(2026, 11, 23, 12, tzinfo=UTC)
+
+
+def events(agency: Agency, name: str) -> list[CanonicalEvent]:
+    frames = ADAPTERS[agency].frame(io.BytesIO((EXAMPLES / name).read_bytes()), name)
+    return [e for frame in frames for e in ADAPTERS[agency].map(frame, NOW).events]
+
+
+def test_a_restarted_linker_knows_the_people_it_linked_before(engine: Engine) -> None:
+    linker = Linker.open(LinkStore(engine))
+    before: dict[str, str] = {}
+    for event in events(Agency.POLICE, "police.jsonl"):
+        linked, decisions = linker.link(event)
+        linker.store.save(decisions)
+        before.update({s.demographics.given_name: s.person_id or "" for s in linked.subjects})
+    family = linker.families.family_of(before["Amina"])
+
+    restarted = Linker.open(LinkStore(engine))
+    [ed] = events(Agency.HEALTH, "health-amina-ed.json")
+    linked, _ = restarted.link(ed)
+    assert linked.subjects[0].person_id == before["Amina"]
+    assert linked.subjects[0].family_id == family
+    assert linked.subjects[0].match_confidence is not None
+    assert (
+        LinkStore(engine).linked([str(e.event_id) for e in events(Agency.HOUSING, "housing.jsonl")])
+        == set()
+    )
+
+
+def test_linked_events_are_keyed_by_the_family_not_a_bystander() -> None:
+    from sqlalchemy import create_engine
+
+    from database import migrate
+
+    engine = create_engine("sqlite://")
+    migrate(engine)
+    linker = Linker.open(LinkStore(engine))
+    [incident, _] = events(Agency.POLICE, "police.jsonl")
+    linked, _ = linker.link(incident)
+    assert family_key(linked) == linked.subjects[0].family_id
+    assert {s.family_id for s in linked.subjects} == {family_key(linked)}
