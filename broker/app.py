@@ -6,6 +6,7 @@ at import.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 
@@ -20,6 +21,9 @@ from faststream.security import (
 from sqlalchemy import Engine
 
 from broker.settings import BrokerSettings
+from consent import ConsentService, ConsentStore, DataKeyStore, load_policy, register_consent
+from consent.policy import PolicySettings
+from consent.service import sweep_expiries
 from database import migrate, open_engine
 from database.settings import DatabaseSettings
 from intake import IntakeStore, register_intake
@@ -55,6 +59,7 @@ class Services:
     engine: Engine
     intake: IntakeStore
     linker: Linker
+    consent: ConsentService
 
 
 def build_services(
@@ -84,10 +89,27 @@ def build_services(
     register_intake(broker, intake, verifier, session_timeout_ms=session_timeout_ms)
     linker = Linker.open(LinkStore(engine))
     register_linker(broker, linker, verifier, session_timeout_ms=session_timeout_ms)
-    return Services(broker, engine, intake, linker)
+    # A bad policy file stops start-up here, naming the line (PolicyInvalid).
+    consent = ConsentService.open(ConsentStore(engine), DataKeyStore(engine), load_policy())
+    register_consent(broker, consent, verifier, session_timeout_ms=session_timeout_ms)
+    return Services(broker, engine, intake, linker, consent)
 
 
 def services_app(bootstrap: str) -> FastStream:
     """The FastStream app ``ehx up`` runs in the background (SIGTERM stops it cleanly)."""
     services = build_services(bootstrap)
-    return FastStream(services.broker, on_shutdown=[services.engine.dispose])
+    tasks: list[asyncio.Task[None]] = []
+
+    async def start_sweep() -> None:
+        every = PolicySettings().expiry_sweep_seconds
+        tasks.append(asyncio.create_task(sweep_expiries(services.broker, services.consent, every)))
+
+    async def stop_sweep() -> None:
+        for task in tasks:
+            task.cancel()
+
+    return FastStream(
+        services.broker,
+        after_startup=[start_sweep],
+        on_shutdown=[stop_sweep, services.engine.dispose],
+    )

@@ -4,19 +4,27 @@ from database.engine import migrate, open_engine
 from database.settings import DatabaseSettings
 from database.tables import (
     agency_credentials,
+    consent_events,
+    consent_records,
+    data_keys,
     linker_mentions,
     metadata,
     received_events,
+    sharing_decisions,
     source_records,
 )
 
 __all__ = [
     "DatabaseSettings",
     "agency_credentials",
+    "consent_events",
+    "consent_records",
+    "data_keys",
     "linker_mentions",
     "metadata",
     "migrate",
     "open_engine",
     "received_events",
+    "sharing_decisions",
     "source_records",
 ]

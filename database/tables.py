@@ -10,6 +10,7 @@ from sqlalchemy import (
     DateTime,
     Float,
     Integer,
+    LargeBinary,
     MetaData,
     PrimaryKeyConstraint,
     String,
@@ -87,4 +88,64 @@ linker_mentions = Table(
     Column("role", String(32), nullable=False),
     Column("household", String(64)),
     Column("related", Boolean, nullable=False),
+)
+
+#: The consent registry's records as last seen on ``ehx.consent`` (consents,
+#: significant-harm assertions, override reviews), latest state per record id.
+consent_records = Table(
+    "consent_records",
+    metadata,
+    Column("record_id", String(80), primary_key=True),
+    Column("kind", String(32), nullable=False),
+    Column("subject_id", String(64), nullable=False, index=True),
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
+    Column("body", JSON, nullable=False),
+)
+
+#: The linked events the consent service has decided, kept so that a consent given
+#: later, a withdrawal or an assertion re-decides what the family already has on file.
+#: One row per family the event touches (its people may belong to more than one).
+consent_events = Table(
+    "consent_events",
+    metadata,
+    Column("event_id", String(36), primary_key=True),
+    Column("family_id", String(36), primary_key=True, index=True),
+    Column("person_ids", JSON, nullable=False),
+    Column("occurred_at", DateTime(timezone=True), nullable=False),
+    Column("body", Text, nullable=False),
+)
+
+#: The latest decision per event and recipient (every revision also goes to
+#: ``ehx.decisions``). Ids and bases only: no names, no narratives.
+sharing_decisions = Table(
+    "sharing_decisions",
+    metadata,
+    Column("decision_id", String(60), primary_key=True),
+    Column("event_id", String(36), nullable=False, index=True),
+    Column("family_id", String(36), nullable=False, index=True),
+    Column("recipient", String(16), nullable=False),
+    Column("outcome", String(16), nullable=False),
+    Column("rule", String(200)),
+    Column("revision", Integer, nullable=False),
+    Column("decided_at", DateTime(timezone=True), nullable=False),
+    Column("review_due", DateTime(timezone=True)),
+    Column("reviewed_outcome", String(16)),
+    Column("reviewed_by", String(64)),
+    Column("reviewed_at", DateTime(timezone=True)),
+    Column("body", JSON, nullable=False),
+)
+
+#: Per recipient and person data keys that seal what the recipient receives. Destroying
+#: a key (``key`` emptied, ``destroyed_at`` set) makes what it sealed unreadable.
+data_keys = Table(
+    "data_keys",
+    metadata,
+    Column("key_id", String(80), primary_key=True),
+    Column("recipient", String(16), nullable=False),
+    Column("person_id", String(36), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("key", LargeBinary),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("destroyed_at", DateTime(timezone=True)),
+    Column("destroyed_because", String(200)),
 )

@@ -27,3 +27,16 @@ def insert_ignoring_duplicates(
     for row in rows:
         inserted += connection.execute(statement, row).rowcount or 0
     return inserted
+
+
+def upsert(
+    connection: Connection, table: Table, rows: Sequence[dict[str, Any]], keys: Sequence[str]
+) -> None:
+    """Insert rows, replacing the row already there with the same ``keys``."""
+    if not rows:
+        return
+    dialect = connection.dialect.name
+    module: Any = sqlite if dialect == "sqlite" else postgresql
+    statement = module.insert(table)
+    updates = {c: statement.excluded[c] for c in rows[0] if c not in keys}
+    connection.execute(statement.on_conflict_do_update(index_elements=keys, set_=updates), rows)

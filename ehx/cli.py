@@ -31,6 +31,7 @@ from broker.runtime import (
     stop_background,
 )
 from broker.settings import BrokerSettings
+from ehx.consent_cli import app as consent_app
 from schemas import Agency, ExchangeError, KeyStore, export_json_schemas
 
 console = Console()
@@ -65,6 +66,7 @@ agencies_app = typer.Typer(
     help="Agency systems' credentials for the HTTP API.", no_args_is_help=True
 )
 app.add_typer(agencies_app, name="agencies")
+app.add_typer(consent_app, name="consent")
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 
@@ -152,7 +154,7 @@ def status(as_json: JsonOption = False) -> None:
             rows.append(
                 {
                     "part": "services",
-                    "where": "intake, linker",
+                    "where": "intake, linker, consent",
                     "pid": state.services.pid,
                     "state": "running" if alive(state.services.pid) else "stopped",
                     "since": state.services.started_at,

@@ -2,7 +2,9 @@
 
 It grows with the pipeline. Today: embedded broker → topics → agency adapters
 (sign, publish, quarantine) → intake service (verify, store) and linker (people and
-families, to ehx.linked) → a report.
+families, to ehx.linked) → consent service (a decision for every recipient of every
+event; views to ehx.share.*) → the mother's consent, recorded and then withdrawn → a
+report.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import logging
 import shutil
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -21,12 +24,15 @@ from rich.table import Table
 
 from adapters import IngestSummary
 from broker.admin import TopicState, apply_topology
-from broker.app import build_services
+from broker.app import Services, build_services
 from broker.embedded import EmbeddedBroker
 from broker.settings import BrokerSettings
+from broker.topics import Recipient
+from consent import ConsentRecord, ConsentState, Giver, Purpose, SubjectKind
+from consent.service import publish_consent_record
 from database.settings import DatabaseSettings
 from ehx.ingesting import ingest_files
-from schemas import Agency, KeySettings, KeyStore
+from schemas import THINK_FAMILY_PROBLEMS, Agency, Category, KeySettings, KeyStore
 
 EXAMPLES: dict[Agency, tuple[str, ...]] = {
     Agency.POLICE: ("police.jsonl", "refused-police.jsonl"),
@@ -48,11 +54,22 @@ class DemoReport:
     people: int = 0
     families: int = 0
     review: int = 0
+    decided: int = 0
+    family: str = ""
+    before_consent: dict[tuple[str, str], int] = field(default_factory=dict)
+    after_consent: dict[tuple[str, str], int] = field(default_factory=dict)
+    after_withdrawal: dict[tuple[str, str], int] = field(default_factory=dict)
+    keys_destroyed: int = 0
+    consent_id: str = ""
     seconds: float = 0.0
 
     @property
     def complete(self) -> bool:
-        return self.published > 0 and self.stored == self.linked == self.published
+        return (
+            self.published > 0
+            and self.stored == self.linked == self.decided == self.published
+            and bool(self.after_withdrawal)
+        )
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -65,6 +82,19 @@ class DemoReport:
             "people": self.people,
             "families": self.families,
             "links_for_review": self.review,
+            "events_decided": self.decided,
+            "decisions": {
+                stage: [
+                    {"recipient": r, "outcome": o, "events": n} for (r, o), n in sorted(c.items())
+                ]
+                for stage, c in (
+                    ("no_consent", self.before_consent),
+                    ("after_consent", self.after_consent),
+                    ("after_withdrawal", self.after_withdrawal),
+                )
+            },
+            "consent_id": self.consent_id,
+            "keys_destroyed": self.keys_destroyed,
             "received_by_type": [
                 {"agency": a, "event_type": t, "events": n}
                 for (a, t), n in sorted(self.received.items())
@@ -109,18 +139,94 @@ class DemoReport:
             f"3. Linker: {self.linked} events linked across agencies: {self.people} people "
             f"in {self.families} family(ies); {self.review} uncertain link(s) for review."
         )
+        decisions = Table(
+            "recipient",
+            "no consent yet",
+            "after the mother's consent",
+            "after she withdraws it",
+            title=f"4. Consent service: what each recipient receives about family {self.family}",
+        )
+        for recipient in ("mash", "early_help", "schools", "health", "housing", "police"):
+            decisions.add_row(
+                recipient,
+                *(
+                    _tally(counts, recipient)
+                    for counts in (self.before_consent, self.after_consent, self.after_withdrawal)
+                ),
+            )
+        console.print(decisions)
+        console.print(
+            "   allow = with consent; notify = Operation Encompass to the children's school; "
+            "indicator = category, date and agency only (no content); deny = nothing.\n"
+            f"   The mother's consent ({self.consent_id}) covers her and her children, not "
+            "her partner; on withdrawal "
+            f"{self.keys_destroyed} recipient key(s) were destroyed, so what was shared under "
+            "it can no longer be read, and only other bases remain."
+        )
         verdict = (
             "[green]every published event arrived[/]" if self.complete else "[red]events missing[/]"
         )
         console.print(
             f"{self.published} events published, {self.stored} verified and stored, "
-            f"{self.linked} linked: {verdict} "
+            f"{self.linked} linked, {self.decided} decided: {verdict} "
             f"({self.seconds:.1f}s)."
         )
         console.print(
-            "Not yet in the demo: consent decisions, timelines, MASH alerts "
-            "and the audit ledger (see Status in the README)."
+            "Not yet in the demo: timelines, MASH alerts and the audit ledger "
+            "(see Status in the README)."
         )
+
+
+def _tally(counts: dict[tuple[str, str], int], recipient: str) -> str:
+    parts = [f"{o} {n}" for (r, o), n in sorted(counts.items()) if r == recipient]
+    return ", ".join(parts) or "-"
+
+
+async def _consent_and_withdrawal(services: Services, report: DemoReport, deadline: float) -> None:
+    """The mother consents for herself and her children; later she withdraws."""
+    store = services.consent.store
+    mother = next(
+        (
+            p
+            for p in services.linker.identities.people()
+            if any(r.given_name == "Amina" for r in services.linker.identities.records_of(p))
+        ),
+        None,
+    )
+    if mother is None:
+        return
+    report.family = services.linker.families.family_of(mother)
+    now = datetime.now(UTC)
+    granted = ConsentRecord(
+        state=ConsentState.GRANTED,
+        subject_kind=SubjectKind.FAMILY,
+        subject_id=report.family,
+        given_by=mother,
+        giver=Giver.PARENT,
+        recorded_by="demo-ew-0042",
+        recorded_by_agency=Recipient.EARLY_HELP,
+        recipients=(Recipient.EARLY_HELP, Recipient.SCHOOLS, Recipient.HEALTH),
+        categories=(*sorted(THINK_FAMILY_PROBLEMS), Category.HOUSING, Category.SCHOOL_BEHAVIOUR),
+        purpose=Purpose.EARLY_HELP_ASSESSMENT,
+        valid_from=now,
+        evidence="early help assessment form, signed",
+        recorded_at=now,
+    )
+    report.consent_id = str(granted.consent_id)
+
+    async def settle(record: ConsentRecord) -> dict[tuple[str, str], int]:
+        await publish_consent_record(services.broker, record)
+        while time.monotonic() < deadline:
+            stored = await asyncio.to_thread(store.record, record.record_id)
+            if stored == record:
+                break
+            await asyncio.sleep(0.1)
+        return await asyncio.to_thread(store.count_decisions)
+
+    report.after_consent = await settle(granted)
+    withdrawn = granted.withdraw("demo-ew-0042", datetime.now(UTC))
+    report.after_withdrawal = await settle(withdrawn)
+    report.keys_destroyed = await asyncio.to_thread(store.keys_destroyed)
 
 
 def _example(name: str) -> Path:
@@ -170,11 +276,19 @@ async def run_demo(
                 if report.stored >= report.published and report.linked >= report.published:
                     break
                 await asyncio.sleep(0.2)
+            consent = services.consent.store
+            while time.monotonic() < deadline:
+                report.decided = await asyncio.to_thread(consent.events_decided)
+                if report.decided >= report.published:
+                    break
+                await asyncio.sleep(0.2)
+            report.before_consent = await asyncio.to_thread(consent.count_decisions)
             people = list(services.linker.identities.people())
             report.people = len(people)
             report.families = len({services.linker.families.family_of(p) for p in people})
             report.review = len(services.linker.identities.review)
             report.received = dict(await asyncio.to_thread(services.intake.count_by_type))
+            await _consent_and_withdrawal(services, report, deadline)
         finally:
             await services.broker.stop()
             services.engine.dispose()

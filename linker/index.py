@@ -119,6 +119,10 @@ class IdentityIndex:
     def people(self) -> Iterable[str]:
         return (p for p in self._records if p not in self._merged_into)
 
+    def records_of(self, person_id: str) -> list[PersonRecord]:
+        """The records kept for comparison about this person."""
+        return list(self._records.get(self.person(person_id), ()))
+
     def resolve(self, record: PersonRecord) -> Resolution:
         """Find or make the person this record is about, and remember the record."""
         known = {

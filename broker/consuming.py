@@ -1,0 +1,68 @@
+"""What every batch subscriber does alike: unpack the batch, verify events, quarantine the rest."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable
+from datetime import datetime
+from typing import Any
+
+from faststream.kafka import KafkaBroker
+from pydantic import ValidationError
+
+from broker.topics import Topic
+from schemas import CanonicalEvent, SignatureInvalid, SignatureVerifier
+from schemas.quarantine import QuarantineRecord
+
+
+def batch_records(raw_message: Any) -> tuple[Any, ...]:
+    """The aiokafka records of a batch subscriber's message (one record or a tuple)."""
+    return raw_message if isinstance(raw_message, tuple) else (raw_message,)
+
+
+def position(record: Any) -> str:
+    return f"{record.topic}[{record.partition}]@{record.offset}"
+
+
+def refusal(
+    record: Any, stage: str, reason: str, now: datetime, agency: str | None = None
+) -> QuarantineRecord:
+    value: bytes = record.value or b""
+    return QuarantineRecord.of(
+        stage=stage,
+        agency=agency,
+        source=record.topic,
+        position=position(record),
+        field=None,
+        reason=reason,
+        original=value,
+        original_length=len(value),
+        refused_at=now,
+    )
+
+
+def verified_event(
+    record: Any, verifier: SignatureVerifier, stage: str, now: datetime
+) -> CanonicalEvent | QuarantineRecord:
+    """The record's event if it parses and its agency's signature holds; else why not."""
+    value: bytes = record.value or b""
+    try:
+        event = CanonicalEvent.from_bytes(value)
+    except ValidationError as exc:
+        first = exc.errors(include_input=False, include_url=False, include_context=False)[0]
+        where = ".".join(str(part) for part in first["loc"])
+        return refusal(record, stage, f"not a canonical event: {where}: {first['msg']}", now)
+    try:
+        verifier.verify(event, value)
+    except SignatureInvalid as exc:
+        return refusal(record, stage, exc.reason, now, event.source.agency.value)
+    return event
+
+
+def quarantine(broker: KafkaBroker, entry: QuarantineRecord) -> Awaitable[Any]:
+    """Publish a refusal to ``ehx.quarantine`` (await it before committing the offset)."""
+    return broker.publish(
+        entry.model_dump_json().encode(),
+        Topic.QUARANTINE.value,
+        key=(entry.agency or "unknown").encode(),
+        headers={"ehx-stage": entry.stage},
+    )

@@ -1,0 +1,347 @@
+"""The decision: for one event and one recipient, allow, deny, override, notify or indicate.
+
+Pure: no Kafka, no database. Default deny. Each person in an event is decided on their
+own consent; a recipient allowed to hear about the children is not thereby told about
+the adults. The order of bases, strongest first:
+
+1. **override** (MASH only): a significant-harm rule fired, or a practitioner asserted it;
+2. **allow**: consent in force covers the person, this recipient, every category of the
+   event and a purpose this recipient serves;
+3. **notify**: a statutory notification (Operation Encompass) names this recipient;
+4. **indicator**: the early help hub's indicators-only basis, if policy switches it on;
+5. **deny**, naming why for each person.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from uuid import UUID
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict
+
+from broker.topics import Recipient
+from consent.policy import HarmRule, Policy, is_child
+from consent.records import ConsentRecord, ConsentState, Giver, HarmAssertion, SubjectKind
+from schemas import CanonicalEvent, Subject
+
+
+class Outcome(StrEnum):
+    ALLOW = "allow"
+    DENY = "deny"
+    OVERRIDE = "override"
+    NOTIFY = "notify"
+    INDICATOR = "indicator"
+
+
+#: Outcomes under which a recipient receives a view.
+SHARED = frozenset({Outcome.ALLOW, Outcome.OVERRIDE, Outcome.NOTIFY, Outcome.INDICATOR})
+
+
+class Withheld(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    person_id: str
+    reason: str
+
+
+class Decision(BaseModel):
+    """One event, one recipient: what was decided, on what basis. Ids only, no content."""
+
+    model_config = ConfigDict(frozen=True)
+
+    decision_id: str
+    #: Counts up each time this event is decided again for this recipient (a consent
+    #: given later, a withdrawal, an assertion, a reversal); the highest wins.
+    revision: int = 1
+    event_id: UUID
+    family_id: str
+    source_agency: str
+    recipient: Recipient
+    outcome: Outcome
+    #: Person ids whose information the recipient's view carries.
+    shared: tuple[str, ...] = ()
+    withheld: tuple[Withheld, ...] = ()
+    consent_ids: tuple[str, ...] = ()
+    rule: str | None = None
+    lawful_basis: str | None = None
+    evidence_event_ids: tuple[str, ...] = ()
+    #: Whether free text (narratives, reasons) may be shown: only when nobody is withheld.
+    details: bool = False
+    view: str | None = None
+    reason: str
+    decided_at: AwareDatetime
+    review_due: AwareDatetime | None = None
+
+    @property
+    def shares(self) -> bool:
+        return self.outcome in SHARED
+
+
+@dataclass(frozen=True)
+class RuleHit:
+    """A significant-harm rule that fired, and the events (or assertion) behind it."""
+
+    rule: str
+    evidence: tuple[str, ...]
+
+
+def harm_hits(
+    event: CanonicalEvent,
+    policy: Policy,
+    history: Callable[[], Sequence[CanonicalEvent]] = tuple,
+    assertions: Sequence[HarmAssertion] = (),
+    reversed_overrides: frozenset[str] = frozenset(),
+) -> list[RuleHit]:
+    """Which significant-harm rules fire for this event.
+
+    ``history`` gives the family's earlier events; it is called only when a repeated
+    rule (missing episodes) needs them.
+    """
+    if override_id(event.event_id) in reversed_overrides:
+        return []
+    hits = []
+    for rule in policy.significant_harm:
+        subjects = rule.when.subjects(event)
+        if not subjects:
+            continue
+        if rule.repeated is None:
+            hits.append(RuleHit(rule.id, (str(event.event_id),)))
+            continue
+        earlier = history()
+        for subject in subjects:
+            ids = _episodes(rule, subject.person_id, event, earlier)
+            if len(ids) >= rule.repeated.count:
+                hits.append(RuleHit(rule.id, tuple(ids)))
+                break
+    people = {s.person_id for s in event.subjects}
+    families = {s.family_id for s in event.subjects}
+    for assertion in assertions:
+        if assertion.person_id in people or assertion.family_id in families:
+            hits.append(
+                RuleHit(
+                    policy.practitioner_assertion.id,
+                    (str(event.event_id), f"assertion:{assertion.assertion_id}"),
+                )
+            )
+    return hits
+
+
+def _episodes(
+    rule: HarmRule, person_id: str | None, event: CanonicalEvent, earlier: Sequence[CanonicalEvent]
+) -> list[str]:
+    """This person's matches of a repeated rule in its window ending with ``event``."""
+    assert rule.repeated is not None
+    start = event.occurred_at - timedelta(days=rule.repeated.within_days)
+    found = {str(event.event_id)}
+    for other in earlier:
+        if start <= other.occurred_at <= event.occurred_at and any(
+            s.person_id == person_id for s in rule.when.subjects(other)
+        ):
+            found.add(str(other.event_id))
+    return sorted(found)
+
+
+def override_id(event_id: UUID | str) -> str:
+    """An override is the MASH's decision on one event."""
+    return f"{event_id}:{Recipient.MASH.value}"
+
+
+def family_of(event: CanonicalEvent) -> str:
+    """The family an event belongs to: its first subject's (the linker keyed it so)."""
+    return next((s.family_id for s in event.subjects if s.family_id), str(event.event_id))
+
+
+def decide(
+    event: CanonicalEvent,
+    consents: Iterable[ConsentRecord],
+    policy: Policy,
+    hits: Sequence[RuleHit],
+    now: datetime,
+) -> list[Decision]:
+    """Decide every possible recipient of one linked event (the source agency excepted)."""
+    consents = list(consents)
+    return [
+        decide_for(event, recipient, consents, policy, hits, now)
+        for recipient in Recipient
+        if recipient.value != event.source.agency.value
+    ]
+
+
+def decide_for(
+    event: CanonicalEvent,
+    recipient: Recipient,
+    consents: Sequence[ConsentRecord],
+    policy: Policy,
+    hits: Sequence[RuleHit],
+    now: datetime,
+) -> Decision:
+    """Decide one recipient of one event."""
+    base = {
+        "decision_id": f"{event.event_id}:{recipient.value}",
+        "event_id": event.event_id,
+        "family_id": family_of(event),
+        "source_agency": event.source.agency.value,
+        "recipient": recipient,
+        "decided_at": now,
+    }
+    everyone = tuple(_pid(s) for s in event.subjects)
+    if recipient is Recipient.MASH and hits:
+        return Decision(
+            **base,
+            outcome=Outcome.OVERRIDE,
+            shared=everyone,
+            rule=",".join(dict.fromkeys(hit.rule for hit in hits)),
+            lawful_basis=policy.lawful_basis("significant_harm"),
+            evidence_event_ids=tuple(dict.fromkeys(e for hit in hits for e in hit.evidence)),
+            details=True,
+            view=recipient.value,
+            reason="significant harm: " + ", ".join(dict.fromkeys(hit.rule for hit in hits)),
+            review_due=now + timedelta(hours=policy.override_review_hours),
+        )
+    allowed: dict[str, str] = {}
+    withheld: list[Withheld] = []
+    for subject in event.subjects:
+        granted, why = consent_for(subject, recipient, event, consents, policy, now)
+        if granted is not None:
+            allowed[_pid(subject)] = str(granted.consent_id)
+        else:
+            withheld.append(Withheld(person_id=_pid(subject), reason=why))
+    if allowed:
+        return Decision(
+            **base,
+            outcome=Outcome.ALLOW,
+            shared=tuple(allowed),
+            withheld=tuple(withheld),
+            consent_ids=tuple(dict.fromkeys(allowed.values())),
+            details=not withheld,
+            view=recipient.value,
+            reason="consent" if not withheld else "consent for some of the people in it",
+        )
+    for notification in policy.notifications:
+        if notification.recipient is not recipient or not notification.when.subjects(event):
+            continue
+        named = tuple(_pid(s) for s in event.subjects if s.role in notification.subjects)
+        if named:
+            return Decision(
+                **base,
+                outcome=Outcome.NOTIFY,
+                shared=named,
+                withheld=tuple(w for w in withheld if w.person_id not in named),
+                rule=notification.id,
+                lawful_basis=policy.lawful_basis(notification.basis),
+                evidence_event_ids=(str(event.event_id),),
+                view=notification.view,
+                reason=f"statutory notification: {notification.id}",
+            )
+    indicators = policy.indicators
+    if (
+        indicators.enabled
+        and recipient is indicators.recipient
+        and set(event.categories) & set(indicators.categories)
+    ):
+        return Decision(
+            **base,
+            outcome=Outcome.INDICATOR,
+            shared=everyone,
+            withheld=tuple(withheld),
+            rule="indicators",
+            lawful_basis=policy.lawful_basis(indicators.basis),
+            view=None,
+            reason="indicators only: category, date and agency; details need consent",
+        )
+    return Decision(
+        **base,
+        outcome=Outcome.DENY,
+        withheld=tuple(withheld),
+        reason="; ".join(dict.fromkeys(w.reason for w in withheld)) or "no basis to share",
+    )
+
+
+def consent_for(
+    subject: Subject,
+    recipient: Recipient,
+    event: CanonicalEvent,
+    consents: Sequence[ConsentRecord],
+    policy: Policy,
+    now: datetime,
+) -> tuple[ConsentRecord | None, str]:
+    """The consent that lets ``recipient`` hear about ``subject`` in ``event``, or why none does."""
+    about = [c for c in consents if _covers_person(c, subject, event)]
+    if not about:
+        return None, "no consent recorded for this person"
+    purposes = policy.recipients[recipient].purposes
+    refusals = [
+        c
+        for c in about
+        if c.state is ConsentState.REFUSED
+        and recipient in c.recipients
+        and c.valid_from <= now
+        and (c.valid_until is None or now < c.valid_until)
+    ]
+    grants = [
+        c
+        for c in about
+        if c.in_force(now)
+        and recipient in c.recipients
+        and event.categories
+        and set(event.categories) <= set(c.categories)
+        and c.purpose in purposes
+    ]
+    # A young person's own refusal stands whatever a parent agreed for the family.
+    own_refusals = [r for r in refusals if r.giver is Giver.YOUNG_PERSON]
+    if own_refusals:
+        return None, f"the young person refused consent (record {own_refusals[-1].consent_id})"
+    if grants:
+        latest_grant = max(grants, key=lambda c: c.recorded_at)
+        if not refusals or latest_grant.recorded_at > max(r.recorded_at for r in refusals):
+            return latest_grant, ""
+    if refusals:
+        latest = max(refusals, key=lambda c: c.recorded_at)
+        return None, f"consent refused (record {latest.consent_id})"
+    latest = max(about, key=lambda c: c.recorded_at)
+    return None, _why_not(latest, recipient, event, purposes, now)
+
+
+def _why_not(
+    consent: ConsentRecord,
+    recipient: Recipient,
+    event: CanonicalEvent,
+    purposes: tuple[object, ...],
+    now: datetime,
+) -> str:
+    record = f"(record {consent.consent_id})"
+    if consent.state is ConsentState.WITHDRAWN:
+        return f"consent withdrawn {record}"
+    if consent.valid_from > now:
+        return f"consent not yet valid {record}"
+    if consent.valid_until is not None and now >= consent.valid_until:
+        return f"consent expired {record}"
+    if recipient not in consent.recipients:
+        return f"consent does not name {recipient.value} {record}"
+    missing = [c.value for c in event.categories if c not in consent.categories]
+    if missing or not event.categories:
+        what = ", ".join(missing) or "an uncategorised event"
+        return f"consent does not cover {what} {record}"
+    if consent.purpose not in purposes:
+        return f"consent's purpose {consent.purpose.value} is not {recipient.value}'s {record}"
+    return f"consent does not apply {record}"  # pragma: no cover - every case is named above
+
+
+def _covers_person(consent: ConsentRecord, subject: Subject, event: CanonicalEvent) -> bool:
+    """Whether the consent is about this person (their own, or their family's as a child)."""
+    if consent.subject_kind is SubjectKind.PERSON:
+        return consent.subject_id == subject.person_id
+    if consent.subject_id != subject.family_id:
+        return False
+    # A parent's or carer's consent for the family covers its children and the giver;
+    # another adult in the family (a partner, a suspect) needs their own.
+    return is_child(subject, event.occurred_at) or (
+        consent.given_by is not None and consent.given_by == subject.person_id
+    )
+
+
+def _pid(subject: Subject) -> str:
+    return subject.person_id or "unlinked"

@@ -1,0 +1,85 @@
+"""``ehx consent preview``: what a recipient would see of a family, before anyone relies on it.
+
+It decides the family's events on file afresh, under the consents on record and the
+policy in force now, and says for each event what the recipient would get: nothing, or
+which people and which fields, on which basis. It shows field names, not their values.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from broker.topics import Recipient
+from consent.decide import Decision, Outcome, decide_for, harm_hits
+from consent.policy import Policy
+from consent.store import ConsentStore
+
+
+@dataclass(frozen=True)
+class PreviewLine:
+    event_id: str
+    event_type: str
+    agency: str
+    occurred_at: datetime
+    decision: Decision
+    people: tuple[str, ...]
+    fields: tuple[str, ...]
+
+    def as_dict(self) -> dict[str, Any]:
+        d = self.decision
+        return {
+            "event_id": self.event_id,
+            "event_type": self.event_type,
+            "agency": self.agency,
+            "occurred_at": self.occurred_at.isoformat(),
+            "outcome": d.outcome.value,
+            "basis": d.rule or ", ".join(d.consent_ids) or None,
+            "lawful_basis": d.lawful_basis,
+            "people": list(self.people),
+            "fields": list(self.fields),
+            "withheld": [w.model_dump() for w in d.withheld],
+            "reason": d.reason,
+        }
+
+
+def preview(
+    store: ConsentStore, policy: Policy, family_id: str, recipient: Recipient, now: datetime
+) -> list[PreviewLine]:
+    """Each of the family's events on file, as ``recipient`` would receive it now."""
+    registry = store.load_registry()
+    events = store.family_events({family_id})
+    lines = []
+    for event in events:
+        if event.source.agency.value == recipient.value:
+            continue
+        earlier = [e for e in events if e.occurred_at <= event.occurred_at]
+        hits = harm_hits(
+            event,
+            policy,
+            lambda earlier=earlier: earlier,  # type: ignore[misc]
+            registry.assertions_for(event),
+            registry.reversed_overrides,
+        )
+        decision = decide_for(event, recipient, registry.for_event(event), policy, hits, now)
+        fields: tuple[str, ...] = ()
+        if decision.view and decision.outcome is not Outcome.INDICATOR:
+            fields = tuple(
+                f
+                for f in policy.view_fields(decision.view, event.event_type)
+                if decision.details or f not in policy.sealed_fields
+            )
+        roles = {s.person_id: s.role.value for s in event.subjects}
+        lines.append(
+            PreviewLine(
+                str(event.event_id),
+                event.event_type.value,
+                event.source.agency.value,
+                event.occurred_at,
+                decision,
+                tuple(f"{p} ({roles.get(p, '?')})" for p in decision.shared),
+                fields,
+            )
+        )
+    return lines

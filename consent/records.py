@@ -1,0 +1,161 @@
+"""What goes on ``ehx.consent``: consent records, significant-harm assertions, override reviews.
+
+The topic is compacted and keyed by record id, so it keeps the latest state of each
+record: a withdrawal is the same consent id published again with state ``withdrawn``.
+Records hold pseudonymous person and family ids and the practitioner's id, never a
+name: ``evidence`` is a note about where the consent is written down, not a narrative.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Literal
+from uuid import UUID
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+
+from broker.topics import Recipient
+from schemas import Category, new_event_id
+
+
+class ConsentState(StrEnum):
+    GRANTED = "granted"
+    REFUSED = "refused"
+    WITHDRAWN = "withdrawn"
+    #: Set by the consent service when ``valid_until`` has passed, so expiry is recorded.
+    EXPIRED = "expired"
+
+
+class Giver(StrEnum):
+    """Who gave (or refused) consent, in relation to the subject."""
+
+    PARENT = "parent"  # a person with parental responsibility, for the family's children
+    CARER = "carer"
+    YOUNG_PERSON = "young_person"  # of sufficient understanding, for their own information
+    ADULT = "adult"  # an adult, for their own information
+
+
+class Purpose(StrEnum):
+    """What the information may be used for (the Early Help strategy's words)."""
+
+    EARLY_HELP_ASSESSMENT = "early_help_assessment"
+    TEAM_AROUND_THE_FAMILY = "team_around_the_family"
+    MASH_SCREENING = "mash_screening"
+    SCHOOL_SUPPORT = "school_support"
+    HEALTH_SUPPORT = "health_support"
+    HOUSING_SUPPORT = "housing_support"
+
+
+class SubjectKind(StrEnum):
+    PERSON = "person"
+    FAMILY = "family"
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class ConsentRecord(_Record):
+    """A family's or a person's answer to a request to share, with its scope."""
+
+    kind: Literal["consent"] = "consent"
+    consent_id: UUID = Field(default_factory=new_event_id)
+    state: ConsentState
+    subject_kind: SubjectKind
+    subject_id: Annotated[str, Field(min_length=1, max_length=64)]
+    #: The person id of who gave it, where the linker knows them.
+    given_by: Annotated[str, Field(max_length=64)] | None = None
+    giver: Giver
+    recorded_by: Annotated[str, Field(min_length=1, max_length=64)]  # practitioner id
+    recorded_by_agency: Recipient
+    recipients: Annotated[tuple[Recipient, ...], Field(min_length=1)]
+    categories: Annotated[tuple[Category, ...], Field(min_length=1)]
+    purpose: Purpose
+    valid_from: AwareDatetime
+    valid_until: AwareDatetime | None = None
+    evidence: Annotated[str, Field(max_length=500)] = ""
+    recorded_at: AwareDatetime
+    withdrawn_at: AwareDatetime | None = None
+    withdrawn_by: str | None = None
+
+    @model_validator(mode="after")
+    def _coherent(self) -> ConsentRecord:
+        if self.giver is Giver.YOUNG_PERSON and self.subject_kind is not SubjectKind.PERSON:
+            raise ValueError("a young person consents for their own information: subject a person")
+        if self.giver in (Giver.YOUNG_PERSON, Giver.ADULT) and (
+            self.given_by is not None and self.given_by != self.subject_id
+        ):
+            raise ValueError(f"a {self.giver.value} consents only for themselves")
+        if self.valid_until is not None and self.valid_until <= self.valid_from:
+            raise ValueError("valid_until must be after valid_from")
+        if (self.state is ConsentState.WITHDRAWN) != (self.withdrawn_at is not None):
+            raise ValueError("withdrawn_at is set exactly when the state is withdrawn")
+        return self
+
+    @property
+    def record_id(self) -> str:
+        return str(self.consent_id)
+
+    def withdraw(self, by: str, at: datetime) -> ConsentRecord:
+        """The same consent, withdrawn: future flows stop and what was shared is shredded."""
+        return self.model_copy(
+            update={
+                "state": ConsentState.WITHDRAWN,
+                "withdrawn_at": at,
+                "withdrawn_by": by,
+                "recorded_at": at,
+            }
+        )
+
+    def expire(self) -> ConsentRecord:
+        """The same consent, recorded as expired once ``valid_until`` has passed."""
+        return self.model_copy(update={"state": ConsentState.EXPIRED})
+
+    def in_force(self, at: datetime) -> bool:
+        """Granted, and ``at`` lies within its validity (a withdrawal ends it)."""
+        if self.state is not ConsentState.GRANTED:
+            return False
+        return self.valid_from <= at and (self.valid_until is None or at < self.valid_until)
+
+
+class HarmAssertion(_Record):
+    """A practitioner's explicit assertion that a child is at risk of significant harm."""
+
+    kind: Literal["harm_assertion"] = "harm_assertion"
+    assertion_id: UUID = Field(default_factory=new_event_id)
+    person_id: Annotated[str, Field(min_length=1, max_length=64)]
+    family_id: Annotated[str, Field(min_length=1, max_length=64)]
+    asserted_by: Annotated[str, Field(min_length=1, max_length=64)]
+    asserted_by_agency: Recipient
+    reason: Annotated[str, Field(min_length=10, max_length=2_000)]
+    asserted_at: AwareDatetime
+
+    @property
+    def record_id(self) -> str:
+        return str(self.assertion_id)
+
+
+class ReviewOutcome(StrEnum):
+    COUNTERSIGNED = "countersigned"
+    REVERSED = "reversed"
+
+
+class OverrideReview(_Record):
+    """A manager's countersignature or reversal of a significant-harm override."""
+
+    kind: Literal["override_review"] = "override_review"
+    override_id: Annotated[str, Field(min_length=1, max_length=200)]
+    outcome: ReviewOutcome
+    reviewed_by: Annotated[str, Field(min_length=1, max_length=64)]
+    note: Annotated[str, Field(max_length=2_000)] = ""
+    reviewed_at: AwareDatetime
+
+    @property
+    def record_id(self) -> str:
+        return f"review:{self.override_id}"
+
+
+ConsentTopicRecord = Annotated[
+    ConsentRecord | HarmAssertion | OverrideReview, Field(discriminator="kind")
+]

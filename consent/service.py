@@ -1,0 +1,194 @@
+"""The consent (filter) service: ``ehx.linked`` and ``ehx.consent`` in; views and decisions out.
+
+- ``ehx.linked`` (group ``consent``, batches): each event's agency signature is checked
+  first (an unverifiable event is quarantined, never decided); then every recipient is
+  decided; views go to ``ehx.share.<recipient>`` and every decision to ``ehx.decisions``,
+  all keyed by family id.
+- ``ehx.consent`` (group ``consent-registry``): grants, refusals, withdrawals, expiries,
+  assertions and override reviews update the registry and re-decide what they touch.
+- A sweep publishes an ``expired`` record for each consent whose time has run out, so
+  expiry is recorded and shreds like a withdrawal.
+
+Acknowledgement: ``NACK_ON_ERROR``. Views, decisions and quarantine entries are
+published and acknowledged, then the store commits, then the offset is committed. A
+crash in between replays the batch: events already on file are skipped, the rest are
+decided again under the same decision ids and revisions (recipients are idempotent by
+decision id and revision). One lock serialises the two subscribers, so a consent change
+never interleaves with a batch being decided.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker
+from faststream.kafka.annotations import KafkaMessage
+from pydantic import TypeAdapter, ValidationError
+
+from adapters.publisher import OutboundMessage
+from broker.consuming import batch_records, quarantine, refusal, verified_event
+from broker.topics import Recipient, Topic
+from consent.engine import ConsentEngine, Outbox
+from consent.keys import DataKeyStore
+from consent.policy import Policy
+from consent.registry import ConsentTopicRecord
+from consent.store import ConsentStore
+from schemas import CanonicalEvent, SignatureVerifier
+
+GROUP = "consent"
+log = logging.getLogger(__name__)
+_records: TypeAdapter[ConsentTopicRecord] = TypeAdapter(ConsentTopicRecord)
+
+
+@dataclass
+class ConsentService:
+    """The engine, its store, and the lock that keeps the two subscribers in turn."""
+
+    engine: ConsentEngine
+    store: ConsentStore
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    @classmethod
+    def open(cls, store: ConsentStore, keys: DataKeyStore, policy: Policy) -> ConsentService:
+        return cls(ConsentEngine(policy, keys, store.load_registry(), store), store)
+
+
+def publish_outbox(broker: KafkaBroker, outbox: Outbox) -> list[Awaitable[Any]]:
+    """Every view (or retraction) and every decision, keyed by family id."""
+    sends: list[Awaitable[Any]] = []
+    for message in outbox.messages:
+        sends.append(
+            broker.publish(
+                message.model_dump_json().encode(),
+                Topic.share(Recipient(message.recipient)).value,
+                key=message.family_id.encode(),
+                headers={"ehx-event-id": str(message.event_id), "ehx-kind": message.kind},
+            )
+        )
+    for decision in outbox.decisions:
+        sends.append(
+            broker.publish(
+                decision.model_dump_json().encode(),
+                Topic.DECISIONS.value,
+                key=decision.family_id.encode(),
+                headers={"ehx-event-id": str(decision.event_id)},
+            )
+        )
+    return sends
+
+
+def register_consent(
+    broker: KafkaBroker,
+    service: ConsentService,
+    verifier: SignatureVerifier,
+    *,
+    session_timeout_ms: int = 10_000,
+) -> None:
+    """Attach the consent service's subscribers to ``broker``."""
+    heartbeat_ms = max(session_timeout_ms // 5, 500)
+
+    @broker.subscriber(
+        Topic.LINKED.value,
+        group_id=GROUP,
+        batch=True,
+        max_records=500,
+        auto_offset_reset="earliest",
+        ack_policy=AckPolicy.NACK_ON_ERROR,
+        fetch_max_wait_ms=50,
+        session_timeout_ms=session_timeout_ms,
+        heartbeat_interval_ms=heartbeat_ms,
+    )
+    async def on_linked(message: KafkaMessage) -> None:
+        now = datetime.now(UTC)
+        events: list[CanonicalEvent] = []
+        sends: list[Awaitable[Any]] = []
+        for record in batch_records(message.raw_message):
+            checked = verified_event(record, verifier, GROUP, now)
+            if isinstance(checked, CanonicalEvent):
+                events.append(checked)
+            else:
+                sends.append(quarantine(broker, checked))
+        async with service.lock:
+            outbox = await asyncio.to_thread(service.engine.on_events, events, now)
+            sends += publish_outbox(broker, outbox)
+            await asyncio.gather(*sends)
+            await asyncio.to_thread(service.store.save, outbox)
+        if outbox.replays:
+            log.info("consent batch: %d events already decided (replayed)", outbox.replays)
+
+    @broker.subscriber(
+        Topic.CONSENT.value,
+        group_id=f"{GROUP}-registry",
+        batch=True,
+        max_records=50,
+        auto_offset_reset="earliest",
+        ack_policy=AckPolicy.NACK_ON_ERROR,
+        fetch_max_wait_ms=50,
+        session_timeout_ms=session_timeout_ms,
+        heartbeat_interval_ms=heartbeat_ms,
+    )
+    async def on_consent(message: KafkaMessage) -> None:
+        now = datetime.now(UTC)
+        for record in batch_records(message.raw_message):
+            try:
+                parsed = _records.validate_json(record.value or b"")
+            except ValidationError as exc:
+                first = exc.errors(include_input=False, include_url=False)[0]
+                where = ".".join(str(p) for p in first["loc"])
+                await quarantine(
+                    broker,
+                    refusal(record, GROUP, f"not a consent record: {where}: {first['msg']}", now),
+                )
+                continue
+            async with service.lock:
+                outbox = await asyncio.to_thread(service.engine.on_record, parsed, now)
+                await asyncio.gather(*publish_outbox(broker, outbox))
+                await asyncio.to_thread(service.store.save, outbox)
+                await asyncio.to_thread(service.store.save_record, parsed)
+            for shred in outbox.shredded:
+                log.info(
+                    "keys destroyed: recipient %s, person %s, %d key(s)",
+                    shred.recipient,
+                    shred.person_id,
+                    len(shred.key_ids),
+                )
+
+
+async def sweep_expiries(broker: KafkaBroker, service: ConsentService, every: float) -> None:
+    """Publish an ``expired`` record for each consent whose time has run out; forever."""
+    while True:
+        await publish_expiries(broker, service, datetime.now(UTC))
+        await asyncio.sleep(every)
+
+
+async def publish_expiries(broker: KafkaBroker, service: ConsentService, now: datetime) -> int:
+    expired = service.engine.expired(now)
+    for record in expired:
+        await publish_consent_record(broker, record)
+    return len(expired)
+
+
+async def publish_consent_record(broker: KafkaBroker, record: ConsentTopicRecord) -> None:
+    """Put a consent record on the compacted ``ehx.consent`` topic, keyed by its id."""
+    await broker.publish(
+        record.model_dump_json().encode(),
+        Topic.CONSENT.value,
+        key=record.record_id.encode(),
+        headers={"ehx-kind": record.kind},
+    )
+
+
+def consent_message(record: ConsentTopicRecord) -> OutboundMessage:
+    """A consent record as it goes on ``ehx.consent`` (for publishers outside the service)."""
+    return OutboundMessage(
+        Topic.CONSENT.value,
+        record.record_id.encode(),
+        record.model_dump_json().encode(),
+        (("ehx-kind", record.kind.encode()),),
+    )

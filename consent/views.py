@@ -1,0 +1,113 @@
+"""From a decision to the recipient's view: only the people and fields policy allows, sealed."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from consent.decide import Decision, Outcome
+from consent.keys import KeyVault, seal
+from consent.policy import Policy
+from schemas import CanonicalEvent
+from schemas.views import Basis, Retraction, ShareView, ViewSubject
+
+
+def seal_context(event_id: object, recipient: str, part: str) -> str:
+    """What a sealed box is bound to: it opens only for this event, recipient and part."""
+    return f"{event_id}|{recipient}|{part}"
+
+
+def build_view(
+    event: CanonicalEvent,
+    decision: Decision,
+    policy: Policy,
+    vault: KeyVault,
+    now: datetime,
+    revision: int = 1,
+) -> ShareView:
+    """The recipient's view of ``event`` under ``decision`` (which must share)."""
+    assert decision.shares, "only a sharing decision has a view"
+    recipient = decision.recipient.value
+    shared = set(decision.shared)
+    indicator = decision.outcome is Outcome.INDICATOR
+    subjects = []
+    for subject in event.subjects:
+        person_id = subject.person_id or "unlinked"
+        if person_id not in shared:
+            continue
+        demographics = None
+        if not indicator:
+            demographics = seal(
+                vault,
+                recipient,
+                [person_id],
+                seal_context(event.event_id, recipient, f"person:{person_id}"),
+                subject.demographics.model_dump(mode="json"),
+            )
+        subjects.append(
+            ViewSubject(person_id=person_id, role=subject.role.value, demographics=demographics)
+        )
+    fields: dict[str, Any] = {}
+    details: dict[str, Any] = {}
+    if not indicator and decision.view:
+        payload = event.payload.model_dump(mode="json")
+        for name in policy.view_fields(decision.view, event.event_type):
+            if name in policy.sealed_fields:
+                if decision.details:
+                    details[name] = payload.get(name)
+            else:
+                fields[name] = payload.get(name)
+    categories = event.categories
+    if indicator:
+        categories = tuple(c for c in categories if c in policy.indicators.categories)
+    return ShareView(
+        event_id=event.event_id,
+        decision_id=decision.decision_id,
+        revision=revision,
+        recipient=recipient,
+        family_id=decision.family_id,
+        source_agency=event.source.agency.value,
+        record_ref=event.source.record_ref,
+        record_version=event.source.record_version,
+        event_type=event.event_type.value,
+        occurred_at=event.occurred_at,
+        categories=tuple(c.value for c in categories),
+        basis=Basis(
+            outcome=decision.outcome.value,
+            consent_ids=decision.consent_ids,
+            rule=decision.rule,
+            lawful_basis=decision.lawful_basis,
+        ),
+        subjects=tuple(subjects),
+        fields=fields,
+        details=(
+            seal(
+                vault,
+                recipient,
+                [s.person_id for s in subjects],
+                seal_context(event.event_id, recipient, "details"),
+                details,
+            )
+            if details and subjects
+            else None
+        ),
+        contact=(
+            policy.contacts.get(event.source.agency.value)
+            if decision.outcome is Outcome.NOTIFY
+            else None
+        ),
+        shared_at=now,
+    )
+
+
+def retraction(decision: Decision, reason: str, now: datetime, revision: int) -> Retraction:
+    """Tell the recipient to drop an event it holds."""
+    return Retraction(
+        event_id=decision.event_id,
+        decision_id=decision.decision_id,
+        revision=revision,
+        recipient=decision.recipient.value,
+        family_id=decision.family_id,
+        reason=reason,
+        retracted_at=now,
+    )

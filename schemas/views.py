@@ -1,0 +1,86 @@
+"""What goes on ``ehx.share.<recipient>``: a recipient's view of one event, or its retraction.
+
+A view carries ids, the event's type, date, agency and categories in the clear (what a
+timeline and Think Family need), and everything else sealed: each person's demographics
+under that recipient's key for that person, the event's details under a content key
+wrapped for every person the view is about. Destroying a key (withdrawal, expiry)
+makes what it sealed unreadable wherever copies of the view went.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+from uuid import UUID
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+
+class _View(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+
+class SealedBox(_View):
+    """AES-GCM ciphertext; its content key wrapped once per data key that may open it."""
+
+    key_ids: tuple[str, ...]
+    wrapped_keys: tuple[str, ...]
+    nonce: str
+    ciphertext: str
+
+
+class ViewSubject(_View):
+    """One person the view is about: pseudonymous ids in the clear, the rest sealed."""
+
+    person_id: str
+    role: str
+    demographics: SealedBox | None = None
+
+
+class Basis(_View):
+    """Why this recipient may see it: consent records, or a rule and its lawful basis."""
+
+    outcome: Literal["allow", "override", "notify", "indicator"]
+    consent_ids: tuple[str, ...] = ()
+    rule: str | None = None
+    lawful_basis: str | None = None
+
+
+class ShareView(_View):
+    """One recipient's view of one event."""
+
+    kind: Literal["share"] = "share"
+    event_id: UUID
+    decision_id: str
+    revision: int = 1
+    recipient: str
+    family_id: str
+    source_agency: str
+    record_ref: str
+    record_version: int
+    event_type: str
+    occurred_at: AwareDatetime
+    categories: tuple[str, ...]
+    basis: Basis
+    subjects: tuple[ViewSubject, ...]
+    #: Fields of the event the recipient's policy view shows that are not free text.
+    fields: dict[str, Any] = Field(default_factory=dict)
+    #: Free-text fields (narratives, reasons), sealed; absent if not to be shown.
+    details: SealedBox | None = None
+    contact: str | None = None
+    shared_at: AwareDatetime
+
+
+class Retraction(_View):
+    """The recipient may no longer see this event: drop it from their timeline."""
+
+    kind: Literal["retraction"] = "retraction"
+    event_id: UUID
+    decision_id: str
+    revision: int
+    recipient: str
+    family_id: str
+    reason: str
+    retracted_at: AwareDatetime
+
+
+ShareMessage = ShareView | Retraction
