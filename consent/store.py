@@ -10,7 +10,7 @@ from typing import Any
 from pydantic import TypeAdapter
 from sqlalchemy import Engine, select, update
 
-from consent.decide import Decision, Outcome
+from consent.decide import Decision, Outcome, family_of
 from consent.engine import Outbox
 from consent.records import ConsentRecord, HarmAssertion, OverrideReview
 from consent.registry import ConsentRegistry, ConsentTopicRecord
@@ -109,7 +109,9 @@ class ConsentStore:
         for event in outbox.held:
             body = event.to_bytes().decode()
             people = sorted({s.person_id for s in event.subjects if s.person_id})
-            for family_id in sorted({s.family_id for s in event.subjects if s.family_id}):
+            # An event the linker did not link is still on file, under its own id.
+            families = {s.family_id for s in event.subjects if s.family_id} or {family_of(event)}
+            for family_id in sorted(families):
                 rows.append(
                     {
                         "event_id": str(event.event_id),
@@ -133,10 +135,10 @@ class ConsentStore:
                 [_decision_row(d) for d in latest.values()],
                 ["decision_id"],
             )
-        families = self._person_families()
+        known = self._person_families()
         for row in rows:
             for person_id in row["person_ids"]:
-                families[person_id].add(row["family_id"])
+                known[person_id].add(row["family_id"])
 
     def save_record(self, record: ConsentTopicRecord) -> None:
         with self._engine.begin() as connection:

@@ -1,0 +1,142 @@
+"""Recipients' views: only what policy allows, sealed; withdrawal shreds; other bases remain."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from broker.topics import Recipient
+from consent import ConsentRecord, ConsentState, Giver, KeyDestroyed, Purpose, SubjectKind, open_box
+from consent.views import seal_context
+from schemas import Category, Role
+from schemas.views import Retraction, ShareView
+from tests.consent.fakes import NOW, linked_khans, memory_engine
+
+KHANS = linked_khans()
+INCIDENT = next(e for e in KHANS if e.payload.kind == "police.incident" and len(e.subjects) == 4)
+FAMILY = INCIDENT.subjects[0].family_id or ""
+AMINA = next(s.person_id for s in INCIDENT.subjects if s.role is Role.VICTIM) or ""
+
+
+def family_consent(recipients: tuple[Recipient, ...]) -> ConsentRecord:
+    return ConsentRecord(
+        state=ConsentState.GRANTED,
+        subject_kind=SubjectKind.FAMILY,
+        subject_id=FAMILY,
+        given_by=AMINA,
+        giver=Giver.PARENT,
+        recorded_by="ew-0042",
+        recorded_by_agency=Recipient.EARLY_HELP,
+        recipients=recipients,
+        categories=tuple(Category),
+        purpose=Purpose.EARLY_HELP_ASSESSMENT,
+        valid_from=NOW - timedelta(days=1),
+        recorded_at=NOW,
+    )
+
+
+def views(messages: list[ShareView | Retraction], recipient: str) -> list[ShareView]:
+    return [m for m in messages if isinstance(m, ShareView) and m.recipient == recipient]
+
+
+def test_the_school_hears_that_it_happened_with_its_pupils_present_and_nothing_more() -> None:
+    engine, _, vault = memory_engine()
+    out = engine.on_events(KHANS, NOW)
+    [school] = views(out.messages, "schools")
+    assert school.basis.outcome == "notify" and school.event_id == INCIDENT.event_id
+    assert {s.role for s in school.subjects} == {"child_present"}  # not the suspect, not the victim
+    assert set(school.fields) == {"incident_type", "reported_at", "children_present", "force"}
+    assert school.details is None  # no narrative
+    assert school.contact and "Operation Encompass" in school.contact
+    wire = school.model_dump_json()
+    assert "summary" not in wire and "Imran" not in wire and "Stratford" not in wire
+    # The children's names are there for the key adult, sealed under the school's keys.
+    child = school.subjects[0]
+    assert child.demographics is not None
+    opened = open_box(
+        vault,
+        child.demographics,
+        seal_context(school.event_id, "schools", f"person:{child.person_id}"),
+    )
+    assert opened["family_name"] == "Khan"
+
+
+def test_indicators_carry_no_names_and_no_content() -> None:
+    engine, _, _ = memory_engine()
+    out = engine.on_events(KHANS, NOW)
+    indicators = views(out.messages, "early_help")
+    assert indicators and all(v.basis.outcome == "indicator" for v in indicators)
+    for view in indicators:
+        assert not view.fields and view.details is None
+        assert all(s.demographics is None for s in view.subjects)
+        assert view.categories
+
+
+def test_a_sealed_box_opens_only_for_its_own_event_and_recipient() -> None:
+    engine, _, vault = memory_engine()
+    out = engine.on_events(KHANS, NOW)
+    [school] = views(out.messages, "schools")
+    box = school.subjects[0].demographics
+    assert box is not None
+    with pytest.raises(KeyDestroyed):  # moved to another event: the bound context differs
+        open_box(
+            vault,
+            box,
+            seal_context(KHANS[-1].event_id, "schools", f"person:{school.subjects[0].person_id}"),
+        )
+
+
+def test_withdrawal_shreds_what_was_shared_and_keeps_what_another_basis_allows() -> None:
+    engine, ledger, vault = memory_engine()
+    ledger.save(engine.on_events(KHANS, NOW))
+    consent = family_consent((Recipient.EARLY_HELP, Recipient.SCHOOLS))
+    granted = engine.on_record(consent, NOW)
+    ledger.save(granted)
+    shared = views(granted.messages, "early_help")
+    assert shared and all(v.basis.outcome == "allow" for v in shared)
+    assert all(str(consent.consent_id) in v.basis.consent_ids for v in shared)
+    incident_view = next(v for v in shared if v.event_id == INCIDENT.event_id)
+    subject = incident_view.subjects[0]
+    assert subject.demographics is not None
+    context = seal_context(incident_view.event_id, "early_help", f"person:{subject.person_id}")
+    assert open_box(vault, subject.demographics, context)["family_name"] == "Khan"
+
+    later = NOW + timedelta(hours=1)
+    withdrawn = engine.on_record(consent.withdraw("ew-0042", later), later)
+    ledger.save(withdrawn)
+    with pytest.raises(KeyDestroyed):
+        open_box(vault, subject.demographics, context)
+    assert withdrawn.shredded and all("withdrawn" in s.because for s in withdrawn.shredded)
+    # The early help hub falls back to indicators; the school keeps Operation Encompass,
+    # sealed again under new keys; everything else it got under the consent is retracted.
+    again = views(withdrawn.messages, "early_help")
+    assert again and all(v.basis.outcome == "indicator" for v in again)
+    [encompass] = views(withdrawn.messages, "schools")
+    assert encompass.basis.outcome == "notify"
+    child = encompass.subjects[0]
+    assert child.demographics is not None
+    assert open_box(
+        vault,
+        child.demographics,
+        seal_context(encompass.event_id, "schools", f"person:{child.person_id}"),
+    )
+    retracted = [
+        m for m in withdrawn.messages if isinstance(m, Retraction) and m.recipient == "schools"
+    ]
+    assert len(retracted) == len(views(granted.messages, "schools")) - 1
+
+
+def test_expiry_is_recorded_and_shreds_like_a_withdrawal() -> None:
+    engine, ledger, _ = memory_engine()
+    ledger.save(engine.on_events(KHANS, NOW))
+    consent = family_consent((Recipient.HEALTH,)).model_copy(
+        update={"valid_until": NOW + timedelta(days=30)}
+    )
+    ledger.save(engine.on_record(consent, NOW))
+    assert engine.expired(NOW) == []
+    later = NOW + timedelta(days=31)
+    [expired] = engine.expired(later)
+    assert expired.state is ConsentState.EXPIRED and expired.consent_id == consent.consent_id
+    out = engine.on_record(expired, later)
+    assert out.shredded and {m.kind for m in out.messages} == {"retraction"}

@@ -1,0 +1,172 @@
+"""Adapters → linker → consent service on the real broker: decisions, views, consent, withdrawal.
+
+Runs on the session's real broker and on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from sqlalchemy import Engine, select
+
+from adapters import ADAPTERS, Ingestor, KafkaPublisher, RecordRegistry
+from broker.settings import BrokerSettings
+from broker.topics import Recipient, Topic
+from consent import ConsentRecord, ConsentState, ConsentStore, Giver, Purpose, SubjectKind
+from consent.service import consent_message
+from database import source_records
+from schemas import Agency, Category, KeyStore, Role
+from tests.helpers import EXAMPLES
+from tests.integration.test_pipeline import FILES, pipeline, quarantined, wait_for
+
+pytestmark = [pytest.mark.kafka, pytest.mark.slow]
+__all__ = ["pipeline"]  # the fixture, shared with the pipeline tests
+
+
+async def read_json(
+    bootstrap: str, topic: str, wanted: set[str], count: int, timeout: float = 30.0
+) -> list[dict[str, Any]]:
+    """Messages on a topic about the wanted events, until ``count`` of them have come."""
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        group_id=f"t-{uuid.uuid4().hex}",
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        session_timeout_ms=6000,
+        heartbeat_interval_ms=1000,
+    )
+    await consumer.start()
+    found: list[dict[str, Any]] = []
+    try:
+        deadline = asyncio.get_running_loop().time() + timeout
+        while len(found) < count and asyncio.get_running_loop().time() < deadline:
+            batch = await consumer.getmany(timeout_ms=500)
+            for record in (r for rs in batch.values() for r in rs):
+                body = json.loads(record.value)
+                if body.get("event_id") in wanted:
+                    found.append(body | {"_key": record.key.decode()})
+    finally:
+        await consumer.stop()
+    return found
+
+
+async def ingest_khans(bootstrap: str, engine: Engine, keys: KeyStore) -> set[str]:
+    ids: set[str] = set()
+    async with KafkaPublisher(bootstrap, BrokerSettings()) as publisher:
+        for agency, names in FILES.items():
+            ingestor = Ingestor(
+                ADAPTERS[agency], RecordRegistry(engine), keys.signer(agency), publisher
+            )
+            for name in names:
+                with (EXAMPLES / name).open("rb") as stream:
+                    await ingestor.ingest(stream, name)
+    with engine.connect() as connection:
+        for (event_ids,) in connection.execute(select(source_records.c.event_ids)):
+            ids |= set(event_ids)
+    return ids
+
+
+async def test_every_event_is_decided_for_every_recipient_and_consent_changes_the_views(
+    pipeline: tuple[str, Engine, KeyStore],
+) -> None:
+    bootstrap, engine, keys = pipeline
+    ids = await ingest_khans(bootstrap, engine, keys)
+    assert len(ids) == 10
+    store = ConsentStore(engine)
+    await wait_for(lambda: ids <= store.decided(sorted(ids)))
+
+    # A decision for every recipient of every event (the source agency excepted).
+    decisions = await read_json(bootstrap, Topic.DECISIONS.value, ids, count=50)
+    assert len(decisions) == 50
+    assert {(d["event_id"], d["recipient"]) for d in decisions} == {
+        (d["event_id"], r.value)
+        for d in decisions
+        for r in Recipient
+        if r.value != d["source_agency"]
+    }
+    assert all(d["_key"] == d["family_id"] for d in decisions)
+
+    # Operation Encompass: the school hears about the children, not the narrative.
+    [school] = await read_json(bootstrap, Topic.SHARE_SCHOOLS.value, ids, count=1)
+    assert school["basis"]["outcome"] == "notify"
+    assert {s["role"] for s in school["subjects"]} == {Role.CHILD_PRESENT.value}
+    assert school["details"] is None and "summary" not in school["fields"]
+    family = school["family_id"]
+    mother = next(
+        d["shared"][0]
+        for d in decisions
+        if d["recipient"] == "early_help"
+        and d["source_agency"] == "health"
+        and d["outcome"] == "indicator"
+        and len(d["shared"]) == 1
+    )
+
+    # The mother consents for the family: the early help hub gets details, not just indicators.
+    now = datetime.now(UTC)
+    granted = ConsentRecord(
+        state=ConsentState.GRANTED,
+        subject_kind=SubjectKind.FAMILY,
+        subject_id=family,
+        given_by=mother,
+        giver=Giver.PARENT,
+        recorded_by="ew-0042",
+        recorded_by_agency=Recipient.EARLY_HELP,
+        recipients=(Recipient.EARLY_HELP, Recipient.SCHOOLS),
+        categories=tuple(Category),
+        purpose=Purpose.EARLY_HELP_ASSESSMENT,
+        valid_from=now,
+        recorded_at=now,
+    )
+    async with KafkaPublisher(bootstrap, BrokerSettings()) as publisher:
+        await publisher.publish([consent_message(granted)])
+        await wait_for(lambda: store.record(granted.record_id) == granted)
+        shared = await read_json(bootstrap, Topic.SHARE_EARLY_HELP.value, ids, count=16)
+        allowed = [m for m in shared if m["basis"]["outcome"] == "allow"]
+        assert allowed and all(
+            str(granted.consent_id) in m["basis"]["consent_ids"] for m in allowed
+        )
+
+        # She withdraws it: the school's views under it are retracted; Encompass remains.
+        withdrawn = granted.withdraw("ew-0042", datetime.now(UTC))
+        await publisher.publish([consent_message(withdrawn)])
+        await wait_for(lambda: store.record(granted.record_id) == withdrawn)
+    assert store.keys_destroyed() > 0
+    school_msgs = await read_json(bootstrap, Topic.SHARE_SCHOOLS.value, ids, count=13)
+    retractions = [m for m in school_msgs if m["kind"] == "retraction"]
+    assert retractions and all("withdrawn" in m["reason"] for m in retractions)
+    latest = {m["decision_id"]: m for m in sorted(school_msgs, key=lambda m: m["revision"])}
+    assert [m["basis"]["outcome"] for m in latest.values() if m["kind"] == "share"] == ["notify"]
+
+
+async def test_an_unverifiable_linked_event_is_quarantined_not_decided(
+    pipeline: tuple[str, Engine, KeyStore],
+) -> None:
+    bootstrap, engine, keys = pipeline
+    line = json.loads((EXAMPLES / "police.jsonl").read_bytes().splitlines()[0])
+    [frame] = ADAPTERS[Agency.POLICE].frame(io.BytesIO(json.dumps(line).encode()), "p")
+    event = ADAPTERS[Agency.POLICE].map(frame, datetime.now(UTC)).events[0]
+    signed = keys.signer(Agency.POLICE).sign(event)
+    tampered = json.loads(signed.to_bytes())
+    tampered["payload"]["dash_risk"] = "high"  # would open an override if believed
+    good = keys.signer(Agency.POLICE).sign(event.model_copy(update={"event_id": uuid.uuid4()}))
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+    await producer.start()
+    try:
+        await producer.send_and_wait(Topic.LINKED.value, json.dumps(tampered).encode(), key=b"f")
+        await producer.send_and_wait(Topic.LINKED.value, event.to_bytes(), key=b"f")  # unsigned
+        await producer.send_and_wait(Topic.LINKED.value, good.to_bytes(), key=b"f")
+    finally:
+        await producer.stop()
+    store = ConsentStore(engine)
+    await wait_for(lambda: store.decided([str(good.event_id)]) == {str(good.event_id)})
+    assert store.decided([str(signed.event_id), str(event.event_id)]) == set()
+    reasons = [q.reason for q in await quarantined(bootstrap, "consent")]
+    assert "signature does not match the event" in reasons and "unsigned event" in reasons
