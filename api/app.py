@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from adapters import KafkaPublisher
+from api.consent import router as consent_router
 from api.credentials import AgencyCredentials
 from api.ingest import router as ingest_router
 from api.state import ApiState
@@ -43,10 +44,11 @@ def create_app(
         title="Early Help Exchange",
         version="0.1.0",
         description=(
-            "Agency ingest for the Early Help Exchange. Each agency system holds its own "
-            "token and may submit only as itself."
+            "Agency ingest and consent for the Early Help Exchange. Each agency system (and "
+            "the MASH and early help hub) holds its own token and may act only as itself."
         ),
         lifespan=lifespan,
     )
     app.include_router(ingest_router)
+    app.include_router(consent_router)
     return app

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Engine, select, update
 
+from broker.topics import Recipient
 from database import agency_credentials
 from schemas import Agency
 
@@ -28,8 +29,8 @@ class AgencyCredentials:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
 
-    def issue(self, agency: Agency, label: str) -> str:
-        """A new token for ``agency``; it is returned once and never stored."""
+    def issue(self, agency: Agency | Recipient, label: str) -> str:
+        """A new token for ``agency`` (or the MASH, or the early help hub); shown once."""
         token = PREFIX + agency.value + "_" + secrets.token_urlsafe(32)
         with self._engine.begin() as connection:
             connection.execute(
@@ -43,8 +44,8 @@ class AgencyCredentials:
             )
         return token
 
-    def agency_for(self, token: str) -> Agency | None:
-        """The agency a live token belongs to, or None."""
+    def holder_for(self, token: str) -> Recipient | None:
+        """Who a live token belongs to (an agency, the MASH or the early help hub), or None."""
         with self._engine.connect() as connection:
             row = connection.execute(
                 select(agency_credentials.c.agency).where(
@@ -52,7 +53,7 @@ class AgencyCredentials:
                     agency_credentials.c.revoked_at.is_(None),
                 )
             ).first()
-        return Agency(row[0]) if row else None
+        return Recipient(row[0]) if row else None
 
     def revoke(self, token: str) -> bool:
         with self._engine.begin() as connection:

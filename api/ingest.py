@@ -14,6 +14,7 @@ from adapters import ADAPTERS, Ingestor, RawRecord, RecordRegistry
 from adapters.framing import read_csv, read_json_documents, read_lines
 from adapters.schools import HEADER
 from api.state import ApiState
+from broker.topics import Recipient
 from schemas import Agency
 
 router = APIRouter(prefix="/v1/agencies", tags=["agency ingest"])
@@ -46,31 +47,38 @@ def _state(request: Request) -> ApiState:
     return state
 
 
-async def authenticated_agency(
-    agency: Agency,
+async def token_holder(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
-) -> Agency:
-    """The agency the bearer token belongs to, which must be the agency in the path."""
+) -> Recipient:
+    """Who the bearer token belongs to; 401 without a live token."""
     if credentials is None:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
-            "send the agency's token as a Bearer credential",
+            "send your token as a Bearer credential",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    holder = _state(request).credentials.agency_for(credentials.credentials)
+    holder = _state(request).credentials.holder_for(credentials.credentials)
     if holder is None:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
             "unknown or revoked token",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    if holder is not agency:
+    return holder
+
+
+async def authenticated_agency(
+    agency: Agency,
+    holder: Annotated[Recipient, Depends(token_holder)],
+) -> Agency:
+    """The agency in the path, which must be the one the bearer token belongs to."""
+    if holder.value != agency.value:
         raise HTTPException(
             status.HTTP_403_FORBIDDEN,
             f"this token belongs to {holder.value} and may submit only as {holder.value}",
         )
-    return holder
+    return agency
 
 
 @router.post(

@@ -31,6 +31,7 @@ from broker.runtime import (
     stop_background,
 )
 from broker.settings import BrokerSettings
+from broker.topics import Recipient
 from ehx.consent_cli import app as consent_app
 from schemas import Agency, ExchangeError, KeyStore, export_json_schemas
 
@@ -379,10 +380,16 @@ def serve(
 
 @agencies_app.command("token")
 def agencies_token(
-    agency: Annotated[Agency, typer.Argument(help="The agency the token submits as.")],
+    agency: Annotated[
+        Recipient, typer.Argument(help="The agency (or mash, early_help) the token acts as.")
+    ],
     label: Annotated[str, typer.Option(help="Which system holds it, for the record.")] = "",
 ) -> None:
-    """Issue an API token for an agency system; it is shown once and stored hashed."""
+    """Issue an API token for an agency's system; it is shown once and stored hashed.
+
+    An agency's token submits records only as that agency, and records consent in its
+    name; the MASH's and the early help hub's tokens record consent and assertions.
+    """
     from api import AgencyCredentials
     from database import migrate, open_engine
 

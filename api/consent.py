@@ -1,0 +1,161 @@
+"""Consent over HTTP: record, withdraw and show consent; assert significant harm; preview.
+
+The same records as ``ehx consent``, onto the same ``ehx.consent`` topic. A token's
+holder is the recording agency: a consent cannot be recorded in another agency's name.
+Writes answer 202: the record is on the topic, and the consent service applies it.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+
+from api.ingest import token_holder
+from api.state import ApiState
+from broker.topics import Recipient
+from consent import (
+    ConsentRecord,
+    ConsentState,
+    ConsentStore,
+    Giver,
+    HarmAssertion,
+    Purpose,
+    SubjectKind,
+    load_policy,
+)
+from consent.preview import preview
+from consent.registry import ConsentTopicRecord
+from consent.service import consent_message
+from schemas import Category
+
+router = APIRouter(prefix="/v1", tags=["consent"])
+Holder = Annotated[Recipient, Depends(token_holder)]
+
+
+class ConsentRequest(BaseModel):
+    """A consent (or refusal) as a practitioner's system records it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    state: ConsentState = Field(ConsentState.GRANTED, description="granted or refused")
+    subject_kind: SubjectKind
+    subject_id: str = Field(description="The person or family id the exchange gave them.")
+    given_by: str | None = Field(None, description="Person id of who gave it.")
+    giver: Giver
+    recorded_by: str = Field(description="The practitioner's id.")
+    recipients: list[Recipient] = Field(min_length=1)
+    categories: list[Category] = Field(min_length=1)
+    purpose: Purpose
+    valid_from: AwareDatetime | None = None
+    valid_until: AwareDatetime | None = None
+    evidence: str = Field("", max_length=500, description="Where it is written down.")
+
+
+class WithdrawRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    withdrawn_by: str = Field(description="The practitioner's id.")
+
+
+class AssertionRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    person_id: str
+    family_id: str
+    asserted_by: str
+    reason: str = Field(min_length=10, max_length=2_000)
+
+
+def _state(request: Request) -> ApiState:
+    state: ApiState = request.app.state.ehx
+    return state
+
+
+async def _publish(request: Request, record: ConsentTopicRecord) -> None:
+    await _state(request).publisher.publish([consent_message(record)])
+
+
+def _refuse(exc: ValidationError) -> HTTPException:
+    first = exc.errors(include_url=False, include_input=False)[0]
+    where = ".".join(str(p) for p in first["loc"])
+    reason = first["msg"].removeprefix("Value error, ")
+    return HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"{where}: {reason}".lstrip(": "))
+
+
+@router.post("/consents", status_code=status.HTTP_202_ACCEPTED, summary="Record consent")
+async def record_consent(request: Request, body: ConsentRequest, holder: Holder) -> dict[str, Any]:
+    """Record a grant or a refusal; the consent service re-decides what it touches."""
+    if body.state not in (ConsentState.GRANTED, ConsentState.REFUSED):
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            "state: record granted or refused here; withdraw with POST /v1/consents/{id}/withdraw",
+        )
+    now = datetime.now(UTC)
+    try:
+        record = ConsentRecord(
+            **body.model_dump(exclude={"valid_from"}),
+            valid_from=body.valid_from or now,
+            recorded_by_agency=holder,
+            recorded_at=now,
+        )
+    except ValidationError as exc:
+        raise _refuse(exc) from exc
+    await _publish(request, record)
+    return {"consent_id": str(record.consent_id), "state": record.state.value}
+
+
+@router.post(
+    "/consents/{consent_id}/withdraw", status_code=status.HTTP_202_ACCEPTED, summary="Withdraw"
+)
+async def withdraw_consent(
+    request: Request, consent_id: str, body: WithdrawRequest, holder: Holder
+) -> dict[str, Any]:
+    """Withdraw consent: flows stop; what recipients hold under it becomes unreadable."""
+    found = ConsentStore(_state(request).engine).record(consent_id)
+    if not isinstance(found, ConsentRecord):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no consent {consent_id} on record")
+    if found.state is not ConsentState.GRANTED:
+        raise HTTPException(
+            status.HTTP_409_CONFLICT, f"consent {consent_id} is {found.state.value}, not granted"
+        )
+    await _publish(request, found.withdraw(body.withdrawn_by, datetime.now(UTC)))
+    return {"consent_id": consent_id, "state": ConsentState.WITHDRAWN.value}
+
+
+@router.get("/subjects/{subject_id}/consents", summary="Consent about a person or family")
+async def show_consents(request: Request, subject_id: str, holder: Holder) -> list[dict[str, Any]]:
+    now = datetime.now(UTC)
+    records = ConsentStore(_state(request).engine).records_about(subject_id)
+    return [
+        r.model_dump(mode="json") | {"in_force": r.in_force(now)}
+        for r in records
+        if isinstance(r, ConsentRecord)
+    ]
+
+
+@router.post(
+    "/harm-assertions", status_code=status.HTTP_202_ACCEPTED, summary="Assert significant harm"
+)
+async def assert_harm(request: Request, body: AssertionRequest, holder: Holder) -> dict[str, Any]:
+    """A practitioner asserts significant harm: the family's events go to the MASH."""
+    record = HarmAssertion(
+        **body.model_dump(), asserted_by_agency=holder, asserted_at=datetime.now(UTC)
+    )
+    await _publish(request, record)
+    return {"assertion_id": str(record.assertion_id)}
+
+
+@router.get("/families/{family_id}/preview", summary="Preview a recipient's view")
+async def preview_family(
+    request: Request,
+    family_id: str,
+    holder: Holder,
+    recipient: Annotated[Recipient, Query(alias="as")],
+) -> list[dict[str, Any]]:
+    """What ``as`` would see of the family now: outcomes, people and field names, no values."""
+    store = ConsentStore(_state(request).engine)
+    lines = preview(store, load_policy(), family_id, recipient, datetime.now(UTC))
+    return [line.as_dict() for line in lines]

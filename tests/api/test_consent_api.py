@@ -1,0 +1,149 @@
+"""Consent over HTTP: recorded in the token holder's name, refused with reasons, previewed."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+
+import httpx
+import pytest
+from aiokafka import AIOKafkaConsumer
+from sqlalchemy import Engine
+
+from api import AgencyCredentials
+from broker.topics import Recipient, Topic
+from consent import ConsentEngine, ConsentRecord, ConsentStore, load_policy
+from consent.keys import MemoryKeyVault
+from schemas import Agency
+from tests.api.test_ingest_api import auth, client
+from tests.consent.fakes import NOW, linked_khans
+
+pytestmark = pytest.mark.kafka
+__all__ = ["client"]  # the fixture, shared with the ingest API tests
+
+Client = tuple[httpx.Client, AgencyCredentials]
+GRANT = {
+    "subject_kind": "family",
+    "subject_id": "f00000001",
+    "given_by": "p00000001",
+    "giver": "parent",
+    "recorded_by": "ew-0042",
+    "recipients": ["early_help", "schools"],
+    "categories": ["domestic_violence_abuse", "poor_school_attendance"],
+    "purpose": "early_help_assessment",
+    "evidence": "EHA form 2211",
+}
+
+
+async def consent_on_topic(bootstrap: str, consent_id: str) -> dict[str, object]:
+    consumer = AIOKafkaConsumer(
+        Topic.CONSENT.value,
+        bootstrap_servers=bootstrap,
+        group_id=f"t-{uuid.uuid4().hex}",
+        auto_offset_reset="earliest",
+        session_timeout_ms=6000,
+        heartbeat_interval_ms=1000,
+    )
+    await consumer.start()
+    try:
+        for _ in range(60):
+            batch = await consumer.getmany(timeout_ms=500)
+            for record in (r for rs in batch.values() for r in rs):
+                body: dict[str, object] = json.loads(record.value)
+                if body.get("consent_id") == consent_id:
+                    assert record.key == consent_id.encode()
+                    return body
+    finally:
+        await consumer.stop()
+    raise AssertionError("consent record never reached ehx.consent")
+
+
+def test_consent_is_recorded_in_the_token_holders_name(
+    client: Client, kafka_bootstrap: str
+) -> None:
+    http, credentials = client
+    token = credentials.issue(Recipient.EARLY_HELP, "early help hub case system")
+    answer = http.post("/v1/consents", json=GRANT, headers=auth(token))
+    assert answer.status_code == 202, answer.text
+    consent_id = answer.json()["consent_id"]
+    record = asyncio.run(consent_on_topic(kafka_bootstrap, consent_id))
+    assert record["recorded_by_agency"] == "early_help" and record["state"] == "granted"
+    # The body cannot claim another agency.
+    forged = http.post(
+        "/v1/consents", json=GRANT | {"recorded_by_agency": "mash"}, headers=auth(token)
+    )
+    assert forged.status_code == 422
+
+
+@pytest.mark.parametrize(
+    ("change", "status", "reason"),
+    [
+        ({"giver": "young_person"}, 422, "a young person consents for their own information"),
+        ({"recipients": []}, 422, "recipients"),
+        ({"categories": ["gossip"]}, 422, "categories"),
+        ({"state": "withdrawn"}, 422, "withdraw with POST"),
+    ],
+    ids=["young person for a family", "no recipients", "unknown category", "withdrawn directly"],
+)
+def test_a_bad_consent_is_refused_with_its_reason(
+    client: Client, change: dict[str, object], status: int, reason: str
+) -> None:
+    http, credentials = client
+    token = credentials.issue(Agency.SCHOOLS, "school MIS")
+    answer = http.post("/v1/consents", json=GRANT | change, headers=auth(token))
+    assert answer.status_code == status
+    assert reason in json.dumps(answer.json())
+
+
+def test_without_a_token_nothing_is_recorded(client: Client) -> None:
+    http, _ = client
+    assert http.post("/v1/consents", json=GRANT).status_code == 401
+    assert http.post("/v1/consents", json=GRANT, headers=auth("ehx_nope")).status_code == 401
+
+
+def test_withdrawing_a_consent_nobody_recorded_is_a_404(client: Client) -> None:
+    http, credentials = client
+    token = credentials.issue(Recipient.MASH, "MASH")
+    answer = http.post(
+        f"/v1/consents/{uuid.uuid4()}/withdraw", json={"withdrawn_by": "sw-1"}, headers=auth(token)
+    )
+    assert answer.status_code == 404
+
+
+def test_consent_on_record_is_shown_and_the_preview_says_what_a_school_would_see(
+    client: Client, sqlite_engine: Engine
+) -> None:
+    http, credentials = client
+    store = ConsentStore(sqlite_engine)
+    engine = ConsentEngine(load_policy(), MemoryKeyVault(), store.load_registry(), store)
+    store.save(engine.on_events(linked_khans(), NOW))
+    record = ConsentRecord.model_validate(
+        GRANT
+        | {
+            "state": "granted",
+            "recorded_by_agency": "early_help",
+            "valid_from": NOW.isoformat(),
+            "recorded_at": NOW.isoformat(),
+        }
+    )
+    store.save_record(record)
+    token = credentials.issue(Recipient.EARLY_HELP, "early help hub")
+    shown = http.get("/v1/subjects/f00000001/consents", headers=auth(token)).json()
+    assert [c["consent_id"] for c in shown] == [str(record.consent_id)]
+    assert shown[0]["in_force"] is True
+
+    lines = http.get(
+        "/v1/families/f00000001/preview", params={"as": "schools"}, headers=auth(token)
+    )
+    assert lines.status_code == 200
+    incident = next(
+        line
+        for line in lines.json()
+        if line["event_type"] == "police.incident" and line["outcome"] != "deny"
+    )
+    # Consent covers domestic abuse, not crime: the incident (both) reaches the school only
+    # as Operation Encompass, with no narrative.
+    assert incident["outcome"] == "notify"
+    assert "summary" not in incident["fields"]
+    assert all("child_present" in person for person in incident["people"])
