@@ -1,0 +1,108 @@
+"""The consent ledger contract: the SQL store (SQLite and PostgreSQL) and the in-memory fake
+answer the engine alike, and the store brings the registry back after a restart."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import Engine
+
+from broker.topics import Recipient
+from consent import (
+    ConsentEngine,
+    ConsentLedger,
+    ConsentRecord,
+    ConsentRegistry,
+    ConsentStore,
+    HarmAssertion,
+    Outbox,
+    OverrideReview,
+    ReviewOutcome,
+    load_policy,
+)
+from consent.keys import DataKeyStore, MemoryKeyVault
+from tests.consent.fakes import NOW, MemoryLedger, linked_khans
+
+KHANS = linked_khans()
+FAMILY = KHANS[0].subjects[0].family_id or ""
+PERSON = KHANS[0].subjects[0].person_id or ""
+
+
+@pytest.fixture(params=["memory", "sql"])
+def ledger(request: pytest.FixtureRequest, engine: Engine) -> ConsentLedger:
+    return MemoryLedger() if request.param == "memory" else ConsentStore(engine)
+
+
+def test_the_ledger_contract(ledger: MemoryLedger | ConsentStore) -> None:
+    engine = ConsentEngine(load_policy(), MemoryKeyVault(), ConsentRegistry(), ledger)
+    out = engine.on_events(KHANS[:4], NOW)
+    ledger.save(out)
+    ids = [str(e.event_id) for e in KHANS]
+    assert ledger.decided(ids) == set(ids[:4])
+    held = ledger.family_events({FAMILY})
+    assert held == sorted(KHANS[:4], key=lambda e: (e.occurred_at, str(e.event_id)))
+    assert FAMILY in ledger.families_of(PERSON)
+    decision = out.decisions[0]
+    assert ledger.latest([decision.decision_id, "nope"]) == {decision.decision_id: decision}
+    # A later revision replaces the earlier one.
+    newer = decision.model_copy(update={"revision": 2, "reason": "again"})
+    ledger.save(Outbox(decisions=[newer]))
+    assert ledger.latest([decision.decision_id])[decision.decision_id].revision == 2
+    # Replays are recognised, not decided again.
+    assert engine.on_events(KHANS[:4], NOW).replays == 4
+
+
+def test_a_restarted_service_knows_every_consent_assertion_and_review(engine: Engine) -> None:
+    store = ConsentStore(engine)
+    consent = ConsentRecord.model_validate(
+        {
+            "state": "granted",
+            "subject_kind": "family",
+            "subject_id": FAMILY,
+            "given_by": PERSON,
+            "giver": "parent",
+            "recorded_by": "ew-1",
+            "recorded_by_agency": "early_help",
+            "recipients": ["schools"],
+            "categories": ["housing"],
+            "purpose": "early_help_assessment",
+            "valid_from": NOW.isoformat(),
+            "recorded_at": NOW.isoformat(),
+        }
+    )
+    assertion = HarmAssertion(
+        person_id=PERSON,
+        family_id=FAMILY,
+        asserted_by="dsl-1",
+        asserted_by_agency=Recipient.SCHOOLS,
+        reason="A disclosure this morning that needs the MASH.",
+        asserted_at=NOW,
+    )
+    review = OverrideReview(
+        override_id="e:mash", outcome=ReviewOutcome.REVERSED, reviewed_by="m-1", reviewed_at=NOW
+    )
+    for record in (consent, assertion, review):
+        store.save_record(record)
+    later = consent.withdraw("ew-1", NOW + timedelta(hours=1))
+    store.save_record(later)
+    registry = ConsentStore(engine).load_registry()
+    assert registry.consents == {later.record_id: later}
+    assert list(registry.assertions.values()) == [assertion]
+    assert registry.reversed_overrides == frozenset({"e:mash"})
+    assert [r.record_id for r in store.records_about(FAMILY)] == [
+        assertion.record_id,
+        later.record_id,
+    ]
+
+
+def test_destroyed_keys_stay_destroyed_and_a_new_version_follows(engine: Engine) -> None:
+    keys = DataKeyStore(engine)
+    key_id, key = keys.current("schools", PERSON)
+    assert keys.current("schools", PERSON) == (key_id, key)
+    assert keys.destroy("schools", PERSON, "consent withdrawn") == [key_id]
+    reopened = DataKeyStore(engine)
+    assert reopened.get(key_id) is None
+    new_id, new_key = reopened.current("schools", PERSON)
+    assert new_id.endswith(":v2") and new_key != key
+    assert reopened.destroy("schools", PERSON, "again") == [new_id]
