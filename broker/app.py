@@ -20,6 +20,7 @@ from faststream.security import (
 )
 from sqlalchemy import Engine
 
+from alerts import AlertDesk, AlertStore, sweep_escalations
 from broker.settings import BrokerSettings
 from consent import ConsentService, ConsentStore, DataKeyStore, load_policy, register_consent
 from consent.policy import PolicySettings
@@ -29,6 +30,7 @@ from database.settings import DatabaseSettings
 from intake import IntakeStore, register_intake
 from linker import Linker, LinkStore, register_linker
 from schemas import KeySettings, KeyStore
+from timeline import TimelineStore, register_timeline
 
 
 def security_for(settings: BrokerSettings) -> BaseSecurity | None:
@@ -60,6 +62,8 @@ class Services:
     intake: IntakeStore
     linker: Linker
     consent: ConsentService
+    timeline: TimelineStore
+    alerts: AlertStore
 
 
 def build_services(
@@ -90,9 +94,13 @@ def build_services(
     linker = Linker.open(LinkStore(engine))
     register_linker(broker, linker, verifier, session_timeout_ms=session_timeout_ms)
     # A bad policy file stops start-up here, naming the line (PolicyInvalid).
-    consent = ConsentService.open(ConsentStore(engine), DataKeyStore(engine), load_policy())
+    policy = load_policy()
+    consent = ConsentService.open(ConsentStore(engine), DataKeyStore(engine), policy)
     register_consent(broker, consent, verifier, session_timeout_ms=session_timeout_ms)
-    return Services(broker, engine, intake, linker, consent)
+    timeline, alerts = TimelineStore(engine), AlertStore(engine)
+    desk = AlertDesk(alerts, timeline, policy)
+    register_timeline(broker, timeline, desk.after, session_timeout_ms=session_timeout_ms)
+    return Services(broker, engine, intake, linker, consent, timeline, alerts)
 
 
 def services_app(bootstrap: str) -> FastStream:
@@ -103,6 +111,8 @@ def services_app(bootstrap: str) -> FastStream:
     async def start_sweep() -> None:
         every = PolicySettings().expiry_sweep_seconds
         tasks.append(asyncio.create_task(sweep_expiries(services.broker, services.consent, every)))
+        calendar = services.consent.engine.policy.operation_encompass
+        tasks.append(asyncio.create_task(sweep_escalations(services.alerts, calendar, every)))
 
     async def stop_sweep() -> None:
         for task in tasks:

@@ -25,6 +25,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict
 from broker.topics import Recipient
 from consent.policy import HarmRule, Policy, is_child
 from consent.records import ConsentRecord, ConsentState, Giver, HarmAssertion, SubjectKind
+from linker.service import family_key
 from schemas import CanonicalEvent, Subject
 
 
@@ -150,8 +151,8 @@ def override_id(event_id: UUID | str) -> str:
 
 
 def family_of(event: CanonicalEvent) -> str:
-    """The family an event belongs to: its first subject's (the linker keyed it so)."""
-    return next((s.family_id for s in event.subjects if s.family_id), str(event.event_id))
+    """The family an event belongs to: the linker's partition key, so views stay in order."""
+    return family_key(event)
 
 
 def decide(

@@ -22,7 +22,7 @@ from datetime import datetime
 from typing import Protocol
 
 from broker.topics import Recipient
-from consent.decide import Decision, decide_for, harm_hits
+from consent.decide import Decision, Outcome, decide_for, harm_hits
 from consent.keys import KeyVault
 from consent.policy import Policy, is_child
 from consent.records import ConsentRecord, ConsentState, HarmAssertion, SubjectKind
@@ -200,14 +200,33 @@ class ConsentEngine:
                 if before is not None and _same(before, decision) and not resealed:
                     continue
             revision = before.revision + 1 if before is not None else 1
-            decision = decision.model_copy(update={"revision": revision})
+            if revision != decision.revision:
+                decision = decision.model_copy(update={"revision": revision})
             out.decisions.append(decision)
             if decision.shares:
+                roll = (
+                    _school_roll(decision.shared, history())
+                    if decision.outcome is Outcome.NOTIFY
+                    else None
+                )
                 out.messages.append(
-                    build_view(event, decision, self.policy, self.vault, now, revision)
+                    build_view(event, decision, self.policy, self.vault, now, revision, roll)
                 )
             elif before is not None and before.shares:
                 out.messages.append(retraction(decision, because or decision.reason, now, revision))
+
+
+def _school_roll(people: Sequence[str], events: Sequence[CanonicalEvent]) -> dict[str, str]:
+    """Each child's school, from the latest schools record about them in the family's file."""
+    roll: dict[str, str] = {}
+    for event in sorted(events, key=lambda e: e.occurred_at):
+        urn = getattr(event.payload, "school_urn", None)
+        if event.source.agency.value != "schools" or not urn:
+            continue
+        for subject in event.subjects:
+            if subject.person_id and subject.person_id in people:
+                roll[subject.person_id] = urn
+    return roll
 
 
 def _same(a: Decision, b: Decision) -> bool:

@@ -162,32 +162,3 @@ class DataKeyStore:
         for key_id in ids:
             self._by_id[key_id] = None
         return ids
-
-
-class MemoryKeyVault:
-    """A vault in a dict, for unit tests of the pure parts."""
-
-    def __init__(self) -> None:
-        self.keys: dict[str, bytes | None] = {}
-        self._versions: dict[tuple[str, str], int] = {}
-
-    def current(self, recipient: str, person_id: str) -> tuple[str, bytes]:
-        version = self._versions.setdefault((recipient, person_id), 1)
-        key_id = f"{recipient}:{person_id}:v{version}"
-        key = self.keys.get(key_id)
-        if key is None:
-            if key_id in self.keys:  # destroyed: a new version
-                self._versions[(recipient, person_id)] = version + 1
-                return self.current(recipient, person_id)
-            key = self.keys[key_id] = AESGCM.generate_key(bit_length=256)
-        return key_id, key
-
-    def get(self, key_id: str) -> bytes | None:
-        return self.keys.get(key_id)
-
-    def destroy(self, recipient: str, person_id: str, because: str) -> list[str]:
-        prefix = f"{recipient}:{person_id}:v"
-        gone = [k for k, v in self.keys.items() if k.startswith(prefix) and v is not None]
-        for key_id in gone:
-            self.keys[key_id] = None
-        return gone

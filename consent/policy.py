@@ -7,11 +7,12 @@ with the file, the line and the reason (``PolicyInvalid``).
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, time, timedelta
 from functools import cached_property
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -139,6 +140,46 @@ class RecipientPolicy(_Strict):
     purposes: Annotated[tuple[Purpose, ...], Field(min_length=1)]
 
 
+class Holiday(_Strict):
+    start: date
+    end: date
+    name: str = ""
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Holiday:
+        if self.end < self.start:
+            raise ValueError("a holiday ends on or after it starts")
+        return self
+
+
+class SchoolCalendar(_Strict):
+    """When school days start, and which days are not school days."""
+
+    timezone: str = "Europe/London"
+    school_day_starts: time = time(8, 30)
+    holidays: tuple[Holiday, ...] = ()
+    #: After the deadline passes unacknowledged, how long the deputy has before the
+    #: local authority is told.
+    local_authority_after: timedelta = Field(default=timedelta(hours=1))
+
+    def is_school_day(self, day: date) -> bool:
+        if day.weekday() >= 5:
+            return False
+        return not any(h.start <= day <= h.end for h in self.holidays)
+
+    def next_school_start(self, after: datetime) -> datetime:
+        """The first start of a school day strictly after ``after``."""
+        zone = ZoneInfo(self.timezone)
+        local = after.astimezone(zone)
+        day = local.date()
+        for _ in range(400):  # a year and a bit: any calendar has a school day in it
+            start = datetime.combine(day, self.school_day_starts, tzinfo=zone)
+            if start > local and self.is_school_day(day):
+                return start
+            day += timedelta(days=1)
+        raise ValueError("no school day in the next 400 days: check the holiday calendar")
+
+
 class Policy(_Strict):
     """The whole sharing policy, validated."""
 
@@ -153,6 +194,7 @@ class Policy(_Strict):
     sealed_fields: frozenset[str]
     views: dict[str, dict[EventType, tuple[str, ...]]]
     contacts: dict[str, str] = {}
+    operation_encompass: SchoolCalendar = SchoolCalendar()
 
     @model_validator(mode="after")
     def _references_resolve(self) -> Policy:

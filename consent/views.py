@@ -24,6 +24,7 @@ def build_view(
     vault: KeyVault,
     now: datetime,
     revision: int = 1,
+    school_roll: dict[str, str] | None = None,
 ) -> ShareView:
     """The recipient's view of ``event`` under ``decision`` (which must share)."""
     assert decision.shares, "only a sharing decision has a view"
@@ -96,6 +97,7 @@ def build_view(
             if decision.outcome is Outcome.NOTIFY
             else None
         ),
+        school_roll=school_roll or {},
         shared_at=now,
     )
 

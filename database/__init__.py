@@ -4,22 +4,28 @@ from database.engine import migrate, open_engine
 from database.settings import DatabaseSettings
 from database.tables import (
     agency_credentials,
+    alerts,
     consent_events,
     consent_records,
     data_keys,
+    encompass_notifications,
     linker_mentions,
     metadata,
     received_events,
     sharing_decisions,
     source_records,
+    timeline_entries,
+    timeline_people,
 )
 
 __all__ = [
     "DatabaseSettings",
     "agency_credentials",
+    "alerts",
     "consent_events",
     "consent_records",
     "data_keys",
+    "encompass_notifications",
     "linker_mentions",
     "metadata",
     "migrate",
@@ -27,4 +33,6 @@ __all__ = [
     "received_events",
     "sharing_decisions",
     "source_records",
+    "timeline_entries",
+    "timeline_people",
 ]

@@ -149,3 +149,76 @@ data_keys = Table(
     Column("destroyed_at", DateTime(timezone=True)),
     Column("destroyed_because", String(200)),
 )
+
+#: Each recipient's timeline: one row per event it was given, as last decided. A
+#: retraction keeps the row as a tombstone (``state`` retracted) so that a late copy of
+#: an older revision cannot bring the entry back; a higher version of the same source
+#: record marks the earlier one superseded. Sealed parts stay sealed at rest.
+timeline_entries = Table(
+    "timeline_entries",
+    metadata,
+    Column("recipient", String(16), primary_key=True),
+    Column("event_id", String(36), primary_key=True),
+    Column("family_id", String(36), nullable=False, index=True),
+    Column("revision", Integer, nullable=False),
+    Column("state", String(12), nullable=False),
+    Column("source_agency", String(16)),
+    Column("event_type", String(64)),
+    Column("record_ref", String(200)),
+    Column("record_version", Integer),
+    Column("occurred_at", DateTime(timezone=True), index=True),
+    Column("categories", JSON),
+    Column("view", JSON),
+)
+
+#: Who each timeline entry is about, for a person's timeline.
+timeline_people = Table(
+    "timeline_people",
+    metadata,
+    Column("recipient", String(16), primary_key=True),
+    Column("event_id", String(36), primary_key=True),
+    Column("person_id", String(36), primary_key=True, index=True),
+)
+
+#: Alerts for the MASH screening team: one open alert per family and kind, filled in as
+#: more arrives; a decided alert stays as it was decided and a new one opens if needed.
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("alert_id", String(80), primary_key=True),
+    Column("family_id", String(36), nullable=False, index=True),
+    Column("kind", String(24), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("level", String(24), nullable=False),
+    Column("reasons", JSON, nullable=False),
+    Column("problems", JSON, nullable=False),
+    Column("event_ids", JSON, nullable=False),
+    Column("indicators_only", Boolean, nullable=False),
+    Column("raised_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("due_at", DateTime(timezone=True)),
+    Column("screened_by", String(64)),
+    Column("screened_at", DateTime(timezone=True)),
+    Column("decision", String(32)),
+    Column("decided_by", String(64)),
+    Column("decided_at", DateTime(timezone=True)),
+)
+
+#: Operation Encompass notifications: one per child per incident, due before the start
+#: of the next school day, acknowledged by the key adult or escalated.
+encompass_notifications = Table(
+    "encompass_notifications",
+    metadata,
+    Column("notification_id", String(80), primary_key=True),
+    Column("event_id", String(36), nullable=False),
+    Column("family_id", String(36), nullable=False),
+    Column("person_id", String(36), nullable=False),
+    Column("school_urn", String(16)),
+    Column("addressed_to", String(32), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("due_at", DateTime(timezone=True), nullable=False),
+    Column("acknowledged_at", DateTime(timezone=True)),
+    Column("acknowledged_by", String(64)),
+    Column("escalation", String(24), nullable=False),
+    Column("escalated_at", DateTime(timezone=True)),
+)

@@ -407,19 +407,32 @@ def bench(
     agency: Annotated[
         list[Agency] | None, typer.Option(help="Only these agencies (repeatable).")
     ] = None,
+    suite: Annotated[
+        list[str] | None,
+        typer.Option(help="Only these benchmarks (repeatable): ingest, consent."),
+    ] = None,
+    people: Annotated[int, typer.Option(help="People in the consent benchmark's city.")] = 20_000,
 ) -> None:
-    """Measure ingest throughput per agency against a bare aiokafka producer.
+    """Measure: ingest per agency against a bare aiokafka producer; consent decisions/s.
 
-    Runs on fresh embedded brokers; writes OUT/benchmarks.json and OUT/benchmarks.md.
+    Ingest runs on fresh embedded brokers. Writes OUT/benchmarks.json and
+    OUT/benchmarks.md; a suite not run keeps its last figures, dated.
     """
     from bench import run_benchmarks
+    from bench.run import SUITES
 
+    chosen = tuple(suite) if suite else SUITES
+    unknown = [s for s in chosen if s not in SUITES]
+    if unknown:
+        raise typer.BadParameter(f"unknown suite {', '.join(unknown)}; one of {', '.join(SUITES)}")
     run_benchmarks(
         records,
         repeat,
         out,
         tuple(agency) if agency else tuple(Agency),
         say=lambda line: errors.print(line, highlight=False),
+        suites=chosen,
+        people=people,
     )
     console.print((out / "benchmarks.md").read_text(), markup=False, highlight=False)
 

@@ -67,6 +67,9 @@ class ShareView(_View):
     #: Free-text fields (narratives, reasons), sealed; absent if not to be shown.
     details: SealedBox | None = None
     contact: str | None = None
+    #: For a statutory notification: each child's school (URN) on the schools' rolls,
+    #: so the right key adult is told; a child missing here is on no roll we know.
+    school_roll: dict[str, str] = Field(default_factory=dict)
     shared_at: AwareDatetime
 
 

@@ -16,6 +16,8 @@ PACKAGES = [
     "api",
     "bench",
     "linker",
+    "timeline",
+    "alerts",
     "ehx",
 ]
 

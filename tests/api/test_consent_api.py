@@ -14,7 +14,7 @@ from sqlalchemy import Engine
 from api import AgencyCredentials
 from broker.topics import Recipient, Topic
 from consent import ConsentEngine, ConsentRecord, ConsentStore, load_policy
-from consent.keys import MemoryKeyVault
+from consent.memory import MemoryKeyVault
 from schemas import Agency
 from tests.api.test_ingest_api import auth, client
 from tests.consent.fakes import NOW, linked_khans

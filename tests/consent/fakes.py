@@ -1,16 +1,15 @@
-"""Fakes for the consent engine's ports (unit tests only), and linked Khan examples."""
+"""The consent engine on in-memory ports, and the Khan examples linked."""
 
 from __future__ import annotations
 
 import io
-from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 
 from sqlalchemy import create_engine
 
 from adapters import ADAPTERS
-from consent import ConsentEngine, ConsentRegistry, Decision, Outbox, load_policy
-from consent.keys import MemoryKeyVault
+from consent import ConsentEngine, ConsentRegistry, load_policy
+from consent.memory import MemoryKeyVault, MemoryLedger
 from database import migrate
 from linker import Linker, LinkStore
 from schemas import Agency, CanonicalEvent
@@ -39,43 +38,6 @@ def linked_khans() -> list[CanonicalEvent]:
     migrate(engine)
     linker = Linker.open(LinkStore(engine))
     return [linker.link(e)[0] for a, n in KHAN_FILES for e in raw_events(a, n)]
-
-
-class MemoryLedger:
-    """A ``ConsentLedger`` in memory: what the SQL store keeps, kept in dicts."""
-
-    def __init__(self) -> None:
-        self.events: dict[str, CanonicalEvent] = {}
-        self.decisions: dict[str, Decision] = {}
-
-    def decided(self, event_ids: Sequence[str]) -> set[str]:
-        return {e for e in event_ids if e in self.events}
-
-    def family_events(self, family_ids: Iterable[str]) -> list[CanonicalEvent]:
-        wanted = set(family_ids)
-        return sorted(
-            (e for e in self.events.values() if {s.family_id for s in e.subjects} & wanted),
-            key=lambda e: (e.occurred_at, str(e.event_id)),
-        )
-
-    def families_of(self, person_id: str) -> set[str]:
-        return {
-            s.family_id or ""
-            for e in self.events.values()
-            for s in e.subjects
-            if s.person_id == person_id
-        }
-
-    def latest(self, decision_ids: Sequence[str]) -> dict[str, Decision]:
-        return {d: self.decisions[d] for d in decision_ids if d in self.decisions}
-
-    def save(self, outbox: Outbox) -> None:
-        for event in outbox.held:
-            self.events[str(event.event_id)] = event
-        for decision in outbox.decisions:
-            before = self.decisions.get(decision.decision_id)
-            if before is None or decision.revision > before.revision:
-                self.decisions[decision.decision_id] = decision
 
 
 def memory_engine(

@@ -21,8 +21,9 @@ from consent import (
     ReviewOutcome,
     load_policy,
 )
-from consent.keys import DataKeyStore, MemoryKeyVault
-from tests.consent.fakes import NOW, MemoryLedger, linked_khans
+from consent.keys import DataKeyStore
+from consent.memory import MemoryKeyVault, MemoryLedger
+from tests.consent.fakes import NOW, linked_khans
 
 KHANS = linked_khans()
 FAMILY = KHANS[0].subjects[0].family_id or ""

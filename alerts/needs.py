@@ -1,0 +1,114 @@
+"""Think Family and the suggested level of need: pure rules over what the MASH and hub hold.
+
+Right Service Right Time's levels: Universal, Universal Plus, Additional Needs and
+Complex/Significant. Early help works at Universal Plus and Additional Needs; Complex
+goes to the MASH. The suggestion is a starting point for the screener, with its reasons;
+the decision is theirs.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+
+from schemas import THINK_FAMILY_PROBLEMS, Category
+from schemas.views import ShareView
+
+PROBLEM_NAMES = {
+    Category.CRIME_ASB: "crime or antisocial behaviour",
+    Category.SCHOOL_ATTENDANCE: "poor school attendance",
+    Category.CHILD_IN_NEED_OR_PROTECTION: "a child in need or on a protection plan",
+    Category.FINANCIAL_EXCLUSION: "worklessness or financial exclusion",
+    Category.DOMESTIC_ABUSE: "domestic violence and abuse",
+    Category.HEALTH: "health problems",
+}
+#: Problems that raise the level by themselves when they come with another.
+SERIOUS = frozenset({Category.DOMESTIC_ABUSE, Category.CHILD_IN_NEED_OR_PROTECTION})
+
+
+class LevelOfNeed(StrEnum):
+    UNIVERSAL_PLUS = "universal_plus"
+    ADDITIONAL_NEEDS = "additional_needs"
+    COMPLEX_SIGNIFICANT = "complex_significant"
+
+
+@dataclass(frozen=True)
+class FamilyPicture:
+    """The Think Family problems a family shows across agencies, and the events behind them."""
+
+    problems: dict[Category, tuple[str, ...]]
+    agencies: dict[Category, tuple[str, ...]]
+    overrides: tuple[str, ...]
+    #: Events the hub holds as indicators only (no consent yet, no override).
+    indicator_only: tuple[str, ...]
+    detailed: tuple[str, ...]
+
+    @property
+    def think_family(self) -> bool:
+        """Two or more of the six problems, across any agencies."""
+        return len(self.problems) >= 2
+
+    @property
+    def indicators_only(self) -> bool:
+        return bool(self.indicator_only) and not self.detailed
+
+
+def picture(views: Iterable[ShareView]) -> FamilyPicture:
+    """What the MASH and the early help hub hold about one family."""
+    problems: dict[Category, list[str]] = defaultdict(list)
+    agencies: dict[Category, set[str]] = defaultdict(set)
+    overrides: list[str] = []
+    indicator_only: list[str] = []
+    detailed: list[str] = []
+    seen: set[str] = set()
+    for view in views:
+        event_id = str(view.event_id)
+        if view.basis.outcome == "override":
+            overrides.append(event_id)
+        for value in view.categories:
+            category = Category(value)
+            if category in THINK_FAMILY_PROBLEMS and event_id not in problems[category]:
+                problems[category].append(event_id)
+                agencies[category].add(view.source_agency)
+        if event_id in seen:
+            continue
+        seen.add(event_id)
+        (indicator_only if view.basis.outcome == "indicator" else detailed).append(event_id)
+    # An event seen in detail by either recipient is not "indicators only".
+    indicator_only = [e for e in indicator_only if e not in detailed]
+    return FamilyPicture(
+        problems={c: tuple(e) for c, e in problems.items()},
+        agencies={c: tuple(sorted(a)) for c, a in agencies.items()},
+        overrides=tuple(dict.fromkeys(overrides)),
+        indicator_only=tuple(indicator_only),
+        detailed=tuple(detailed),
+    )
+
+
+def suggest_level(
+    family: FamilyPicture, override_rules: Iterable[str] = ()
+) -> tuple[LevelOfNeed, list[str]]:
+    """The suggested level of need, with the reasons a screener can check."""
+    reasons: list[str] = []
+    rules = sorted(set(override_rules))
+    if family.overrides or rules:
+        reasons.append("a significant-harm rule fired: " + (", ".join(rules) or "override"))
+        return LevelOfNeed.COMPLEX_SIGNIFICANT, reasons
+    names = [PROBLEM_NAMES[c] for c in sorted(family.problems)]
+    agencies = sorted({a for group in family.agencies.values() for a in group})
+    reasons.append(f"{len(names)} Think Family problem(s): {', '.join(names)}")
+    reasons.append(f"known to {len(agencies)} agency(ies): {', '.join(agencies)}")
+    serious = sorted(PROBLEM_NAMES[c] for c in SERIOUS & set(family.problems))
+    if len(family.problems) >= 3:
+        reasons.append("three or more problems need a co-ordinated multi-agency response")
+        return LevelOfNeed.ADDITIONAL_NEEDS, reasons
+    if serious and len(family.problems) >= 2:
+        reasons.append(f"{' and '.join(serious)} with another problem")
+        return LevelOfNeed.ADDITIONAL_NEEDS, reasons
+    if len(agencies) >= 3:
+        reasons.append("three or more agencies involved")
+        return LevelOfNeed.ADDITIONAL_NEEDS, reasons
+    reasons.append("needs one agency can co-ordinate with the family")
+    return LevelOfNeed.UNIVERSAL_PLUS, reasons

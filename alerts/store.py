@@ -1,0 +1,314 @@
+"""The alert queue and Operation Encompass notifications, in the database.
+
+Alerts are raised and filled in from what the MASH and the early help hub hold about a
+family (``refresh``); screeners move them from new to in screening to a decision.
+Notifications are made from the schools' Operation Encompass views (``notify``) and
+escalated by the clock (``escalate``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import Engine, select, update
+
+from alerts.encompass import Escalation, SchoolCalendar, escalation_due
+from alerts.needs import LevelOfNeed, picture, suggest_level
+from database import alerts, encompass_notifications
+from database.upsert import insert_ignoring_duplicates
+from schemas import ExchangeError
+from schemas.views import ShareView
+
+
+class AlertKind(StrEnum):
+    SIGNIFICANT_HARM = "significant_harm"
+    THINK_FAMILY = "think_family"
+
+
+class AlertStatus(StrEnum):
+    NEW = "new"
+    IN_SCREENING = "in_screening"
+    DECIDED = "decided"
+
+
+class ScreeningDecision(StrEnum):
+    NO_FURTHER_ACTION = "no_further_action"
+    UNIVERSAL_PLUS = "universal_plus"
+    EARLY_HELP_TAF = "early_help_team_around_the_family"
+    S17_CHILD_IN_NEED = "s17_child_in_need_assessment"
+    S47_ENQUIRY = "s47_enquiry"
+
+
+SEEK_CONSENT = (
+    "The early help hub holds indicators only (category, date, agency). "
+    "Seek the family's consent to see the details."
+)
+log = logging.getLogger(__name__)
+_URGENCY = {LevelOfNeed.COMPLEX_SIGNIFICANT: 0, LevelOfNeed.ADDITIONAL_NEEDS: 1}
+
+
+class AlertNotFound(ExchangeError):
+    def __init__(self, what: str) -> None:
+        super().__init__(f"no {what}")
+
+
+class AlertStore:
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    # --- raising ------------------------------------------------------------------------
+
+    def refresh(
+        self, family_id: str, views: list[ShareView], now: datetime, review_hours: int
+    ) -> list[str]:
+        """Raise or fill in the family's alerts from what the MASH and hub hold; changed ids."""
+        family = picture(views)
+        changed = []
+        overrides = [v for v in views if v.basis.outcome == "override"]
+        if overrides:
+            rules = sorted({r for v in overrides for r in (v.basis.rule or "").split(",") if r})
+            level, reasons = suggest_level(family, rules)
+            due = min(v.shared_at for v in overrides) + timedelta(hours=review_hours)
+            alert = self._upsert(
+                family_id,
+                AlertKind.SIGNIFICANT_HARM,
+                level,
+                reasons,
+                {"significant_harm": [str(v.event_id) for v in overrides]},
+                [str(v.event_id) for v in overrides],
+                False,
+                now,
+                due,
+            )
+            changed += alert
+        if family.think_family:
+            level, reasons = suggest_level(family)
+            problems = {c.value: list(ids) for c, ids in sorted(family.problems.items())}
+            events = sorted({e for ids in family.problems.values() for e in ids})
+            if family.indicators_only:
+                reasons = [*reasons, SEEK_CONSENT]
+            changed += self._upsert(
+                family_id,
+                AlertKind.THINK_FAMILY,
+                level,
+                reasons,
+                problems,
+                events,
+                family.indicators_only,
+                now,
+                None,
+            )
+        return changed
+
+    def _upsert(
+        self,
+        family_id: str,
+        kind: AlertKind,
+        level: LevelOfNeed,
+        reasons: list[str],
+        problems: dict[str, list[str]],
+        event_ids: list[str],
+        indicators_only: bool,
+        now: datetime,
+        due: datetime | None,
+    ) -> list[str]:
+        values = {
+            "level": level.value,
+            "reasons": reasons,
+            "problems": problems,
+            "event_ids": event_ids,
+            "indicators_only": indicators_only,
+            "due_at": due,
+        }
+        with self._engine.begin() as connection:
+            rows = connection.execute(
+                select(alerts)
+                .where(alerts.c.family_id == family_id, alerts.c.kind == kind.value)
+                .order_by(alerts.c.raised_at.desc())
+            ).all()
+            latest = rows[0]._mapping if rows else None
+            if latest is not None and latest["status"] != AlertStatus.DECIDED:
+                if all(latest[k] == v for k, v in values.items() if k != "due_at"):
+                    return []
+                connection.execute(
+                    update(alerts)
+                    .where(alerts.c.alert_id == latest["alert_id"])
+                    .values(**values, updated_at=now)
+                )
+                return [latest["alert_id"]]
+            if latest is not None and set(event_ids) <= set(latest["event_ids"]):
+                return []  # decided already on this evidence
+            alert_id = f"{kind.value}:{family_id}:{len(rows) + 1}"
+            connection.execute(
+                alerts.insert().values(
+                    alert_id=alert_id,
+                    family_id=family_id,
+                    kind=kind.value,
+                    status=AlertStatus.NEW.value,
+                    raised_at=now,
+                    updated_at=now,
+                    **values,
+                )
+            )
+            return [alert_id]
+
+    # --- screening ----------------------------------------------------------------------
+
+    def queue(self, include_decided: bool = False) -> list[dict[str, Any]]:
+        """Alerts, most urgent first: significant harm, then by level, then oldest."""
+        with self._engine.connect() as connection:
+            query = select(alerts)
+            if not include_decided:
+                query = query.where(alerts.c.status != AlertStatus.DECIDED.value)
+            rows = [dict(r._mapping) for r in connection.execute(query)]
+        return sorted(
+            rows,
+            key=lambda r: (
+                r["kind"] != AlertKind.SIGNIFICANT_HARM.value,
+                _URGENCY.get(LevelOfNeed(r["level"]), 2),
+                r["raised_at"],
+            ),
+        )
+
+    def get(self, alert_id: str) -> dict[str, Any]:
+        with self._engine.connect() as connection:
+            row = connection.execute(select(alerts).where(alerts.c.alert_id == alert_id)).first()
+        if row is None:
+            raise AlertNotFound(f"alert {alert_id}")
+        return dict(row._mapping)
+
+    def screen(self, alert_id: str, by: str, now: datetime) -> None:
+        """A screener takes the alert: new → in screening."""
+        alert = self.get(alert_id)
+        if alert["status"] == AlertStatus.DECIDED.value:
+            raise ExchangeError(f"alert {alert_id} was decided already")
+        with self._engine.begin() as connection:
+            connection.execute(
+                update(alerts)
+                .where(alerts.c.alert_id == alert_id)
+                .values(status=AlertStatus.IN_SCREENING.value, screened_by=by, screened_at=now)
+            )
+
+    def decide(self, alert_id: str, decision: ScreeningDecision, by: str, now: datetime) -> None:
+        """Record the screening decision, who made it and when."""
+        alert = self.get(alert_id)
+        if alert["status"] == AlertStatus.DECIDED.value:
+            raise ExchangeError(f"alert {alert_id} was decided already ({alert['decision']})")
+        values: dict[str, Any] = {
+            "status": AlertStatus.DECIDED.value,
+            "decision": decision.value,
+            "decided_by": by,
+            "decided_at": now,
+        }
+        if alert["screened_by"] is None:
+            values |= {"screened_by": by, "screened_at": now}
+        with self._engine.begin() as connection:
+            connection.execute(update(alerts).where(alerts.c.alert_id == alert_id).values(**values))
+
+    # --- Operation Encompass ------------------------------------------------------------
+
+    def notify(self, views: Iterable[ShareView], calendar: SchoolCalendar) -> int:
+        """A notification per child in each Encompass view; idempotent; returns how many new."""
+        rows = []
+        for view in views:
+            if view.basis.rule != "operation_encompass":
+                continue
+            for subject in view.subjects:
+                school = view.school_roll.get(subject.person_id)
+                rows.append(
+                    {
+                        "notification_id": f"{view.event_id}:{subject.person_id}",
+                        "event_id": str(view.event_id),
+                        "family_id": view.family_id,
+                        "person_id": subject.person_id,
+                        "school_urn": school,
+                        "addressed_to": f"school {school} key adult"
+                        if school
+                        else "local authority",
+                        "created_at": view.shared_at,
+                        "due_at": calendar.next_school_start(view.shared_at),
+                        "escalation": (
+                            Escalation.NONE if school else Escalation.LOCAL_AUTHORITY
+                        ).value,
+                        "escalated_at": None if school else view.shared_at,
+                    }
+                )
+        with self._engine.begin() as connection:
+            return insert_ignoring_duplicates(connection, encompass_notifications, rows)
+
+    def acknowledge(self, notification_id: str, by: str, now: datetime) -> None:
+        with self._engine.begin() as connection:
+            done = connection.execute(
+                update(encompass_notifications)
+                .where(
+                    encompass_notifications.c.notification_id == notification_id,
+                    encompass_notifications.c.acknowledged_at.is_(None),
+                )
+                .values(acknowledged_at=now, acknowledged_by=by)
+            ).rowcount
+        if not done:
+            raise AlertNotFound(f"unacknowledged notification {notification_id}")
+
+    def escalate(self, calendar: SchoolCalendar, now: datetime) -> list[tuple[str, str]]:
+        """Move unacknowledged notifications up the chain; (id, new level) for each moved."""
+        moved = []
+        with self._engine.begin() as connection:
+            rows = connection.execute(
+                select(encompass_notifications).where(
+                    encompass_notifications.c.acknowledged_at.is_(None)
+                )
+            ).all()
+            for row in rows:
+                current = Escalation(row.escalation)
+                due = _aware(row.due_at)
+                assert due is not None
+                target = escalation_due(calendar, due, now, current)
+                if target is not current:
+                    connection.execute(
+                        update(encompass_notifications)
+                        .where(encompass_notifications.c.notification_id == row.notification_id)
+                        .values(escalation=target.value, escalated_at=now)
+                    )
+                    moved.append((row.notification_id, target.value))
+        return moved
+
+    def notifications(self, now: datetime) -> list[dict[str, Any]]:
+        """Every notification with its deadline met, breached, or still pending."""
+        with self._engine.connect() as connection:
+            rows = [
+                dict(r._mapping)
+                for r in connection.execute(
+                    select(encompass_notifications).order_by(encompass_notifications.c.due_at)
+                )
+            ]
+        for row in rows:
+            due, acked = _aware(row["due_at"]), _aware(row["acknowledged_at"])
+            assert due is not None
+            if acked is not None:
+                row["deadline"] = "met" if acked <= due else "breached"
+            else:
+                row["deadline"] = "breached" if now > due else "pending"
+        return rows
+
+
+def _aware(moment: datetime | None) -> datetime | None:
+    """SQLite hands instants back without their zone; they were stored in UTC."""
+    if moment is None:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+async def sweep_escalations(store: AlertStore, calendar: SchoolCalendar, every: float) -> None:
+    """Escalate unacknowledged Encompass notifications as their deadlines pass; forever."""
+    while True:
+        moved = await asyncio.to_thread(store.escalate, calendar, datetime.now(UTC))
+        for notification_id, level in moved:
+            log.warning(
+                "Operation Encompass %s unacknowledged: escalated to %s", notification_id, level
+            )
+        await asyncio.sleep(every)

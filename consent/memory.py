@@ -1,0 +1,83 @@
+"""In-memory ports for the consent engine: for unit tests and the benchmark, never the service.
+
+The service uses ``ConsentStore`` and ``DataKeyStore`` (the database); these answer the
+same questions from dicts, and ``tests/consent/test_store.py`` holds both to one contract.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from consent.decide import Decision, family_of
+from consent.engine import Outbox
+from schemas import CanonicalEvent
+
+
+class MemoryLedger:
+    """A ``ConsentLedger`` in memory: what the SQL store keeps, kept in dicts."""
+
+    def __init__(self) -> None:
+        self.events: dict[str, CanonicalEvent] = {}
+        self.decisions: dict[str, Decision] = {}
+        self._by_family: dict[str, dict[str, CanonicalEvent]] = defaultdict(dict)
+        self._families_of: dict[str, set[str]] = defaultdict(set)
+
+    def decided(self, event_ids: Sequence[str]) -> set[str]:
+        return {e for e in event_ids if e in self.events}
+
+    def family_events(self, family_ids: Iterable[str]) -> list[CanonicalEvent]:
+        found = {i: e for f in set(family_ids) for i, e in self._by_family.get(f, {}).items()}
+        return sorted(found.values(), key=lambda e: (e.occurred_at, str(e.event_id)))
+
+    def families_of(self, person_id: str) -> set[str]:
+        return set(self._families_of.get(person_id, set()))
+
+    def latest(self, decision_ids: Sequence[str]) -> dict[str, Decision]:
+        return {d: self.decisions[d] for d in decision_ids if d in self.decisions}
+
+    def save(self, outbox: Outbox) -> None:
+        for event in outbox.held:
+            event_id = str(event.event_id)
+            self.events[event_id] = event
+            families = {s.family_id for s in event.subjects if s.family_id} or {family_of(event)}
+            for family in families:
+                self._by_family[family][event_id] = event
+                for subject in event.subjects:
+                    if subject.person_id:
+                        self._families_of[subject.person_id].add(family)
+        for decision in outbox.decisions:
+            before = self.decisions.get(decision.decision_id)
+            if before is None or decision.revision > before.revision:
+                self.decisions[decision.decision_id] = decision
+
+
+class MemoryKeyVault:
+    """A vault in a dict, for unit tests of the pure parts."""
+
+    def __init__(self) -> None:
+        self.keys: dict[str, bytes | None] = {}
+        self._versions: dict[tuple[str, str], int] = {}
+
+    def current(self, recipient: str, person_id: str) -> tuple[str, bytes]:
+        version = self._versions.setdefault((recipient, person_id), 1)
+        key_id = f"{recipient}:{person_id}:v{version}"
+        key = self.keys.get(key_id)
+        if key is None:
+            if key_id in self.keys:  # destroyed: a new version
+                self._versions[(recipient, person_id)] = version + 1
+                return self.current(recipient, person_id)
+            key = self.keys[key_id] = AESGCM.generate_key(bit_length=256)
+        return key_id, key
+
+    def get(self, key_id: str) -> bytes | None:
+        return self.keys.get(key_id)
+
+    def destroy(self, recipient: str, person_id: str, because: str) -> list[str]:
+        prefix = f"{recipient}:{person_id}:v"
+        gone = [k for k, v in self.keys.items() if k.startswith(prefix) and v is not None]
+        for key_id in gone:
+            self.keys[key_id] = None
+        return gone

@@ -1,0 +1,179 @@
+"""Reading a timeline: open what the reader's keys still open, say what happened and why.
+
+A read is recorded on ``ehx.audit`` before anything is shown (see ``audit_record``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from consent.keys import KeyDestroyed, KeyVault, open_box
+from consent.views import seal_context
+from schemas.audit import AuditRecord
+from schemas.views import ShareView
+
+LABELS = {
+    "police.incident": "Police incident",
+    "health.encounter": "Health encounter",
+    "health.not_brought": "Not brought to an appointment",
+    "health.flag": "Health flag",
+    "schools.attendance_summary": "School attendance",
+    "schools.exclusion": "School exclusion",
+    "schools.safeguarding_concern": "School safeguarding concern",
+    "schools.missing_education": "Child missing education",
+    "housing.event": "Housing",
+}
+
+
+@dataclass(frozen=True)
+class Person:
+    person_id: str
+    role: str
+    name: str | None
+    date_of_birth: str | None
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One timeline entry as its reader sees it."""
+
+    view: ShareView
+    people: tuple[Person, ...]
+    details: dict[str, Any] = field(default_factory=dict)
+    #: False where keys were destroyed (consent withdrawn or expired since it was shared).
+    readable: bool = True
+
+    @property
+    def what(self) -> str:
+        return describe(self.view, self.details)
+
+    @property
+    def why(self) -> str:
+        return basis_text(self.view)
+
+    def as_dict(self) -> dict[str, Any]:
+        v = self.view
+        return {
+            "event_id": str(v.event_id),
+            "occurred_at": v.occurred_at.isoformat(),
+            "agency": v.source_agency,
+            "event_type": v.event_type,
+            "categories": list(v.categories),
+            "what": self.what,
+            "why": self.why,
+            "basis": v.basis.model_dump(),
+            "people": [p.__dict__ for p in self.people],
+            "fields": v.fields,
+            "details": self.details,
+            "readable": self.readable,
+            "contact": v.contact,
+        }
+
+
+def open_entry(view: ShareView, vault: KeyVault) -> Entry:
+    readable = True
+    people = []
+    for subject in view.subjects:
+        name = born = None
+        if subject.demographics is not None:
+            context = seal_context(view.event_id, view.recipient, f"person:{subject.person_id}")
+            try:
+                demographics = open_box(vault, subject.demographics, context)
+                name = f"{demographics['given_name']} {demographics['family_name']}"
+                born = demographics.get("date_of_birth")
+            except KeyDestroyed:
+                readable = False
+        people.append(Person(subject.person_id, subject.role, name, born))
+    details: dict[str, Any] = {}
+    if view.details is not None:
+        try:
+            details = open_box(
+                vault, view.details, seal_context(view.event_id, view.recipient, "details")
+            )
+        except KeyDestroyed:
+            readable = False
+    return Entry(view, tuple(people), details, readable)
+
+
+def describe(view: ShareView, details: dict[str, Any]) -> str:
+    """One line a screener can read: what happened, from the fields this view shows."""
+    f = {**view.fields, **details}
+    label = LABELS.get(view.event_type, view.event_type)
+    parts: list[str] = []
+    if view.event_type == "police.incident":
+        kind = str(f.get("incident_type", "")).replace("_", " ")
+        parts.append(f"Police: {kind}" if kind else label)
+        if f.get("dash_risk"):
+            parts.append(f"DASH risk {f['dash_risk']}")
+        if f.get("children_present"):
+            parts.append("children present")
+        if f.get("weapon_involved"):
+            parts.append("weapon involved")
+    elif view.event_type == "schools.attendance_summary" and "attendance_rate" in f:
+        parts.append(f"{label}: {float(f['attendance_rate']):.0%}")
+        if f.get("absence_band") not in (None, "none"):
+            parts.append(f"{f['absence_band']} absence")
+    elif view.event_type == "housing.event" and f.get("housing_event_type"):
+        parts.append(f"Housing: {str(f['housing_event_type']).replace('_', ' ')}")
+        if f.get("arrears_gbp"):
+            parts.append(f"arrears £{float(f['arrears_gbp']):,.0f}")
+    elif view.event_type == "schools.safeguarding_concern" and f.get("concern_category"):
+        parts.append(f"{label}: {str(f['concern_category']).replace('_', ' ')}")
+        if f.get("concern_level"):
+            parts.append(f"level {f['concern_level']}")
+    elif view.event_type == "schools.exclusion" and f.get("exclusion_type"):
+        parts.append(f"{label}: {f['exclusion_type']}")
+    elif view.event_type == "health.flag" and f.get("flag_kind"):
+        parts.append(f"Health flag: {str(f['flag_kind']).replace('_', ' ')}")
+    elif view.event_type == "health.encounter" and f.get("encounter_class"):
+        kinds = {"EMER": "emergency department", "AMB": "outpatient", "HH": "home visit"}
+        parts.append(f"Health: {kinds.get(str(f['encounter_class']), 'encounter')}")
+    else:
+        parts.append(label)
+    if view.basis.outcome == "indicator":
+        parts.append("indicator only: " + ", ".join(c.replace("_", " ") for c in view.categories))
+    text = ", ".join(parts)
+    for key in ("summary", "reason", "description"):
+        if details.get(key):
+            text += f". {details[key]}"
+    return text
+
+
+def basis_text(view: ShareView) -> str:
+    """Why this reader may see it, in words."""
+    basis = view.basis
+    if basis.outcome == "allow":
+        return "consent " + ", ".join(basis.consent_ids)
+    if basis.outcome == "override":
+        return f"significant harm override ({basis.rule}): {basis.lawful_basis}"
+    if basis.outcome == "notify":
+        return f"statutory notification ({basis.rule}): {basis.lawful_basis}"
+    return f"indicators only: {basis.lawful_basis}"
+
+
+def audit_record(
+    views: list[ShareView],
+    actor: str,
+    role: str,
+    recipient: str,
+    purpose: str,
+    at: datetime,
+    family_id: str | None = None,
+    action: str = "timeline.read",
+) -> AuditRecord:
+    """The record of a read, made before the read is shown."""
+    bases = {b for v in views for b in (*v.basis.consent_ids, v.basis.rule) if b}
+    return AuditRecord(
+        action=action,
+        actor=actor,
+        role=role,
+        agency=recipient,
+        purpose=purpose,
+        family_id=family_id,
+        subject_ids=tuple(sorted({s.person_id for v in views for s in v.subjects})),
+        event_ids=tuple(str(v.event_id) for v in views),
+        bases=tuple(sorted(bases)),
+        at=at,
+    )

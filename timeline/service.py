@@ -1,0 +1,126 @@
+"""The timeline service: ``ehx.share.*`` in, each recipient's timeline out (the database).
+
+Acknowledgement: ``NACK_ON_ERROR``. A batch is applied in one transaction, then the
+offset is committed; a crash in between replays the batch, which changes nothing
+(applying is idempotent by recipient, event id and revision). A message that is not a
+view or a retraction goes to quarantine before the offset moves.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker
+from faststream.kafka.annotations import KafkaMessage
+from pydantic import ValidationError
+
+from broker.consuming import batch_records, quarantine, refusal
+from broker.settings import BrokerSettings
+from broker.topics import Recipient, Topic
+from schemas.views import Retraction, ShareView
+from timeline.store import Applied, TimelineStore, parse_message
+
+GROUP = "timeline"
+SHARE_TOPICS = tuple(Topic.share(r).value for r in Recipient)
+log = logging.getLogger(__name__)
+
+
+AfterBatch = Callable[[list[ShareView | Retraction], datetime], object]
+
+
+def register_timeline(
+    broker: KafkaBroker,
+    store: TimelineStore,
+    after: AfterBatch | None = None,
+    *,
+    session_timeout_ms: int = 10_000,
+) -> None:
+    """Attach the timeline subscriber to ``broker``; ``after`` runs on each stored batch."""
+
+    @broker.subscriber(
+        *SHARE_TOPICS,
+        group_id=GROUP,
+        batch=True,
+        max_records=500,
+        auto_offset_reset="earliest",
+        ack_policy=AckPolicy.NACK_ON_ERROR,
+        fetch_max_wait_ms=50,
+        session_timeout_ms=session_timeout_ms,
+        heartbeat_interval_ms=max(session_timeout_ms // 5, 500),
+    )
+    async def on_share(message: KafkaMessage) -> None:
+        now = datetime.now(UTC)
+        messages: list[ShareView | Retraction] = []
+        for record in batch_records(message.raw_message):
+            try:
+                messages.append(parse_message(record.value or b""))
+            except ValidationError:
+                await quarantine(broker, refusal(record, GROUP, "not a view or a retraction", now))
+        await asyncio.to_thread(store.apply, messages)
+        if after is not None:
+            await asyncio.to_thread(after, messages, now)
+
+
+async def rebuild(
+    store: TimelineStore,
+    bootstrap: str,
+    settings: BrokerSettings | None = None,
+    quiet_polls: int = 4,
+    on_progress: Callable[[int], None] | None = None,
+) -> Applied:
+    """Empty the store and replay every share topic from its beginning into it.
+
+    Reads without a consumer group (nothing is committed) until the topics go quiet:
+    the embedded broker's high watermark cannot be trusted to say where the end is.
+    """
+    settings = settings or BrokerSettings()
+    await asyncio.to_thread(store.clear)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap,
+        group_id=None,
+        client_id=f"{settings.client_id}-rebuild-{uuid.uuid4().hex[:6]}",
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        **settings.client_options(),
+    )
+    await consumer.start()
+    totals: dict[str, int] = {"shown": 0, "retracted": 0, "superseded": 0, "replays": 0}
+    seen = 0
+    try:
+        await consumer.topics()  # fetches the cluster's metadata
+        partitions = [
+            TopicPartition(topic, p)
+            for topic in SHARE_TOPICS
+            for p in sorted(consumer.partitions_for_topic(topic) or ())
+        ]
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        empty = 0
+        while empty < quiet_polls:
+            batch = await consumer.getmany(timeout_ms=500, max_records=2_000)
+            records = [r for rs in batch.values() for r in rs]
+            if not records:
+                empty += 1
+                continue
+            empty = 0
+            messages = []
+            for record in records:
+                try:
+                    messages.append(parse_message(record.value or b""))
+                except ValidationError:
+                    continue  # the live service quarantined it already
+            applied = await asyncio.to_thread(store.apply, messages)
+            for name in totals:
+                totals[name] += getattr(applied, name)
+            seen += len(records)
+            if on_progress is not None:
+                on_progress(seen)
+    finally:
+        await consumer.stop()
+    return Applied(**totals)

@@ -1,0 +1,219 @@
+"""The timeline store: each recipient's view of each family, in the order things happened.
+
+SQLAlchemy Core over SQLite (the embedded default) or PostgreSQL; one contract test
+suite runs on both. Applying a message is idempotent by (recipient, event id, revision):
+
+- a view with a higher revision than the row's replaces it; a lower or equal one is a
+  replay and changes nothing;
+- a retraction with a higher revision leaves a tombstone (state ``retracted``), so a
+  late copy of an older view cannot bring the entry back;
+- a higher ``record_version`` of the same agency record supersedes the earlier entry
+  (a correction), whichever arrives first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from pydantic import TypeAdapter
+from sqlalchemy import Connection, Engine, and_, delete, func, select, update
+
+from database import timeline_entries, timeline_people
+from schemas.views import Retraction, ShareView
+
+SHOWN, RETRACTED, SUPERSEDED = "shown", "retracted", "superseded"
+_message: TypeAdapter[ShareView | Retraction] = TypeAdapter(ShareView | Retraction)
+
+
+@dataclass(frozen=True)
+class TimelineQuery:
+    """Which entries to show: a family or a person, as one recipient, optionally narrowed."""
+
+    recipient: str
+    family_id: str | None = None
+    person_id: str | None = None
+    categories: frozenset[str] = frozenset()
+    agencies: frozenset[str] = frozenset()
+    since: datetime | None = None
+    until: datetime | None = None
+    limit: int | None = None
+
+
+@dataclass(frozen=True)
+class Applied:
+    shown: int = 0
+    retracted: int = 0
+    superseded: int = 0
+    replays: int = 0
+
+
+class TimelineStore:
+    """Timelines in the database."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def apply(self, messages: Iterable[ShareView | Retraction]) -> Applied:
+        """Take in views and retractions (one transaction); count what changed."""
+        counts = {"shown": 0, "retracted": 0, "superseded": 0, "replays": 0}
+        with self._engine.begin() as connection:
+            for message in messages:
+                counts[_apply(connection, message)] += 1
+        return Applied(**counts)
+
+    def entries(self, query: TimelineQuery) -> list[ShareView]:
+        """The shown entries, oldest first."""
+        columns = timeline_entries.c
+        statement = select(columns.view).where(
+            columns.recipient == query.recipient, columns.state == SHOWN
+        )
+        if query.family_id:
+            statement = statement.where(columns.family_id == query.family_id)
+        if query.person_id:
+            people = timeline_people.c
+            statement = statement.join(
+                timeline_people,
+                and_(people.recipient == columns.recipient, people.event_id == columns.event_id),
+            ).where(people.person_id == query.person_id)
+        if query.agencies:
+            statement = statement.where(columns.source_agency.in_(sorted(query.agencies)))
+        if query.since:
+            statement = statement.where(columns.occurred_at >= query.since)
+        if query.until:
+            statement = statement.where(columns.occurred_at <= query.until)
+        statement = statement.order_by(columns.occurred_at, columns.event_id)
+        with self._engine.connect() as connection:
+            views = [ShareView.model_validate(v) for v in connection.execute(statement).scalars()]
+        if query.categories:
+            views = [v for v in views if query.categories.intersection(v.categories)]
+        return views[: query.limit] if query.limit else views
+
+    def snapshot(self) -> list[tuple[Any, ...]]:
+        """Every row, in key order: two stores in the same state give equal snapshots."""
+        with self._engine.connect() as connection:
+            rows = connection.execute(
+                select(timeline_entries).order_by(
+                    timeline_entries.c.recipient, timeline_entries.c.event_id
+                )
+            ).all()
+            people = connection.execute(select(timeline_people).order_by(*timeline_people.c)).all()
+        return [tuple(r) for r in rows] + [tuple(p) for p in people]
+
+    def clear(self) -> None:
+        with self._engine.begin() as connection:
+            connection.execute(delete(timeline_people))
+            connection.execute(delete(timeline_entries))
+
+    def count(self) -> dict[str, int]:
+        with self._engine.connect() as connection:
+            rows = connection.execute(
+                select(timeline_entries.c.state, func.count()).group_by(timeline_entries.c.state)
+            ).all()
+        return {state: int(n) for state, n in rows}
+
+    def families(self, recipient: str) -> list[str]:
+        with self._engine.connect() as connection:
+            return list(
+                connection.execute(
+                    select(timeline_entries.c.family_id)
+                    .where(
+                        timeline_entries.c.recipient == recipient,
+                        timeline_entries.c.state == SHOWN,
+                    )
+                    .distinct()
+                    .order_by(timeline_entries.c.family_id)
+                ).scalars()
+            )
+
+
+def parse_message(value: bytes) -> ShareView | Retraction:
+    return _message.validate_json(value)
+
+
+def _apply(connection: Connection, message: ShareView | Retraction) -> str:
+    columns = timeline_entries.c
+    key = (columns.recipient == message.recipient) & (columns.event_id == str(message.event_id))
+    row = connection.execute(select(columns.revision).where(key)).first()
+    if row is not None and row.revision >= message.revision:
+        return "replays"
+    if isinstance(message, Retraction):
+        values: dict[str, Any] = {"revision": message.revision, "state": RETRACTED}
+        if row is None:
+            connection.execute(
+                timeline_entries.insert().values(
+                    recipient=message.recipient,
+                    event_id=str(message.event_id),
+                    family_id=message.family_id,
+                    **values,
+                )
+            )
+        else:
+            connection.execute(update(timeline_entries).where(key).values(**values))
+        connection.execute(
+            delete(timeline_people).where(
+                (timeline_people.c.recipient == message.recipient)
+                & (timeline_people.c.event_id == str(message.event_id))
+            )
+        )
+        return "retracted"
+    same_record = (
+        (columns.recipient == message.recipient)
+        & (columns.source_agency == message.source_agency)
+        & (columns.record_ref == message.record_ref)
+        & (columns.event_id != str(message.event_id))
+    )
+    newer = connection.execute(
+        select(func.max(columns.record_version)).where(same_record)
+    ).scalar_one_or_none()
+    state = SUPERSEDED if newer is not None and newer > message.record_version else SHOWN
+    values = {
+        "family_id": message.family_id,
+        "revision": message.revision,
+        "state": state,
+        "source_agency": message.source_agency,
+        "event_type": message.event_type,
+        "record_ref": message.record_ref,
+        "record_version": message.record_version,
+        "occurred_at": message.occurred_at,
+        "categories": list(message.categories),
+        "view": message.model_dump(mode="json"),
+    }
+    if row is None:
+        connection.execute(
+            timeline_entries.insert().values(
+                recipient=message.recipient, event_id=str(message.event_id), **values
+            )
+        )
+    else:
+        connection.execute(update(timeline_entries).where(key).values(**values))
+    connection.execute(
+        update(timeline_entries)
+        .where(same_record & (columns.record_version < message.record_version))
+        .where(columns.state == SHOWN)
+        .values(state=SUPERSEDED)
+    )
+    _set_people(connection, message.recipient, str(message.event_id), _people(message))
+    return "shown" if state == SHOWN else "superseded"
+
+
+def _people(view: ShareView) -> Sequence[str]:
+    return sorted({s.person_id for s in view.subjects})
+
+
+def _set_people(
+    connection: Connection, recipient: str, event_id: str, people: Sequence[str]
+) -> None:
+    people_c = timeline_people.c
+    connection.execute(
+        delete(timeline_people).where(
+            (people_c.recipient == recipient) & (people_c.event_id == event_id)
+        )
+    )
+    if people:
+        connection.execute(
+            timeline_people.insert(),
+            [{"recipient": recipient, "event_id": event_id, "person_id": p} for p in people],
+        )
