@@ -32,6 +32,7 @@ from broker.runtime import (
 )
 from broker.settings import BrokerSettings
 from broker.topics import Recipient
+from ehx import reading_cli
 from ehx.consent_cli import app as consent_app
 from schemas import Agency, ExchangeError, KeyStore, export_json_schemas
 
@@ -68,6 +69,9 @@ agencies_app = typer.Typer(
 )
 app.add_typer(agencies_app, name="agencies")
 app.add_typer(consent_app, name="consent")
+app.command("timeline")(reading_cli.timeline)
+app.add_typer(reading_cli.alerts_app, name="alerts")
+app.add_typer(reading_cli.encompass_app, name="encompass")
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 
@@ -155,7 +159,7 @@ def status(as_json: JsonOption = False) -> None:
             rows.append(
                 {
                     "part": "services",
-                    "where": "intake, linker, consent",
+                    "where": "intake, linker, consent, timeline and alerts",
                     "pid": state.services.pid,
                     "state": "running" if alive(state.services.pid) else "stopped",
                     "since": state.services.started_at,

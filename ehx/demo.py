@@ -3,8 +3,8 @@
 It grows with the pipeline. Today: embedded broker → topics → agency adapters
 (sign, publish, quarantine) → intake service (verify, store) and linker (people and
 families, to ehx.linked) → consent service (a decision for every recipient of every
-event; views to ehx.share.*) → the mother's consent, recorded and then withdrawn → a
-report.
+event; views to ehx.share.*) → timeline service (timelines, MASH alerts, Operation
+Encompass notifications) → the mother's consent, recorded and then withdrawn → a report.
 """
 
 from __future__ import annotations
@@ -33,12 +33,15 @@ from consent.service import publish_consent_record
 from database.settings import DatabaseSettings
 from ehx.ingesting import ingest_files
 from schemas import THINK_FAMILY_PROBLEMS, Agency, Category, KeySettings, KeyStore
+from timeline import TimelineQuery
 
+#: Schools first: their records are the rolls Operation Encompass finds each child's
+#: school on (a child on no roll we know of is notified to the local authority).
 EXAMPLES: dict[Agency, tuple[str, ...]] = {
-    Agency.POLICE: ("police.jsonl", "refused-police.jsonl"),
-    Agency.HEALTH: ("health-amina-ed.json", "health-maryam-not-brought.json"),
     Agency.SCHOOLS: ("schools.csv",),
+    Agency.HEALTH: ("health-amina-ed.json", "health-maryam-not-brought.json"),
     Agency.HOUSING: ("housing.jsonl",),
+    Agency.POLICE: ("police.jsonl", "refused-police.jsonl"),
 }
 
 
@@ -61,6 +64,10 @@ class DemoReport:
     after_withdrawal: dict[tuple[str, str], int] = field(default_factory=dict)
     keys_destroyed: int = 0
     consent_id: str = ""
+    alerts: list[dict[str, Any]] = field(default_factory=list)
+    alert_with_consent: dict[str, Any] = field(default_factory=dict)
+    notifications: list[dict[str, Any]] = field(default_factory=list)
+    timeline_with_consent: int = 0
     seconds: float = 0.0
 
     @property
@@ -95,6 +102,10 @@ class DemoReport:
             },
             "consent_id": self.consent_id,
             "keys_destroyed": self.keys_destroyed,
+            "alerts": self.alerts,
+            "alert_with_consent": self.alert_with_consent,
+            "encompass_notifications": self.notifications,
+            "early_help_timeline_entries_with_consent": self.timeline_with_consent,
             "received_by_type": [
                 {"agency": a, "event_type": t, "events": n}
                 for (a, t), n in sorted(self.received.items())
@@ -163,6 +174,29 @@ class DemoReport:
             f"{self.keys_destroyed} recipient key(s) were destroyed, so what was shared under "
             "it can no longer be read, and only other bases remain."
         )
+        alerts = Table("alert", "level", "status", "why", title="5. MASH alert queue (at the end)")
+        for alert in self.alerts:
+            alerts.add_row(
+                alert["alert_id"], alert["level"], alert["status"], "\n".join(alert["reasons"])
+            )
+        console.print(alerts)
+        if self.alert_with_consent:
+            console.print(
+                f"   While the mother's consent stood, the same alert held details "
+                f"(indicators only: {self.alert_with_consent['indicators_only']}) and the "
+                f"early help hub's timeline had {self.timeline_with_consent} entries."
+            )
+        encompass = Table(
+            "child", "to", "due", "deadline", title="6. Operation Encompass notifications"
+        )
+        for notice in self.notifications:
+            encompass.add_row(
+                notice["person_id"],
+                notice["addressed_to"],
+                str(notice["due_at"])[:16],
+                notice["deadline"],
+            )
+        console.print(encompass)
         verdict = (
             "[green]every published event arrived[/]" if self.complete else "[red]events missing[/]"
         )
@@ -172,8 +206,8 @@ class DemoReport:
             f"({self.seconds:.1f}s)."
         )
         console.print(
-            "Not yet in the demo: timelines, MASH alerts and the audit ledger "
-            "(see Status in the README)."
+            "Next: ehx up, then ehx timeline FAMILY --as mash --by YOU, ehx alerts, "
+            "ehx encompass. Not yet in the demo: the audit ledger (see Status in the README)."
         )
 
 
@@ -224,9 +258,31 @@ async def _consent_and_withdrawal(services: Services, report: DemoReport, deadli
         return await asyncio.to_thread(store.count_decisions)
 
     report.after_consent = await settle(granted)
+    await _quiet(services, deadline)
+    hub = TimelineQuery(Recipient.EARLY_HELP.value, family_id=report.family)
+    report.timeline_with_consent = len(await asyncio.to_thread(services.timeline.entries, hub))
+    report.alert_with_consent = next(
+        (a for a in await asyncio.to_thread(services.alerts.queue) if a["kind"] == "think_family"),
+        {},
+    )
     withdrawn = granted.withdraw("demo-ew-0042", datetime.now(UTC))
     report.after_withdrawal = await settle(withdrawn)
     report.keys_destroyed = await asyncio.to_thread(store.keys_destroyed)
+    await _quiet(services, deadline)
+    report.alerts = await asyncio.to_thread(services.alerts.queue)
+    report.notifications = await asyncio.to_thread(services.alerts.notifications, datetime.now(UTC))
+
+
+async def _quiet(services: Services, deadline: float, still: float = 1.5) -> None:
+    """Wait until the timeline store stops changing (the services have caught up)."""
+    before, since = None, time.monotonic()
+    while time.monotonic() < deadline:
+        now = await asyncio.to_thread(services.timeline.snapshot)
+        if now != before:
+            before, since = now, time.monotonic()
+        elif time.monotonic() - since >= still:
+            return
+        await asyncio.sleep(0.2)
 
 
 def _example(name: str) -> Path:

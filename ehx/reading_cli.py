@@ -1,0 +1,256 @@
+"""``ehx timeline``, ``ehx alerts``, ``ehx encompass``: what the screening team reads and decides.
+
+Every read is recorded on ``ehx.audit`` before anything is shown, so these commands need
+a running broker (``ehx up``, or ``EHX_BOOTSTRAP_SERVERS``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from adapters import KafkaPublisher
+from adapters.publisher import OutboundMessage
+from alerts import AlertStore, ScreeningDecision
+from broker.runtime import require_bootstrap
+from broker.settings import BrokerSettings
+from broker.topics import Recipient, Topic
+from consent import DataKeyStore, load_policy
+from database import migrate, open_engine
+from schemas.audit import AuditRecord
+from timeline import TimelineQuery, TimelineStore, audit_record, open_entry, rebuild
+
+console = Console()
+JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+ByOpt = Annotated[str, typer.Option("--by", help="Your practitioner id (recorded for audit).")]
+PurposeOpt = Annotated[str, typer.Option(help="Why you are looking (recorded for audit).")]
+ROLES = {
+    Recipient.MASH: "mash_screener",
+    Recipient.EARLY_HELP: "early_help_practitioner",
+}
+
+
+def _print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+
+
+def _engine() -> Any:
+    engine = open_engine()
+    migrate(engine)
+    return engine
+
+
+def record_read(record: AuditRecord) -> None:
+    """Put the audit record on ``ehx.audit`` and wait for the broker's acknowledgement."""
+
+    async def send() -> None:
+        bootstrap = require_bootstrap(BrokerSettings())
+        async with KafkaPublisher(bootstrap, BrokerSettings()) as publisher:
+            await publisher.publish(
+                [
+                    OutboundMessage(
+                        Topic.AUDIT.value,
+                        record.actor.encode(),
+                        record.model_dump_json().encode(),
+                        (("ehx-action", record.action.encode()),),
+                    )
+                ]
+            )
+
+    asyncio.run(send())
+
+
+def timeline(
+    subject: Annotated[
+        str,
+        typer.Argument(
+            help="A family id (f...) or a person id (p...); or `rebuild` to replay the topics."
+        ),
+    ],
+    recipient: Annotated[
+        Recipient | None, typer.Option("--as", help="Whose view: mash, early_help, schools, ...")
+    ] = None,
+    by: Annotated[str | None, typer.Option("--by", help="Your practitioner id (audited).")] = None,
+    purpose: PurposeOpt = "case work",
+    category: Annotated[list[str] | None, typer.Option(help="Only these categories.")] = None,
+    agency: Annotated[list[str] | None, typer.Option(help="Only from these agencies.")] = None,
+    since: Annotated[datetime | None, typer.Option("--from", help="From this date.")] = None,
+    until: Annotated[datetime | None, typer.Option("--to", help="Up to this date.")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """A family's (or a person's) timeline across agencies, as one recipient may see it.
+
+    Each entry says what happened, which agency, and why this viewer may see it (the
+    consent record, or the rule and its lawful basis). Your read is recorded for audit
+    before it is shown.
+
+    `ehx timeline rebuild` empties the timeline store and replays ehx.share.* into it.
+    """
+    engine = _engine()
+    store = TimelineStore(engine)
+    if subject == "rebuild":
+        bootstrap = require_bootstrap(BrokerSettings())
+        applied = asyncio.run(rebuild(store, bootstrap))
+        console.print(
+            f"Rebuilt: {applied.shown} shown, {applied.superseded} superseded, "
+            f"{applied.retracted} retracted, {applied.replays} replays."
+        )
+        return
+    if recipient is None or by is None:
+        raise typer.BadParameter("say whose view (--as) and who you are (--by)")
+    query = TimelineQuery(
+        recipient.value,
+        family_id=subject if subject.startswith("f") else None,
+        person_id=subject if subject.startswith("p") else None,
+        categories=frozenset(category or ()),
+        agencies=frozenset(agency or ()),
+        since=since.replace(tzinfo=since.tzinfo or UTC) if since else None,
+        until=until.replace(tzinfo=until.tzinfo or UTC) if until else None,
+    )
+    views = store.entries(query)
+    record_read(
+        audit_record(
+            views,
+            by,
+            ROLES.get(recipient, f"{recipient.value}_practitioner"),
+            recipient.value,
+            purpose,
+            datetime.now(UTC),
+            family_id=query.family_id,
+        )
+    )
+    keys = DataKeyStore(engine)
+    entries = [open_entry(v, keys) for v in views]
+    if as_json:
+        _print_json([e.as_dict() for e in entries])
+        return
+    if not entries:
+        console.print(f"Nothing about {subject} in the {recipient.value} view.")
+        return
+    table = Table(
+        "when",
+        "agency",
+        "what happened",
+        "people",
+        "why you may see it",
+        title=f"{subject} as {recipient.value} sees it ({len(entries)} entries)",
+    )
+    for entry in entries:
+        people = ", ".join(f"{p.name or p.person_id} ({p.role})" for p in entry.people)
+        what = entry.what if entry.readable else entry.what + " [details no longer readable]"
+        table.add_row(
+            entry.view.occurred_at.date().isoformat(),
+            entry.view.source_agency,
+            what,
+            people,
+            entry.why,
+        )
+    console.print(table)
+
+
+alerts_app = typer.Typer(
+    help="MASH alerts: significant harm and Think Family, most urgent first.",
+    invoke_without_command=True,
+)
+
+
+@alerts_app.callback()
+def alerts_queue(
+    ctx: typer.Context,
+    show_all: Annotated[bool, typer.Option("--all", help="Include decided alerts.")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """The alert queue, most urgent first (`ehx alerts decide` records a decision)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    rows = AlertStore(_engine()).queue(include_decided=show_all)
+    if as_json:
+        _print_json(rows)
+        return
+    if not rows:
+        console.print("No alerts.")
+        return
+    table = Table("alert", "kind", "level", "status", "why", "due", title="Alerts")
+    for row in rows:
+        table.add_row(
+            row["alert_id"],
+            row["kind"],
+            row["level"],
+            row["status"],
+            "; ".join(row["reasons"]),
+            str(row["due_at"] or "")[:16],
+        )
+    console.print(table)
+
+
+@alerts_app.command("screen")
+def alerts_screen(alert_id: Annotated[str, typer.Argument()], by: ByOpt) -> None:
+    """Take an alert into screening (new → in screening)."""
+    AlertStore(_engine()).screen(alert_id, by, datetime.now(UTC))
+    console.print(f"{alert_id}: in screening ({by}).")
+
+
+@alerts_app.command("decide")
+def alerts_decide(
+    alert_id: Annotated[str, typer.Argument()],
+    outcome: Annotated[ScreeningDecision, typer.Option(help="The screening decision.")],
+    by: ByOpt,
+) -> None:
+    """Record the screening decision, with who made it and when."""
+    AlertStore(_engine()).decide(alert_id, outcome, by, datetime.now(UTC))
+    console.print(f"{alert_id}: decided {outcome.value} ({by}).")
+
+
+encompass_app = typer.Typer(
+    help="Operation Encompass notifications to schools' key adults, and their deadlines.",
+    invoke_without_command=True,
+)
+
+
+@encompass_app.callback()
+def encompass_report(ctx: typer.Context, as_json: JsonOption = False) -> None:
+    """Every notification: to whom, due when, met, breached or pending, escalation."""
+    if ctx.invoked_subcommand is not None:
+        return
+    store = AlertStore(_engine())
+    store.escalate(load_policy().operation_encompass, datetime.now(UTC))
+    rows = store.notifications(datetime.now(UTC))
+    if as_json:
+        _print_json(rows)
+        return
+    table = Table(
+        "notification",
+        "to",
+        "due",
+        "deadline",
+        "escalation",
+        "acknowledged by",
+        title="Operation Encompass",
+    )
+    for row in rows:
+        table.add_row(
+            row["notification_id"],
+            row["addressed_to"],
+            str(row["due_at"])[:16],
+            row["deadline"],
+            row["escalation"],
+            row["acknowledged_by"] or "",
+        )
+    console.print(table if rows else "No notifications.")
+    met = sum(r["deadline"] == "met" for r in rows)
+    breached = sum(r["deadline"] == "breached" for r in rows)
+    console.print(f"{met} met, {breached} breached, {len(rows) - met - breached} pending.")
+
+
+@encompass_app.command("ack")
+def encompass_ack(notification_id: Annotated[str, typer.Argument()], by: ByOpt) -> None:
+    """The key adult acknowledges a notification."""
+    AlertStore(_engine()).acknowledge(notification_id, by, datetime.now(UTC))
+    console.print(f"{notification_id}: acknowledged by {by}.")
