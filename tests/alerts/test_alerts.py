@@ -1,0 +1,88 @@
+"""Alerts: raised with a suggested level and reasons, filled in, screened and decided."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from uuid import uuid4
+
+import pytest
+from sqlalchemy import Engine
+
+from alerts import AlertStore, LevelOfNeed, ScreeningDecision, picture, suggest_level
+from schemas import ExchangeError
+from schemas.views import ShareView
+from tests.consent.fakes import NOW, linked_khans, memory_engine
+
+KHANS = linked_khans()
+
+
+def hub_views(dash: str = "medium") -> list[ShareView]:
+    engine, _, _ = memory_engine()
+    events = [
+        e.model_copy(update={"payload": e.payload.model_copy(update={"dash_risk": dash})})
+        if e.payload.kind == "police.incident" and len(e.subjects) == 4
+        else e
+        for e in KHANS
+    ]
+    out = engine.on_events(events, NOW)
+    return [
+        m
+        for m in out.messages
+        if isinstance(m, ShareView) and m.recipient in ("mash", "early_help")
+    ]
+
+
+def test_the_suggested_level_rises_with_the_problems_and_says_why() -> None:
+    views = hub_views()
+    health = [v for v in views if v.source_agency == "health"]
+    assert not picture(health).think_family  # one problem: no Think Family alert
+    two = [v for v in views if v.source_agency in ("health", "housing")]
+    level, reasons = suggest_level(picture(two))
+    assert picture(two).think_family and level is LevelOfNeed.UNIVERSAL_PLUS
+    assert reasons[0].startswith("2 Think Family problem(s)") and "health problems" in reasons[0]
+    with_abuse = two + [
+        v
+        for v in views
+        if v.source_agency == "police" and "domestic_violence_abuse" in v.categories
+    ]
+    level, reasons = suggest_level(picture(with_abuse))
+    assert level is LevelOfNeed.ADDITIONAL_NEEDS
+    assert any("domestic violence and abuse" in r for r in reasons)
+
+
+def test_an_override_makes_it_complex_and_raises_a_significant_harm_alert_first(
+    sqlite_engine: Engine,
+) -> None:
+    store = AlertStore(sqlite_engine)
+    views = hub_views(dash="high")
+    store.refresh(views[0].family_id, views, NOW, review_hours=72)
+    queue = store.queue()
+    assert [a["kind"] for a in queue] == ["significant_harm", "think_family"]
+    harm = queue[0]
+    assert harm["level"] == LevelOfNeed.COMPLEX_SIGNIFICANT.value
+    assert "domestic_abuse_high_risk_children_present" in harm["reasons"][0]
+    assert harm["due_at"] is not None
+
+
+def test_screening_records_who_decided_what_and_when(sqlite_engine: Engine) -> None:
+    store = AlertStore(sqlite_engine)
+    views = hub_views()
+    [alert_id] = store.refresh(views[0].family_id, views, NOW, review_hours=72)
+    assert store.get(alert_id)["status"] == "new"
+    store.screen(alert_id, "sw-12", NOW + timedelta(minutes=5))
+    assert store.get(alert_id)["status"] == "in_screening"
+    store.decide(alert_id, ScreeningDecision.EARLY_HELP_TAF, "sw-12", NOW + timedelta(minutes=20))
+    decided = store.get(alert_id)
+    assert (decided["status"], decided["decision"], decided["decided_by"]) == (
+        "decided",
+        "early_help_team_around_the_family",
+        "sw-12",
+    )
+    with pytest.raises(ExchangeError, match="decided already"):
+        store.decide(alert_id, ScreeningDecision.S47_ENQUIRY, "sw-13", NOW)
+    # The same evidence again opens nothing; new evidence opens a new alert.
+    assert store.refresh(views[0].family_id, views, NOW, review_hours=72) == []
+    assert store.queue() == []
+    extra = views[0].model_copy(update={"event_id": uuid4()})
+    [again] = store.refresh(views[0].family_id, [*views, extra], NOW, review_hours=72)
+    assert again != alert_id and store.get(again)["status"] == "new"

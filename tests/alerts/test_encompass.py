@@ -1,0 +1,77 @@
+"""Operation Encompass: due before the next school day's start; escalation when unacknowledged."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+from sqlalchemy import Engine
+
+from alerts import AlertStore, Escalation, SchoolCalendar
+from consent import load_policy
+from consent.policy import Holiday
+from schemas.views import ShareView
+from tests.consent.fakes import NOW, linked_khans, memory_engine
+
+CALENDAR = SchoolCalendar(holidays=(Holiday(start=date(2026, 12, 21), end=date(2027, 1, 1)),))
+
+
+@pytest.mark.parametrize(
+    ("at", "due"),
+    [
+        ("2026-11-23T21:40:00+00:00", "2026-11-24T08:30:00+00:00"),  # Monday night
+        ("2026-11-24T07:15:00+00:00", "2026-11-24T08:30:00+00:00"),  # before school starts
+        ("2026-11-24T08:30:00+00:00", "2026-11-25T08:30:00+00:00"),  # just as it starts
+        ("2026-11-27T18:00:00+00:00", "2026-11-30T08:30:00+00:00"),  # Friday: Monday
+        ("2026-12-18T20:00:00+00:00", "2027-01-04T08:30:00+00:00"),  # over Christmas
+        ("2026-06-01T06:00:00+00:00", "2026-06-01T07:30:00+00:00"),  # summer time: 08:30 BST
+    ],
+    ids=["evening", "early morning", "at the bell", "weekend", "holiday", "summer time"],
+)
+def test_due_before_the_start_of_the_next_school_day(at: str, due: str) -> None:
+    assert CALENDAR.next_school_start(datetime.fromisoformat(at)) == datetime.fromisoformat(due)
+
+
+def test_the_shipped_policy_carries_a_holiday_calendar() -> None:
+    calendar = load_policy().operation_encompass
+    assert calendar.holidays and not calendar.is_school_day(date(2026, 12, 24))
+
+
+def encompass_view() -> ShareView:
+    engine, _, _ = memory_engine()
+    khans = linked_khans()
+    schools_first = sorted(khans, key=lambda e: e.source.agency.value != "schools")
+    out = engine.on_events(schools_first, NOW)
+    [view] = [m for m in out.messages if isinstance(m, ShareView) and m.recipient == "schools"]
+    return view
+
+
+def test_unacknowledged_goes_to_the_deputy_then_the_local_authority(sqlite_engine: Engine) -> None:
+    store = AlertStore(sqlite_engine)
+    view = encompass_view()
+    assert store.notify([view], CALENDAR) == 2
+    assert store.notify([view], CALENDAR) == 0  # idempotent
+    first, second = store.notifications(NOW)
+    due = first["due_at"].replace(tzinfo=UTC)
+    store.acknowledge(first["notification_id"], "key-adult-1", due - timedelta(minutes=30))
+    assert store.escalate(CALENDAR, due - timedelta(minutes=1)) == []
+    assert store.escalate(CALENDAR, due + timedelta(minutes=1)) == [
+        (second["notification_id"], Escalation.DEPUTY.value)
+    ]
+    assert store.escalate(CALENDAR, due + timedelta(hours=2)) == [
+        (second["notification_id"], Escalation.LOCAL_AUTHORITY.value)
+    ]
+    report = {n["notification_id"]: n for n in store.notifications(due + timedelta(hours=3))}
+    assert report[first["notification_id"]]["deadline"] == "met"
+    assert report[second["notification_id"]]["deadline"] == "breached"
+
+
+def test_a_child_on_no_school_roll_goes_straight_to_the_local_authority(
+    sqlite_engine: Engine,
+) -> None:
+    store = AlertStore(sqlite_engine)
+    view = encompass_view().model_copy(update={"school_roll": {}})
+    store.notify([view], CALENDAR)
+    notices = store.notifications(NOW)
+    assert notices and all(n["addressed_to"] == "local authority" for n in notices)
+    assert all(n["escalation"] == Escalation.LOCAL_AUTHORITY.value for n in notices)

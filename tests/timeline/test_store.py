@@ -1,0 +1,110 @@
+"""The timeline store contract, on SQLite and PostgreSQL alike."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine
+
+from consent.memory import MemoryKeyVault
+from schemas.views import Retraction, ShareView
+from tests.consent.fakes import NOW, linked_khans, memory_engine
+from timeline import TimelineQuery, TimelineStore, open_entry
+
+KHANS = linked_khans()
+
+
+@pytest.fixture(scope="module")
+def views() -> list[ShareView]:
+    engine, _, _ = memory_engine()
+    out = engine.on_events(KHANS, NOW)
+    return [m for m in out.messages if isinstance(m, ShareView) and m.recipient == "early_help"]
+
+
+def retract(view: ShareView, revision: int) -> Retraction:
+    return Retraction(
+        event_id=view.event_id,
+        decision_id=view.decision_id,
+        revision=revision,
+        recipient=view.recipient,
+        family_id=view.family_id,
+        reason="consent withdrawn",
+        retracted_at=NOW,
+    )
+
+
+def hub(**narrowing: Any) -> TimelineQuery:
+    return TimelineQuery("early_help", **narrowing)
+
+
+def test_entries_are_idempotent_by_event_id_and_in_the_order_things_happened(
+    engine: Engine, views: list[ShareView]
+) -> None:
+    store = TimelineStore(engine)
+    first = store.apply(views)
+    again = store.apply(reversed(views))
+    assert first.shown == len(views) and again.replays == len(views) and again.shown == 0
+    shown = store.entries(hub(family_id=views[0].family_id))
+    assert [v.event_id for v in shown] == [
+        v.event_id for v in sorted(views, key=lambda v: (v.occurred_at, str(v.event_id)))
+    ]
+
+
+def test_a_retraction_removes_the_entry_and_a_late_older_copy_does_not_bring_it_back(
+    engine: Engine, views: list[ShareView]
+) -> None:
+    store = TimelineStore(engine)
+    store.apply(views)
+    gone = views[0]
+    assert store.apply([retract(gone, 2)]).retracted == 1
+    store.apply([gone])  # revision 1 again, late
+    assert gone.event_id not in {v.event_id for v in store.entries(hub())}
+    back = gone.model_copy(update={"revision": 3})
+    store.apply([back])
+    assert gone.event_id in {v.event_id for v in store.entries(hub())}
+
+
+def test_a_correction_supersedes_the_earlier_version_whichever_arrives_first(
+    engine: Engine, views: list[ShareView]
+) -> None:
+    from uuid import uuid4
+
+    original = views[0]
+    corrected = original.model_copy(update={"event_id": uuid4(), "record_version": 2})
+    for order in ([original, corrected], [corrected, original]):
+        store = TimelineStore(engine)
+        store.clear()
+        store.apply(order)
+        ids = {v.event_id for v in store.entries(hub())}
+        assert corrected.event_id in ids and original.event_id not in ids
+
+
+def test_filters_by_person_category_agency_and_dates(
+    engine: Engine, views: list[ShareView]
+) -> None:
+    store = TimelineStore(engine)
+    store.apply(views)
+    child = next(s.person_id for v in views for s in v.subjects if s.role == "child_present")
+    about_child = store.entries(hub(person_id=child))
+    assert about_child and all(child in {s.person_id for s in v.subjects} for v in about_child)
+    housing = store.entries(hub(agencies=frozenset({"housing"})))
+    assert housing and {v.source_agency for v in housing} == {"housing"}
+    health = store.entries(hub(categories=frozenset({"health_problems"})))
+    assert health and all("health_problems" in v.categories for v in health)
+    latest = max(v.occurred_at for v in views)
+    recent = store.entries(hub(since=latest - timedelta(days=1)))
+    assert recent and all(v.occurred_at >= latest - timedelta(days=1) for v in recent)
+    assert store.entries(TimelineQuery("housing")) == []  # another recipient's view
+
+
+def test_a_reader_opens_only_what_their_keys_still_open() -> None:
+    engine, _, vault = memory_engine()
+    out = engine.on_events(KHANS, NOW)
+    [school] = [m for m in out.messages if isinstance(m, ShareView) and m.recipient == "schools"]
+    entry = open_entry(school, vault)
+    assert entry.readable and all(p.name and p.name.endswith("Khan") for p in entry.people)
+    assert "Operation Encompass" in entry.why and "domestic abuse" in entry.what
+    stranger = open_entry(school, MemoryKeyVault())
+    assert not stranger.readable and all(p.name is None for p in stranger.people)
