@@ -11,6 +11,7 @@ from adapters import KafkaPublisher
 from api.consent import router as consent_router
 from api.credentials import AgencyCredentials
 from api.ingest import router as ingest_router
+from api.screening import router as screening_router
 from api.state import ApiState
 from broker.settings import BrokerSettings
 from database import migrate, open_engine
@@ -44,11 +45,14 @@ def create_app(
         title="Early Help Exchange",
         version="0.1.0",
         description=(
-            "Agency ingest and consent for the Early Help Exchange. Each agency system (and "
-            "the MASH and early help hub) holds its own token and may act only as itself."
+            "Agency ingest, consent, family timelines, MASH alerts and Operation Encompass "
+            "for the Early Help Exchange. Each agency system (and the MASH and the early "
+            "help hub) holds its own token and acts, and sees, only as itself. Every read "
+            "of a timeline is recorded on ehx.audit before it is answered."
         ),
         lifespan=lifespan,
     )
     app.include_router(ingest_router)
     app.include_router(consent_router)
+    app.include_router(screening_router)
     return app

@@ -1,0 +1,159 @@
+"""Timelines, alerts and Operation Encompass over HTTP, each read recorded before it is shown.
+
+A token's holder reads its own view only: a school's system sees the schools view, the
+MASH's the MASH view. Alerts are the screening team's: MASH and early help hub tokens.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
+from pydantic import BaseModel, ConfigDict
+
+from adapters.publisher import OutboundMessage
+from alerts import AlertNotFound, AlertStore, ScreeningDecision
+from api.ingest import token_holder
+from api.state import ApiState
+from broker.topics import Recipient, Topic
+from consent import DataKeyStore
+from schemas import ExchangeError
+from schemas.audit import AuditRecord
+from timeline import TimelineQuery, TimelineStore, audit_record, open_entry
+
+router = APIRouter(prefix="/v1", tags=["timeline and alerts"])
+Holder = Annotated[Recipient, Depends(token_holder)]
+SCREENERS = frozenset({Recipient.MASH, Recipient.EARLY_HELP})
+
+
+def _state(request: Request) -> ApiState:
+    state: ApiState = request.app.state.ehx
+    return state
+
+
+async def record(request: Request, entry: AuditRecord) -> None:
+    """Put the read on ``ehx.audit``; only once the broker has it is anything shown."""
+    message = OutboundMessage(
+        Topic.AUDIT.value,
+        entry.actor.encode(),
+        entry.model_dump_json().encode(),
+        (("ehx-action", entry.action.encode()),),
+    )
+    await _state(request).publisher.publish([message])
+
+
+def _screener(holder: Recipient) -> Recipient:
+    if holder not in SCREENERS:
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN, "alerts are for the MASH and the early help hub"
+        )
+    return holder
+
+
+@router.get("/families/{family_id}/timeline", summary="A family's timeline, as you may see it")
+async def family_timeline(
+    request: Request,
+    family_id: str,
+    holder: Holder,
+    reader: Annotated[str, Query(description="The practitioner reading (audited).")],
+    purpose: Annotated[str, Query(description="Why (audited).")] = "case work",
+    person: str | None = None,
+    category: Annotated[list[str] | None, Query()] = None,
+    agency: Annotated[list[str] | None, Query()] = None,
+    since: Annotated[datetime | None, Query(alias="from")] = None,
+    until: Annotated[datetime | None, Query(alias="to")] = None,
+) -> list[dict[str, Any]]:
+    """Each entry: what happened, which agency, and why this viewer may see it."""
+    state = _state(request)
+    query = TimelineQuery(
+        holder.value,
+        family_id=family_id,
+        person_id=person,
+        categories=frozenset(category or ()),
+        agencies=frozenset(agency or ()),
+        since=since,
+        until=until,
+    )
+    views = TimelineStore(state.engine).entries(query)
+    role = "mash_screener" if holder is Recipient.MASH else f"{holder.value}_practitioner"
+    await record(
+        request,
+        audit_record(views, reader, role, holder.value, purpose, datetime.now(UTC), family_id),
+    )
+    keys = DataKeyStore(state.engine)
+    return [open_entry(v, keys).as_dict() for v in views]
+
+
+@router.get("/alerts", summary="The alert queue, most urgent first")
+async def alert_queue(
+    request: Request, holder: Holder, include_decided: bool = False
+) -> list[dict[str, Any]]:
+    _screener(holder)
+    return AlertStore(_state(request).engine).queue(include_decided)
+
+
+class Screening(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    by: str
+
+
+class Decision(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    by: str
+    outcome: ScreeningDecision
+
+
+@router.post("/alerts/{alert_id}/screen", summary="Take an alert into screening")
+async def screen_alert(
+    request: Request, alert_id: str, body: Screening, holder: Holder
+) -> dict[str, Any]:
+    _screener(holder)
+    store = AlertStore(_state(request).engine)
+    try:
+        store.screen(alert_id, body.by, datetime.now(UTC))
+    except AlertNotFound as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
+    except ExchangeError as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
+    return store.get(alert_id)
+
+
+@router.post("/alerts/{alert_id}/decision", summary="Record the screening decision")
+async def decide_alert(
+    request: Request, alert_id: str, body: Decision, holder: Holder
+) -> dict[str, Any]:
+    _screener(holder)
+    store = AlertStore(_state(request).engine)
+    try:
+        store.decide(alert_id, body.outcome, body.by, datetime.now(UTC))
+    except AlertNotFound as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
+    except ExchangeError as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
+    return store.get(alert_id)
+
+
+@router.get("/encompass", summary="Operation Encompass notifications and their deadlines")
+async def encompass(request: Request, holder: Holder) -> list[dict[str, Any]]:
+    rows = AlertStore(_state(request).engine).notifications(datetime.now(UTC))
+    if holder in SCREENERS:
+        return rows
+    if holder is not Recipient.SCHOOLS:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "notifications are for schools and the MASH")
+    return [r for r in rows if r["school_urn"]]
+
+
+@router.post("/encompass/{notification_id}/acknowledge", summary="The key adult acknowledges")
+async def acknowledge(
+    request: Request, notification_id: str, body: Screening, holder: Holder
+) -> dict[str, str]:
+    if holder is not Recipient.SCHOOLS:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "a school's key adult acknowledges")
+    try:
+        AlertStore(_state(request).engine).acknowledge(notification_id, body.by, datetime.now(UTC))
+    except AlertNotFound as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
+    return {"notification_id": notification_id, "acknowledged_by": body.by}

@@ -1,0 +1,129 @@
+"""Timelines and alerts over HTTP: each holder sees its own view, and every read is recorded."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+
+import httpx
+import pytest
+from aiokafka import AIOKafkaConsumer
+from sqlalchemy import Engine
+
+from alerts import AlertDesk, AlertStore
+from api import AgencyCredentials
+from broker.topics import Recipient, Topic
+from consent import ConsentEngine, ConsentStore, DataKeyStore, load_policy
+from tests.api.test_ingest_api import auth, client
+from tests.consent.fakes import NOW, linked_khans
+from timeline import TimelineStore
+
+pytestmark = pytest.mark.kafka
+__all__ = ["client"]
+
+Client = tuple[httpx.Client, AgencyCredentials]
+
+
+def khans_on_file(engine: Engine) -> str:
+    """The Khan family decided, their views on the timelines, the alerts raised."""
+    policy = load_policy()
+    store = ConsentStore(engine)
+    consent = ConsentEngine(policy, DataKeyStore(engine), store.load_registry(), store)
+    events = sorted(linked_khans(), key=lambda e: e.source.agency.value != "schools")
+    out = consent.on_events(events, NOW)
+    store.save(out)
+    timeline = TimelineStore(engine)
+    timeline.apply(out.messages)
+    AlertDesk(AlertStore(engine), timeline, policy).after(out.messages, NOW)
+    return events[0].subjects[0].family_id or ""
+
+
+async def audit_entries(bootstrap: str, actor: str) -> list[dict[str, object]]:
+    consumer = AIOKafkaConsumer(
+        Topic.AUDIT.value,
+        bootstrap_servers=bootstrap,
+        group_id=f"t-{uuid.uuid4().hex}",
+        auto_offset_reset="earliest",
+        session_timeout_ms=6000,
+        heartbeat_interval_ms=1000,
+    )
+    await consumer.start()
+    found: list[dict[str, object]] = []
+    try:
+        quiet = 0
+        while quiet < 4:
+            batch = await consumer.getmany(timeout_ms=500)
+            records = [r for rs in batch.values() for r in rs]
+            quiet = 0 if records else quiet + 1
+            found += [e for e in (json.loads(r.value) for r in records) if e["actor"] == actor]
+    finally:
+        await consumer.stop()
+    return found
+
+
+def test_each_holder_reads_its_own_view_and_every_read_is_recorded(
+    client: Client, sqlite_engine: Engine, kafka_bootstrap: str
+) -> None:
+    http, credentials = client
+    family = khans_on_file(sqlite_engine)
+    school = credentials.issue(Recipient.SCHOOLS, "school MIS")
+    hub = credentials.issue(Recipient.EARLY_HELP, "early help hub")
+    reader = f"dsl-{uuid.uuid4().hex[:6]}"
+
+    seen = http.get(
+        f"/v1/families/{family}/timeline", params={"reader": reader}, headers=auth(school)
+    )
+    assert seen.status_code == 200
+    [entry] = seen.json()
+    assert entry["basis"]["outcome"] == "notify" and "Operation Encompass" in entry["why"]
+    assert {p["role"] for p in entry["people"]} == {"child_present"}
+    assert all(p["name"].endswith("Khan") for p in entry["people"])
+    assert "summary" not in entry["fields"] and entry["details"] == {}
+
+    indicators = http.get(
+        f"/v1/families/{family}/timeline", params={"reader": "ew-1"}, headers=auth(hub)
+    )
+    assert indicators.json() and all(e["people"][0]["name"] is None for e in indicators.json())
+
+    [read] = asyncio.run(audit_entries(kafka_bootstrap, reader))
+    assert read["action"] == "timeline.read" and read["agency"] == "schools"
+    assert read["event_ids"] == [entry["event_id"]] and read["family_id"] == family
+    assert "Khan" not in json.dumps(read)  # ids, never names
+
+
+def test_alerts_are_for_the_screening_team(client: Client, sqlite_engine: Engine) -> None:
+    http, credentials = client
+    khans_on_file(sqlite_engine)
+    assert (
+        http.get("/v1/alerts", headers=auth(credentials.issue(Recipient.HOUSING, "h"))).status_code
+        == 403
+    )
+    mash = credentials.issue(Recipient.MASH, "MASH")
+    [alert] = http.get("/v1/alerts", headers=auth(mash)).json()
+    assert alert["kind"] == "think_family" and alert["level"] == "additional_needs"
+    screened = http.post(
+        f"/v1/alerts/{alert['alert_id']}/screen", json={"by": "sw-4"}, headers=auth(mash)
+    )
+    assert screened.json()["status"] == "in_screening"
+    decided = http.post(
+        f"/v1/alerts/{alert['alert_id']}/decision",
+        json={"by": "sw-4", "outcome": "early_help_team_around_the_family"},
+        headers=auth(mash),
+    )
+    assert decided.json()["decided_by"] == "sw-4" and decided.json()["status"] == "decided"
+    again = http.post(
+        f"/v1/alerts/{alert['alert_id']}/decision",
+        json={"by": "sw-5", "outcome": "s47_enquiry"},
+        headers=auth(mash),
+    )
+    assert again.status_code == 409
+    school = credentials.issue(Recipient.SCHOOLS, "school")
+    notices = http.get("/v1/encompass", headers=auth(school)).json()
+    assert len(notices) == 2
+    ack = http.post(
+        f"/v1/encompass/{notices[0]['notification_id']}/acknowledge",
+        json={"by": "ka-1"},
+        headers=auth(school),
+    )
+    assert ack.status_code == 200
