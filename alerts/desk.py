@@ -15,7 +15,7 @@ from alerts.store import AlertStore
 from broker.topics import Recipient
 from consent.policy import Policy
 from schemas.views import Retraction, ShareView
-from timeline.store import TimelineQuery, TimelineStore
+from timeline.store import TimelineStore
 
 #: The recipients whose views the MASH screening team works from.
 SCREENING = (Recipient.MASH.value, Recipient.EARLY_HELP.value)
@@ -30,14 +30,8 @@ class AlertDesk:
     def after(self, messages: Sequence[ShareView | Retraction], now: datetime) -> list[str]:
         """Raise or fill in alerts for the families these messages touched; changed ids."""
         families = sorted({m.family_id for m in messages if m.recipient in SCREENING})
-        changed: list[str] = []
-        for family in families:
-            views = [
-                v
-                for recipient in SCREENING
-                for v in self.timeline.entries(TimelineQuery(recipient, family_id=family))
-            ]
-            changed += self.alerts.refresh(family, views, now, self.policy.override_review_hours)
+        views = self.timeline.family_views(SCREENING, families)
+        changed = self.alerts.refresh_all(views, now, self.policy.override_review_hours)
         notices = [
             m
             for m in messages

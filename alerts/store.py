@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Connection, Engine, select, update
 
 from alerts.encompass import Escalation, SchoolCalendar, escalation_due
 from alerts.needs import LevelOfNeed, picture, suggest_level
@@ -66,96 +66,30 @@ class AlertStore:
     def refresh(
         self, family_id: str, views: list[ShareView], now: datetime, review_hours: int
     ) -> list[str]:
-        """Raise or fill in the family's alerts from what the MASH and hub hold; changed ids."""
-        family = picture(views)
-        changed = []
-        overrides = [v for v in views if v.basis.outcome == "override"]
-        if overrides:
-            rules = sorted({r for v in overrides for r in (v.basis.rule or "").split(",") if r})
-            level, reasons = suggest_level(family, rules)
-            due = min(v.shared_at for v in overrides) + timedelta(hours=review_hours)
-            alert = self._upsert(
-                family_id,
-                AlertKind.SIGNIFICANT_HARM,
-                level,
-                reasons,
-                {"significant_harm": [str(v.event_id) for v in overrides]},
-                [str(v.event_id) for v in overrides],
-                False,
-                now,
-                due,
-            )
-            changed += alert
-        if family.think_family:
-            level, reasons = suggest_level(family)
-            problems = {c.value: list(ids) for c, ids in sorted(family.problems.items())}
-            events = sorted({e for ids in family.problems.values() for e in ids})
-            if family.indicators_only:
-                reasons = [*reasons, SEEK_CONSENT]
-            changed += self._upsert(
-                family_id,
-                AlertKind.THINK_FAMILY,
-                level,
-                reasons,
-                problems,
-                events,
-                family.indicators_only,
-                now,
-                None,
-            )
-        return changed
+        """Raise or fill in one family's alerts from what the MASH and hub hold."""
+        return self.refresh_all({family_id: views}, now, review_hours)
 
-    def _upsert(
-        self,
-        family_id: str,
-        kind: AlertKind,
-        level: LevelOfNeed,
-        reasons: list[str],
-        problems: dict[str, list[str]],
-        event_ids: list[str],
-        indicators_only: bool,
-        now: datetime,
-        due: datetime | None,
+    def refresh_all(
+        self, families: dict[str, list[ShareView]], now: datetime, review_hours: int
     ) -> list[str]:
-        values = {
-            "level": level.value,
-            "reasons": reasons,
-            "problems": problems,
-            "event_ids": event_ids,
-            "indicators_only": indicators_only,
-            "due_at": due,
-        }
+        """Raise or fill in many families' alerts in one transaction; the ids that changed."""
+        if not families:
+            return []
+        changed: list[str] = []
         with self._engine.begin() as connection:
-            rows = connection.execute(
+            existing: dict[tuple[str, str], list[dict[str, Any]]] = {}
+            for row in connection.execute(
                 select(alerts)
-                .where(alerts.c.family_id == family_id, alerts.c.kind == kind.value)
+                .where(alerts.c.family_id.in_(sorted(families)))
                 .order_by(alerts.c.raised_at.desc())
-            ).all()
-            latest = rows[0]._mapping if rows else None
-            if latest is not None and latest["status"] != AlertStatus.DECIDED:
-                if all(latest[k] == v for k, v in values.items() if k != "due_at"):
-                    return []
-                connection.execute(
-                    update(alerts)
-                    .where(alerts.c.alert_id == latest["alert_id"])
-                    .values(**values, updated_at=now)
-                )
-                return [latest["alert_id"]]
-            if latest is not None and set(event_ids) <= set(latest["event_ids"]):
-                return []  # decided already on this evidence
-            alert_id = f"{kind.value}:{family_id}:{len(rows) + 1}"
-            connection.execute(
-                alerts.insert().values(
-                    alert_id=alert_id,
-                    family_id=family_id,
-                    kind=kind.value,
-                    status=AlertStatus.NEW.value,
-                    raised_at=now,
-                    updated_at=now,
-                    **values,
-                )
-            )
-            return [alert_id]
+            ):
+                mapping = dict(row._mapping)
+                existing.setdefault((mapping["family_id"], mapping["kind"]), []).append(mapping)
+            for family_id, views in families.items():
+                for kind, values in _wanted(views, review_hours):
+                    rows = existing.get((family_id, kind.value), [])
+                    changed += _upsert(connection, rows, family_id, kind, values, now)
+        return changed
 
     # --- screening ----------------------------------------------------------------------
 
@@ -294,6 +228,84 @@ class AlertStore:
             else:
                 row["deadline"] = "breached" if now > due else "pending"
         return rows
+
+
+def _wanted(views: list[ShareView], review_hours: int) -> list[tuple[AlertKind, dict[str, Any]]]:
+    """The alerts a family's views call for, with their level, reasons and evidence."""
+    family = picture(views)
+    wanted: list[tuple[AlertKind, dict[str, Any]]] = []
+    overrides = [v for v in views if v.basis.outcome == "override"]
+    if overrides:
+        rules = sorted({r for v in overrides for r in (v.basis.rule or "").split(",") if r})
+        level, reasons = suggest_level(family, rules)
+        events = [str(v.event_id) for v in overrides]
+        wanted.append(
+            (
+                AlertKind.SIGNIFICANT_HARM,
+                {
+                    "level": level.value,
+                    "reasons": reasons,
+                    "problems": {"significant_harm": events},
+                    "event_ids": events,
+                    "indicators_only": False,
+                    "due_at": min(v.shared_at for v in overrides) + timedelta(hours=review_hours),
+                },
+            )
+        )
+    if family.think_family:
+        level, reasons = suggest_level(family)
+        if family.indicators_only:
+            reasons = [*reasons, SEEK_CONSENT]
+        wanted.append(
+            (
+                AlertKind.THINK_FAMILY,
+                {
+                    "level": level.value,
+                    "reasons": reasons,
+                    "problems": {c.value: list(ids) for c, ids in sorted(family.problems.items())},
+                    "event_ids": sorted({e for ids in family.problems.values() for e in ids}),
+                    "indicators_only": family.indicators_only,
+                    "due_at": None,
+                },
+            )
+        )
+    return wanted
+
+
+def _upsert(
+    connection: Connection,
+    rows: list[dict[str, Any]],
+    family_id: str,
+    kind: AlertKind,
+    values: dict[str, Any],
+    now: datetime,
+) -> list[str]:
+    """Fill in the open alert, or open a new one on new evidence; the id if it changed."""
+    latest = rows[0] if rows else None
+    if latest is not None and latest["status"] != AlertStatus.DECIDED:
+        if all(latest[k] == v for k, v in values.items() if k != "due_at"):
+            return []
+        connection.execute(
+            update(alerts)
+            .where(alerts.c.alert_id == latest["alert_id"])
+            .values(**values, updated_at=now)
+        )
+        return [latest["alert_id"]]
+    if latest is not None and set(values["event_ids"]) <= set(latest["event_ids"]):
+        return []  # decided already on this evidence
+    alert_id = f"{kind.value}:{family_id}:{len(rows) + 1}"
+    connection.execute(
+        alerts.insert().values(
+            alert_id=alert_id,
+            family_id=family_id,
+            kind=kind.value,
+            status=AlertStatus.NEW.value,
+            raised_at=now,
+            updated_at=now,
+            **values,
+        )
+    )
+    return [alert_id]
 
 
 def _aware(moment: datetime | None) -> datetime | None:

@@ -80,6 +80,7 @@ class ConsentEngine:
         """Decide new linked events; events already decided (replays) are counted, not redone."""
         out = Outbox()
         done = self.ledger.decided([str(e.event_id) for e in events])
+        self.vault.prefetch(s.person_id for e in events for s in e.subjects if s.person_id)
         pending: dict[str, list[CanonicalEvent]] = {}
         for event in events:
             event_id = str(event.event_id)

@@ -21,9 +21,13 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import Engine, select, update
 
+from broker.topics import Recipient
 from database import data_keys
+from database.upsert import insert_ignoring_duplicates
 from schemas import ExchangeError
 from schemas.views import SealedBox
+
+_RECIPIENTS = tuple(r.value for r in Recipient)
 
 
 class KeyDestroyed(ExchangeError):
@@ -40,6 +44,11 @@ class KeyVault(Protocol):
     def current(self, recipient: str, person_id: str) -> tuple[str, bytes]: ...
     def get(self, key_id: str) -> bytes | None: ...
     def destroy(self, recipient: str, person_id: str, because: str) -> list[str]: ...
+    def flush(self) -> None:
+        """Make new keys durable; called before anything sealed with them is published."""
+
+    def prefetch(self, person_ids: Iterable[str]) -> None:
+        """Load these people's current keys at once (a batch's worth, one query)."""
 
 
 def _b64(data: bytes) -> str:
@@ -91,44 +100,98 @@ def open_box(vault: KeyVault, box: SealedBox, context: str) -> Any:
 
 
 class DataKeyStore:
-    """Data keys in the database, cached in memory by the one process that seals."""
+    """Data keys in the database, cached in memory by the one process that seals.
+
+    New keys are made in memory and written together by ``flush``, which the consent
+    service calls before it publishes anything sealed with them (a view whose key was
+    never stored could never be opened). One write per batch, not one per person.
+    """
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
         self._current: dict[tuple[str, str], tuple[str, bytes]] = {}
         self._by_id: dict[str, bytes | None] = {}
+        self._pending: list[dict[str, Any]] = []
+        self._known: set[tuple[str, str]] = set()
+        self._versions: dict[tuple[str, str], int] = {}
+        self._prefetched: set[str] = set()
 
     def current(self, recipient: str, person_id: str) -> tuple[str, bytes]:
         cached = self._current.get((recipient, person_id))
         if cached is not None:
             return cached
-        with self._engine.begin() as connection:
-            row = connection.execute(
-                select(data_keys.c.key_id, data_keys.c.key, data_keys.c.version)
-                .where(data_keys.c.recipient == recipient, data_keys.c.person_id == person_id)
-                .order_by(data_keys.c.version.desc())
-                .limit(1)
-            ).first()
+        if (recipient, person_id) not in self._known:
+            with self._engine.connect() as connection:
+                row = connection.execute(
+                    select(data_keys.c.key_id, data_keys.c.key, data_keys.c.version)
+                    .where(data_keys.c.recipient == recipient, data_keys.c.person_id == person_id)
+                    .order_by(data_keys.c.version.desc())
+                    .limit(1)
+                ).first()
+            self._known.add((recipient, person_id))
+            self._versions[(recipient, person_id)] = row.version if row is not None else 0
             if row is not None and row.key is not None:
                 found = (row.key_id, bytes(row.key))
-            else:
-                version = (row.version + 1) if row is not None else 1
-                key_id = f"{recipient}:{person_id}:v{version}"
-                key = AESGCM.generate_key(bit_length=256)
-                connection.execute(
-                    data_keys.insert().values(
-                        key_id=key_id,
-                        recipient=recipient,
-                        person_id=person_id,
-                        version=version,
-                        key=key,
-                        created_at=datetime.now(UTC),
-                    )
-                )
-                found = (key_id, key)
-        self._current[(recipient, person_id)] = found
-        self._by_id[found[0]] = found[1]
-        return found
+                self._current[(recipient, person_id)] = found
+                self._by_id[found[0]] = found[1]
+                return found
+        version = self._versions.get((recipient, person_id), 0) + 1
+        key_id = f"{recipient}:{person_id}:v{version}"
+        key = AESGCM.generate_key(bit_length=256)
+        self._pending.append(
+            {
+                "key_id": key_id,
+                "recipient": recipient,
+                "person_id": person_id,
+                "version": version,
+                "key": key,
+                "created_at": datetime.now(UTC),
+            }
+        )
+        self._versions[(recipient, person_id)] = version
+        self._current[(recipient, person_id)] = (key_id, key)
+        self._by_id[key_id] = key
+        return key_id, key
+
+    def prefetch(self, person_ids: Iterable[str]) -> None:
+        wanted = sorted({p for p in person_ids} - self._prefetched)
+        if not wanted:
+            return
+        latest: dict[tuple[str, str], Any] = {}
+        with self._engine.connect() as connection:
+            for row in connection.execute(
+                select(
+                    data_keys.c.key_id,
+                    data_keys.c.recipient,
+                    data_keys.c.person_id,
+                    data_keys.c.version,
+                    data_keys.c.key,
+                ).where(data_keys.c.person_id.in_(wanted))
+            ):
+                pair = (row.recipient, row.person_id)
+                if pair not in latest or row.version > latest[pair].version:
+                    latest[pair] = row
+        for person_id in wanted:
+            for recipient in _RECIPIENTS:
+                pair = (recipient, person_id)
+                if pair in self._known:
+                    continue
+                self._known.add(pair)
+                found = latest.get(pair)
+                self._versions[pair] = found.version if found is not None else 0
+                if found is not None and found.key is not None:
+                    self._current[pair] = (found.key_id, bytes(found.key))
+                    self._by_id[found.key_id] = bytes(found.key)
+        self._prefetched.update(wanted)
+        if len(self._prefetched) > 1_000_000:  # bound the memory a long run can hold
+            self._prefetched.clear()
+
+    def flush(self) -> None:
+        if not self._pending:
+            return
+        with self._engine.begin() as connection:
+            insert_ignoring_duplicates(connection, data_keys, self._pending)
+        self._pending = []
 
     def get(self, key_id: str) -> bytes | None:
         if key_id in self._by_id:
@@ -142,6 +205,7 @@ class DataKeyStore:
 
     def destroy(self, recipient: str, person_id: str, because: str) -> list[str]:
         """Destroy every key this recipient holds for this person; return their ids."""
+        self.flush()
         with self._engine.begin() as connection:
             ids = list(
                 connection.execute(

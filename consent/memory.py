@@ -75,6 +75,12 @@ class MemoryKeyVault:
     def get(self, key_id: str) -> bytes | None:
         return self.keys.get(key_id)
 
+    def flush(self) -> None:
+        """Nothing to write: the dict is the store."""
+
+    def prefetch(self, person_ids: Iterable[str]) -> None:
+        """Nothing to load: the dict is the store."""
+
     def destroy(self, recipient: str, person_id: str, because: str) -> list[str]:
         prefix = f"{recipient}:{person_id}:v"
         gone = [k for k, v in self.keys.items() if k.startswith(prefix) and v is not None]

@@ -26,13 +26,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from pydantic import TypeAdapter, ValidationError
 
 from adapters.publisher import OutboundMessage
-from broker.consuming import batch_records, quarantine, refusal, verified_event
+from broker.consuming import batch_records, batch_subscriber, quarantine, refusal, verified_event
 from broker.topics import Recipient, Topic
 from consent.engine import ConsentEngine, Outbox
 from consent.keys import DataKeyStore
@@ -91,18 +90,9 @@ def register_consent(
     session_timeout_ms: int = 10_000,
 ) -> None:
     """Attach the consent service's subscribers to ``broker``."""
-    heartbeat_ms = max(session_timeout_ms // 5, 500)
 
-    @broker.subscriber(
-        Topic.LINKED.value,
-        group_id=GROUP,
-        batch=True,
-        max_records=500,
-        auto_offset_reset="earliest",
-        ack_policy=AckPolicy.NACK_ON_ERROR,
-        fetch_max_wait_ms=50,
-        session_timeout_ms=session_timeout_ms,
-        heartbeat_interval_ms=heartbeat_ms,
+    @batch_subscriber(
+        broker, Topic.LINKED.value, group_id=GROUP, session_timeout_ms=session_timeout_ms
     )
     async def on_linked(message: KafkaMessage) -> None:
         now = datetime.now(UTC)
@@ -116,22 +106,19 @@ def register_consent(
                 sends.append(quarantine(broker, checked))
         async with service.lock:
             outbox = await asyncio.to_thread(service.engine.on_events, events, now)
+            await asyncio.to_thread(service.engine.vault.flush)  # keys before what they seal
             sends += publish_outbox(broker, outbox)
             await asyncio.gather(*sends)
             await asyncio.to_thread(service.store.save, outbox)
         if outbox.replays:
             log.info("consent batch: %d events already decided (replayed)", outbox.replays)
 
-    @broker.subscriber(
+    @batch_subscriber(
+        broker,
         Topic.CONSENT.value,
         group_id=f"{GROUP}-registry",
-        batch=True,
-        max_records=50,
-        auto_offset_reset="earliest",
-        ack_policy=AckPolicy.NACK_ON_ERROR,
-        fetch_max_wait_ms=50,
         session_timeout_ms=session_timeout_ms,
-        heartbeat_interval_ms=heartbeat_ms,
+        max_records=50,
     )
     async def on_consent(message: KafkaMessage) -> None:
         now = datetime.now(UTC)
@@ -148,6 +135,7 @@ def register_consent(
                 continue
             async with service.lock:
                 outbox = await asyncio.to_thread(service.engine.on_record, parsed, now)
+                await asyncio.to_thread(service.engine.vault.flush)
                 await asyncio.gather(*publish_outbox(broker, outbox))
                 await asyncio.to_thread(service.store.save, outbox)
                 await asyncio.to_thread(service.store.save_record, parsed)

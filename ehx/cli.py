@@ -121,6 +121,9 @@ def up() -> None:
     if state and alive(state.broker.pid):
         console.print(f"Already running: broker at [bold]{state.bootstrap}[/bold] (ehx status).")
         return
+    from consent import load_policy
+
+    load_policy()  # a bad policy file stops here, naming its line, before anything starts
     state = start_background(settings)
     asyncio.run(apply_topology(state.bootstrap, settings))
     KeyStore.from_settings().init()
@@ -413,11 +416,18 @@ def bench(
     ] = None,
     suite: Annotated[
         list[str] | None,
-        typer.Option(help="Only these benchmarks (repeatable): ingest, consent."),
+        typer.Option(
+            help="Only these benchmarks (repeatable): ingest, consent, latency, timeline."
+        ),
     ] = None,
     people: Annotated[int, typer.Option(help="People in the consent benchmark's city.")] = 20_000,
+    postgres_url: Annotated[
+        str | None,
+        typer.Option(help="A PostgreSQL server for the timeline suite (a scratch database)."),
+    ] = None,
 ) -> None:
-    """Measure: ingest per agency against a bare aiokafka producer; consent decisions/s.
+    """Measure: ingest against a bare aiokafka producer; consent decisions/s; alert latency
+    at 100 and 1,000 records/s; timeline queries at 10, 1,000 and 10,000 entries.
 
     Ingest runs on fresh embedded brokers. Writes OUT/benchmarks.json and
     OUT/benchmarks.md; a suite not run keeps its last figures, dated.
@@ -437,6 +447,7 @@ def bench(
         say=lambda line: errors.print(line, highlight=False),
         suites=chosen,
         people=people,
+        postgres_url=postgres_url,
     )
     console.print((out / "benchmarks.md").read_text(), markup=False, highlight=False)
 
@@ -517,5 +528,5 @@ def main() -> None:
     try:
         app()
     except ExchangeError as exc:
-        errors.print(f"[bold red]error:[/] {exc}")
+        errors.print(f"[bold red]error:[/] {exc}", soft_wrap=True, highlight=False)
         sys.exit(2)

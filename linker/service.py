@@ -19,11 +19,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from pydantic import ValidationError
 
+from broker.consuming import batch_subscriber
 from broker.topics import RAW_TOPICS, Topic
 from linker.families import OUTSIDE_ROLES, FamilyIndex, Member
 from linker.index import IdentityIndex
@@ -112,16 +112,11 @@ def register_linker(
 ) -> None:
     """Attach the linker subscriber to ``broker``."""
 
-    @broker.subscriber(
+    @batch_subscriber(
+        broker,
         *(topic.value for topic in RAW_TOPICS),
         group_id=GROUP,
-        batch=True,
-        max_records=500,
-        auto_offset_reset="earliest",
-        ack_policy=AckPolicy.NACK_ON_ERROR,
-        fetch_max_wait_ms=50,
         session_timeout_ms=session_timeout_ms,
-        heartbeat_interval_ms=max(session_timeout_ms // 5, 500),
     )
     async def on_raw(message: KafkaMessage) -> None:
         now = datetime.now(UTC)

@@ -15,12 +15,11 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from pydantic import ValidationError
 
-from broker.consuming import batch_records, quarantine, refusal
+from broker.consuming import batch_records, batch_subscriber, quarantine, refusal
 from broker.settings import BrokerSettings
 from broker.topics import Recipient, Topic
 from schemas.views import Retraction, ShareView
@@ -43,17 +42,7 @@ def register_timeline(
 ) -> None:
     """Attach the timeline subscriber to ``broker``; ``after`` runs on each stored batch."""
 
-    @broker.subscriber(
-        *SHARE_TOPICS,
-        group_id=GROUP,
-        batch=True,
-        max_records=500,
-        auto_offset_reset="earliest",
-        ack_policy=AckPolicy.NACK_ON_ERROR,
-        fetch_max_wait_ms=50,
-        session_timeout_ms=session_timeout_ms,
-        heartbeat_interval_ms=max(session_timeout_ms // 5, 500),
-    )
+    @batch_subscriber(broker, *SHARE_TOPICS, group_id=GROUP, session_timeout_ms=session_timeout_ms)
     async def on_share(message: KafkaMessage) -> None:
         now = datetime.now(UTC)
         messages: list[ShareView | Retraction] = []

@@ -91,6 +91,28 @@ class TimelineStore:
             views = [v for v in views if query.categories.intersection(v.categories)]
         return views[: query.limit] if query.limit else views
 
+    def family_views(
+        self, recipients: Sequence[str], family_ids: Sequence[str]
+    ) -> dict[str, list[ShareView]]:
+        """The shown entries of many families for some recipients, in one query."""
+        if not family_ids:
+            return {}
+        columns = timeline_entries.c
+        statement = (
+            select(columns.family_id, columns.view)
+            .where(
+                columns.recipient.in_(list(recipients)),
+                columns.family_id.in_(sorted(set(family_ids))),
+                columns.state == SHOWN,
+            )
+            .order_by(columns.occurred_at, columns.event_id)
+        )
+        found: dict[str, list[ShareView]] = {f: [] for f in family_ids}
+        with self._engine.connect() as connection:
+            for family_id, view in connection.execute(statement):
+                found[family_id].append(ShareView.model_validate(view))
+        return found
+
     def snapshot(self) -> list[tuple[Any, ...]]:
         """Every row, in key order: two stores in the same state give equal snapshots."""
         with self._engine.connect() as connection:

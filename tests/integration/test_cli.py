@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from consent.policy import default_policy_path
 from tests.helpers import EXAMPLES
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
@@ -81,3 +82,25 @@ def test_up_then_ingest_then_events_then_down(tmp_path: Path) -> None:
     assert "Stopped services" in stopped.stdout and "Stopped broker" in stopped.stdout
     status = json.loads(ehx("status", "--json", data_dir=tmp_path).stdout)
     assert status[0]["state"] == "not running (ehx up)"
+
+
+def test_a_bad_policy_file_stops_ehx_up_naming_the_line(tmp_path: Path) -> None:
+    policy = tmp_path / "policy.yaml"
+    text = (
+        default_policy_path()
+        .read_text()
+        .replace("override_review_hours: 72", "override_review_hours: soon")
+    )
+    policy.write_text(text)
+    result = subprocess.run(
+        [sys.executable, "-m", "ehx", "up"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "EHX_POLICY_FILE": str(policy), "EHX_DATA_DIR": str(tmp_path / "data")},
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    line = next(n for n, row in enumerate(text.splitlines(), 1) if "override_review_hours" in row)
+    assert f"line {line}" in result.stderr and "override_review_hours" in result.stderr
+    assert not (tmp_path / "data" / "run" / "state.json").exists()  # nothing was started

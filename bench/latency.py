@@ -1,0 +1,255 @@
+"""Latency from an agency record accepted to the MASH alert visible, at a steady rate.
+
+The embedded default as ``ehx up`` runs it: a fresh embedded broker, every service in
+one background process, SQLite. A driver in this process sends police domestic abuse
+incidents (DASH high, children present: each a significant-harm override, each a new
+family) at the target rate,
+in ticks; a record's clock starts when the adapter's publish is acknowledged (accepted)
+and stops at the ``raised_at`` of the alert it raises (visible to the screening team).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from adapters import ADAPTERS, Ingestor, KafkaPublisher, RecordRegistry
+from broker.admin import apply_topology
+from broker.embedded import EmbeddedBroker
+from broker.settings import BrokerSettings
+from database import alerts, migrate, open_engine, source_records
+from schemas import Agency, KeyStore
+
+
+def _name(rng: random.Random) -> str:
+    return "".join(rng.choice("bcdfghjklmnprstvwz") + rng.choice("aeiou") for _ in range(4)).title()
+
+
+def incident(i: int, rng: random.Random, now: datetime) -> bytes:
+    """A DA incident with a child present and DASH high: a new family each time.
+
+    Names, dates of birth and addresses are drawn at random so that the linker, rightly,
+    sees a different family in every record.
+    """
+    occurred = now - timedelta(minutes=30)
+    surname = _name(rng)
+    address = f"{rng.randrange(1, 999)} {_name(rng)} Road, Birmingham"
+    unit = rng.choice("ABDEFGHJ") + rng.choice("LNPQRSTU")
+    postcode = f"B{rng.randrange(1, 40)} {rng.randrange(1, 9)}{unit}"
+    people = [
+        (rng.randrange(1975, 2000), "victim"),
+        (rng.randrange(1975, 2000), "suspect"),
+        (rng.randrange(2010, 2022), "child_present"),
+    ]
+    persons = [
+        {
+            "person_ref": f"WMP-L-{i:07d}-{n}",
+            "pnc_id": None,
+            "given_name": _name(rng),
+            "family_name": surname,
+            "date_of_birth": f"{year}-{rng.randrange(1, 13):02d}-{rng.randrange(1, 29):02d}",
+            "role": role,
+            "address": address,
+            "postcode": postcode,
+        }
+        for n, (year, role) in enumerate(people)
+    ]
+    record = {
+        "incident_ref": f"WMP-LAT-{i:08d}",
+        "version": 1,
+        "force": "West Midlands Police",
+        "occurred_at": occurred.isoformat(),
+        "reported_at": (occurred + timedelta(minutes=10)).isoformat(),
+        "type": "domestic_abuse",
+        "summary": "Synthetic latency benchmark narrative.",
+        "location": {"address": address, "postcode": postcode},
+        "dash_risk": "high",
+        "children_present": True,
+        "weapon_involved": False,
+        "persons": persons,
+        "officer": {"collar_number": "0001", "name": "Bench"},
+    }
+    return json.dumps(record).encode() + b"\n"
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+
+
+async def measure(rate: int, seconds: float, drain: float = 120.0) -> dict[str, Any]:
+    """Send ``rate`` records a second for ``seconds``; latencies in milliseconds."""
+    with tempfile.TemporaryDirectory() as scratch:
+        work = Path(scratch)
+        url = f"sqlite:///{work / 'ehx.db'}"
+        keys = KeyStore(work / "keys")
+        keys.init()
+        settings = BrokerSettings()
+        with EmbeddedBroker(log_path=work / "broker.log") as broker:
+            await apply_topology(broker.bootstrap, settings)
+            engine = open_engine(url)
+            migrate(engine)
+            env = {
+                **os.environ,
+                "EHX_DATABASE_URL": url,
+                "EHX_KEY_DIR": str(work / "keys"),
+                "EHX_DATA_DIR": str(work),
+            }
+            with (work / "services.log").open("wb") as log:
+                services = subprocess.Popen(  # noqa: ASYNC220 - starts it, does not wait
+                    [sys.executable, "-m", "ehx", "services", "--bootstrap", broker.bootstrap],
+                    env=env,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                )
+            # The driver is an agency system: its record registry is its own database, so
+            # its writes do not queue behind the services' on one SQLite file.
+            agency = open_engine(f"sqlite:///{work / 'agency.db'}")
+            migrate(agency)
+            try:
+                await _warm_up(broker.bootstrap, engine, agency, keys)
+                return await _drive(broker.bootstrap, engine, agency, keys, rate, seconds, drain)
+            finally:
+                services.terminate()
+                services.wait(30)
+                engine.dispose()
+                agency.dispose()
+
+
+async def _warm_up(bootstrap: str, engine: Any, agency: Any, keys: KeyStore) -> None:
+    """One record through, so every consumer group has joined before the clock runs."""
+    registry = RecordRegistry(agency)
+    signer = keys.signer(Agency.POLICE)
+    async with KafkaPublisher(bootstrap, BrokerSettings()) as publisher:
+        ingestor = Ingestor(ADAPTERS[Agency.POLICE], registry, signer, publisher)
+        record = incident(10**7, random.Random(0), datetime.now(UTC))
+        await ingestor.ingest(io.BytesIO(record), "warm-up")
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        with engine.connect() as connection:
+            if connection.execute(select(alerts.c.alert_id)).first():
+                return
+        await asyncio.sleep(0.2)
+    raise RuntimeError("the services never raised the warm-up alert: see services.log")
+
+
+async def _drive(
+    bootstrap: str,
+    engine: Any,
+    agency: Any,
+    keys: KeyStore,
+    rate: int,
+    seconds: float,
+    drain: float,
+) -> dict[str, Any]:
+    rng = random.Random(rate)
+    tick = 0.1 if rate <= 200 else 0.05
+    per_tick = max(1, round(rate * tick))
+    accepted: dict[str, float] = {}
+    registry = RecordRegistry(agency)
+    total = int(rate * seconds)
+    async with KafkaPublisher(bootstrap, BrokerSettings()) as publisher:
+        ingestor = Ingestor(
+            ADAPTERS[Agency.POLICE], registry, keys.signer(Agency.POLICE), publisher
+        )
+        started = time.monotonic()
+        sent = 0
+        while sent < total:
+            due = started + (sent // per_tick) * tick
+            await asyncio.sleep(max(0.0, due - time.monotonic()))
+            now = datetime.now(UTC)
+            body = b"".join(incident(sent + n, rng, now) for n in range(per_tick))
+            await ingestor.ingest(io.BytesIO(body), "latency")
+            done = time.time()
+            for n in range(per_tick):
+                accepted[f"WMP-LAT-{sent + n:08d}"] = done
+            sent += per_tick
+        offered = sent / (time.monotonic() - started)
+    with agency.connect() as connection:
+        event_of = {
+            ref: ids[0]
+            for ref, ids in connection.execute(
+                select(source_records.c.record_ref, source_records.c.event_ids)
+            )
+        }
+    deadline = time.monotonic() + drain
+    raised: dict[str, float] = {}
+    while time.monotonic() < deadline:
+        with engine.connect() as connection:
+            rows = connection.execute(
+                select(alerts.c.event_ids, alerts.c.raised_at).where(
+                    alerts.c.kind == "significant_harm"
+                )
+            ).all()
+        raised = {
+            e: (r if r.tzinfo else r.replace(tzinfo=UTC)).timestamp()
+            for ids, r in rows
+            for e in ids
+        }
+        if len(raised) >= len(accepted):
+            break
+        await asyncio.sleep(0.5)
+    stages = _stages(engine, accepted, event_of)
+    latencies = [
+        (raised[event_of[ref]] - at) * 1000
+        for ref, at in accepted.items()
+        if event_of.get(ref) in raised
+    ]
+    return {
+        "rate": rate,
+        "offered_per_second": round(offered, 1),
+        "records": len(accepted),
+        "alerts_seen": len(latencies),
+        "p50_ms": statistics.median(latencies) if latencies else None,
+        "p99_ms": percentile(latencies, 0.99) if latencies else None,
+        "max_ms": max(latencies) if latencies else None,
+        "stage_p50_ms": stages,
+    }
+
+
+def _stages(
+    engine: Any, accepted: dict[str, float], event_of: dict[str, str]
+) -> dict[str, float | None]:
+    """Median time from acceptance to each stage's own record of the event."""
+    from database import received_events, sharing_decisions
+
+    marks: dict[str, dict[str, float]] = {}
+    with engine.connect() as connection:
+        for name, query in (
+            ("intake_stored", select(received_events.c.event_id, received_events.c.received_at)),
+            (
+                "consent_decided",
+                select(sharing_decisions.c.event_id, sharing_decisions.c.decided_at).where(
+                    sharing_decisions.c.recipient == "mash"
+                ),
+            ),
+            ("alert_raised", select(alerts.c.event_ids, alerts.c.raised_at)),
+        ):
+            found: dict[str, float] = {}
+            for key, when in connection.execute(query):
+                stamp = (when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp()
+                for event_id in key if isinstance(key, list) else [key]:
+                    found[event_id] = stamp
+            marks[name] = found
+    result: dict[str, float | None] = {}
+    for name, found in marks.items():
+        lags = [
+            (found[event_of[ref]] - at) * 1000
+            for ref, at in accepted.items()
+            if event_of.get(ref) in found
+        ]
+        result[name] = statistics.median(lags) if lags else None
+    return result

@@ -1,0 +1,101 @@
+"""Timeline query time for a family with 10, 1,000 and 10,000 entries, SQLite and PostgreSQL.
+
+Each size gets a fresh store holding that family's entries among 1,000 of other families',
+then ``TimelineStore.entries`` for the family is timed:
+the median of several reads, with min and max.
+"""
+
+from __future__ import annotations
+
+import statistics
+import tempfile
+import time
+import uuid
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, text
+from sqlalchemy.engine import make_url
+
+from consent import ConsentEngine, ConsentRegistry, load_policy
+from consent.memory import MemoryKeyVault, MemoryLedger
+from database import migrate, open_engine
+from schemas.views import ShareView
+from timeline import TimelineQuery, TimelineStore
+
+SIZES = (10, 1_000, 10_000)
+READS = 7
+
+
+def template() -> ShareView:
+    """One real view (the hub's view of a health encounter) to copy."""
+    from bench.consent import NOW, linked_city
+
+    events = linked_city(50)
+    out = ConsentEngine(
+        load_policy(), MemoryKeyVault(), ConsentRegistry(), MemoryLedger()
+    ).on_events(events, NOW)
+    return next(m for m in out.messages if isinstance(m, ShareView))
+
+
+def fill(store: TimelineStore, view: ShareView, family: str, size: int, others: int) -> None:
+    batch: list[ShareView] = []
+    for n in range(size + others):
+        owner = family if n < size else f"other{n % 97:05d}"
+        batch.append(
+            view.model_copy(
+                update={
+                    "event_id": uuid.uuid4(),
+                    "family_id": owner,
+                    "record_ref": f"BENCH-{n:08d}",
+                    "occurred_at": view.occurred_at - timedelta(hours=n),
+                }
+            )
+        )
+        if len(batch) == 2_000:
+            store.apply(batch)
+            batch = []
+    store.apply(batch)
+
+
+def measure(engine: Engine, view: ShareView, size: int) -> dict[str, Any]:
+    store = TimelineStore(engine)
+    store.clear()
+    fill(store, view, "fbench", size, others=1_000)
+    timings = []
+    count = 0
+    for _ in range(READS):
+        started = time.perf_counter()
+        count = len(store.entries(TimelineQuery(view.recipient, family_id="fbench")))
+        timings.append((time.perf_counter() - started) * 1000)
+    assert count == size
+    return {
+        "entries": size,
+        "ms": {"median": statistics.median(timings), "min": min(timings), "max": max(timings)},
+    }
+
+
+def run(postgres_url: str | None) -> dict[str, Any]:
+    view = template()
+    results: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory() as scratch:
+        sqlite = open_engine(f"sqlite:///{Path(scratch) / 'timeline.db'}")
+        migrate(sqlite)
+        results["sqlite"] = [measure(sqlite, view, size) for size in SIZES]
+        sqlite.dispose()
+    if postgres_url:
+        name = f"ehx_bench_{uuid.uuid4().hex[:8]}"
+        admin = open_engine(postgres_url).execution_options(isolation_level="AUTOCOMMIT")
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+        engine = open_engine(make_url(postgres_url).set(database=name).render_as_string(False))
+        try:
+            migrate(engine)
+            results["postgresql"] = [measure(engine, view, size) for size in SIZES]
+        finally:
+            engine.dispose()
+            with admin.connect() as connection:
+                connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            admin.dispose()
+    return results
