@@ -23,10 +23,12 @@ pytestmark = pytest.mark.kafka
 __all__ = ["client"]  # the fixture, shared with the ingest API tests
 
 Client = tuple[httpx.Client, AgencyCredentials]
+#: Published to the session broker's ehx.consent, where the integration tests' consent
+#: services will read it: about a family no test links, so it changes nobody's views.
 GRANT = {
     "subject_kind": "family",
-    "subject_id": "f00000001",
-    "given_by": "p00000001",
+    "subject_id": "f99999999",
+    "given_by": "p99999999",
     "giver": "parent",
     "recorded_by": "ew-0042",
     "recipients": ["early_help", "schools"],
@@ -121,6 +123,8 @@ def test_consent_on_record_is_shown_and_the_preview_says_what_a_school_would_see
     record = ConsentRecord.model_validate(
         GRANT
         | {
+            "subject_id": "f00000001",
+            "given_by": "p00000001",
             "state": "granted",
             "recorded_by_agency": "early_help",
             "valid_from": NOW.isoformat(),

@@ -32,6 +32,7 @@ def khans_on_file(engine: Engine) -> str:
     consent = ConsentEngine(policy, DataKeyStore(engine), store.load_registry(), store)
     events = sorted(linked_khans(), key=lambda e: e.source.agency.value != "schools")
     out = consent.on_events(events, NOW)
+    consent.vault.flush()  # as the service does before it publishes
     store.save(out)
     timeline = TimelineStore(engine)
     timeline.apply(out.messages)
