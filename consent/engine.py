@@ -115,8 +115,8 @@ class ConsentEngine:
             events = self.ledger.family_events(families)
             earlier = previous.recipients if isinstance(previous, ConsentRecord) else ()
             recipients = set(record.recipients) | set(earlier)
+            because = f"consent {record.state.value} (record {record.consent_id})"
             if record.state is not ConsentState.GRANTED:
-                because = f"consent {record.state.value} (record {record.consent_id})"
                 for recipient in sorted(recipients):
                     for person in sorted(_covered(record, events)):
                         ids = self.vault.destroy(recipient.value, person, because)
@@ -125,7 +125,6 @@ class ConsentEngine:
                                 Shredded(recipient.value, person, tuple(ids), because)
                             )
             reissue = frozenset(s.person_id for s in out.shredded)
-            because = f"consent {record.state.value} (record {record.consent_id})"
             for event in events:
                 self._decide(event, sorted(recipients), now, out, reissue=reissue, because=because)
         elif isinstance(record, HarmAssertion):
