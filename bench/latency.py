@@ -90,7 +90,13 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
 
 
-async def measure(rate: int, seconds: float, drain: float = 120.0) -> dict[str, Any]:
+#: One process per service, as a deployment scaled out would run them.
+SEPARATE = ("intake", "linker", "consent", "timeline")
+
+
+async def measure(
+    rate: int, seconds: float, drain: float = 120.0, separate: bool = False
+) -> dict[str, Any]:
     """Send ``rate`` records a second for ``seconds``; latencies in milliseconds."""
     with tempfile.TemporaryDirectory() as scratch:
         work = Path(scratch)
@@ -108,23 +114,39 @@ async def measure(rate: int, seconds: float, drain: float = 120.0) -> dict[str, 
                 "EHX_KEY_DIR": str(work / "keys"),
                 "EHX_DATA_DIR": str(work),
             }
-            with (work / "services.log").open("wb") as log:
-                services = subprocess.Popen(  # noqa: ASYNC220 - starts it, does not wait
-                    [sys.executable, "-m", "ehx", "services", "--bootstrap", broker.bootstrap],
-                    env=env,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                )
+            processes = []
+            for group in SEPARATE if separate else (None,):
+                only = ["--only", group] if group else []
+                with (work / f"services-{group or 'all'}.log").open("wb") as log:
+                    processes.append(
+                        subprocess.Popen(  # noqa: ASYNC220 - starts it, does not wait
+                            [
+                                sys.executable,
+                                "-m",
+                                "ehx",
+                                "services",
+                                "--bootstrap",
+                                broker.bootstrap,
+                                *only,
+                            ],
+                            env=env,
+                            stdout=log,
+                            stderr=subprocess.STDOUT,
+                        )
+                    )
             # The driver is an agency system: its record registry is its own database, so
             # its writes do not queue behind the services' on one SQLite file.
             agency = open_engine(f"sqlite:///{work / 'agency.db'}")
             migrate(agency)
             try:
                 await _warm_up(broker.bootstrap, engine, agency, keys)
-                return await _drive(broker.bootstrap, engine, agency, keys, rate, seconds, drain)
+                result = await _drive(broker.bootstrap, engine, agency, keys, rate, seconds, drain)
+                return {"processes": "one per service" if separate else "one", **result}
             finally:
-                services.terminate()
-                services.wait(30)
+                for process in processes:
+                    process.terminate()
+                for process in processes:
+                    process.wait(30)
                 engine.dispose()
                 agency.dispose()
 

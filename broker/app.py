@@ -53,6 +53,10 @@ def security_for(settings: BrokerSettings) -> BaseSecurity | None:
     return None
 
 
+#: The services, in pipeline order (the timeline service raises alerts too).
+SERVICES = ("intake", "linker", "consent", "timeline")
+
+
 @dataclass
 class Services:
     """The running services' shared resources."""
@@ -73,8 +77,17 @@ def build_services(
     keys: KeySettings | None = None,
     *,
     session_timeout_ms: int = 10_000,
+    only: frozenset[str] | None = None,
 ) -> Services:
-    """A broker with every service's subscriber attached, and the database migrated."""
+    """A broker with the services' subscribers attached, and the database migrated.
+
+    ``only`` names some of ``SERVICES`` to run in this process (all by default): they
+    share nothing but the topics and the database, so each may run in its own process.
+    """
+    unknown = (only or frozenset()) - set(SERVICES)
+    if unknown:
+        raise ValueError(f"unknown service(s) {', '.join(sorted(unknown))}; one of {SERVICES}")
+    run = only or frozenset(SERVICES)
     settings = settings or BrokerSettings()
     engine = open_engine((database or DatabaseSettings()).url)
     migrate(engine)
@@ -90,22 +103,26 @@ def build_services(
     )
     verifier = KeyStore.from_settings(keys).verifier()
     intake = IntakeStore(engine)
-    register_intake(broker, intake, verifier, session_timeout_ms=session_timeout_ms)
+    if "intake" in run:
+        register_intake(broker, intake, verifier, session_timeout_ms=session_timeout_ms)
     linker = Linker.open(LinkStore(engine))
-    register_linker(broker, linker, verifier, session_timeout_ms=session_timeout_ms)
+    if "linker" in run:
+        register_linker(broker, linker, verifier, session_timeout_ms=session_timeout_ms)
     # A bad policy file stops start-up here, naming the line (PolicyInvalid).
     policy = load_policy()
     consent = ConsentService.open(ConsentStore(engine), DataKeyStore(engine), policy)
-    register_consent(broker, consent, verifier, session_timeout_ms=session_timeout_ms)
+    if "consent" in run:
+        register_consent(broker, consent, verifier, session_timeout_ms=session_timeout_ms)
     timeline, alerts = TimelineStore(engine), AlertStore(engine)
     desk = AlertDesk(alerts, timeline, policy)
-    register_timeline(broker, timeline, desk.after, session_timeout_ms=session_timeout_ms)
+    if "timeline" in run:
+        register_timeline(broker, timeline, desk.after, session_timeout_ms=session_timeout_ms)
     return Services(broker, engine, intake, linker, consent, timeline, alerts)
 
 
-def services_app(bootstrap: str) -> FastStream:
+def services_app(bootstrap: str, only: frozenset[str] | None = None) -> FastStream:
     """The FastStream app ``ehx up`` runs in the background (SIGTERM stops it cleanly)."""
-    services = build_services(bootstrap)
+    services = build_services(bootstrap, only=only)
     tasks: list[asyncio.Task[None]] = []
 
     async def start_sweep() -> None:

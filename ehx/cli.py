@@ -201,12 +201,18 @@ def down() -> None:
 
 
 @app.command(hidden=True)
-def services(bootstrap: Annotated[str, typer.Option(help="Broker to consume from.")]) -> None:
+def services(
+    bootstrap: Annotated[str, typer.Option(help="Broker to consume from.")],
+    only: Annotated[
+        list[str] | None,
+        typer.Option(help="Run only these (repeatable): intake, linker, consent, timeline."),
+    ] = None,
+) -> None:
     """Run the services in the foreground (what `ehx up` starts in the background)."""
     from broker.app import services_app
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    asyncio.run(services_app(bootstrap).run())
+    asyncio.run(services_app(bootstrap, frozenset(only) if only else None).run())
 
 
 # --- topics, schemas, keys ----------------------------------------------------------
