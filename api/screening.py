@@ -6,6 +6,7 @@ MASH's the MASH view. Alerts are the screening team's: MASH and early help hub t
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -49,6 +50,17 @@ def _screener(holder: Recipient) -> Recipient:
             status.HTTP_403_FORBIDDEN, "alerts are for the MASH and the early help hub"
         )
     return holder
+
+
+def _moved(store: AlertStore, alert_id: str, move: Callable[[], None]) -> dict[str, Any]:
+    """Move an alert on; 404 if there is no such alert, 409 if it cannot move now."""
+    try:
+        move()
+    except AlertNotFound as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
+    except ExchangeError as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
+    return store.get(alert_id)
 
 
 @router.get("/families/{family_id}/timeline", summary="A family's timeline, as you may see it")
@@ -112,13 +124,7 @@ async def screen_alert(
 ) -> dict[str, Any]:
     _screener(holder)
     store = AlertStore(_state(request).engine)
-    try:
-        store.screen(alert_id, body.by, datetime.now(UTC))
-    except AlertNotFound as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
-    except ExchangeError as exc:
-        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
-    return store.get(alert_id)
+    return _moved(store, alert_id, lambda: store.screen(alert_id, body.by, datetime.now(UTC)))
 
 
 @router.post("/alerts/{alert_id}/decision", summary="Record the screening decision")
@@ -127,13 +133,9 @@ async def decide_alert(
 ) -> dict[str, Any]:
     _screener(holder)
     store = AlertStore(_state(request).engine)
-    try:
-        store.decide(alert_id, body.outcome, body.by, datetime.now(UTC))
-    except AlertNotFound as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
-    except ExchangeError as exc:
-        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
-    return store.get(alert_id)
+    return _moved(
+        store, alert_id, lambda: store.decide(alert_id, body.outcome, body.by, datetime.now(UTC))
+    )
 
 
 @router.get("/encompass", summary="Operation Encompass notifications and their deadlines")

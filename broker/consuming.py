@@ -43,16 +43,30 @@ def refusal(
 
 
 def verified_event(
-    record: Any, verifier: SignatureVerifier, stage: str, now: datetime
+    record: Any, verifier: SignatureVerifier, stage: str, now: datetime, *, raw: bool = False
 ) -> CanonicalEvent | QuarantineRecord:
-    """The record's event if it parses and its agency's signature holds; else why not."""
+    """The record's event if it parses and its agency's signature holds; else why not.
+
+    ``raw``: the record was read off ``ehx.raw.*``, so it must be on its own agency's topic
+    (an agency may write only its own; an event on another's claims an identity).
+    """
     value: bytes = record.value or b""
     try:
         event = CanonicalEvent.from_bytes(value)
     except ValidationError as exc:
         first = exc.errors(include_input=False, include_url=False, include_context=False)[0]
         where = ".".join(str(part) for part in first["loc"])
-        return refusal(record, stage, f"not a canonical event: {where}: {first['msg']}", now)
+        detail = f"{where}: {first['msg']}" if where else first["msg"]
+        return refusal(record, stage, f"not a canonical event: {detail}", now)
+    agency = event.source.agency.value
+    if raw and record.topic != Topic.raw(event.source.agency).value:
+        return refusal(
+            record,
+            stage,
+            f"event claims agency {agency} but arrived on {record.topic}",
+            now,
+            agency,
+        )
     try:
         verifier.verify(event, value)
     except SignatureInvalid as exc:

@@ -19,12 +19,11 @@ from typing import Any
 
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
-from pydantic import ValidationError
 
-from broker.consuming import batch_subscriber
-from broker.topics import RAW_TOPICS, Topic
+from broker.consuming import batch_records, batch_subscriber, quarantine, verified_event
+from broker.topics import RAW_TOPICS
 from intake.store import IntakeStore, ReceivedEvent
-from schemas import CanonicalEvent, SignatureInvalid, SignatureVerifier
+from schemas import CanonicalEvent, SignatureVerifier
 from schemas.quarantine import QuarantineRecord
 
 GROUP = "intake"
@@ -39,43 +38,14 @@ class Verdict:
 
 def check(record: Any, verifier: SignatureVerifier, now: datetime) -> Verdict:
     """Decide one consumed record: a verified event, or a quarantine entry saying why."""
-    position = f"{record.topic}[{record.partition}]@{record.offset}"
-    value: bytes = record.value or b""
-
-    def refuse(reason: str, agency: str | None = None) -> Verdict:
-        return Verdict(
-            None,
-            QuarantineRecord.of(
-                stage=GROUP,
-                agency=agency,
-                source=record.topic,
-                position=position,
-                field=None,
-                reason=reason,
-                original=value,
-                original_length=len(value),
-                refused_at=now,
-            ),
-        )
-
-    try:
-        event = CanonicalEvent.from_bytes(value)
-    except ValidationError as exc:
-        first = exc.errors(include_input=False, include_url=False, include_context=False)[0]
-        where = ".".join(str(part) for part in first["loc"])
-        detail = f"{where}: {first['msg']}" if where else first["msg"]
-        return refuse(f"not a canonical event: {detail}")
-    agency = event.source.agency.value
-    if record.topic != Topic.raw(event.source.agency).value:
-        return refuse(f"event claims agency {agency} but arrived on {record.topic}", agency)
-    try:
-        verifier.verify(event, value)
-    except SignatureInvalid as exc:
-        return refuse(exc.reason, agency)
+    checked = verified_event(record, verifier, GROUP, now, raw=True)
+    if not isinstance(checked, CanonicalEvent):
+        return Verdict(None, checked)
+    event, value = checked, record.value or b""
     return Verdict(
         ReceivedEvent(
             event_id=str(event.event_id),
-            agency=agency,
+            agency=event.source.agency.value,
             record_ref=event.source.record_ref,
             record_version=event.source.record_version,
             event_type=event.event_type.value,
@@ -107,20 +77,10 @@ def register_intake(
     )
     async def on_raw(message: KafkaMessage) -> None:
         now = datetime.now(UTC)
-        records = (
-            message.raw_message
-            if isinstance(message.raw_message, tuple)
-            else (message.raw_message,)
-        )
-        verdicts = [check(record, verifier, now) for record in records]
+        verdicts = [check(record, verifier, now) for record in batch_records(message.raw_message)]
         refused = [v.quarantine for v in verdicts if v.quarantine is not None]
         for entry in refused:
-            await broker.publish(
-                entry.model_dump_json().encode(),
-                Topic.QUARANTINE.value,
-                key=(entry.agency or "unknown").encode(),
-                headers={"ehx-stage": GROUP},
-            )
+            await quarantine(broker, entry)
         good = [v.event for v in verdicts if v.event is not None]
         new = await asyncio.to_thread(store.add, good)
         if refused or new < len(good):

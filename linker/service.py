@@ -15,22 +15,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
-from pydantic import ValidationError
 
-from broker.consuming import batch_subscriber
+from broker.consuming import batch_records, batch_subscriber, quarantine, verified_event
 from broker.topics import RAW_TOPICS, Topic
 from linker.families import OUTSIDE_ROLES, FamilyIndex, Member
 from linker.index import IdentityIndex
 from linker.mentions import mentions_of
 from linker.store import LinkedMention, LinkStore
-from schemas import CanonicalEvent, SignatureInvalid, SignatureVerifier
-from schemas.quarantine import QuarantineRecord
+from schemas import CanonicalEvent, SignatureVerifier
 
 GROUP = "linker"
 log = logging.getLogger(__name__)
@@ -120,45 +119,14 @@ def register_linker(
     )
     async def on_raw(message: KafkaMessage) -> None:
         now = datetime.now(UTC)
-        records: tuple[Any, ...] = (
-            message.raw_message
-            if isinstance(message.raw_message, tuple)
-            else (message.raw_message,)
-        )
         events: list[CanonicalEvent] = []
-        sends = []
-        for record in records:
-            value: bytes = record.value or b""
-            try:
-                event = CanonicalEvent.from_bytes(value)
-                if record.topic != Topic.raw(event.source.agency).value:
-                    raise SignatureInvalid(str(event.event_id), "arrived on another agency's topic")
-                verifier.verify(event, value)
-            except (ValidationError, SignatureInvalid) as exc:
-                reason = (
-                    exc.reason if isinstance(exc, SignatureInvalid) else "not a canonical event"
-                )
-                entry = QuarantineRecord.of(
-                    stage=GROUP,
-                    agency=None,
-                    source=record.topic,
-                    position=f"{record.topic}[{record.partition}]@{record.offset}",
-                    field=None,
-                    reason=reason,
-                    original=value,
-                    original_length=len(value),
-                    refused_at=now,
-                )
-                sends.append(
-                    broker.publish(
-                        entry.model_dump_json().encode(),
-                        Topic.QUARANTINE.value,
-                        key=b"linker",
-                        headers={"ehx-stage": GROUP},
-                    )
-                )
-                continue
-            events.append(event)
+        sends: list[Awaitable[Any]] = []
+        for record in batch_records(message.raw_message):
+            checked = verified_event(record, verifier, GROUP, now, raw=True)
+            if isinstance(checked, CanonicalEvent):
+                events.append(checked)
+            else:
+                sends.append(quarantine(broker, checked))
         done = await asyncio.to_thread(linker.store.linked, [str(e.event_id) for e in events])
         decisions: list[LinkedMention] = []
         for event in events:

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+import json
+import uuid
+from collections.abc import Callable, Sequence
 from importlib import resources
 from pathlib import Path
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer
 
 from adapters import OutboundMessage
 
@@ -26,3 +32,49 @@ class RecordingPublisher:
 
     def on(self, topic: str) -> list[OutboundMessage]:
         return [m for m in self.messages if m.topic == topic]
+
+
+async def read_json(
+    bootstrap: str,
+    topic: str,
+    keep: Callable[[dict[str, Any]], bool],
+    *,
+    count: int | None = None,
+    timeout: float = 30.0,
+    quiet_polls: int = 4,
+) -> list[tuple[bytes, dict[str, Any]]]:
+    """(key, body) of each JSON message on ``topic`` that ``keep`` accepts, from the start.
+
+    A fresh consumer group reads until ``count`` have come or, without a count, until the
+    topic has been quiet for ``quiet_polls`` polls: the embedded broker's high watermark
+    cannot say where the end is.
+    """
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        group_id=f"t-{uuid.uuid4().hex}",
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        session_timeout_ms=6000,
+        heartbeat_interval_ms=1000,
+    )
+    await consumer.start()
+    found: list[tuple[bytes, dict[str, Any]]] = []
+    try:
+        deadline = asyncio.get_running_loop().time() + timeout
+        quiet = 0
+        while asyncio.get_running_loop().time() < deadline:
+            if count is not None and len(found) >= count:
+                break
+            if count is None and quiet >= quiet_polls:
+                break
+            batch = await consumer.getmany(timeout_ms=500)
+            records = [r for rs in batch.values() for r in rs]
+            quiet = 0 if records else quiet + 1
+            for record in records:
+                body = json.loads(record.value)
+                if keep(body):
+                    found.append((record.key, body))
+    finally:
+        await consumer.stop()
+    return found

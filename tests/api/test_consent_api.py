@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+from typing import Any
 
 import httpx
 import pytest
-from aiokafka import AIOKafkaConsumer
 from sqlalchemy import Engine
 
 from api import AgencyCredentials
@@ -18,6 +18,7 @@ from consent.memory import MemoryKeyVault
 from schemas import Agency
 from tests.api.test_ingest_api import auth, client
 from tests.consent.fakes import NOW, linked_khans
+from tests.helpers import read_json
 
 pytestmark = pytest.mark.kafka
 __all__ = ["client"]  # the fixture, shared with the ingest API tests
@@ -38,27 +39,12 @@ GRANT = {
 }
 
 
-async def consent_on_topic(bootstrap: str, consent_id: str) -> dict[str, object]:
-    consumer = AIOKafkaConsumer(
-        Topic.CONSENT.value,
-        bootstrap_servers=bootstrap,
-        group_id=f"t-{uuid.uuid4().hex}",
-        auto_offset_reset="earliest",
-        session_timeout_ms=6000,
-        heartbeat_interval_ms=1000,
+async def consent_on_topic(bootstrap: str, consent_id: str) -> dict[str, Any]:
+    [(key, record)] = await read_json(
+        bootstrap, Topic.CONSENT.value, lambda b: b.get("consent_id") == consent_id, count=1
     )
-    await consumer.start()
-    try:
-        for _ in range(60):
-            batch = await consumer.getmany(timeout_ms=500)
-            for record in (r for rs in batch.values() for r in rs):
-                body: dict[str, object] = json.loads(record.value)
-                if body.get("consent_id") == consent_id:
-                    assert record.key == consent_id.encode()
-                    return body
-    finally:
-        await consumer.stop()
-    raise AssertionError("consent record never reached ehx.consent")
+    assert key == consent_id.encode()  # keyed by record id: compaction keeps its latest state
+    return record
 
 
 def test_consent_is_recorded_in_the_token_holders_name(

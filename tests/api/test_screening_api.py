@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+from typing import Any
 
 import httpx
 import pytest
-from aiokafka import AIOKafkaConsumer
 from sqlalchemy import Engine
 
 from alerts import AlertDesk, AlertStore
@@ -17,6 +17,7 @@ from broker.topics import Recipient, Topic
 from consent import ConsentEngine, ConsentStore, DataKeyStore, load_policy
 from tests.api.test_ingest_api import auth, client
 from tests.consent.fakes import NOW, linked_khans
+from tests.helpers import read_json
 from timeline import TimelineStore
 
 pytestmark = pytest.mark.kafka
@@ -40,27 +41,9 @@ def khans_on_file(engine: Engine) -> str:
     return events[0].subjects[0].family_id or ""
 
 
-async def audit_entries(bootstrap: str, actor: str) -> list[dict[str, object]]:
-    consumer = AIOKafkaConsumer(
-        Topic.AUDIT.value,
-        bootstrap_servers=bootstrap,
-        group_id=f"t-{uuid.uuid4().hex}",
-        auto_offset_reset="earliest",
-        session_timeout_ms=6000,
-        heartbeat_interval_ms=1000,
-    )
-    await consumer.start()
-    found: list[dict[str, object]] = []
-    try:
-        quiet = 0
-        while quiet < 4:
-            batch = await consumer.getmany(timeout_ms=500)
-            records = [r for rs in batch.values() for r in rs]
-            quiet = 0 if records else quiet + 1
-            found += [e for e in (json.loads(r.value) for r in records) if e["actor"] == actor]
-    finally:
-        await consumer.stop()
-    return found
+async def audit_entries(bootstrap: str, actor: str) -> list[dict[str, Any]]:
+    found = await read_json(bootstrap, Topic.AUDIT.value, lambda b: b["actor"] == actor)
+    return [body for _, body in found]
 
 
 def test_each_holder_reads_its_own_view_and_every_read_is_recorded(

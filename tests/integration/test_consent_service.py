@@ -5,7 +5,6 @@ Runs on the session's real broker and on SQLite and PostgreSQL.
 
 from __future__ import annotations
 
-import asyncio
 import io
 import json
 import uuid
@@ -13,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaProducer
 from sqlalchemy import Engine, select
 
 from adapters import ADAPTERS, Ingestor, KafkaPublisher, RecordRegistry
@@ -23,39 +22,19 @@ from consent import ConsentRecord, ConsentState, ConsentStore, Giver, Purpose, S
 from consent.service import consent_message
 from database import source_records
 from schemas import Agency, Category, KeyStore, Role
-from tests.helpers import EXAMPLES
+from tests.helpers import EXAMPLES, read_json
 from tests.integration.test_pipeline import FILES, pipeline, quarantined, wait_for
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 __all__ = ["pipeline"]  # the fixture, shared with the pipeline tests
 
 
-async def read_json(
-    bootstrap: str, topic: str, wanted: set[str], count: int, timeout: float = 30.0
+async def messages_about(
+    bootstrap: str, topic: str, wanted: set[str], count: int
 ) -> list[dict[str, Any]]:
     """Messages on a topic about the wanted events, until ``count`` of them have come."""
-    consumer = AIOKafkaConsumer(
-        topic,
-        bootstrap_servers=bootstrap,
-        group_id=f"t-{uuid.uuid4().hex}",
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-        session_timeout_ms=6000,
-        heartbeat_interval_ms=1000,
-    )
-    await consumer.start()
-    found: list[dict[str, Any]] = []
-    try:
-        deadline = asyncio.get_running_loop().time() + timeout
-        while len(found) < count and asyncio.get_running_loop().time() < deadline:
-            batch = await consumer.getmany(timeout_ms=500)
-            for record in (r for rs in batch.values() for r in rs):
-                body = json.loads(record.value)
-                if body.get("event_id") in wanted:
-                    found.append(body | {"_key": record.key.decode()})
-    finally:
-        await consumer.stop()
-    return found
+    found = await read_json(bootstrap, topic, lambda b: b.get("event_id") in wanted, count=count)
+    return [body | {"_key": key.decode()} for key, body in found]
 
 
 async def ingest_khans(bootstrap: str, engine: Engine, keys: KeyStore) -> set[str]:
@@ -84,7 +63,7 @@ async def test_every_event_is_decided_for_every_recipient_and_consent_changes_th
     await wait_for(lambda: ids <= store.decided(sorted(ids)))
 
     # A decision for every recipient of every event (the source agency excepted).
-    decisions = await read_json(bootstrap, Topic.DECISIONS.value, ids, count=50)
+    decisions = await messages_about(bootstrap, Topic.DECISIONS.value, ids, count=50)
     assert len(decisions) == 50
     assert {(d["event_id"], d["recipient"]) for d in decisions} == {
         (d["event_id"], r.value)
@@ -95,7 +74,7 @@ async def test_every_event_is_decided_for_every_recipient_and_consent_changes_th
     assert all(d["_key"] == d["family_id"] for d in decisions)
 
     # Operation Encompass: the school hears about the children, not the narrative.
-    [school] = await read_json(bootstrap, Topic.SHARE_SCHOOLS.value, ids, count=1)
+    [school] = await messages_about(bootstrap, Topic.SHARE_SCHOOLS.value, ids, count=1)
     assert school["basis"]["outcome"] == "notify"
     assert {s["role"] for s in school["subjects"]} == {Role.CHILD_PRESENT.value}
     assert school["details"] is None and "summary" not in school["fields"]
@@ -128,7 +107,7 @@ async def test_every_event_is_decided_for_every_recipient_and_consent_changes_th
     async with KafkaPublisher(bootstrap, BrokerSettings()) as publisher:
         await publisher.publish([consent_message(granted)])
         await wait_for(lambda: store.record(granted.record_id) == granted)
-        shared = await read_json(bootstrap, Topic.SHARE_EARLY_HELP.value, ids, count=16)
+        shared = await messages_about(bootstrap, Topic.SHARE_EARLY_HELP.value, ids, count=16)
         allowed = [m for m in shared if m["basis"]["outcome"] == "allow"]
         assert allowed and all(
             str(granted.consent_id) in m["basis"]["consent_ids"] for m in allowed
@@ -139,7 +118,7 @@ async def test_every_event_is_decided_for_every_recipient_and_consent_changes_th
         await publisher.publish([consent_message(withdrawn)])
         await wait_for(lambda: store.record(granted.record_id) == withdrawn)
     assert store.keys_destroyed() > 0
-    school_msgs = await read_json(bootstrap, Topic.SHARE_SCHOOLS.value, ids, count=13)
+    school_msgs = await messages_about(bootstrap, Topic.SHARE_SCHOOLS.value, ids, count=13)
     retractions = [m for m in school_msgs if m["kind"] == "retraction"]
     assert retractions and all("withdrawn" in m["reason"] for m in retractions)
     latest = {m["decision_id"]: m for m in sorted(school_msgs, key=lambda m: m["revision"])}
