@@ -22,6 +22,7 @@ from adapters.base import AgencyAdapter, MappedRecord
 from adapters.framing import RawRecord
 from adapters.publisher import MessagePublisher, OutboundMessage
 from adapters.registry import PUBLISHES, Claim, Outcome, RecordRegistry, Verdict
+from broker.auditing import accepted_record, audit_message, refused_record
 from broker.topics import Topic
 from schemas import CanonicalEvent, EventSigner, RecordRefused, canonical_json
 from schemas.quarantine import QuarantineRecord
@@ -102,6 +103,8 @@ class _Batch:
     summary: IngestSummary
     mapped: list[tuple[RawRecord, MappedRecord]] = field(default_factory=list)
     quarantined: list[OutboundMessage] = field(default_factory=list)
+    #: The auditor's notes of this batch's refusals (its acceptances are added when sent).
+    audits: list[OutboundMessage] = field(default_factory=list)
 
 
 class _Run:
@@ -249,7 +252,16 @@ class Ingestor:
         self, batch: _Batch, record: RawRecord, reason: str, field: str | None, position: str
     ) -> None:
         batch.summary.refused.append(Refusal(record.source, position, field, reason))
-        batch.quarantined.append(self._quarantine(record, reason, field, position, batch.now))
+        entry = self._quarantine(record, reason, field, position, batch.now)
+        batch.quarantined.append(
+            OutboundMessage(
+                Topic.QUARANTINE.value,
+                self.adapter.agency.value.encode(),
+                entry.model_dump_json().encode(),
+                (("ehx-stage", self.stage.encode()),),
+            )
+        )
+        batch.audits.append(audit_message(refused_record(entry, replayable=False)))
 
     async def _publish(
         self, run: _Run, batch: _Batch, reserving: asyncio.Future[list[Verdict]]
@@ -293,8 +305,16 @@ class Ingestor:
             for (record_ref, event), value in zip(to_sign, wire, strict=True)
         ]
         summary.events_published = len(outbound)
-        # Refusals go to quarantine in the same acknowledged batch: none is dropped.
-        sent = self.publisher.publish([*outbound, *batch.quarantined])
+        if to_sign:
+            accepted = [str(event.event_id) for _, event in to_sign]
+            batch.audits.append(
+                audit_message(
+                    accepted_record(self.adapter.agency.value, self.stage, accepted, batch.now)
+                )
+            )
+        # Refusals go to quarantine, and the auditor's notes to ehx.audit, in the same
+        # acknowledged batch: none is dropped.
+        sent = self.publisher.publish([*outbound, *batch.quarantined, *batch.audits])
         run.track(self._acknowledged(run, sent, published, batch.now), summary)
         # Let the producer hand the batch to the broker before the next one is mapped.
         await asyncio.sleep(0)
@@ -314,8 +334,8 @@ class Ingestor:
 
     def _quarantine(
         self, record: RawRecord, reason: str, field: str | None, position: str, now: datetime
-    ) -> OutboundMessage:
-        entry = QuarantineRecord.of(
+    ) -> QuarantineRecord:
+        return QuarantineRecord.of(
             stage=self.stage,
             agency=self.adapter.agency.value,
             source=record.source,
@@ -325,12 +345,6 @@ class Ingestor:
             original=record.data,
             original_length=record.length,
             refused_at=now,
-        )
-        return OutboundMessage(
-            Topic.QUARANTINE.value,
-            self.adapter.agency.value.encode(),
-            entry.model_dump_json().encode(),
-            (("ehx-stage", self.stage.encode()),),
         )
 
 

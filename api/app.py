@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from adapters import KafkaPublisher
+from api.audit import router as audit_router
 from api.consent import router as consent_router
 from api.credentials import AgencyCredentials
 from api.ingest import router as ingest_router
@@ -48,11 +49,13 @@ def create_app(
             "Agency ingest, consent, family timelines, MASH alerts and Operation Encompass "
             "for the Early Help Exchange. Each agency system (and the MASH and the early "
             "help hub) holds its own token and acts, and sees, only as itself. Every read "
-            "of a timeline is recorded on ehx.audit before it is answered."
+            "of a timeline or the alert queue is recorded on ehx.audit before it is answered; "
+            "auditors' tokens query the tamper-evident audit ledger."
         ),
         lifespan=lifespan,
     )
     app.include_router(ingest_router)
     app.include_router(consent_router)
     app.include_router(screening_router)
+    app.include_router(audit_router)
     return app

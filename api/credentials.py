@@ -17,6 +17,9 @@ from database import agency_credentials
 from schemas import Agency
 
 PREFIX = "ehx_"
+#: A token's holder is a recipient (an agency, the MASH, the early help hub) or an
+#: auditor, who reads the audit ledger and nothing else.
+AUDITOR = "auditor"
 
 
 def _hash(token: str) -> str:
@@ -29,14 +32,15 @@ class AgencyCredentials:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
 
-    def issue(self, agency: Agency | Recipient, label: str) -> str:
-        """A new token for ``agency`` (or the MASH, or the early help hub); shown once."""
-        token = PREFIX + agency.value + "_" + secrets.token_urlsafe(32)
+    def issue(self, agency: Agency | Recipient | str, label: str) -> str:
+        """A new token for ``agency`` (or the MASH, the early help hub, ``AUDITOR``); shown once."""
+        name = agency.value if isinstance(agency, Agency | Recipient) else agency
+        token = PREFIX + name + "_" + secrets.token_urlsafe(32)
         with self._engine.begin() as connection:
             connection.execute(
                 agency_credentials.insert().values(
                     token_hash=_hash(token),
-                    agency=agency.value,
+                    agency=name,
                     label=label,
                     created_at=datetime.now(UTC),
                     revoked_at=None,
@@ -45,7 +49,15 @@ class AgencyCredentials:
         return token
 
     def holder_for(self, token: str) -> Recipient | None:
-        """Who a live token belongs to (an agency, the MASH or the early help hub), or None."""
+        """Who a live token belongs to (an agency, the MASH or the early help hub), or None.
+
+        An auditor's token holds no recipient: it is None here (see ``role_for``).
+        """
+        role = self.role_for(token)
+        return Recipient(role) if role is not None and role != AUDITOR else None
+
+    def role_for(self, token: str) -> str | None:
+        """The holder's name as stored (a recipient's value or ``AUDITOR``), or None."""
         with self._engine.connect() as connection:
             row = connection.execute(
                 select(agency_credentials.c.agency).where(
@@ -53,7 +65,7 @@ class AgencyCredentials:
                     agency_credentials.c.revoked_at.is_(None),
                 )
             ).first()
-        return Recipient(row[0]) if row else None
+        return str(row[0]) if row else None
 
     def revoke(self, token: str) -> bool:
         with self._engine.begin() as connection:

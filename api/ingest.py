@@ -13,6 +13,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from adapters import ADAPTERS, Ingestor, RawRecord, RecordRegistry
 from adapters.framing import read_csv, read_json_documents, read_lines
 from adapters.schools import HEADER
+from api.credentials import AUDITOR
 from api.state import ApiState
 from broker.topics import Recipient
 from schemas import Agency
@@ -59,6 +60,10 @@ async def token_holder(
             headers={"WWW-Authenticate": "Bearer"},
         )
     holder = _state(request).credentials.holder_for(credentials.credentials)
+    if holder is None and _state(request).credentials.role_for(credentials.credentials) == AUDITOR:
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN, "an auditor's token reads the audit ledger and nothing else"
+        )
     if holder is None:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,

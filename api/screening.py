@@ -13,11 +13,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 from pydantic import BaseModel, ConfigDict
 
-from adapters.publisher import OutboundMessage
 from alerts import AlertNotFound, AlertStore, ScreeningDecision
+from alerts.auditing import decided, queue_read
 from api.ingest import token_holder
 from api.state import ApiState
-from broker.topics import Recipient, Topic
+from broker.auditing import audit_message
+from broker.topics import Recipient
 from consent import DataKeyStore
 from schemas import ExchangeError
 from schemas.audit import AuditRecord
@@ -35,13 +36,11 @@ def _state(request: Request) -> ApiState:
 
 async def record(request: Request, entry: AuditRecord) -> None:
     """Put the read on ``ehx.audit``; only once the broker has it is anything shown."""
-    message = OutboundMessage(
-        Topic.AUDIT.value,
-        entry.actor.encode(),
-        entry.model_dump_json().encode(),
-        (("ehx-action", entry.action.encode()),),
-    )
-    await _state(request).publisher.publish([message])
+    await _state(request).publisher.publish([audit_message(entry)])
+
+
+def _role(holder: Recipient) -> str:
+    return "mash_screener" if holder is Recipient.MASH else f"{holder.value}_practitioner"
 
 
 def _screener(holder: Recipient) -> Recipient:
@@ -88,10 +87,11 @@ async def family_timeline(
         until=until,
     )
     views = TimelineStore(state.engine).entries(query)
-    role = "mash_screener" if holder is Recipient.MASH else f"{holder.value}_practitioner"
     await record(
         request,
-        audit_record(views, reader, role, holder.value, purpose, datetime.now(UTC), family_id),
+        audit_record(
+            views, reader, _role(holder), holder.value, purpose, datetime.now(UTC), family_id
+        ),
     )
     keys = DataKeyStore(state.engine)
     return [open_entry(v, keys).as_dict() for v in views]
@@ -99,10 +99,16 @@ async def family_timeline(
 
 @router.get("/alerts", summary="The alert queue, most urgent first")
 async def alert_queue(
-    request: Request, holder: Holder, include_decided: bool = False
+    request: Request,
+    holder: Holder,
+    reader: Annotated[str, Query(description="The practitioner reading (audited).")] = "",
+    include_decided: bool = False,
 ) -> list[dict[str, Any]]:
     _screener(holder)
-    return AlertStore(_state(request).engine).queue(include_decided)
+    rows = AlertStore(_state(request).engine).queue(include_decided)
+    actor = reader or f"{holder.value} system"
+    await record(request, queue_read(rows, actor, _role(holder), holder.value, datetime.now(UTC)))
+    return rows
 
 
 class Screening(BaseModel):
@@ -133,9 +139,10 @@ async def decide_alert(
 ) -> dict[str, Any]:
     _screener(holder)
     store = AlertStore(_state(request).engine)
-    return _moved(
-        store, alert_id, lambda: store.decide(alert_id, body.outcome, body.by, datetime.now(UTC))
-    )
+    now = datetime.now(UTC)
+    alert = _moved(store, alert_id, lambda: store.decide(alert_id, body.outcome, body.by, now))
+    await record(request, decided(alert, body.by, _role(holder), holder.value, now))
+    return alert
 
 
 @router.get("/encompass", summary="Operation Encompass notifications and their deadlines")

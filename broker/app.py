@@ -21,6 +21,16 @@ from faststream.security import (
 from sqlalchemy import Engine
 
 from alerts import AlertDesk, AlertStore, sweep_escalations
+from audit.access import AccessLog
+from audit.checkpoints import Due
+from audit.ledger import AuditLedger
+from audit.service import (
+    AuditService,
+    AuditSettings,
+    Checkpointer,
+    checkpoint_timer,
+    register_audit,
+)
 from broker.settings import BrokerSettings
 from consent import ConsentService, ConsentStore, DataKeyStore, load_policy, register_consent
 from consent.policy import PolicySettings
@@ -53,8 +63,9 @@ def security_for(settings: BrokerSettings) -> BaseSecurity | None:
     return None
 
 
-#: The services, in pipeline order (the timeline service raises alerts too).
-SERVICES = ("intake", "linker", "consent", "timeline")
+#: The services, in pipeline order (the timeline service raises alerts too; the audit
+#: service keeps the ledger every other one writes to).
+SERVICES = ("intake", "linker", "consent", "timeline", "audit")
 
 
 @dataclass
@@ -68,6 +79,7 @@ class Services:
     consent: ConsentService
     timeline: TimelineStore
     alerts: AlertStore
+    audit: AuditService
 
 
 def build_services(
@@ -117,7 +129,17 @@ def build_services(
     desk = AlertDesk(alerts, timeline, policy)
     if "timeline" in run:
         register_timeline(broker, timeline, desk.after, session_timeout_ms=session_timeout_ms)
-    return Services(broker, engine, intake, linker, consent, timeline, alerts)
+    audit_settings = AuditSettings()
+    ledger = AuditLedger(engine)
+    checkpointer = Checkpointer(
+        ledger,
+        KeyStore.from_settings(keys).ledger_private_key(),
+        Due(audit_settings.checkpoint_every, audit_settings.checkpoint_seconds),
+    )
+    audit = AuditService(ledger, AccessLog(engine), checkpointer)
+    if "audit" in run:
+        register_audit(broker, audit, session_timeout_ms=session_timeout_ms)
+    return Services(broker, engine, intake, linker, consent, timeline, alerts, audit)
 
 
 def services_app(bootstrap: str, only: frozenset[str] | None = None) -> FastStream:
@@ -130,6 +152,9 @@ def services_app(bootstrap: str, only: frozenset[str] | None = None) -> FastStre
         tasks.append(asyncio.create_task(sweep_expiries(services.broker, services.consent, every)))
         calendar = services.consent.engine.policy.operation_encompass
         tasks.append(asyncio.create_task(sweep_escalations(services.alerts, calendar, every)))
+        if "audit" in (only or SERVICES):
+            seconds = AuditSettings().checkpoint_seconds
+            tasks.append(asyncio.create_task(checkpoint_timer(services.audit, seconds)))
 
     async def stop_sweep() -> None:
         for task in tasks:

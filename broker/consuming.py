@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any, cast
@@ -11,6 +12,7 @@ from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from pydantic import ValidationError
 
+from broker.auditing import publish_audits, refused_record
 from broker.topics import Topic
 from schemas import CanonicalEvent, SignatureInvalid, SignatureVerifier
 from schemas.quarantine import QuarantineRecord
@@ -74,13 +76,19 @@ def verified_event(
     return event
 
 
-def quarantine(broker: KafkaBroker, entry: QuarantineRecord) -> Awaitable[Any]:
-    """Publish a refusal to ``ehx.quarantine`` (await it before committing the offset)."""
-    return broker.publish(
-        entry.model_dump_json().encode(),
-        Topic.QUARANTINE.value,
-        key=(entry.agency or "unknown").encode(),
-        headers={"ehx-stage": entry.stage},
+async def quarantine(broker: KafkaBroker, entry: QuarantineRecord) -> None:
+    """Publish a refusal to ``ehx.quarantine``, and its note to ``ehx.audit``.
+
+    Await it before committing the offset.
+    """
+    await asyncio.gather(
+        broker.publish(
+            entry.model_dump_json().encode(),
+            Topic.QUARANTINE.value,
+            key=(entry.agency or "unknown").encode(),
+            headers={"ehx-stage": entry.stage},
+        ),
+        *publish_audits(broker, [refused_record(entry, replayable=True)]),
     )
 
 

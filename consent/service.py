@@ -3,7 +3,8 @@
 - ``ehx.linked`` (group ``consent``, batches): each event's agency signature is checked
   first (an unverifiable event is quarantined, never decided); then every recipient is
   decided; views go to ``ehx.share.<recipient>`` and every decision to ``ehx.decisions``,
-  all keyed by family id.
+  all keyed by family id; each decision, delivery and key destroyed also goes to
+  ``ehx.audit`` (``consent/auditing.py``).
 - ``ehx.consent`` (group ``consent-registry``): grants, refusals, withdrawals, expiries,
   assertions and override reviews update the registry and re-decide what they touch.
 - A sweep publishes an ``expired`` record for each consent whose time has run out, so
@@ -31,8 +32,10 @@ from faststream.kafka.annotations import KafkaMessage
 from pydantic import TypeAdapter, ValidationError
 
 from adapters.publisher import OutboundMessage
+from broker.auditing import publish_audits
 from broker.consuming import batch_records, batch_subscriber, quarantine, refusal, verified_event
 from broker.topics import Recipient, Topic
+from consent.auditing import all_records, outbox_records
 from consent.engine import ConsentEngine, Outbox
 from consent.keys import DataKeyStore
 from consent.policy import Policy
@@ -108,6 +111,7 @@ def register_consent(
             outbox = await asyncio.to_thread(service.engine.on_events, events, now)
             await asyncio.to_thread(service.engine.vault.flush)  # keys before what they seal
             sends += publish_outbox(broker, outbox)
+            sends += publish_audits(broker, outbox_records(outbox, now))
             await asyncio.gather(*sends)
             await asyncio.to_thread(service.store.save, outbox)
         if outbox.replays:
@@ -136,7 +140,10 @@ def register_consent(
             async with service.lock:
                 outbox = await asyncio.to_thread(service.engine.on_record, parsed, now)
                 await asyncio.to_thread(service.engine.vault.flush)
-                await asyncio.gather(*publish_outbox(broker, outbox))
+                await asyncio.gather(
+                    *publish_outbox(broker, outbox),
+                    *publish_audits(broker, all_records(outbox, [parsed], now)),
+                )
                 await asyncio.to_thread(service.store.save, outbox)
                 await asyncio.to_thread(service.store.save_record, parsed)
             for shred in outbox.shredded:

@@ -3,8 +3,12 @@
 from database.engine import migrate, open_engine
 from database.settings import DatabaseSettings
 from database.tables import (
+    access_notifications,
     agency_credentials,
     alerts,
+    audit_checkpoints,
+    audit_ledger,
+    audit_subjects,
     consent_events,
     consent_records,
     data_keys,
@@ -20,8 +24,12 @@ from database.tables import (
 
 __all__ = [
     "DatabaseSettings",
+    "access_notifications",
     "agency_credentials",
     "alerts",
+    "audit_checkpoints",
+    "audit_ledger",
+    "audit_subjects",
     "consent_events",
     "consent_records",
     "data_keys",

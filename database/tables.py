@@ -222,3 +222,56 @@ encompass_notifications = Table(
     Column("escalation", String(24), nullable=False),
     Column("escalated_at", DateTime(timezone=True)),
 )
+
+#: The audit ledger: append-only, hash-chained (``audit/chain.py``). ``body`` is the
+#: entry's canonical bytes, the only thing the hash covers; the other columns are copies
+#: for querying, so a query can never be fooled into trusting a column the chain does
+#: not cover (queries re-read the body).
+audit_ledger = Table(
+    "audit_ledger",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=False),
+    Column("audit_id", String(36), nullable=False, unique=True),
+    Column("action", String(40), nullable=False, index=True),
+    Column("agency", String(16), index=True),
+    Column("at", DateTime(timezone=True), nullable=False, index=True),
+    Column("body", LargeBinary, nullable=False),
+    Column("previous_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+)
+
+#: Which entries are about which person (for ``who-saw``): one row per subject id.
+audit_subjects = Table(
+    "audit_subjects",
+    metadata,
+    Column("subject_id", String(40), nullable=False, index=True),
+    Column("seq", Integer, nullable=False),
+    PrimaryKeyConstraint("subject_id", "seq"),
+)
+
+audit_checkpoints = Table(
+    "audit_checkpoints",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=False),
+    Column("head_hash", String(64), nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("key_id", String(40), nullable=False),
+    Column("signature", String(120), nullable=False),
+)
+
+#: CP-IS style access notifications: a record about a child on a protection plan was
+#: viewed by another agency; the owning agency is told, and both can see the history.
+access_notifications = Table(
+    "access_notifications",
+    metadata,
+    Column("seq", Integer, nullable=False),
+    Column("owner", String(16), nullable=False, index=True),
+    Column("person_id", String(40), nullable=False, index=True),
+    Column("viewer", String(16), nullable=False, index=True),
+    Column("actor", String(120), nullable=False),
+    Column("role", String(40), nullable=False),
+    Column("purpose", String(200), nullable=False),
+    Column("event_ids", JSON, nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    PrimaryKeyConstraint("seq", "owner", "person_id"),
+)

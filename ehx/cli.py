@@ -33,6 +33,7 @@ from broker.runtime import (
 from broker.settings import BrokerSettings
 from broker.topics import Recipient
 from ehx import reading_cli
+from ehx.audit_cli import app as audit_app
 from ehx.consent_cli import app as consent_app
 from schemas import Agency, ExchangeError, KeyStore, export_json_schemas
 
@@ -72,6 +73,7 @@ app.add_typer(consent_app, name="consent")
 app.command("timeline")(reading_cli.timeline)
 app.add_typer(reading_cli.alerts_app, name="alerts")
 app.add_typer(reading_cli.encompass_app, name="encompass")
+app.add_typer(audit_app, name="audit")
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 
@@ -268,16 +270,16 @@ def schemas_export(
 
 @keys_app.command("init")
 def keys_init() -> None:
-    """Create an Ed25519 key pair for each agency that has none (existing keys are kept).
+    """Create an Ed25519 key pair for each agency, and the audit ledger's checkpoint key.
 
-    Keys go to EHX_KEY_DIR (default <data dir>/keys), private keys readable by the
-    owner only, and encrypted when EHX_KEY_PASSPHRASE is set.
+    Existing keys are kept. Keys go to EHX_KEY_DIR (default <data dir>/keys), private
+    keys readable by the owner only, and encrypted when EHX_KEY_PASSPHRASE is set.
     """
     store = KeyStore.from_settings()
     created = store.init()
-    for agency in Agency:
-        state = "created" if agency in created else "kept"
-        console.print(f"{agency.value:8} {state}  {store.directory / (agency.value + '.pub')}")
+    for name in [*(agency.value for agency in Agency), KeyStore.LEDGER]:
+        state = "created" if name in created else "kept"
+        console.print(f"{name:8} {state}  {store.directory / (name + '.pub')}")
 
 
 # --- records in ---------------------------------------------------------------------

@@ -7,6 +7,7 @@ a running broker (``ehx up``, or ``EHX_BOOTSTRAP_SERVERS``).
 from __future__ import annotations
 
 import asyncio
+import getpass
 import json
 import sys
 from datetime import UTC, datetime
@@ -17,11 +18,12 @@ from rich.console import Console
 from rich.table import Table
 
 from adapters import KafkaPublisher
-from adapters.publisher import OutboundMessage
 from alerts import AlertStore, ScreeningDecision
+from alerts.auditing import decided, queue_read
+from broker.auditing import audit_message
 from broker.runtime import require_bootstrap
 from broker.settings import BrokerSettings
-from broker.topics import Recipient, Topic
+from broker.topics import Recipient
 from consent import DataKeyStore, load_policy
 from database import migrate, open_engine
 from schemas.audit import AuditRecord
@@ -53,16 +55,7 @@ def record_read(record: AuditRecord) -> None:
     async def send() -> None:
         bootstrap = require_bootstrap(BrokerSettings())
         async with KafkaPublisher(bootstrap, BrokerSettings()) as publisher:
-            await publisher.publish(
-                [
-                    OutboundMessage(
-                        Topic.AUDIT.value,
-                        record.actor.encode(),
-                        record.model_dump_json().encode(),
-                        (("ehx-action", record.action.encode()),),
-                    )
-                ]
-            )
+            await publisher.publish([audit_message(record)])
 
     asyncio.run(send())
 
@@ -165,12 +158,20 @@ alerts_app = typer.Typer(
 def alerts_queue(
     ctx: typer.Context,
     show_all: Annotated[bool, typer.Option("--all", help="Include decided alerts.")] = False,
+    by: Annotated[
+        str | None, typer.Option("--by", help="Your practitioner id (audited); default: you.")
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """The alert queue, most urgent first (`ehx alerts decide` records a decision)."""
+    """The alert queue, most urgent first (`ehx alerts decide` records a decision).
+
+    Your look at the queue is recorded for audit before it is shown.
+    """
     if ctx.invoked_subcommand is not None:
         return
     rows = AlertStore(_engine()).queue(include_decided=show_all)
+    reader = by or getpass.getuser()
+    record_read(queue_read(rows, reader, ROLES[Recipient.MASH], "mash", datetime.now(UTC)))
     if as_json:
         _print_json(rows)
         return
@@ -203,8 +204,10 @@ def alerts_decide(
     outcome: Annotated[ScreeningDecision, typer.Option(help="The screening decision.")],
     by: ByOpt,
 ) -> None:
-    """Record the screening decision, with who made it and when."""
-    AlertStore(_engine()).decide(alert_id, outcome, by, datetime.now(UTC))
+    """Record the screening decision, with who made it and when (audited)."""
+    store, now = AlertStore(_engine()), datetime.now(UTC)
+    store.decide(alert_id, outcome, by, now)
+    record_read(decided(store.get(alert_id), by, ROLES[Recipient.MASH], "mash", now))
     console.print(f"{alert_id}: decided {outcome.value} ({by}).")
 
 

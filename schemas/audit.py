@@ -1,16 +1,60 @@
 """What goes on ``ehx.audit``: who did or saw what, about whom, on what basis. Ids only.
 
-The audit ledger (a later stage) chains these; every stage that reveals information to
-a person publishes one before it reveals it.
+The audit ledger (``audit/``) chains these. Every stage publishes one for each act an
+auditor must be able to find (``Action`` lists them); a stage that reveals information
+to a person publishes its record, and waits for the broker to have it, before it
+reveals anything.
 """
 
 from __future__ import annotations
 
-from uuid import UUID
+from enum import StrEnum
+from uuid import UUID, uuid5
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from schemas.envelope import new_event_id
+
+
+class Action(StrEnum):
+    """Every act that is recorded."""
+
+    RECORD_ACCEPTED = "record.accepted"
+    RECORD_REFUSED = "record.refused"
+    CONSENT_GRANTED = "consent.granted"
+    CONSENT_REFUSED = "consent.refused"
+    CONSENT_WITHDRAWN = "consent.withdrawn"
+    CONSENT_EXPIRED = "consent.expired"
+    HARM_ASSERTED = "harm.asserted"
+    OVERRIDE_REVIEWED = "override.reviewed"
+    DECISION_ALLOW = "decision.allow"
+    DECISION_DENY = "decision.deny"
+    DECISION_OVERRIDE = "decision.override"
+    DECISION_NOTIFY = "decision.notify"
+    DECISION_INDICATOR = "decision.indicator"
+    DELIVERED = "share.delivered"
+    RETRACTED = "share.retracted"
+    KEY_DESTROYED = "key.destroyed"
+    TIMELINE_READ = "timeline.read"
+    ALERTS_READ = "alerts.read"
+    ALERT_DECIDED = "alert.decided"
+    AUDIT_READ = "audit.read"
+    AUDIT_EXPORTED = "audit.exported"
+
+
+_NAMESPACE = UUID("6f1d3c2e-8a4b-5e70-9c1d-2b3a4c5d6e7f")
+
+
+def stable_id(*parts: object) -> UUID:
+    """The same act recorded twice (a stage replaying a batch after a crash) gets the same
+    id, so the ledger keeps it once. Reads use fresh ids: each look is its own act."""
+    return uuid5(_NAMESPACE, "|".join(str(p) for p in parts))
+
+
+#: A person looked at information (``who-saw``'s "viewed").
+READS = frozenset({Action.TIMELINE_READ, Action.ALERTS_READ})
+#: A recipient was sent information (``who-saw``'s "received").
+DELIVERIES = frozenset({Action.DELIVERED})
 
 
 class AuditRecord(BaseModel):
@@ -19,7 +63,7 @@ class AuditRecord(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     audit_id: UUID = Field(default_factory=new_event_id)
-    #: What was done: ``timeline.read``, ``alert.read``, ``alert.decided``, ...
+    #: What was done: one of ``Action`` (kept a string so older readers accept new acts).
     action: str
     actor: str
     role: str

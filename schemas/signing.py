@@ -56,63 +56,84 @@ class KeyStore:
         settings = settings or KeySettings()
         return cls(settings.resolved_key_dir, settings.key_passphrase)
 
-    def _private_path(self, agency: Agency) -> Path:
-        return self.directory / f"{agency.value}.key"
+    #: The audit ledger's checkpoint key lives beside the agencies' keys.
+    LEDGER = "ledger"
 
-    def _public_path(self, agency: Agency) -> Path:
-        return self.directory / f"{agency.value}.pub"
+    def _private_path(self, name: str) -> Path:
+        return self.directory / f"{name}.key"
 
-    def init(self, agencies: tuple[Agency, ...] = tuple(Agency)) -> list[Agency]:
-        """Create a key pair for each agency that has none; return those created.
+    def _public_path(self, name: str) -> Path:
+        return self.directory / f"{name}.pub"
+
+    def init(self, agencies: tuple[Agency, ...] = tuple(Agency)) -> list[str]:
+        """Create a key pair for each agency (and the ledger) that has none; return those created.
 
         Existing keys are kept: re-running is safe and never rotates a key by accident.
         """
         self.directory.mkdir(parents=True, exist_ok=True)
         os.chmod(self.directory, 0o700)
         created = []
-        for agency in agencies:
-            if self._private_path(agency).exists():
+        for name in [*(agency.value for agency in agencies), self.LEDGER]:
+            if self._private_path(name).exists():
                 continue
-            private = Ed25519PrivateKey.generate()
-            encryption: serialization.KeySerializationEncryption = (
-                serialization.BestAvailableEncryption(self.passphrase.get_secret_value().encode())
-                if self.passphrase
-                else serialization.NoEncryption()
-            )
-            pem = private.private_bytes(
-                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption
-            )
-            path = self._private_path(agency)
-            # Create with owner-only permissions from the start, not chmod afterwards.
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "wb") as out:
-                out.write(pem)
-            self._public_path(agency).write_bytes(
-                private.public_key().public_bytes(
-                    serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-                )
-            )
-            created.append(agency)
+            self._create(name)
+            created.append(name)
         return created
 
-    def private_key(self, agency: Agency) -> Ed25519PrivateKey:
-        path = self._private_path(agency)
+    def _create(self, name: str) -> None:
+        private = Ed25519PrivateKey.generate()
+        encryption: serialization.KeySerializationEncryption = (
+            serialization.BestAvailableEncryption(self.passphrase.get_secret_value().encode())
+            if self.passphrase
+            else serialization.NoEncryption()
+        )
+        pem = private.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption
+        )
+        # Create with owner-only permissions from the start, not chmod afterwards.
+        fd = os.open(self._private_path(name), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as out:
+            out.write(pem)
+        self._public_path(name).write_bytes(
+            private.public_key().public_bytes(
+                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+            )
+        )
+
+    def _private(self, name: str) -> Ed25519PrivateKey:
+        path = self._private_path(name)
         if not path.exists():
-            raise KeyMissing(agency.value, str(self.directory))
+            raise KeyMissing(name, str(self.directory))
         password = self.passphrase.get_secret_value().encode() if self.passphrase else None
         key = serialization.load_pem_private_key(path.read_bytes(), password=password)
         if not isinstance(key, Ed25519PrivateKey):
-            raise KeyMissing(agency.value, str(self.directory))
+            raise KeyMissing(name, str(self.directory))
         return key
 
-    def public_key(self, agency: Agency) -> Ed25519PublicKey:
-        path = self._public_path(agency)
+    def _public(self, name: str) -> Ed25519PublicKey:
+        path = self._public_path(name)
         if not path.exists():
-            raise KeyMissing(agency.value, str(self.directory))
+            raise KeyMissing(name, str(self.directory))
         key = serialization.load_pem_public_key(path.read_bytes())
         if not isinstance(key, Ed25519PublicKey):
-            raise KeyMissing(agency.value, str(self.directory))
+            raise KeyMissing(name, str(self.directory))
         return key
+
+    def private_key(self, agency: Agency) -> Ed25519PrivateKey:
+        return self._private(agency.value)
+
+    def public_key(self, agency: Agency) -> Ed25519PublicKey:
+        return self._public(agency.value)
+
+    def ledger_private_key(self) -> Ed25519PrivateKey:
+        """The key that signs audit checkpoints (created by ``init``, or on first use)."""
+        if not self._private_path(self.LEDGER).exists():
+            self.directory.mkdir(parents=True, exist_ok=True)
+            self._create(self.LEDGER)
+        return self._private(self.LEDGER)
+
+    def ledger_public_key(self) -> Ed25519PublicKey:
+        return self._public(self.LEDGER)
 
     def signer(self, agency: Agency) -> EventSigner:
         return EventSigner(agency, self.private_key(agency))
@@ -120,7 +141,7 @@ class KeyStore:
     def verifier(self) -> SignatureVerifier:
         keys = {}
         for agency in Agency:
-            if self._public_path(agency).exists():
+            if self._public_path(agency.value).exists():
                 keys[agency] = self.public_key(agency)
         return SignatureVerifier(keys)
 

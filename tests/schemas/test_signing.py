@@ -72,7 +72,7 @@ def test_private_keys_are_owner_only_and_encrypted_with_a_passphrase(tmp_path: o
 
     assert isinstance(tmp_path, Path)
     store = KeyStore(tmp_path / "k", SecretStr("correct horse"))
-    assert store.init() == list(Agency)
+    assert store.init() == [*(agency.value for agency in Agency), "ledger"]
     assert store.init() == []  # re-running keeps the keys
     key_file = tmp_path / "k" / "police.key"
     assert stat.S_IMODE(key_file.stat().st_mode) == 0o600

@@ -1,0 +1,144 @@
+"""The audit ledger over HTTP, for auditors only (a token issued by ``ehx audit token``).
+
+Each query is itself recorded (``audit.read``, an export ``audit.exported``) before it
+is answered. Agencies' tokens read their own access notifications (CP-IS) here too.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
+from fastapi.responses import PlainTextResponse
+from fastapi.security import HTTPAuthorizationCredentials
+
+from api.credentials import AUDITOR
+from api.ingest import bearer
+from api.state import ApiState
+from audit import queries
+from audit.access import AccessLog
+from audit.ledger import AuditLedger
+from broker.auditing import audit_message
+from schemas.audit import Action, AuditRecord
+
+router = APIRouter(prefix="/v1/audit", tags=["audit"])
+Since = Annotated[datetime | None, Query(alias="from")]
+Until = Annotated[datetime | None, Query(alias="to")]
+Auditor = Annotated[str, Query(description="The auditor asking (audited).")]
+
+
+def _state(request: Request) -> ApiState:
+    state: ApiState = request.app.state.ehx
+    return state
+
+
+async def _role(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> str:
+    if credentials is None:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            "send your token as a Bearer credential",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    role = _state(request).credentials.role_for(credentials.credentials)
+    if role is None:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            "unknown or revoked token",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    return role
+
+
+async def auditor_only(role: Annotated[str, Depends(_role)]) -> str:
+    if role != AUDITOR:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "the audit ledger is for auditors only")
+    return role
+
+
+Role = Annotated[str, Depends(_role)]
+AuditorRole = Annotated[str, Depends(auditor_only)]
+
+
+async def _record(
+    request: Request,
+    by: str,
+    role: str,
+    what: str,
+    subject: str | None = None,
+    action: str = Action.AUDIT_READ,
+) -> None:
+    entry = AuditRecord(
+        action=action,
+        actor=by,
+        role=role,
+        agency=role,
+        purpose=what,
+        subject_ids=(subject,) if subject else (),
+        at=datetime.now(UTC),
+    )
+    await _state(request).publisher.publish([audit_message(entry)])
+
+
+@router.get("/who-saw/{subject_id}", summary="Who viewed or received information about a person")
+async def who_saw(
+    request: Request,
+    subject_id: str,
+    role: AuditorRole,
+    by: Auditor,
+    since: Since = None,
+    until: Until = None,
+) -> list[dict[str, Any]]:
+    await _record(request, by, role, "who-saw", subject_id)
+    return queries.who_saw(AuditLedger(_state(request).engine), subject_id, since, until)
+
+
+@router.get("/overrides", summary="Significant-harm overrides, with their reviews")
+async def overrides(
+    request: Request, role: AuditorRole, by: Auditor, since: Since = None, until: Until = None
+) -> list[dict[str, Any]]:
+    await _record(request, by, role, "overrides")
+    return queries.overrides(AuditLedger(_state(request).engine), since, until)
+
+
+@router.get("/received", summary="What one recipient was sent, and on what basis")
+async def received(
+    request: Request,
+    agency: str,
+    role: AuditorRole,
+    by: Auditor,
+    since: Since = None,
+    until: Until = None,
+) -> list[dict[str, Any]]:
+    await _record(request, by, role, f"received by {agency}")
+    return queries.received(AuditLedger(_state(request).engine), agency, since, until)
+
+
+@router.get("/export", summary="The ledger as FHIR AuditEvent resources (a Bundle) or CSV")
+async def export(
+    request: Request,
+    role: AuditorRole,
+    by: Auditor,
+    format: Literal["fhir", "csv"] = "fhir",
+    subject: str | None = None,
+    since: Since = None,
+    until: Until = None,
+) -> Any:
+    await _record(request, by, role, f"export as {format}", subject, Action.AUDIT_EXPORTED)
+    found = queries.entries(AuditLedger(_state(request).engine), since, until, subject)
+    if format == "csv":
+        return PlainTextResponse(queries.as_csv(found), media_type="text/csv")
+    return queries.as_fhir_bundle(found)
+
+
+@router.get("/access", summary="CP-IS access notifications: your records viewed, or your views")
+async def access(request: Request, role: Role, person: str | None = None) -> list[dict[str, Any]]:
+    """An auditor sees all; an agency sees views of its records and views it made."""
+    agency = None if role == AUDITOR else role
+    return [
+        n.as_dict()
+        for n in AccessLog(_state(request).engine).history(agency=agency, person_id=person)
+    ]

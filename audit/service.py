@@ -1,0 +1,112 @@
+"""The audit ledger service: ``ehx.audit`` in; chained entries, checkpoints and notices out.
+
+Subscribes as group ``audit-ledger`` in batches (``NACK_ON_ERROR``): a batch is appended
+in one transaction, then the offset is committed; a crash in between replays the batch
+and the ledger skips the audit ids it already holds. ``ehx.audit`` has one partition and
+the service one consumer, so there is one writer and one order.
+
+After each batch, and on a timer, a checkpoint is signed if ``EHX_AUDIT_CHECKPOINT_EVERY``
+entries or ``EHX_AUDIT_CHECKPOINT_SECONDS`` have passed since the last one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from faststream.kafka import KafkaBroker
+from faststream.kafka.annotations import KafkaMessage
+from pydantic import ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from audit.access import AccessLog
+from audit.checkpoints import Checkpoint, Due, sign
+from audit.ledger import AuditLedger
+from broker.consuming import batch_records, batch_subscriber, quarantine, refusal
+from broker.topics import Topic
+from schemas.audit import AuditRecord
+
+GROUP = "audit-ledger"
+log = logging.getLogger(__name__)
+
+
+class AuditSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="EHX_AUDIT_", frozen=True, extra="ignore")
+
+    checkpoint_every: int = 1000
+    checkpoint_seconds: float = 10.0
+
+
+@dataclass
+class Checkpointer:
+    """Signs the ledger's head when a checkpoint is due."""
+
+    ledger: AuditLedger
+    key: Ed25519PrivateKey
+    due: Due = field(default_factory=Due)
+    _last_seq: int | None = None
+    _last_time: float = field(default_factory=time.monotonic)
+
+    def maybe(self, now: datetime) -> Checkpoint | None:
+        if self._last_seq is None:
+            points = self.ledger.checkpoints()
+            self._last_seq = points[-1].seq if points else 0
+        head = self.ledger.head()
+        if head is None:
+            return None
+        since = head.seq - self._last_seq
+        if not self.due.now(since, time.monotonic() - self._last_time):
+            return None
+        checkpoint = sign(self.key, head.seq, head.hash, now)
+        self.ledger.add_checkpoint(checkpoint)
+        self._last_seq, self._last_time = head.seq, time.monotonic()
+        return checkpoint
+
+
+@dataclass
+class AuditService:
+    ledger: AuditLedger
+    access: AccessLog
+    checkpointer: Checkpointer
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    def take(self, records: list[AuditRecord], now: datetime) -> int:
+        """Append, notify, checkpoint if due; returns how many entries were new."""
+        appended = self.ledger.append(records)
+        if appended:
+            self.access.notice(appended, now)
+        self.checkpointer.maybe(now)
+        return len(appended)
+
+
+def register_audit(
+    broker: KafkaBroker, service: AuditService, *, session_timeout_ms: int = 10_000
+) -> None:
+    @batch_subscriber(
+        broker, Topic.AUDIT.value, group_id=GROUP, session_timeout_ms=session_timeout_ms
+    )
+    async def on_audit(message: KafkaMessage) -> None:
+        now = datetime.now(UTC)
+        records: list[AuditRecord] = []
+        for record in batch_records(message.raw_message):
+            try:
+                records.append(AuditRecord.model_validate_json(record.value or b""))
+            except ValidationError as exc:
+                first = exc.errors(include_input=False, include_url=False)[0]
+                where = ".".join(str(p) for p in first["loc"])
+                reason = f"not an audit record: {where}: {first['msg']}"
+                await quarantine(broker, refusal(record, GROUP, reason, now))
+        async with service.lock:
+            await asyncio.to_thread(service.take, records, now)
+
+
+async def checkpoint_timer(service: AuditService, every: float) -> None:
+    """Sign a checkpoint when one is due by time, though no batch arrives; forever."""
+    while True:
+        await asyncio.sleep(every)
+        async with service.lock:
+            await asyncio.to_thread(service.checkpointer.maybe, datetime.now(UTC))

@@ -1,0 +1,73 @@
+"""Putting audit records on ``ehx.audit``: one key (the actor), one header (the act)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Iterable
+from datetime import datetime
+from typing import Any
+
+from faststream.kafka import KafkaBroker
+
+from adapters.publisher import OutboundMessage
+from broker.topics import Topic
+from schemas.audit import Action, AuditRecord, stable_id
+from schemas.quarantine import QuarantineRecord
+
+
+def audit_message(record: AuditRecord) -> OutboundMessage:
+    """For publishers outside a FastStream app (the CLI, the ingestor)."""
+    return OutboundMessage(
+        Topic.AUDIT.value,
+        record.actor.encode(),
+        record.model_dump_json().encode(),
+        (("ehx-action", record.action.encode()),),
+    )
+
+
+def publish_audits(broker: KafkaBroker, records: Iterable[AuditRecord]) -> list[Awaitable[Any]]:
+    """Await these with the stage's other output, before its offsets are committed."""
+    return [
+        broker.publish(
+            record.model_dump_json().encode(),
+            Topic.AUDIT.value,
+            key=record.actor.encode(),
+            headers={"ehx-action": record.action},
+        )
+        for record in records
+    ]
+
+
+def refused_record(entry: QuarantineRecord, *, replayable: bool) -> AuditRecord:
+    """The auditor's note of a refusal: where and why, never the bytes refused.
+
+    ``replayable``: the refusal is of a Kafka message, which a stage replaying its batch
+    after a crash refuses again at the same position; it is then one act, one entry.
+    """
+    return AuditRecord(
+        audit_id=(
+            stable_id("refused", entry.stage, entry.source, entry.position)
+            if replayable
+            else entry.quarantine_id
+        ),
+        action=Action.RECORD_REFUSED,
+        actor=f"ehx:{entry.stage}",
+        role="system",
+        agency=entry.agency or "unknown",
+        purpose=entry.reason[:200],
+        event_ids=(str(entry.quarantine_id),),
+        at=entry.refused_at,
+    )
+
+
+def accepted_record(agency: str, stage: str, event_ids: list[str], at: datetime) -> AuditRecord:
+    """One note per published batch: which events an agency's records became."""
+    return AuditRecord(
+        audit_id=stable_id("accepted", *sorted(event_ids)),
+        action=Action.RECORD_ACCEPTED,
+        actor=f"ehx:{stage}",
+        role="system",
+        agency=agency,
+        purpose="record submitted",
+        event_ids=tuple(event_ids),
+        at=at,
+    )

@@ -1,0 +1,224 @@
+"""The audit ledger end to end: reads by several roles over HTTP, on ``ehx.audit``, chained by
+the audit service on the real broker, then asked by an auditor who saw a child.
+
+Maryam Khan is put on a child protection plan, so other agencies' views of her records
+also notify the agencies that hold them (CP-IS).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import threading
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from faststream.kafka import KafkaBroker
+from sqlalchemy import Engine, create_engine
+
+from adapters import ADAPTERS
+from alerts import AlertDesk, AlertStore
+from api import AgencyCredentials
+from api.credentials import AUDITOR
+from audit.access import AccessLog
+from audit.checkpoints import Due
+from audit.ledger import AuditLedger
+from audit.service import AuditService, Checkpointer, register_audit
+from audit.verify import verify
+from broker.topics import Recipient
+from consent import ConsentEngine, ConsentStore, DataKeyStore, load_policy
+from database import migrate
+from linker import Linker, LinkStore
+from schemas import Agency, CanonicalEvent
+from tests.api.test_ingest_api import auth, client
+from tests.consent.fakes import KHAN_FILES, NOW
+from tests.helpers import EXAMPLES
+from tests.integration.test_pipeline import wait_for
+from timeline import TimelineStore
+
+pytestmark = [pytest.mark.kafka, pytest.mark.slow]
+__all__ = ["client"]
+
+Client = tuple[httpx.Client, AgencyCredentials]
+PLAN = Path(__file__).parents[1] / "fixtures" / "cp-plan" / "health-maryam-cp-plan.json"
+
+
+def _events(agency: Agency, path: Path) -> list[CanonicalEvent]:
+    adapter = ADAPTERS[agency]
+    frames = adapter.frame(io.BytesIO(path.read_bytes()), path.name)
+    return [e for frame in frames for e in adapter.map(frame, NOW).events]
+
+
+def khans_with_a_plan(engine: Engine) -> tuple[str, str]:
+    """The Khans decided and on the timelines, Maryam on a plan; (family id, Maryam's id)."""
+    linking = create_engine("sqlite://")
+    migrate(linking)
+    linker = Linker.open(LinkStore(linking))
+    raw = [e for agency, name in KHAN_FILES for e in _events(agency, EXAMPLES / name)]
+    plan = _events(Agency.HEALTH, PLAN)
+    linked = [linker.link(e)[0] for e in [*raw, *plan]]
+    policy = load_policy()
+    store = ConsentStore(engine)
+    consent = ConsentEngine(policy, DataKeyStore(engine), store.load_registry(), store)
+    out = consent.on_events(sorted(linked, key=lambda e: e.source.agency != "schools"), NOW)
+    consent.vault.flush()
+    store.save(out)
+    timeline = TimelineStore(engine)
+    timeline.apply(out.messages)
+    AlertDesk(AlertStore(engine), timeline, policy).after(out.messages, NOW)
+    maryam = linked[-1].subjects[0]
+    return maryam.family_id or "", maryam.person_id or ""
+
+
+@contextmanager
+def audit_service(bootstrap: str, engine: Engine, key: Ed25519PrivateKey) -> Iterator[AuditLedger]:
+    """The audit service on the real broker, in a thread of its own, as ``ehx up`` runs it."""
+    ledger = AuditLedger(engine)
+    service = AuditService(ledger, AccessLog(engine), Checkpointer(ledger, key, Due(20, 1)))
+    stop = threading.Event()
+
+    async def main() -> None:
+        broker = KafkaBroker(bootstrap, enable_idempotence=False)
+        register_audit(broker, service, session_timeout_ms=6000)
+        await broker.start()
+        await asyncio.to_thread(stop.wait)
+        await broker.stop()
+
+    thread = threading.Thread(target=asyncio.run, args=(main(),), daemon=True)
+    thread.start()
+    try:
+        yield ledger
+    finally:
+        stop.set()
+        thread.join(30)
+
+
+def _read(http: httpx.Client, token: str, family: str, reader: str) -> list[dict[str, Any]]:
+    response = http.get(
+        f"/v1/families/{family}/timeline", params={"reader": reader}, headers=auth(token)
+    )
+    assert response.status_code == 200, response.text
+    entries: list[dict[str, Any]] = response.json()
+    return entries
+
+
+def test_who_saw_returns_exactly_the_reads_performed_and_plan_views_notify_the_holder(
+    client: Client, sqlite_engine: Engine, kafka_bootstrap: str
+) -> None:
+    http, credentials = client
+    family, maryam = khans_with_a_plan(sqlite_engine)
+    tokens = {r: credentials.issue(r, f"{r.value} system") for r in Recipient}
+    auditor = credentials.issue(AUDITOR, "DPO")
+    run = uuid.uuid4().hex[:6]
+
+    key = Ed25519PrivateKey.generate()
+    with audit_service(kafka_bootstrap, sqlite_engine, key) as ledger:
+        # The script: who reads what, as which recipient.
+        script = [
+            (Recipient.MASH, f"sw-a-{run}"),
+            (Recipient.MASH, f"sw-b-{run}"),
+            (Recipient.SCHOOLS, f"dsl-{run}"),
+            (Recipient.EARLY_HELP, f"ew-{run}"),
+            (Recipient.POLICE, f"pc-{run}"),
+            (Recipient.MASH, f"sw-a-{run}"),  # the same screener looks again: two reads
+        ]
+        expected: list[tuple[str, str]] = []
+        for recipient, reader in script:
+            entries = _read(http, tokens[recipient], family, reader)
+            if any(p["person_id"] == maryam for e in entries for p in e["people"]):
+                expected.append((reader, recipient.value))
+        queue = http.get(
+            "/v1/alerts", params={"reader": f"sw-a-{run}"}, headers=auth(tokens[Recipient.MASH])
+        )
+        assert queue.status_code == 200
+        assert len(expected) >= 4  # the MASH thrice, the school's Encompass notice
+
+        ours = {reader for _, reader in script}
+        await_reads = len(script) + 1
+        asyncio.run(
+            wait_for(
+                lambda: (
+                    sum(
+                        1
+                        for f in ledger.find(actions=["timeline.read", "alerts.read"])
+                        if f.record.actor in ours
+                    )
+                    >= await_reads
+                )
+            )
+        )
+
+        # Auditors only.
+        forbidden = http.get(
+            f"/v1/audit/who-saw/{maryam}", params={"by": "x"}, headers=auth(tokens[Recipient.MASH])
+        )
+        assert forbidden.status_code == 403
+        assert (
+            http.get(
+                f"/v1/families/{family}/timeline", params={"reader": "x"}, headers=auth(auditor)
+            ).status_code
+            == 403
+        )
+
+        rows = http.get(
+            f"/v1/audit/who-saw/{maryam}", params={"by": f"dpo-{run}"}, headers=auth(auditor)
+        ).json()
+        viewed = sorted(
+            (r["actor"], r["agency"]) for r in rows if r["seen"] == "viewed" and r["actor"] in ours
+        )
+        assert viewed == sorted(expected)
+        # The family's who-saw also holds the look at the alert queue, which named it.
+        family_rows = http.get(
+            f"/v1/audit/who-saw/{family}", params={"by": f"dpo-{run}"}, headers=auth(auditor)
+        ).json()
+        assert any(
+            r["action"] == "alerts.read" and r["actor"] == f"sw-a-{run}" for r in family_rows
+        )
+
+        # CP-IS: the school viewed the police's record of Maryam; the police are told.
+        asyncio.run(wait_for(lambda: bool(AccessLog(sqlite_engine).history(agency="police"))))
+        police = http.get("/v1/audit/access", headers=auth(tokens[Recipient.POLICE])).json()
+        schools_view = [
+            n for n in police if n["viewer"] == "schools" and n["actor"] == f"dsl-{run}"
+        ]
+        assert schools_view and all(
+            n["owner"] == "police" and n["person_id"] == maryam for n in schools_view
+        )
+        school_side = http.get("/v1/audit/access", headers=auth(tokens[Recipient.SCHOOLS])).json()
+        assert any(n["actor"] == f"dsl-{run}" for n in school_side)  # both can see it
+        housing = http.get("/v1/audit/access", headers=auth(tokens[Recipient.HOUSING])).json()
+        assert all("housing" in (n["owner"], n["viewer"]) for n in housing)
+        # Police reading their own records about her notify nobody of themselves.
+        assert not [n for n in police if n["viewer"] == "police" and n["owner"] == "police"]
+
+        # Exports: one AuditEvent and one CSV row per entry about her.
+        bundle = http.get(
+            "/v1/audit/export",
+            params={"by": f"dpo-{run}", "subject": maryam},
+            headers=auth(auditor),
+        ).json()
+        table = http.get(
+            "/v1/audit/export",
+            params={"by": f"dpo-{run}", "subject": maryam, "format": "csv"},
+            headers=auth(auditor),
+        ).text
+        events = [e["resource"] for e in bundle["entry"]]
+        assert events and all(e["resourceType"] == "AuditEvent" for e in events)
+        seqs = {e["extension"][0]["valueInteger"] for e in events}
+        rows_in_csv = list(csv.DictReader(io.StringIO(table)))
+        # The CSV was asked for after the FHIR export, whose own record it also holds.
+        extra = [r for r in rows_in_csv if int(r["seq"]) not in seqs]
+        assert [r["action"] for r in extra] == ["audit.exported"]
+        assert len(rows_in_csv) == len(events) + 1
+        assert "Maryam" not in table and "Khan" not in table  # ids only
+
+    verdict = verify(ledger.entries(), ledger.checkpoints(), key.public_key())
+    assert verdict.ok, verdict.problems
+    assert verdict.checkpoints >= 1
