@@ -18,13 +18,16 @@ from itertools import islice
 from typing import IO, Any
 from uuid import UUID
 
+from opentelemetry.trace import Span
+
 from adapters.base import AgencyAdapter, MappedRecord
 from adapters.framing import RawRecord
 from adapters.publisher import MessagePublisher, OutboundMessage
 from adapters.registry import PUBLISHES, Claim, Outcome, RecordRegistry, Verdict
+from broker import telemetry
 from broker.auditing import accepted_record, audit_message, refused_record
 from broker.topics import Topic
-from schemas import CanonicalEvent, EventSigner, RecordRefused, canonical_json
+from schemas import CanonicalEvent, EventSigner, RecordRefused, TraceContext, canonical_json
 from schemas.quarantine import QuarantineRecord
 
 BATCH = 500
@@ -83,7 +86,9 @@ def content_hash(record: RawRecord) -> str:
     return hashlib.sha256(canonical_json(record.parsed)).hexdigest()
 
 
-def event_headers(event: CanonicalEvent) -> tuple[tuple[str, bytes], ...]:
+def event_headers(
+    event: CanonicalEvent, accepted_at: bytes | None = None
+) -> tuple[tuple[str, bytes], ...]:
     headers = [
         ("ehx-event-id", str(event.event_id).encode()),
         ("ehx-event-type", event.event_type.value.encode()),
@@ -91,7 +96,9 @@ def event_headers(event: CanonicalEvent) -> tuple[tuple[str, bytes], ...]:
         ("ehx-schema-version", str(event.schema_version).encode()),
     ]
     if event.trace is not None:
-        headers.append(("traceparent", event.trace.traceparent.encode()))
+        headers.append((telemetry.TRACEPARENT, event.trace.traceparent.encode()))
+    if accepted_at is not None:
+        headers.append((telemetry.ACCEPTED_AT, accepted_at))
     return tuple(headers)
 
 
@@ -270,6 +277,7 @@ class Ingestor:
         verdicts = await reserving
         summary = batch.summary
         to_sign: list[tuple[str, CanonicalEvent]] = []
+        spans: list[Span] = []
         published: list[tuple[str, int]] = []
         for (record, result), verdict in zip(batch.mapped, verdicts, strict=True):
             if verdict.outcome is Outcome.DUPLICATE:
@@ -297,11 +305,22 @@ class Ingestor:
                 # Resuming a crashed ingest publishes under the ids reserved then.
                 if str(event.event_id) != event_id:
                     event = event.model_copy(update={"event_id": UUID(event_id)})
+                # Each event's journey is one trace, from here to the timeline and alert.
+                span = telemetry.start_trace(self.stage, event_id, self.adapter.agency.value)
+                spans.append(span)
+                traceparent = telemetry.traceparent_of(span)
+                if traceparent is not None:
+                    event = event.model_copy(
+                        update={"trace": TraceContext(traceparent=traceparent)}
+                    )
                 to_sign.append((result.record_ref, event))
             published.append((result.record_ref, result.version))
         wire = self.signer.sign_batch_to_wire([event for _, event in to_sign])
+        accepted_at = telemetry.accepted_now()
         outbound = [
-            OutboundMessage(self.topic.value, record_ref.encode(), value, event_headers(event))
+            OutboundMessage(
+                self.topic.value, record_ref.encode(), value, event_headers(event, accepted_at)
+            )
             for (record_ref, event), value in zip(to_sign, wire, strict=True)
         ]
         summary.events_published = len(outbound)
@@ -315,6 +334,10 @@ class Ingestor:
         # Refusals go to quarantine, and the auditor's notes to ehx.audit, in the same
         # acknowledged batch: none is dropped.
         sent = self.publisher.publish([*outbound, *batch.quarantined, *batch.audits])
+        for span in spans:
+            span.end()
+        if batch.quarantined:
+            telemetry.quarantined.add(len(batch.quarantined), {"ehx.stage": self.stage})
         run.track(self._acknowledged(run, sent, published, batch.now), summary)
         # Let the producer hand the batch to the broker before the next one is mapped.
         await asyncio.sleep(0)

@@ -13,6 +13,7 @@ from typing import Protocol
 
 from aiokafka import AIOKafkaProducer
 
+from broker.logs import protect_logs
 from broker.settings import BrokerSettings
 
 
@@ -38,6 +39,7 @@ class KafkaPublisher:
     """
 
     def __init__(self, bootstrap: str, settings: BrokerSettings) -> None:
+        protect_logs()
         self._producer = AIOKafkaProducer(
             bootstrap_servers=bootstrap,
             client_id=f"{settings.client_id}-adapter",

@@ -163,9 +163,7 @@ class AuditLedger:
             rows = connection.execute(
                 select(audit_checkpoints).order_by(audit_checkpoints.c.seq)
             ).mappings()
-            return [
-                Checkpoint.model_validate({**row, "at": _utc(row["at"])}) for row in rows
-            ]
+            return [Checkpoint.model_validate({**row, "at": _utc(row["at"])}) for row in rows]
 
     # --- queries -----------------------------------------------------------------------
 

@@ -17,7 +17,7 @@ from schemas import Agency
 INGEST_TARGET = 5_000
 
 
-SUITES = ("ingest", "consent", "latency", "timeline")
+SUITES = ("ingest", "consent", "latency", "timeline", "audit")
 
 
 def run_benchmarks(
@@ -50,6 +50,11 @@ def run_benchmarks(
 
         say("timeline queries: 10, 1,000 and 10,000 entries (filling takes minutes)")
         report["timeline"] = timeline_queries(postgres_url) | {"measured": machine()["when"]}
+    if "audit" in suites:
+        from bench.audit import run as audit_rates
+
+        say("audit ledger: append and verify, 50,000 entries")
+        report["audit"] = audit_rates(postgres_url, repeat=repeat) | {"measured": machine()["when"]}
     out.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(report, indent=2) + "\n")
     (out / "benchmarks.md").write_text(markdown(report))
@@ -136,7 +141,33 @@ def markdown(report: dict[str, Any]) -> str:
         lines += _latency_markdown(report["latency"])
     if "timeline" in report:
         lines += _timeline_markdown(report["timeline"])
+    if "audit" in report:
+        lines += _audit_markdown(report["audit"])
     return "\n".join(lines)
+
+
+def _audit_markdown(section: dict[str, Any]) -> list[str]:
+    lines = [
+        "## Audit ledger (`ehx bench --suite audit`)",
+        "",
+        f"Measured {section['measured']}. Synthetic audit records (ids only) appended to a",
+        "fresh ledger in batches of 500, a signed checkpoint every 1,000 entries; then the",
+        "whole chain and every checkpoint verified. Baseline, same run and database: the same",
+        "rows inserted in the same batches into a plain table (no chain, no subject index).",
+        "Entries per second, median (min–max).",
+        "",
+        "| database | entries | append/s | verify/s | baseline insert/s | append ÷ baseline |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name in ("sqlite", "postgresql"):
+        row = section.get(name)
+        if row:
+            lines.append(
+                f"| {name} | {row['entries']:,} | {fmt(row['append_per_second'])} | "
+                f"{fmt(row['verify_per_second'])} | {fmt(row['baseline_insert_per_second'])} | "
+                f"{fmt(row['append_vs_baseline'], 2)} |"
+            )
+    return [*lines, ""]
 
 
 def _ms(value: float | None) -> str:

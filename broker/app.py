@@ -31,6 +31,8 @@ from audit.service import (
     checkpoint_timer,
     register_audit,
 )
+from broker import telemetry
+from broker.logs import protect_logs
 from broker.settings import BrokerSettings
 from consent import ConsentService, ConsentStore, DataKeyStore, load_policy, register_consent
 from consent.policy import PolicySettings
@@ -100,6 +102,8 @@ def build_services(
     if unknown:
         raise ValueError(f"unknown service(s) {', '.join(sorted(unknown))}; one of {SERVICES}")
     run = only or frozenset(SERVICES)
+    protect_logs()
+    telemetry.configure("services" if only is None else "-".join(sorted(only)))
     settings = settings or BrokerSettings()
     engine = open_engine((database or DatabaseSettings()).url)
     migrate(engine)

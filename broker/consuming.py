@@ -12,6 +12,7 @@ from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from pydantic import ValidationError
 
+from broker import telemetry
 from broker.auditing import publish_audits, refused_record
 from broker.topics import Topic
 from schemas import CanonicalEvent, SignatureInvalid, SignatureVerifier
@@ -81,6 +82,7 @@ async def quarantine(broker: KafkaBroker, entry: QuarantineRecord) -> None:
 
     Await it before committing the offset.
     """
+    telemetry.quarantined.add(1, {"ehx.stage": entry.stage})
     await asyncio.gather(
         broker.publish(
             entry.model_dump_json().encode(),

@@ -32,10 +32,12 @@ from faststream.kafka.annotations import KafkaMessage
 from pydantic import TypeAdapter, ValidationError
 
 from adapters.publisher import OutboundMessage
+from broker import telemetry
 from broker.auditing import publish_audits
 from broker.consuming import batch_records, batch_subscriber, quarantine, refusal, verified_event
 from broker.topics import Recipient, Topic
 from consent.auditing import all_records, outbox_records
+from consent.decide import Outcome
 from consent.engine import ConsentEngine, Outbox
 from consent.keys import DataKeyStore
 from consent.policy import Policy
@@ -61,19 +63,31 @@ class ConsentService:
         return cls(ConsentEngine(policy, keys, store.load_registry(), store), store)
 
 
-def publish_outbox(broker: KafkaBroker, outbox: Outbox) -> list[Awaitable[Any]]:
-    """Every view (or retraction) and every decision, keyed by family id."""
+def publish_outbox(
+    broker: KafkaBroker, outbox: Outbox, carried: dict[str, dict[str, str]] | None = None
+) -> list[Awaitable[Any]]:
+    """Every view (or retraction) and every decision, keyed by family id.
+
+    ``carried``: per event id, the headers its journey carries on (trace, accepted-at).
+    """
     sends: list[Awaitable[Any]] = []
     for message in outbox.messages:
+        headers = {"ehx-event-id": str(message.event_id), "ehx-kind": message.kind}
+        headers.update((carried or {}).get(str(message.event_id), {}))
         sends.append(
             broker.publish(
                 message.model_dump_json().encode(),
                 Topic.share(Recipient(message.recipient)).value,
                 key=message.family_id.encode(),
-                headers={"ehx-event-id": str(message.event_id), "ehx-kind": message.kind},
+                headers=headers,
             )
         )
     for decision in outbox.decisions:
+        telemetry.decisions.add(
+            1, {"ehx.outcome": decision.outcome.value, "ehx.recipient": decision.recipient.value}
+        )
+        if decision.outcome is Outcome.OVERRIDE:
+            telemetry.overrides.add(1, {"ehx.rule": decision.rule or "assertion"})
         sends.append(
             broker.publish(
                 decision.model_dump_json().encode(),
@@ -83,6 +97,17 @@ def publish_outbox(broker: KafkaBroker, outbox: Outbox) -> list[Awaitable[Any]]:
             )
         )
     return sends
+
+
+def _journey(event: CanonicalEvent, headers: Any) -> dict[str, str]:
+    """The headers an event's views carry on: its trace, and when it was accepted."""
+    carried = {}
+    if event.trace is not None:
+        carried[telemetry.TRACEPARENT] = event.trace.traceparent
+    accepted = telemetry.header(headers, telemetry.ACCEPTED_AT)
+    if accepted:
+        carried[telemetry.ACCEPTED_AT] = accepted
+    return carried
 
 
 def register_consent(
@@ -101,19 +126,25 @@ def register_consent(
         now = datetime.now(UTC)
         events: list[CanonicalEvent] = []
         sends: list[Awaitable[Any]] = []
-        for record in batch_records(message.raw_message):
+        records = batch_records(message.raw_message)
+        telemetry.record_batch(GROUP, records)
+        carried: dict[str, dict[str, str]] = {}
+        for record in records:
             checked = verified_event(record, verifier, GROUP, now)
             if isinstance(checked, CanonicalEvent):
                 events.append(checked)
+                carried[str(checked.event_id)] = _journey(checked, record.headers)
             else:
                 sends.append(quarantine(broker, checked))
+        traced = [(e, h.get(telemetry.TRACEPARENT)) for e, h in carried.items()]
         async with service.lock:
-            outbox = await asyncio.to_thread(service.engine.on_events, events, now)
-            await asyncio.to_thread(service.engine.vault.flush)  # keys before what they seal
-            sends += publish_outbox(broker, outbox)
-            sends += publish_audits(broker, outbox_records(outbox, now))
-            await asyncio.gather(*sends)
-            await asyncio.to_thread(service.store.save, outbox)
+            with telemetry.stage_spans(GROUP, traced):
+                outbox = await asyncio.to_thread(service.engine.on_events, events, now)
+                await asyncio.to_thread(service.engine.vault.flush)  # keys before what they seal
+                sends += publish_outbox(broker, outbox, carried)
+                sends += publish_audits(broker, outbox_records(outbox, now))
+                await asyncio.gather(*sends)
+                await asyncio.to_thread(service.store.save, outbox)
         if outbox.replays:
             log.info("consent batch: %d events already decided (replayed)", outbox.replays)
 

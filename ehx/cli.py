@@ -19,8 +19,10 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeR
 from rich.table import Table
 
 from adapters import IngestSummary
+from broker import telemetry
 from broker.admin import TopicReport, TopicState, apply_topology
 from broker.embedded import answers
+from broker.logs import protect_logs
 from broker.runtime import (
     alive,
     broker_for_command,
@@ -303,6 +305,7 @@ def ingest(
     from ehx.ingesting import ingest_files
 
     bootstrap = require_bootstrap(BrokerSettings())
+    telemetry.configure("adapters")
     total = sum(path.stat().st_size for path in files)
     progress = Progress(
         TextColumn("[bold]{task.description}"),
@@ -364,6 +367,7 @@ def watch(
             f"{len(summary.refused)} refused"
         )
 
+    telemetry.configure("adapters")
     watcher = FolderWatcher(folder, ingest_one)
     if once:
         for path, summary in asyncio.run(watcher.poll_once()):
@@ -390,6 +394,7 @@ def serve(
     from api import create_app
 
     bootstrap = require_bootstrap(BrokerSettings())
+    telemetry.configure("api")
     uvicorn.run(create_app(bootstrap), host=host, port=port, log_level="warning")
 
 
@@ -425,17 +430,20 @@ def bench(
     suite: Annotated[
         list[str] | None,
         typer.Option(
-            help="Only these benchmarks (repeatable): ingest, consent, latency, timeline."
+            help="Only these benchmarks (repeatable): ingest, consent, latency, timeline, audit."
         ),
     ] = None,
     people: Annotated[int, typer.Option(help="People in the consent benchmark's city.")] = 20_000,
     postgres_url: Annotated[
         str | None,
-        typer.Option(help="A PostgreSQL server for the timeline suite (a scratch database)."),
+        typer.Option(
+            help="A PostgreSQL server for the timeline and audit suites (a scratch database)."
+        ),
     ] = None,
 ) -> None:
     """Measure: ingest against a bare aiokafka producer; consent decisions/s; alert latency
-    at 100 and 1,000 records/s; timeline queries at 10, 1,000 and 10,000 entries.
+    at 100 and 1,000 records/s; timeline queries at 10, 1,000 and 10,000 entries; the
+    audit ledger's append and verify rates against plain inserts.
 
     Ingest runs on fresh embedded brokers. Writes OUT/benchmarks.json and
     OUT/benchmarks.md; a suite not run keeps its last figures, dated.
@@ -533,6 +541,7 @@ def events(
 
 def main() -> None:
     """Entry point: run the app, turning known errors into one clear line and exit code 2."""
+    protect_logs()
     try:
         app()
     except ExchangeError as exc:

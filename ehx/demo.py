@@ -4,7 +4,9 @@ It grows with the pipeline. Today: embedded broker → topics → agency adapter
 (sign, publish, quarantine) → intake service (verify, store) and linker (people and
 families, to ehx.linked) → consent service (a decision for every recipient of every
 event; views to ehx.share.*) → timeline service (timelines, MASH alerts, Operation
-Encompass notifications) → the mother's consent, recorded and then withdrawn → a report.
+Encompass notifications) → the mother's consent, recorded and then withdrawn → a MASH
+worker reads the family's timeline → the audit ledger: verified, and who saw the
+youngest child → a report.
 """
 
 from __future__ import annotations
@@ -22,9 +24,13 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from adapters import IngestSummary
+from adapters import IngestSummary, KafkaPublisher
+from audit import queries
+from audit.checkpoints import Due
+from audit.verify import verify
 from broker.admin import TopicState, apply_topology
 from broker.app import Services, build_services
+from broker.auditing import audit_message
 from broker.embedded import EmbeddedBroker
 from broker.settings import BrokerSettings
 from broker.topics import Recipient
@@ -33,7 +39,7 @@ from consent.service import publish_consent_record
 from database.settings import DatabaseSettings
 from ehx.ingesting import ingest_files
 from schemas import THINK_FAMILY_PROBLEMS, Agency, Category, KeySettings, KeyStore
-from timeline import TimelineQuery
+from timeline import TimelineQuery, audit_record
 
 #: Schools first: their records are the rolls Operation Encompass finds each child's
 #: school on (a child on no roll we know of is notified to the local authority).
@@ -68,6 +74,9 @@ class DemoReport:
     alert_with_consent: dict[str, Any] = field(default_factory=dict)
     notifications: list[dict[str, Any]] = field(default_factory=list)
     timeline_with_consent: int = 0
+    ledger_entries: dict[str, int] = field(default_factory=dict)
+    ledger_verdict: dict[str, Any] = field(default_factory=dict)
+    who_saw_child: list[dict[str, Any]] = field(default_factory=list)
     seconds: float = 0.0
 
     @property
@@ -110,6 +119,11 @@ class DemoReport:
                 {"agency": a, "event_type": t, "events": n}
                 for (a, t), n in sorted(self.received.items())
             ],
+            "audit_ledger": {
+                "entries_by_action": self.ledger_entries,
+                "verify": self.ledger_verdict,
+                "who_saw_youngest_child": self.who_saw_child,
+            },
             "complete": self.complete,
             "seconds": round(self.seconds, 2),
         }
@@ -197,6 +211,33 @@ class DemoReport:
                 notice["deadline"],
             )
         console.print(encompass)
+        ledger = Table("act", "entries", title="7. The audit ledger (ids only)")
+        for action, count in sorted(self.ledger_entries.items()):
+            ledger.add_row(action, str(count))
+        console.print(ledger)
+        holds = (
+            "[green]the chain and its checkpoints hold[/]"
+            if self.ledger_verdict.get("ok")
+            else "[red]it does not hold[/]"
+        )
+        console.print(
+            f"   ehx audit verify: {holds}"
+            f" ({self.ledger_verdict.get('entries', 0)} entries, "
+            f"{self.ledger_verdict.get('checkpoints_checked', 0)} signed checkpoints)."
+        )
+        seen = Table(
+            "who", "as", "how", "times", "on what basis", title="8. Who saw the youngest child"
+        )
+        grouped: dict[tuple[str, str, str, str], int] = {}
+        for row in self.who_saw_child:
+            basis = row["bases"][0] if row["bases"] else row["purpose"]
+            if len(basis) == 36 and basis.count("-") == 4:  # a consent record's id
+                basis = f"consent {basis[:13]}…"
+            key = (row["actor"], row["agency"], row["seen"], basis)
+            grouped[key] = grouped.get(key, 0) + 1
+        for (actor, agency, how, basis), times in grouped.items():
+            seen.add_row(actor, agency, how, str(times), basis)
+        console.print(seen)
         verdict = (
             "[green]every published event arrived[/]" if self.complete else "[red]events missing[/]"
         )
@@ -207,8 +248,73 @@ class DemoReport:
         )
         console.print(
             "Next: ehx up, then ehx timeline FAMILY --as mash --by YOU, ehx alerts, "
-            "ehx encompass. Not yet in the demo: the audit ledger (see Status in the README)."
+            "ehx encompass, ehx audit verify, ehx audit who-saw PERSON --by YOU."
         )
+
+
+async def _audit(
+    services: Services,
+    report: DemoReport,
+    bootstrap: str,
+    settings: BrokerSettings,
+    keys: KeyStore,
+    deadline: float,
+) -> None:
+    """An early help worker reads the family's timeline; then what the ledger says, verified."""
+    timeline = services.timeline
+    views = await asyncio.to_thread(
+        timeline.entries, TimelineQuery(Recipient.EARLY_HELP.value, family_id=report.family)
+    )
+    read = audit_record(
+        views,
+        "ew-demo",
+        "early_help_practitioner",
+        Recipient.EARLY_HELP.value,
+        "early help assessment",
+        datetime.now(UTC),
+        report.family,
+    )
+    async with KafkaPublisher(bootstrap, settings) as publisher:
+        await publisher.publish([audit_message(read)])
+    ledger = services.audit.ledger
+    while time.monotonic() < deadline:
+        if await asyncio.to_thread(ledger.find, actions=["timeline.read"]):
+            break
+        await asyncio.sleep(0.2)
+    await _quiet_ledger(services, deadline)
+    services.audit.checkpointer.due = Due(1, 0)  # sign the head now, as the timer would
+    await asyncio.to_thread(services.audit.checkpointer.maybe, datetime.now(UTC))
+    counts: dict[str, int] = {}
+    for entry in await asyncio.to_thread(ledger.find):
+        counts[entry.record.action] = counts.get(entry.record.action, 0) + 1
+    report.ledger_entries = counts
+    verdict = await asyncio.to_thread(
+        verify, ledger.entries(), ledger.checkpoints(), keys.ledger_public_key()
+    )
+    report.ledger_verdict = verdict.as_dict()
+    child = _youngest(services)
+    if child:
+        report.who_saw_child = await asyncio.to_thread(queries.who_saw, ledger, child)
+
+
+async def _quiet_ledger(services: Services, deadline: float, still: float = 1.5) -> None:
+    last, since = -1, time.monotonic()
+    while time.monotonic() < deadline:
+        count = await asyncio.to_thread(services.audit.ledger.count)
+        if count != last:
+            last, since = count, time.monotonic()
+        elif time.monotonic() - since >= still:
+            return
+        await asyncio.sleep(0.25)
+
+
+def _youngest(services: Services) -> str | None:
+    """Maryam, the youngest of the example family."""
+    identities = services.linker.identities
+    for person in identities.people():
+        if any(r.given_name == "Maryam" for r in identities.records_of(person)):
+            return str(person)
+    return None
 
 
 def _tally(counts: dict[tuple[str, str], int], recipient: str) -> str:
@@ -345,6 +451,7 @@ async def run_demo(
             report.review = len(services.linker.identities.review)
             report.received = dict(await asyncio.to_thread(services.intake.count_by_type))
             await _consent_and_withdrawal(services, report, deadline)
+            await _audit(services, report, broker.bootstrap, settings, keys, deadline)
         finally:
             await services.broker.stop()
             services.engine.dispose()

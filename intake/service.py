@@ -20,6 +20,7 @@ from typing import Any
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 
+from broker import telemetry
 from broker.consuming import batch_records, batch_subscriber, quarantine, verified_event
 from broker.topics import RAW_TOPICS
 from intake.store import IntakeStore, ReceivedEvent
@@ -77,12 +78,20 @@ def register_intake(
     )
     async def on_raw(message: KafkaMessage) -> None:
         now = datetime.now(UTC)
-        verdicts = [check(record, verifier, now) for record in batch_records(message.raw_message)]
+        records = batch_records(message.raw_message)
+        telemetry.record_batch(GROUP, records)
+        verdicts = [check(record, verifier, now) for record in records]
         refused = [v.quarantine for v in verdicts if v.quarantine is not None]
         for entry in refused:
             await quarantine(broker, entry)
         good = [v.event for v in verdicts if v.event is not None]
-        new = await asyncio.to_thread(store.add, good)
+        traced = [
+            (v.event.event_id, telemetry.header(r.headers, telemetry.TRACEPARENT))
+            for v, r in zip(verdicts, records, strict=True)
+            if v.event is not None
+        ]
+        with telemetry.stage_spans(GROUP, traced):
+            new = await asyncio.to_thread(store.add, good)
         if refused or new < len(good):
             log.info(
                 "intake batch: %d stored, %d replays, %d quarantined",

@@ -23,6 +23,7 @@ from typing import Any
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 
+from broker import telemetry
 from broker.consuming import batch_records, batch_subscriber, quarantine, verified_event
 from broker.topics import RAW_TOPICS, Topic
 from linker.families import OUTSIDE_ROLES, FamilyIndex, Member
@@ -121,26 +122,41 @@ def register_linker(
         now = datetime.now(UTC)
         events: list[CanonicalEvent] = []
         sends: list[Awaitable[Any]] = []
-        for record in batch_records(message.raw_message):
+        records = batch_records(message.raw_message)
+        telemetry.record_batch(GROUP, records)
+        accepted: dict[str, str] = {}
+        for record in records:
             checked = verified_event(record, verifier, GROUP, now, raw=True)
             if isinstance(checked, CanonicalEvent):
                 events.append(checked)
+                accepted[str(checked.event_id)] = (
+                    telemetry.header(record.headers, telemetry.ACCEPTED_AT) or ""
+                )
             else:
                 sends.append(quarantine(broker, checked))
-        done = await asyncio.to_thread(linker.store.linked, [str(e.event_id) for e in events])
-        decisions: list[LinkedMention] = []
-        for event in events:
-            if str(event.event_id) in done:
-                continue  # a replay after a crash: linked and stored already
-            linked, made = linker.link(event)
-            decisions += made
-            sends.append(
-                broker.publish(
-                    linked.to_bytes(),
-                    Topic.LINKED.value,
-                    key=family_key(linked).encode(),
-                    headers={"ehx-event-id": str(event.event_id)},
+        spans = telemetry.stage_spans(
+            GROUP, [(str(e.event_id), e.trace.traceparent if e.trace else None) for e in events]
+        )
+        with spans:
+            done = await asyncio.to_thread(linker.store.linked, [str(e.event_id) for e in events])
+            decisions: list[LinkedMention] = []
+            for event in events:
+                if str(event.event_id) in done:
+                    continue  # a replay after a crash: linked and stored already
+                linked, made = linker.link(event)
+                decisions += made
+                headers = {"ehx-event-id": str(event.event_id)}
+                if linked.trace is not None:
+                    headers[telemetry.TRACEPARENT] = linked.trace.traceparent
+                if accepted.get(str(event.event_id)):
+                    headers[telemetry.ACCEPTED_AT] = accepted[str(event.event_id)]
+                sends.append(
+                    broker.publish(
+                        linked.to_bytes(),
+                        Topic.LINKED.value,
+                        key=family_key(linked).encode(),
+                        headers=headers,
+                    )
                 )
-            )
-        await asyncio.gather(*sends)
-        await asyncio.to_thread(linker.store.save, decisions)
+            await asyncio.gather(*sends)
+            await asyncio.to_thread(linker.store.save, decisions)

@@ -19,6 +19,7 @@ from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from pydantic import ValidationError
 
+from broker import telemetry
 from broker.consuming import batch_records, batch_subscriber, quarantine, refusal
 from broker.settings import BrokerSettings
 from broker.topics import Recipient, Topic
@@ -46,14 +47,30 @@ def register_timeline(
     async def on_share(message: KafkaMessage) -> None:
         now = datetime.now(UTC)
         messages: list[ShareView | Retraction] = []
-        for record in batch_records(message.raw_message):
+        records = batch_records(message.raw_message)
+        telemetry.record_batch(GROUP, records)
+        traced: list[tuple[str, str | None]] = []
+        for record in records:
             try:
                 messages.append(parse_message(record.value or b""))
             except ValidationError:
                 await quarantine(broker, refusal(record, GROUP, "not a view or a retraction", now))
-        await asyncio.to_thread(store.apply, messages)
+                continue
+            traced.append(
+                (
+                    str(messages[-1].event_id),
+                    telemetry.header(record.headers, telemetry.TRACEPARENT),
+                )
+            )
+        with telemetry.stage_spans(GROUP, traced):
+            await asyncio.to_thread(store.apply, messages)
+        for record in records:
+            telemetry.observe_end_to_end(
+                GROUP, telemetry.header(record.headers, telemetry.ACCEPTED_AT)
+            )
         if after is not None:
-            await asyncio.to_thread(after, messages, now)
+            with telemetry.stage_spans("alerts", traced):
+                await asyncio.to_thread(after, messages, now)
 
 
 async def rebuild(

@@ -27,10 +27,10 @@ def services(tmp_path: Path, only: frozenset[str] | None) -> int:
 
 def test_each_service_can_run_alone_and_all_run_together(tmp_path: Path) -> None:
     alone = {name: services(tmp_path / name, frozenset({name})) for name in SERVICES}
-    assert alone == {"intake": 1, "linker": 1, "consent": 2, "timeline": 1}
+    assert alone == {"intake": 1, "linker": 1, "consent": 2, "timeline": 1, "audit": 1}
     assert services(tmp_path / "all", None) == sum(alone.values())
 
 
 def test_an_unknown_service_is_refused_by_name(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="unknown service"):
-        services(tmp_path, frozenset({"audit"}))
+        services(tmp_path, frozenset({"auditing"}))
