@@ -44,6 +44,11 @@ def test_demo_runs_start_to_finish_and_every_event_arrives(tmp_path: Path) -> No
         "refused-police.jsonl:2",
         "refused-police.jsonl:3",
     ]
+    ledger = report["audit_ledger"]
+    assert ledger["verify"]["ok"] and ledger["verify"]["checkpoints_checked"] >= 1
+    assert ledger["entries_by_action"]["record.refused"] == 3
+    viewed = [r for r in ledger["who_saw_youngest_child"] if r["seen"] == "viewed"]
+    assert [(r["actor"], r["agency"]) for r in viewed] == [("ew-demo", "early_help")]
 
 
 def test_ingest_without_a_broker_says_how_to_start_one(tmp_path: Path) -> None:
