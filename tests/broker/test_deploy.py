@@ -90,3 +90,16 @@ def test_kubernetes_users_carry_the_same_acls() -> None:
         }
         assert writes == set(rights.get("write", [])), name
         assert reads == set(rights.get("read", [])), name
+
+
+def test_every_services_consumer_group_is_allowed_by_name() -> None:
+    from audit.service import GROUP as AUDIT
+    from consent.service import GROUP as CONSENT
+    from intake.service import GROUP as INTAKE
+    from linker.service import GROUP as LINKER
+    from timeline.service import GROUP as TIMELINE
+
+    acls = yaml.safe_load((DEPLOY / "kafka" / "acls.yaml").read_text())["principals"]
+    allowed = {group for rights in acls.values() for group in rights.get("groups", [])}
+    used = {INTAKE, LINKER, CONSENT, f"{CONSENT}-registry", TIMELINE, AUDIT}
+    assert used == allowed
