@@ -72,10 +72,26 @@ def delivery_record(message: ShareView | Retraction) -> AuditRecord:
     )
 
 
-def outbox_records(outbox: Outbox, at: datetime) -> list[AuditRecord]:
-    """Every decision, every delivery or retraction, every key destroyed, in that order."""
+def _traced(record: AuditRecord, traces: dict[str, str]) -> AuditRecord:
+    """The record with its event's trace id, so an auditor can follow it in the traces."""
+    traceparent = traces.get(record.event_ids[0]) if record.event_ids else None
+    parts = traceparent.split("-") if traceparent else []
+    if len(parts) < 4:
+        return record
+    return record.model_copy(update={"trace_id": parts[1]})
+
+
+def outbox_records(
+    outbox: Outbox, at: datetime, traces: dict[str, str] | None = None
+) -> list[AuditRecord]:
+    """Every decision, every delivery or retraction, every key destroyed, in that order.
+
+    ``traces``: each event's W3C traceparent, where it has one.
+    """
     records = [decision_record(d) for d in outbox.decisions]
     records += [delivery_record(m) for m in outbox.messages]
+    if traces:
+        records = [_traced(r, traces) for r in records]
     records += [
         AuditRecord(
             audit_id=stable_id("shredded", shred.recipient, shred.person_id, *shred.key_ids),

@@ -142,7 +142,12 @@ def register_consent(
                 outbox = await asyncio.to_thread(service.engine.on_events, events, now)
                 await asyncio.to_thread(service.engine.vault.flush)  # keys before what they seal
                 sends += publish_outbox(broker, outbox, carried)
-                sends += publish_audits(broker, outbox_records(outbox, now))
+                traces = {
+                    e: h[telemetry.TRACEPARENT]
+                    for e, h in carried.items()
+                    if h.get(telemetry.TRACEPARENT)
+                }
+                sends += publish_audits(broker, outbox_records(outbox, now, traces))
                 await asyncio.gather(*sends)
                 await asyncio.to_thread(service.store.save, outbox)
         if outbox.replays:

@@ -22,6 +22,7 @@ from sqlalchemy import Engine
 
 from adapters import ADAPTERS, Ingestor, KafkaPublisher, RecordRegistry
 from alerts import AlertStore
+from audit.ledger import AuditLedger, Found
 from broker import telemetry
 from broker.settings import BrokerSettings
 from schemas import Agency, KeyStore
@@ -190,6 +191,18 @@ async def test_one_trace_per_event_through_every_stage_and_no_canary_anywhere(
     assert len({s.context.trace_id for s in journey}) == 1  # one trace, adapter to alert
     [root] = [s for s in journey if s.parent is None]
     assert root.name == "ehx.adapter.police"
+    # The ledger's record of the override names the same trace.
+    ledger = AuditLedger(engine)
+
+    def override() -> list[Found]:
+        return [
+            f
+            for f in ledger.find(actions=["decision.override"])
+            if str(incident.event_id) in f.record.event_ids
+        ]
+
+    await wait_for(lambda: bool(override()))
+    assert override()[0].record.trace_id == format(root.context.trace_id, "032x")
 
     data = metrics.get_metrics_data()
     assert data is not None

@@ -1,0 +1,45 @@
+"""What the consent service records reaches the auditor's questions intact."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import Engine
+
+from audit import queries
+from audit.ledger import AuditLedger
+from consent import OverrideReview, ReviewOutcome
+from consent.auditing import all_records, outbox_records
+from database import migrate
+from schemas import Agency
+from tests.api.test_audit_api import PLAN, _events
+from tests.consent.fakes import NOW, memory_engine
+
+
+def test_an_override_is_listed_with_its_rule_lawful_basis_and_review(engine: Engine) -> None:
+    migrate(engine)
+    consent, _, _ = memory_engine()
+    out = consent.on_events(_events(Agency.HEALTH, PLAN), NOW)
+    ledger = AuditLedger(engine)
+    ledger.append(outbox_records(out, NOW))
+    [override] = [d for d in out.decisions if d.outcome.value == "override"]
+
+    review = OverrideReview(
+        override_id=override.decision_id,
+        outcome=ReviewOutcome.COUNTERSIGNED,
+        reviewed_by="tm-1",
+        reviewed_at=NOW + timedelta(hours=2),
+    )
+    later = consent.on_record(review, NOW + timedelta(hours=2))
+    ledger.append(all_records(later, [review], NOW + timedelta(hours=2)))
+
+    [row] = queries.overrides(ledger)
+    assert row["agency"] == "mash" and row["event_ids"][0] == str(override.event_id)
+    assert "child_protection_plan" in row["bases"]
+    assert any("s.47" in basis for basis in row["bases"])  # the lawful basis, in words
+    assert [(r["by"], r["outcome"]) for r in row["reviews"]] == [("tm-1", "countersigned")]
+    # Replaying the same outputs (a crash before the offset commit) adds nothing.
+    assert ledger.append(outbox_records(out, NOW)) == []
+    # Deliveries: the MASH received the flag under the override, and nobody else did.
+    received = {row["agency"] for a in ("mash", "schools") for row in queries.received(ledger, a)}
+    assert received == {"mash"}
