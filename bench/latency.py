@@ -91,7 +91,7 @@ def percentile(values: list[float], share: float) -> float:
 
 
 #: One process per service, as a deployment scaled out would run them.
-SEPARATE = ("intake", "linker", "consent", "timeline")
+SEPARATE = ("intake", "linker", "consent", "timeline", "audit")
 
 
 async def measure(

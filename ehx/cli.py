@@ -209,7 +209,7 @@ def services(
     bootstrap: Annotated[str, typer.Option(help="Broker to consume from.")],
     only: Annotated[
         list[str] | None,
-        typer.Option(help="Run only these (repeatable): intake, linker, consent, timeline."),
+        typer.Option(help="Run only these (repeatable): intake, linker, consent, timeline, audit."),
     ] = None,
 ) -> None:
     """Run the services in the foreground (what `ehx up` starts in the background)."""
