@@ -15,6 +15,7 @@ from api.ingest import router as ingest_router
 from api.screening import router as screening_router
 from api.state import ApiState
 from broker.settings import BrokerSettings
+from console.web import ConsoleSettings, install
 from database import migrate, open_engine
 from schemas import KeyStore
 
@@ -24,8 +25,9 @@ def create_app(
     database_url: str | None = None,
     keys: KeyStore | None = None,
     settings: BrokerSettings | None = None,
+    console: ConsoleSettings | None = None,
 ) -> FastAPI:
-    """The ehx API, publishing to the broker at ``bootstrap``."""
+    """The ehx API and the console, publishing to the broker at ``bootstrap``."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -58,4 +60,5 @@ def create_app(
     app.include_router(consent_router)
     app.include_router(screening_router)
     app.include_router(audit_router)
+    install(app, (settings or BrokerSettings()).data_dir, console)
     return app

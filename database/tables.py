@@ -275,3 +275,16 @@ access_notifications = Table(
     Column("at", DateTime(timezone=True), nullable=False),
     PrimaryKeyConstraint("seq", "owner", "person_id"),
 )
+
+#: People who sign in to the console, each with one role; passwords as Argon2id hashes.
+console_people = Table(
+    "console_people",
+    metadata,
+    Column("username", String(64), primary_key=True),
+    Column("role", String(16), nullable=False),
+    #: The recipient view a practitioner reads (schools, health, ...); None for others.
+    Column("view", String(16)),
+    Column("password_hash", String(200), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("disabled_at", DateTime(timezone=True)),
+)

@@ -37,6 +37,7 @@ from broker.topics import Recipient
 from ehx import reading_cli
 from ehx.audit_cli import app as audit_app
 from ehx.consent_cli import app as consent_app
+from ehx.people_cli import app as people_app
 from schemas import Agency, ExchangeError, KeyStore, export_json_schemas
 
 console = Console()
@@ -76,6 +77,7 @@ app.command("timeline")(reading_cli.timeline)
 app.add_typer(reading_cli.alerts_app, name="alerts")
 app.add_typer(reading_cli.encompass_app, name="encompass")
 app.add_typer(audit_app, name="audit")
+app.add_typer(people_app, name="people")
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 

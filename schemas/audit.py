@@ -40,6 +40,8 @@ class Action(StrEnum):
     ALERT_DECIDED = "alert.decided"
     AUDIT_READ = "audit.read"
     AUDIT_EXPORTED = "audit.exported"
+    #: A request refused (401 or 403): who tried what.
+    ACCESS_REFUSED = "access.refused"
 
 
 _NAMESPACE = UUID("6f1d3c2e-8a4b-5e70-9c1d-2b3a4c5d6e7f")

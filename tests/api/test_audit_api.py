@@ -21,7 +21,7 @@ import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from faststream.kafka import KafkaBroker
-from sqlalchemy import Engine, create_engine
+from sqlalchemy import Engine
 
 from adapters import ADAPTERS
 from alerts import AlertDesk, AlertStore
@@ -34,7 +34,6 @@ from audit.service import AuditService, Checkpointer, register_audit
 from audit.verify import verify
 from broker.topics import Recipient
 from consent import ConsentEngine, ConsentStore, DataKeyStore, load_policy
-from database import migrate
 from linker import Linker, LinkStore
 from schemas import Agency, CanonicalEvent
 from tests.api.test_ingest_api import auth, client
@@ -58,12 +57,15 @@ def _events(agency: Agency, path: Path) -> list[CanonicalEvent]:
 
 def khans_with_a_plan(engine: Engine) -> tuple[str, str]:
     """The Khans decided and on the timelines, Maryam on a plan; (family id, Maryam's id)."""
-    linking = create_engine("sqlite://")
-    migrate(linking)
-    linker = Linker.open(LinkStore(linking))
+    links = LinkStore(engine)
+    linker = Linker.open(links)
     raw = [e for agency, name in KHAN_FILES for e in _events(agency, EXAMPLES / name)]
     plan = _events(Agency.HEALTH, PLAN)
-    linked = [linker.link(e)[0] for e in [*raw, *plan]]
+    linked = []
+    for event in [*raw, *plan]:
+        done, made = linker.link(event)
+        links.save(made)  # as the linker service keeps its decisions
+        linked.append(done)
     policy = load_policy()
     store = ConsentStore(engine)
     consent = ConsentEngine(policy, DataKeyStore(engine), store.load_registry(), store)

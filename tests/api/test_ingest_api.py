@@ -10,6 +10,7 @@ import json
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -21,6 +22,7 @@ from api import AgencyCredentials, create_app
 from broker.admin import apply_topology
 from broker.embedded import free_port
 from broker.settings import BrokerSettings
+from console.web import ConsoleSettings
 from schemas import Agency, KeyStore
 from tests.helpers import EXAMPLES
 
@@ -32,8 +34,23 @@ def client(
     kafka_bootstrap: str, sqlite_engine: Engine, keys: KeyStore
 ) -> Iterator[tuple[httpx.Client, AgencyCredentials]]:
     """The API served by uvicorn on a loopback port, as an agency system would reach it."""
-    asyncio.run(apply_topology(kafka_bootstrap, BrokerSettings()))
-    app = create_app(kafka_bootstrap, sqlite_engine.url.render_as_string(), keys)
+    with (
+        serve(kafka_bootstrap, sqlite_engine, keys) as base,
+        httpx.Client(base_url=base, timeout=30) as http,
+    ):
+        yield http, AgencyCredentials(sqlite_engine)
+
+
+@contextmanager
+def serve(bootstrap: str, engine: Engine, keys: KeyStore) -> Iterator[str]:
+    """``ehx serve`` (API and console) on a loopback port, in a thread; yields its URL."""
+    asyncio.run(apply_topology(bootstrap, BrokerSettings()))
+    app = create_app(
+        bootstrap,
+        engine.url.render_as_string(hide_password=False),
+        keys,
+        console=ConsoleSettings(secret="test-" + "x" * 40),
+    )
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
@@ -43,8 +60,7 @@ def client(
         assert time.monotonic() < deadline, "API did not start"
         time.sleep(0.05)
     try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as http:
-            yield http, AgencyCredentials(sqlite_engine)
+        yield f"http://127.0.0.1:{port}"
     finally:
         server.should_exit = True
         thread.join(20)

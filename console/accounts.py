@@ -1,0 +1,177 @@
+"""People who sign in to the console: one role each, passwords hashed with Argon2id.
+
+Roles, and what each may do:
+
+- ``screener`` (MASH): the alert queue, any family's MASH view, screening decisions;
+- ``practitioner``: one agency's (or the early help hub's) view of a family, nothing else;
+  an early help practitioner also sees the alert queue (the hub screens early help);
+- ``auditor``: the audit pages (who saw a family, overrides, the ledger's state), no
+  family's content;
+- ``admin``: the list of accounts; no family's content, no audit.
+
+Behind an organisation's single sign-on the same roles come from the identity provider's
+claims instead (see the README); this store is the built-in fallback.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import Engine, insert, select, update
+
+from broker.topics import Recipient
+from database import console_people
+from schemas import ExchangeError
+
+
+class Role(StrEnum):
+    SCREENER = "screener"
+    PRACTITIONER = "practitioner"
+    AUDITOR = "auditor"
+    ADMIN = "admin"
+
+
+class AccountError(ExchangeError):
+    """An account that cannot be made as asked (the message says why)."""
+
+
+@dataclass(frozen=True)
+class Account:
+    username: str
+    role: Role
+    #: The recipient view this person reads family timelines as, if any.
+    view: Recipient | None
+
+    @property
+    def screens(self) -> bool:
+        """May see the alert queue and record screening decisions."""
+        return self.role is Role.SCREENER or self.view is Recipient.EARLY_HELP
+
+    @property
+    def reads_families(self) -> bool:
+        return self.view is not None
+
+    @property
+    def audits(self) -> bool:
+        return self.role is Role.AUDITOR
+
+    @property
+    def role_name(self) -> str:
+        """The role as the audit ledger records it."""
+        if self.role is Role.SCREENER:
+            return "mash_screener"
+        if self.role is Role.PRACTITIONER and self.view is not None:
+            return f"{self.view.value}_practitioner"
+        return self.role.value
+
+
+_hasher = PasswordHasher()
+#: Checked when the user is unknown too, so the time taken does not say who exists.
+_DUMMY = _hasher.hash("not a password anyone has")
+MIN_PASSWORD = 12
+
+
+def _view_for(role: Role, view: Recipient | None) -> Recipient | None:
+    if role is Role.SCREENER:
+        return Recipient.MASH
+    if role is Role.PRACTITIONER:
+        if view is None or view is Recipient.MASH:
+            raise AccountError(
+                "a practitioner reads one agency's view (or early_help): say which with --view"
+            )
+        return view
+    return None
+
+
+class Accounts:
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def add(
+        self, username: str, role: Role, password: str, view: Recipient | None = None
+    ) -> Account:
+        if len(password) < MIN_PASSWORD:
+            raise AccountError(f"a password needs at least {MIN_PASSWORD} characters")
+        account = Account(username, role, _view_for(role, view))
+        with self._engine.begin() as connection:
+            exists = connection.execute(
+                select(console_people.c.username).where(console_people.c.username == username)
+            ).first()
+            if exists:
+                raise AccountError(f"there is already an account called {username!r}")
+            connection.execute(
+                insert(console_people).values(
+                    username=username,
+                    role=role.value,
+                    view=account.view.value if account.view else None,
+                    password_hash=_hasher.hash(password),
+                    created_at=datetime.now(UTC),
+                )
+            )
+        return account
+
+    def check(self, username: str, password: str) -> Account | None:
+        """The account if the password is right and the account is live; else None."""
+        with self._engine.connect() as connection:
+            row = (
+                connection.execute(
+                    select(console_people).where(
+                        console_people.c.username == username,
+                        console_people.c.disabled_at.is_(None),
+                    )
+                )
+                .mappings()
+                .first()
+            )
+        try:
+            _hasher.verify(row["password_hash"] if row else _DUMMY, password)
+        except (VerificationError, InvalidHashError):
+            return None
+        return self._account(row) if row else None
+
+    def get(self, username: str) -> Account | None:
+        """A live account by name (sessions are re-checked on each request)."""
+        with self._engine.connect() as connection:
+            row = (
+                connection.execute(
+                    select(console_people).where(
+                        console_people.c.username == username,
+                        console_people.c.disabled_at.is_(None),
+                    )
+                )
+                .mappings()
+                .first()
+            )
+        return self._account(row) if row else None
+
+    def disable(self, username: str) -> bool:
+        with self._engine.begin() as connection:
+            result = connection.execute(
+                update(console_people)
+                .where(console_people.c.username == username)
+                .values(disabled_at=datetime.now(UTC))
+            )
+        return bool(result.rowcount)
+
+    def all(self) -> list[dict[str, object]]:
+        with self._engine.connect() as connection:
+            rows = connection.execute(
+                select(
+                    console_people.c.username,
+                    console_people.c.role,
+                    console_people.c.view,
+                    console_people.c.created_at,
+                    console_people.c.disabled_at,
+                ).order_by(console_people.c.username)
+            ).mappings()
+            return [dict(r) for r in rows]
+
+    @staticmethod
+    def _account(row: object) -> Account:
+        data = dict(row)  # type: ignore[call-overload]
+        view = Recipient(data["view"]) if data["view"] else None
+        return Account(str(data["username"]), Role(data["role"]), view)

@@ -1,0 +1,427 @@
+"""The console: server-rendered pages (Jinja2), readable without JavaScript.
+
+Sign-in sets a signed session cookie (Starlette's ``SessionMiddleware``: HttpOnly,
+SameSite=Strict, expiring after ``EHX_CONSOLE_SESSION_HOURS``); each request re-reads the
+account, so a disabled account is out at once. Every form carries the session's CSRF
+token and a POST without it is refused. Refusals (401, 403) are recorded on
+``ehx.audit`` like every read, before the page is answered.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, FastAPI, Form, HTTPException, Query, Request, status
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy import select
+from starlette.middleware.sessions import SessionMiddleware
+
+from alerts import AlertStore, ScreeningDecision
+from alerts.auditing import decided, queue_read
+from alerts.needs import picture, suggest_level
+from api.state import ApiState
+from audit import queries
+from audit.ledger import AuditLedger
+from audit.verify import verify
+from broker.auditing import audit_message
+from consent import ConsentRecord, ConsentStore, DataKeyStore
+from console.accounts import Account, Accounts
+from database import linker_mentions
+from linker.index import LinkPolicy, confidence
+from schemas import THINK_FAMILY_PROBLEMS, ExchangeError
+from schemas.audit import Action, AuditRecord
+from timeline import TimelineQuery, TimelineStore, audit_record, open_entry
+
+HERE = Path(__file__).parent
+templates = Jinja2Templates(directory=HERE / "templates")
+router = APIRouter(include_in_schema=False)
+
+PROBLEM_NAMES = {
+    "crime_antisocial_behaviour": "Crime or antisocial behaviour",
+    "poor_school_attendance": "Poor school attendance",
+    "child_in_need_or_protection": "Child in need or on a protection plan",
+    "worklessness_financial_exclusion": "Worklessness or financial exclusion",
+    "domestic_violence_abuse": "Domestic violence and abuse",
+    "health_problems": "Health problems",
+}
+
+
+class ConsoleSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="EHX_CONSOLE_", frozen=True, extra="ignore")
+
+    #: Signs session cookies; when unset, one is made and kept in the data directory.
+    secret: str | None = None
+    session_hours: float = 8.0
+    #: Send the cookie over HTTPS only (set this behind TLS, as in production).
+    secure_cookie: bool = False
+
+
+def _secret(settings: ConsoleSettings, data_dir: Path) -> str:
+    if settings.secret:
+        return settings.secret
+    path = data_dir / "console.secret"
+    if not path.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        path.touch(mode=0o600)
+        path.write_text(secrets.token_urlsafe(48))
+    return path.read_text().strip()
+
+
+def install(app: FastAPI, data_dir: Path, settings: ConsoleSettings | None = None) -> None:
+    """Add the console's pages, static files and session middleware to ``app``."""
+    settings = settings or ConsoleSettings()
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=_secret(settings, data_dir),
+        session_cookie="ehx_session",
+        max_age=int(settings.session_hours * 3600),
+        same_site="strict",
+        https_only=settings.secure_cookie,
+    )
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    app.include_router(router)
+
+
+# --- who is asking ------------------------------------------------------------------------
+
+
+def _state(request: Request) -> ApiState:
+    state: ApiState = request.app.state.ehx
+    return state
+
+
+async def _record(request: Request, entry: AuditRecord) -> None:
+    await _state(request).publisher.publish([audit_message(entry)])
+
+
+async def _refuse(request: Request, code: int, why: str, who: str = "anonymous") -> HTTPException:
+    """A refusal, recorded before it is answered."""
+    await _record(
+        request,
+        AuditRecord(
+            action=Action.ACCESS_REFUSED,
+            actor=who,
+            role="console",
+            agency="console",
+            purpose=f"{request.method} {request.url.path}: {why}"[:200],
+            at=datetime.now(UTC),
+        ),
+    )
+    return HTTPException(code, why)
+
+
+def _csrf(request: Request) -> str:
+    token = request.session.get("csrf")
+    if not token:
+        token = secrets.token_urlsafe(32)
+        request.session["csrf"] = token
+    return str(token)
+
+
+async def signed_in(request: Request) -> Account:
+    username = request.session.get("user")
+    account = Accounts(_state(request).engine).get(str(username)) if username else None
+    if account is None:
+        request.session.pop("user", None)
+        raise await _refuse(request, status.HTTP_401_UNAUTHORIZED, "sign in first")
+    return account
+
+
+async def checked_form(request: Request, csrf: Annotated[str, Form()] = "") -> None:
+    """A POST must carry the session's CSRF token (a form from another site cannot)."""
+    expected = request.session.get("csrf")
+    if not expected or not secrets.compare_digest(str(expected), csrf):
+        who = str(request.session.get("user") or "anonymous")
+        raise await _refuse(request, status.HTTP_403_FORBIDDEN, "the form has expired: reload", who)
+
+
+Who = Annotated[Account, Depends(signed_in)]
+
+
+def _page(request: Request, name: str, account: Account | None, **context: Any) -> HTMLResponse:
+    return templates.TemplateResponse(
+        request,
+        name,
+        {"account": account, "csrf": _csrf(request), "now": datetime.now(UTC), **context},
+    )
+
+
+# --- signing in ---------------------------------------------------------------------------
+
+
+@router.get("/login", response_class=HTMLResponse)
+async def login_page(request: Request, failed: bool = False) -> HTMLResponse:
+    return _page(request, "login.html", None, failed=failed)
+
+
+@router.post("/login")
+async def login(
+    request: Request,
+    username: Annotated[str, Form()],
+    password: Annotated[str, Form()],
+    _: Annotated[None, Depends(checked_form)],
+) -> Response:
+    account = Accounts(_state(request).engine).check(username, password)
+    if account is None:
+        await _refuse(request, status.HTTP_401_UNAUTHORIZED, "wrong name or password")
+        return RedirectResponse("/login?failed=true", status.HTTP_303_SEE_OTHER)
+    request.session.clear()  # a new session at sign-in: no fixation
+    request.session["user"] = account.username
+    _csrf(request)
+    home = "/audit" if account.audits else "/" if account.screens else "/families"
+    return RedirectResponse(home, status.HTTP_303_SEE_OTHER)
+
+
+@router.post("/logout")
+async def logout(request: Request, _: Annotated[None, Depends(checked_form)]) -> Response:
+    request.session.clear()
+    return RedirectResponse("/login", status.HTTP_303_SEE_OTHER)
+
+
+# --- the alert queue ------------------------------------------------------------------------
+
+
+def _clock(due: Any, now: datetime) -> dict[str, Any] | None:
+    if not due:
+        return None
+    due = due if due.tzinfo else due.replace(tzinfo=UTC)
+    minutes = int((due - now).total_seconds() // 60)
+    span = f"{abs(minutes) // 60} h {abs(minutes) % 60} min"
+    return {
+        "at": due,
+        "overdue": minutes < 0,
+        "text": f"overdue by {span}" if minutes < 0 else f"due in {span}",
+    }
+
+
+@router.get("/", response_class=HTMLResponse)
+async def queue(request: Request, account: Who, decided_too: bool = False) -> HTMLResponse:
+    if not account.screens:
+        raise await _refuse(
+            request,
+            status.HTTP_403_FORBIDDEN,
+            "the alert queue is the screening team's",
+            account.username,
+        )
+    store, now = AlertStore(_state(request).engine), datetime.now(UTC)
+    rows = store.queue(include_decided=decided_too)
+    await _record(
+        request, queue_read(rows, account.username, account.role_name, _view(account), now)
+    )
+    for row in rows:
+        row["clock"] = _clock(row["due_at"], now)
+    notices = [n | {"clock": _clock(n["due_at"], now)} for n in store.notifications(now)]
+    return _page(request, "queue.html", account, alerts=rows, notices=notices)
+
+
+def _view(account: Account) -> str:
+    return account.view.value if account.view else account.role.value
+
+
+# --- a family -------------------------------------------------------------------------------
+
+
+@router.get("/families", response_class=HTMLResponse)
+async def families(request: Request, account: Who) -> HTMLResponse:
+    if not account.reads_families:
+        raise await _refuse(
+            request, status.HTTP_403_FORBIDDEN, "your role reads no family", account.username
+        )
+    found = TimelineStore(_state(request).engine).families(_view(account))
+    return _page(request, "families.html", account, families=found)
+
+
+def _members(request: Request, people: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each person, and how sure the linker is that their records are one person."""
+    with _state(request).engine.connect() as connection:
+        rows = connection.execute(
+            select(
+                linker_mentions.c.person_id, linker_mentions.c.band, linker_mentions.c.weight
+            ).where(linker_mentions.c.person_id.in_(sorted(people)))
+        ).all()
+    links: dict[str, list[tuple[str, float | None]]] = {}
+    for person, band, weight in rows:
+        links.setdefault(person, []).append((band, weight))
+    members = []
+    for person_id, seen in sorted(people.items()):
+        bands = links.get(person_id, [])
+        if any(b == "review" for b, _ in bands):
+            how = "a possible match awaits review"
+        elif any(b == "linked" for b, _ in bands):
+            weakest = min(w for b, w in bands if b == "linked" and w is not None)
+            sure = confidence(weakest, LinkPolicy())
+            how = (
+                f"matched across agencies on name, birth date and address: the weakest "
+                f"match {weakest:.0f} bits, {sure:.2%} sure"
+            )
+        elif any(b == "deterministic" for b, _ in bands):
+            how = "linked by an identifier (NHS number, UPN, PNC or agency reference)"
+        else:
+            how = "one record"
+        members.append({**seen, "person_id": person_id, "records": len(bands), "link": how})
+    return members
+
+
+@router.get("/families/{family_id}", response_class=HTMLResponse)
+async def family(
+    request: Request,
+    family_id: str,
+    account: Who,
+    category: Annotated[list[str] | None, Query()] = None,
+) -> HTMLResponse:
+    if not account.reads_families:
+        raise await _refuse(
+            request, status.HTTP_403_FORBIDDEN, "your role reads no family", account.username
+        )
+    state, now = _state(request), datetime.now(UTC)
+    store = TimelineStore(state.engine)
+    chosen = frozenset(category or ())
+    views = store.entries(TimelineQuery(_view(account), family_id=family_id, categories=chosen))
+    # The read is on the ledger before anything is shown.
+    await _record(
+        request,
+        audit_record(
+            views, account.username, account.role_name, _view(account), "screening", now, family_id
+        ),
+    )
+    keys = DataKeyStore(state.engine)
+    entries = [open_entry(v, keys) for v in views]
+    people: dict[str, dict[str, Any]] = {}
+    for entry in entries:
+        for p in entry.people:
+            known = people.setdefault(p.person_id, {"name": None, "roles": set()})
+            known["name"] = known["name"] or p.name
+            known["roles"].add(p.role)
+    all_views = store.entries(TimelineQuery(_view(account), family_id=family_id))
+    seen = picture(all_views)
+    level, reasons = suggest_level(
+        seen, [v.basis.rule for v in all_views if v.basis.rule and v.basis.outcome == "override"]
+    )
+    grid = [
+        {
+            "name": PROBLEM_NAMES.get(c.value, c.value),
+            "present": c in seen.problems,
+            "agencies": ", ".join(seen.agencies.get(c, ())),
+        }
+        for c in THINK_FAMILY_PROBLEMS
+    ]
+    consents = _consents(state, family_id, list(people))
+    alerts = (
+        [
+            a
+            for a in AlertStore(state.engine).queue(include_decided=True)
+            if a["family_id"] == family_id
+        ]
+        if account.screens
+        else []
+    )
+    categories = sorted({c for v in all_views for c in v.categories})
+    return _page(
+        request,
+        "family.html",
+        account,
+        family_id=family_id,
+        entries=entries,
+        members=_members(request, people),
+        grid=grid,
+        level=level.value.replace("_", " "),
+        reasons=reasons,
+        consents=consents,
+        alerts=alerts,
+        decisions=list(ScreeningDecision),
+        categories=categories,
+        chosen=chosen,
+    )
+
+
+def _consents(state: ApiState, family_id: str, people: Sequence[str]) -> list[dict[str, Any]]:
+    store, now = ConsentStore(state.engine), datetime.now(UTC)
+    found: dict[str, ConsentRecord] = {}
+    for subject in [family_id, *people]:
+        for record in store.records_about(subject):
+            if isinstance(record, ConsentRecord):
+                found[str(record.consent_id)] = record
+    return [
+        {
+            "state": r.state.value,
+            "in_force": r.in_force(now),
+            "subject": r.subject_id,
+            "giver": r.giver.value,
+            "recipients": ", ".join(x.value for x in r.recipients),
+            "purpose": r.purpose.value.replace("_", " "),
+            "until": r.valid_until,
+        }
+        for r in sorted(found.values(), key=lambda r: r.recorded_at)
+    ]
+
+
+@router.post("/alerts/{alert_id}/decision")
+async def decide(
+    request: Request,
+    alert_id: str,
+    account: Who,
+    outcome: Annotated[ScreeningDecision, Form()],
+    _: Annotated[None, Depends(checked_form)],
+) -> Response:
+    if not account.screens:
+        raise await _refuse(
+            request,
+            status.HTTP_403_FORBIDDEN,
+            "screening decisions are the screening team's",
+            account.username,
+        )
+    store, now = AlertStore(_state(request).engine), datetime.now(UTC)
+    try:
+        store.decide(alert_id, outcome, account.username, now)
+    except ExchangeError as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
+    alert = store.get(alert_id)
+    await _record(request, decided(alert, account.username, account.role_name, _view(account), now))
+    return RedirectResponse(f"/families/{alert['family_id']}#decision", status.HTTP_303_SEE_OTHER)
+
+
+# --- the auditor's page -----------------------------------------------------------------------
+
+
+@router.get("/audit", response_class=HTMLResponse)
+async def audit_page(request: Request, account: Who, family: str | None = None) -> HTMLResponse:
+    if not account.audits:
+        raise await _refuse(
+            request, status.HTTP_403_FORBIDDEN, "the audit pages are for auditors", account.username
+        )
+    state = _state(request)
+    ledger = AuditLedger(state.engine)
+    seen = queries.who_saw(ledger, family) if family else []
+    await _record(
+        request,
+        AuditRecord(
+            action=Action.AUDIT_READ,
+            actor=account.username,
+            role="auditor",
+            agency="auditor",
+            purpose="console audit page",
+            subject_ids=(family,) if family else (),
+            at=datetime.now(UTC),
+        ),
+    )
+    waiting = [o for o in queries.overrides(ledger) if not o["reviews"]]
+    verdict = verify(ledger.entries(), ledger.checkpoints(), state.keys.ledger_public_key())
+    points = ledger.checkpoints()
+    return _page(
+        request,
+        "audit.html",
+        account,
+        family=family,
+        seen=[r for r in seen if r["seen"] == "viewed"],
+        received=[r for r in seen if r["seen"] == "received"],
+        waiting=waiting,
+        verdict=verdict,
+        last_checkpoint=points[-1] if points else None,
+    )

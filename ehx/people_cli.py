@@ -1,0 +1,83 @@
+"""``ehx people``: the accounts people sign in to the console with."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from broker.topics import Recipient
+from console.accounts import Accounts, Role
+from database import migrate, open_engine
+
+app = typer.Typer(
+    help="Console accounts: MASH screeners, practitioners, auditors, administrators.",
+    no_args_is_help=True,
+)
+console = Console()
+
+
+def _accounts() -> Accounts:
+    engine = open_engine()
+    migrate(engine)
+    return Accounts(engine)
+
+
+@app.command("add")
+def add(
+    username: Annotated[str, typer.Argument(help="The name they sign in with.")],
+    role: Annotated[Role, typer.Option(help="screener, practitioner, auditor or admin.")],
+    view: Annotated[
+        Recipient | None,
+        typer.Option(help="A practitioner's view: police, health, schools, housing, early_help."),
+    ] = None,
+    password_stdin: Annotated[
+        bool, typer.Option(help="Read the password from standard input (for scripts).")
+    ] = False,
+) -> None:
+    """Add an account. The password (12 characters or more) is asked for, never echoed,
+    and stored only as an Argon2id hash.
+
+    A screener reads the MASH view and screens alerts; a practitioner reads one agency's
+    view; an auditor reads the audit pages; an administrator sees the accounts.
+    """
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    account = _accounts().add(username, role, password, view)
+    where = f" ({account.view.value} view)" if account.view else ""
+    console.print(f"{account.username}: {account.role.value}{where}.")
+
+
+@app.command("list")
+def list_accounts(
+    as_json: Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")] = False,
+) -> None:
+    """Every account, its role and view, and whether it is disabled."""
+    rows = _accounts().all()
+    if as_json:
+        sys.stdout.write(json.dumps(rows, indent=2, default=str) + "\n")
+        return
+    table = Table("user", "role", "view", "created", "disabled", title="Console accounts")
+    for row in rows:
+        table.add_row(
+            str(row["username"]),
+            str(row["role"]),
+            str(row["view"] or ""),
+            str(row["created_at"])[:16],
+            str(row["disabled_at"] or "")[:16],
+        )
+    console.print(table)
+
+
+@app.command("disable")
+def disable(username: Annotated[str, typer.Argument()]) -> None:
+    """Disable an account: its sessions end at their next request."""
+    if not _accounts().disable(username):
+        raise typer.BadParameter(f"no account called {username!r}")
+    console.print(f"{username}: disabled.")

@@ -1,0 +1,153 @@
+"""The console over HTTP: sign-in, roles and views, CSRF, decisions, and refusals on the ledger.
+
+``ehx serve`` runs on loopback against the session's real broker, with the Khan family
+on file (Maryam on a child protection plan, so the MASH holds an override and an alert).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import httpx
+import pytest
+from sqlalchemy import Engine
+
+from alerts import AlertStore
+from broker.topics import Recipient, Topic
+from console.accounts import Accounts, Role
+from schemas import KeyStore
+from tests.api.test_audit_api import khans_with_a_plan
+from tests.api.test_ingest_api import serve
+from tests.helpers import read_json
+
+pytestmark = pytest.mark.kafka
+PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture
+def site(
+    kafka_bootstrap: str, sqlite_engine: Engine, keys: KeyStore
+) -> Iterator[tuple[str, str, dict[str, str]]]:
+    """(base URL, family id, usernames by role) with the Khans on file."""
+    family, _ = khans_with_a_plan(sqlite_engine)
+    run = uuid.uuid4().hex[:6]
+    accounts = Accounts(sqlite_engine)
+    names = {
+        "screener": f"sw-{run}",
+        "school": f"dsl-{run}",
+        "auditor": f"dpo-{run}",
+    }
+    accounts.add(names["screener"], Role.SCREENER, PASSWORD)
+    accounts.add(names["school"], Role.PRACTITIONER, PASSWORD, Recipient.SCHOOLS)
+    accounts.add(names["auditor"], Role.AUDITOR, PASSWORD)
+    with serve(kafka_bootstrap, sqlite_engine, keys) as base:
+        yield base, family, names
+
+
+def _csrf(page: str) -> str:
+    found = re.search(r'name="csrf" value="([^"]+)"', page)
+    assert found, "the page carries no CSRF token"
+    return found.group(1)
+
+
+@contextmanager
+def signed_in(base: str, username: str) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=base, timeout=30) as http:
+        token = _csrf(http.get("/login").text)
+        answer = http.post(
+            "/login", data={"username": username, "password": PASSWORD, "csrf": token}
+        )
+        assert answer.status_code == 303, answer.text
+        yield http
+
+
+def test_nothing_without_signing_in_and_a_wrong_password_signs_nobody_in(
+    site: tuple[str, str, dict[str, str]],
+) -> None:
+    base, family, names = site
+    with httpx.Client(base_url=base) as http:
+        assert http.get("/").status_code == 401
+        assert http.get(f"/families/{family}").status_code == 401
+        token = _csrf(http.get("/login").text)
+        wrong = http.post(
+            "/login", data={"username": names["screener"], "password": "guess" * 3, "csrf": token}
+        )
+        assert wrong.headers["location"] == "/login?failed=true"
+        assert http.get("/").status_code == 401
+        # A login form posted from elsewhere (no token from our page) is refused.
+        forged = httpx.post(
+            f"{base}/login", data={"username": names["screener"], "password": PASSWORD}
+        )
+        assert forged.status_code == 403
+
+
+def test_a_screener_reads_the_queue_and_the_family_and_records_a_decision(
+    site: tuple[str, str, dict[str, str]], sqlite_engine: Engine
+) -> None:
+    base, family, names = site
+    with signed_in(base, names["screener"]) as http:
+        queue = http.get("/")
+        assert queue.status_code == 200
+        assert family in queue.text and "significant harm" in queue.text
+        page = http.get(f"/families/{family}")
+        assert page.status_code == 200
+        assert "Why you may see it" in page.text and "significant harm override" in page.text
+        assert "child protection plan" in page.text.lower()  # the MASH holds the flag
+        assert "Think Family problems" in page.text and "Suggested level of need" in page.text
+        assert "% sure" in page.text  # how sure each link is
+        [alert] = [
+            a
+            for a in AlertStore(sqlite_engine).queue()
+            if a["family_id"] == family and a["kind"] == "significant_harm"
+        ]
+        # Without the form's token the decision is refused; with it, recorded.
+        bare = http.post(f"/alerts/{alert['alert_id']}/decision", data={"outcome": "s47_enquiry"})
+        assert bare.status_code == 403
+        done = http.post(
+            f"/alerts/{alert['alert_id']}/decision",
+            data={"outcome": "s47_enquiry", "csrf": _csrf(page.text)},
+        )
+        assert done.status_code == 303
+        decided = AlertStore(sqlite_engine).get(alert["alert_id"])
+        assert (decided["decision"], decided["decided_by"]) == ("s47_enquiry", names["screener"])
+
+
+def test_a_school_sees_only_the_school_view_and_its_refusals_are_recorded(
+    site: tuple[str, str, dict[str, str]], kafka_bootstrap: str
+) -> None:
+    base, family, names = site
+    with signed_in(base, names["school"]) as http:
+        assert http.get("/").status_code == 403  # the queue is the screening team's
+        assert http.get("/audit").status_code == 403
+        page = http.get(f"/families/{family}")
+        assert page.status_code == 200
+        assert "Operation Encompass" in page.text  # the school's notification
+        assert "child protection plan" not in page.text.lower()  # the MASH's, not theirs
+        assert "significant harm override" not in page.text
+    refused = asyncio.run(
+        read_json(
+            kafka_bootstrap,
+            Topic.AUDIT.value,
+            lambda b: b["action"] == "access.refused" and b["actor"] == names["school"],
+            count=2,
+        )
+    )
+    assert len(refused) == 2
+
+
+def test_an_auditor_reads_the_audit_page_but_no_family(
+    site: tuple[str, str, dict[str, str]],
+) -> None:
+    base, family, names = site
+    with signed_in(base, names["auditor"]) as http:
+        assert http.get(f"/families/{family}").status_code == 403
+        page = http.get("/audit", params={"family": family})
+        assert page.status_code == 200
+        assert "The chain holds" in page.text or "The ledger does not hold" in page.text
+        sign_out = http.post("/logout", data={"csrf": _csrf(page.text)})
+        assert sign_out.status_code == 303
+        assert http.get("/audit").status_code == 401
