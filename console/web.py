@@ -41,6 +41,14 @@ from timeline import TimelineQuery, TimelineStore, audit_record, open_entry
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")
+templates.env.globals["view_names"] = {
+    "mash": "the MASH",
+    "early_help": "the early help hub",
+    "police": "the police",
+    "health": "health",
+    "schools": "schools",
+    "housing": "housing",
+}
 router = APIRouter(include_in_schema=False)
 
 PROBLEM_NAMES = {
@@ -257,9 +265,10 @@ def _members(request: Request, people: dict[str, dict[str, Any]]) -> list[dict[s
         elif any(b == "linked" for b, _ in bands):
             weakest = min(w for b, w in bands if b == "linked" and w is not None)
             sure = confidence(weakest, LinkPolicy())
+            odds = "over 99.99%" if sure > 0.9999 else f"{sure:.2%}"
             how = (
                 f"matched across agencies on name, birth date and address: the weakest "
-                f"match {weakest:.0f} bits, {sure:.2%} sure"
+                f"match {weakest:.0f} bits, {odds} sure"
             )
         elif any(b == "deterministic" for b, _ in bands):
             how = "linked by an identifier (NHS number, UPN, PNC or agency reference)"

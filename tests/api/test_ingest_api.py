@@ -10,6 +10,7 @@ import json
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -44,7 +45,9 @@ def client(
 @contextmanager
 def serve(bootstrap: str, engine: Engine, keys: KeyStore) -> Iterator[str]:
     """``ehx serve`` (API and console) on a loopback port, in a thread; yields its URL."""
-    asyncio.run(apply_topology(bootstrap, BrokerSettings()))
+    # In a thread of its own: Playwright's sync API keeps an event loop in this one.
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, apply_topology(bootstrap, BrokerSettings())).result()
     app = create_app(
         bootstrap,
         engine.url.render_as_string(hide_password=False),

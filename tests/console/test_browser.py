@@ -1,0 +1,140 @@
+"""The console in a real browser: Playwright driving Debian's Chromium against ``ehx serve``.
+
+A screener signs in, opens the most urgent alert, reads the family's timeline and records
+a decision; a school's practitioner sees only the school view of the same family; an
+auditor finds the screener's read on the ledger. Every page is checked with axe-core (no
+serious or critical violation) and photographed into ``test-artifacts/``.
+
+Needs ``/usr/bin/chromium`` (``.ci/run`` installs Debian's package); without it these
+tests skip, unless ``EHX_REQUIRE_BROWSER=1`` makes that a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine
+
+from broker.topics import Recipient
+from console.accounts import Accounts, Role
+from schemas import KeyStore
+from tests.api.test_audit_api import audit_service, khans_with_a_plan
+from tests.api.test_ingest_api import serve
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = Path(__file__).parents[2] / "test-artifacts"
+PASSWORD = "correct horse battery staple"
+
+pytestmark = [pytest.mark.kafka, pytest.mark.browser, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    if not CHROMIUM.exists():
+        if os.environ.get("EHX_REQUIRE_BROWSER") == "1":
+            pytest.fail("EHX_REQUIRE_BROWSER=1 but /usr/bin/chromium is missing")
+        pytest.skip("no /usr/bin/chromium: apt-get install chromium")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM),
+            # As root, on a machine with no outside network: no sandbox, no phoning home.
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
+        yield browser
+        browser.close()
+
+
+def accessible(page: Any, name: str) -> None:
+    """Photograph the page and fail on any serious or critical axe-core violation."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+    found = Axe().run(page).response["violations"]
+    bad = [
+        (v["id"], v["impact"], len(v["nodes"]))
+        for v in found
+        if v["impact"] in ("serious", "critical")
+    ]
+    assert not bad, f"{name}: accessibility violations {bad}"
+
+
+def sign_in(browser: Any, base: str, username: str) -> Any:
+    context = browser.new_context(base_url=base, viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.goto("/login")
+    page.get_by_label("User name").fill(username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    return page
+
+
+def test_screener_school_and_auditor_each_see_what_their_role_allows(
+    browser: Any, kafka_bootstrap: str, sqlite_engine: Engine, keys: KeyStore
+) -> None:
+    family, _ = khans_with_a_plan(sqlite_engine)
+    run = uuid.uuid4().hex[:6]
+    screener, school, auditor = f"sw-{run}", f"dsl-{run}", f"dpo-{run}"
+    accounts = Accounts(sqlite_engine)
+    accounts.add(screener, Role.SCREENER, PASSWORD)
+    accounts.add(school, Role.PRACTITIONER, PASSWORD, Recipient.SCHOOLS)
+    accounts.add(auditor, Role.AUDITOR, PASSWORD)
+
+    with (
+        audit_service(kafka_bootstrap, sqlite_engine, keys.ledger_private_key()),
+        serve(kafka_bootstrap, sqlite_engine, keys) as base,
+    ):
+        page = sign_in(browser, base, screener)
+        page.wait_for_url(f"{base}/")
+        accessible(page, "1-queue")
+        first = page.locator("tbody tr").first
+        assert "significant harm" in first.inner_text()
+        first.get_by_role("link").click()  # the most urgent alert's family
+        page.wait_for_url(f"{base}/families/{family}")
+        assert page.get_by_role("heading", name="Timeline across agencies").is_visible()
+        assert "child protection plan" in page.locator(".timeline").inner_text().lower()
+        assert "Why you may see it" in page.locator(".timeline").inner_text()
+        accessible(page, "2-family-as-mash")
+        page.get_by_label("Screening decision").first.select_option("s47_enquiry")
+        page.get_by_role("button", name="Record decision").first.click()
+        page.wait_for_url(f"{base}/families/{family}#decision")
+        assert (
+            f"s47 enquiry by {screener}" in page.locator("#decision ~ *, .alert").first.inner_text()
+        )
+
+        page = sign_in(browser, base, school)
+        page.wait_for_url(f"{base}/families")
+        page.get_by_role("link", name=family).click()
+        text = page.locator("main").inner_text()
+        assert "Operation Encompass" in text
+        assert "child protection plan" not in text.lower()
+        accessible(page, "3-family-as-school")
+
+        page = sign_in(browser, base, auditor)
+        page.wait_for_url(f"{base}/audit")
+        deadline = time.monotonic() + 30
+        while True:
+            page.get_by_label("Family or person id").fill(family)
+            page.get_by_role("button", name="Look up").click()
+            if screener in page.locator("table").first.inner_text():
+                break
+            assert time.monotonic() < deadline, "the screener's read never reached the ledger"
+            time.sleep(1)
+        assert "The chain holds" in page.locator("main").inner_text()
+        accessible(page, "4-audit")
