@@ -17,7 +17,7 @@ from schemas import Agency
 INGEST_TARGET = 5_000
 
 
-SUITES = ("ingest", "consent", "latency", "timeline", "audit")
+SUITES = ("ingest", "consent", "latency", "timeline", "audit", "console")
 
 
 def run_benchmarks(
@@ -50,6 +50,11 @@ def run_benchmarks(
 
         say("timeline queries: 10, 1,000 and 10,000 entries (filling takes minutes)")
         report["timeline"] = timeline_queries(postgres_url) | {"measured": machine()["when"]}
+    if "console" in suites:
+        from bench.console import run as console_pages
+
+        say("console: family page time to first byte, 10 and 1,000 entries")
+        report["console"] = console_pages() | {"measured": machine()["when"]}
     if "audit" in suites:
         from bench.audit import run as audit_rates
 
@@ -143,7 +148,27 @@ def markdown(report: dict[str, Any]) -> str:
         lines += _timeline_markdown(report["timeline"])
     if "audit" in report:
         lines += _audit_markdown(report["audit"])
+    if "console" in report:
+        lines += _console_markdown(report["console"])
     return "\n".join(lines)
+
+
+def _console_markdown(section: dict[str, Any]) -> list[str]:
+    lines = [
+        "## Console pages (`ehx bench --suite console`)",
+        "",
+        f"Measured {section['measured']}. `ehx serve` on loopback (one uvicorn worker,",
+        "SQLite, embedded broker), a practitioner signed in; time to first byte of the",
+        "family page (the whole timeline read, opened with the reader's keys, the read put",
+        "on ehx.audit, the page rendered), median of seven (min–max). Baseline, same run:",
+        f"the sign-in page, {fmt(section['baseline_login_page_ms'], 1)} ms.",
+        "",
+        "| entries | time to first byte ms |",
+        "|---|---|",
+    ]
+    for row in section["pages"]:
+        lines.append(f"| {row['entries']:,} | {fmt(row['ttfb_ms'], 1)} |")
+    return [*lines, ""]
 
 
 def _audit_markdown(section: dict[str, Any]) -> list[str]:

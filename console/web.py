@@ -13,7 +13,7 @@ import secrets
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Form, HTTPException, Query, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -26,18 +26,20 @@ from starlette.middleware.sessions import SessionMiddleware
 from alerts import AlertStore, ScreeningDecision
 from alerts.auditing import decided, queue_read
 from alerts.needs import picture, suggest_level
-from api.state import ApiState
 from audit import queries
 from audit.ledger import AuditLedger
 from audit.verify import verify
 from broker.auditing import audit_message
 from consent import ConsentRecord, ConsentStore, DataKeyStore
-from console.accounts import Account, Accounts
+from console.accounts import Account, Accounts, Role
 from database import linker_mentions
 from linker.index import LinkPolicy, confidence
 from schemas import THINK_FAMILY_PROBLEMS, ExchangeError
 from schemas.audit import Action, AuditRecord
 from timeline import TimelineQuery, TimelineStore, audit_record, open_entry
+
+if TYPE_CHECKING:  # the API app installs the console: no import cycle at run time
+    from api.state import ApiState
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")
@@ -183,7 +185,15 @@ async def login(
     request.session.clear()  # a new session at sign-in: no fixation
     request.session["user"] = account.username
     _csrf(request)
-    home = "/audit" if account.audits else "/" if account.screens else "/families"
+    home = (
+        "/audit"
+        if account.audits
+        else "/admin"
+        if account.role is Role.ADMIN
+        else "/"
+        if account.screens
+        else "/families"
+    )
     return RedirectResponse(home, status.HTTP_303_SEE_OTHER)
 
 
@@ -434,3 +444,19 @@ async def audit_page(request: Request, account: Who, family: str | None = None) 
         verdict=verdict,
         last_checkpoint=points[-1] if points else None,
     )
+
+
+# --- the administrator's page -----------------------------------------------------------------
+
+
+@router.get("/admin", response_class=HTMLResponse)
+async def admin_page(request: Request, account: Who) -> HTMLResponse:
+    """The accounts, their roles and views (added and disabled with ``ehx people``)."""
+    if account.role is not Role.ADMIN:
+        raise await _refuse(
+            request,
+            status.HTTP_403_FORBIDDEN,
+            "the accounts are the administrator's",
+            account.username,
+        )
+    return _page(request, "admin.html", account, people=Accounts(_state(request).engine).all())

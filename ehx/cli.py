@@ -432,7 +432,8 @@ def bench(
     suite: Annotated[
         list[str] | None,
         typer.Option(
-            help="Only these benchmarks (repeatable): ingest, consent, latency, timeline, audit."
+            help="Only these benchmarks (repeatable): ingest, consent, latency, timeline, audit, "
+            "console."
         ),
     ] = None,
     people: Annotated[int, typer.Option(help="People in the consent benchmark's city.")] = 20_000,

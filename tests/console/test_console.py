@@ -40,10 +40,12 @@ def site(
         "screener": f"sw-{run}",
         "school": f"dsl-{run}",
         "auditor": f"dpo-{run}",
+        "admin": f"admin-{run}",
     }
     accounts.add(names["screener"], Role.SCREENER, PASSWORD)
     accounts.add(names["school"], Role.PRACTITIONER, PASSWORD, Recipient.SCHOOLS)
     accounts.add(names["auditor"], Role.AUDITOR, PASSWORD)
+    accounts.add(names["admin"], Role.ADMIN, PASSWORD)
     with serve(kafka_bootstrap, sqlite_engine, keys) as base:
         yield base, family, names
 
@@ -151,3 +153,21 @@ def test_an_auditor_reads_the_audit_page_but_no_family(
         sign_out = http.post("/logout", data={"csrf": _csrf(page.text)})
         assert sign_out.status_code == 303
         assert http.get("/audit").status_code == 401
+
+
+def test_an_administrator_sees_the_accounts_and_nothing_about_families(
+    site: tuple[str, str, dict[str, str]], sqlite_engine: Engine
+) -> None:
+    base, family, names = site
+    with signed_in(base, names["admin"]) as http:
+        page = http.get("/admin")
+        assert page.status_code == 200
+        assert names["screener"] in page.text and "practitioner" in page.text
+        assert "argon2" not in page.text  # the hashes stay in the database
+        for path in ("/", f"/families/{family}", "/audit"):
+            assert http.get(path).status_code == 403, path
+    # A disabled account's live session ends at its next request.
+    with signed_in(base, names["screener"]) as http:
+        assert http.get("/").status_code == 200
+        Accounts(sqlite_engine).disable(names["screener"])
+        assert http.get("/").status_code == 401
