@@ -12,6 +12,7 @@ from api.audit import router as audit_router
 from api.consent import router as consent_router
 from api.credentials import AgencyCredentials
 from api.ingest import router as ingest_router
+from api.links import router as links_router
 from api.screening import router as screening_router
 from api.state import ApiState
 from broker.settings import BrokerSettings
@@ -60,5 +61,6 @@ def create_app(
     app.include_router(consent_router)
     app.include_router(screening_router)
     app.include_router(audit_router)
+    app.include_router(links_router)
     install(app, (settings or BrokerSettings()).data_dir, console)
     return app

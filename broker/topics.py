@@ -44,6 +44,8 @@ class Topic(StrEnum):
     SHARE_HOUSING = "ehx.share.housing"
     QUARANTINE = "ehx.quarantine"
     AUDIT = "ehx.audit"
+    #: Reviewers' decisions on uncertain identity links (same person, or not).
+    LINKS = "ehx.links"
 
     @classmethod
     def raw(cls, agency: Agency) -> Topic:
@@ -118,6 +120,13 @@ TOPOLOGY: tuple[TopicSpec, ...] = (
         key="agency",
         retention_ms=90 * DAY_MS,
         why="refused records wait 90 days for an operator to fix and resend",
+    ),
+    TopicSpec(
+        Topic.LINKS,
+        partitions=1,
+        key="review id",
+        cleanup_policy="compact",
+        why="reviewers' link decisions, in order; compacted: the latest per pair is kept",
     ),
     TopicSpec(
         Topic.AUDIT,

@@ -33,9 +33,12 @@ from broker.auditing import audit_message
 from consent import ConsentRecord, ConsentStore, DataKeyStore
 from console.accounts import Account, Accounts, Role
 from database import linker_mentions
+from linker import LinkStore
 from linker.index import LinkPolicy, confidence
+from linker.service import review_message
 from schemas import THINK_FAMILY_PROBLEMS, ExchangeError
 from schemas.audit import Action, AuditRecord
+from schemas.links import ReviewDecision
 from timeline import TimelineQuery, TimelineStore, audit_record, open_entry
 
 if TYPE_CHECKING:  # the API app installs the console: no import cycle at run time
@@ -460,3 +463,52 @@ async def admin_page(request: Request, account: Who) -> HTMLResponse:
             account.username,
         )
     return _page(request, "admin.html", account, people=Accounts(_state(request).engine).all())
+
+
+# --- the clerical review queue ----------------------------------------------------------------
+
+
+@router.get("/links", response_class=HTMLResponse)
+async def links_page(request: Request, account: Who) -> HTMLResponse:
+    """Uncertain identity links, strongest first, the evidence field by field."""
+    if not account.screens:
+        raise await _refuse(
+            request,
+            status.HTTP_403_FORBIDDEN,
+            "link review is the screening team's",
+            account.username,
+        )
+    rows = LinkStore(_state(request).engine).reviews()
+    return _page(request, "links.html", account, reviews=rows)
+
+
+@router.post("/links/{review_id}")
+async def decide_link(
+    request: Request,
+    review_id: str,
+    account: Who,
+    same: Annotated[str, Form()],
+    reason: Annotated[str, Form()],
+    _: Annotated[None, Depends(checked_form)],
+) -> Response:
+    if not account.screens:
+        raise await _refuse(
+            request,
+            status.HTTP_403_FORBIDDEN,
+            "link review is the screening team's",
+            account.username,
+        )
+    row = LinkStore(_state(request).engine).review(review_id)
+    if row is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such pair in the queue")
+    decision = ReviewDecision(
+        review_id=review_id,
+        person_id=row["person_id"],
+        candidate_id=row["candidate_id"],
+        same_person=same == "yes",
+        decided_by=account.username,
+        reason=reason,
+        decided_at=datetime.now(UTC),
+    )
+    await _state(request).publisher.publish([review_message(decision)])
+    return RedirectResponse("/links?sent=1", status.HTTP_303_SEE_OTHER)

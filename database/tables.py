@@ -288,3 +288,21 @@ console_people = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("disabled_at", DateTime(timezone=True)),
 )
+
+#: The clerical review queue: each uncertain pair the linker met, the evidence field by
+#: field, and (once decided) the reviewer's decision.
+link_reviews = Table(
+    "link_reviews",
+    metadata,
+    Column("review_id", String(80), primary_key=True),
+    Column("person_id", String(32), nullable=False),
+    Column("candidate_id", String(32), nullable=False),
+    Column("event_id", String(36), nullable=False),
+    Column("weight", Float, nullable=False),
+    Column("evidence", JSON, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("same_person", Boolean),
+    Column("decided_by", String(64)),
+    Column("reason", Text),
+    Column("decided_at", DateTime(timezone=True)),
+)

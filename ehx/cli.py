@@ -34,7 +34,7 @@ from broker.runtime import (
 )
 from broker.settings import BrokerSettings
 from broker.topics import Recipient
-from ehx import reading_cli
+from ehx import links_cli, reading_cli
 from ehx.audit_cli import app as audit_app
 from ehx.consent_cli import app as consent_app
 from ehx.people_cli import app as people_app
@@ -68,6 +68,8 @@ app.add_typer(schemas_app, name="schemas")
 app.add_typer(keys_app, name="keys")
 links_app = typer.Typer(help="Identity and family linking.", no_args_is_help=True)
 app.add_typer(links_app, name="links")
+links_app.command("review")(links_cli.review)
+links_app.command("decide")(links_cli.decide)
 agencies_app = typer.Typer(
     help="Agency systems' credentials for the HTTP API.", no_args_is_help=True
 )

@@ -210,6 +210,11 @@ class IdentityIndex:
             self._remember(keep, record)
         return keep
 
+    def keep_apart(self, a: str, b: str) -> None:
+        """A reviewer said these are two people: remembered (and a merge of them undone)."""
+        a, b = self.person(a), self.person(b)
+        self._kept_apart.add(frozenset({a, b}))
+
     def split(self, merged: str) -> None:
         """Undo a merge: ``merged`` is its own person again, kept apart from the other."""
         survivor = self._merged_into.pop(merged, None)

@@ -16,23 +16,35 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
+from pydantic import ValidationError
 
+from adapters.publisher import OutboundMessage
 from broker import telemetry
-from broker.consuming import batch_records, batch_subscriber, quarantine, verified_event
+from broker.auditing import publish_audits
+from broker.consuming import (
+    batch_records,
+    batch_subscriber,
+    quarantine,
+    refusal,
+    verified_event,
+)
 from broker.topics import RAW_TOPICS, Topic
 from linker.families import OUTSIDE_ROLES, FamilyIndex, Member
-from linker.index import IdentityIndex
+from linker.index import Band, IdentityIndex
 from linker.mentions import mentions_of
-from linker.store import LinkedMention, LinkStore
+from linker.store import LinkedMention, LinkReview, LinkStore
 from schemas import CanonicalEvent, SignatureVerifier
+from schemas.audit import Action, AuditRecord, stable_id
+from schemas.links import ReviewDecision
 
 GROUP = "linker"
+REVIEWS = "linker-reviews"
 log = logging.getLogger(__name__)
 
 
@@ -43,11 +55,33 @@ class Linker:
     store: LinkStore
     identities: IdentityIndex
     families: FamilyIndex
+    #: Uncertain pairs met since the service last took them (for the review queue).
+    pending_reviews: list[LinkReview] = field(default_factory=list)
 
     @classmethod
     def open(cls, store: LinkStore) -> Linker:
         identities, families = store.load()
-        return cls(store, identities, families)
+        linker = cls(store, identities, families)
+        for decision in store.decisions():
+            linker.apply(decision)
+        return linker
+
+    def apply(self, decision: ReviewDecision) -> None:
+        """A reviewer's decision: the same person (merge, reversible), or not (kept apart).
+
+        Later records link to the merged person. Events linked before keep their person
+        ids downstream: re-linking them, and retracting what recipients got under a wrong
+        merge, is not built yet.
+        """
+        if decision.same_person:
+            keep, other = sorted((decision.person_id, decision.candidate_id))
+            self.identities.merge(keep, other)
+        else:
+            self.identities.keep_apart(decision.person_id, decision.candidate_id)
+
+    def take_reviews(self) -> list[LinkReview]:
+        taken, self.pending_reviews = self.pending_reviews, []
+        return taken
 
     def link(self, event: CanonicalEvent) -> tuple[CanonicalEvent, list[LinkedMention]]:
         """Resolve every subject; return the linked event and the decisions to store."""
@@ -74,6 +108,16 @@ class Linker:
                 )
             )
             record = mention.record
+            if resolution.band is Band.REVIEW and resolution.candidate_id and resolution.evidence:
+                self.pending_reviews.append(
+                    LinkReview(
+                        resolution.person_id,
+                        resolution.candidate_id,
+                        event_id,
+                        resolution.evidence.weight,
+                        resolution.evidence.as_dict(),
+                    )
+                )
             decisions.append(
                 LinkedMention(
                     event_id,
@@ -93,6 +137,28 @@ class Linker:
                 )
             )
         return event.model_copy(update={"subjects": tuple(subjects)}), decisions
+
+
+def reviewed_record(decision: ReviewDecision) -> AuditRecord:
+    """The reviewer's decision on the ledger: who, which pair, which way (never the names)."""
+    return AuditRecord(
+        audit_id=stable_id("link-review", decision.review_id, decision.decided_at),
+        action=Action.LINK_REVIEWED,
+        actor=decision.decided_by,
+        role="link_reviewer",
+        agency="mash",
+        purpose=decision.reason[:200],
+        subject_ids=(decision.person_id, decision.candidate_id),
+        bases=(decision.review_id, "same person" if decision.same_person else "different people"),
+        at=decision.decided_at,
+    )
+
+
+def review_message(decision: ReviewDecision) -> OutboundMessage:
+    """A reviewer's decision as it goes on ``ehx.links`` (for the CLI, the API, the console)."""
+    return OutboundMessage(
+        Topic.LINKS.value, decision.review_id.encode(), decision.model_dump_json().encode(), ()
+    )
 
 
 def family_key(event: CanonicalEvent) -> str:
@@ -159,4 +225,29 @@ def register_linker(
                     )
                 )
             await asyncio.gather(*sends)
+            # Reviews first: a crash before the mentions are stored replays the batch and
+            # queues the same pairs again, which the queue keeps once.
+            await asyncio.to_thread(linker.store.save_reviews, linker.take_reviews())
             await asyncio.to_thread(linker.store.save, decisions)
+
+    @batch_subscriber(
+        broker,
+        Topic.LINKS.value,
+        group_id=REVIEWS,
+        session_timeout_ms=session_timeout_ms,
+        max_records=50,
+    )
+    async def on_review(message: KafkaMessage) -> None:
+        now = datetime.now(UTC)
+        for record in batch_records(message.raw_message):
+            try:
+                decision = ReviewDecision.model_validate_json(record.value or b"")
+            except ValidationError as exc:
+                first = exc.errors(include_input=False, include_url=False)[0]
+                where = ".".join(str(p) for p in first["loc"])
+                reason = f"not a review decision: {where}: {first['msg']}"
+                await quarantine(broker, refusal(record, REVIEWS, reason, now))
+                continue
+            linker.apply(decision)
+            await asyncio.to_thread(linker.store.record_decision, decision)
+            await asyncio.gather(*publish_audits(broker, [reviewed_record(decision)]))

@@ -40,6 +40,7 @@ class Action(StrEnum):
     ALERT_DECIDED = "alert.decided"
     AUDIT_READ = "audit.read"
     AUDIT_EXPORTED = "audit.exported"
+    LINK_REVIEWED = "link.reviewed"
     #: A request refused (401 or 403): who tried what.
     ACCESS_REFUSED = "access.refused"
 

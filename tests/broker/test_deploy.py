@@ -97,9 +97,10 @@ def test_every_services_consumer_group_is_allowed_by_name() -> None:
     from consent.service import GROUP as CONSENT
     from intake.service import GROUP as INTAKE
     from linker.service import GROUP as LINKER
+    from linker.service import REVIEWS
     from timeline.service import GROUP as TIMELINE
 
     acls = yaml.safe_load((DEPLOY / "kafka" / "acls.yaml").read_text())["principals"]
     allowed = {group for rights in acls.values() for group in rights.get("groups", [])}
-    used = {INTAKE, LINKER, CONSENT, f"{CONSENT}-registry", TIMELINE, AUDIT}
+    used = {INTAKE, LINKER, REVIEWS, CONSENT, f"{CONSENT}-registry", TIMELINE, AUDIT}
     assert used == allowed

@@ -19,6 +19,8 @@ from sqlalchemy import Engine
 from alerts import AlertStore
 from broker.topics import Recipient, Topic
 from console.accounts import Accounts, Role
+from linker import LinkStore
+from linker.store import LinkReview
 from schemas import KeyStore
 from tests.api.test_audit_api import khans_with_a_plan
 from tests.api.test_ingest_api import serve
@@ -171,3 +173,39 @@ def test_an_administrator_sees_the_accounts_and_nothing_about_families(
         assert http.get("/").status_code == 200
         Accounts(sqlite_engine).disable(names["screener"])
         assert http.get("/").status_code == 401
+
+
+def test_a_screener_decides_an_uncertain_link_and_the_decision_goes_on_ehx_links(
+    site: tuple[str, str, dict[str, str]], sqlite_engine: Engine, kafka_bootstrap: str
+) -> None:
+    base, _, names = site
+    evidence = {
+        "weight": 18.8,
+        "fields": [
+            {"field": "given_name", "level": "variant", "weight": 4.1},
+            {"field": "postcode", "level": "different", "weight": -3.0},
+        ],
+    }
+    LinkStore(sqlite_engine).save_reviews(
+        [LinkReview("p00000003", "p00000002", str(uuid.uuid4()), 18.8, evidence)]
+    )
+    with signed_in(base, names["screener"]) as http:
+        page = http.get("/links")
+        assert page.status_code == 200
+        assert "p00000003 and p00000002" in page.text and "variant" in page.text
+        sent = http.post(
+            "/links/p00000003~p00000002",
+            data={"same": "no", "reason": "different dates of birth", "csrf": _csrf(page.text)},
+        )
+        assert sent.status_code == 303
+    [(_, decision)] = asyncio.run(
+        read_json(
+            kafka_bootstrap,
+            Topic.LINKS.value,
+            lambda b: b["decided_by"] == names["screener"],
+            count=1,
+        )
+    )
+    assert decision["same_person"] is False and decision["review_id"] == "p00000003~p00000002"
+    with signed_in(base, names["school"]) as http:
+        assert http.get("/links").status_code == 403
