@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request, Response
+from fastapi.exception_handlers import http_exception_handler
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from adapters import KafkaPublisher
 from api.audit import router as audit_router
@@ -13,6 +15,7 @@ from api.consent import router as consent_router
 from api.credentials import AgencyCredentials
 from api.ingest import router as ingest_router
 from api.links import router as links_router
+from api.refusals import record_refusal
 from api.screening import router as screening_router
 from api.state import ApiState
 from broker.settings import BrokerSettings
@@ -57,6 +60,17 @@ def create_app(
         ),
         lifespan=lifespan,
     )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def refusals_are_recorded(request: Request, exc: StarletteHTTPException) -> Response:
+        """Every 401 and 403 of the API goes on ehx.audit (who tried what), then is answered.
+
+        The console's pages record their own refusals (they know the person signed in).
+        """
+        if exc.status_code in (401, 403) and request.url.path.startswith("/v1/"):
+            await record_refusal(request, exc.status_code, str(exc.detail))
+        return await http_exception_handler(request, exc)
+
     app.include_router(ingest_router)
     app.include_router(consent_router)
     app.include_router(screening_router)

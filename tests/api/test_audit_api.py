@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
+import json
 import threading
 import uuid
 from collections.abc import Iterator
@@ -38,7 +39,7 @@ from linker import Linker, LinkStore
 from schemas import Agency, CanonicalEvent
 from tests.api.test_ingest_api import auth, client
 from tests.consent.fakes import KHAN_FILES, NOW
-from tests.helpers import EXAMPLES
+from tests.helpers import EXAMPLES, read_json
 from tests.integration.test_pipeline import wait_for
 from timeline import TimelineStore
 
@@ -224,3 +225,24 @@ def test_who_saw_returns_exactly_the_reads_performed_and_plan_views_notify_the_h
     verdict = verify(ledger.entries(), ledger.checkpoints(), key.public_key())
     assert verdict.ok, verdict.problems
     assert verdict.checkpoints >= 1
+
+
+def test_refused_api_requests_are_recorded_with_the_tokens_holder_never_the_token(
+    client: Client, kafka_bootstrap: str
+) -> None:
+    http, credentials = client
+    housing = credentials.issue(Recipient.HOUSING, "housing system")
+    path = f"/v1/audit/who-saw/p{uuid.uuid4().hex[:8]}"
+    assert http.get(path, params={"by": "x"}, headers=auth(housing)).status_code == 403
+    assert http.get(path, params={"by": "x"}, headers=auth("ehx_nonsense")).status_code == 401
+    found = asyncio.run(
+        read_json(
+            kafka_bootstrap,
+            "ehx.audit",
+            lambda b: b["action"] == "access.refused" and path in b["purpose"],
+            count=2,
+        )
+    )
+    actors = sorted(body["actor"] for _, body in found)
+    assert actors == ["token:housing", "unknown token"]
+    assert all(housing not in json.dumps(body) for _, body in found)

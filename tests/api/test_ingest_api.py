@@ -43,7 +43,9 @@ def client(
 
 
 @contextmanager
-def serve(bootstrap: str, engine: Engine, keys: KeyStore) -> Iterator[str]:
+def serve(
+    bootstrap: str, engine: Engine, keys: KeyStore, console: ConsoleSettings | None = None
+) -> Iterator[str]:
     """``ehx serve`` (API and console) on a loopback port, in a thread; yields its URL."""
     # In a thread of its own: Playwright's sync API keeps an event loop in this one.
     with ThreadPoolExecutor(1) as pool:
@@ -52,7 +54,7 @@ def serve(bootstrap: str, engine: Engine, keys: KeyStore) -> Iterator[str]:
         bootstrap,
         engine.url.render_as_string(hide_password=False),
         keys,
-        console=ConsoleSettings(secret="test-" + "x" * 40),
+        console=console or ConsoleSettings(secret="test-" + "x" * 40),
     )
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))

@@ -75,8 +75,9 @@ def accessible(page: Any, name: str) -> None:
     assert not bad, f"{name}: accessibility violations {bad}"
 
 
-def sign_in(browser: Any, base: str, username: str) -> Any:
-    context = browser.new_context(base_url=base, viewport={"width": 1280, "height": 900})
+def sign_in(browser: Any, base: str, username: str, *, tablet: bool = False) -> Any:
+    size = {"width": 768, "height": 1024} if tablet else {"width": 1280, "height": 900}
+    context = browser.new_context(base_url=base, viewport=size)
     page = context.new_page()
     page.goto("/login")
     page.get_by_label("User name").fill(username)
@@ -118,13 +119,15 @@ def test_screener_school_and_auditor_each_see_what_their_role_allows(
             f"s47 enquiry by {screener}" in page.locator("#decision ~ *, .alert").first.inner_text()
         )
 
-        page = sign_in(browser, base, school)
+        page = sign_in(browser, base, school, tablet=True)  # a tablet, in portrait
         page.wait_for_url(f"{base}/families")
         page.get_by_role("link", name=family).click()
         text = page.locator("main").inner_text()
         assert "Operation Encompass" in text
         assert "child protection plan" not in text.lower()
-        accessible(page, "3-family-as-school")
+        accessible(page, "3-family-as-school-on-a-tablet")
+        # Nothing runs off the side of a tablet's screen.
+        assert page.evaluate("document.documentElement.scrollWidth") <= 768
 
         page = sign_in(browser, base, auditor)
         page.wait_for_url(f"{base}/audit")

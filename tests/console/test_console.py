@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,6 +20,7 @@ from sqlalchemy import Engine
 from alerts import AlertStore
 from broker.topics import Recipient, Topic
 from console.accounts import Accounts, Role
+from console.web import ConsoleSettings
 from linker import LinkStore
 from linker.store import LinkReview
 from schemas import KeyStore
@@ -209,3 +211,15 @@ def test_a_screener_decides_an_uncertain_link_and_the_decision_goes_on_ehx_links
     assert decision["same_person"] is False and decision["review_id"] == "p00000003~p00000002"
     with signed_in(base, names["school"]) as http:
         assert http.get("/links").status_code == 403
+
+
+def test_a_session_expires(kafka_bootstrap: str, sqlite_engine: Engine, keys: KeyStore) -> None:
+    Accounts(sqlite_engine).add("sw-brief", Role.SCREENER, PASSWORD)
+    brief = ConsoleSettings(secret="test-" + "y" * 40, session_hours=1 / 3600)  # one second
+    with (
+        serve(kafka_bootstrap, sqlite_engine, keys, brief) as base,
+        signed_in(base, "sw-brief") as http,
+    ):
+        assert http.get("/").status_code == 200
+        time.sleep(2.5)
+        assert http.get("/").status_code == 401
