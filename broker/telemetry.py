@@ -108,23 +108,9 @@ def configure(
     if _configured:
         return True
     readers: list[MetricReader] = [metric_reader] if metric_reader else []
-    if span_exporter is None and settings.exporter == "console":
-        span_exporter = ConsoleSpanExporter()
-        readers.append(
-            PeriodicExportingMetricReader(ConsoleMetricExporter(), settings.metric_interval_ms)
-        )
-    elif span_exporter is None and settings.exporter == "otlp":
-        from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
-        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-
-        base = (settings.endpoint or "").rstrip("/")
-        span_exporter = OTLPSpanExporter(endpoint=f"{base}/v1/traces" if base else None)
-        readers.append(
-            PeriodicExportingMetricReader(
-                OTLPMetricExporter(endpoint=f"{base}/v1/metrics" if base else None),
-                settings.metric_interval_ms,
-            )
-        )
+    if span_exporter is None:
+        span_exporter, reader = exporters(settings)
+        readers += [reader] if reader else []
     if span_exporter is None and not readers:
         return False
     resource = Resource.create({"service.name": f"ehx-{service}"})
@@ -137,6 +123,26 @@ def configure(
     metrics.set_meter_provider(MeterProvider(resource=resource, metric_readers=readers))
     _configured = True
     return True
+
+
+def exporters(settings: TelemetrySettings) -> tuple[SpanExporter | None, MetricReader | None]:
+    """What the setting asks for: spans and metrics to the console, by OTLP/HTTP, or nowhere."""
+    if settings.exporter == "console":
+        return ConsoleSpanExporter(), PeriodicExportingMetricReader(
+            ConsoleMetricExporter(), settings.metric_interval_ms
+        )
+    if settings.exporter == "otlp":
+        from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+        base = (settings.endpoint or "").rstrip("/")
+        return OTLPSpanExporter(endpoint=f"{base}/v1/traces" if base else None), (
+            PeriodicExportingMetricReader(
+                OTLPMetricExporter(endpoint=f"{base}/v1/metrics" if base else None),
+                settings.metric_interval_ms,
+            )
+        )
+    return None, None
 
 
 def header(headers: Iterable[tuple[str, bytes]] | None, name: str) -> str | None:
