@@ -17,7 +17,7 @@ from schemas import Agency
 INGEST_TARGET = 5_000
 
 
-SUITES = ("ingest", "consent", "latency", "timeline", "audit", "console")
+SUITES = ("ingest", "consent", "latency", "timeline", "audit", "console", "linking")
 
 
 def run_benchmarks(
@@ -50,6 +50,11 @@ def run_benchmarks(
 
         say("timeline queries: 10, 1,000 and 10,000 entries (filling takes minutes)")
         report["timeline"] = timeline_queries(postgres_url) | {"measured": machine()["when"]}
+    if "linking" in suites:
+        from bench.linking import run as linking_rates
+
+        say("linking: synthetic cities of 20,000 and 60,000 people")
+        report["linking"] = linking_rates() | {"measured": machine()["when"]}
     if "console" in suites:
         from bench.console import run as console_pages
 
@@ -150,7 +155,31 @@ def markdown(report: dict[str, Any]) -> str:
         lines += _audit_markdown(report["audit"])
     if "console" in report:
         lines += _console_markdown(report["console"])
+    if "linking" in report:
+        lines += _linking_markdown(report["linking"])
     return "\n".join(lines)
+
+
+def _linking_markdown(section: dict[str, Any]) -> list[str]:
+    lines = [
+        "## Linking (`ehx bench --suite linking`)",
+        "",
+        f"Measured {section['measured']}. Synthetic cities (seed 2026), records mapped to",
+        "events first (the baseline: the adapters alone, records/s), then every mention",
+        "linked to people and families in memory, timed, on one core; resident memory",
+        "read before and after linking.",
+        "",
+        "| people | events | mentions | linking events/s | mapping records/s | memory MB |"
+        " MB per million people |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for row in section["sizes"]:
+        lines.append(
+            f"| {row['people']:,} | {row['events']:,} | {row['mentions']:,} | "
+            f"{row['linking_events_per_second']:,.0f} | {row['mapping_records_per_second']:,.0f}"
+            f" | {row['memory_mb']:,.0f} | {row['memory_mb_per_million_people']:,} |"
+        )
+    return [*lines, ""]
 
 
 def _console_markdown(section: dict[str, Any]) -> list[str]:

@@ -435,7 +435,7 @@ def bench(
         list[str] | None,
         typer.Option(
             help="Only these benchmarks (repeatable): ingest, consent, latency, timeline, audit, "
-            "console."
+            "console, linking."
         ),
     ] = None,
     people: Annotated[int, typer.Option(help="People in the consent benchmark's city.")] = 20_000,

@@ -1,0 +1,77 @@
+"""Linking throughput and memory per million people, on synthetic cities of two sizes.
+
+For each size, a city is generated and its records mapped to canonical events first (not
+timed); then the identity and family indexes link every mention, timed, and the
+process's resident memory is read before and after. Memory per million people is the
+growth divided by the people linked, scaled; two sizes show whether it grows linearly.
+The baseline, same run: mapping alone (the adapters, no linking), records per second.
+"""
+
+from __future__ import annotations
+
+import gc
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from adapters import ADAPTERS
+from adapters.framing import RawRecord
+from linker.city import generate_city
+from linker.families import FamilyIndex, Member
+from linker.index import IdentityIndex
+from linker.mentions import mentions_of
+from schemas import Agency, CanonicalEvent
+
+NOW = datetime(2026, 11, 23, 12, tzinfo=UTC)
+SIZES = (20_000, 60_000)
+
+
+def _rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def _events(people: int) -> tuple[list[CanonicalEvent], float]:
+    city = generate_city(people, 2026)
+    started = time.perf_counter()
+    events: list[CanonicalEvent] = []
+    for number, source in enumerate(city.records):
+        raw = RawRecord(source.agency, f"{source.agency}:{number}", b"", parsed=source.data)
+        events += ADAPTERS[Agency(source.agency)].map(raw, NOW).events
+    return events, len(city.records) / (time.perf_counter() - started)
+
+
+def _once(people: int) -> dict[str, Any]:
+    events, mapping_rate = _events(people)
+    gc.collect()
+    before = _rss_mb()
+    identities, families = IdentityIndex(), FamilyIndex()
+    started = time.perf_counter()
+    mentions = 0
+    for event in events:
+        found = mentions_of(event)
+        mentions += len(found)
+        resolved = [identities.resolve(m.record) for m in found]
+        families.observe(
+            Member(r.person_id, m.role, m.household, m.related)
+            for m, r in zip(found, resolved, strict=True)
+        )
+    seconds = time.perf_counter() - started
+    gc.collect()
+    grown = _rss_mb() - before
+    return {
+        "people": people,
+        "events": len(events),
+        "mentions": mentions,
+        "linking_events_per_second": len(events) / seconds,
+        "mapping_records_per_second": mapping_rate,
+        "memory_mb": round(grown, 1),
+        "memory_mb_per_million_people": round(grown / people * 1_000_000),
+    }
+
+
+def run() -> dict[str, Any]:
+    return {"sizes": [_once(people) for people in SIZES]}
