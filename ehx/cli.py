@@ -389,9 +389,11 @@ def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
 ) -> None:
-    """Serve the HTTP API (agency ingest; OpenAPI docs at /docs).
+    """Serve the HTTP API (OpenAPI docs at /docs) and the console (sign in at /login).
 
-    Agency systems authenticate with a token from `ehx agencies token AGENCY`.
+    Agency systems authenticate with a token from `ehx agencies token AGENCY`; auditors'
+    systems with `ehx audit token`; people sign in to the console with an account from
+    `ehx people add`.
     """
     import uvicorn
 
