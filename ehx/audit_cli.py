@@ -136,12 +136,13 @@ def _table(rows: list[dict[str, Any]], title: str, *extra: str) -> None:
     if not rows:
         console.print(f"{title}: none.")
         return
-    table = Table("entry", "when", "who", "role", "as", *extra, "why / basis", title=title)
+    table = Table("entry", "when", "who", "role", "as", *extra, "basis", title=title)
     for row in rows:
-        basis = "; ".join(row["bases"]) or row["purpose"]
+        # The rule or consent record; the lawful basis in words is in --json.
+        basis = row["bases"][0] if row["bases"] else row["purpose"]
         table.add_row(
             str(row["seq"]),
-            row["at"][:19],
+            row["at"][:16].replace("T", " "),
             row["actor"],
             row["role"],
             row["agency"],
