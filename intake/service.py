@@ -21,10 +21,12 @@ from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 
 from broker import telemetry
+from broker.auditing import publish_audits
 from broker.consuming import batch_records, batch_subscriber, quarantine, verified_event
 from broker.topics import RAW_TOPICS
 from intake.store import IntakeStore, ReceivedEvent
 from schemas import CanonicalEvent, SignatureVerifier
+from schemas.audit import Action, AuditRecord, stable_id
 from schemas.quarantine import QuarantineRecord
 
 GROUP = "intake"
@@ -61,6 +63,21 @@ def check(record: Any, verifier: SignatureVerifier, now: datetime) -> Verdict:
     )
 
 
+def replayed(event: ReceivedEvent, first: str) -> AuditRecord:
+    """An event seen again at another position: recorded once per position."""
+    here = f"{event.topic}[{event.partition}]@{event.offset}"
+    return AuditRecord(
+        audit_id=stable_id("replayed", event.event_id, here),
+        action=Action.RECORD_REPLAYED,
+        actor=f"ehx:{GROUP}",
+        role="system",
+        agency=event.agency,
+        purpose=f"published again at {here}; first at {first}; not processed again",
+        event_ids=(event.event_id,),
+        at=event.received_at,
+    )
+
+
 def register_intake(
     broker: KafkaBroker,
     store: IntakeStore,
@@ -92,6 +109,12 @@ def register_intake(
         ]
         with telemetry.stage_spans(GROUP, traced):
             new = await asyncio.to_thread(store.add, good)
+        if new < len(good):
+            # Published again (not a redelivery of the same offset): on the ledger, each.
+            again = await asyncio.to_thread(store.replays, good)
+            await asyncio.gather(
+                *publish_audits(broker, [replayed(e, first) for e, first in again])
+            )
         if refused or new < len(good):
             log.info(
                 "intake batch: %d stored, %d replays, %d quarantined",

@@ -42,6 +42,34 @@ class IntakeStore:
                 connection, received_events, [event.__dict__ for event in events]
             )
 
+    def replays(self, events: Sequence[ReceivedEvent]) -> list[tuple[ReceivedEvent, str]]:
+        """Events already held that arrived again at another place in a topic: published
+        again (a resend, or a replay attack), not redelivered after a crash. Each with
+        where it first arrived."""
+        if not events:
+            return []
+        with self._engine.connect() as connection:
+            first = {
+                row.event_id: (row.topic, row.partition, row.offset)
+                for row in connection.execute(
+                    select(
+                        received_events.c.event_id,
+                        received_events.c.topic,
+                        received_events.c.partition,
+                        received_events.c.offset,
+                    ).where(received_events.c.event_id.in_([e.event_id for e in events]))
+                )
+            }
+        return [
+            (
+                event,
+                f"{first[event.event_id][0]}[{first[event.event_id][1]}]@{first[event.event_id][2]}",
+            )
+            for event in events
+            if event.event_id in first
+            and first[event.event_id] != (event.topic, event.partition, event.offset)
+        ]
+
     def count_by_type(self) -> Counter[tuple[str, str]]:
         with self._engine.connect() as connection:
             rows = connection.execute(

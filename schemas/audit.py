@@ -21,6 +21,8 @@ class Action(StrEnum):
 
     RECORD_ACCEPTED = "record.accepted"
     RECORD_REFUSED = "record.refused"
+    #: An event already received, published again (a resend or a replay attack).
+    RECORD_REPLAYED = "record.replayed"
     CONSENT_GRANTED = "consent.granted"
     CONSENT_REFUSED = "consent.refused"
     CONSENT_WITHDRAWN = "consent.withdrawn"
