@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Engine, and_, delete, func, insert, select
+from sqlalchemy import ColumnElement, Connection, Engine, and_, delete, func, insert, select
 
 from audit.chain import LedgerEntry, extend
 from audit.checkpoints import Checkpoint
@@ -33,8 +33,23 @@ class Found:
         return {"seq": self.seq, **self.record.model_dump(mode="json")}
 
 
+#: The columns the chain is made of, in ``LedgerEntry``'s order.
+_CHAINED = (
+    audit_ledger.c.seq,
+    audit_ledger.c.body,
+    audit_ledger.c.previous_hash,
+    audit_ledger.c.hash,
+)
+
+
 def _entry(row: Any) -> LedgerEntry:
     return LedgerEntry(int(row[0]), bytes(row[1]), str(row[2]), str(row[3]))
+
+
+def _head(connection: Connection) -> LedgerEntry | None:
+    """The last entry, read in the caller's transaction (an append chains onto it)."""
+    row = connection.execute(select(*_CHAINED).order_by(audit_ledger.c.seq.desc()).limit(1)).first()
+    return _entry(row) if row else None
 
 
 def _utc(moment: datetime) -> datetime:
@@ -50,17 +65,7 @@ class AuditLedger:
 
     def head(self) -> LedgerEntry | None:
         with self._engine.connect() as connection:
-            row = connection.execute(
-                select(
-                    audit_ledger.c.seq,
-                    audit_ledger.c.body,
-                    audit_ledger.c.previous_hash,
-                    audit_ledger.c.hash,
-                )
-                .order_by(audit_ledger.c.seq.desc())
-                .limit(1)
-            ).first()
-        return _entry(row) if row else None
+            return _head(connection)
 
     def append(self, records: Sequence[AuditRecord]) -> list[Found]:
         """Chain and store ``records``; those already in the ledger (a replay) are skipped.
@@ -86,17 +91,7 @@ class AuditLedger:
                     fresh.append(record)
             if not fresh:
                 return []
-            row = connection.execute(
-                select(
-                    audit_ledger.c.seq,
-                    audit_ledger.c.body,
-                    audit_ledger.c.previous_hash,
-                    audit_ledger.c.hash,
-                )
-                .order_by(audit_ledger.c.seq.desc())
-                .limit(1)
-            ).first()
-            entries = extend(_entry(row) if row else None, fresh)
+            entries = extend(_head(connection), fresh)
             connection.execute(
                 insert(audit_ledger),
                 [
@@ -127,12 +122,7 @@ class AuditLedger:
         while True:
             with self._engine.connect() as connection:
                 rows = connection.execute(
-                    select(
-                        audit_ledger.c.seq,
-                        audit_ledger.c.body,
-                        audit_ledger.c.previous_hash,
-                        audit_ledger.c.hash,
-                    )
+                    select(*_CHAINED)
                     .where(audit_ledger.c.seq > after)
                     .order_by(audit_ledger.c.seq)
                     .limit(page)

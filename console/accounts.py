@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -116,17 +117,7 @@ class Accounts:
 
     def check(self, username: str, password: str) -> Account | None:
         """The account if the password is right and the account is live; else None."""
-        with self._engine.connect() as connection:
-            row = (
-                connection.execute(
-                    select(console_people).where(
-                        console_people.c.username == username,
-                        console_people.c.disabled_at.is_(None),
-                    )
-                )
-                .mappings()
-                .first()
-            )
+        row = self._live(username)
         try:
             _hasher.verify(row["password_hash"] if row else _DUMMY, password)
         except (VerificationError, InvalidHashError):
@@ -135,8 +126,13 @@ class Accounts:
 
     def get(self, username: str) -> Account | None:
         """A live account by name (sessions are re-checked on each request)."""
+        row = self._live(username)
+        return self._account(row) if row else None
+
+    def _live(self, username: str) -> Any:
+        """The account's row unless it is disabled (or there is none)."""
         with self._engine.connect() as connection:
-            row = (
+            return (
                 connection.execute(
                     select(console_people).where(
                         console_people.c.username == username,
@@ -146,7 +142,6 @@ class Accounts:
                 .mappings()
                 .first()
             )
-        return self._account(row) if row else None
 
     def disable(self, username: str) -> bool:
         with self._engine.begin() as connection:
