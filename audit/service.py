@@ -20,15 +20,15 @@ from datetime import UTC, datetime
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
-from pydantic import ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from audit.access import AccessLog
 from audit.checkpoints import Checkpoint, Due, sign
 from audit.ledger import AuditLedger
-from broker.consuming import batch_records, batch_subscriber, quarantine, refusal
+from broker.consuming import batch_records, batch_subscriber, parsed, quarantine
 from broker.topics import Topic
 from schemas.audit import AuditRecord
+from schemas.quarantine import QuarantineRecord
 
 GROUP = "audit-ledger"
 log = logging.getLogger(__name__)
@@ -93,13 +93,11 @@ def register_audit(
         now = datetime.now(UTC)
         records: list[AuditRecord] = []
         for record in batch_records(message.raw_message):
-            try:
-                records.append(AuditRecord.model_validate_json(record.value or b""))
-            except ValidationError as exc:
-                first = exc.errors(include_input=False, include_url=False)[0]
-                where = ".".join(str(p) for p in first["loc"])
-                reason = f"not an audit record: {where}: {first['msg']}"
-                await quarantine(broker, refusal(record, GROUP, reason, now))
+            checked = parsed(record, AuditRecord.model_validate_json, GROUP, "an audit record", now)
+            if isinstance(checked, QuarantineRecord):
+                await quarantine(broker, checked)
+            else:
+                records.append(checked)
         async with service.lock:
             await asyncio.to_thread(service.take, records, now)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
@@ -17,6 +17,8 @@ from broker.auditing import publish_audits, refused_record
 from broker.topics import Topic
 from schemas import CanonicalEvent, SignatureInvalid, SignatureVerifier
 from schemas.quarantine import QuarantineRecord
+
+T = TypeVar("T")
 
 
 def batch_records(raw_message: Any) -> tuple[Any, ...]:
@@ -45,6 +47,23 @@ def refusal(
     )
 
 
+def why_invalid(exc: ValidationError) -> str:
+    """The first thing wrong, by field: never the value (it may be personal data)."""
+    first = exc.errors(include_input=False, include_url=False, include_context=False)[0]
+    where = ".".join(str(part) for part in first["loc"])
+    return f"{where}: {first['msg']}" if where else first["msg"]
+
+
+def parsed(
+    record: Any, parse: Callable[[bytes], T], stage: str, what: str, now: datetime
+) -> T | QuarantineRecord:
+    """The record's value parsed, or the refusal saying it is not ``what`` and why."""
+    try:
+        return parse(record.value or b"")
+    except ValidationError as exc:
+        return refusal(record, stage, f"not {what}: {why_invalid(exc)}", now)
+
+
 def verified_event(
     record: Any, verifier: SignatureVerifier, stage: str, now: datetime, *, raw: bool = False
 ) -> CanonicalEvent | QuarantineRecord:
@@ -54,13 +73,9 @@ def verified_event(
     (an agency may write only its own; an event on another's claims an identity).
     """
     value: bytes = record.value or b""
-    try:
-        event = CanonicalEvent.from_bytes(value)
-    except ValidationError as exc:
-        first = exc.errors(include_input=False, include_url=False, include_context=False)[0]
-        where = ".".join(str(part) for part in first["loc"])
-        detail = f"{where}: {first['msg']}" if where else first["msg"]
-        return refusal(record, stage, f"not a canonical event: {detail}", now)
+    event = parsed(record, CanonicalEvent.from_bytes, stage, "a canonical event", now)
+    if isinstance(event, QuarantineRecord):
+        return event
     agency = event.source.agency.value
     if raw and record.topic != Topic.raw(event.source.agency).value:
         return refusal(

@@ -29,12 +29,12 @@ from typing import Any
 
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
-from pydantic import TypeAdapter, ValidationError
+from pydantic import TypeAdapter
 
 from adapters.publisher import OutboundMessage
 from broker import telemetry
 from broker.auditing import publish_audits
-from broker.consuming import batch_records, batch_subscriber, quarantine, refusal, verified_event
+from broker.consuming import batch_records, batch_subscriber, parsed, quarantine, verified_event
 from broker.topics import Recipient, Topic
 from consent.auditing import all_records, outbox_records
 from consent.decide import Outcome
@@ -44,6 +44,7 @@ from consent.policy import Policy
 from consent.registry import ConsentTopicRecord
 from consent.store import ConsentStore
 from schemas import CanonicalEvent, SignatureVerifier
+from schemas.quarantine import QuarantineRecord
 
 GROUP = "consent"
 log = logging.getLogger(__name__)
@@ -163,25 +164,19 @@ def register_consent(
     async def on_consent(message: KafkaMessage) -> None:
         now = datetime.now(UTC)
         for record in batch_records(message.raw_message):
-            try:
-                parsed = _records.validate_json(record.value or b"")
-            except ValidationError as exc:
-                first = exc.errors(include_input=False, include_url=False)[0]
-                where = ".".join(str(p) for p in first["loc"])
-                await quarantine(
-                    broker,
-                    refusal(record, GROUP, f"not a consent record: {where}: {first['msg']}", now),
-                )
+            checked = parsed(record, _records.validate_json, GROUP, "a consent record", now)
+            if isinstance(checked, QuarantineRecord):
+                await quarantine(broker, checked)
                 continue
             async with service.lock:
-                outbox = await asyncio.to_thread(service.engine.on_record, parsed, now)
+                outbox = await asyncio.to_thread(service.engine.on_record, checked, now)
                 await asyncio.to_thread(service.engine.vault.flush)
                 await asyncio.gather(
                     *publish_outbox(broker, outbox),
-                    *publish_audits(broker, all_records(outbox, [parsed], now)),
+                    *publish_audits(broker, all_records(outbox, [checked], now)),
                 )
                 await asyncio.to_thread(service.store.save, outbox)
-                await asyncio.to_thread(service.store.save_record, parsed)
+                await asyncio.to_thread(service.store.save_record, checked)
             for shred in outbox.shredded:
                 log.info(
                     "keys destroyed: recipient %s, person %s, %d key(s)",

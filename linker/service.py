@@ -22,7 +22,6 @@ from typing import Any
 
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
-from pydantic import ValidationError
 
 from adapters.publisher import OutboundMessage
 from broker import telemetry
@@ -30,8 +29,8 @@ from broker.auditing import publish_audits
 from broker.consuming import (
     batch_records,
     batch_subscriber,
+    parsed,
     quarantine,
-    refusal,
     verified_event,
 )
 from broker.topics import RAW_TOPICS, Topic
@@ -42,6 +41,7 @@ from linker.store import LinkedMention, LinkReview, LinkStore
 from schemas import CanonicalEvent, SignatureVerifier
 from schemas.audit import Action, AuditRecord, stable_id
 from schemas.links import ReviewDecision
+from schemas.quarantine import QuarantineRecord
 
 GROUP = "linker"
 REVIEWS = "linker-reviews"
@@ -240,13 +240,11 @@ def register_linker(
     async def on_review(message: KafkaMessage) -> None:
         now = datetime.now(UTC)
         for record in batch_records(message.raw_message):
-            try:
-                decision = ReviewDecision.model_validate_json(record.value or b"")
-            except ValidationError as exc:
-                first = exc.errors(include_input=False, include_url=False)[0]
-                where = ".".join(str(p) for p in first["loc"])
-                reason = f"not a review decision: {where}: {first['msg']}"
-                await quarantine(broker, refusal(record, REVIEWS, reason, now))
+            decision = parsed(
+                record, ReviewDecision.model_validate_json, REVIEWS, "a review decision", now
+            )
+            if isinstance(decision, QuarantineRecord):
+                await quarantine(broker, decision)
                 continue
             linker.apply(decision)
             await asyncio.to_thread(linker.store.record_decision, decision)

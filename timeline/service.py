@@ -20,9 +20,10 @@ from faststream.kafka.annotations import KafkaMessage
 from pydantic import ValidationError
 
 from broker import telemetry
-from broker.consuming import batch_records, batch_subscriber, quarantine, refusal
+from broker.consuming import batch_records, batch_subscriber, parsed, quarantine
 from broker.settings import BrokerSettings
 from broker.topics import Recipient, Topic
+from schemas.quarantine import QuarantineRecord
 from schemas.views import Retraction, ShareView
 from timeline.store import Applied, TimelineStore, parse_message
 
@@ -51,11 +52,11 @@ def register_timeline(
         telemetry.record_batch(GROUP, records)
         traced: list[tuple[str, str | None]] = []
         for record in records:
-            try:
-                messages.append(parse_message(record.value or b""))
-            except ValidationError:
-                await quarantine(broker, refusal(record, GROUP, "not a view or a retraction", now))
+            checked = parsed(record, parse_message, GROUP, "a view or a retraction", now)
+            if isinstance(checked, QuarantineRecord):
+                await quarantine(broker, checked)
                 continue
+            messages.append(checked)
             traced.append(
                 (
                     str(messages[-1].event_id),
