@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
 
 from fastapi import FastAPI, Request, Response
 from fastapi.exception_handlers import http_exception_handler
@@ -11,17 +12,19 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from adapters import KafkaPublisher
 from api.audit import router as audit_router
+from api.auditing import record_refusal
 from api.consent import router as consent_router
 from api.credentials import AgencyCredentials
 from api.ingest import router as ingest_router
 from api.links import router as links_router
-from api.refusals import record_refusal
 from api.screening import router as screening_router
 from api.state import ApiState
 from broker.settings import BrokerSettings
-from console.web import ConsoleSettings, install
 from database import migrate, open_engine
 from schemas import KeyStore
+
+if TYPE_CHECKING:
+    from console.web import ConsoleSettings
 
 
 def create_app(
@@ -63,11 +66,8 @@ def create_app(
 
     @app.exception_handler(StarletteHTTPException)
     async def refusals_are_recorded(request: Request, exc: StarletteHTTPException) -> Response:
-        """Every 401 and 403 of the API goes on ehx.audit (who tried what), then is answered.
-
-        The console's pages record their own refusals (they know the person signed in).
-        """
-        if exc.status_code in (401, 403) and request.url.path.startswith("/v1/"):
+        """Every 401 and 403, of the API and the console, goes on ehx.audit, then is answered."""
+        if exc.status_code in (401, 403):
             await record_refusal(request, exc.status_code, str(exc.detail))
         return await http_exception_handler(request, exc)
 
@@ -76,5 +76,8 @@ def create_app(
     app.include_router(screening_router)
     app.include_router(audit_router)
     app.include_router(links_router)
+    # Imported here: the console's pages use this package's audit recording.
+    from console.web import install
+
     install(app, (settings or BrokerSettings()).data_dir, console)
     return app

@@ -6,21 +6,21 @@ is answered. Agencies' tokens read their own access notifications (CP-IS) here t
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 from fastapi.responses import PlainTextResponse
 from fastapi.security import HTTPAuthorizationCredentials
 
+from api.auditing import record
 from api.credentials import AUDITOR
 from api.ingest import bearer
 from api.state import ApiState
 from audit import queries
 from audit.access import AccessLog
 from audit.ledger import AuditLedger
-from broker.auditing import audit_message
-from schemas.audit import Action, AuditRecord
+from schemas.audit import Action
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
 Since = Annotated[datetime | None, Query(alias="from")]
@@ -63,26 +63,6 @@ Role = Annotated[str, Depends(_role)]
 AuditorRole = Annotated[str, Depends(auditor_only)]
 
 
-async def _record(
-    request: Request,
-    by: str,
-    role: str,
-    what: str,
-    subject: str | None = None,
-    action: str = Action.AUDIT_READ,
-) -> None:
-    entry = AuditRecord(
-        action=action,
-        actor=by,
-        role=role,
-        agency=role,
-        purpose=what,
-        subject_ids=(subject,) if subject else (),
-        at=datetime.now(UTC),
-    )
-    await _state(request).publisher.publish([audit_message(entry)])
-
-
 @router.get("/who-saw/{subject_id}", summary="Who viewed or received information about a person")
 async def who_saw(
     request: Request,
@@ -92,7 +72,7 @@ async def who_saw(
     since: Since = None,
     until: Until = None,
 ) -> list[dict[str, Any]]:
-    await _record(request, by, role, "who-saw", subject_id)
+    await record(request, queries.auditors_query(by, "who-saw", subject_id))
     return queries.who_saw(AuditLedger(_state(request).engine), subject_id, since, until)
 
 
@@ -100,7 +80,7 @@ async def who_saw(
 async def overrides(
     request: Request, role: AuditorRole, by: Auditor, since: Since = None, until: Until = None
 ) -> list[dict[str, Any]]:
-    await _record(request, by, role, "overrides")
+    await record(request, queries.auditors_query(by, "overrides"))
     return queries.overrides(AuditLedger(_state(request).engine), since, until)
 
 
@@ -113,7 +93,7 @@ async def received(
     since: Since = None,
     until: Until = None,
 ) -> list[dict[str, Any]]:
-    await _record(request, by, role, f"received by {agency}")
+    await record(request, queries.auditors_query(by, f"received by {agency}"))
     return queries.received(AuditLedger(_state(request).engine), agency, since, until)
 
 
@@ -127,7 +107,9 @@ async def export(
     since: Since = None,
     until: Until = None,
 ) -> Any:
-    await _record(request, by, role, f"export as {format}", subject, Action.AUDIT_EXPORTED)
+    await record(
+        request, queries.auditors_query(by, f"export as {format}", subject, Action.AUDIT_EXPORTED)
+    )
     found = queries.entries(AuditLedger(_state(request).engine), since, until, subject)
     if format == "csv":
         return PlainTextResponse(queries.as_csv(found), media_type="text/csv")

@@ -15,13 +15,12 @@ from pydantic import BaseModel, ConfigDict
 
 from alerts import AlertNotFound, AlertStore, ScreeningDecision
 from alerts.auditing import decided, queue_read
+from api.auditing import record
 from api.ingest import token_holder
 from api.state import ApiState
-from broker.auditing import audit_message
 from broker.topics import Recipient
 from consent import DataKeyStore
 from schemas import ExchangeError
-from schemas.audit import AuditRecord
 from timeline import TimelineQuery, TimelineStore, audit_record, open_entry
 
 router = APIRouter(prefix="/v1", tags=["timeline and alerts"])
@@ -32,11 +31,6 @@ SCREENERS = frozenset({Recipient.MASH, Recipient.EARLY_HELP})
 def _state(request: Request) -> ApiState:
     state: ApiState = request.app.state.ehx
     return state
-
-
-async def record(request: Request, entry: AuditRecord) -> None:
-    """Put the read on ``ehx.audit``; only once the broker has it is anything shown."""
-    await _state(request).publisher.publish([audit_message(entry)])
 
 
 def _role(holder: Recipient) -> str:

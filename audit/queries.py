@@ -10,13 +10,13 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from fhir.resources.R4B.auditevent import AuditEvent
 
 from audit.ledger import AuditLedger, Found
-from schemas.audit import DELIVERIES, READS, Action
+from schemas.audit import DELIVERIES, READS, Action, AuditRecord
 
 OVERRIDES = (Action.DECISION_OVERRIDE.value,)
 REVIEWS = (Action.OVERRIDE_REVIEWED.value,)
@@ -39,6 +39,21 @@ def _row(found: Found, **extra: Any) -> dict[str, Any]:
         "trace_id": record.trace_id,
         **extra,
     }
+
+
+def auditors_query(
+    by: str, what: str, subject: str | None = None, action: str = Action.AUDIT_READ
+) -> AuditRecord:
+    """An auditor's own look at the ledger (or export of it): audited like any other."""
+    return AuditRecord(
+        action=action,
+        actor=by,
+        role="auditor",
+        agency="auditor",
+        purpose=what,
+        subject_ids=(subject,) if subject else (),
+        at=datetime.now(UTC),
+    )
 
 
 def who_saw(

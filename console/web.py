@@ -4,7 +4,8 @@ Sign-in sets a signed session cookie (Starlette's ``SessionMiddleware``: HttpOnl
 SameSite=Strict, expiring after ``EHX_CONSOLE_SESSION_HOURS``); each request re-reads the
 account, so a disabled account is out at once. Every form carries the session's CSRF
 token and a POST without it is refused. Refusals (401, 403) are recorded on
-``ehx.audit`` like every read, before the page is answered.
+``ehx.audit`` like every read, before the page is answered (by the app's one handler,
+``api/auditing.py``).
 """
 
 from __future__ import annotations
@@ -26,10 +27,10 @@ from starlette.middleware.sessions import SessionMiddleware
 from alerts import AlertStore, ScreeningDecision
 from alerts.auditing import decided, queue_read
 from alerts.needs import picture, suggest_level
+from api.auditing import record, record_refusal
 from audit import queries
 from audit.ledger import AuditLedger
 from audit.verify import verify
-from broker.auditing import audit_message
 from consent import ConsentRecord, ConsentStore, DataKeyStore
 from console.accounts import Account, Accounts, Role
 from database import linker_mentions
@@ -37,7 +38,6 @@ from linker import LinkStore
 from linker.index import LinkPolicy, confidence
 from linker.service import review_message
 from schemas import THINK_FAMILY_PROBLEMS, ExchangeError
-from schemas.audit import Action, AuditRecord
 from schemas.links import ReviewDecision
 from timeline import TimelineQuery, TimelineStore, audit_record, open_entry
 
@@ -110,26 +110,6 @@ def _state(request: Request) -> ApiState:
     return state
 
 
-async def _record(request: Request, entry: AuditRecord) -> None:
-    await _state(request).publisher.publish([audit_message(entry)])
-
-
-async def _refuse(request: Request, code: int, why: str, who: str = "anonymous") -> HTTPException:
-    """A refusal, recorded before it is answered."""
-    await _record(
-        request,
-        AuditRecord(
-            action=Action.ACCESS_REFUSED,
-            actor=who,
-            role="console",
-            agency="console",
-            purpose=f"{request.method} {request.url.path}: {why}"[:200],
-            at=datetime.now(UTC),
-        ),
-    )
-    return HTTPException(code, why)
-
-
 def _csrf(request: Request) -> str:
     token = request.session.get("csrf")
     if not token:
@@ -143,7 +123,7 @@ async def signed_in(request: Request) -> Account:
     account = Accounts(_state(request).engine).get(str(username)) if username else None
     if account is None:
         request.session.pop("user", None)
-        raise await _refuse(request, status.HTTP_401_UNAUTHORIZED, "sign in first")
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "sign in first")
     return account
 
 
@@ -151,8 +131,7 @@ async def checked_form(request: Request, csrf: Annotated[str, Form()] = "") -> N
     """A POST must carry the session's CSRF token (a form from another site cannot)."""
     expected = request.session.get("csrf")
     if not expected or not secrets.compare_digest(str(expected), csrf):
-        who = str(request.session.get("user") or "anonymous")
-        raise await _refuse(request, status.HTTP_403_FORBIDDEN, "the form has expired: reload", who)
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "the form has expired: reload")
 
 
 Who = Annotated[Account, Depends(signed_in)]
@@ -183,7 +162,7 @@ async def login(
 ) -> Response:
     account = Accounts(_state(request).engine).check(username, password)
     if account is None:
-        await _refuse(request, status.HTTP_401_UNAUTHORIZED, "wrong name or password")
+        await record_refusal(request, status.HTTP_401_UNAUTHORIZED, "wrong name or password")
         return RedirectResponse("/login?failed=true", status.HTTP_303_SEE_OTHER)
     request.session.clear()  # a new session at sign-in: no fixation
     request.session["user"] = account.username
@@ -225,15 +204,10 @@ def _clock(due: Any, now: datetime) -> dict[str, Any] | None:
 @router.get("/", response_class=HTMLResponse)
 async def queue(request: Request, account: Who, decided_too: bool = False) -> HTMLResponse:
     if not account.screens:
-        raise await _refuse(
-            request,
-            status.HTTP_403_FORBIDDEN,
-            "the alert queue is the screening team's",
-            account.username,
-        )
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "the alert queue is the screening team's")
     store, now = AlertStore(_state(request).engine), datetime.now(UTC)
     rows = store.queue(include_decided=decided_too)
-    await _record(
+    await record(
         request, queue_read(rows, account.username, account.role_name, _view(account), now)
     )
     for row in rows:
@@ -252,9 +226,7 @@ def _view(account: Account) -> str:
 @router.get("/families", response_class=HTMLResponse)
 async def families(request: Request, account: Who) -> HTMLResponse:
     if not account.reads_families:
-        raise await _refuse(
-            request, status.HTTP_403_FORBIDDEN, "your role reads no family", account.username
-        )
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "your role reads no family")
     found = TimelineStore(_state(request).engine).families(_view(account))
     return _page(request, "families.html", account, families=found)
 
@@ -299,15 +271,13 @@ async def family(
     category: Annotated[list[str] | None, Query()] = None,
 ) -> HTMLResponse:
     if not account.reads_families:
-        raise await _refuse(
-            request, status.HTTP_403_FORBIDDEN, "your role reads no family", account.username
-        )
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "your role reads no family")
     state, now = _state(request), datetime.now(UTC)
     store = TimelineStore(state.engine)
     chosen = frozenset(category or ())
     views = store.entries(TimelineQuery(_view(account), family_id=family_id, categories=chosen))
     # The read is on the ledger before anything is shown.
-    await _record(
+    await record(
         request,
         audit_record(
             views, account.username, account.role_name, _view(account), "screening", now, family_id
@@ -367,9 +337,9 @@ def _consents(state: ApiState, family_id: str, people: Sequence[str]) -> list[di
     store, now = ConsentStore(state.engine), datetime.now(UTC)
     found: dict[str, ConsentRecord] = {}
     for subject in [family_id, *people]:
-        for record in store.records_about(subject):
-            if isinstance(record, ConsentRecord):
-                found[str(record.consent_id)] = record
+        for kept in store.records_about(subject):
+            if isinstance(kept, ConsentRecord):
+                found[str(kept.consent_id)] = kept
     return [
         {
             "state": r.state.value,
@@ -393,11 +363,8 @@ async def decide(
     _: Annotated[None, Depends(checked_form)],
 ) -> Response:
     if not account.screens:
-        raise await _refuse(
-            request,
-            status.HTTP_403_FORBIDDEN,
-            "screening decisions are the screening team's",
-            account.username,
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN, "screening decisions are the screening team's"
         )
     store, now = AlertStore(_state(request).engine), datetime.now(UTC)
     try:
@@ -405,7 +372,7 @@ async def decide(
     except ExchangeError as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
     alert = store.get(alert_id)
-    await _record(request, decided(alert, account.username, account.role_name, _view(account), now))
+    await record(request, decided(alert, account.username, account.role_name, _view(account), now))
     return RedirectResponse(f"/families/{alert['family_id']}#decision", status.HTTP_303_SEE_OTHER)
 
 
@@ -415,24 +382,11 @@ async def decide(
 @router.get("/audit", response_class=HTMLResponse)
 async def audit_page(request: Request, account: Who, family: str | None = None) -> HTMLResponse:
     if not account.audits:
-        raise await _refuse(
-            request, status.HTTP_403_FORBIDDEN, "the audit pages are for auditors", account.username
-        )
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "the audit pages are for auditors")
     state = _state(request)
     ledger = AuditLedger(state.engine)
     seen = queries.who_saw(ledger, family) if family else []
-    await _record(
-        request,
-        AuditRecord(
-            action=Action.AUDIT_READ,
-            actor=account.username,
-            role="auditor",
-            agency="auditor",
-            purpose="console audit page",
-            subject_ids=(family,) if family else (),
-            at=datetime.now(UTC),
-        ),
-    )
+    await record(request, queries.auditors_query(account.username, "console audit page", family))
     waiting = [o for o in queries.overrides(ledger) if not o["reviews"]]
     verdict = verify(ledger.entries(), ledger.checkpoints(), state.keys.ledger_public_key())
     points = ledger.checkpoints()
@@ -456,12 +410,7 @@ async def audit_page(request: Request, account: Who, family: str | None = None) 
 async def admin_page(request: Request, account: Who) -> HTMLResponse:
     """The accounts, their roles and views (added and disabled with ``ehx people``)."""
     if account.role is not Role.ADMIN:
-        raise await _refuse(
-            request,
-            status.HTTP_403_FORBIDDEN,
-            "the accounts are the administrator's",
-            account.username,
-        )
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "the accounts are the administrator's")
     return _page(request, "admin.html", account, people=Accounts(_state(request).engine).all())
 
 
@@ -472,12 +421,7 @@ async def admin_page(request: Request, account: Who) -> HTMLResponse:
 async def links_page(request: Request, account: Who) -> HTMLResponse:
     """Uncertain identity links, strongest first, the evidence field by field."""
     if not account.screens:
-        raise await _refuse(
-            request,
-            status.HTTP_403_FORBIDDEN,
-            "link review is the screening team's",
-            account.username,
-        )
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "link review is the screening team's")
     rows = LinkStore(_state(request).engine).reviews()
     return _page(request, "links.html", account, reviews=rows)
 
@@ -492,12 +436,7 @@ async def decide_link(
     _: Annotated[None, Depends(checked_form)],
 ) -> Response:
     if not account.screens:
-        raise await _refuse(
-            request,
-            status.HTTP_403_FORBIDDEN,
-            "link review is the screening team's",
-            account.username,
-        )
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "link review is the screening team's")
     row = LinkStore(_state(request).engine).review(review_id)
     if row is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such pair in the queue")

@@ -25,7 +25,7 @@ from audit.verify import verify
 from database import migrate, open_engine
 from ehx.reading_cli import record_read
 from schemas import KeyStore
-from schemas.audit import Action, AuditRecord
+from schemas.audit import Action
 
 app = typer.Typer(
     help="The audit ledger: verify it, and ask who saw what, when and on what basis.",
@@ -55,17 +55,7 @@ def _print_json(data: Any) -> None:
 def _audited(
     by: str, what: str, subject: str | None = None, action: str = Action.AUDIT_READ
 ) -> None:
-    record_read(
-        AuditRecord(
-            action=action,
-            actor=by,
-            role="auditor",
-            agency="auditor",
-            purpose=what,
-            subject_ids=(subject,) if subject else (),
-            at=datetime.now(UTC),
-        )
-    )
+    record_read(queries.auditors_query(by, what, subject, action))
 
 
 @app.command("verify")

@@ -1,0 +1,51 @@
+"""Putting what the API and the console do on ``ehx.audit``, before they answer.
+
+``record``: an act (a read, a decision), published and acknowledged before the response.
+``record_refusal``: every 401 and 403, from one exception handler for the API and the
+console alike; the actor is the person signed in to the console, or the holder of the
+bearer token (never the token), or ``anonymous``.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from fastapi import Request
+
+from api.state import ApiState
+from broker.auditing import audit_message
+from schemas.audit import Action, AuditRecord
+
+
+def _state(request: Request) -> ApiState:
+    state: ApiState = request.app.state.ehx
+    return state
+
+
+async def record(request: Request, entry: AuditRecord) -> None:
+    await _state(request).publisher.publish([audit_message(entry)])
+
+
+async def record_refusal(request: Request, code: int, why: str) -> None:
+    state = _state(request)
+    person = request.scope.get("session", {}).get("user")
+    header = request.headers.get("authorization", "")
+    token = header[7:] if header.lower().startswith("bearer ") else ""
+    holder = state.credentials.role_for(token) if token else None
+    if person:
+        actor, role, agency = str(person), "console", "console"
+    elif holder:
+        actor, role, agency = f"token:{holder}", "api client", holder
+    else:
+        actor, role, agency = "unknown token" if token else "anonymous", "api client", "unknown"
+    await record(
+        request,
+        AuditRecord(
+            action=Action.ACCESS_REFUSED,
+            actor=actor,
+            role=role,
+            agency=agency,
+            purpose=f"{code} {request.method} {request.url.path}: {why}"[:200],
+            at=datetime.now(UTC),
+        ),
+    )
