@@ -278,6 +278,7 @@ class Ingestor:
         summary = batch.summary
         to_sign: list[tuple[str, CanonicalEvent]] = []
         spans: list[Span] = []
+        tracing = telemetry.tracing()
         published: list[tuple[str, int]] = []
         for (record, result), verdict in zip(batch.mapped, verdicts, strict=True):
             if verdict.outcome is Outcome.DUPLICATE:
@@ -305,14 +306,16 @@ class Ingestor:
                 # Resuming a crashed ingest publishes under the ids reserved then.
                 if str(event.event_id) != event_id:
                     event = event.model_copy(update={"event_id": UUID(event_id)})
-                # Each event's journey is one trace, from here to the timeline and alert.
-                span = telemetry.start_trace(self.stage, event_id, self.adapter.agency.value)
-                spans.append(span)
-                traceparent = telemetry.traceparent_of(span)
-                if traceparent is not None:
-                    event = event.model_copy(
-                        update={"trace": TraceContext(traceparent=traceparent)}
-                    )
+                # Each event's journey is one trace, from here to the timeline and alert
+                # (no per-event work at all when nothing is exported).
+                if tracing:
+                    span = telemetry.start_trace(self.stage, event_id, self.adapter.agency.value)
+                    spans.append(span)
+                    traceparent = telemetry.traceparent_of(span)
+                    if traceparent is not None:
+                        event = event.model_copy(
+                            update={"trace": TraceContext(traceparent=traceparent)}
+                        )
                 to_sign.append((result.record_ref, event))
             published.append((result.record_ref, result.version))
         wire = self.signer.sign_batch_to_wire([event for _, event in to_sign])

@@ -145,6 +145,11 @@ def exporters(settings: TelemetrySettings) -> tuple[SpanExporter | None, MetricR
     return None, None
 
 
+def tracing() -> bool:
+    """Whether spans go anywhere (``configure`` set a real provider)."""
+    return isinstance(trace.get_tracer_provider(), TracerProvider)
+
+
 def header(headers: Iterable[tuple[str, bytes]] | None, name: str) -> str | None:
     for key, value in headers or ():
         if key == name:

@@ -291,7 +291,10 @@ async def family(
             known = people.setdefault(p.person_id, {"name": None, "roles": set()})
             known["name"] = known["name"] or p.name
             known["roles"].add(p.role)
-    all_views = store.entries(TimelineQuery(_view(account), family_id=family_id))
+    # The family's whole picture: the page's views already, unless a filter narrowed them.
+    all_views = (
+        store.entries(TimelineQuery(_view(account), family_id=family_id)) if chosen else views
+    )
     seen = picture(all_views)
     level, reasons = suggest_level(
         seen, [v.basis.rule for v in all_views if v.basis.rule and v.basis.outcome == "override"]
