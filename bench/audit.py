@@ -9,11 +9,9 @@ database: the same rows inserted in the same batches into a plain table, no chai
 
 from __future__ import annotations
 
-import tempfile
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -26,16 +24,15 @@ from sqlalchemy import (
     Table,
     delete,
     insert,
-    text,
 )
-from sqlalchemy.engine import make_url
 
 from audit.chain import canonical_bytes
 from audit.checkpoints import sign
 from audit.ledger import AuditLedger
 from audit.verify import verify
+from bench.databases import scratch_databases
 from bench.report import spread
-from database import audit_checkpoints, audit_ledger, audit_subjects, migrate, open_engine
+from database import audit_checkpoints, audit_ledger, audit_subjects, migrate
 from schemas.audit import AuditRecord
 
 BATCH = 500
@@ -124,22 +121,5 @@ def _measure(engine: Engine, entries: int, repeat: int) -> dict[str, Any]:
 
 
 def run(postgres_url: str | None, entries: int = 50_000, repeat: int = 3) -> dict[str, Any]:
-    results: dict[str, Any] = {}
-    with tempfile.TemporaryDirectory() as scratch:
-        sqlite = open_engine(f"sqlite:///{Path(scratch) / 'audit.db'}")
-        results["sqlite"] = _measure(sqlite, entries, repeat)
-        sqlite.dispose()
-    if postgres_url:
-        name = f"ehx_bench_{uuid.uuid4().hex[:8]}"
-        admin = open_engine(postgres_url).execution_options(isolation_level="AUTOCOMMIT")
-        with admin.connect() as connection:
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
-        engine = open_engine(make_url(postgres_url).set(database=name).render_as_string(False))
-        try:
-            results["postgresql"] = _measure(engine, entries, repeat)
-        finally:
-            engine.dispose()
-            with admin.connect() as connection:
-                connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            admin.dispose()
-    return results
+    with scratch_databases(postgres_url) as databases:
+        return {name: _measure(engine, entries, repeat) for name, engine in databases}

@@ -8,19 +8,17 @@ the median of several reads, with min and max.
 from __future__ import annotations
 
 import statistics
-import tempfile
 import time
 import uuid
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import Engine
 
+from bench.databases import scratch_databases
 from consent import ConsentEngine, ConsentRegistry, load_policy
 from consent.memory import MemoryKeyVault, MemoryLedger
-from database import migrate, open_engine
+from database import migrate
 from schemas.views import ShareView
 from timeline import TimelineQuery, TimelineStore
 
@@ -79,23 +77,8 @@ def measure(engine: Engine, view: ShareView, size: int) -> dict[str, Any]:
 def run(postgres_url: str | None) -> dict[str, Any]:
     view = template()
     results: dict[str, Any] = {}
-    with tempfile.TemporaryDirectory() as scratch:
-        sqlite = open_engine(f"sqlite:///{Path(scratch) / 'timeline.db'}")
-        migrate(sqlite)
-        results["sqlite"] = [measure(sqlite, view, size) for size in SIZES]
-        sqlite.dispose()
-    if postgres_url:
-        name = f"ehx_bench_{uuid.uuid4().hex[:8]}"
-        admin = open_engine(postgres_url).execution_options(isolation_level="AUTOCOMMIT")
-        with admin.connect() as connection:
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
-        engine = open_engine(make_url(postgres_url).set(database=name).render_as_string(False))
-        try:
+    with scratch_databases(postgres_url) as databases:
+        for name, engine in databases:
             migrate(engine)
-            results["postgresql"] = [measure(engine, view, size) for size in SIZES]
-        finally:
-            engine.dispose()
-            with admin.connect() as connection:
-                connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            admin.dispose()
+            results[name] = [measure(engine, view, size) for size in SIZES]
     return results
