@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaProducer
 from sqlalchemy import Engine, select
 
 from adapters import ADAPTERS, Ingestor, KafkaPublisher, RecordRegistry
@@ -26,7 +26,7 @@ from database import received_events, source_records
 from database.settings import DatabaseSettings
 from schemas import Agency, CanonicalEvent, KeySettings, KeyStore
 from schemas.quarantine import QuarantineRecord
-from tests.helpers import EXAMPLES
+from tests.helpers import EXAMPLES, read_json
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 
@@ -54,31 +54,8 @@ async def wait_for(condition: Callable[[], bool], timeout: float = 30.0) -> None
 
 async def quarantined(bootstrap: str, stage: str) -> list[QuarantineRecord]:
     """Everything on the quarantine topic from one stage (a fresh group reads it all)."""
-    consumer = AIOKafkaConsumer(
-        Topic.QUARANTINE.value,
-        bootstrap_servers=bootstrap,
-        group_id=f"t-{uuid.uuid4().hex}",
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-        session_timeout_ms=6000,
-        heartbeat_interval_ms=1000,
-    )
-    await consumer.start()
-    found: list[QuarantineRecord] = []
-    try:
-        # The embedded broker's high watermark is unreliable, so read until it goes quiet.
-        empty_polls = 0
-        while empty_polls < 4:
-            batch = await consumer.getmany(timeout_ms=1000)
-            records = [r for rs in batch.values() for r in rs]
-            empty_polls = 0 if records else empty_polls + 1
-            for record in records:
-                entry = QuarantineRecord.model_validate_json(record.value)
-                if entry.stage == stage:
-                    found.append(entry)
-    finally:
-        await consumer.stop()
-    return found
+    found = await read_json(bootstrap, Topic.QUARANTINE.value, lambda b: b["stage"] == stage)
+    return [QuarantineRecord.model_validate(body) for _, body in found]
 
 
 @pytest.fixture
@@ -153,28 +130,12 @@ async def read_topic(
     bootstrap: str, topic: str, wanted: set[str], timeout: float = 30.0
 ) -> dict[str, tuple[CanonicalEvent, str]]:
     """The wanted events from a topic, by event id, with their message keys."""
-    consumer = AIOKafkaConsumer(
-        topic,
-        bootstrap_servers=bootstrap,
-        group_id=f"t-{uuid.uuid4().hex}",
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-        session_timeout_ms=6000,
-        heartbeat_interval_ms=1000,
+    found = await read_json(
+        bootstrap, topic, lambda b: b["event_id"] in wanted, count=len(wanted), timeout=timeout
     )
-    await consumer.start()
-    found: dict[str, tuple[CanonicalEvent, str]] = {}
-    try:
-        deadline = asyncio.get_running_loop().time() + timeout
-        while set(found) < wanted and asyncio.get_running_loop().time() < deadline:
-            batch = await consumer.getmany(timeout_ms=500)
-            for record in (r for rs in batch.values() for r in rs):
-                event = CanonicalEvent.from_bytes(record.value)
-                if str(event.event_id) in wanted:
-                    found[str(event.event_id)] = (event, record.key.decode())
-    finally:
-        await consumer.stop()
-    return found
+    return {
+        body["event_id"]: (CanonicalEvent.model_validate(body), key.decode()) for key, body in found
+    }
 
 
 async def test_poison_is_quarantined_and_the_good_events_after_it_still_arrive(
