@@ -122,6 +122,14 @@ def checkpoints_command(
     console.print(table)
 
 
+def _show(rows: list[dict[str, Any]], as_json: bool, title: str, *extra: str) -> None:
+    """A query's answer: JSON for machines, else a table."""
+    if as_json:
+        _print_json(rows)
+    else:
+        _table(rows, title, *extra)
+
+
 def _table(rows: list[dict[str, Any]], title: str, *extra: str) -> None:
     if not rows:
         console.print(f"{title}: none.")
@@ -153,11 +161,12 @@ def who_saw(
     """Everyone who viewed information about a person, and every recipient it was sent to."""
     ledger = _ledger()
     _audited(by, "who-saw", person)
-    rows = queries.who_saw(ledger, person, _aware(since), _aware(until))
-    if as_json:
-        _print_json(rows)
-        return
-    _table(rows, f"Who saw {person}", "seen")
+    _show(
+        queries.who_saw(ledger, person, _aware(since), _aware(until)),
+        as_json,
+        f"Who saw {person}",
+        "seen",
+    )
 
 
 @app.command("overrides")
@@ -168,14 +177,11 @@ def overrides(
     ledger = _ledger()
     _audited(by, "overrides")
     rows = queries.overrides(ledger, _aware(since), _aware(until))
-    if as_json:
-        _print_json(rows)
-        return
     for row in rows:
         row["reviewed"] = (
             ", ".join(f"{r['outcome']} by {r['by']}" for r in row["reviews"]) or "not yet"
         )
-    _table(rows, "Significant-harm overrides", "reviewed")
+    _show(rows, as_json, "Significant-harm overrides", "reviewed")
 
 
 @app.command("received")
@@ -190,10 +196,7 @@ def received(
     ledger = _ledger()
     _audited(by, f"received by {agency}")
     rows = queries.received(ledger, agency, _aware(since), _aware(until))
-    if as_json:
-        _print_json(rows)
-        return
-    _table(rows, f"Received by {agency}", "action")
+    _show(rows, as_json, f"Received by {agency}", "action")
 
 
 @app.command("export")
