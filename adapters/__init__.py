@@ -6,9 +6,9 @@ from adapters.health import HealthAdapter
 from adapters.housing import HousingAdapter
 from adapters.ingest import Ingestor, IngestSummary, Refusal
 from adapters.police import PoliceAdapter
-from adapters.publisher import KafkaPublisher, MessagePublisher, OutboundMessage
 from adapters.registry import Outcome, RecordRegistry
 from adapters.schools import SchoolsAdapter
+from broker.publishing import KafkaPublisher, MessagePublisher, OutboundMessage
 from schemas import Agency as _Agency
 
 ADAPTERS: dict[_Agency, AgencyAdapter] = {

@@ -22,10 +22,10 @@ from opentelemetry.trace import Span
 
 from adapters.base import AgencyAdapter, MappedRecord
 from adapters.framing import RawRecord
-from adapters.publisher import MessagePublisher, OutboundMessage
 from adapters.registry import PUBLISHES, Claim, Outcome, RecordRegistry, Verdict
 from broker import telemetry
 from broker.auditing import accepted_record, audit_message, refused_record
+from broker.publishing import MessagePublisher, OutboundMessage
 from broker.topics import Topic
 from schemas import CanonicalEvent, EventSigner, RecordRefused, TraceContext, canonical_json
 from schemas.quarantine import QuarantineRecord

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Engine, bindparam, select, update
+from sqlalchemy import Engine, select, tuple_, update
 
 from database import source_records
 from schemas import Agency
@@ -160,17 +160,16 @@ class RecordRegistry:
     ) -> None:
         if not published:
             return
-        statement = (
-            update(source_records)
-            .where(
-                source_records.c.agency == agency.value,
-                source_records.c.record_ref == bindparam("ref"),
-                source_records.c.record_version == bindparam("version"),
-            )
-            .values(status="published", published_at=now)
-        )
         with self._engine.begin() as connection:
-            # executemany on the primary key: one indexed update per record.
+            # One statement per batch, on the primary key and the version reserved (a
+            # newer version reserved since by another run stays pending).
             connection.execute(
-                statement, [{"ref": ref, "version": version} for ref, version in published]
+                update(source_records)
+                .where(
+                    source_records.c.agency == agency.value,
+                    tuple_(source_records.c.record_ref, source_records.c.record_version).in_(
+                        list(published)
+                    ),
+                )
+                .values(status="published", published_at=now)
             )

@@ -7,8 +7,9 @@ replays both (raising is idempotent: an alert is filled in, not raised twice).
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from alerts.store import AlertStore
@@ -21,16 +22,27 @@ from timeline.store import TimelineStore
 SCREENING = (Recipient.MASH.value, Recipient.EARLY_HELP.value)
 
 
+#: Views kept validated between batches (a family's earlier views are read again whenever
+#: it has a new one); about 2 KB each.
+VIEWS_KEPT = 20_000
+
+
 @dataclass
 class AlertDesk:
     alerts: AlertStore
     timeline: TimelineStore
     policy: Policy
+    _views: OrderedDict[tuple[str, str, int], ShareView] = field(default_factory=OrderedDict)
 
     def after(self, messages: Sequence[ShareView | Retraction], now: datetime) -> list[str]:
         """Raise or fill in alerts for the families these messages touched; changed ids."""
         families = sorted({m.family_id for m in messages if m.recipient in SCREENING})
-        views = self.timeline.family_views(SCREENING, families)
+        for m in messages:  # validated already by the timeline service
+            if isinstance(m, ShareView):
+                self._views[(m.recipient, str(m.event_id), m.revision)] = m
+        views = self.timeline.family_views(SCREENING, families, self._views)
+        while len(self._views) > VIEWS_KEPT:
+            self._views.popitem(last=False)
         changed = self.alerts.refresh_all(views, now, self.policy.override_review_hours)
         notices = [
             m

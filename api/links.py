@@ -1,6 +1,8 @@
-"""The clerical review queue over HTTP, for the MASH and the early help hub.
+"""The clerical review queue, merges and splits over HTTP, for the MASH and the early help hub.
 
-A decision is published to ``ehx.links`` as an event; the linker service applies it.
+A decision is published to ``ehx.links`` as an event; the linker service applies it and
+relinks every event already sent that it moves (recipients get retractions, then the
+events again under the right person and family).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from api.ingest import token_holder
 from api.state import ApiState
 from broker.topics import Recipient
 from linker import LinkStore
+from linker.people import composition, family_history, merge_decision, split_decision
 from linker.service import review_message
 from schemas.links import ReviewDecision
 
@@ -70,5 +73,62 @@ async def decide(
         reason=body.reason,
         decided_at=datetime.now(UTC),
     )
+    await state.publisher.publish([review_message(decision)])
+    return decision.model_dump(mode="json")
+
+
+@router.get("/people/{person_id}", summary="The ids that make one person, their records, history")
+async def person(request: Request, person_id: str, holder: Reviewer) -> dict[str, Any]:
+    found = composition(LinkStore(_state(request).engine), person_id)
+    if found is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no person {person_id!r}")
+    return found
+
+
+@router.get("/families/{family_id}", summary="Who was in a family when, and where they lived")
+async def family(request: Request, family_id: str, holder: Reviewer) -> dict[str, Any]:
+    found = family_history(LinkStore(_state(request).engine), family_id)
+    if found is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no family {family_id!r}")
+    return found
+
+
+class Merge(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    person_id: Annotated[str, Field(min_length=1, max_length=32)]
+    other_id: Annotated[str, Field(min_length=1, max_length=32)]
+    by: Annotated[str, Field(min_length=1, max_length=64)]
+    reason: Annotated[str, Field(min_length=3, max_length=500)]
+
+
+@router.post("/merge", summary="Two people are one: relink what was sent about either")
+async def merge(request: Request, body: Merge, holder: Reviewer) -> dict[str, Any]:
+    state = _state(request)
+    try:
+        decision = merge_decision(
+            LinkStore(state.engine), body.person_id, body.other_id, body.by, body.reason
+        )
+    except ValueError as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
+    await state.publisher.publish([review_message(decision)])
+    return decision.model_dump(mode="json")
+
+
+class Split(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    person_id: Annotated[str, Field(min_length=1, max_length=32)]
+    by: Annotated[str, Field(min_length=1, max_length=64)]
+    reason: Annotated[str, Field(min_length=3, max_length=500)]
+
+
+@router.post("/split", summary="Undo a wrong merge: retract, then decide again under the right one")
+async def split(request: Request, body: Split, holder: Reviewer) -> dict[str, Any]:
+    state = _state(request)
+    try:
+        decision = split_decision(LinkStore(state.engine), body.person_id, body.by, body.reason)
+    except ValueError as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
     await state.publisher.publish([review_message(decision)])
     return decision.model_dump(mode="json")

@@ -25,7 +25,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from audit.access import AccessLog
 from audit.checkpoints import Checkpoint, Due, sign
 from audit.ledger import AuditLedger
-from broker.consuming import batch_records, batch_subscriber, parsed, quarantine
+from broker.consuming import batch_records, batch_subscriber, parsed, quarantined
+from broker.publishing import MessagePublisher, OutboundMessage
 from broker.topics import Topic
 from schemas.audit import AuditRecord
 from schemas.quarantine import QuarantineRecord
@@ -84,20 +85,28 @@ class AuditService:
 
 
 def register_audit(
-    broker: KafkaBroker, service: AuditService, *, session_timeout_ms: int = 10_000
+    broker: KafkaBroker,
+    publisher: MessagePublisher,
+    service: AuditService,
+    *,
+    session_timeout_ms: int = 10_000,
 ) -> None:
+    """Attach the ledger's subscriber to ``broker``; refusals go out through ``publisher``."""
+
     @batch_subscriber(
         broker, Topic.AUDIT.value, group_id=GROUP, session_timeout_ms=session_timeout_ms
     )
     async def on_audit(message: KafkaMessage) -> None:
         now = datetime.now(UTC)
         records: list[AuditRecord] = []
+        refused: list[OutboundMessage] = []
         for record in batch_records(message.raw_message):
             checked = parsed(record, AuditRecord.model_validate_json, GROUP, "an audit record", now)
             if isinstance(checked, QuarantineRecord):
-                await quarantine(broker, checked)
+                refused += quarantined(checked)
             else:
                 records.append(checked)
+        await publisher.publish(refused)
         async with service.lock:
             await asyncio.to_thread(service.take, records, now)
 

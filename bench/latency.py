@@ -1,11 +1,12 @@
 """Latency from an agency record accepted to the MASH alert visible, at a steady rate.
 
-The embedded default as ``ehx up`` runs it: a fresh embedded broker, every service in
-one background process, SQLite. A driver in this process sends police domestic abuse
-incidents (DASH high, children present: each a significant-harm override, each a new
-family) at the target rate,
-in ticks; a record's clock starts when the adapter's publish is acknowledged (accepted)
-and stops at the ``raised_at`` of the alert it raises (visible to the screening team).
+The embedded default: a fresh embedded broker, SQLite, and the services either one
+process each as ``ehx up`` runs them, or all in one background process (``ehx
+services``). A driver in this process sends police domestic abuse incidents (DASH high,
+children present: each a significant-harm override, each a new family) at the target
+rate, in ticks; a record's clock starts when the adapter's publish is acknowledged
+(accepted) and stops at the ``raised_at`` of the alert it raises (visible to the
+screening team).
 """
 
 from __future__ import annotations

@@ -33,6 +33,7 @@ from audit.service import (
 )
 from broker import telemetry
 from broker.logs import protect_logs
+from broker.publishing import KafkaPublisher
 from broker.settings import BrokerSettings
 from consent import ConsentService, ConsentStore, DataKeyStore, load_policy, register_consent
 from consent.policy import PolicySettings
@@ -72,16 +73,31 @@ SERVICES = ("intake", "linker", "consent", "timeline", "audit")
 
 @dataclass
 class Services:
-    """The running services' shared resources."""
+    """The running services' shared resources.
+
+    ``broker`` consumes; ``publisher`` is the one producer every service publishes its
+    batches through (large producer batches: see ``broker/publishing.py``). Start and
+    stop them together with ``start`` and ``stop``.
+    """
 
     broker: KafkaBroker
+    publisher: KafkaPublisher
     engine: Engine
     intake: IntakeStore
-    linker: Linker
+    #: None unless this process runs the linker.
+    linker: Linker | None
     consent: ConsentService
     timeline: TimelineStore
     alerts: AlertStore
     audit: AuditService
+
+    async def start(self) -> None:
+        await self.publisher.start()  # before any subscriber can have something to send
+        await self.broker.start()
+
+    async def stop(self) -> None:
+        await self.broker.stop()
+        await self.publisher.stop()
 
 
 def build_services(
@@ -117,22 +133,29 @@ def build_services(
         enable_idempotence=False,
         acks="all",
     )
+    publisher = KafkaPublisher(bootstrap, settings, role="services")
     verifier = KeyStore.from_settings(keys).verifier()
     intake = IntakeStore(engine)
     if "intake" in run:
-        register_intake(broker, intake, verifier, session_timeout_ms=session_timeout_ms)
-    linker = Linker.open(LinkStore(engine))
-    if "linker" in run:
-        register_linker(broker, linker, verifier, session_timeout_ms=session_timeout_ms)
+        register_intake(broker, publisher, intake, verifier, session_timeout_ms=session_timeout_ms)
+    # Only the linker's process holds the identity index (loading it costs memory and
+    # start-up time in proportion to everyone ever linked).
+    linker = Linker.open(LinkStore(engine)) if "linker" in run else None
+    if linker is not None:
+        register_linker(broker, publisher, linker, verifier, session_timeout_ms=session_timeout_ms)
     # A bad policy file stops start-up here, naming the line (PolicyInvalid).
     policy = load_policy()
     consent = ConsentService.open(ConsentStore(engine), DataKeyStore(engine), policy)
     if "consent" in run:
-        register_consent(broker, consent, verifier, session_timeout_ms=session_timeout_ms)
+        register_consent(
+            broker, publisher, consent, verifier, session_timeout_ms=session_timeout_ms
+        )
     timeline, alerts = TimelineStore(engine), AlertStore(engine)
     desk = AlertDesk(alerts, timeline, policy)
     if "timeline" in run:
-        register_timeline(broker, timeline, desk.after, session_timeout_ms=session_timeout_ms)
+        register_timeline(
+            broker, publisher, timeline, desk.after, session_timeout_ms=session_timeout_ms
+        )
     audit_settings = AuditSettings()
     ledger = AuditLedger(engine)
     checkpointer = Checkpointer(
@@ -142,8 +165,8 @@ def build_services(
     )
     audit = AuditService(ledger, AccessLog(engine), checkpointer)
     if "audit" in run:
-        register_audit(broker, audit, session_timeout_ms=session_timeout_ms)
-    return Services(broker, engine, intake, linker, consent, timeline, alerts, audit)
+        register_audit(broker, publisher, audit, session_timeout_ms=session_timeout_ms)
+    return Services(broker, publisher, engine, intake, linker, consent, timeline, alerts, audit)
 
 
 def services_app(bootstrap: str, only: frozenset[str] | None = None) -> FastStream:
@@ -153,7 +176,9 @@ def services_app(bootstrap: str, only: frozenset[str] | None = None) -> FastStre
 
     async def start_sweep() -> None:
         every = PolicySettings().expiry_sweep_seconds
-        tasks.append(asyncio.create_task(sweep_expiries(services.broker, services.consent, every)))
+        tasks.append(
+            asyncio.create_task(sweep_expiries(services.publisher, services.consent, every))
+        )
         calendar = services.consent.engine.policy.operation_encompass
         tasks.append(asyncio.create_task(sweep_escalations(services.alerts, calendar, every)))
         if "audit" in (only or SERVICES):
@@ -166,6 +191,8 @@ def services_app(bootstrap: str, only: frozenset[str] | None = None) -> FastStre
 
     return FastStream(
         services.broker,
+        on_startup=[services.publisher.start],
         after_startup=[start_sweep],
-        on_shutdown=[stop_sweep, services.engine.dispose],
+        on_shutdown=[stop_sweep],
+        after_shutdown=[services.publisher.stop, services.engine.dispose],
     )

@@ -1,25 +1,21 @@
-"""Putting audit records on ``ehx.audit``: one key (the actor), one header (the act)."""
+"""What each stage records on ``ehx.audit``: one key (the actor), one header (the act)."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Iterable
+from collections.abc import Iterable
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
 
-from faststream.kafka import KafkaBroker
-
+from broker.publishing import OutboundMessage
 from broker.topics import Topic
 from schemas.audit import Action, AuditRecord, stable_id
 from schemas.quarantine import QuarantineRecord
 
-if TYPE_CHECKING:  # adapters import this module: no cycle at run time
-    from adapters.publisher import OutboundMessage
-
 
 def audit_message(record: AuditRecord) -> OutboundMessage:
-    """For publishers outside a FastStream app (the CLI, the ingestor)."""
-    from adapters.publisher import OutboundMessage
+    """An audit record as it goes on ``ehx.audit``: keyed by its actor, its act in a header.
 
+    Publish it with the stage's other output, before the stage commits its offsets.
+    """
     return OutboundMessage(
         Topic.AUDIT.value,
         record.actor.encode(),
@@ -28,30 +24,8 @@ def audit_message(record: AuditRecord) -> OutboundMessage:
     )
 
 
-#: A producer batch holds 16 KB by default; audit records are a few hundred bytes each.
-BATCH_BYTES = 12_000
-
-
-def publish_audits(broker: KafkaBroker, records: Iterable[AuditRecord]) -> list[Awaitable[Any]]:
-    """Await these with the stage's other output, before its offsets are committed.
-
-    A producer batch per 12 KB of records (``ehx.audit`` has one partition, so keys do
-    not place them, and the ledger orders by arrival): a decision batch of thousands
-    costs tens of calls, not thousands.
-    """
-    sends: list[Awaitable[Any]] = []
-    chunk: list[bytes] = []
-    size = 0
-    for record in records:
-        body = record.model_dump_json().encode()
-        if chunk and size + len(body) > BATCH_BYTES:
-            sends.append(broker.publish_batch(*chunk, topic=Topic.AUDIT.value))
-            chunk, size = [], 0
-        chunk.append(body)
-        size += len(body) + 100  # the record's own overhead in the batch
-    if chunk:
-        sends.append(broker.publish_batch(*chunk, topic=Topic.AUDIT.value))
-    return sends
+def audit_messages(records: Iterable[AuditRecord]) -> list[OutboundMessage]:
+    return [audit_message(record) for record in records]
 
 
 def refused_record(entry: QuarantineRecord, *, replayable: bool) -> AuditRecord:

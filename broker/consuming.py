@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any, TypeVar, cast
@@ -13,7 +12,8 @@ from faststream.kafka.annotations import KafkaMessage
 from pydantic import ValidationError
 
 from broker import telemetry
-from broker.auditing import publish_audits, refused_record
+from broker.auditing import audit_message, refused_record
+from broker.publishing import OutboundMessage
 from broker.topics import Topic
 from schemas import CanonicalEvent, SignatureInvalid, SignatureVerifier
 from schemas.quarantine import QuarantineRecord
@@ -92,21 +92,21 @@ def verified_event(
     return event
 
 
-async def quarantine(broker: KafkaBroker, entry: QuarantineRecord) -> None:
-    """Publish a refusal to ``ehx.quarantine``, and its note to ``ehx.audit``.
+def quarantined(entry: QuarantineRecord) -> list[OutboundMessage]:
+    """A refusal for ``ehx.quarantine``, and its note for ``ehx.audit``.
 
-    Await it before committing the offset.
+    Publish them with the stage's other output, before its offsets are committed.
     """
     telemetry.quarantined.add(1, {"ehx.stage": entry.stage})
-    await asyncio.gather(
-        broker.publish(
-            entry.model_dump_json().encode(),
+    return [
+        OutboundMessage(
             Topic.QUARANTINE.value,
-            key=(entry.agency or "unknown").encode(),
-            headers={"ehx-stage": entry.stage},
+            (entry.agency or "unknown").encode(),
+            entry.model_dump_json().encode(),
+            (("ehx-stage", entry.stage.encode()),),
         ),
-        *publish_audits(broker, [refused_record(entry, replayable=True)]),
-    )
+        audit_message(refused_record(entry, replayable=True)),
+    ]
 
 
 Handler = Callable[[KafkaMessage], Awaitable[None]]

@@ -15,7 +15,7 @@ from consent.records import (
     SubjectKind,
 )
 from consent.registry import ConsentRegistry, ConsentTopicRecord
-from consent.service import ConsentService, publish_consent_record, register_consent
+from consent.service import ConsentService, consent_message, register_consent
 from consent.store import ConsentStore
 from consent.views import build_view, seal_context
 
@@ -47,13 +47,13 @@ __all__ = [
     "SubjectKind",
     "Withheld",
     "build_view",
+    "consent_message",
     "decide",
     "decide_for",
     "harm_hits",
     "load_policy",
     "open_box",
     "parse_policy",
-    "publish_consent_record",
     "register_consent",
     "seal",
     "seal_context",

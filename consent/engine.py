@@ -12,6 +12,9 @@ and the latest decision for each event and recipient.
   what another basis still allows is sent again under a new key.
 - A significant-harm assertion re-decides the family's events for the MASH; a reversed
   override retracts what the MASH received under it (unless another basis applies).
+- A relink (a reviewer merged two people or split a wrong merge) retracts what every
+  recipient holds of the event under its old identity, then decides it afresh with its
+  subjects' new person and family ids.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from consent.records import ConsentRecord, ConsentState, HarmAssertion, SubjectK
 from consent.registry import ConsentRegistry, ConsentTopicRecord
 from consent.views import build_view, retraction
 from schemas import CanonicalEvent
+from schemas.links import Relink
 from schemas.views import Retraction, ShareView
 
 
@@ -36,6 +40,7 @@ class ConsentLedger(Protocol):
     """What the engine reads back: events on file and the latest decisions."""
 
     def decided(self, event_ids: Sequence[str]) -> set[str]: ...
+    def events(self, event_ids: Sequence[str]) -> dict[str, CanonicalEvent]: ...
     def family_events(self, family_ids: Iterable[str]) -> list[CanonicalEvent]: ...
     def families_of(self, person_id: str) -> set[str]: ...
     def latest(self, decision_ids: Sequence[str]) -> dict[str, Decision]: ...
@@ -58,15 +63,21 @@ class Outbox:
     messages: list[ShareView | Retraction] = field(default_factory=list)
     decisions: list[Decision] = field(default_factory=list)
     held: list[CanonicalEvent] = field(default_factory=list)
+    #: Events on file whose subjects now say other people or families: stored anew.
+    relinked: list[CanonicalEvent] = field(default_factory=list)
     shredded: list[Shredded] = field(default_factory=list)
     replays: int = 0
+    #: Relinks of events never decided here (quarantined before): nothing to move.
+    unknown: int = 0
 
     def merge(self, other: Outbox) -> None:
         self.messages += other.messages
         self.decisions += other.decisions
         self.held += other.held
+        self.relinked += other.relinked
         self.shredded += other.shredded
         self.replays += other.replays
+        self.unknown += other.unknown
 
 
 @dataclass
@@ -98,6 +109,53 @@ class ConsentEngine:
             out.held.append(event)
             for family in families:
                 pending.setdefault(family, []).append(event)
+        return out
+
+    def on_relinks(self, relinks: Sequence[Relink], now: datetime) -> Outbox:
+        """Events linked again: withdraw them from everyone, then decide them afresh.
+
+        Retracting first, whatever the new decision, means no recipient keeps anything
+        under an identity that was wrong; a recipient still entitled gets the event back
+        under the right person and family, in the next revision. A relink that changes
+        nothing on file (a replay) is counted, not redone.
+        """
+        out = Outbox()
+        stored = self.ledger.events([str(r.event_id) for r in relinks])
+        for relink in relinks:
+            event = stored.get(str(relink.event_id))
+            if event is None:
+                out.unknown += 1
+                continue
+            moved = relinked(event, relink)
+            if moved == event:
+                out.replays += 1
+                continue
+            stored[str(moved.event_id)] = moved
+            because = f"relinked after review {relink.cause}"
+            wanted = [r for r in Recipient if r.value != event.source.agency.value]
+            latest = self.ledger.latest([f"{event.event_id}:{r.value}" for r in wanted])
+            floor: dict[str, int] = {}
+            for recipient in wanted:
+                before = latest.get(f"{event.event_id}:{recipient.value}")
+                if before is None:
+                    continue
+                floor[before.decision_id] = before.revision
+                if before.shares:
+                    gone = withdrawn(before, because, now)
+                    floor[before.decision_id] = gone.revision
+                    out.decisions.append(gone)
+                    out.messages.append(retraction(gone, because, now, gone.revision))
+            families = {s.family_id for s in moved.subjects if s.family_id}
+
+            def history(
+                families: set[str] = families, moved: CanonicalEvent = moved
+            ) -> list[CanonicalEvent]:
+                earlier = self.ledger.family_events(families)
+                return [e for e in earlier if e.event_id != moved.event_id] + [moved]
+
+            self.vault.prefetch(s.person_id for s in moved.subjects if s.person_id)
+            self._decide(moved, wanted, now, out, history=history, floor=floor)
+            out.relinked.append(moved)
         return out
 
     def on_record(self, record: ConsentTopicRecord, now: datetime) -> Outbox:
@@ -167,11 +225,13 @@ class ConsentEngine:
         history: Callable[[], Sequence[CanonicalEvent]] | None = None,
         reissue: frozenset[str] = frozenset(),
         because: str = "",
+        floor: dict[str, int] | None = None,
     ) -> None:
         """Decide ``event`` for ``recipients``; a new event when ``history`` is given.
 
         A re-decision says something only where the decision changed, or where keys it
         relied on were destroyed (``reissue``) and the view must be sealed again.
+        ``floor``: for an event decided afresh (a relink), the revisions already used.
         """
         new = history is not None
         wanted = [r for r in recipients if r.value != event.source.agency.value]
@@ -200,6 +260,8 @@ class ConsentEngine:
                 if before is not None and _same(before, decision) and not resealed:
                     continue
             revision = before.revision + 1 if before is not None else 1
+            if floor:
+                revision = floor.get(decision.decision_id, 0) + 1
             if revision != decision.revision:
                 decision = decision.model_copy(update={"revision": revision})
             out.decisions.append(decision)
@@ -214,6 +276,39 @@ class ConsentEngine:
                 )
             elif before is not None and before.shares:
                 out.messages.append(retraction(decision, because or decision.reason, now, revision))
+
+
+def relinked(event: CanonicalEvent, relink: Relink) -> CanonicalEvent:
+    """The event with its subjects' person, family and confidence as the relink says."""
+    links = {link.index: link for link in relink.subjects}
+    subjects = tuple(
+        subject.model_copy(
+            update={
+                "person_id": links[index].person_id,
+                "family_id": links[index].family_id,
+                "match_confidence": links[index].match_confidence,
+            }
+        )
+        if index in links
+        else subject
+        for index, subject in enumerate(event.subjects)
+    )
+    return event.model_copy(update={"subjects": subjects})
+
+
+def withdrawn(before: Decision, because: str, now: datetime) -> Decision:
+    """The next revision of a sharing decision, taking it back: nothing shared, and why."""
+    return Decision(
+        decision_id=before.decision_id,
+        revision=before.revision + 1,
+        event_id=before.event_id,
+        family_id=before.family_id,
+        source_agency=before.source_agency,
+        recipient=before.recipient,
+        outcome=Outcome.DENY,
+        reason=because,
+        decided_at=now,
+    )
 
 
 def _school_roll(people: Sequence[str], events: Sequence[CanonicalEvent]) -> dict[str, str]:

@@ -20,13 +20,16 @@ class MemoryLedger:
     """A ``ConsentLedger`` in memory: what the SQL store keeps, kept in dicts."""
 
     def __init__(self) -> None:
-        self.events: dict[str, CanonicalEvent] = {}
+        self.events_by_id: dict[str, CanonicalEvent] = {}
         self.decisions: dict[str, Decision] = {}
         self._by_family: dict[str, dict[str, CanonicalEvent]] = defaultdict(dict)
         self._families_of: dict[str, set[str]] = defaultdict(set)
 
     def decided(self, event_ids: Sequence[str]) -> set[str]:
-        return {e for e in event_ids if e in self.events}
+        return {e for e in event_ids if e in self.events_by_id}
+
+    def events(self, event_ids: Sequence[str]) -> dict[str, CanonicalEvent]:
+        return {e: self.events_by_id[e] for e in event_ids if e in self.events_by_id}
 
     def family_events(self, family_ids: Iterable[str]) -> list[CanonicalEvent]:
         found = {i: e for f in set(family_ids) for i, e in self._by_family.get(f, {}).items()}
@@ -39,9 +42,13 @@ class MemoryLedger:
         return {d: self.decisions[d] for d in decision_ids if d in self.decisions}
 
     def save(self, outbox: Outbox) -> None:
-        for event in outbox.held:
+        for event in outbox.relinked:
             event_id = str(event.event_id)
-            self.events[event_id] = event
+            for on_file in self._by_family.values():
+                on_file.pop(event_id, None)
+        for event in [*outbox.held, *outbox.relinked]:
+            event_id = str(event.event_id)
+            self.events_by_id[event_id] = event
             families = {s.family_id for s in event.subjects if s.family_id} or {family_of(event)}
             for family in families:
                 self._by_family[family][event_id] = event

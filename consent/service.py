@@ -5,6 +5,9 @@
   decided; views go to ``ehx.share.<recipient>`` and every decision to ``ehx.decisions``,
   all keyed by family id; each decision, delivery and key destroyed also goes to
   ``ehx.audit`` (``consent/auditing.py``).
+- Relinks on ``ehx.linked`` (header ``ehx-kind: relink``; a reviewer merged or split
+  people): what recipients hold under the old identity is retracted, and the event is
+  decided afresh, after the batch's new events.
 - ``ehx.consent`` (group ``consent-registry``): grants, refusals, withdrawals, expiries,
   assertions and override reviews update the registry and re-decide what they touch.
 - A sweep publishes an ``expired`` record for each consent whose time has run out, so
@@ -22,7 +25,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -31,10 +33,10 @@ from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from pydantic import TypeAdapter
 
-from adapters.publisher import OutboundMessage
 from broker import telemetry
-from broker.auditing import publish_audits
-from broker.consuming import batch_records, batch_subscriber, parsed, quarantine, verified_event
+from broker.auditing import audit_messages
+from broker.consuming import batch_records, batch_subscriber, parsed, quarantined, verified_event
+from broker.publishing import MessagePublisher, OutboundMessage
 from broker.topics import Recipient, Topic
 from consent.auditing import all_records, outbox_records
 from consent.decide import Outcome
@@ -44,6 +46,7 @@ from consent.policy import Policy
 from consent.registry import ConsentTopicRecord
 from consent.store import ConsentStore
 from schemas import CanonicalEvent, SignatureVerifier
+from schemas.links import Relink
 from schemas.quarantine import QuarantineRecord
 
 GROUP = "consent"
@@ -64,23 +67,23 @@ class ConsentService:
         return cls(ConsentEngine(policy, keys, store.load_registry(), store), store)
 
 
-def publish_outbox(
-    broker: KafkaBroker, outbox: Outbox, carried: dict[str, dict[str, str]] | None = None
-) -> list[Awaitable[Any]]:
+def outbox_messages(
+    outbox: Outbox, carried: dict[str, dict[str, str]] | None = None
+) -> list[OutboundMessage]:
     """Every view (or retraction) and every decision, keyed by family id.
 
     ``carried``: per event id, the headers its journey carries on (trace, accepted-at).
     """
-    sends: list[Awaitable[Any]] = []
+    out: list[OutboundMessage] = []
     for message in outbox.messages:
         headers = {"ehx-event-id": str(message.event_id), "ehx-kind": message.kind}
         headers.update((carried or {}).get(str(message.event_id), {}))
-        sends.append(
-            broker.publish(
-                message.model_dump_json().encode(),
+        out.append(
+            OutboundMessage(
                 Topic.share(Recipient(message.recipient)).value,
-                key=message.family_id.encode(),
-                headers=headers,
+                message.family_id.encode(),
+                message.model_dump_json().encode(),
+                tuple((k, v.encode()) for k, v in headers.items()),
             )
         )
     for decision in outbox.decisions:
@@ -89,15 +92,15 @@ def publish_outbox(
         )
         if decision.outcome is Outcome.OVERRIDE:
             telemetry.overrides.add(1, {"ehx.rule": decision.rule or "assertion"})
-        sends.append(
-            broker.publish(
-                decision.model_dump_json().encode(),
+        out.append(
+            OutboundMessage(
                 Topic.DECISIONS.value,
-                key=decision.family_id.encode(),
-                headers={"ehx-event-id": str(decision.event_id)},
+                decision.family_id.encode(),
+                decision.model_dump_json().encode(),
+                (("ehx-event-id", str(decision.event_id).encode()),),
             )
         )
-    return sends
+    return out
 
 
 def _journey(event: CanonicalEvent, headers: Any) -> dict[str, str]:
@@ -113,12 +116,14 @@ def _journey(event: CanonicalEvent, headers: Any) -> dict[str, str]:
 
 def register_consent(
     broker: KafkaBroker,
+    publisher: MessagePublisher,
     service: ConsentService,
     verifier: SignatureVerifier,
     *,
     session_timeout_ms: int = 10_000,
 ) -> None:
-    """Attach the consent service's subscribers to ``broker``."""
+    """Attach the consent service's subscribers to ``broker``; they publish through
+    ``publisher``."""
 
     @batch_subscriber(
         broker, Topic.LINKED.value, group_id=GROUP, session_timeout_ms=session_timeout_ms
@@ -126,31 +131,53 @@ def register_consent(
     async def on_linked(message: KafkaMessage) -> None:
         now = datetime.now(UTC)
         events: list[CanonicalEvent] = []
-        sends: list[Awaitable[Any]] = []
+        out: list[OutboundMessage] = []
         records = batch_records(message.raw_message)
         telemetry.record_batch(GROUP, records)
         carried: dict[str, dict[str, str]] = {}
+        relinks: list[Relink] = []
         for record in records:
+            if telemetry.header(record.headers, "ehx-kind") == "relink":
+                relink = parsed(record, Relink.model_validate_json, GROUP, "a relink", now)
+                if isinstance(relink, QuarantineRecord):
+                    out += quarantined(relink)
+                else:
+                    relinks.append(relink)
+                continue
             checked = verified_event(record, verifier, GROUP, now)
             if isinstance(checked, CanonicalEvent):
                 events.append(checked)
                 carried[str(checked.event_id)] = _journey(checked, record.headers)
             else:
-                sends.append(quarantine(broker, checked))
+                out += quarantined(checked)
         traced = [(e, h.get(telemetry.TRACEPARENT)) for e, h in carried.items()]
         async with service.lock:
             with telemetry.stage_spans(GROUP, traced):
                 outbox = await asyncio.to_thread(service.engine.on_events, events, now)
                 await asyncio.to_thread(service.engine.vault.flush)  # keys before what they seal
-                sends += publish_outbox(broker, outbox, carried)
                 traces = {
                     e: h[telemetry.TRACEPARENT]
                     for e, h in carried.items()
                     if h.get(telemetry.TRACEPARENT)
                 }
-                sends += publish_audits(broker, outbox_records(outbox, now, traces))
-                await asyncio.gather(*sends)
+                out += outbox_messages(outbox, carried)
+                out += audit_messages(outbox_records(outbox, now, traces))
+                await publisher.publish(out)
                 await asyncio.to_thread(service.store.save, outbox)
+            if relinks:
+                # After the batch's events are on file: a relink may follow its event here.
+                moved = await asyncio.to_thread(service.engine.on_relinks, relinks, now)
+                await asyncio.to_thread(service.engine.vault.flush)
+                await publisher.publish(
+                    outbox_messages(moved) + audit_messages(outbox_records(moved, now, {}))
+                )
+                await asyncio.to_thread(service.store.save, moved)
+                log.info(
+                    "consent batch: %d relinked, %d already applied, %d never decided here",
+                    len(moved.relinked),
+                    moved.replays,
+                    moved.unknown,
+                )
         if outbox.replays:
             log.info("consent batch: %d events already decided (replayed)", outbox.replays)
 
@@ -166,14 +193,13 @@ def register_consent(
         for record in batch_records(message.raw_message):
             checked = parsed(record, _records.validate_json, GROUP, "a consent record", now)
             if isinstance(checked, QuarantineRecord):
-                await quarantine(broker, checked)
+                await publisher.publish(quarantined(checked))
                 continue
             async with service.lock:
                 outbox = await asyncio.to_thread(service.engine.on_record, checked, now)
                 await asyncio.to_thread(service.engine.vault.flush)
-                await asyncio.gather(
-                    *publish_outbox(broker, outbox),
-                    *publish_audits(broker, all_records(outbox, [checked], now)),
+                await publisher.publish(
+                    outbox_messages(outbox) + audit_messages(all_records(outbox, [checked], now))
                 )
                 await asyncio.to_thread(service.store.save, outbox)
                 await asyncio.to_thread(service.store.save_record, checked)
@@ -186,32 +212,25 @@ def register_consent(
                 )
 
 
-async def sweep_expiries(broker: KafkaBroker, service: ConsentService, every: float) -> None:
+async def sweep_expiries(
+    publisher: MessagePublisher, service: ConsentService, every: float
+) -> None:
     """Publish an ``expired`` record for each consent whose time has run out; forever."""
     while True:
-        await publish_expiries(broker, service, datetime.now(UTC))
+        await publish_expiries(publisher, service, datetime.now(UTC))
         await asyncio.sleep(every)
 
 
-async def publish_expiries(broker: KafkaBroker, service: ConsentService, now: datetime) -> int:
+async def publish_expiries(
+    publisher: MessagePublisher, service: ConsentService, now: datetime
+) -> int:
     expired = service.engine.expired(now)
-    for record in expired:
-        await publish_consent_record(broker, record)
+    await publisher.publish([consent_message(record) for record in expired])
     return len(expired)
 
 
-async def publish_consent_record(broker: KafkaBroker, record: ConsentTopicRecord) -> None:
-    """Put a consent record on the compacted ``ehx.consent`` topic, keyed by its id."""
-    await broker.publish(
-        record.model_dump_json().encode(),
-        Topic.CONSENT.value,
-        key=record.record_id.encode(),
-        headers={"ehx-kind": record.kind},
-    )
-
-
 def consent_message(record: ConsentTopicRecord) -> OutboundMessage:
-    """A consent record as it goes on ``ehx.consent`` (for publishers outside the service)."""
+    """A consent record as it goes on the compacted ``ehx.consent``, keyed by its id."""
     return OutboundMessage(
         Topic.CONSENT.value,
         record.record_id.encode(),

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import TypeAdapter
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, delete, select, update
 
 from consent.decide import Decision, Outcome, family_of
 from consent.engine import Outbox
@@ -58,6 +58,18 @@ class ConsentStore:
                 ).scalars()
             )
 
+    def events(self, event_ids: Sequence[str]) -> dict[str, CanonicalEvent]:
+        """These events as on file, by id (those never decided are missing)."""
+        if not event_ids:
+            return {}
+        with self._engine.connect() as connection:
+            rows = connection.execute(
+                select(consent_events.c.event_id, consent_events.c.body).where(
+                    consent_events.c.event_id.in_(list(event_ids))
+                )
+            ).all()
+        return {event_id: CanonicalEvent.from_bytes(body.encode()) for event_id, body in rows}
+
     def family_events(self, family_ids: Iterable[str]) -> list[CanonicalEvent]:
         wanted = sorted(set(family_ids))
         if not wanted:
@@ -104,9 +116,9 @@ class ConsentStore:
     # --- what the service writes ---------------------------------------------------------
 
     def save(self, outbox: Outbox) -> None:
-        """Store new events on file and the decisions, in one transaction."""
+        """Store new events on file, relinked ones anew, and the decisions, in one transaction."""
         rows: list[dict[str, Any]] = []
-        for event in outbox.held:
+        for event in [*outbox.held, *outbox.relinked]:
             body = event.to_bytes().decode()
             people = sorted({s.person_id for s in event.subjects if s.person_id})
             # An event the linker did not link is still on file, under its own id.
@@ -128,6 +140,12 @@ class ConsentStore:
             ):
                 latest[decision.decision_id] = decision
         with self._engine.begin() as connection:
+            if outbox.relinked:
+                connection.execute(
+                    delete(consent_events).where(
+                        consent_events.c.event_id.in_([str(e.event_id) for e in outbox.relinked])
+                    )
+                )
             insert_ignoring_duplicates(connection, consent_events, rows)
             upsert(
                 connection,

@@ -233,15 +233,19 @@ async def families(request: Request, account: Who) -> HTMLResponse:
 
 def _members(request: Request, people: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     """Each person, and how sure the linker is that their records are one person."""
-    with _state(request).engine.connect() as connection:
+    # A probabilistic link keeps the record under an id of its own, merged into the
+    # person: gather every id that is now each person.
+    engine = _state(request).engine
+    person_of = LinkStore(engine).members(people)
+    with engine.connect() as connection:
         rows = connection.execute(
             select(
                 linker_mentions.c.person_id, linker_mentions.c.band, linker_mentions.c.weight
-            ).where(linker_mentions.c.person_id.in_(sorted(people)))
+            ).where(linker_mentions.c.person_id.in_(sorted(person_of)))
         ).all()
     links: dict[str, list[tuple[str, float | None]]] = {}
-    for person, band, weight in rows:
-        links.setdefault(person, []).append((band, weight))
+    for member, band, weight in rows:
+        links.setdefault(person_of[member], []).append((band, weight))
     members = []
     for person_id, seen in sorted(people.items()):
         bands = links.get(person_id, [])

@@ -9,6 +9,7 @@ from sqlalchemy import (
     Date,
     DateTime,
     Float,
+    Index,
     Integer,
     LargeBinary,
     MetaData,
@@ -169,6 +170,8 @@ timeline_entries = Table(
     Column("occurred_at", DateTime(timezone=True), index=True),
     Column("categories", JSON),
     Column("view", JSON),
+    # A correction finds the other versions of its agency record (migration 0011).
+    Index("ix_timeline_entries_record", "record_ref", "recipient", "source_agency"),
 )
 
 #: Who each timeline entry is about, for a person's timeline.
@@ -287,6 +290,21 @@ console_people = Table(
     Column("password_hash", String(200), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("disabled_at", DateTime(timezone=True)),
+)
+
+#: Who-is-who changes in order: merges (shared identifier, probabilistic link, reviewer),
+#: splits of a wrong merge, pairs kept apart. Replayed after ``linker_mentions`` on start.
+linker_journal = Table(
+    "linker_journal",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("op", String(8), nullable=False),
+    Column("a", String(32), nullable=False, index=True),
+    Column("b", String(32), nullable=False, index=True),
+    Column("cause", String(80), nullable=False),
+    Column("decided_by", String(64)),
+    Column("reason", Text),
+    Column("at", DateTime(timezone=True), nullable=False),
 )
 
 #: The clerical review queue: each uncertain pair the linker met, the evidence field by

@@ -70,6 +70,10 @@ links_app = typer.Typer(help="Identity and family linking.", no_args_is_help=Tru
 app.add_typer(links_app, name="links")
 links_app.command("review")(links_cli.review)
 links_app.command("decide")(links_cli.decide)
+links_app.command("person")(links_cli.person)
+links_app.command("family")(links_cli.family)
+links_app.command("merge")(links_cli.merge)
+links_app.command("split")(links_cli.split)
 agencies_app = typer.Typer(
     help="Agency systems' credentials for the HTTP API.", no_args_is_help=True
 )
@@ -137,9 +141,9 @@ def up() -> None:
     KeyStore.from_settings().init()
     state = start_services(settings, state)
     console.print(f"Broker at [bold]{state.bootstrap}[/bold] (pid {state.broker.pid})")
-    assert state.services is not None
+    pids = ", ".join(f"{name} {process.pid}" for name, process in state.services.items())
     console.print(
-        f"Services running (pid {state.services.pid}); logs in {settings.data_dir / 'logs'}"
+        f"Services running, one process each ({pids}); logs in {settings.data_dir / 'logs'}"
     )
     console.print("Next: [bold]ehx ingest police FILE[/bold], then [bold]ehx events[/bold].")
 
@@ -166,15 +170,17 @@ def status(as_json: JsonOption = False) -> None:
                 "log": state.broker.log,
             }
         )
-        if state.services:
+        for name, process in state.services.items():
             rows.append(
                 {
-                    "part": "services",
-                    "where": "intake, linker, consent, timeline and alerts",
-                    "pid": state.services.pid,
-                    "state": "running" if alive(state.services.pid) else "stopped",
-                    "since": state.services.started_at,
-                    "log": state.services.log,
+                    "part": f"service: {name}"
+                    if name != "timeline"
+                    else "service: timeline, alerts",
+                    "where": "-",
+                    "pid": process.pid,
+                    "state": "running" if alive(process.pid) else "stopped",
+                    "since": process.started_at,
+                    "log": process.log,
                 }
             )
     from database.settings import DatabaseSettings
@@ -436,11 +442,22 @@ def bench(
     suite: Annotated[
         list[str] | None,
         typer.Option(
-            help="Only these benchmarks (repeatable): ingest, consent, latency, timeline, audit, "
-            "console, linking."
+            help="Only these benchmarks (repeatable): ingest, pipeline, consent, latency, "
+            "timeline, audit, console, linking, replay, faults."
         ),
     ] = None,
     people: Annotated[int, typer.Option(help="People in the consent benchmark's city.")] = 20_000,
+    fault_people: Annotated[
+        int,
+        typer.Option(help="People in the fault runs' city (about 1.5 records each: 100,000)."),
+    ] = 65_000,
+    fault_rate: Annotated[
+        float,
+        typer.Option(help="Records/s under each fault; the burst is 10x a tenth of it, 60 s."),
+    ] = 200.0,
+    replay_events: Annotated[
+        int, typer.Option(help="Views on the share topics for the replay (timeline rebuild).")
+    ] = 1_000_000,
     postgres_url: Annotated[
         str | None,
         typer.Option(
@@ -448,9 +465,12 @@ def bench(
         ),
     ] = None,
 ) -> None:
-    """Measure: ingest against a bare aiokafka producer; consent decisions/s; alert latency
+    """Measure: ingest against a bare aiokafka producer; the whole pipeline against a bare
+    aiokafka passthrough (--people's city); consent decisions/s; alert latency
     at 100 and 1,000 records/s; timeline queries at 10, 1,000 and 10,000 entries; the
-    audit ledger's append and verify rates against plain inserts.
+    audit ledger's append and verify rates against plain inserts; the fault runs (kills,
+    SIGTERMs, pauses, a broker pause, a PostgreSQL restart, a burst), each checked for
+    anything lost, duplicated or out of order.
 
     Ingest runs on fresh embedded brokers. Writes OUT/benchmarks.json and
     OUT/benchmarks.md; a suite not run keeps its last figures, dated.
@@ -471,6 +491,9 @@ def bench(
         suites=chosen,
         people=people,
         postgres_url=postgres_url,
+        fault_people=fault_people,
+        fault_rate=fault_rate,
+        replay_events=replay_events,
     )
     console.print((out / "benchmarks.md").read_text(), markup=False, highlight=False)
 

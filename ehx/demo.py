@@ -35,9 +35,10 @@ from broker.embedded import EmbeddedBroker
 from broker.settings import BrokerSettings
 from broker.topics import Recipient
 from consent import ConsentRecord, ConsentState, Giver, Purpose, SubjectKind
-from consent.service import publish_consent_record
+from consent.service import consent_message
 from database.settings import DatabaseSettings
 from ehx.ingesting import ingest_files
+from linker import Linker
 from schemas import THINK_FAMILY_PROBLEMS, Agency, Category, KeySettings, KeyStore
 from timeline import TimelineQuery, audit_record
 
@@ -308,9 +309,15 @@ async def _quiet_ledger(services: Services, deadline: float, still: float = 1.5)
         await asyncio.sleep(0.25)
 
 
+def _linker(services: Services) -> Linker:
+    """The linker: the demo runs every service, all in this process."""
+    assert services.linker is not None, "the demo builds every service"
+    return services.linker
+
+
 def _youngest(services: Services) -> str | None:
     """Maryam, the youngest of the example family."""
-    identities = services.linker.identities
+    identities = _linker(services).identities
     for person in identities.people():
         if any(r.given_name == "Maryam" for r in identities.records_of(person)):
             return str(person)
@@ -328,14 +335,14 @@ async def _consent_and_withdrawal(services: Services, report: DemoReport, deadli
     mother = next(
         (
             p
-            for p in services.linker.identities.people()
-            if any(r.given_name == "Amina" for r in services.linker.identities.records_of(p))
+            for p in _linker(services).identities.people()
+            if any(r.given_name == "Amina" for r in _linker(services).identities.records_of(p))
         ),
         None,
     )
     if mother is None:
         return
-    report.family = services.linker.families.family_of(mother)
+    report.family = _linker(services).families.family_of(mother)
     now = datetime.now(UTC)
     granted = ConsentRecord(
         state=ConsentState.GRANTED,
@@ -355,7 +362,7 @@ async def _consent_and_withdrawal(services: Services, report: DemoReport, deadli
     report.consent_id = str(granted.consent_id)
 
     async def settle(record: ConsentRecord) -> dict[tuple[str, str], int]:
-        await publish_consent_record(services.broker, record)
+        await services.publisher.publish([consent_message(record)])
         while time.monotonic() < deadline:
             stored = await asyncio.to_thread(store.record, record.record_id)
             if stored == record:
@@ -419,7 +426,7 @@ async def run_demo(
             KeySettings(key_dir=workdir / "keys"),
             session_timeout_ms=6_000,
         )
-        await services.broker.start()
+        await services.start()
         try:
             for agency, names in EXAMPLES.items():
                 summary = await ingest_files(
@@ -434,7 +441,7 @@ async def run_demo(
             deadline = time.monotonic() + timeout
             while time.monotonic() < deadline:
                 report.stored = await asyncio.to_thread(services.intake.total)
-                report.linked = await asyncio.to_thread(services.linker.store.events_linked)
+                report.linked = await asyncio.to_thread(_linker(services).store.events_linked)
                 if report.stored >= report.published and report.linked >= report.published:
                     break
                 await asyncio.sleep(0.2)
@@ -445,15 +452,15 @@ async def run_demo(
                     break
                 await asyncio.sleep(0.2)
             report.before_consent = await asyncio.to_thread(consent.count_decisions)
-            people = list(services.linker.identities.people())
+            people = list(_linker(services).identities.people())
             report.people = len(people)
-            report.families = len({services.linker.families.family_of(p) for p in people})
-            report.review = len(services.linker.identities.review)
+            report.families = len({_linker(services).families.family_of(p) for p in people})
+            report.review = len(_linker(services).identities.review)
             report.received = dict(await asyncio.to_thread(services.intake.count_by_type))
             await _consent_and_withdrawal(services, report, deadline)
             await _audit(services, report, broker.bootstrap, settings, keys, deadline)
         finally:
-            await services.broker.stop()
+            await services.stop()
             services.engine.dispose()
     report.seconds = time.monotonic() - started
     return report

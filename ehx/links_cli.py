@@ -1,4 +1,11 @@
-"""``ehx links review`` and ``ehx links decide``: the clerical review queue for identity links."""
+"""``ehx links``: the clerical review queue for identity links, people's merges and
+splits, and families' histories.
+
+``review`` and ``decide`` work the queue; ``person`` shows which ids make one person and
+what joined them; ``family`` shows who was in a family when, and where they lived;
+``merge`` and ``split`` correct the linker. Each decision is an event on ehx.links: the
+linker applies it and relinks every event already sent that it moves.
+"""
 
 from __future__ import annotations
 
@@ -17,6 +24,7 @@ from broker.runtime import require_bootstrap
 from broker.settings import BrokerSettings
 from database import migrate, open_engine
 from linker import LinkStore
+from linker.people import composition, family_history, merge_decision, split_decision
 from linker.service import review_message
 from schemas.links import ReviewDecision
 
@@ -78,8 +86,9 @@ def decide(
 ) -> None:
     """Record a reviewer's decision as an event on ehx.links; the linker applies it.
 
-    --same merges the two people (later records link to one person); --different keeps
-    them apart. Needs a running broker (`ehx up`).
+    --same merges the two people: events already sent about either are relinked to one
+    person and family. --different keeps them apart (and splits them if they were
+    merged). Needs a running broker (`ehx up`).
     """
     if same is None:
         raise typer.BadParameter("say --same or --different")
@@ -95,11 +104,121 @@ def decide(
         reason=reason,
         decided_at=datetime.now(UTC),
     )
+    _send(decision)
+    console.print(f"{review_id}: {'same person' if same else 'different people'} ({by}).")
 
+
+def _send(decision: ReviewDecision) -> None:
     async def send() -> None:
         settings = BrokerSettings()
         async with KafkaPublisher(require_bootstrap(settings), settings) as publisher:
             await publisher.publish([review_message(decision)])
 
     asyncio.run(send())
-    console.print(f"{review_id}: {'same person' if same else 'different people'} ({by}).")
+
+
+def person(
+    person_id: Annotated[str, typer.Argument(help="A person id, as timelines show it.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")] = False,
+) -> None:
+    """The ids that make this person now, each with its own records, and what joined them.
+
+    A record linked by a probabilistic match keeps an id of its own, merged in: if the
+    match was wrong, `ehx links split THAT_ID` takes exactly it out again.
+    """
+    found = composition(_store(), person_id)
+    if found is None:
+        raise typer.BadParameter(f"the linker has no person {person_id!r}")
+    if as_json:
+        sys.stdout.write(json.dumps(found, indent=2, default=str) + "\n")
+        return
+    table = Table("id", "merged into", "record", "role", "how linked", title=found["person_id"])
+    for member in found["members"]:
+        for record in member["records"]:
+            how = record["band"] + (f" ({record['weight']:.1f} bits)" if record["weight"] else "")
+            table.add_row(
+                member["id"], member["merged_into"] or "-", _who(record), record["role"], how
+            )
+    console.print(table)
+    for entry in found["history"]:
+        who = f" by {entry['decided_by']}: {entry['reason']}" if entry["decided_by"] else ""
+        console.print(
+            f"  {entry['at']:%Y-%m-%d %H:%M} {entry['op']} {entry['a']} {entry['b']} "
+            f"({entry['cause']}){who}"
+        )
+
+
+def family(
+    family_id: Annotated[str, typer.Argument(help="A family id, as timelines show it.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")] = False,
+) -> None:
+    """Who has been in this family and when, where each lived from when to when, and the
+    changes in order: someone joining, someone moving to another household.
+
+    A family id never changes and a family only grows, so a separation, a new partner or
+    a child moving to relatives shows here rather than as a new family.
+    """
+    found = family_history(_store(), family_id)
+    if found is None:
+        raise typer.BadParameter(f"the linker has no family {family_id!r}")
+    if as_json:
+        sys.stdout.write(json.dumps(found, indent=2, default=str) + "\n")
+        return
+    table = Table("person", "roles", "first seen", "last seen", "households", title=family_id)
+    for member in found["members"]:
+        stays = "; ".join(
+            f"{h['household']} {h['since']:%Y-%m-%d}–{h['until']:%Y-%m-%d}"
+            for h in member["households"]
+        )
+        table.add_row(
+            member["person_id"],
+            ", ".join(member["roles"]),
+            f"{member['first_seen']:%Y-%m-%d}",
+            f"{member['last_seen']:%Y-%m-%d}",
+            stays or "-",
+        )
+    console.print(table)
+    for change in found["changes"]:
+        where = change.get("household") or "no address"
+        moved = f" from {change['left']}" if change["change"] == "moved" else ""
+        console.print(
+            f"  {change['at']:%Y-%m-%d} {change['person_id']} {change['change']}{moved} "
+            f"({where}; {change['role']})"
+        )
+
+
+def merge(
+    person_id: Annotated[str, typer.Argument(help="The person who stays.")],
+    other_id: Annotated[str, typer.Argument(help="The person who is the same one.")],
+    by: Annotated[str, typer.Option("--by", help="Your id (recorded, and audited).")],
+    reason: Annotated[str, typer.Option(help="Why: what settled it.")],
+) -> None:
+    """Two people are one. Events already sent about either are relinked to one person
+    and family; recipients get them again under it. Needs a running broker (`ehx up`)."""
+    try:
+        decision = merge_decision(_store(), person_id, other_id, by, reason)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    _send(decision)
+    console.print(f"{other_id} joins {person_id} ({by}); the linker relinks what was sent.")
+
+
+def split(
+    person_id: Annotated[
+        str, typer.Argument(help="The id wrongly merged (see `ehx links person`).")
+    ],
+    by: Annotated[str, typer.Option("--by", help="Your id (recorded, and audited).")],
+    reason: Annotated[str, typer.Option(help="Why: what settled it.")],
+) -> None:
+    """Undo a wrong merge: PERSON_ID is its own person again, kept apart from the other.
+
+    Every recipient that got its events under the merged identity gets a retraction;
+    the events are then decided afresh under the right person and family.
+    Needs a running broker (`ehx up`).
+    """
+    try:
+        decision = split_decision(_store(), person_id, by, reason)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    _send(decision)
+    console.print(f"{person_id} split from {decision.candidate_id} ({by}); the linker relinks.")

@@ -4,9 +4,9 @@ It consumes ``ehx.raw.*`` in batches. A message that is not a canonical event, i
 carries a bad signature, or claims another agency than its topic's, goes to quarantine
 with its reason. The rest are stored, idempotent by event id.
 
-Acknowledgement: ``NACK_ON_ERROR``. The offset is committed only after the quarantine
-messages are acknowledged by the broker and the good events are committed to the
-database; any exception rewinds the batch, so no later success can commit past it.
+Acknowledgement: ``NACK_ON_ERROR``. The offset is committed only after the good events
+are committed to the database and the quarantine messages are acknowledged by the
+broker; any exception rewinds the batch, so no later success can commit past it.
 """
 
 from __future__ import annotations
@@ -21,8 +21,9 @@ from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 
 from broker import telemetry
-from broker.auditing import publish_audits
-from broker.consuming import batch_records, batch_subscriber, quarantine, verified_event
+from broker.auditing import audit_messages
+from broker.consuming import batch_records, batch_subscriber, quarantined, verified_event
+from broker.publishing import MessagePublisher
 from broker.topics import RAW_TOPICS
 from intake.store import IntakeStore, ReceivedEvent
 from schemas import CanonicalEvent, SignatureVerifier
@@ -80,12 +81,13 @@ def replayed(event: ReceivedEvent, first: str) -> AuditRecord:
 
 def register_intake(
     broker: KafkaBroker,
+    publisher: MessagePublisher,
     store: IntakeStore,
     verifier: SignatureVerifier,
     *,
     session_timeout_ms: int = 10_000,
 ) -> None:
-    """Attach the intake subscriber to ``broker``."""
+    """Attach the intake subscriber to ``broker``; it publishes through ``publisher``."""
 
     @batch_subscriber(
         broker,
@@ -99,8 +101,7 @@ def register_intake(
         telemetry.record_batch(GROUP, records)
         verdicts = [check(record, verifier, now) for record in records]
         refused = [v.quarantine for v in verdicts if v.quarantine is not None]
-        for entry in refused:
-            await quarantine(broker, entry)
+        out = [m for entry in refused for m in quarantined(entry)]
         good = [v.event for v in verdicts if v.event is not None]
         traced = [
             (v.event.event_id, telemetry.header(r.headers, telemetry.TRACEPARENT))
@@ -112,9 +113,8 @@ def register_intake(
         if new < len(good):
             # Published again (not a redelivery of the same offset): on the ledger, each.
             again = await asyncio.to_thread(store.replays, good)
-            await asyncio.gather(
-                *publish_audits(broker, [replayed(e, first) for e, first in again])
-            )
+            out += audit_messages(replayed(e, first) for e, first in again)
+        await publisher.publish(out)
         if refused or new < len(good):
             log.info(
                 "intake batch: %d stored, %d replays, %d quarantined",

@@ -3,14 +3,21 @@
 A family id is stable: when two families turn out to be one, the older id survives and
 the other is recorded as merged into it. Who was in which family when is kept as
 history, so a separation or a child moving to relatives does not rewrite the past.
+
+When who-is-who changes (a reviewer merges two people or splits a wrong link), the
+families are grouped again from every mention (``regroup``); each group keeps the id its
+earliest event was given, so families nobody touched keep theirs and a family split off
+gets back the id it had before the wrong merge.
 """
 
 from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from itertools import groupby
+from typing import Protocol
 
 from linker.names import fold, postcode_key
 
@@ -119,3 +126,55 @@ class FamilyIndex:
 
     def family_of(self, person_id: str) -> str:
         return self._named(person_id)
+
+
+class Seen(Protocol):
+    """A stored mention, as regrouping needs it."""
+
+    @property
+    def event_id(self) -> str: ...
+    @property
+    def person_id(self) -> str: ...
+    @property
+    def family_id(self) -> str: ...
+    @property
+    def role(self) -> str: ...
+    @property
+    def household(self) -> str | None: ...
+    @property
+    def related(self) -> bool: ...
+
+
+def _number(family_id: str) -> int:
+    digits = family_id.lstrip("f")
+    return int(digits) if digits.isdigit() else 0
+
+
+def regroup(
+    mentions: Sequence[Seen], person_of: Callable[[str], str], floor: int = 0
+) -> FamilyIndex:
+    """Families from every mention (in the order they were linked), people as they are now.
+
+    Each group takes the id its earliest mention was given, or, if another group has it
+    already, the next id among its own mentions; a group with none free gets a new id.
+    ``floor``: ids up to it were handed out before, and are never handed out again.
+    """
+    index = FamilyIndex()
+    for _, group in groupby(mentions, key=lambda m: m.event_id):
+        index.observe(Member(person_of(m.person_id), m.role, m.household, m.related) for m in group)
+    claims: dict[str, list[str]] = {}
+    for mention in mentions:
+        root = index._root(person_of(mention.person_id))
+        wanted = claims.setdefault(root, [])
+        if mention.family_id not in wanted:
+            wanted.append(mention.family_id)
+    index._family_id = {}
+    taken: set[str] = set()
+    for root, wanted in claims.items():  # dicts keep order: earliest mention first
+        free = next((f for f in wanted if f not in taken), None)
+        if free is not None:
+            index._family_id[root] = free
+            taken.add(free)
+    index._next = max([floor, *(_number(f) for f in taken)])
+    index.merges = []
+    return index

@@ -10,8 +10,12 @@ are scored with Fellegi-Sunter (``compare``) and the best one decides the band:
 - below ``lower``: a new person.
 
 Never linked automatically: records whose given names are simply different (twins
-share a surname, a birthday and an address). Pure and in memory; the linker service
-keeps it durable by replaying its own decisions.
+share a surname, a birthday and an address), nor two people a reviewer kept apart.
+
+Every link that joins two people is a merge, kept in ``journal``: a probabilistic link
+gives the record its own person id and merges it into the candidate, so a wrong link
+can be split again later, exactly, by that id. Pure and in memory; the linker service
+stores the journal with the mentions and replays both on start.
 """
 
 from __future__ import annotations
@@ -62,6 +66,33 @@ class Resolution:
     confidence: float
     evidence: MatchEvidence | None = None
     candidate_id: str | None = None
+    #: The id this record was given itself, when it differs from ``person_id`` (a
+    #: probabilistic link merged it in): what the linker stores, and a split restores.
+    own_id: str | None = None
+
+    @property
+    def own(self) -> str:
+        return self.own_id or self.person_id
+
+
+class Op(StrEnum):
+    MERGE = "merge"
+    SPLIT = "split"
+    APART = "apart"
+
+
+@dataclass(frozen=True)
+class JournalEntry:
+    """One change to who is who: ``a`` and ``b`` merged (``b`` into ``a``), split, kept apart.
+
+    ``cause``: ``identifier`` (they share one), ``match`` (a probabilistic link, with its
+    weight), or the id of the reviewer's decision.
+    """
+
+    op: Op
+    a: str
+    b: str
+    cause: str
 
 
 @dataclass
@@ -107,7 +138,11 @@ class IdentityIndex:
     _blocks: dict[tuple[str, ...], set[str]] = field(default_factory=lambda: defaultdict(set))
     _merged_into: dict[str, str] = field(default_factory=dict)
     _kept_apart: set[frozenset[str]] = field(default_factory=set)
+    #: The records each merged person had of its own (the others only hold copies).
+    _own: dict[str, list[PersonRecord]] = field(default_factory=dict)
     review: list[ReviewItem] = field(default_factory=list)
+    #: Merges, splits and keep-aparts since the service last stored them.
+    journal: list[JournalEntry] = field(default_factory=list)
     _next: int = 0
 
     def person(self, person_id: str) -> str:
@@ -115,6 +150,10 @@ class IdentityIndex:
         while person_id in self._merged_into:
             person_id = self._merged_into[person_id]
         return person_id
+
+    def knows(self, person_id: str) -> bool:
+        """Whether this id was ever given to a person (merged since or not)."""
+        return person_id in self._records
 
     def people(self) -> Iterable[str]:
         return (p for p in self._records if p not in self._merged_into)
@@ -132,8 +171,9 @@ class IdentityIndex:
         }
         if known:
             person_id = min(known)
-            for other in known - {person_id}:
-                self.merge(person_id, other)
+            for other in sorted(known - {person_id}):
+                if not self.kept_apart(person_id, other):
+                    self.merge(person_id, other, "identifier")
             self._remember(person_id, record)
             return Resolution(person_id, Band.DETERMINISTIC, None, 1.0)
 
@@ -143,9 +183,16 @@ class IdentityIndex:
                 f.field == "given_name" and f.level == "different" for f in best.fields
             )
             if best.weight >= self.policy.upper and not given_differs:
-                self._remember(best_id, record)
+                # Its own id, merged: a reviewer can split exactly this link off again.
+                own = self._new(record)
+                self.merge(best_id, own, f"match {best.weight:.1f}")
                 return Resolution(
-                    best_id, Band.LINKED, best.weight, confidence(best.weight, self.policy), best
+                    best_id,
+                    Band.LINKED,
+                    best.weight,
+                    confidence(best.weight, self.policy),
+                    best,
+                    own_id=own,
                 )
             if best.weight >= self.policy.lower:
                 person_id = self._new(record)
@@ -191,41 +238,110 @@ class IdentityIndex:
         self._remember(person_id, record)
         return person_id
 
-    def _remember(self, person_id: str, record: PersonRecord) -> None:
+    def _remember(self, person_id: str, record: PersonRecord, copied: bool = False) -> None:
         for identifier in record.identifiers:
             self._by_identifier.setdefault(identifier, person_id)
         records = self._records[person_id]
         if record not in records and len(records) < RECORDS_PER_PERSON:
             records.append(record)
+        own = self._own.get(person_id)
+        if not copied and own is not None and record not in own and len(own) < RECORDS_PER_PERSON:
+            own.append(record)
         for key in blocking_keys(record):
             self._blocks[key].add(person_id)
 
-    def merge(self, keep: str, other: str) -> str:
+    def merge(self, keep: str, other: str, cause: str) -> str:
         """One person after all: ``other``'s records join ``keep``. Reversible by ``split``."""
         keep, other = self.person(keep), self.person(other)
         if keep == other:
             return keep
+        # What each had of its own, kept from the first merge on, so a split can give
+        # every person back exactly its own records.
+        for person in (keep, other):
+            self._own.setdefault(person, list(self._records[person]))
         self._merged_into[other] = keep
         for record in self._records[other]:
-            self._remember(keep, record)
+            self._remember(keep, record, copied=True)
+            # Blocks name the survivor only: a block does not fill up with merged ids.
+            for key in blocking_keys(record):
+                self._blocks[key].discard(other)
+        self.journal.append(JournalEntry(Op.MERGE, keep, other, cause))
         return keep
 
-    def keep_apart(self, a: str, b: str) -> None:
-        """A reviewer said these are two people: remembered (and a merge of them undone)."""
-        a, b = self.person(a), self.person(b)
-        self._kept_apart.add(frozenset({a, b}))
+    def keep_apart(self, a: str, b: str, cause: str) -> None:
+        """A reviewer said these are two people: never linked to each other again."""
+        pair = frozenset({self.person(a), self.person(b)})
+        if len(pair) == 2 and pair not in self._kept_apart:
+            self._kept_apart.add(pair)
+            self.journal.append(JournalEntry(Op.APART, self.person(a), self.person(b), cause))
 
-    def split(self, merged: str) -> None:
-        """Undo a merge: ``merged`` is its own person again, kept apart from the other."""
-        survivor = self._merged_into.pop(merged, None)
-        if survivor is None:
-            return
-        self._kept_apart.add(frozenset({merged, survivor}))
-        for record in self._records[merged]:
-            if record in self._records[survivor]:
-                self._records[survivor].remove(record)
-        for identifier, person_id in list(self._by_identifier.items()):
-            if person_id == survivor and any(
-                identifier in r.identifiers for r in self._records[merged]
-            ):
+    def kept_apart(self, a: str, b: str) -> bool:
+        return frozenset({self.person(a), self.person(b)}) in self._kept_apart
+
+    def merged_into(self, person_id: str) -> str | None:
+        """Whom ``person_id`` was merged into directly, if anyone."""
+        return self._merged_into.get(person_id)
+
+    def members(self, person_id: str) -> list[str]:
+        """Every id that is now this person (its own first), for a reviewer to split."""
+        root = self.person(person_id)
+        found = [p for p in self._records if p != root and self.person(p) == root]
+        return [root, *sorted(found)]
+
+    def _under(self, person_id: str) -> list[str]:
+        """``person_id`` and every id merged into it, directly or through others."""
+        found = []
+        for candidate in self._own:
+            walk: str | None = candidate
+            while walk is not None and walk != person_id:
+                walk = self._merged_into.get(walk)
+            if walk == person_id:
+                found.append(candidate)
+        return found or [person_id]
+
+    def split(self, merged: str, cause: str) -> bool:
+        """Undo the merge of ``merged``: its own person again, kept apart from the other.
+
+        Its records leave every person it had been merged into; identifiers its records
+        carry point at it again. False if it was not merged into anyone.
+        """
+        parent = self._merged_into.pop(merged, None)
+        if parent is None:
+            return False
+        ancestors = [parent]
+        while ancestors[-1] in self._merged_into:
+            ancestors.append(self._merged_into[ancestors[-1]])
+        root = ancestors[-1]
+        moved = self._records.get(merged, [])
+        carried = {i for r in moved for i in r.identifiers}
+        for ancestor in ancestors:
+            kept: list[PersonRecord] = []
+            for member in self._under(ancestor):
+                for record in self._own.get(member, self._records[member]):
+                    if record not in kept and len(kept) < RECORDS_PER_PERSON:
+                        kept.append(record)
+            self._records[ancestor] = kept
+        for record in moved:
+            for key in blocking_keys(record):
+                self._blocks[key].add(merged)
+        for identifier in carried:
+            if self.person(self._by_identifier.get(identifier, merged)) == root:
                 self._by_identifier[identifier] = merged
+        self._kept_apart.add(frozenset({merged, root}))
+        self.journal.append(JournalEntry(Op.SPLIT, root, merged, cause))
+        return True
+
+    def replay(self, entry: JournalEntry) -> None:
+        """Apply a stored journal entry on start (it is not journalled again)."""
+        journalled = len(self.journal)
+        if entry.op is Op.MERGE:
+            self.merge(entry.a, entry.b, entry.cause)
+        elif entry.op is Op.SPLIT:
+            self.split(entry.b, entry.cause)
+        else:
+            self.keep_apart(entry.a, entry.b, entry.cause)
+        del self.journal[journalled:]
+
+    def take_journal(self) -> list[JournalEntry]:
+        taken, self.journal = self.journal, []
+        return taken

@@ -9,38 +9,45 @@ Acknowledgement: ``NACK_ON_ERROR``. Linked events and quarantine entries are pub
 and acknowledged, then the decisions are committed to the database, then the offset is
 committed. A crash in between replays the batch: events already in the database are
 skipped, the others are linked again and republished under the same event ids.
+
+A reviewer's decision (``ehx.links``, group ``linker-reviews``) merges two people or
+splits a wrong merge. Every event already sent whose subjects now say another person or
+family goes out again as a ``Relink`` on ``ehx.linked``; the consent service retracts what
+recipients got under the old identity and decides the event afresh. Relinks are
+published before the decision is stored, so a crash in between recomputes the same ones.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
 
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 
-from adapters.publisher import OutboundMessage
 from broker import telemetry
-from broker.auditing import publish_audits
+from broker.auditing import audit_message
 from broker.consuming import (
     batch_records,
     batch_subscriber,
     parsed,
-    quarantine,
+    quarantined,
+    refusal,
     verified_event,
 )
+from broker.publishing import MessagePublisher, OutboundMessage
 from broker.topics import RAW_TOPICS, Topic
-from linker.families import OUTSIDE_ROLES, FamilyIndex, Member
-from linker.index import Band, IdentityIndex
+from linker.families import OUTSIDE_ROLES, FamilyIndex, Member, regroup
+from linker.index import Band, IdentityIndex, Op
 from linker.mentions import mentions_of
+from linker.relinks import current_links, relinks
 from linker.store import LinkedMention, LinkReview, LinkStore
 from schemas import CanonicalEvent, SignatureVerifier
 from schemas.audit import Action, AuditRecord, stable_id
-from schemas.links import ReviewDecision
+from schemas.errors import LinkDecisionRefused
+from schemas.links import Relink, ReviewDecision
 from schemas.quarantine import QuarantineRecord
 
 GROUP = "linker"
@@ -57,27 +64,47 @@ class Linker:
     families: FamilyIndex
     #: Uncertain pairs met since the service last took them (for the review queue).
     pending_reviews: list[LinkReview] = field(default_factory=list)
+    #: Linking a batch and applying a decision take turns: each stores its own journal.
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     @classmethod
     def open(cls, store: LinkStore) -> Linker:
         identities, families = store.load()
-        linker = cls(store, identities, families)
-        for decision in store.decisions():
-            linker.apply(decision)
-        return linker
+        return cls(store, identities, families)
 
-    def apply(self, decision: ReviewDecision) -> None:
-        """A reviewer's decision: the same person (merge, reversible), or not (kept apart).
+    def apply(self, decision: ReviewDecision) -> list[tuple[str, Relink]]:
+        """A reviewer's decision, and the relinks of events already sent that it causes.
 
-        Later records link to the merged person. Events linked before keep their person
-        ids downstream: re-linking them, and retracting what recipients got under a wrong
-        merge, is not built yet.
+        The same person: merged (reversible). Not the same person: kept apart, and if
+        they are one person now, ``person_id`` (or else ``candidate_id``) is split off.
+        Families are then grouped again, so a wrong merge of two families is undone too.
+        Applying a decision already applied changes nothing and relinks nothing.
+        ``LinkDecisionRefused`` if it names a person the linker has never seen.
         """
+        identities = self.identities
+        unknown = [
+            p for p in (decision.person_id, decision.candidate_id) if not identities.knows(p)
+        ]
+        if unknown:
+            raise LinkDecisionRefused(
+                decision.review_id, f"no person {' or '.join(unknown)} on the linker's file"
+            )
+        mentions = self.store.mentions()
+        before = current_links(mentions, identities.person, self.families.family_of)
+        cause = decision.review_id
         if decision.same_person:
             keep, other = sorted((decision.person_id, decision.candidate_id))
-            self.identities.merge(keep, other)
+            identities.merge(keep, other, cause)
+        elif identities.person(decision.person_id) == identities.person(decision.candidate_id):
+            if not identities.split(decision.person_id, cause):
+                identities.split(decision.candidate_id, cause)
         else:
-            self.identities.keep_apart(decision.person_id, decision.candidate_id)
+            identities.keep_apart(decision.person_id, decision.candidate_id, cause)
+        if not any(e.op in (Op.MERGE, Op.SPLIT) for e in identities.journal):
+            return []
+        self.families = regroup(mentions, identities.person, self.families._next)
+        after = current_links(mentions, identities.person, self.families.family_of)
+        return relinks(mentions, before, after, cause, decision.decided_at, identities.policy)
 
     def take_reviews(self) -> list[LinkReview]:
         taken, self.pending_reviews = self.pending_reviews, []
@@ -122,7 +149,7 @@ class Linker:
                 LinkedMention(
                     event_id,
                     index,
-                    resolution.person_id,
+                    resolution.own,
                     family_id,
                     resolution.band.value,
                     resolution.weight,
@@ -169,14 +196,51 @@ def family_key(event: CanonicalEvent) -> str:
     return event.subjects[0].family_id or str(event.event_id)
 
 
+def linked_message(linked: CanonicalEvent, accepted_at: str | None) -> OutboundMessage:
+    """A linked event for ``ehx.linked``, keyed by its family, its journey in the headers."""
+    headers = [("ehx-event-id", str(linked.event_id).encode())]
+    if linked.trace is not None:
+        headers.append((telemetry.TRACEPARENT, linked.trace.traceparent.encode()))
+    if accepted_at:
+        headers.append((telemetry.ACCEPTED_AT, accepted_at.encode()))
+    return OutboundMessage(
+        Topic.LINKED.value, family_key(linked).encode(), linked.to_bytes(), tuple(headers)
+    )
+
+
+def relink_message(key: str, relink: Relink) -> OutboundMessage:
+    """A relink for ``ehx.linked``, under the key its event first went out with."""
+    return OutboundMessage(
+        Topic.LINKED.value,
+        key.encode(),
+        relink.model_dump_json().encode(),
+        (("ehx-event-id", str(relink.event_id).encode()), ("ehx-kind", b"relink")),
+    )
+
+
 def register_linker(
     broker: KafkaBroker,
+    publisher: MessagePublisher,
     linker: Linker,
     verifier: SignatureVerifier,
     *,
     session_timeout_ms: int = 10_000,
 ) -> None:
-    """Attach the linker subscriber to ``broker``."""
+    """Attach the linker's subscribers to ``broker``; they publish through ``publisher``."""
+
+    def link_batch(
+        events: list[CanonicalEvent], accepted: dict[str, str]
+    ) -> tuple[list[OutboundMessage], list[LinkedMention]]:
+        done = linker.store.linked([str(e.event_id) for e in events])
+        out: list[OutboundMessage] = []
+        decisions: list[LinkedMention] = []
+        for event in events:
+            if str(event.event_id) in done:
+                continue  # a replay after a crash: linked and stored already
+            linked, made = linker.link(event)
+            decisions += made
+            out.append(linked_message(linked, accepted.get(str(event.event_id))))
+        return out, decisions
 
     @batch_subscriber(
         broker,
@@ -187,7 +251,7 @@ def register_linker(
     async def on_raw(message: KafkaMessage) -> None:
         now = datetime.now(UTC)
         events: list[CanonicalEvent] = []
-        sends: list[Awaitable[Any]] = []
+        out: list[OutboundMessage] = []
         records = batch_records(message.raw_message)
         telemetry.record_batch(GROUP, records)
         accepted: dict[str, str] = {}
@@ -199,36 +263,19 @@ def register_linker(
                     telemetry.header(record.headers, telemetry.ACCEPTED_AT) or ""
                 )
             else:
-                sends.append(quarantine(broker, checked))
+                out += quarantined(checked)
         spans = telemetry.stage_spans(
             GROUP, [(str(e.event_id), e.trace.traceparent if e.trace else None) for e in events]
         )
-        with spans:
-            done = await asyncio.to_thread(linker.store.linked, [str(e.event_id) for e in events])
-            decisions: list[LinkedMention] = []
-            for event in events:
-                if str(event.event_id) in done:
-                    continue  # a replay after a crash: linked and stored already
-                linked, made = linker.link(event)
-                decisions += made
-                headers = {"ehx-event-id": str(event.event_id)}
-                if linked.trace is not None:
-                    headers[telemetry.TRACEPARENT] = linked.trace.traceparent
-                if accepted.get(str(event.event_id)):
-                    headers[telemetry.ACCEPTED_AT] = accepted[str(event.event_id)]
-                sends.append(
-                    broker.publish(
-                        linked.to_bytes(),
-                        Topic.LINKED.value,
-                        key=family_key(linked).encode(),
-                        headers=headers,
-                    )
-                )
-            await asyncio.gather(*sends)
-            # Reviews first: a crash before the mentions are stored replays the batch and
-            # queues the same pairs again, which the queue keeps once.
-            await asyncio.to_thread(linker.store.save_reviews, linker.take_reviews())
-            await asyncio.to_thread(linker.store.save, decisions)
+        async with linker.lock:
+            with spans:
+                linked, decisions = await asyncio.to_thread(link_batch, events, accepted)
+                await publisher.publish(out + linked)
+                # Reviews first: a crash before the mentions are stored replays the batch and
+                # queues the same pairs again, which the queue keeps once.
+                await asyncio.to_thread(linker.store.save_reviews, linker.take_reviews())
+                journal = linker.identities.take_journal()
+                await asyncio.to_thread(linker.store.save, decisions, journal)
 
     @batch_subscriber(
         broker,
@@ -244,8 +291,18 @@ def register_linker(
                 record, ReviewDecision.model_validate_json, REVIEWS, "a review decision", now
             )
             if isinstance(decision, QuarantineRecord):
-                await quarantine(broker, decision)
+                await publisher.publish(quarantined(decision))
                 continue
-            linker.apply(decision)
-            await asyncio.to_thread(linker.store.record_decision, decision)
-            await asyncio.gather(*publish_audits(broker, [reviewed_record(decision)]))
+            async with linker.lock:
+                try:
+                    moved = await asyncio.to_thread(linker.apply, decision)
+                except LinkDecisionRefused as exc:
+                    # Never redelivered forever: refused, with why, and the next one read.
+                    await publisher.publish(quarantined(refusal(record, REVIEWS, exc.reason, now)))
+                    continue
+                await publisher.publish([relink_message(key, relink) for key, relink in moved])
+                journal = linker.identities.take_journal()
+                await asyncio.to_thread(linker.store.save, (), journal, decision)
+                await publisher.publish([audit_message(reviewed_record(decision))])
+            if moved:
+                log.info("review %s: %d event(s) relinked", decision.review_id, len(moved))

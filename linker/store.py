@@ -6,21 +6,25 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime
-from itertools import groupby
 from typing import Any
 
 from sqlalchemy import Engine, func, insert, select, update
 
-from database import link_reviews, linker_mentions
+from database import link_reviews, linker_journal, linker_mentions, received_events
 from linker.compare import PersonRecord
-from linker.families import FamilyIndex, Member
-from linker.index import IdentityIndex
+from linker.families import FamilyIndex, regroup
+from linker.history import Appearance
+from linker.index import IdentityIndex, JournalEntry, Op
 from schemas.links import ReviewDecision
 
 
 @dataclass(frozen=True)
 class LinkedMention:
-    """One subject of one event, as the linker decided it."""
+    """One subject of one event, as the linker decided it.
+
+    ``person_id`` is the id the record was given itself (a probabilistic link merges it
+    into the person it matched: see the journal); ``family_id`` the family it went out in.
+    """
 
     event_id: str
     subject_index: int
@@ -69,42 +73,221 @@ class LinkStore:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
 
-    def save(self, mentions: Sequence[LinkedMention]) -> None:
-        if not mentions:
+    def save(
+        self,
+        mentions: Sequence[LinkedMention],
+        journal: Sequence[JournalEntry],
+        decision: ReviewDecision | None = None,
+    ) -> None:
+        """Mentions and journal entries in one transaction (and the reviewer's decision).
+
+        The journal is not optional: mentions of records linked by a match name their own
+        ids, and only the journal's merges make them one person again on restart.
+        """
+        if not mentions and not journal and decision is None:
             return
+        now = decision.decided_at if decision else datetime.now(UTC)
         with self._engine.begin() as connection:
-            connection.execute(linker_mentions.insert(), [asdict(m) for m in mentions])
+            if mentions:
+                connection.execute(linker_mentions.insert(), [asdict(m) for m in mentions])
+            if journal:
+                connection.execute(
+                    linker_journal.insert(),
+                    [
+                        {
+                            "op": e.op.value,
+                            "a": e.a,
+                            "b": e.b,
+                            "cause": e.cause[:80],
+                            "decided_by": decision.decided_by if decision else None,
+                            "reason": decision.reason if decision else None,
+                            "at": now,
+                        }
+                        for e in journal
+                    ],
+                )
+            if decision is not None:
+                connection.execute(
+                    update(link_reviews)
+                    .where(link_reviews.c.review_id == decision.review_id)
+                    .values(
+                        same_person=decision.same_person,
+                        decided_by=decision.decided_by,
+                        reason=decision.reason,
+                        decided_at=decision.decided_at,
+                    )
+                )
 
     def linked(self, event_ids: Iterable[str]) -> set[str]:
         """Which of these events the linker has already handled."""
-        wanted = list(event_ids)
+        return self._present(linker_mentions.c.event_id, event_ids)
+
+    def _present(self, column: Any, values: Iterable[str]) -> set[str]:
+        """Which of ``values`` the mentions hold in ``column``."""
+        wanted = sorted(set(values))
         if not wanted:
             return set()
         with self._engine.connect() as connection:
             return set(
-                connection.execute(
-                    select(linker_mentions.c.event_id)
-                    .where(linker_mentions.c.event_id.in_(wanted))
-                    .distinct()
-                ).scalars()
+                connection.execute(select(column).where(column.in_(wanted)).distinct()).scalars()
             )
 
     def load(self) -> tuple[IdentityIndex, FamilyIndex]:
-        """Rebuild the indexes by replaying every stored decision in its original order."""
-        identities, families = IdentityIndex(), FamilyIndex()
+        """Rebuild the indexes: every mention in its original order, then the journal.
+
+        The journal is read first: each entry was committed with the mentions it names,
+        so mentions read after it hold every person it merges or splits, even while a
+        running linker writes more (read the other way round, a merge could name a
+        person not yet read).
+        """
+        identities = IdentityIndex()
+        journal = self.journal()
+        mentions = self.mentions()
+        for mention in mentions:
+            identities.restore(mention.person_id, mention.record)
+        for entry in journal:
+            identities.replay(entry)
+        floor = max((int(m.family_id.lstrip("f") or 0) for m in mentions), default=0)
+        return identities, regroup(mentions, identities.person, floor)
+
+    def mentions(self) -> list[LinkedMention]:
+        """Every mention, in the order the linker made them."""
         columns = [c for c in linker_mentions.c if c.name != "seq"]
         with self._engine.connect() as connection:
             rows = connection.execute(select(*columns).order_by(linker_mentions.c.seq))
-            mentions = [LinkedMention(**row._mapping) for row in rows]
-        for _, group in groupby(mentions, key=lambda m: m.event_id):
-            members = []
-            for mention in group:
-                identities.restore(mention.person_id, mention.record)
-                members.append(
-                    Member(mention.person_id, mention.role, mention.household, mention.related)
+            return [LinkedMention(**row._mapping) for row in rows]
+
+    def journal(self) -> list[JournalEntry]:
+        """Every merge, split and keep-apart, oldest first."""
+        with self._engine.connect() as connection:
+            rows = connection.execute(
+                select(
+                    linker_journal.c.op,
+                    linker_journal.c.a,
+                    linker_journal.c.b,
+                    linker_journal.c.cause,
+                ).order_by(linker_journal.c.seq)
+            ).all()
+        return [JournalEntry(Op(r.op), r.a, r.b, r.cause) for r in rows]
+
+    def known(self, person_ids: Iterable[str]) -> set[str]:
+        """Which of these ids the linker has given to a record."""
+        return self._present(linker_mentions.c.person_id, person_ids)
+
+    def merged_into(self, person_ids: Iterable[str]) -> dict[str, str | None]:
+        """Whom each of these ids is merged into now (None: its own person), by the journal.
+
+        The last merge or split naming an id as the one merged decides.
+        """
+        wanted = sorted(set(person_ids))
+        parent: dict[str, str | None] = dict.fromkeys(wanted)
+        if not wanted:
+            return parent
+        with self._engine.connect() as connection:
+            rows = connection.execute(
+                select(linker_journal.c.op, linker_journal.c.a, linker_journal.c.b)
+                .where(
+                    linker_journal.c.b.in_(wanted),
+                    linker_journal.c.op.in_([Op.MERGE.value, Op.SPLIT.value]),
                 )
-            families.observe(members)
-        return identities, families
+                .order_by(linker_journal.c.seq)
+            ).all()
+        for op, a, b in rows:
+            parent[b] = a if op == Op.MERGE.value else None
+        return parent
+
+    def root(self, person_id: str) -> str:
+        """The person this id is part of now (itself if it was never merged)."""
+        seen = {person_id}
+        while (parent := self.merged_into([person_id])[person_id]) is not None:
+            if parent in seen:  # a journal can't hold a cycle; never loop if it did
+                break
+            seen.add(parent)
+            person_id = parent
+        return person_id
+
+    def members(self, people: Iterable[str]) -> dict[str, str]:
+        """Every id that is now part of one of these people, mapped to that person.
+
+        Each person maps to itself; then, level by level, the ids merged into them (a
+        probabilistic link merges the record's own id into the person it matched).
+        """
+        found = {p: p for p in people}
+        frontier = set(found)
+        while frontier:
+            with self._engine.connect() as connection:
+                candidates = set(
+                    connection.execute(
+                        select(linker_journal.c.b).where(
+                            linker_journal.c.op == Op.MERGE.value,
+                            linker_journal.c.a.in_(sorted(frontier)),
+                        )
+                    ).scalars()
+                ) - set(found)
+            frontier = set()
+            for member, parent in self.merged_into(candidates).items():
+                if parent is not None and parent in found:
+                    found[member] = found[parent]
+                    frontier.add(member)
+        return found
+
+    def family_appearances(self, family_id: str) -> list[Appearance]:
+        """Everyone in every event that went out under this family id, with its date
+        (from intake's record of the event), people as they are now."""
+        m, r = linker_mentions.c, received_events.c
+        with self._engine.connect() as connection:
+            rows = connection.execute(
+                select(m.event_id, m.person_id, m.role, m.household, r.occurred_at)
+                .join(received_events, r.event_id == m.event_id)
+                .where(m.family_id == family_id)
+                .order_by(m.seq)
+            ).all()
+        person_of: dict[str, str] = {}
+        for own in {row.person_id for row in rows}:
+            person_of[own] = self.root(own)
+        return [
+            Appearance(
+                row.event_id,
+                person_of[row.person_id],
+                row.role,
+                row.household,
+                row.occurred_at if row.occurred_at.tzinfo else row.occurred_at.replace(tzinfo=UTC),
+            )
+            for row in rows
+        ]
+
+    def history(self, people: Iterable[str]) -> list[dict[str, Any]]:
+        """The journal entries about these people: what joined or parted them, who, why."""
+        wanted = list(people)
+        with self._engine.connect() as connection:
+            rows = connection.execute(
+                select(linker_journal)
+                .where(linker_journal.c.a.in_(wanted) | linker_journal.c.b.in_(wanted))
+                .order_by(linker_journal.c.seq)
+            ).mappings()
+            return [dict(r) for r in rows]
+
+    def records_of(self, people: Iterable[str]) -> list[dict[str, Any]]:
+        """The records stored under these own ids, one row per mention, in order."""
+        wanted = list(people)
+        with self._engine.connect() as connection:
+            rows = connection.execute(
+                select(
+                    linker_mentions.c.person_id,
+                    linker_mentions.c.event_id,
+                    linker_mentions.c.band,
+                    linker_mentions.c.weight,
+                    linker_mentions.c.given_name,
+                    linker_mentions.c.family_name,
+                    linker_mentions.c.date_of_birth,
+                    linker_mentions.c.postcode,
+                    linker_mentions.c.role,
+                    linker_mentions.c.identifiers,
+                )
+                .where(linker_mentions.c.person_id.in_(wanted))
+                .order_by(linker_mentions.c.seq)
+            ).mappings()
+            return [dict(r) for r in rows]
 
     def events_linked(self) -> int:
         """How many events the linker has handled."""
@@ -182,39 +365,3 @@ class LinkStore:
                 .first()
             )
         return dict(row) if row else {}
-
-    def record_decision(self, decision: ReviewDecision) -> None:
-        with self._engine.begin() as connection:
-            connection.execute(
-                update(link_reviews)
-                .where(link_reviews.c.review_id == decision.review_id)
-                .values(
-                    same_person=decision.same_person,
-                    decided_by=decision.decided_by,
-                    reason=decision.reason,
-                    decided_at=decision.decided_at,
-                )
-            )
-
-    def decisions(self) -> list[ReviewDecision]:
-        """Every reviewer's decision, oldest first (replayed on start, after the mentions)."""
-        with self._engine.connect() as connection:
-            rows = connection.execute(
-                select(link_reviews)
-                .where(link_reviews.c.decided_at.is_not(None))
-                .order_by(link_reviews.c.decided_at)
-            ).mappings()
-            return [
-                ReviewDecision(
-                    review_id=r["review_id"],
-                    person_id=r["person_id"],
-                    candidate_id=r["candidate_id"],
-                    same_person=bool(r["same_person"]),
-                    decided_by=r["decided_by"],
-                    reason=r["reason"],
-                    decided_at=r["decided_at"]
-                    if r["decided_at"].tzinfo
-                    else r["decided_at"].replace(tzinfo=UTC),
-                )
-                for r in rows
-            ]

@@ -41,3 +41,15 @@ class KeyMissing(ExchangeError):
         self.agency = agency
         self.key_dir = key_dir
         super().__init__(f"no key for agency {agency!r} in {key_dir}: run `ehx keys init` first")
+
+
+class LinkDecisionRefused(ExchangeError):
+    """A reviewer's merge or split the linker cannot apply (a person it has never seen).
+
+    Carries ids only: safe to log and to quarantine with.
+    """
+
+    def __init__(self, review_id: str, reason: str) -> None:
+        self.review_id = review_id
+        self.reason = reason
+        super().__init__(f"link decision {review_id}: {reason}")

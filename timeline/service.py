@@ -20,7 +20,8 @@ from faststream.kafka.annotations import KafkaMessage
 from pydantic import ValidationError
 
 from broker import telemetry
-from broker.consuming import batch_records, batch_subscriber, parsed, quarantine
+from broker.consuming import batch_records, batch_subscriber, parsed, quarantined
+from broker.publishing import MessagePublisher, OutboundMessage
 from broker.settings import BrokerSettings
 from broker.topics import Recipient, Topic
 from schemas.quarantine import QuarantineRecord
@@ -37,12 +38,15 @@ AfterBatch = Callable[[list[ShareView | Retraction], datetime], object]
 
 def register_timeline(
     broker: KafkaBroker,
+    publisher: MessagePublisher,
     store: TimelineStore,
     after: AfterBatch | None = None,
     *,
     session_timeout_ms: int = 10_000,
 ) -> None:
-    """Attach the timeline subscriber to ``broker``; ``after`` runs on each stored batch."""
+    """Attach the timeline subscriber to ``broker``; ``after`` runs on each stored batch.
+
+    Refusals go out through ``publisher``."""
 
     @batch_subscriber(broker, *SHARE_TOPICS, group_id=GROUP, session_timeout_ms=session_timeout_ms)
     async def on_share(message: KafkaMessage) -> None:
@@ -51,10 +55,11 @@ def register_timeline(
         records = batch_records(message.raw_message)
         telemetry.record_batch(GROUP, records)
         traced: list[tuple[str, str | None]] = []
+        refused: list[OutboundMessage] = []
         for record in records:
             checked = parsed(record, parse_message, GROUP, "a view or a retraction", now)
             if isinstance(checked, QuarantineRecord):
-                await quarantine(broker, checked)
+                refused += quarantined(checked)
                 continue
             messages.append(checked)
             traced.append(
@@ -63,6 +68,7 @@ def register_timeline(
                     telemetry.header(record.headers, telemetry.TRACEPARENT),
                 )
             )
+        await publisher.publish(refused)
         with telemetry.stage_spans(GROUP, traced):
             await asyncio.to_thread(store.apply, messages)
         for record in records:

@@ -13,18 +13,18 @@ suite runs on both. Applying a message is idempotent by (recipient, event id, re
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, MutableMapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from pydantic import TypeAdapter
-from sqlalchemy import Connection, Engine, and_, delete, func, select, update
+from sqlalchemy import Engine, and_, delete, func, select
 
 from database import timeline_entries, timeline_people
 from schemas.views import Retraction, ShareView
+from timeline.writes import SHOWN, BatchWrite
 
-SHOWN, RETRACTED, SUPERSEDED = "shown", "retracted", "superseded"
 _message: TypeAdapter[ShareView | Retraction] = TypeAdapter(ShareView | Retraction)
 
 
@@ -57,11 +57,16 @@ class TimelineStore:
         self._engine = engine
 
     def apply(self, messages: Iterable[ShareView | Retraction]) -> Applied:
-        """Take in views and retractions (one transaction); count what changed."""
+        """Take in views and retractions, in order (one transaction); count what changed."""
+        batch = list(messages)
         counts = {"shown": 0, "retracted": 0, "superseded": 0, "replays": 0}
+        if not batch:
+            return Applied()
         with self._engine.begin() as connection:
-            for message in messages:
-                counts[_apply(connection, message)] += 1
+            write = BatchWrite(connection, batch)
+            for message in batch:
+                counts[write.take(message)] += 1
+            write.write()
         return Applied(**counts)
 
     def entries(self, query: TimelineQuery) -> list[ShareView]:
@@ -92,14 +97,28 @@ class TimelineStore:
         return views[: query.limit] if query.limit else views
 
     def family_views(
-        self, recipients: Sequence[str], family_ids: Sequence[str]
+        self,
+        recipients: Sequence[str],
+        family_ids: Sequence[str],
+        known: MutableMapping[tuple[str, str, int], ShareView] | None = None,
     ) -> dict[str, list[ShareView]]:
-        """The shown entries of many families for some recipients, in one query."""
+        """The shown entries of many families for some recipients, in one query.
+
+        ``known``: views already validated, by (recipient, event id, revision): a view's
+        revision never changes, so those are reused rather than validated again (the
+        alert desk reads whole families after every batch); the rest are added to it.
+        """
         if not family_ids:
             return {}
         columns = timeline_entries.c
         statement = (
-            select(columns.family_id, columns.view)
+            select(
+                columns.family_id,
+                columns.recipient,
+                columns.event_id,
+                columns.revision,
+                columns.view,
+            )
             .where(
                 columns.recipient.in_(list(recipients)),
                 columns.family_id.in_(sorted(set(family_ids))),
@@ -107,10 +126,15 @@ class TimelineStore:
             )
             .order_by(columns.occurred_at, columns.event_id)
         )
+        known = known if known is not None else {}
         found: dict[str, list[ShareView]] = {f: [] for f in family_ids}
         with self._engine.connect() as connection:
-            for family_id, view in connection.execute(statement):
-                found[family_id].append(ShareView.model_validate(view))
+            for family_id, recipient, event_id, revision, view in connection.execute(statement):
+                key = (recipient, event_id, revision)
+                seen = known.get(key)
+                if seen is None:
+                    seen = known[key] = ShareView.model_validate(view)
+                found[family_id].append(seen)
         return found
 
     def snapshot(self) -> list[tuple[Any, ...]]:
@@ -153,89 +177,3 @@ class TimelineStore:
 
 def parse_message(value: bytes) -> ShareView | Retraction:
     return _message.validate_json(value)
-
-
-def _apply(connection: Connection, message: ShareView | Retraction) -> str:
-    columns = timeline_entries.c
-    key = (columns.recipient == message.recipient) & (columns.event_id == str(message.event_id))
-    row = connection.execute(select(columns.revision).where(key)).first()
-    if row is not None and row.revision >= message.revision:
-        return "replays"
-    if isinstance(message, Retraction):
-        values: dict[str, Any] = {"revision": message.revision, "state": RETRACTED}
-        if row is None:
-            connection.execute(
-                timeline_entries.insert().values(
-                    recipient=message.recipient,
-                    event_id=str(message.event_id),
-                    family_id=message.family_id,
-                    **values,
-                )
-            )
-        else:
-            connection.execute(update(timeline_entries).where(key).values(**values))
-        connection.execute(
-            delete(timeline_people).where(
-                (timeline_people.c.recipient == message.recipient)
-                & (timeline_people.c.event_id == str(message.event_id))
-            )
-        )
-        return "retracted"
-    same_record = (
-        (columns.recipient == message.recipient)
-        & (columns.source_agency == message.source_agency)
-        & (columns.record_ref == message.record_ref)
-        & (columns.event_id != str(message.event_id))
-    )
-    newer = connection.execute(
-        select(func.max(columns.record_version)).where(same_record)
-    ).scalar_one_or_none()
-    state = SUPERSEDED if newer is not None and newer > message.record_version else SHOWN
-    values = {
-        "family_id": message.family_id,
-        "revision": message.revision,
-        "state": state,
-        "source_agency": message.source_agency,
-        "event_type": message.event_type,
-        "record_ref": message.record_ref,
-        "record_version": message.record_version,
-        "occurred_at": message.occurred_at,
-        "categories": list(message.categories),
-        "view": message.model_dump(mode="json"),
-    }
-    if row is None:
-        connection.execute(
-            timeline_entries.insert().values(
-                recipient=message.recipient, event_id=str(message.event_id), **values
-            )
-        )
-    else:
-        connection.execute(update(timeline_entries).where(key).values(**values))
-    connection.execute(
-        update(timeline_entries)
-        .where(same_record & (columns.record_version < message.record_version))
-        .where(columns.state == SHOWN)
-        .values(state=SUPERSEDED)
-    )
-    _set_people(connection, message.recipient, str(message.event_id), _people(message))
-    return "shown" if state == SHOWN else "superseded"
-
-
-def _people(view: ShareView) -> Sequence[str]:
-    return sorted({s.person_id for s in view.subjects})
-
-
-def _set_people(
-    connection: Connection, recipient: str, event_id: str, people: Sequence[str]
-) -> None:
-    people_c = timeline_people.c
-    connection.execute(
-        delete(timeline_people).where(
-            (people_c.recipient == recipient) & (people_c.event_id == event_id)
-        )
-    )
-    if people:
-        connection.execute(
-            timeline_people.insert(),
-            [{"recipient": recipient, "event_id": event_id, "person_id": p} for p in people],
-        )

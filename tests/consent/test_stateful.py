@@ -203,7 +203,7 @@ class ConsentMachine(RuleBasedStateMachine):
         for decision_id, view in self.latest.items():
             if view is None:
                 continue
-            event = self.ledger.events[str(view.event_id)]
+            event = self.ledger.events_by_id[str(view.event_id)]
             hits = harm_hits(
                 event,
                 self.engine.policy,

@@ -62,7 +62,7 @@ def test_up_then_ingest_then_events_then_down(tmp_path: Path) -> None:
     assert started.returncode == 0, started.stderr
     try:
         status = json.loads(ehx("status", "--json", data_dir=tmp_path).stdout)
-        assert [row["state"] for row in status[:2]] == ["running", "running"]
+        assert [row["state"] for row in status[:6]] == ["running"] * 6  # broker, 5 services
         ingested = ehx(
             "ingest", "police", str(EXAMPLES / "police.jsonl"), "--json", data_dir=tmp_path
         )
@@ -84,7 +84,9 @@ def test_up_then_ingest_then_events_then_down(tmp_path: Path) -> None:
         assert counts == [{"agency": "police", "event_type": "police.incident", "events": 2}]
     finally:
         stopped = ehx("down", data_dir=tmp_path)
-    assert "Stopped services" in stopped.stdout and "Stopped broker" in stopped.stdout
+    for service in ("intake", "linker", "consent", "timeline", "audit"):
+        assert f"Stopped {service} (pid" in stopped.stdout  # each in a process of its own
+    assert "Stopped broker" in stopped.stdout
     status = json.loads(ehx("status", "--json", data_dir=tmp_path).stdout)
     assert status[0]["state"] == "not running (ehx up)"
 

@@ -73,11 +73,11 @@ async def pipeline(
         KeySettings(key_dir=tmp_path / "keys"),
         session_timeout_ms=6000,
     )
-    await services.broker.start()
+    await services.start()
     try:
         yield kafka_bootstrap, engine, keys
     finally:
-        await services.broker.stop()
+        await services.stop()
         services.engine.dispose()
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import io
 import os
+from datetime import UTC, datetime
 
 import pytest
 from aiokafka import AIOKafkaProducer
@@ -20,6 +21,7 @@ from broker.settings import BrokerSettings
 from broker.topics import Recipient, Topic
 from consent import ConsentStore
 from schemas import Agency, KeyStore
+from schemas.links import ReviewDecision
 from tests.helpers import read_json
 from tests.integration.test_pipeline import pipeline, wait_for
 from tests.linker.test_review import police_line
@@ -49,6 +51,19 @@ async def test_a_bad_message_in_every_topic_is_quarantined_and_the_good_ones_all
     try:
         for topic in POISONED:
             await producer.send_and_wait(topic, f"\x00poison {marker}".encode(), key=b"poison")
+        # Well formed, but about people nobody has: refused, never retried forever.
+        impossible = ReviewDecision(
+            review_id=f"merge:{marker}",
+            person_id="p99999998",
+            candidate_id="p99999999",
+            same_person=True,
+            decided_by="sw-1",
+            reason="a typo in a person id",
+            decided_at=datetime.now(UTC),
+        )
+        await producer.send_and_wait(
+            Topic.LINKS.value, impossible.model_dump_json().encode(), key=b"poison"
+        )
     finally:
         await producer.stop()
 
@@ -79,11 +94,12 @@ async def test_a_bad_message_in_every_topic_is_quarantined_and_the_good_ones_all
         bootstrap,
         Topic.QUARANTINE.value,
         lambda b: b["original_b64"] and marker in _original(b),
-        count=sum(len(stages) for stages in POISONED.values()),
+        count=sum(len(stages) for stages in POISONED.values()) + 1,
         timeout=60,
     )
     by_stage = {(body["source"], body["stage"]) for _, body in refused}
     assert by_stage == {(t, s) for t, stages in POISONED.items() for s in stages}
+    assert any("no person p99999998 or p99999999" in body["reason"] for _, body in refused)
     assert all(body["reason"] for _, body in refused)
     assert all(marker not in body["reason"] for _, body in refused)  # never echoed
 

@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime
 
 from adapters import ADAPTERS
 from linker import Band, FamilyIndex, IdentityIndex, Member, PersonRecord, mentions_of
+from linker.index import Op
 from schemas import Agency
 from tests.helpers import EXAMPLES
 
@@ -79,12 +80,50 @@ def test_a_merge_is_reversible() -> None:
     index = IdentityIndex()
     a = index.resolve(PersonRecord("Lee", "Hall", date(1985, 1, 2), "B1 1AA", frozenset({"pnc:1"})))
     b = index.resolve(PersonRecord("Lee", "Hall", date(1985, 2, 1), "B9 9ZZ", frozenset({"pnc:2"})))
-    index.merge(a.person_id, b.person_id)
+    index.merge(a.person_id, b.person_id, "review-1")
     assert index.person(b.person_id) == a.person_id
-    index.split(b.person_id)
+    assert index.split(b.person_id, "review-2")
     assert index.person(b.person_id) == b.person_id
     again = index.resolve(PersonRecord("Lee", "Hall", None, None, frozenset({"pnc:2"})))
     assert again.person_id == b.person_id
+    # Split and kept apart: a record carrying both identifiers no longer joins them.
+    both = index.resolve(PersonRecord("Lee", "Hall", None, None, frozenset({"pnc:1", "pnc:2"})))
+    assert index.person(a.person_id) != index.person(b.person_id)
+    assert both.person_id == a.person_id
+    assert [e.op for e in index.journal] == [Op.MERGE, Op.SPLIT]
+
+
+def test_a_probabilistic_link_can_be_split_off_exactly() -> None:
+    index = IdentityIndex()
+    first = index.resolve(PersonRecord("Amina", "Khan", date(1990, 3, 4), "B11 4AA", frozenset()))
+    second = index.resolve(PersonRecord("Amina", "Khan", date(1990, 3, 4), "B11 4AA", frozenset()))
+    assert second.band is Band.LINKED
+    assert second.person_id == first.person_id
+    assert second.own != first.person_id
+    assert index.members(first.person_id) == [first.person_id, second.own]
+    assert index.split(second.own, "review-9")
+    assert index.person(second.own) == second.own
+    assert index.records_of(first.person_id) == [index.records_of(first.person_id)[0]]
+    assert index.kept_apart(first.person_id, second.own)
+
+
+def test_the_journal_replayed_on_restored_records_gives_the_same_people() -> None:
+    live = IdentityIndex()
+    records = [
+        PersonRecord("Lee", "Hall", date(1985, 1, 2), "B1 1AA", frozenset({"pnc:1"})),
+        PersonRecord("Lee", "Hall", date(1985, 1, 2), "B1 1AA", frozenset()),
+        PersonRecord("Lee", "Hall", date(1985, 2, 1), "B9 9ZZ", frozenset({"pnc:2"})),
+        PersonRecord("L", "Hall", None, None, frozenset({"pnc:1", "pnc:2"})),
+    ]
+    owns = [live.resolve(r).own for r in records]
+    live.split(owns[1], "review-3")
+    restored = IdentityIndex()
+    for own, record in zip(owns, records, strict=True):
+        restored.restore(own, record)
+    for entry in live.take_journal():
+        restored.replay(entry)
+    assert restored.journal == []
+    assert [restored.person(o) for o in owns] == [live.person(o) for o in owns]
 
 
 def test_family_ids_are_stable_when_two_families_join() -> None:

@@ -26,7 +26,7 @@ def test_a_restarted_linker_knows_the_people_it_linked_before(engine: Engine) ->
     before: dict[str, str] = {}
     for event in events(Agency.POLICE, "police.jsonl"):
         linked, decisions = linker.link(event)
-        linker.store.save(decisions)
+        linker.store.save(decisions, linker.identities.take_journal())
         before.update({s.demographics.given_name: s.person_id or "" for s in linked.subjects})
     family = linker.families.family_of(before["Amina"])
 

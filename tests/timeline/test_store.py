@@ -108,3 +108,37 @@ def test_a_reader_opens_only_what_their_keys_still_open() -> None:
     assert "Operation Encompass" in entry.why and "domestic abuse" in entry.what
     stranger = open_entry(school, MemoryKeyVault())
     assert not stranger.readable and all(p.name is None for p in stranger.people)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_a_whole_batch_leaves_the_store_as_one_message_at_a_time_does(
+    engine: Engine, views: list[ShareView], seed: int
+) -> None:
+    """Views, corrections (a record's higher version), retractions, replays and late
+    copies, shuffled: applied in one batch or one by one, the same rows, the same counts."""
+    import random
+    from uuid import uuid4
+
+    rng = random.Random(seed)
+    messages: list[ShareView | Retraction] = []
+    for base in rng.sample(views, min(6, len(views))):
+        ref = f"{base.record_ref}-{seed}"
+        for version in range(1, rng.randint(2, 4)):
+            view = base.model_copy(
+                update={"event_id": uuid4(), "record_ref": ref, "record_version": version}
+            )
+            for revision in range(1, rng.randint(2, 4)):
+                copy = view.model_copy(update={"revision": revision})
+                messages.append(copy if rng.random() > 0.2 else retract(copy, revision))
+    messages += rng.sample(messages, len(messages) // 3)  # replays and late copies
+    rng.shuffle(messages)
+
+    store = TimelineStore(engine)
+    counted = store.apply(messages)
+    batched = store.snapshot()
+    store.clear()
+    singles = [store.apply([m]) for m in messages]
+    assert store.snapshot() == batched
+    for name in ("shown", "retracted", "superseded", "replays"):
+        assert getattr(counted, name) == sum(getattr(s, name) for s in singles)
+    assert counted.superseded + counted.retracted > 0  # the case under test happened

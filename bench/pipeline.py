@@ -1,0 +1,332 @@
+"""The whole pipeline's throughput, against a bare aiokafka passthrough on the same broker.
+
+Pipeline: a synthetic city's records go through the adapters (validation, mapping,
+signing) onto ``ehx.raw.*`` as fast as the driver can send them, then through intake,
+the linker, consent (every recipient decided, views sealed), the timeline service (with
+alerts) and the audit ledger, one process per service on the embedded default (SQLite).
+The clock runs from the first record sent until the last stage stops moving; the run
+then passes the fault runs' checker (nothing lost or duplicated).
+
+Baseline, same run, same broker: the events the adapters published, copied onto a topic
+of their own and then moved by a bare aiokafka consumer and producer (``getmany`` in
+batches, ``send`` each, acknowledged per batch) to another topic.
+
+Each service is sampled with py-spy while the pipeline runs (if py-spy is installed), and
+its resident memory is read from ``/proc``; the report names each service's busiest
+frames of our own code.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from sqlalchemy import Engine, func, select
+
+from bench.checker import accepted_events, check
+from bench.faults import SERVICES, ServiceProcesses, steady, stream_city, wait_until_working
+from bench.report import spread
+from broker.admin import apply_topology
+from broker.embedded import EmbeddedBroker
+from broker.settings import BrokerSettings
+from broker.topics import RAW_TOPICS
+from database import (
+    audit_ledger,
+    linker_mentions,
+    migrate,
+    open_engine,
+    received_events,
+    sharing_decisions,
+    timeline_entries,
+)
+from linker.city import generate_city
+from schemas import KeyStore
+
+#: What each stage leaves in the database, counted to see when it stops moving.
+PROGRESS = {
+    "intake": select(func.count()).select_from(received_events),
+    "linker": select(func.count()).select_from(linker_mentions),
+    "consent": select(func.count()).select_from(sharing_decisions),
+    "timeline": select(func.count()).select_from(timeline_entries),
+    "audit": select(func.count()).select_from(audit_ledger),
+}
+#: The stages have stopped when nothing has moved for this long after the stream.
+QUIET_SECONDS = 6.0
+
+
+def _progress(engine: Engine) -> dict[str, int]:
+    with engine.connect() as connection:
+        return {name: int(connection.execute(q).scalar_one()) for name, q in PROGRESS.items()}
+
+
+def _rss_mb(pid: int) -> float:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+async def _settle(
+    engine: Engine, services: ServiceProcesses, started: float, rss: dict[str, float]
+) -> tuple[dict[str, float], dict[str, int]]:
+    """Poll each stage's count until all stop moving; when each last moved (seconds)."""
+    last: dict[str, int] = {}
+    moved: dict[str, float] = {}
+    while True:
+        counts = await asyncio.to_thread(_progress, engine)
+        now = time.monotonic()
+        for name, count in counts.items():
+            if count != last.get(name):
+                moved[name] = now - started
+        last = counts
+        for name, process in services.running.items():
+            rss[name] = max(rss.get(name, 0.0), _rss_mb(process.pid))
+        if now - started - max(moved.values()) > QUIET_SECONDS:
+            return moved, counts
+        await asyncio.sleep(1.0)
+
+
+def _profile(services: ServiceProcesses, seconds: float, work: Path) -> dict[str, Path]:
+    """Start py-spy on each service for ``seconds``; the raw outputs to read afterwards."""
+    spy = shutil.which("py-spy")
+    if spy is None:
+        return {}
+    outputs = {}
+    for name, process in services.running.items():
+        out = work / f"profile-{name}.txt"
+        subprocess.Popen(
+            [
+                spy,
+                "record",
+                "--pid",
+                str(process.pid),
+                "--duration",
+                str(int(seconds)),
+                "--rate",
+                "50",
+                "--format",
+                "raw",
+                "--output",
+                str(out),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        outputs[name] = out
+    return outputs
+
+
+#: Leaf frames of a thread that is waiting, not working (py-spy cannot always tell).
+WAITING = (
+    "select (selectors",
+    "_worker (concurrent/futures/thread",
+    "Condition.wait (threading",
+    "Queue.get (queue",
+    "WorkerThread.run (anyio",
+)
+
+
+def _waiting(leaf: str) -> bool:
+    return leaf.strip() in ("", "()") or any(frame in leaf for frame in WAITING)
+
+
+def hot_frames(raw: Path, top: int = 5) -> dict[str, Any]:
+    """From py-spy's raw output: how busy the process was, and its busiest frames of our
+    own code (inclusive share of busy samples), and of anything (exclusive share)."""
+    ours = (
+        "adapters/",
+        "alerts/",
+        "audit/",
+        "broker/",
+        "consent/",
+        "database/",
+        "intake/",
+        "linker/",
+        "schemas/",
+        "timeline/",
+    )
+    busy = 0
+    inclusive: collections.Counter[str] = collections.Counter()
+    exclusive: collections.Counter[str] = collections.Counter()
+    if not raw.exists():
+        return {}
+    for line in raw.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        frames = stack.split(";")
+        if not count.isdigit() or "(idle)" in frames[0] or _waiting(frames[-1]):
+            continue
+        n = int(count)
+        busy += n
+        names = [f.split(" (")[0] + " (" + f.split(" (")[-1].split(":")[0] + ")" for f in frames]
+        exclusive[names[-1]] += n
+        for name in set(names):
+            if name.rpartition(" (")[2].startswith(ours):  # a path of this project's
+                inclusive[name] += n
+    if not busy:
+        return {"busy_samples": 0}
+    return {
+        "busy_samples": busy,
+        "ours": [(f, round(n / busy, 3)) for f, n in inclusive.most_common(top)],
+        "leaves": [(f, round(n / busy, 3)) for f, n in exclusive.most_common(top)],
+    }
+
+
+async def measure_pipeline(people: int, seed: int, work: Path, profile: bool) -> dict[str, Any]:
+    """One pipeline run on a fresh broker; the raw events it carried, for the baseline."""
+    keys = KeyStore(work / "keys")
+    keys.init()
+    url = f"sqlite:///{work / 'ehx.db'}"
+    engine = open_engine(url)
+    migrate(engine)
+    agency_engine = open_engine(f"sqlite:///{work / 'agencies.db'}")
+    migrate(agency_engine)
+    city = generate_city(people, seed)
+    with EmbeddedBroker(log_path=work / "broker.log") as broker:
+        await apply_topology(broker.bootstrap, BrokerSettings())
+        env = {
+            **os.environ,
+            "EHX_DATABASE_URL": url,
+            "EHX_KEY_DIR": str(work / "keys"),
+            "EHX_DATA_DIR": str(work),
+        }
+        services = ServiceProcesses(broker.bootstrap, env, work)
+        rss: dict[str, float] = {}
+        try:
+            for name in SERVICES:
+                services.start(name)
+            warm, rest = city.records[:100], city.records[100:]
+            await stream_city(broker.bootstrap, agency_engine, keys, warm, steady(1e6))
+            await wait_until_working(engine)
+            before = await asyncio.to_thread(_progress, engine)
+            await asyncio.sleep(QUIET_SECONDS)  # the warm-up's tail, off the clock
+            profiles = _profile(services, 30.0, work) if profile else {}
+            started = time.monotonic()
+            sent = await stream_city(broker.bootstrap, agency_engine, keys, rest, steady(1e6))
+            sending = time.monotonic() - started
+            moved, counts = await _settle(engine, services, started, rss)
+        finally:
+            services.stop_all()
+        accepted = accepted_events(agency_engine)
+        verdict = await asyncio.to_thread(check, engine, accepted)
+        events = await _raw_events(broker.bootstrap)
+        baseline = await passthrough(broker.bootstrap, events)
+    engine.dispose()
+    agency_engine.dispose()
+    seconds = max(moved.values())
+    return {
+        "records": len(rest),
+        "events": sent,
+        "send_seconds": round(sending, 1),
+        "seconds": round(seconds, 1),
+        "records_per_second": len(rest) / seconds,
+        "stage_done_seconds": {k: round(v, 1) for k, v in moved.items()},
+        "stage_rows": {k: counts[k] - before[k] for k in counts},
+        "passthrough_per_second": baseline,
+        "ratio": (sent / seconds) / baseline,
+        "peak_rss_mb": {k: round(v) for k, v in rss.items()},
+        "ok": verdict.ok,
+        "check": verdict.as_dict(),
+        "profile": {name: hot_frames(path) for name, path in profiles.items()},
+    }
+
+
+async def _raw_events(bootstrap: str) -> list[tuple[bytes | None, bytes]]:
+    """Every event on ``ehx.raw.*``, as the adapters published it."""
+    consumer = AIOKafkaConsumer(
+        *(t.value for t in RAW_TOPICS),
+        bootstrap_servers=bootstrap,
+        group_id=None,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
+    await consumer.start()
+    found: list[tuple[bytes | None, bytes]] = []
+    try:
+        quiet = 0
+        while quiet < 3:
+            batch = await consumer.getmany(timeout_ms=1_000, max_records=5_000)
+            records = [r for rs in batch.values() for r in rs]
+            quiet = 0 if records else quiet + 1
+            found += [(r.key, r.value or b"") for r in records]
+    finally:
+        await consumer.stop()
+    return found
+
+
+async def passthrough(bootstrap: str, events: list[tuple[bytes | None, bytes]]) -> float:
+    """A bare consume→produce passthrough of ``events``: messages per second."""
+    source, sink = "bench.passthrough.in", "bench.passthrough.out"
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(source, 12, 1), NewTopic(sink, 12, 1)])
+    finally:
+        await admin.close()
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, acks="all", linger_ms=5, max_batch_size=512 * 1024
+    )
+    await producer.start()
+    consumer = AIOKafkaConsumer(
+        source,
+        bootstrap_servers=bootstrap,
+        group_id="bench-passthrough",
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        session_timeout_ms=6_000,
+    )
+    try:
+        futures = [await producer.send(source, value, key=key) for key, value in events]
+        await asyncio.gather(*futures)  # loaded, off the clock
+        await consumer.start()
+        moved = 0
+        started = None
+        while moved < len(events):
+            batch = await consumer.getmany(timeout_ms=1_000, max_records=500)
+            records = [r for rs in batch.values() for r in rs]
+            if not records:
+                continue
+            started = started or time.monotonic()
+            sends = [await producer.send(sink, r.value, key=r.key) for r in records]
+            await asyncio.gather(*sends)
+            await consumer.commit()
+            moved += len(records)
+        return moved / (time.monotonic() - (started or time.monotonic()))
+    finally:
+        # The topics go with the broker, which each run throws away (tansu never frees
+        # memory, so long runs are not stacked on one broker).
+        await consumer.stop()
+        await producer.stop()
+
+
+def run(people: int, repeat: int, say: Callable[[str], None] = print) -> dict[str, Any]:
+    """``ehx bench --suite pipeline``: ``repeat`` runs, each on a fresh broker."""
+    runs = []
+    for rep in range(repeat):
+        say(f"pipeline: run {rep + 1} of {repeat}, a city of {people:,} people")
+        with tempfile.TemporaryDirectory() as scratch:
+            runs.append(asyncio.run(measure_pipeline(people, 7 + rep, Path(scratch), rep == 0)))
+        last = runs[-1]
+        say(
+            f"pipeline: {last['records_per_second']:,.0f} records/s, passthrough "
+            f"{last['passthrough_per_second']:,.0f}/s, checked {'ok' if last['ok'] else 'NOT ok'}"
+        )
+    return {
+        "people": people,
+        "records_per_second": spread([r["records_per_second"] for r in runs]),
+        "passthrough_per_second": spread([r["passthrough_per_second"] for r in runs]),
+        "ratio": spread([r["ratio"] for r in runs]),
+        "runs": runs,
+    }

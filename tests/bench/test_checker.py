@@ -1,0 +1,59 @@
+"""The fault runs' checker: it finds what was lost, duplicated or put out of order."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import Engine, insert
+
+from bench.checker import check
+from database import linker_mentions, sharing_decisions
+
+
+def test_the_checker_finds_a_lost_event_a_duplicate_and_a_family_out_of_order(
+    engine: Engine,
+) -> None:
+    """The checker itself: an event nobody received, a mention stored twice, a family
+    whose later event was decided first; each is reported, and nothing else is."""
+    now = datetime(2026, 11, 23, 9, tzinfo=UTC)
+    mention = {
+        "subject_index": 0,
+        "person_id": "p1",
+        "family_id": "f1",
+        "band": "new",
+        "weight": None,
+        "given_name": "A",
+        "family_name": "B",
+        "date_of_birth": None,
+        "postcode": None,
+        "identifiers": [],
+        "role": "victim",
+        "household": None,
+        "related": False,
+    }
+    with engine.begin() as connection:
+        connection.execute(
+            insert(linker_mentions),
+            [{**mention, "event_id": e} for e in ("e-first", "e-second", "e-second")],
+        )
+        connection.execute(
+            insert(sharing_decisions),
+            [
+                {
+                    "decision_id": f"{e}:mash",
+                    "event_id": e,
+                    "family_id": "f1",
+                    "recipient": "mash",
+                    "outcome": "deny",
+                    "revision": 1,
+                    "decided_at": at,
+                    "body": {},
+                }
+                for e, at in (("e-first", now + timedelta(seconds=5)), ("e-second", now))
+            ],
+        )
+    found = check(engine, {"e-first": "police", "e-second": "police", "e-never": "police"})
+    assert "e-never" in found.lost["intake"] and "e-never" in found.lost["linker"]
+    assert found.duplicated["linker"] == ["e-second#0"]
+    assert found.out_of_order == ["f1"]
+    assert not found.ok

@@ -1,0 +1,97 @@
+"""The linker's memory: a restart, or families grouped again after a review, gives every
+mention the same person and family as the running linker had."""
+
+from __future__ import annotations
+
+from sqlalchemy import Engine
+
+from adapters import ADAPTERS
+from adapters.framing import RawRecord
+from database import migrate
+from linker import LinkStore
+from linker.city import generate_city
+from linker.evaluate import NOW
+from linker.families import regroup
+from linker.index import JournalEntry, Op
+from linker.relinks import current_links
+from linker.service import Linker
+from linker.store import LinkedMention
+from schemas import Agency, CanonicalEvent
+
+
+def test_a_restarted_linker_and_a_regrouping_agree_with_the_live_one(engine: Engine) -> None:
+    migrate(engine)
+    store = LinkStore(engine)
+    live = Linker.open(store)
+    city = generate_city(people=1200, seed=5)
+    batch = []
+    for number, source in enumerate(city.records):
+        adapter = ADAPTERS[Agency(source.agency)]
+        raw = RawRecord(source.agency, f"{source.agency}:{number}", b"", parsed=source.data)
+        for event in adapter.map(raw, NOW).events:
+            batch += live.link(event)[1]
+        if len(batch) > 300:
+            store.save(batch, live.identities.take_journal())
+            batch = []
+    store.save(batch, live.identities.take_journal())
+
+    mentions = store.mentions()
+    assert any(m.band == "linked" for m in mentions)  # merges are in the journal
+    expected = current_links(mentions, live.identities.person, live.families.family_of)
+    restarted = Linker.open(LinkStore(engine))
+    identities = restarted.identities
+    assert current_links(mentions, identities.person, restarted.families.family_of) == expected
+    regrouped = regroup(mentions, live.identities.person, live.families._next)
+    assert current_links(mentions, live.identities.person, regrouped.family_of) == expected
+
+
+def test_the_index_loads_while_a_running_linker_writes_between_the_two_reads(
+    engine: Engine,
+) -> None:
+    """Another process (consent, say) starting while the linker writes: the journal can
+    gain a merge between reading the mentions and reading the journal. Loading must
+    still work (it once failed with a KeyError on the merged person)."""
+    migrate(engine)
+    store = LinkStore(engine)
+    live = Linker.open(store)
+    city = generate_city(people=300, seed=11)
+    events = [
+        event
+        for number, source in enumerate(city.records)
+        for event in ADAPTERS[Agency(source.agency)]
+        .map(RawRecord(source.agency, f"{source.agency}:{number}", b"", parsed=source.data), NOW)
+        .events
+    ]
+    half = len(events) // 2
+
+    def link(batch: list[CanonicalEvent]) -> None:
+        made = [m for event in batch for m in live.link(event)[1]]
+        store.save(made, live.identities.take_journal())
+
+    link(events[:half])
+
+    class Racing(LinkStore):
+        """Lets the running linker commit its next batch right after either read."""
+
+        written = False
+
+        def _race(self) -> None:
+            if not self.written:
+                self.written = True
+                link(events[half:])
+
+        def mentions(self) -> list[LinkedMention]:
+            found = super().mentions()
+            self._race()
+            return found
+
+        def journal(self) -> list[JournalEntry]:
+            found = super().journal()
+            self._race()
+            return found
+
+    racing = Racing(engine)
+    identities, _ = racing.load()
+    assert racing.written
+    assert any(op.op is Op.MERGE for op in store.journal())  # the second half merged people
+    assert identities.knows(next(iter(identities.people())))
