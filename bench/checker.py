@@ -49,7 +49,13 @@ class Check:
             "lost": {k: len(v) for k, v in self.lost.items()},
             "duplicated": {k: len(v) for k, v in self.duplicated.items()},
             "out_of_order_families": len(self.out_of_order),
-            "examples": {k: v[:3] for k, v in {**self.lost, **self.duplicated}.items() if v},
+            # Lost and duplicated share stage names: prefix them, or one hides the other.
+            "examples": {
+                f"{kind} {stage}": found[:3]
+                for kind, lists in (("lost", self.lost), ("duplicated", self.duplicated))
+                for stage, found in lists.items()
+                if found
+            },
         }
 
 

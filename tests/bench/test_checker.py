@@ -57,3 +57,7 @@ def test_the_checker_finds_a_lost_event_a_duplicate_and_a_family_out_of_order(
     assert found.duplicated["linker"] == ["e-second#0"]
     assert found.out_of_order == ["f1"]
     assert not found.ok
+    # The report's examples name each kind: a duplicate does not hide a loss at one stage.
+    examples = found.as_dict()["examples"]
+    assert examples["duplicated linker"] == ["e-second#0"]
+    assert "e-never" in examples["lost linker"]
