@@ -7,6 +7,7 @@ events again under the right person and family).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -104,15 +105,10 @@ class Merge(BaseModel):
 
 @router.post("/merge", summary="Two people are one: relink what was sent about either")
 async def merge(request: Request, body: Merge, holder: Reviewer) -> dict[str, Any]:
-    state = _state(request)
-    try:
-        decision = merge_decision(
-            LinkStore(state.engine), body.person_id, body.other_id, body.by, body.reason
-        )
-    except ValueError as exc:
-        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
-    await state.publisher.publish([review_message(decision)])
-    return decision.model_dump(mode="json")
+    return await _decide(
+        request,
+        lambda store: merge_decision(store, body.person_id, body.other_id, body.by, body.reason),
+    )
 
 
 class Split(BaseModel):
@@ -125,9 +121,16 @@ class Split(BaseModel):
 
 @router.post("/split", summary="Undo a wrong merge: retract, then decide again under the right one")
 async def split(request: Request, body: Split, holder: Reviewer) -> dict[str, Any]:
+    return await _decide(
+        request, lambda store: split_decision(store, body.person_id, body.by, body.reason)
+    )
+
+
+async def _decide(request: Request, make: Callable[[LinkStore], ReviewDecision]) -> dict[str, Any]:
+    """A merge or split: refused (409) if it would change nothing, else published."""
     state = _state(request)
     try:
-        decision = split_decision(LinkStore(state.engine), body.person_id, body.by, body.reason)
+        decision = make(LinkStore(state.engine))
     except ValueError as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
     await state.publisher.publish([review_message(decision)])
