@@ -69,6 +69,24 @@ def _progress(engine: Engine) -> dict[str, int]:
         return {name: int(connection.execute(q).scalar_one()) for name, q in PROGRESS.items()}
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User plus system CPU time a process has used so far (0 if it has gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_now(services: ServiceProcesses, broker: EmbeddedBroker) -> dict[str, float]:
+    """CPU seconds so far of each service, the broker and this driver process."""
+    cpu = {name: _cpu_seconds(p.pid) for name, p in services.running.items()}
+    if broker.process is not None:
+        cpu["broker"] = _cpu_seconds(broker.process.pid)
+    cpu["driver (adapters)"] = time.process_time()
+    return cpu
+
+
 def _rss_mb(pid: int) -> float:
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -213,10 +231,12 @@ async def measure_pipeline(people: int, seed: int, work: Path, profile: bool) ->
             before = await asyncio.to_thread(_progress, engine)
             await asyncio.sleep(QUIET_SECONDS)  # the warm-up's tail, off the clock
             profiles = _profile(services, 30.0, work) if profile else {}
+            cpu_before = _cpu_now(services, broker)
             started = time.monotonic()
             sent = await stream_city(broker.bootstrap, agency_engine, keys, rest, steady(1e6))
             sending = time.monotonic() - started
             moved, counts = await _settle(engine, services, started, rss)
+            cpu_after = _cpu_now(services, broker)
         finally:
             services.stop_all()
         accepted = accepted_events(agency_engine)
@@ -237,6 +257,12 @@ async def measure_pipeline(people: int, seed: int, work: Path, profile: bool) ->
         "passthrough_per_second": baseline,
         "ratio": (sent / seconds) / baseline,
         "peak_rss_mb": {k: round(v) for k, v in rss.items()},
+        # Where the two cores went: CPU milliseconds per record, by process (the
+        # settle's idle polling is in each, a few seconds' worth of near nothing).
+        "cpu_ms_per_record": {
+            k: round(1000 * (cpu_after[k] - cpu_before.get(k, 0.0)) / len(rest), 3)
+            for k in cpu_after
+        },
         "ok": verdict.ok,
         "check": verdict.as_dict(),
         "profile": {name: hot_frames(path) for name, path in profiles.items()},

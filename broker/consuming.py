@@ -9,6 +9,7 @@ from typing import Any, TypeVar, cast
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
+from faststream.message import StreamMessage
 from pydantic import ValidationError
 
 from broker import telemetry
@@ -112,6 +113,15 @@ def quarantined(entry: QuarantineRecord) -> list[OutboundMessage]:
 Handler = Callable[[KafkaMessage], Awaitable[None]]
 
 
+async def undecoded(message: StreamMessage[Any], original: Callable[..., Any]) -> Any:
+    """The batch's bodies as they came: every handler reads ``message.raw_message`` itself.
+
+    FastStream's own batch decoder builds a whole message object (with a fresh uuid) for
+    each record before decoding it: a tenth of the audit service's time, for nothing.
+    """
+    return message.body
+
+
 def batch_subscriber(
     broker: KafkaBroker,
     *topics: str,
@@ -136,5 +146,6 @@ def batch_subscriber(
         fetch_max_wait_ms=50,
         session_timeout_ms=session_timeout_ms,
         heartbeat_interval_ms=max(session_timeout_ms // 5, 500),
+        decoder=undecoded,
     )
     return cast(Callable[[Handler], Handler], subscribe)

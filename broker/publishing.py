@@ -7,6 +7,13 @@ offsets it was made from. Measured here on the embedded broker (700-byte message
 batches of 500): about 40,000 messages/s, against about 11,000 through FastStream's
 per-message ``publish`` with its default 16 KB producer batches, which also time out
 under a backlog (a full batch makes every later send wait).
+
+The messages are grouped by partition and handed to the producer as record batches
+(``create_batch``/``send_batch``), not one ``send`` each: a consent batch is a few
+thousand messages, and the per-message path (metadata lookup, partitioner, future)
+was a tenth of the consent service's time. Partitions are chosen exactly as the
+default partitioner does (murmur2 of the key), so keys land where any Kafka client
+would put them, and a partition's messages keep their order.
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from aiokafka import AIOKafkaProducer
+from aiokafka.partitioner import murmur2
 
 from broker.logs import protect_logs
 from broker.settings import BrokerSettings
@@ -56,6 +64,9 @@ class KafkaPublisher:
             **settings.client_options(),
         }
         self._producer: AIOKafkaProducer | None = None
+        self._partitions: dict[str, int] = {}
+        #: Partition by (topic, key): keys repeat (families, actors), murmur2 is Python.
+        self._placed: dict[tuple[str, bytes], int] = {}
 
     async def start(self) -> None:
         """Open the producer (in the running event loop, as aiokafka requires)."""
@@ -74,13 +85,44 @@ class KafkaPublisher:
         if self._producer is None:
             raise RuntimeError("the publisher is not started: call start() first")
         producer = self._producer
-        futures = [
-            await producer.send(
-                message.topic, message.value, key=message.key, headers=list(message.headers)
-            )
-            for message in messages
-        ]
+        grouped: dict[tuple[str, int], list[OutboundMessage]] = {}
+        for message in messages:
+            place = (message.topic, await self._partition(message.topic, message.key))
+            grouped.setdefault(place, []).append(message)
+        futures = []
+        for (topic, partition), group in grouped.items():
+            batch = producer.create_batch()
+            for message in group:
+                headers = list(message.headers)
+                if (
+                    batch.append(
+                        key=message.key, value=message.value, timestamp=None, headers=headers
+                    )
+                    is None
+                ):
+                    # Full: send it, start the next (an empty batch takes any one message).
+                    futures.append(await producer.send_batch(batch, topic, partition=partition))
+                    batch = producer.create_batch()
+                    batch.append(
+                        key=message.key, value=message.value, timestamp=None, headers=headers
+                    )
+            futures.append(await producer.send_batch(batch, topic, partition=partition))
         await asyncio.gather(*futures)
+
+    async def _partition(self, topic: str, key: bytes) -> int:
+        """The partition the default partitioner would choose for ``key``."""
+        place = self._placed.get((topic, key))
+        if place is not None:
+            return place
+        count = self._partitions.get(topic)
+        if count is None:
+            assert self._producer is not None
+            count = self._partitions[topic] = len(await self._producer.partitions_for(topic))
+        place = (int(murmur2(key)) & 0x7FFFFFFF) % count
+        if len(self._placed) > 100_000:
+            self._placed.clear()
+        self._placed[(topic, key)] = place
+        return place
 
     async def __aenter__(self) -> KafkaPublisher:
         await self.start()

@@ -43,11 +43,19 @@ VARIANT_GROUPS: tuple[tuple[str, ...], ...] = (
 )
 
 
+_NOT_WORD = re.compile(r"[^a-z0-9]+")
+_SPACE = re.compile(r"\s+")
+
+
+# Cached: the linker compares each new mention with every candidate in its block, so
+# the same few thousand names and postcodes are folded over and over (a fifth of the
+# linker's time in the pipeline profile before this).
+@lru_cache(maxsize=65_536)
 def fold(text: str) -> str:
     """Lower case, accents removed, only letters, digits and single spaces kept."""
     decomposed = unicodedata.normalize("NFKD", text.casefold())
     plain = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-    return re.sub(r"[^a-z0-9]+", " ", plain).strip()
+    return _NOT_WORD.sub(" ", plain).strip()
 
 
 _GROUP_OF: dict[str, int] = {
@@ -70,11 +78,12 @@ def same_variant(a: str, b: str) -> bool:
     return ga is not None and ga == gb
 
 
+@lru_cache(maxsize=65_536)
 def postcode_key(postcode: str | None) -> str | None:
     """UK postcode without spaces, upper case: ``b114aa`` and ``B11 4AA`` are one."""
     if not postcode:
         return None
-    key = re.sub(r"\s+", "", postcode).upper()
+    key = _SPACE.sub("", postcode).upper()
     return key or None
 
 

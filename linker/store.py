@@ -4,7 +4,7 @@ clerical review queue (uncertain pairs, their evidence, and reviewers' decisions
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -52,6 +52,14 @@ class LinkedMention:
         )
 
 
+_MENTION_FIELDS = tuple(f.name for f in fields(LinkedMention))
+
+
+def _row(mention: LinkedMention) -> dict[str, Any]:
+    # Not dataclasses.asdict: it deep-copies every field, 6% of the linker's time.
+    return {name: getattr(mention, name) for name in _MENTION_FIELDS}
+
+
 @dataclass(frozen=True)
 class LinkReview:
     """An uncertain pair for the review queue: the new person, the candidate, the evidence."""
@@ -89,7 +97,7 @@ class LinkStore:
         now = decision.decided_at if decision else datetime.now(UTC)
         with self._engine.begin() as connection:
             if mentions:
-                connection.execute(linker_mentions.insert(), [asdict(m) for m in mentions])
+                connection.execute(linker_mentions.insert(), [_row(m) for m in mentions])
             if journal:
                 connection.execute(
                     linker_journal.insert(),

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 import pytest
 from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.partitioner import DefaultPartitioner
 
 from broker.auditing import audit_messages
 from broker.publishing import KafkaPublisher, OutboundMessage
@@ -79,3 +80,51 @@ async def test_twelve_thousand_messages_in_one_call_all_arrive_in_order(
     finally:
         await consumer.stop()
     assert got == [m.value for m in sent]
+
+
+@pytest.mark.kafka
+async def test_each_key_lands_where_the_default_partitioner_puts_it_in_order(
+    kafka_bootstrap: str,
+) -> None:
+    # Families are keys: every client (ours in batches, an agency's Java producer, a
+    # replay tool) must put one family on one partition, or its order is lost.
+    topic = f"t-keys-{uuid.uuid4().hex[:8]}"
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(topic, 6, 1)])
+    finally:
+        await admin.close()
+    sent = [
+        OutboundMessage(topic, f"family-{i % 40}".encode(), str(i).encode()) for i in range(2_000)
+    ]
+    async with KafkaPublisher(kafka_bootstrap, BrokerSettings(), role="test") as publisher:
+        await publisher.publish(sent)
+
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=kafka_bootstrap,
+        group_id=None,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
+    await consumer.start()
+    got: dict[bytes, list[tuple[int, int]]] = {}
+    try:
+        seen = 0
+        while seen < len(sent):
+            batch = await consumer.getmany(timeout_ms=2_000, max_records=5_000)
+            if not batch:
+                break
+            for records in batch.values():
+                for r in records:
+                    got.setdefault(r.key or b"", []).append((r.partition, int(r.value or b"0")))
+                    seen += 1
+    finally:
+        await consumer.stop()
+    partitions = list(range(6))
+    for key, arrived in got.items():
+        assert {p for p, _ in arrived} == {DefaultPartitioner()(key, partitions, partitions)}
+        numbers = [n for _, n in arrived]
+        assert numbers == sorted(numbers)
+    assert sum(len(v) for v in got.values()) == len(sent)
