@@ -221,6 +221,15 @@ def _pipeline_markdown(section: dict[str, Any]) -> list[str]:
         + ".",
         "",
     ]
+    if "cpu_ms_per_record" in first:
+        cpu = first["cpu_ms_per_record"]
+        lines += [
+            "Where the two cores went (first run): CPU milliseconds per record, by process, "
+            f"{sum(cpu.values()):.2f} in all: "
+            + ", ".join(f"{k} {v:.2f}" for k, v in cpu.items())
+            + ".",
+            "",
+        ]
     for service, seen in first.get("profile", {}).items():
         if seen.get("ours"):
             frames = "; ".join(f"{f} {share:.0%}" for f, share in seen["ours"][:3])
