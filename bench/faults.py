@@ -242,6 +242,7 @@ async def stream_city(
     keys: KeyStore,
     records: Sequence[SourceRecord],
     rate: Rate,
+    chunk_size: int = CHUNK,
 ) -> int:
     """Send the city's records in chunks at ``rate``; how many were accepted.
 
@@ -257,8 +258,8 @@ async def stream_city(
             agency: Ingestor(ADAPTERS[agency], registry, keys.signer(agency), publisher)
             for agency in Agency
         }
-        for start in range(0, len(records), CHUNK):
-            chunk = records[start : start + CHUNK]
+        for start in range(0, len(records), chunk_size):
+            chunk = records[start : start + chunk_size]
             for agency in Agency:
                 mine = [r for r in chunk if r.agency == agency.value]
                 if not mine:

@@ -14,7 +14,7 @@ from consent.decide import Decision, Outcome, family_of
 from consent.engine import Outbox
 from consent.records import ConsentRecord, HarmAssertion, OverrideReview
 from consent.registry import ConsentRegistry, ConsentTopicRecord
-from database import consent_events, consent_records, data_keys, sharing_decisions
+from database import consent_events, consent_records, data_keys, json_column, sharing_decisions
 from database.upsert import insert_ignoring_duplicates, upsert
 from schemas import CanonicalEvent
 
@@ -255,5 +255,5 @@ def _decision_row(decision: Decision) -> dict[str, Any]:
         "revision": decision.revision,
         "decided_at": decision.decided_at,
         "review_due": decision.review_due,
-        "body": decision.model_dump(mode="json"),
+        "body": json_column(decision),
     }

@@ -1,6 +1,6 @@
 """The database: settings, engine, tables and Alembic migrations (SQLite or PostgreSQL)."""
 
-from database.engine import migrate, open_engine
+from database.engine import json_column, migrate, open_engine
 from database.settings import DatabaseSettings
 from database.tables import (
     access_notifications,
@@ -38,6 +38,7 @@ __all__ = [
     "console_people",
     "data_keys",
     "encompass_notifications",
+    "json_column",
     "link_reviews",
     "linker_journal",
     "linker_mentions",

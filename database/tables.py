@@ -247,7 +247,8 @@ audit_ledger = Table(
 audit_subjects = Table(
     "audit_subjects",
     metadata,
-    Column("subject_id", String(40), nullable=False, index=True),
+    # The primary key (subject_id first) is the index ``who-saw`` reads by.
+    Column("subject_id", String(40), nullable=False),
     Column("seq", Integer, nullable=False),
     PrimaryKeyConstraint("subject_id", "seq"),
 )

@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, bindparam, delete, insert, select, update
 
-from database import timeline_entries, timeline_people
+from database import json_column, timeline_entries, timeline_people
 from schemas.views import Retraction, ShareView
 
 SHOWN, RETRACTED, SUPERSEDED = "shown", "retracted", "superseded"
@@ -110,7 +110,7 @@ class BatchWrite:
             "record_version": message.record_version,
             "occurred_at": message.occurred_at,
             "categories": list(message.categories),
-            "view": message.model_dump(mode="json"),
+            "view": json_column(message),
         }
         if entry is None:
             entry = self._add(key, values)
