@@ -99,8 +99,15 @@ def run_benchmarks(
     return report
 
 
-#: (records/s, seconds, one process per service?)
-LATENCY_RUNS = ((100, 30.0, False), (100, 30.0, True), (1_000, 10.0, False), (1_000, 10.0, True))
+#: (records/s, seconds, one process per service?). 300/s sits between the goal's two
+#: rates, below the pipeline's capacity here: where the knee is.
+LATENCY_RUNS = (
+    (100, 30.0, False),
+    (100, 30.0, True),
+    (300, 20.0, True),
+    (1_000, 10.0, False),
+    (1_000, 10.0, True),
+)
 
 
 def _latency(say: Callable[[str], None]) -> dict[str, Any]:
