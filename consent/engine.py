@@ -37,11 +37,16 @@ from schemas.views import Retraction, ShareView
 
 
 class ConsentLedger(Protocol):
-    """What the engine reads back: events on file and the latest decisions."""
+    """What the engine reads back: events on file and the latest decisions.
+
+    ``families_on_file``: which of these families have any event on file (cheap: no
+    event is read), so a family new to the ledger is not asked for its history.
+    """
 
     def decided(self, event_ids: Sequence[str]) -> set[str]: ...
     def events(self, event_ids: Sequence[str]) -> dict[str, CanonicalEvent]: ...
     def family_events(self, family_ids: Iterable[str]) -> list[CanonicalEvent]: ...
+    def families_on_file(self, family_ids: Iterable[str]) -> set[str]: ...
     def families_of(self, person_id: str) -> set[str]: ...
     def latest(self, decision_ids: Sequence[str]) -> dict[str, Decision]: ...
 
@@ -93,6 +98,7 @@ class ConsentEngine:
         done = self.ledger.decided([str(e.event_id) for e in events])
         self.vault.prefetch(s.person_id for e in events for s in e.subjects if s.person_id)
         pending: dict[str, list[CanonicalEvent]] = {}
+        on_file = _BatchHistory(self.ledger, events)
         for event in events:
             event_id = str(event.event_id)
             if event_id in done:
@@ -102,7 +108,7 @@ class ConsentEngine:
             families = {s.family_id for s in event.subjects if s.family_id}
 
             def history(families: set[str] = families) -> list[CanonicalEvent]:
-                earlier = self.ledger.family_events(families)
+                earlier = on_file.of(families)
                 return earlier + [e for f in families for e in pending.get(f, [])]
 
             self._decide(event, list(Recipient), now, out, history=history)
@@ -276,6 +282,30 @@ class ConsentEngine:
                 )
             elif before is not None and before.shares:
                 out.messages.append(retraction(decision, because or decision.reason, now, revision))
+
+
+class _BatchHistory:
+    """A batch's families' history on file, asked of the ledger only where there is one.
+
+    A rule that looks back (repeat incidents, a child's school) asks for the family's
+    history while its event is decided. On a stream of new families (the Monday-morning
+    backlog of police incidents) every such question went to the ledger and found
+    nothing: a quarter of the consent service's time. One read per batch says which
+    families have anything on file; the others' history is what this batch brings.
+    """
+
+    def __init__(self, ledger: ConsentLedger, events: Sequence[CanonicalEvent]) -> None:
+        self._ledger = ledger
+        self._families = {s.family_id for e in events for s in e.subjects if s.family_id}
+        self._on_file: set[str] | None = None
+
+    def of(self, families: set[str]) -> list[CanonicalEvent]:
+        """As ``ledger.family_events(families)``."""
+        if self._on_file is None:
+            self._on_file = self._ledger.families_on_file(self._families)
+        if not families & self._on_file:
+            return []
+        return self._ledger.family_events(families)
 
 
 def relinked(event: CanonicalEvent, relink: Relink) -> CanonicalEvent:

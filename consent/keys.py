@@ -190,7 +190,7 @@ class DataKeyStore:
         if not self._pending:
             return
         with self._engine.begin() as connection:
-            insert_ignoring_duplicates(connection, data_keys, self._pending)
+            insert_ignoring_duplicates(connection, data_keys, self._pending, count=False)
         self._pending = []
 
     def get(self, key_id: str) -> bytes | None:

@@ -35,6 +35,9 @@ class MemoryLedger:
         found = {i: e for f in set(family_ids) for i, e in self._by_family.get(f, {}).items()}
         return sorted(found.values(), key=lambda e: (e.occurred_at, str(e.event_id)))
 
+    def families_on_file(self, family_ids: Iterable[str]) -> set[str]:
+        return {f for f in family_ids if self._by_family.get(f)}
+
     def families_of(self, person_id: str) -> set[str]:
         return set(self._families_of.get(person_id, set()))
 

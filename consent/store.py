@@ -86,6 +86,19 @@ class ConsentStore:
                 seen[event_id] = CanonicalEvent.from_bytes(body.encode())
         return list(seen.values())
 
+    def families_on_file(self, family_ids: Iterable[str]) -> set[str]:
+        wanted = sorted(set(family_ids))
+        if not wanted:
+            return set()
+        with self._engine.connect() as connection:
+            return set(
+                connection.execute(
+                    select(consent_events.c.family_id)
+                    .where(consent_events.c.family_id.in_(wanted))
+                    .distinct()
+                ).scalars()
+            )
+
     def families_of(self, person_id: str) -> set[str]:
         return set(self._person_families().get(person_id, set()))
 
@@ -146,7 +159,7 @@ class ConsentStore:
                         consent_events.c.event_id.in_([str(e.event_id) for e in outbox.relinked])
                     )
                 )
-            insert_ignoring_duplicates(connection, consent_events, rows)
+            insert_ignoring_duplicates(connection, consent_events, rows, count=False)
             upsert(
                 connection,
                 sharing_decisions,

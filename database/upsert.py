@@ -10,9 +10,14 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 
 def insert_ignoring_duplicates(
-    connection: Connection, table: Table, rows: Sequence[dict[str, Any]]
+    connection: Connection, table: Table, rows: Sequence[dict[str, Any]], *, count: bool = True
 ) -> int:
-    """Insert rows, skipping any whose primary key is already there; return rows inserted."""
+    """Insert rows, skipping any whose primary key is already there; return rows inserted.
+
+    ``count=False``: the caller needs no count, so the rows go in one ``executemany``
+    (returns 0). A statement per row was a fifth of the consent service's time on a
+    stream of new families (five data keys and an event row each).
+    """
     if not rows:
         return 0
     dialect = connection.dialect.name
@@ -22,6 +27,9 @@ def insert_ignoring_duplicates(
         statement = postgresql.insert(table).on_conflict_do_nothing()
     else:  # pragma: no cover - the project supports the two above
         raise NotImplementedError(f"no insert-or-ignore for {dialect}")
+    if not count:
+        connection.execute(statement, list(rows))
+        return 0
     inserted = 0
     # One statement per row: executemany reports no per-row counts on every driver.
     for row in rows:

@@ -44,6 +44,7 @@ def test_the_ledger_contract(ledger: MemoryLedger | ConsentStore) -> None:
     held = ledger.family_events({FAMILY})
     assert held == sorted(KHANS[:4], key=lambda e: (e.occurred_at, str(e.event_id)))
     assert FAMILY in ledger.families_of(PERSON)
+    assert ledger.families_on_file({FAMILY, "f-never-seen"}) == {FAMILY}
     decision = out.decisions[0]
     assert ledger.latest([decision.decision_id, "nope"]) == {decision.decision_id: decision}
     # A later revision replaces the earlier one.
@@ -107,3 +108,22 @@ def test_destroyed_keys_stay_destroyed_and_a_new_version_follows(engine: Engine)
     new_id, new_key = reopened.current("schools", PERSON)
     assert new_id.endswith(":v2") and new_key != key
     assert reopened.destroy("schools", PERSON, "again") == [new_id]
+
+
+@pytest.mark.parametrize("on_file", [2, 1, 0], ids=["two on file", "one on file", "none"])
+def test_a_rule_that_looks_back_sees_the_history_on_file_and_in_the_batch(
+    ledger: MemoryLedger | ConsentStore, on_file: int
+) -> None:
+    # The third missing episode in 90 days is significant harm, whether the first two were
+    # decided in earlier batches or arrive in this one (a family new to the ledger).
+    from tests.consent.test_decide import missing
+
+    episodes = [missing(days) for days in (60, 30, 0)]
+    engine = ConsentEngine(load_policy(), MemoryKeyVault(), ConsentRegistry(), ledger)
+    if on_file:
+        ledger.save(engine.on_events(episodes[:on_file], NOW))
+    out = engine.on_events(episodes[on_file:], NOW)
+    mash = [d for d in out.decisions if d.recipient is Recipient.MASH]
+    assert mash[-1].event_id == episodes[-1].event_id
+    assert mash[-1].rule == "repeated_missing_episodes"
+    assert [d.rule for d in mash[:-1]] == [None] * (2 - on_file)
