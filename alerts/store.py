@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Connection, Engine, select, update
+from sqlalchemy import Connection, Engine, bindparam, insert, select, update
 
 from alerts.encompass import Escalation, SchoolCalendar, escalation_due
 from alerts.needs import LevelOfNeed, picture, suggest_level
@@ -85,10 +85,13 @@ class AlertStore:
             ):
                 mapping = dict(row._mapping)
                 existing.setdefault((mapping["family_id"], mapping["kind"]), []).append(mapping)
+            new: list[dict[str, Any]] = []
             for family_id, views in families.items():
                 for kind, values in _wanted(views, review_hours):
                     rows = existing.get((family_id, kind.value), [])
-                    changed += _upsert(connection, rows, family_id, kind, values, now)
+                    changed += _upsert(connection, rows, family_id, kind, values, now, new)
+            if new:
+                connection.execute(insert(alerts), new)
         return changed
 
     # --- screening ----------------------------------------------------------------------
@@ -272,6 +275,12 @@ def _wanted(views: list[ShareView], review_hours: int) -> list[tuple[AlertKind, 
     return wanted
 
 
+#: One statement for every fill-in, its values bound at execution: a statement built
+#: with ``.values(...)`` per alert was compiled (and cache-keyed) afresh each time, half
+#: the alert desk's time on a stream of new families.
+_FILL_IN = update(alerts).where(alerts.c.alert_id == bindparam("target"))
+
+
 def _upsert(
     connection: Connection,
     rows: list[dict[str, Any]],
@@ -279,31 +288,29 @@ def _upsert(
     kind: AlertKind,
     values: dict[str, Any],
     now: datetime,
+    new: list[dict[str, Any]],
 ) -> list[str]:
-    """Fill in the open alert, or open a new one on new evidence; the id if it changed."""
+    """Fill in the open alert, or open a new one on new evidence (appended to ``new``, for
+    the caller to insert with the rest); the id if it changed."""
     latest = rows[0] if rows else None
     if latest is not None and latest["status"] != AlertStatus.DECIDED:
         if all(latest[k] == v for k, v in values.items() if k != "due_at"):
             return []
-        connection.execute(
-            update(alerts)
-            .where(alerts.c.alert_id == latest["alert_id"])
-            .values(**values, updated_at=now)
-        )
+        connection.execute(_FILL_IN, {"target": latest["alert_id"], **values, "updated_at": now})
         return [latest["alert_id"]]
     if latest is not None and set(values["event_ids"]) <= set(latest["event_ids"]):
         return []  # decided already on this evidence
     alert_id = f"{kind.value}:{family_id}:{len(rows) + 1}"
-    connection.execute(
-        alerts.insert().values(
-            alert_id=alert_id,
-            family_id=family_id,
-            kind=kind.value,
-            status=AlertStatus.NEW.value,
-            raised_at=now,
-            updated_at=now,
+    new.append(
+        {
+            "alert_id": alert_id,
+            "family_id": family_id,
+            "kind": kind.value,
+            "status": AlertStatus.NEW.value,
+            "raised_at": now,
+            "updated_at": now,
             **values,
-        )
+        }
     )
     return [alert_id]
 
