@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from adapters import OutboundMessage
 
@@ -32,6 +33,39 @@ class RecordingPublisher:
 
     def on(self, topic: str) -> list[OutboundMessage]:
         return [m for m in self.messages if m.topic == topic]
+
+
+async def create_topic(bootstrap: str, name: str, partitions: int = 1) -> str:
+    """Create ``name`` with ``partitions`` (replication 1); returns the name."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(name, partitions, 1)])
+    finally:
+        await admin.close()
+    return name
+
+
+async def read_records(bootstrap: str, topic: str, count: int) -> list[Any]:
+    """The first ``count`` records on ``topic`` (fewer if it goes quiet for 2 s), raw."""
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        group_id=None,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
+    await consumer.start()
+    found: list[Any] = []
+    try:
+        while len(found) < count:
+            batch = await consumer.getmany(timeout_ms=2_000, max_records=5_000)
+            if not batch:
+                break
+            found += [r for rs in batch.values() for r in rs]
+    finally:
+        await consumer.stop()
+    return found
 
 
 async def read_json(

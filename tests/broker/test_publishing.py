@@ -7,8 +7,6 @@ import uuid
 from datetime import UTC, datetime
 
 import pytest
-from aiokafka import AIOKafkaConsumer
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.partitioner import DefaultPartitioner
 
 from broker.auditing import audit_messages
@@ -16,6 +14,7 @@ from broker.publishing import KafkaPublisher, OutboundMessage
 from broker.settings import BrokerSettings
 from broker.topics import Topic
 from schemas.audit import AuditRecord
+from tests.helpers import create_topic, read_records
 
 
 def _records(n: int) -> list[AuditRecord]:
@@ -49,36 +48,14 @@ async def test_twelve_thousand_messages_in_one_call_all_arrive_in_order(
 ) -> None:
     # A consent batch of 500 events for six recipients: a view, a decision and two audit
     # records each. FastStream's per-message publish timed out on such a batch here.
-    topic = f"t-burst-{uuid.uuid4().hex[:8]}"
-    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
-    await admin.start()
-    try:
-        await admin.create_topics([NewTopic(topic, 1, 1)])
-    finally:
-        await admin.close()
+    topic = await create_topic(kafka_bootstrap, f"t-burst-{uuid.uuid4().hex[:8]}")
     sent = [
         OutboundMessage(topic, b"f1", m.value, m.headers) for m in audit_messages(_records(12_000))
     ]
     async with KafkaPublisher(kafka_bootstrap, BrokerSettings(), role="test") as publisher:
         await publisher.publish(sent)
 
-    consumer = AIOKafkaConsumer(
-        topic,
-        bootstrap_servers=kafka_bootstrap,
-        group_id=None,
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-    )
-    await consumer.start()
-    got: list[bytes] = []
-    try:
-        while len(got) < len(sent):
-            batch = await consumer.getmany(timeout_ms=2_000, max_records=5_000)
-            if not batch:
-                break
-            got += [r.value or b"" for rs in batch.values() for r in rs]
-    finally:
-        await consumer.stop()
+    got = [r.value or b"" for r in await read_records(kafka_bootstrap, topic, len(sent))]
     assert got == [m.value for m in sent]
 
 
@@ -88,40 +65,16 @@ async def test_each_key_lands_where_the_default_partitioner_puts_it_in_order(
 ) -> None:
     # Families are keys: every client (ours in batches, an agency's Java producer, a
     # replay tool) must put one family on one partition, or its order is lost.
-    topic = f"t-keys-{uuid.uuid4().hex[:8]}"
-    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
-    await admin.start()
-    try:
-        await admin.create_topics([NewTopic(topic, 6, 1)])
-    finally:
-        await admin.close()
+    topic = await create_topic(kafka_bootstrap, f"t-keys-{uuid.uuid4().hex[:8]}", 6)
     sent = [
         OutboundMessage(topic, f"family-{i % 40}".encode(), str(i).encode()) for i in range(2_000)
     ]
     async with KafkaPublisher(kafka_bootstrap, BrokerSettings(), role="test") as publisher:
         await publisher.publish(sent)
 
-    consumer = AIOKafkaConsumer(
-        topic,
-        bootstrap_servers=kafka_bootstrap,
-        group_id=None,
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-    )
-    await consumer.start()
     got: dict[bytes, list[tuple[int, int]]] = {}
-    try:
-        seen = 0
-        while seen < len(sent):
-            batch = await consumer.getmany(timeout_ms=2_000, max_records=5_000)
-            if not batch:
-                break
-            for records in batch.values():
-                for r in records:
-                    got.setdefault(r.key or b"", []).append((r.partition, int(r.value or b"0")))
-                    seen += 1
-    finally:
-        await consumer.stop()
+    for r in await read_records(kafka_bootstrap, topic, len(sent)):
+        got.setdefault(r.key or b"", []).append((r.partition, int(r.value or b"0")))
     partitions = list(range(6))
     for key, arrived in got.items():
         assert {p for p, _ in arrived} == {DefaultPartitioner()(key, partitions, partitions)}

@@ -5,11 +5,11 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from broker.admin import TopicState, apply_topology
 from broker.settings import BrokerSettings
 from broker.topics import TOPOLOGY, TopicSpec
+from tests.helpers import create_topic
 
 pytestmark = pytest.mark.kafka
 
@@ -23,13 +23,7 @@ async def test_apply_twice_creates_then_finds_everything_in_place(kafka_bootstra
 
 
 async def test_a_topic_with_other_partitions_is_reported_as_drift(kafka_bootstrap: str) -> None:
-    name = f"ehx.test.drift.{uuid.uuid4().hex[:8]}"
-    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
-    await admin.start()
-    try:
-        await admin.create_topics([NewTopic(name, 2, 1)])
-    finally:
-        await admin.close()
+    name = await create_topic(kafka_bootstrap, f"ehx.test.drift.{uuid.uuid4().hex[:8]}", 2)
     [report] = await apply_topology(
         kafka_bootstrap, BrokerSettings(), (TopicSpec(name, partitions=3, key="test"),)
     )
