@@ -32,6 +32,7 @@ from audit.service import (
     register_audit,
 )
 from broker import telemetry
+from broker.heap import keep_long_lived_out_of_collections
 from broker.logs import protect_logs
 from broker.publishing import KafkaPublisher
 from broker.settings import BrokerSettings
@@ -171,17 +172,22 @@ def build_services(
 
 def services_app(bootstrap: str, only: frozenset[str] | None = None) -> FastStream:
     """The FastStream app ``ehx up`` runs in the background (SIGTERM stops it cleanly)."""
+    keep_long_lived_out_of_collections()
     services = build_services(bootstrap, only=only)
     tasks: list[asyncio.Task[None]] = []
 
     async def start_sweep() -> None:
+        # Each sweep runs in the process of the service it belongs to, not in every one.
+        running = only or SERVICES
         every = PolicySettings().expiry_sweep_seconds
-        tasks.append(
-            asyncio.create_task(sweep_expiries(services.publisher, services.consent, every))
-        )
-        calendar = services.consent.engine.policy.operation_encompass
-        tasks.append(asyncio.create_task(sweep_escalations(services.alerts, calendar, every)))
-        if "audit" in (only or SERVICES):
+        if "consent" in running:
+            tasks.append(
+                asyncio.create_task(sweep_expiries(services.publisher, services.consent, every))
+            )
+        if "timeline" in running:  # the timeline service keeps the alerts
+            calendar = services.consent.engine.policy.operation_encompass
+            tasks.append(asyncio.create_task(sweep_escalations(services.alerts, calendar, every)))
+        if "audit" in running:
             seconds = AuditSettings().checkpoint_seconds
             tasks.append(asyncio.create_task(checkpoint_timer(services.audit, seconds)))
 
