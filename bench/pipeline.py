@@ -40,7 +40,7 @@ from bench.report import spread
 from broker.admin import apply_topology
 from broker.embedded import EmbeddedBroker
 from broker.settings import BrokerSettings
-from broker.topics import RAW_TOPICS
+from broker.topics import RAW_TOPICS, SPECS, Topic
 from database import (
     audit_ledger,
     linker_mentions,
@@ -304,7 +304,9 @@ async def passthrough(bootstrap: str, events: list[tuple[bytes | None, bytes]]) 
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:
-        await admin.create_topics([NewTopic(source, 12, 1), NewTopic(sink, 12, 1)])
+        # As many partitions as the pipeline's family-keyed topics have on this broker.
+        count = BrokerSettings().partitions(SPECS[Topic.LINKED].partitions)
+        await admin.create_topics([NewTopic(source, count, 1), NewTopic(sink, count, 1)])
     finally:
         await admin.close()
     producer = AIOKafkaProducer(

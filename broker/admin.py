@@ -62,7 +62,7 @@ async def apply_topology(
                 [
                     NewTopic(
                         str(spec.topic),
-                        spec.partitions,
+                        settings.partitions(spec.partitions),
                         settings.replication_factor,
                         topic_configs=spec.configs(settings.replication_factor),
                     )
@@ -75,7 +75,7 @@ async def apply_topology(
             reports += [TopicReport(str(spec.topic), TopicState.CREATED) for spec in missing]
         present = [spec for spec in topology if str(spec.topic) in existing]
         if present:
-            reports += await _check(admin, present, settings.replication_factor)
+            reports += await _check(admin, present, settings)
         order = {str(spec.topic): index for index, spec in enumerate(topology)}
         return sorted(reports, key=lambda report: order[report.topic])
     finally:
@@ -83,8 +83,9 @@ async def apply_topology(
 
 
 async def _check(
-    admin: AIOKafkaAdminClient, specs: list[TopicSpec], replication_factor: int
+    admin: AIOKafkaAdminClient, specs: list[TopicSpec], settings: BrokerSettings
 ) -> list[TopicReport]:
+    replication_factor = settings.replication_factor
     described = {
         entry["topic"]: entry
         for entry in await admin.describe_topics([str(s.topic) for s in specs])
@@ -102,10 +103,9 @@ async def _check(
         name = str(spec.topic)
         report = TopicReport(name, TopicState.OK)
         partitions = len(described.get(name, {}).get("partitions", []))
-        if partitions != spec.partitions:
-            report.drift.append(
-                f"partitions: {partitions} on the cluster, {spec.partitions} wanted"
-            )
+        count = settings.partitions(spec.partitions)
+        if partitions != count:
+            report.drift.append(f"partitions: {partitions} on the cluster, {count} wanted")
         configs = actual_configs.get(name, {})
         for key, wanted in spec.configs(replication_factor).items():
             if key not in configs:

@@ -1,7 +1,8 @@
 """The Kafka topology in one place: topic names, partitions, keys, retention, compaction.
 
 ``ehx topics apply`` makes a cluster match this module; ``deploy/`` is checked against
-it by a test, so the two cannot drift apart unnoticed.
+it by a test, so the two cannot drift apart unnoticed. The partition counts are a
+cluster's; the embedded broker caps them (``BrokerSettings.partitions``).
 """
 
 from __future__ import annotations
