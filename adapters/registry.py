@@ -162,11 +162,14 @@ class RecordRegistry:
             return
         with self._engine.begin() as connection:
             # One statement per batch, on the primary key and the version reserved (a
-            # newer version reserved since by another run stays pending).
+            # newer version reserved since by another run stays pending). The plain
+            # record_ref IN lets SQLite seek the key: on the row values alone it read
+            # every record of the agency, once per batch.
             connection.execute(
                 update(source_records)
                 .where(
                     source_records.c.agency == agency.value,
+                    source_records.c.record_ref.in_([ref for ref, _ in published]),
                     tuple_(source_records.c.record_ref, source_records.c.record_version).in_(
                         list(published)
                     ),

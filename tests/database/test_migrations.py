@@ -97,3 +97,16 @@ def test_several_processes_migrating_one_fresh_database_at_once_all_succeed(
     finally:
         if fresh is not None and POSTGRES_URL:
             _drop_postgres(fresh, POSTGRES_URL)
+
+
+def test_the_migrated_schema_is_the_one_the_code_declares(engine: Engine) -> None:
+    """A table, column or index declared in ``database/tables.py`` without its migration
+    (or the reverse) would pass on a fresh test database and fail on a deployed one."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from database.tables import metadata
+
+    with engine.connect() as connection:
+        differences = compare_metadata(MigrationContext.configure(connection), metadata)
+    assert differences == []
