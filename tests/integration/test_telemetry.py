@@ -16,7 +16,7 @@ from collections.abc import Iterator
 import pytest
 from opentelemetry import trace
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
-from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from sqlalchemy import Engine
 
@@ -172,24 +172,30 @@ async def test_one_trace_per_event_through_every_stage_and_no_canary_anywhere(
 
     provider = trace.get_tracer_provider()
     assert isinstance(provider, TracerProvider)
-    provider.force_flush()
-    finished = spans.get_finished_spans()
-    journey = [
-        s
-        for s in finished
-        if s.attributes and s.attributes.get("ehx.event_id") == str(incident.event_id)
-    ]
-    stages = {s.name for s in journey}
-    assert {
+    every_stage = {
         "ehx.adapter.police",
         "ehx.intake",
         "ehx.linker",
         "ehx.consent",
         "ehx.timeline",
         "ehx.alerts",
-    } <= stages
-    assert len({s.context.trace_id for s in journey}) == 1  # one trace, adapter to alert
-    [root] = [s for s in journey if s.parent is None]
+    }
+
+    def journey() -> list[ReadableSpan]:
+        provider.force_flush()
+        return [
+            s
+            for s in spans.get_finished_spans()
+            if s.attributes and s.attributes.get("ehx.event_id") == str(incident.event_id)
+        ]
+
+    # The alert row is committed inside the alerts span, so the queue can show it a moment
+    # before the span ends and is exported (CI saw that once): wait for the span itself.
+    await wait_for(lambda: every_stage <= {s.name for s in journey()})
+    finished = spans.get_finished_spans()
+    journey_spans = journey()
+    assert len({s.context.trace_id for s in journey_spans}) == 1  # one trace, adapter to alert
+    [root] = [s for s in journey_spans if s.parent is None]
     assert root.name == "ehx.adapter.police"
     # The ledger's record of the override names the same trace.
     ledger = AuditLedger(engine)
