@@ -136,32 +136,56 @@ def _postcode(a: str, b: str) -> str:
     return "different"
 
 
+#: The identifiers that name one person, by their kind's prefix (all four characters).
+_ONE_PERSON_KINDS = frozenset({"nhs:", "upn:", "pnc:"})
+
+
 def identifier_conflict(a: frozenset[str], b: frozenset[str]) -> bool:
     """Both carry an identifier of one kind (NHS number, UPN, PNC id) and they differ."""
-    for kind in ("nhs:", "upn:", "pnc:"):
-        ours = {i for i in a if i.startswith(kind)}
-        theirs = {i for i in b if i.startswith(kind)}
-        if ours and theirs and not ours & theirs:
+    if not a or not b:
+        return False
+    # Only the kinds both records carry (most pairs share none): then, within a kind,
+    # no identifier in common.
+    for kind in {i[:4] for i in a} & {i[:4] for i in b} & _ONE_PERSON_KINDS:
+        if not {i for i in a if i.startswith(kind)} & {i for i in b if i.startswith(kind)}:
             return True
     return False
 
 
+#: One field's comparison, before it becomes evidence: (field, level, weight).
+Level = tuple[str, str, float]
+
+
+def levels(a: PersonRecord, b: PersonRecord) -> list[Level]:
+    """Each field's level and weight: what ``compare`` says, as plain tuples.
+
+    The linker scores every candidate in a block with this and builds the evidence of
+    the best one only (evidence objects cost more to make than the comparison itself).
+    """
+    given = _given(a.given_name, b.given_name)
+    family = _family(a.family_name, b.family_name)
+    found = [("given_name", given, GIVEN[given]), ("family_name", family, FAMILY[family])]
+    if a.date_of_birth and b.date_of_birth:
+        dob = _dob(a.date_of_birth, b.date_of_birth)
+        found.append(("date_of_birth", dob, DOB[dob]))
+    else:
+        found.append(("date_of_birth", "missing", 0.0))
+    if a.postcode and b.postcode:
+        postcode = _postcode(a.postcode, b.postcode)
+        found.append(("postcode", postcode, POSTCODE[postcode]))
+    else:
+        found.append(("postcode", "missing", 0.0))
+    if identifier_conflict(a.identifiers, b.identifiers):
+        found.append(("identifiers", "conflict", IDENTIFIER_CONFLICT))
+    return found
+
+
+def evidence(found: list[Level]) -> MatchEvidence:
+    """The match weight of ``levels`` with the evidence for it, field by field."""
+    fields = tuple(FieldEvidence(*level) for level in found)
+    return MatchEvidence(sum(f.weight for f in fields), fields)
+
+
 def compare(a: PersonRecord, b: PersonRecord) -> MatchEvidence:
     """The Fellegi-Sunter match weight of two records, with the evidence for it."""
-    fields = [
-        FieldEvidence("given_name", level := _given(a.given_name, b.given_name), GIVEN[level]),
-        FieldEvidence("family_name", level := _family(a.family_name, b.family_name), FAMILY[level]),
-    ]
-    if a.date_of_birth and b.date_of_birth:
-        level = _dob(a.date_of_birth, b.date_of_birth)
-        fields.append(FieldEvidence("date_of_birth", level, DOB[level]))
-    else:
-        fields.append(FieldEvidence("date_of_birth", "missing", 0.0))
-    if a.postcode and b.postcode:
-        level = _postcode(a.postcode, b.postcode)
-        fields.append(FieldEvidence("postcode", level, POSTCODE[level]))
-    else:
-        fields.append(FieldEvidence("postcode", "missing", 0.0))
-    if identifier_conflict(a.identifiers, b.identifiers):
-        fields.append(FieldEvidence("identifiers", "conflict", IDENTIFIER_CONFLICT))
-    return MatchEvidence(sum(f.weight for f in fields), tuple(fields))
+    return evidence(levels(a, b))

@@ -28,7 +28,7 @@ from enum import StrEnum
 
 import jellyfish
 
-from linker.compare import MatchEvidence, PersonRecord, compare
+from linker.compare import MatchEvidence, PersonRecord, evidence, levels
 from linker.names import fold, name_key, postcode_key
 
 #: Records kept per person for comparison; more adds cost and little evidence.
@@ -216,13 +216,14 @@ class IdentityIndex:
             members = self._blocks.get(key)
             if members and len(members) <= MAX_BLOCK:
                 candidates.update(self.person(p) for p in members)
-        best_id, best = None, None
+        best_id, best, best_weight = None, None, 0.0
         for candidate in candidates:
             for known in self._records[candidate]:
-                evidence = compare(record, known)
-                if best is None or evidence.weight > best.weight:
-                    best_id, best = candidate, evidence
-        return best_id, best
+                found = levels(record, known)
+                weight = sum(w for _, _, w in found)
+                if best is None or weight > best_weight:
+                    best_id, best, best_weight = candidate, found, weight
+        return best_id, evidence(best) if best is not None else None
 
     def restore(self, person_id: str, record: PersonRecord) -> None:
         """Replay a stored decision: ``record`` belongs to ``person_id``."""

@@ -72,10 +72,15 @@ def name_key(name: str) -> str:
     return VARIANT_GROUPS[group][0] if group is not None else folded
 
 
+@lru_cache(maxsize=65_536)
+def _variant_group(name: str) -> int | None:
+    return _GROUP_OF.get(fold(name).split(" ")[0])
+
+
 def same_variant(a: str, b: str) -> bool:
     """True when two given names are spellings of one name (Mohammed and Muhammad)."""
-    ga, gb = _GROUP_OF.get(fold(a).split(" ")[0]), _GROUP_OF.get(fold(b).split(" ")[0])
-    return ga is not None and ga == gb
+    ga = _variant_group(a)
+    return ga is not None and ga == _variant_group(b)
 
 
 @lru_cache(maxsize=65_536)
@@ -87,6 +92,7 @@ def postcode_key(postcode: str | None) -> str | None:
     return key or None
 
 
+@lru_cache(maxsize=65_536)
 def postcode_district(postcode: str | None) -> str | None:
     """The outward code (``B11``): the district, which survives a move down the road."""
     key = postcode_key(postcode)
@@ -102,5 +108,9 @@ def dob_swapped(a: date, b: date) -> bool:
 
 def dob_one_typo(a: date, b: date) -> bool:
     """True when the ISO forms differ in exactly one digit."""
+    # Two parts that differ differ in two digits at least: most pairs stop here, and
+    # the linker asks this of every candidate sharing a block.
+    if (a.year != b.year) + (a.month != b.month) + (a.day != b.day) != 1:
+        return False
     x, y = a.isoformat(), b.isoformat()
     return sum(1 for p, q in zip(x, y, strict=True) if p != q) == 1

@@ -56,3 +56,34 @@ def test_postcodes_normalise_and_know_their_district() -> None:
     assert postcode_key(" b11  4aa ") == "B114AA"
     assert postcode_district("B11 4AA") == "B11"
     assert postcode_district("B1 1AA") == "B1"
+
+
+def test_one_typo_means_one_digit_whatever_part_it_is_in() -> None:
+    assert (
+        levels(AMINA, PersonRecord("Amina", "Khan", date(1980, 3, 14), None))["date_of_birth"]
+        == "one_typo"
+    )  # the third digit of the year
+    assert (
+        levels(AMINA, PersonRecord("Amina", "Khan", date(1990, 3, 15), None))["date_of_birth"]
+        == "one_typo"
+    )
+    # Two parts differ: at least two digits, whatever they are.
+    assert (
+        levels(AMINA, PersonRecord("Amina", "Khan", date(1991, 3, 15), None))["date_of_birth"]
+        == "different"
+    )
+    assert (
+        levels(AMINA, PersonRecord("Amina", "Khan", date(1990, 4, 15), None))["date_of_birth"]
+        == "same_year"
+    )
+
+
+def test_identifiers_conflict_only_within_a_kind_both_carry() -> None:
+    def record(*identifiers: str) -> PersonRecord:
+        return PersonRecord("Amina", "Khan", date(1990, 3, 14), "B11 4AA", frozenset(identifiers))
+
+    nhs = record("nhs:4010232137", "ref:police:WMP-1")
+    assert "identifiers" not in levels(nhs, record("upn:A123", "ref:police:WMP-2"))
+    assert "identifiers" not in levels(nhs, record("nhs:4010232137", "nhs:9434765919"))
+    assert levels(nhs, record("nhs:9434765919", "upn:A123"))["identifiers"] == "conflict"
+    assert "identifiers" not in levels(nhs, record())
