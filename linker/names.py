@@ -64,17 +64,16 @@ _GROUP_OF: dict[str, int] = {
 
 
 @lru_cache(maxsize=65_536)
-def name_key(name: str) -> str:
-    """A name's normal form: folded, and for a known variant its group's first spelling."""
-    folded = fold(name)
-    first = folded.split(" ")[0] if folded else ""
-    group = _GROUP_OF.get(first)
-    return VARIANT_GROUPS[group][0] if group is not None else folded
+def _variant_group(name: str) -> int | None:
+    """The variant group of a name's first word (folded), if it is a known variant."""
+    return _GROUP_OF.get(fold(name).split(" ")[0])
 
 
 @lru_cache(maxsize=65_536)
-def _variant_group(name: str) -> int | None:
-    return _GROUP_OF.get(fold(name).split(" ")[0])
+def name_key(name: str) -> str:
+    """A name's normal form: folded, and for a known variant its group's first spelling."""
+    group = _variant_group(name)
+    return VARIANT_GROUPS[group][0] if group is not None else fold(name)
 
 
 def same_variant(a: str, b: str) -> bool:
