@@ -20,6 +20,7 @@ from sqlalchemy import Connection, Engine, bindparam, insert, select, update
 from alerts.encompass import Escalation, SchoolCalendar, escalation_due
 from alerts.needs import LevelOfNeed, picture, suggest_level
 from database import alerts, encompass_notifications
+from database.bulk import execute_many
 from database.upsert import insert_ignoring_duplicates
 from schemas import ExchangeError
 from schemas.views import ShareView
@@ -91,7 +92,7 @@ class AlertStore:
                     rows = existing.get((family_id, kind.value), [])
                     changed += _upsert(connection, rows, family_id, kind, values, now, new)
             if new:
-                connection.execute(insert(alerts), new)
+                execute_many(connection, insert(alerts), new, "alerts")
         return changed
 
     # --- screening ----------------------------------------------------------------------

@@ -17,6 +17,7 @@ from sqlalchemy import ColumnElement, Connection, Engine, and_, delete, func, in
 from audit.chain import LedgerEntry, extend
 from audit.checkpoints import Checkpoint
 from database import audit_checkpoints, audit_ledger, audit_subjects
+from database.bulk import execute_many
 from schemas.audit import AuditRecord
 
 PAGE = 5_000
@@ -92,7 +93,8 @@ class AuditLedger:
             if not fresh:
                 return []
             entries = extend(_head(connection), fresh)
-            connection.execute(
+            execute_many(
+                connection,
                 insert(audit_ledger),
                 [
                     {
@@ -107,6 +109,7 @@ class AuditLedger:
                     }
                     for entry, record in zip(entries, fresh, strict=True)
                 ],
+                "audit_ledger",
             )
             subjects = [
                 {"subject_id": subject, "seq": entry.seq}
@@ -114,7 +117,7 @@ class AuditLedger:
                 for subject in sorted(set(record.subject_ids) | {record.family_id or ""} - {""})
             ]
             if subjects:
-                connection.execute(insert(audit_subjects), subjects)
+                execute_many(connection, insert(audit_subjects), subjects, "audit_subjects")
         return [Found(entry.seq, record) for entry, record in zip(entries, fresh, strict=True)]
 
     def entries(self, after: int = 0, page: int = PAGE) -> Iterator[LedgerEntry]:

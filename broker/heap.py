@@ -11,6 +11,15 @@ After each full collection, whatever survived it is moved to the permanent gener
 freed by reference counting the moment nothing refers to them; only a reference cycle
 formed among them later would never be collected, which state that is kept rather than
 churned seldom makes.
+
+And the youngest generation is collected every 50,000 allocations, not every 700. A
+batch of 500 events builds tens of thousands of objects (events, decisions, views,
+audit records, rows) that live until the batch is published and stored, so at the
+default every young collection walked a batch still in use and promoted it, and the
+older generations were walked again and again: measured on the consent service's path
+(``ehx bench``'s city, batches of 500), 500 µs an event at the default and 430 µs with
+these thresholds, the same as with the collector switched off. Garbage is still freed
+by reference counting at once; only cycles wait a little longer.
 """
 
 from __future__ import annotations
@@ -24,7 +33,13 @@ def _freeze_survivors(phase: str, info: dict[str, Any]) -> None:
         gc.freeze()
 
 
+#: Allocations before a young collection; young collections before an older one; and
+#: older before a full one.
+THRESHOLDS = (50_000, 20, 10)
+
+
 def keep_long_lived_out_of_collections() -> None:
-    """Install the freeze-after-full-collection hook (once per process)."""
+    """Install the freeze-after-full-collection hook and the thresholds (once per process)."""
+    gc.set_threshold(*THRESHOLDS)
     if _freeze_survivors not in gc.callbacks:
         gc.callbacks.append(_freeze_survivors)

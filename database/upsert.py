@@ -8,6 +8,8 @@ from typing import Any
 from sqlalchemy import Connection, Table
 from sqlalchemy.dialects import postgresql, sqlite
 
+from database.bulk import execute_many
+
 
 def insert_ignoring_duplicates(
     connection: Connection, table: Table, rows: Sequence[dict[str, Any]], *, count: bool = True
@@ -28,7 +30,7 @@ def insert_ignoring_duplicates(
     else:  # pragma: no cover - the project supports the two above
         raise NotImplementedError(f"no insert-or-ignore for {dialect}")
     if not count:
-        connection.execute(statement, list(rows))
+        execute_many(connection, statement, rows, ("insert-or-ignore", table.name))
         return 0
     inserted = 0
     # One statement per row: executemany reports no per-row counts on every driver.
@@ -47,4 +49,9 @@ def upsert(
     module: Any = sqlite if dialect == "sqlite" else postgresql
     statement = module.insert(table)
     updates = {c: statement.excluded[c] for c in rows[0] if c not in keys}
-    connection.execute(statement.on_conflict_do_update(index_elements=keys, set_=updates), rows)
+    execute_many(
+        connection,
+        statement.on_conflict_do_update(index_elements=keys, set_=updates),
+        rows,
+        ("upsert", table.name, tuple(keys)),
+    )

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import Engine, func, insert, select, update
 
 from database import link_reviews, linker_journal, linker_mentions, received_events
+from database.bulk import execute_many
 from linker.compare import PersonRecord
 from linker.families import FamilyIndex, regroup
 from linker.history import Appearance
@@ -97,7 +98,9 @@ class LinkStore:
         now = decision.decided_at if decision else datetime.now(UTC)
         with self._engine.begin() as connection:
             if mentions:
-                connection.execute(linker_mentions.insert(), [_row(m) for m in mentions])
+                execute_many(
+                    connection, linker_mentions.insert(), [_row(m) for m in mentions], "mentions"
+                )
             if journal:
                 connection.execute(
                     linker_journal.insert(),

@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, bindparam, delete, insert, select, update
 
 from database import json_column, timeline_entries, timeline_people
+from database.bulk import execute_many
 from schemas.views import Retraction, ShareView
 
 SHOWN, RETRACTED, SUPERSEDED = "shown", "retracted", "superseded"
@@ -141,7 +142,7 @@ class BatchWrite:
         c = timeline_entries.c
         new = [e.changes for e in self._entries.values() if e.new]
         if new:
-            self._connection.execute(insert(timeline_entries), new)
+            execute_many(self._connection, insert(timeline_entries), new, "timeline_entries")
         # Grouped by which columns change, so each group is one executemany.
         changed: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
         for (recipient, event_id), entry in self._entries.items():
@@ -169,7 +170,7 @@ class BatchWrite:
                 for person in persons
             ]
             if people:
-                self._connection.execute(insert(timeline_people), people)
+                execute_many(self._connection, insert(timeline_people), people, "timeline_people")
 
 
 def _chunks(values: list[str]) -> Iterator[list[str]]:

@@ -11,9 +11,12 @@ def test_what_survives_a_full_collection_is_not_walked_again_and_is_still_freed(
     class Held:
         pass
 
+    before = gc.get_threshold()
     heap.keep_long_lived_out_of_collections()
     heap.keep_long_lived_out_of_collections()  # idempotent: one hook however often called
     try:
+        # A batch's worth of young objects is not walked while it is still being built.
+        assert gc.get_threshold()[0] >= 50_000
         assert gc.callbacks.count(heap._freeze_survivors) == 1
         state = [Held() for _ in range(1000)]
         gc.collect()
@@ -25,3 +28,4 @@ def test_what_survives_a_full_collection_is_not_walked_again_and_is_still_freed(
     finally:
         gc.callbacks.remove(heap._freeze_survivors)
         gc.unfreeze()
+        gc.set_threshold(*before)
