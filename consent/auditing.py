@@ -26,7 +26,7 @@ def _bases(decision: Decision) -> tuple[str, ...]:
     return tuple(b for b in (*decision.consent_ids, decision.rule, decision.lawful_basis) if b)
 
 
-def decision_record(decision: Decision) -> AuditRecord:
+def decision_record(decision: Decision, trace_id: str | None = None) -> AuditRecord:
     withheld = tuple(w.person_id for w in decision.withheld)
     return AuditRecord(
         audit_id=stable_id("decision", decision.decision_id, decision.revision),
@@ -40,10 +40,11 @@ def decision_record(decision: Decision) -> AuditRecord:
         event_ids=(str(decision.event_id), *decision.evidence_event_ids),
         bases=_bases(decision),
         at=decision.decided_at,
+        trace_id=trace_id,
     )
 
 
-def delivery_record(message: ShareView | Retraction) -> AuditRecord:
+def delivery_record(message: ShareView | Retraction, trace_id: str | None = None) -> AuditRecord:
     if isinstance(message, ShareView):
         basis = message.basis
         return AuditRecord(
@@ -58,6 +59,7 @@ def delivery_record(message: ShareView | Retraction) -> AuditRecord:
             event_ids=(str(message.event_id),),
             bases=tuple(b for b in (*basis.consent_ids, basis.rule, basis.lawful_basis) if b),
             at=message.shared_at,
+            trace_id=trace_id,
         )
     return AuditRecord(
         audit_id=stable_id("retracted", message.decision_id, message.revision),
@@ -69,16 +71,18 @@ def delivery_record(message: ShareView | Retraction) -> AuditRecord:
         family_id=message.family_id,
         event_ids=(str(message.event_id),),
         at=message.retracted_at,
+        trace_id=trace_id,
     )
 
 
-def _traced(record: AuditRecord, traces: dict[str, str]) -> AuditRecord:
-    """The record with its event's trace id, so an auditor can follow it in the traces."""
-    traceparent = traces.get(record.event_ids[0]) if record.event_ids else None
-    parts = traceparent.split("-") if traceparent else []
-    if len(parts) < 4:
-        return record
-    return record.model_copy(update={"trace_id": parts[1]})
+def trace_ids(traces: dict[str, str]) -> dict[str, str]:
+    """Each event's trace id, from its W3C traceparent, so an auditor can follow it."""
+    found = {}
+    for event_id, traceparent in traces.items():
+        parts = traceparent.split("-")
+        if len(parts) >= 4:
+            found[event_id] = parts[1]
+    return found
 
 
 def outbox_records(
@@ -88,10 +92,9 @@ def outbox_records(
 
     ``traces``: each event's W3C traceparent, where it has one.
     """
-    records = [decision_record(d) for d in outbox.decisions]
-    records += [delivery_record(m) for m in outbox.messages]
-    if traces:
-        records = [_traced(r, traces) for r in records]
+    ids = trace_ids(traces) if traces else {}
+    records = [decision_record(d, ids.get(str(d.event_id))) for d in outbox.decisions]
+    records += [delivery_record(m, ids.get(str(m.event_id))) for m in outbox.messages]
     records += [
         AuditRecord(
             audit_id=stable_id("shredded", shred.recipient, shred.person_id, *shred.key_ids),

@@ -74,6 +74,15 @@ class Outbox:
     replays: int = 0
     #: Relinks of events never decided here (quarantined before): nothing to move.
     unknown: int = 0
+    _json: dict[tuple[str, int], bytes] = field(default_factory=dict, repr=False)
+
+    def decision_json(self, decision: Decision) -> bytes:
+        """A decision's JSON, serialised once for both its message and its row."""
+        key = (decision.decision_id, decision.revision)
+        found = self._json.get(key)
+        if found is None:
+            found = self._json[key] = decision.model_dump_json().encode()
+        return found
 
     def merge(self, other: Outbox) -> None:
         self.messages += other.messages

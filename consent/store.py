@@ -7,6 +7,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
+import orjson
 from pydantic import TypeAdapter
 from sqlalchemy import Engine, delete, select, update
 
@@ -14,7 +15,7 @@ from consent.decide import Decision, Outcome, family_of
 from consent.engine import Outbox
 from consent.records import ConsentRecord, HarmAssertion, OverrideReview
 from consent.registry import ConsentRegistry, ConsentTopicRecord
-from database import consent_events, consent_records, data_keys, json_column, sharing_decisions
+from database import consent_events, consent_records, data_keys, sharing_decisions
 from database.upsert import insert_ignoring_duplicates, upsert
 from schemas import CanonicalEvent
 
@@ -163,7 +164,7 @@ class ConsentStore:
             upsert(
                 connection,
                 sharing_decisions,
-                [_decision_row(d) for d in latest.values()],
+                [_decision_row(d, outbox.decision_json(d)) for d in latest.values()],
                 ["decision_id"],
             )
         known = self._person_families()
@@ -257,7 +258,7 @@ class ConsentStore:
             return len(set(connection.execute(select(consent_events.c.event_id)).scalars()))
 
 
-def _decision_row(decision: Decision) -> dict[str, Any]:
+def _decision_row(decision: Decision, body: bytes) -> dict[str, Any]:
     return {
         "decision_id": decision.decision_id,
         "event_id": str(decision.event_id),
@@ -268,5 +269,5 @@ def _decision_row(decision: Decision) -> dict[str, Any]:
         "revision": decision.revision,
         "decided_at": decision.decided_at,
         "review_due": decision.review_due,
-        "body": json_column(decision),
+        "body": orjson.Fragment(body),
     }
