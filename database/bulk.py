@@ -17,13 +17,14 @@ do not carry (a column default computed in Python).
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Sequence
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Connection
 from sqlalchemy.sql.dml import Insert
 
-#: A compiled shape: the SQL, and for each positional parameter its column key and processor.
-_Shape = tuple[str, tuple[tuple[str, Callable[[Any], Any] | None], ...]]
+#: A compiled shape: the SQL, and how to turn a row (a dict) into the driver's parameters.
+_Shape = tuple[str, Callable[[dict[str, Any]], Sequence[Any]]]
 _shapes: dict[Hashable, _Shape | None] = {}
 
 
@@ -52,21 +53,34 @@ def execute_many(
         connection.execute(statement, list(rows))
         return
     sql, parameters = compiled
-    values = [
-        tuple(row[key] if process is None else process(row[key]) for key, process in parameters)
-        for row in rows
-    ]
-    connection.exec_driver_sql(sql, values)
+    connection.exec_driver_sql(sql, [parameters(row) for row in rows])
 
 
 def _compile(connection: Connection, statement: Insert, keys: tuple[str, ...]) -> _Shape | None:
     dialect = connection.dialect
     compiled = statement.compile(dialect=dialect, column_keys=list(keys))
-    order = compiled.positiontup or []
-    if set(order) - set(keys):
+    order = list(compiled.positiontup or [])
+    if not order or set(order) - set(keys):
         return None  # a parameter the rows do not give (a Python-side default): SQLAlchemy's
     columns = statement.table.c
-    parameters = tuple(
-        (name, columns[name].type.dialect_impl(dialect).bind_processor(dialect)) for name in order
-    )
+    processors = [
+        (position, process)
+        for position, name in enumerate(order)
+        if (process := columns[name].type.dialect_impl(dialect).bind_processor(dialect))
+    ]
+    pick = itemgetter(*order)
+
+    def parameters(row: dict[str, Any]) -> Sequence[Any]:
+        # itemgetter picks the values in the statement's order in C; only the columns
+        # whose type converts (instants, JSON, bytes) are touched in Python.
+        values = pick(row)
+        if len(order) == 1:
+            values = (values,)
+        if not processors:
+            return values  # type: ignore[no-any-return]
+        converted = list(values)
+        for position, process in processors:
+            converted[position] = process(converted[position])
+        return tuple(converted)
+
     return compiled.string, parameters
