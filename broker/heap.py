@@ -38,6 +38,17 @@ def _freeze_survivors(phase: str, info: dict[str, Any]) -> None:
 THRESHOLDS = (50_000, 20, 10)
 
 
+def release_frozen() -> None:
+    """Walk everything again once, freeing cycles among what was frozen, then re-freeze.
+
+    For one process that runs independent jobs in turn (``ehx bench``'s suites): what
+    one job left behind in a frozen cycle would otherwise stay for every later one (seen:
+    the replay's resident memory 670 MB after the other suites, 215 MB alone).
+    """
+    gc.unfreeze()
+    gc.collect()
+
+
 def keep_long_lived_out_of_collections() -> None:
     """Install the freeze-after-full-collection hook and the thresholds (once per process)."""
     gc.set_threshold(*THRESHOLDS)

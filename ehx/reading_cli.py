@@ -21,6 +21,7 @@ from adapters import KafkaPublisher
 from alerts import AlertStore, ScreeningDecision
 from alerts.auditing import decided, queue_read
 from broker.auditing import audit_message
+from broker.heap import keep_long_lived_out_of_collections
 from broker.runtime import require_bootstrap
 from broker.settings import BrokerSettings
 from broker.topics import Recipient
@@ -90,6 +91,7 @@ def timeline(
     store = TimelineStore(engine)
     if subject == "rebuild":
         bootstrap = require_bootstrap(BrokerSettings())
+        keep_long_lived_out_of_collections()  # the timeline service's work, in bulk
         applied = asyncio.run(rebuild(store, bootstrap))
         console.print(
             f"Rebuilt: {applied.shown} shown, {applied.superseded} superseded, "

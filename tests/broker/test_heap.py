@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import weakref
 
 from broker import heap
 
@@ -25,6 +26,28 @@ def test_what_survives_a_full_collection_is_not_walked_again_and_is_still_freed(
         # Frozen, not leaked: dropping the last reference frees the objects at once.
         del state
         assert gc.get_freeze_count() < frozen - 900
+    finally:
+        gc.callbacks.remove(heap._freeze_survivors)
+        gc.unfreeze()
+        gc.set_threshold(*before)
+
+
+def test_a_cycle_frozen_then_dropped_is_freed_when_the_next_job_releases_the_frozen() -> None:
+    class Node:
+        other: Node
+
+    before = gc.get_threshold()
+    heap.keep_long_lived_out_of_collections()
+    try:
+        a, b = Node(), Node()
+        a.other, b.other = b, a  # a cycle: reference counting alone never frees it
+        gone = weakref.ref(a)
+        gc.collect()  # survives, and is frozen
+        del a, b
+        gc.collect()
+        assert gone() is not None  # frozen: an ordinary collection does not walk it
+        heap.release_frozen()
+        assert gone() is None
     finally:
         gc.callbacks.remove(heap._freeze_survivors)
         gc.unfreeze()
