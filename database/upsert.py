@@ -32,6 +32,13 @@ def insert_ignoring_duplicates(
     if not count:
         execute_many(connection, statement, rows, ("insert-or-ignore", table.name))
         return 0
+    if connection.dialect.insert_returning:
+        # RETURNING names the rows inserted (a duplicate skipped returns nothing), and
+        # SQLAlchemy sends the batch as a few multi-row statements: PostgreSQL, and
+        # SQLite from 3.35. It was one statement a row: most of the intake service's
+        # store.
+        key = list(table.primary_key.columns)
+        return len(connection.execute(statement.returning(*key), list(rows)).all())
     inserted = 0
     # One statement per row: executemany reports no per-row counts on every driver.
     for row in rows:
