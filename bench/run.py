@@ -52,54 +52,52 @@ def run_benchmarks(
     path = out / "benchmarks.json"
     report: dict[str, Any] = json.loads(path.read_text()) if path.exists() else {}
     report["machine"] = machine()
-    # Each suite starts from a clean heap: nothing an earlier one froze is carried on.
-    if "ingest" in suites:
+
+    def chosen(suite: str) -> bool:
+        """Whether ``suite`` runs; if so, from a clean heap (nothing an earlier suite froze
+        is carried on)."""
+        if suite not in suites:
+            return False
         release_frozen()
+        return True
+
+    if chosen("ingest"):
         report["ingest"] = _ingest(records, repeat, agencies, say)
         report["ingest_measured"] = report["machine"]["when"]
         report["records"], report["repeat"] = records, repeat
-    if "pipeline" in suites:
-        release_frozen()
+    if chosen("pipeline"):
         from bench.pipeline import run as pipeline_rates
 
         report["pipeline"] = pipeline_rates(people, repeat, say) | {"measured": machine()["when"]}
-    if "consent" in suites:
-        release_frozen()
+    if chosen("consent"):
         report["consent"] = _consent(people, repeat, say)
-    if "latency" in suites:
-        release_frozen()
+    if chosen("latency"):
         report["latency"] = _latency(say)
-    if "timeline" in suites:
-        release_frozen()
+    if chosen("timeline"):
         from bench.timeline import run as timeline_queries
 
         say("timeline queries: 10, 1,000 and 10,000 entries (filling takes minutes)")
         report["timeline"] = timeline_queries(postgres_url) | {"measured": machine()["when"]}
-    if "linking" in suites:
-        release_frozen()
+    if chosen("linking"):
         from bench.linking import run as linking_rates
 
         say("linking: synthetic cities of 20,000 and 60,000 people")
         report["linking"] = linking_rates() | {"measured": machine()["when"]}
-    if "console" in suites:
-        release_frozen()
+    if chosen("console"):
         from bench.console import run as console_pages
 
         say("console: family page time to first byte, 10 and 1,000 entries")
         report["console"] = console_pages() | {"measured": machine()["when"]}
-    if "audit" in suites:
-        release_frozen()
+    if chosen("audit"):
         from bench.audit import run as audit_rates
 
         say("audit ledger: append and verify, 50,000 entries")
         report["audit"] = audit_rates(postgres_url, repeat=repeat) | {"measured": machine()["when"]}
-    if "replay" in suites:
-        release_frozen()
+    if chosen("replay"):
         from bench.replay import measure as replay_rate
 
         report["replay"] = replay_rate(replay_events, say) | {"measured": machine()["when"]}
-    if "faults" in suites:
-        release_frozen()
+    if chosen("faults"):
         from bench.faults import run as fault_runs
 
         report["faults"] = fault_runs(fault_people, fault_rate, say) | {
