@@ -5,7 +5,7 @@ Lost, duplicated and out-of-order lists must all be empty."""
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import groupby, pairwise
 from typing import Any
 
@@ -33,6 +33,8 @@ class Check:
     lost: dict[str, list[str]]
     duplicated: dict[str, list[str]]
     out_of_order: list[str]
+    #: For each family out of order, the first pair decided the wrong way round.
+    inversions: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -55,7 +57,8 @@ class Check:
                 for kind, lists in (("lost", self.lost), ("duplicated", self.duplicated))
                 for stage, found in lists.items()
                 if found
-            },
+            }
+            | ({"out of order": self.inversions[:3]} if self.inversions else {}),
         }
 
 
@@ -153,9 +156,16 @@ def check(engine: Engine, accepted: dict[str, str]) -> Check:
     for event_id, key in keys.items():  # dicts keep the mentions' order
         by_key[key].append(event_id)
     out_of_order = []
+    inversions = []
     for key, events in by_key.items():
-        times = [decided_at[e] for e in events if e in decided_at]
-        if any(later < earlier for earlier, later in pairwise(times)):
-            out_of_order.append(key)
+        timed = [(e, decided_at[e]) for e in events if e in decided_at]
+        for (first, earlier), (then, later) in pairwise(timed):
+            if later < earlier:
+                out_of_order.append(key)
+                inversions.append(
+                    f"family {key}: event {then} (decided {later:%H:%M:%S.%f}) was linked "
+                    f"after {first} (decided {earlier:%H:%M:%S.%f})"
+                )
+                break
     expected = sum(1 for _ in shares)
-    return Check(len(wanted), expected, lost, duplicated, out_of_order)
+    return Check(len(wanted), expected, lost, duplicated, out_of_order, inversions)

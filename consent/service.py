@@ -17,8 +17,10 @@ Acknowledgement: ``NACK_ON_ERROR``. Views, decisions and quarantine entries are
 published and acknowledged, then the store commits, then the offset is committed. A
 crash in between replays the batch: events already on file are skipped, the rest are
 decided again under the same decision ids and revisions (recipients are idempotent by
-decision id and revision). One lock serialises the two subscribers, so a consent change
-never interleaves with a batch being decided.
+decision id and revision). A database that cannot be reached at the store step is waited
+for (``database/retry.py``), so the decisions stored are the ones published. One lock
+serialises the two subscribers, so a consent change never interleaves with a batch being
+decided.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ import logging
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 from faststream.kafka import KafkaBroker
@@ -46,6 +49,7 @@ from consent.keys import DataKeyStore
 from consent.policy import Policy
 from consent.registry import ConsentTopicRecord
 from consent.store import ConsentStore
+from database.retry import store_after_publish
 from schemas import CanonicalEvent, SignatureVerifier
 from schemas.links import Relink
 from schemas.quarantine import QuarantineRecord
@@ -169,7 +173,9 @@ def register_consent(
                 out += outbox_messages(outbox, carried)
                 out += audit_messages(outbox_records(outbox, now, traces))
                 await publisher.publish(out)
-                await asyncio.to_thread(service.store.save, outbox)
+                await store_after_publish(
+                    partial(service.store.save, outbox), what="consent decisions"
+                )
             if relinks:
                 # After the batch's events are on file: a relink may follow its event here.
                 moved = await asyncio.to_thread(service.engine.on_relinks, relinks, now)
@@ -177,7 +183,9 @@ def register_consent(
                 await publisher.publish(
                     outbox_messages(moved) + audit_messages(outbox_records(moved, now, {}))
                 )
-                await asyncio.to_thread(service.store.save, moved)
+                await store_after_publish(
+                    partial(service.store.save, moved), what="consent relinks"
+                )
                 log.info(
                     "consent batch: %d relinked, %d already applied, %d never decided here",
                     len(moved.relinked),
@@ -207,8 +215,12 @@ def register_consent(
                 await publisher.publish(
                     outbox_messages(outbox) + audit_messages(all_records(outbox, [checked], now))
                 )
-                await asyncio.to_thread(service.store.save, outbox)
-                await asyncio.to_thread(service.store.save_record, checked)
+                await store_after_publish(
+                    partial(service.store.save, outbox), what="consent decisions"
+                )
+                await store_after_publish(
+                    partial(service.store.save_record, checked), what="consent record"
+                )
             for shred in outbox.shredded:
                 log.info(
                     "keys destroyed: recipient %s, person %s, %d key(s)",

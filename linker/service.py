@@ -20,7 +20,9 @@ published before the decision is stored, so a crash in between recomputes the sa
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -39,6 +41,7 @@ from broker.consuming import (
 )
 from broker.publishing import MessagePublisher, OutboundMessage
 from broker.topics import RAW_TOPICS, Topic
+from database.retry import store_after_publish
 from linker.families import OUTSIDE_ROLES, FamilyIndex, Member, regroup
 from linker.index import Band, IdentityIndex, Op
 from linker.mentions import mentions_of
@@ -66,6 +69,9 @@ class Linker:
     pending_reviews: list[LinkReview] = field(default_factory=list)
     #: Linking a batch and applying a decision take turns: each stores its own journal.
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    #: A batch or decision failed after changing the indexes: they hold links the store
+    #: does not, so they are read from the store again before the next one.
+    stale: bool = False
 
     @classmethod
     def open(cls, store: LinkStore) -> Linker:
@@ -105,6 +111,12 @@ class Linker:
         self.families = regroup(mentions, identities.person, self.families._next)
         after = current_links(mentions, identities.person, self.families.family_of)
         return relinks(mentions, before, after, cause, decision.decided_at, identities.policy)
+
+    def reload(self) -> None:
+        """Forget what was linked but not stored: the indexes as the store has them."""
+        self.identities, self.families = self.store.load()
+        self.pending_reviews = []
+        self.stale = False
 
     def take_reviews(self) -> list[LinkReview]:
         taken, self.pending_reviews = self.pending_reviews, []
@@ -164,6 +176,16 @@ class Linker:
                 )
             )
         return event.model_copy(update={"subjects": tuple(subjects)}), decisions
+
+
+@contextlib.asynccontextmanager
+async def _failing_marks_stale(linker: Linker) -> AsyncIterator[None]:
+    """A failure from here on leaves the indexes ahead of the store: mark them stale."""
+    try:
+        yield
+    except BaseException:
+        linker.stale = True
+        raise
 
 
 def reviewed_record(decision: ReviewDecision) -> AuditRecord:
@@ -231,6 +253,8 @@ def register_linker(
     def link_batch(
         events: list[CanonicalEvent], accepted: dict[str, str]
     ) -> tuple[list[OutboundMessage], list[LinkedMention]]:
+        if linker.stale:
+            linker.reload()
         done = linker.store.linked([str(e.event_id) for e in events])
         out: list[OutboundMessage] = []
         decisions: list[LinkedMention] = []
@@ -267,15 +291,22 @@ def register_linker(
         spans = telemetry.stage_spans(
             GROUP, [(str(e.event_id), e.trace.traceparent if e.trace else None) for e in events]
         )
-        async with linker.lock:
+        async with linker.lock, _failing_marks_stale(linker):
             with spans:
                 linked, decisions = await asyncio.to_thread(link_batch, events, accepted)
                 await publisher.publish(out + linked)
                 # Reviews first: a crash before the mentions are stored replays the batch and
                 # queues the same pairs again, which the queue keeps once.
-                await asyncio.to_thread(linker.store.save_reviews, linker.take_reviews())
+                reviews = linker.take_reviews()
+                await store_after_publish(
+                    lambda: linker.store.save_reviews(reviews), what="linker reviews"
+                )
                 journal = linker.identities.take_journal()
-                await asyncio.to_thread(linker.store.save, decisions, journal)
+                await store_after_publish(
+                    lambda: linker.store.save(decisions, journal),
+                    what="linker mentions",
+                    done=lambda: bool(linker.store.linked([m.event_id for m in decisions[:1]])),
+                )
 
     @batch_subscriber(
         broker,
@@ -293,7 +324,9 @@ def register_linker(
             if isinstance(decision, QuarantineRecord):
                 await publisher.publish(quarantined(decision))
                 continue
-            async with linker.lock:
+            async with linker.lock, _failing_marks_stale(linker):
+                if linker.stale:
+                    await asyncio.to_thread(linker.reload)
                 try:
                     moved = await asyncio.to_thread(linker.apply, decision)
                 except LinkDecisionRefused as exc:

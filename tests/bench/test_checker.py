@@ -61,3 +61,6 @@ def test_the_checker_finds_a_lost_event_a_duplicate_and_a_family_out_of_order(
     examples = found.as_dict()["examples"]
     assert examples["duplicated linker"] == ["e-second#0"]
     assert "e-never" in examples["lost linker"]
+    # And which events of which family were decided the wrong way round.
+    [inversion] = examples["out of order"]
+    assert inversion.startswith("family f1: event e-second") and "after e-first" in inversion

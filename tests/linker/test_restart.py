@@ -95,3 +95,35 @@ def test_the_index_loads_while_a_running_linker_writes_between_the_two_reads(
     assert racing.written
     assert any(op.op is Op.MERGE for op in store.journal())  # the second half merged people
     assert identities.knows(next(iter(identities.people())))
+
+
+def test_a_batch_that_failed_after_linking_is_linked_again_as_the_first_time(
+    engine: Engine,
+) -> None:
+    """The store write failed after the batch was linked (and published): the replay must
+    link it as a linker that never saw it would, not match each record to itself."""
+    migrate(engine)
+    store = LinkStore(engine)
+    city = generate_city(people=200, seed=3)
+    events = [
+        event
+        for number, source in enumerate(city.records[:150])
+        for event in ADAPTERS[Agency(source.agency)]
+        .map(RawRecord(source.agency, f"{source.agency}:{number}", b"", parsed=source.data), NOW)
+        .events
+    ]
+    first, failed = events[:100], events[100:]
+
+    def link(linker: Linker, batch: list[CanonicalEvent]) -> list[tuple[str, str | None, str]]:
+        made = [m for event in batch for m in linker.link(event)[1]]
+        return [(m.person_id, m.family_id, m.band) for m in made]
+
+    live = Linker.open(store)
+    stored = [m for event in first for m in live.link(event)[1]]
+    store.save(stored, live.identities.take_journal())
+    expected = link(Linker.open(store), failed)  # a linker that never saw the failed batch
+
+    link(live, failed)  # linked and published; then the store write failed
+    assert link(live, failed) != expected  # linked again as it was: records match themselves
+    live.reload()
+    assert link(live, failed) == expected
