@@ -1,0 +1,87 @@
+"""The database drops out just as the linker stores a batch it has published.
+
+The linker waits for the database and stores the same batch (``database/retry.py``)
+rather than failing it: a replayed batch would be linked and published again, perhaps
+grouped in another order across the raw topics' partitions, so what the linker stores
+would differ from what consent had already decided on. Runs on the session's real broker
+and on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+
+import pytest
+from sqlalchemy import Engine, select
+from sqlalchemy.exc import OperationalError
+
+from adapters import ADAPTERS, Ingestor, KafkaPublisher, RecordRegistry
+from broker.settings import BrokerSettings
+from broker.topics import Topic
+from database import linker_mentions, retry, source_records
+from linker import LinkStore
+from linker.index import JournalEntry
+from linker.store import LinkedMention
+from schemas import KeyStore
+from schemas.links import ReviewDecision
+from tests.helpers import EXAMPLES, read_json
+from tests.integration.test_pipeline import FILES, pipeline, wait_for
+
+pytestmark = [pytest.mark.kafka, pytest.mark.slow]
+__all__ = ["pipeline"]
+
+
+async def test_a_database_blip_as_the_linker_stores_neither_republishes_nor_reorders(
+    pipeline: tuple[str, Engine, KeyStore], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bootstrap, engine, keys = pipeline
+    failures = [3]  # the first batch of mentions finds the database gone three times
+    save = LinkStore.save
+
+    def flaky(
+        self: LinkStore,
+        mentions: Sequence[LinkedMention],
+        journal: Sequence[JournalEntry],
+        decision: ReviewDecision | None = None,
+    ) -> None:
+        if mentions and failures[0]:
+            failures[0] -= 1
+            raise OperationalError("INSERT", {}, ConnectionError("server closed the connection"))
+        save(self, mentions, journal, decision)
+
+    monkeypatch.setattr(LinkStore, "save", flaky)
+    monkeypatch.setattr(retry, "FIRST_WAIT", 0.05)
+
+    async with KafkaPublisher(bootstrap, BrokerSettings()) as publisher:
+        for agency, names in FILES.items():
+            ingestor = Ingestor(
+                ADAPTERS[agency], RecordRegistry(engine), keys.signer(agency), publisher
+            )
+            for name in names:
+                with (EXAMPLES / name).open("rb") as stream:
+                    assert not (await ingestor.ingest(stream, name)).refused
+    with engine.connect() as connection:
+        ours = {i for row in connection.execute(select(source_records.c.event_ids)) for i in row[0]}
+    store = LinkStore(engine)
+    await wait_for(lambda: store.linked(ours) == ours)
+    assert failures == [0]
+
+    linked = await read_json(
+        bootstrap, Topic.LINKED.value, lambda body: body.get("event_id") in ours
+    )
+    sent = [body["event_id"] for _, body in linked]
+    assert sorted(sent) == sorted(ours)  # each once: the batch was not published again
+    by_family: dict[bytes, list[str]] = defaultdict(list)
+    for key, body in linked:
+        by_family[key].append(body["event_id"])
+    with engine.connect() as connection:
+        stored = list(
+            dict.fromkeys(
+                connection.execute(
+                    select(linker_mentions.c.event_id).order_by(linker_mentions.c.seq)
+                ).scalars()
+            )
+        )
+    for events in by_family.values():  # stored in the order published, family by family
+        assert events == [e for e in stored if e in set(events)]
