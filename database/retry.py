@@ -22,9 +22,10 @@ from sqlalchemy.exc import OperationalError
 
 log = logging.getLogger(__name__)
 
-#: Seconds to wait before the first retry; doubled each time, up to ``LONGEST_WAIT``.
+#: Seconds to wait before the first retry; doubled each time, up to ``LONGEST_WAIT``
+#: (short: a restarted server is back in seconds, and each wait delays every alert).
 FIRST_WAIT = 0.2
-LONGEST_WAIT = 5.0
+LONGEST_WAIT = 1.0
 
 
 async def store_after_publish(

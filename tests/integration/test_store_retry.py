@@ -16,17 +16,16 @@ import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.exc import OperationalError
 
-from adapters import ADAPTERS, Ingestor, KafkaPublisher, RecordRegistry
-from broker.settings import BrokerSettings
 from broker.topics import Topic
-from database import linker_mentions, retry, source_records
+from database import linker_mentions, retry
 from linker import LinkStore
 from linker.index import JournalEntry
 from linker.store import LinkedMention
 from schemas import KeyStore
 from schemas.links import ReviewDecision
-from tests.helpers import EXAMPLES, read_json
-from tests.integration.test_pipeline import FILES, pipeline, wait_for
+from tests.helpers import read_json
+from tests.integration.test_consent_service import ingest_khans
+from tests.integration.test_pipeline import pipeline, wait_for
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 __all__ = ["pipeline"]
@@ -53,16 +52,7 @@ async def test_a_database_blip_as_the_linker_stores_neither_republishes_nor_reor
     monkeypatch.setattr(LinkStore, "save", flaky)
     monkeypatch.setattr(retry, "FIRST_WAIT", 0.05)
 
-    async with KafkaPublisher(bootstrap, BrokerSettings()) as publisher:
-        for agency, names in FILES.items():
-            ingestor = Ingestor(
-                ADAPTERS[agency], RecordRegistry(engine), keys.signer(agency), publisher
-            )
-            for name in names:
-                with (EXAMPLES / name).open("rb") as stream:
-                    assert not (await ingestor.ingest(stream, name)).refused
-    with engine.connect() as connection:
-        ours = {i for row in connection.execute(select(source_records.c.event_ids)) for i in row[0]}
+    ours = await ingest_khans(bootstrap, engine, keys)
     store = LinkStore(engine)
     await wait_for(lambda: store.linked(ours) == ours)
     assert failures == [0]
