@@ -113,8 +113,15 @@ class Linker:
         return relinks(mentions, before, after, cause, decision.decided_at, identities.policy)
 
     def reload(self) -> None:
-        """Forget what was linked but not stored: the indexes as the store has them."""
-        self.identities, self.families = self.store.load()
+        """Forget what was linked but not stored: the indexes as the store has them.
+
+        The id counters do not go back: ids the failed batch published are never handed
+        to someone else (consent has already decided under them).
+        """
+        identities, families = self.store.load()
+        identities._next = max(identities._next, self.identities._next)
+        families._next = max(families._next, self.families._next)
+        self.identities, self.families = identities, families
         self.pending_reviews = []
         self.stale = False
 
