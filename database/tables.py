@@ -314,6 +314,16 @@ linker_journal = Table(
     Column("at", DateTime(timezone=True), nullable=False),
 )
 
+#: The highest person and family numbers the linker has handed out, stored before the
+#: batch that used them is published: a batch replayed after a crash may be fetched in
+#: another order, and must never give an id consent already holds to someone else.
+linker_ids = Table(
+    "linker_ids",
+    metadata,
+    Column("kind", String(8), primary_key=True),
+    Column("high", Integer, nullable=False),
+)
+
 #: The clerical review queue: each uncertain pair the linker met, the evidence field by
 #: field, and (once decided) the reviewer's decision.
 link_reviews = Table(

@@ -113,17 +113,16 @@ class Linker:
         return relinks(mentions, before, after, cause, decision.decided_at, identities.policy)
 
     def reload(self) -> None:
-        """Forget what was linked but not stored: the indexes as the store has them.
-
-        The id counters do not go back: ids the failed batch published are never handed
-        to someone else (consent has already decided under them).
-        """
-        identities, families = self.store.load()
-        identities._next = max(identities._next, self.identities._next)
-        families._next = max(families._next, self.families._next)
-        self.identities, self.families = identities, families
+        """Forget what was linked but not stored: the indexes as the store has them
+        (numbering on from the ids reserved, so none already published is reused)."""
+        self.identities, self.families = self.store.load()
         self.pending_reviews = []
         self.stale = False
+
+    def reserve(self) -> None:
+        """Put the highest person and family numbers handed out on file: call before
+        publishing anything that names them."""
+        self.store.reserve(self.identities._next, self.families._next)
 
     def take_reviews(self) -> list[LinkReview]:
         taken, self.pending_reviews = self.pending_reviews, []
@@ -301,6 +300,8 @@ def register_linker(
         async with linker.lock, _failing_marks_stale(linker):
             with spans:
                 linked, decisions = await asyncio.to_thread(link_batch, events, accepted)
+                if decisions:
+                    await asyncio.to_thread(linker.reserve)
                 await publisher.publish(out + linked)
                 # Reviews first: a crash before the mentions are stored replays the batch and
                 # queues the same pairs again, which the queue keeps once.
@@ -340,6 +341,8 @@ def register_linker(
                     # Never redelivered forever: refused, with why, and the next one read.
                     await publisher.publish(quarantined(refusal(record, REVIEWS, exc.reason, now)))
                     continue
+                if moved:
+                    await asyncio.to_thread(linker.reserve)  # regrouping may number families
                 await publisher.publish([relink_message(key, relink) for key, relink in moved])
                 journal = linker.identities.take_journal()
                 await asyncio.to_thread(linker.store.save, (), journal, decision)

@@ -10,8 +10,9 @@ from typing import Any
 
 from sqlalchemy import Engine, func, insert, select, update
 
-from database import link_reviews, linker_journal, linker_mentions, received_events
+from database import link_reviews, linker_ids, linker_journal, linker_mentions, received_events
 from database.bulk import execute_many
+from database.upsert import upsert
 from linker.compare import PersonRecord
 from linker.families import FamilyIndex, regroup
 from linker.history import Appearance
@@ -129,6 +130,23 @@ class LinkStore:
                     )
                 )
 
+    def reserve(self, people: int, families: int) -> None:
+        """Person and family numbers up to these are handed out: before a batch using
+        them is published, so that ``load`` never numbers anyone with them again."""
+        with self._engine.begin() as connection:
+            upsert(
+                connection,
+                linker_ids,
+                [{"kind": "person", "high": people}, {"kind": "family", "high": families}],
+                ["kind"],
+            )
+
+    def _reserved(self) -> dict[str, int]:
+        with self._engine.connect() as connection:
+            return {
+                k: h for k, h in connection.execute(select(linker_ids.c.kind, linker_ids.c.high))
+            }
+
     def linked(self, event_ids: Iterable[str]) -> set[str]:
         """Which of these events the linker has already handled."""
         return self._present(linker_mentions.c.event_id, event_ids)
@@ -154,12 +172,17 @@ class LinkStore:
         identities = IdentityIndex()
         journal = self.journal()
         mentions = self.mentions()
+        reserved = self._reserved()
         for mention in mentions:
             identities.restore(mention.person_id, mention.record)
         for entry in journal:
             identities.replay(entry)
+        # Numbers on from the highest handed out, stored or only published.
+        identities._next = max(identities._next, reserved.get("person", 0))
         floor = max((int(m.family_id.lstrip("f") or 0) for m in mentions), default=0)
-        return identities, regroup(mentions, identities.person, floor)
+        return identities, regroup(
+            mentions, identities.person, max(floor, reserved.get("family", 0))
+        )
 
     def mentions(self) -> list[LinkedMention]:
         """Every mention, in the order the linker made them."""
