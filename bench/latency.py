@@ -28,6 +28,7 @@ from typing import Any
 from sqlalchemy import select
 
 from adapters import ADAPTERS, Ingestor, KafkaPublisher, RecordRegistry
+from bench.report import cpu_seconds
 from broker.admin import apply_topology
 from broker.embedded import EmbeddedBroker
 from broker.settings import BrokerSettings
@@ -139,10 +140,26 @@ async def measure(
             # its writes do not queue behind the services' on one SQLite file.
             agency = open_engine(f"sqlite:///{work / 'agency.db'}")
             migrate(agency)
+            names = SEPARATE if separate else ("services",)
+            pids = {name: process.pid for name, process in zip(names, processes, strict=True)}
+            if broker.process is not None:
+                pids["broker"] = broker.process.pid
             try:
                 await _warm_up(broker.bootstrap, engine, agency, keys)
+                idle = await _idle(pids)
+                before, clock = _cpu(pids), time.monotonic()
                 result = await _drive(broker.bootstrap, engine, agency, keys, rate, seconds, drain)
-                return {"processes": "one per service" if separate else "one", **result}
+                await _quiet(pids, sum(idle.values()))
+                elapsed = time.monotonic() - clock
+                spent = {k: v - before[k] - idle[k] * elapsed for k, v in _cpu(pids).items()}
+                return {
+                    "processes": "one per service" if separate else "one",
+                    **result,
+                    "cpu_ms_per_record": {
+                        k: round(1000 * v / max(1, result["records"]), 3) for k, v in spent.items()
+                    },
+                    "idle_cpu_share": {k: round(v, 3) for k, v in idle.items()},
+                }
             finally:
                 for process in processes:
                     process.terminate()
@@ -150,6 +167,35 @@ async def measure(
                     process.wait(30)
                 engine.dispose()
                 agency.dispose()
+
+
+def _cpu(pids: dict[str, int]) -> dict[str, float]:
+    """CPU seconds so far of each service process, the broker and this driver."""
+    return {
+        **{name: cpu_seconds(pid) for name, pid in pids.items()},
+        "driver (adapter)": time.process_time(),
+    }
+
+
+async def _idle(pids: dict[str, int], seconds: float = 5.0) -> dict[str, float]:
+    """Each process's CPU share with nothing to do (consumers poll the broker all the
+    time): taken off what the run measures, so what is left is the records' cost."""
+    before = _cpu(pids)
+    await asyncio.sleep(seconds)
+    return {k: max(0.0, v - before[k]) / seconds for k, v in _cpu(pids).items()}
+
+
+async def _quiet(pids: dict[str, int], idle: float, limit: float = 120.0) -> None:
+    """Wait until the services are back to idle (the ledger may still be catching up once
+    every alert is raised), so each one's CPU a record counts all of its work."""
+    deadline = time.monotonic() + limit
+    last = sum(_cpu(pids).values())
+    while time.monotonic() < deadline:
+        await asyncio.sleep(2.0)
+        now = sum(_cpu(pids).values())
+        if now - last < 2.0 * idle + 0.1:
+            return
+        last = now
 
 
 async def _warm_up(bootstrap: str, engine: Any, agency: Any, keys: KeyStore) -> None:

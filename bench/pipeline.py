@@ -36,7 +36,7 @@ from sqlalchemy import Engine, func, select
 
 from bench.checker import accepted_events, check
 from bench.faults import SERVICES, ServiceProcesses, steady, stream_city, wait_until_working
-from bench.report import spread
+from bench.report import cpu_seconds, spread
 from broker.admin import apply_topology
 from broker.embedded import EmbeddedBroker
 from broker.settings import BrokerSettings
@@ -73,20 +73,11 @@ def _progress(engine: Engine) -> dict[str, int]:
         return {name: int(connection.execute(q).scalar_one()) for name, q in PROGRESS.items()}
 
 
-def _cpu_seconds(pid: int) -> float:
-    """User plus system CPU time a process has used so far (0 if it has gone)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def _cpu_now(services: ServiceProcesses, broker: EmbeddedBroker) -> dict[str, float]:
     """CPU seconds so far of each service, the broker and this driver process."""
-    cpu = {name: _cpu_seconds(p.pid) for name, p in services.running.items()}
+    cpu = {name: cpu_seconds(p.pid) for name, p in services.running.items()}
     if broker.process is not None:
-        cpu["broker"] = _cpu_seconds(broker.process.pid)
+        cpu["broker"] = cpu_seconds(broker.process.pid)
     cpu["driver (adapters)"] = time.process_time()
     return cpu
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from dataclasses import dataclass
 
 from faststream import FastStream
@@ -18,6 +19,7 @@ from faststream.security import (
     SASLScram256,
     SASLScram512,
 )
+from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy import Engine
 
 from alerts import AlertDesk, AlertStore, sweep_escalations
@@ -70,6 +72,32 @@ def security_for(settings: BrokerSettings) -> BaseSecurity | None:
 #: The services, in pipeline order (the timeline service raises alerts too; the audit
 #: service keeps the ledger every other one writes to).
 SERVICES = ("intake", "linker", "consent", "timeline", "audit")
+#: Off the alert's path: the store of raw events and the audit ledger. Nothing waits for
+#: them (a stage publishes its audit records before it commits, not before the ledger
+#: holds them), so where the services share one machine they give way when the CPU is
+#: short, as in a burst, and catch up after it.
+BACKGROUND = frozenset({"intake", "audit"})
+
+
+class ServiceSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="EHX_", frozen=True, extra="ignore")
+
+    #: The ``nice`` increment of a process that runs only ``BACKGROUND`` services (0: none).
+    #: At 10 such a process gets about a tenth of a busy core's share of the CPU while the
+    #: alert's path wants it, and all of what is left.
+    background_nice: int = 10
+
+
+def give_way(only: frozenset[str] | None, settings: ServiceSettings | None = None) -> int:
+    """Lower this process's CPU priority if it runs only background services.
+
+    Returns the increment applied (0 if none).
+    """
+    increment = (settings or ServiceSettings()).background_nice
+    if not only or not only <= BACKGROUND or increment <= 0:
+        return 0
+    os.nice(increment)
+    return increment
 
 
 @dataclass
@@ -173,6 +201,7 @@ def build_services(
 def services_app(bootstrap: str, only: frozenset[str] | None = None) -> FastStream:
     """The FastStream app ``ehx up`` runs in the background (SIGTERM stops it cleanly)."""
     keep_long_lived_out_of_collections()
+    give_way(only)
     services = build_services(bootstrap, only=only)
     tasks: list[asyncio.Task[None]] = []
 
