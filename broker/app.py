@@ -34,7 +34,7 @@ from audit.service import (
     register_audit,
 )
 from broker import telemetry
-from broker.heap import keep_long_lived_out_of_collections
+from broker.heap import collect_between_batches
 from broker.logs import protect_logs
 from broker.publishing import KafkaPublisher
 from broker.settings import BrokerSettings
@@ -200,7 +200,7 @@ def build_services(
 
 def services_app(bootstrap: str, only: frozenset[str] | None = None) -> FastStream:
     """The FastStream app ``ehx up`` runs in the background (SIGTERM stops it cleanly)."""
-    keep_long_lived_out_of_collections()
+    collect_between_batches()
     give_way(only)
     services = build_services(bootstrap, only=only)
     tasks: list[asyncio.Task[None]] = []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any, TypeVar, cast
@@ -12,7 +13,7 @@ from faststream.kafka.annotations import KafkaMessage
 from faststream.message import StreamMessage
 from pydantic import ValidationError
 
-from broker import telemetry
+from broker import heap, telemetry
 from broker.auditing import audit_message, refused_record
 from broker.publishing import OutboundMessage
 from broker.topics import Topic
@@ -134,7 +135,8 @@ def batch_subscriber(
     The offset of a batch is committed only when its handler returns, so a handler
     publishes and stores first; an exception rewinds the whole batch, and no later
     success can commit past it. The short fetch wait keeps latency low (measured here:
-    p99 from 256 ms to 68 ms at 1,000 events/s).
+    p99 from 256 ms to 68 ms at 1,000 events/s). After each batch the young generation is
+    collected (``heap.after_batch``; the process calls ``heap.collect_between_batches``).
     """
     subscribe = broker.subscriber(
         *topics,
@@ -148,4 +150,17 @@ def batch_subscriber(
         heartbeat_interval_ms=max(session_timeout_ms // 5, 500),
         decoder=undecoded,
     )
-    return cast(Callable[[Handler], Handler], subscribe)
+
+    def register(handler: Handler) -> Handler:
+        @functools.wraps(handler)
+        async def then_collect(message: KafkaMessage) -> None:
+            try:
+                await handler(message)
+            finally:
+                # The batch's objects are freed now: collecting here walks almost
+                # nothing, where a collection inside the next batch walks all of it.
+                heap.after_batch()
+
+        return cast(Handler, subscribe(then_collect))
+
+    return register
