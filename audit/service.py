@@ -1,9 +1,15 @@
-"""The audit ledger service: ``ehx.audit`` in; chained entries, checkpoints and notices out.
+"""The audit ledger service: ``ehx.audit`` and ``ehx.decisions`` in; chained entries,
+checkpoints and notices out.
+
+Every stage's acts come on ``ehx.audit``, but for the consent service's decisions: those
+are on ``ehx.decisions`` already, each published once with the views it sent, and the
+ledger records each one there, and the delivery it made (``consent.auditing.decision_acts``:
+the same records, under the same ids, that consent used to publish a second time).
 
 Subscribes as group ``audit-ledger`` in batches (``NACK_ON_ERROR``): a batch is appended
-in one transaction, then the offset is committed; a crash in between replays the batch
-and the ledger skips the audit ids it already holds. ``ehx.audit`` has one partition and
-the service one consumer, so there is one writer and one order.
+in one transaction, then the offsets are committed; a crash in between replays the batch
+and the ledger skips the audit ids it already holds. The group has one consumer, so the
+ledger has one writer and one order (the order the batches bring the two topics in).
 
 After each batch, and on a timer, a checkpoint is signed if ``EHX_AUDIT_CHECKPOINT_EVERY``
 entries or ``EHX_AUDIT_CHECKPOINT_SECONDS`` have passed since the last one.
@@ -25,9 +31,12 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from audit.access import AccessLog
 from audit.checkpoints import Checkpoint, Due, sign
 from audit.ledger import AuditLedger
+from broker import telemetry
 from broker.consuming import batch_records, batch_subscriber, parsed, quarantined
 from broker.publishing import MessagePublisher, OutboundMessage
 from broker.topics import Topic
+from consent.auditing import decision_acts, trace_id_of
+from consent.decide import Decision
 from schemas.audit import AuditRecord
 from schemas.quarantine import QuarantineRecord
 
@@ -94,13 +103,25 @@ def register_audit(
     """Attach the ledger's subscriber to ``broker``; refusals go out through ``publisher``."""
 
     @batch_subscriber(
-        broker, Topic.AUDIT.value, group_id=GROUP, session_timeout_ms=session_timeout_ms
+        broker,
+        Topic.AUDIT.value,
+        Topic.DECISIONS.value,
+        group_id=GROUP,
+        session_timeout_ms=session_timeout_ms,
     )
     async def on_audit(message: KafkaMessage) -> None:
         now = datetime.now(UTC)
         records: list[AuditRecord] = []
         refused: list[OutboundMessage] = []
         for record in batch_records(message.raw_message):
+            if record.topic == Topic.DECISIONS.value:
+                decision = parsed(record, Decision.model_validate_json, GROUP, "a decision", now)
+                if isinstance(decision, QuarantineRecord):
+                    refused += quarantined(decision)
+                else:
+                    traceparent = telemetry.header(record.headers, telemetry.TRACEPARENT)
+                    records += decision_acts(decision, trace_id_of(traceparent))
+                continue
             checked = parsed(record, AuditRecord.model_validate_json, GROUP, "an audit record", now)
             if isinstance(checked, QuarantineRecord):
                 refused += quarantined(checked)

@@ -113,7 +113,12 @@ TOPOLOGY: tuple[TopicSpec, ...] = (
         cleanup_policy="compact",
         why="compacted: the latest state of each consent record is kept",
     ),
-    TopicSpec(Topic.DECISIONS, partitions=12, key="family id", why="every decision, in order"),
+    TopicSpec(
+        Topic.DECISIONS,
+        partitions=12,
+        key="family id",
+        why="every decision, in order; the audit ledger records each one from here",
+    ),
     *(_share(recipient) for recipient in Recipient),
     TopicSpec(
         Topic.QUARANTINE,

@@ -1,8 +1,14 @@
-"""What the consent service tells the auditor: every decision, delivery, key destroyed and change.
+"""What the auditor learns of the consent service: every decision, delivery, retraction,
+key destroyed and change.
 
 Pure: domain objects in, ``AuditRecord`` out (ids, rules and lawful bases; never
-content). The service publishes these with the output they describe, so a decision is
-on ``ehx.audit`` before its offset is committed.
+content). Each decision goes on the wire once, on ``ehx.decisions``, published with the
+views it sent before the batch's offset is committed; the audit ledger reads that topic
+too and records the decision, and the delivery it made, from it (``decision_acts``), so
+consent does not publish the same decision a second time as audit records (eight of
+them an incident: a fifth of the consent service's own time, measured). What the
+decisions do not say (retractions, keys destroyed, consent changes) consent publishes on
+``ehx.audit`` itself, with the output they describe.
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ from consent.engine import Outbox
 from consent.records import ConsentRecord, HarmAssertion, OverrideReview
 from consent.registry import ConsentTopicRecord
 from schemas.audit import Action, AuditRecord, stable_id
-from schemas.views import Retraction, ShareView
+from schemas.views import Retraction
 
 #: The consent service acts for nobody in particular: it applies the policy.
 SYSTEM = "ehx:consent"
@@ -44,23 +50,34 @@ def decision_record(decision: Decision, trace_id: str | None = None) -> AuditRec
     )
 
 
-def delivery_record(message: ShareView | Retraction, trace_id: str | None = None) -> AuditRecord:
-    if isinstance(message, ShareView):
-        basis = message.basis
-        return AuditRecord(
-            audit_id=stable_id("delivered", message.decision_id, message.revision),
-            action=Action.DELIVERED,
-            actor=SYSTEM,
-            role=ROLE,
-            agency=message.recipient,
-            purpose=basis.outcome,
-            family_id=message.family_id,
-            subject_ids=tuple(sorted({s.person_id for s in message.subjects})),
-            event_ids=(str(message.event_id),),
-            bases=tuple(b for b in (*basis.consent_ids, basis.rule, basis.lawful_basis) if b),
-            at=message.shared_at,
-            trace_id=trace_id,
-        )
+def delivered_record(decision: Decision, trace_id: str | None = None) -> AuditRecord:
+    """The delivery a sharing decision made: its view went out in the same publish, to
+    the same recipient, with these people in it, on this basis, at this time."""
+    return AuditRecord(
+        audit_id=stable_id("delivered", decision.decision_id, decision.revision),
+        action=Action.DELIVERED,
+        actor=SYSTEM,
+        role=ROLE,
+        agency=decision.recipient.value,
+        purpose=decision.outcome.value,
+        family_id=decision.family_id,
+        subject_ids=tuple(sorted(set(decision.shared))),
+        event_ids=(str(decision.event_id),),
+        bases=_bases(decision),
+        at=decision.decided_at,
+        trace_id=trace_id,
+    )
+
+
+def decision_acts(decision: Decision, trace_id: str | None = None) -> list[AuditRecord]:
+    """What the ledger records of one decision it reads off ``ehx.decisions``: the
+    decision, and the delivery it made if it shares."""
+    if decision.shares:
+        return [decision_record(decision, trace_id), delivered_record(decision, trace_id)]
+    return [decision_record(decision, trace_id)]
+
+
+def retracted_record(message: Retraction) -> AuditRecord:
     return AuditRecord(
         audit_id=stable_id("retracted", message.decision_id, message.revision),
         action=Action.RETRACTED,
@@ -71,30 +88,20 @@ def delivery_record(message: ShareView | Retraction, trace_id: str | None = None
         family_id=message.family_id,
         event_ids=(str(message.event_id),),
         at=message.retracted_at,
-        trace_id=trace_id,
     )
 
 
-def trace_ids(traces: dict[str, str]) -> dict[str, str]:
-    """Each event's trace id, from its W3C traceparent, so an auditor can follow it."""
-    found = {}
-    for event_id, traceparent in traces.items():
-        parts = traceparent.split("-")
-        if len(parts) >= 4:
-            found[event_id] = parts[1]
-    return found
+def trace_id_of(traceparent: str | None) -> str | None:
+    """An event's trace id, from its W3C traceparent, so an auditor can follow it."""
+    parts = traceparent.split("-") if traceparent else []
+    return parts[1] if len(parts) >= 4 else None
 
 
-def outbox_records(
-    outbox: Outbox, at: datetime, traces: dict[str, str] | None = None
-) -> list[AuditRecord]:
-    """Every decision, every delivery or retraction, every key destroyed, in that order.
-
-    ``traces``: each event's W3C traceparent, where it has one.
-    """
-    ids = trace_ids(traces) if traces else {}
-    records = [decision_record(d, ids.get(str(d.event_id))) for d in outbox.decisions]
-    records += [delivery_record(m, ids.get(str(m.event_id))) for m in outbox.messages]
+def consent_acts(outbox: Outbox, at: datetime) -> list[AuditRecord]:
+    """What the consent service itself puts on ``ehx.audit`` for an outbox: every
+    retraction and every key destroyed (its decisions and deliveries reach the ledger
+    from ``ehx.decisions``)."""
+    records = [retracted_record(m) for m in outbox.messages if isinstance(m, Retraction)]
     records += [
         AuditRecord(
             audit_id=stable_id("shredded", shred.recipient, shred.person_id, *shred.key_ids),
@@ -110,6 +117,23 @@ def outbox_records(
         for shred in outbox.shredded
     ]
     return records
+
+
+def outbox_records(
+    outbox: Outbox, at: datetime, traces: dict[str, str] | None = None
+) -> list[AuditRecord]:
+    """Everything the ledger comes to hold of an outbox, by either topic: each decision and
+    the delivery it made, then each retraction and key destroyed.
+
+    ``traces``: each event's W3C traceparent, where it has one.
+    """
+    traced = traces or {}
+    records = [
+        act
+        for d in outbox.decisions
+        for act in decision_acts(d, trace_id_of(traced.get(str(d.event_id))))
+    ]
+    return records + consent_acts(outbox, at)
 
 
 def change_record(record: ConsentTopicRecord) -> AuditRecord:
@@ -160,4 +184,12 @@ def change_record(record: ConsentTopicRecord) -> AuditRecord:
 def all_records(
     outbox: Outbox, changes: Iterable[ConsentTopicRecord], at: datetime
 ) -> list[AuditRecord]:
+    """Everything the ledger comes to hold of consent changes and what they re-decided."""
     return [*(change_record(c) for c in changes), *outbox_records(outbox, at)]
+
+
+def published_records(
+    outbox: Outbox, changes: Iterable[ConsentTopicRecord], at: datetime
+) -> list[AuditRecord]:
+    """What the consent service itself puts on ``ehx.audit`` for changes and an outbox."""
+    return [*(change_record(c) for c in changes), *consent_acts(outbox, at)]

@@ -3,8 +3,9 @@
 - ``ehx.linked`` (group ``consent``, batches): each event's agency signature is checked
   first (an unverifiable event is quarantined, never decided); then every recipient is
   decided; views go to ``ehx.share.<recipient>`` and every decision to ``ehx.decisions``,
-  all keyed by family id; each decision, delivery and key destroyed also goes to
-  ``ehx.audit`` (``consent/auditing.py``).
+  all keyed by family id. The audit ledger records each decision and delivery from
+  ``ehx.decisions``; retractions and keys destroyed go to ``ehx.audit``
+  (``consent/auditing.py``).
 - Relinks on ``ehx.linked`` (header ``ehx-kind: relink``; a reviewer merged or split
   people): what recipients hold under the old identity is retracted, and the event is
   decided afresh, after the batch's new events.
@@ -42,7 +43,7 @@ from broker.auditing import audit_messages
 from broker.consuming import batch_records, batch_subscriber, parsed, quarantined, verified_event
 from broker.publishing import MessagePublisher, OutboundMessage
 from broker.topics import Recipient, Topic
-from consent.auditing import all_records, outbox_records
+from consent.auditing import consent_acts, published_records
 from consent.decide import Outcome
 from consent.engine import ConsentEngine, Outbox
 from consent.keys import DataKeyStore
@@ -98,12 +99,16 @@ def outbox_messages(
         counted[(decision.outcome, decision.recipient)] += 1
         if decision.outcome is Outcome.OVERRIDE:
             telemetry.overrides.add(1, {"ehx.rule": decision.rule or "assertion"})
+        event_id = str(decision.event_id)
+        # The trace goes with the decision: the ledger's record of it names the trace.
+        traceparent = (carried or {}).get(event_id, {}).get(telemetry.TRACEPARENT)
         out.append(
             OutboundMessage(
                 Topic.DECISIONS.value,
                 decision.family_id.encode(),
                 outbox.decision_json(decision),
-                (("ehx-event-id", str(decision.event_id).encode()),),
+                (("ehx-event-id", event_id.encode()),)
+                + (((telemetry.TRACEPARENT, traceparent.encode()),) if traceparent else ()),
             )
         )
     for (outcome, recipient), count in counted.items():
@@ -165,13 +170,8 @@ def register_consent(
             with telemetry.stage_spans(GROUP, traced):
                 outbox = await asyncio.to_thread(service.engine.on_events, events, now)
                 await asyncio.to_thread(service.engine.vault.flush)  # keys before what they seal
-                traces = {
-                    e: h[telemetry.TRACEPARENT]
-                    for e, h in carried.items()
-                    if h.get(telemetry.TRACEPARENT)
-                }
                 out += outbox_messages(outbox, carried)
-                out += audit_messages(outbox_records(outbox, now, traces))
+                out += audit_messages(consent_acts(outbox, now))
                 await publisher.publish(out)
                 await store_after_publish(
                     partial(service.store.save, outbox), what="consent decisions"
@@ -181,7 +181,7 @@ def register_consent(
                 moved = await asyncio.to_thread(service.engine.on_relinks, relinks, now)
                 await asyncio.to_thread(service.engine.vault.flush)
                 await publisher.publish(
-                    outbox_messages(moved) + audit_messages(outbox_records(moved, now, {}))
+                    outbox_messages(moved) + audit_messages(consent_acts(moved, now))
                 )
                 await store_after_publish(
                     partial(service.store.save, moved), what="consent relinks"
@@ -213,7 +213,8 @@ def register_consent(
                 outbox = await asyncio.to_thread(service.engine.on_record, checked, now)
                 await asyncio.to_thread(service.engine.vault.flush)
                 await publisher.publish(
-                    outbox_messages(outbox) + audit_messages(all_records(outbox, [checked], now))
+                    outbox_messages(outbox)
+                    + audit_messages(published_records(outbox, [checked], now))
                 )
                 await store_after_publish(
                     partial(service.store.save, outbox), what="consent decisions"

@@ -1,9 +1,10 @@
 """What goes on ``ehx.audit``: who did or saw what, about whom, on what basis. Ids only.
 
 The audit ledger (``audit/``) chains these. Every stage publishes one for each act an
-auditor must be able to find (``Action`` lists them); a stage that reveals information
-to a person publishes its record, and waits for the broker to have it, before it
-reveals anything.
+auditor must be able to find (``Action`` lists them), but for the consent service's
+decisions and deliveries, which the ledger makes from ``ehx.decisions`` itself; a stage
+that reveals information to a person publishes its record, and waits for the broker to
+have it, before it reveals anything.
 """
 
 from __future__ import annotations

@@ -20,6 +20,7 @@ from audit.ledger import AuditLedger
 from broker.settings import BrokerSettings
 from broker.topics import Recipient, Topic
 from consent import ConsentStore
+from consent.decide import Outcome
 from schemas import Agency, KeyStore
 from schemas.links import ReviewDecision
 from tests.helpers import read_json
@@ -35,6 +36,7 @@ POISONED = {
     Topic.RAW_POLICE.value: {"intake", "linker"},
     Topic.LINKED.value: {"consent"},
     Topic.CONSENT.value: {"consent"},
+    Topic.DECISIONS.value: {"audit-ledger"},
     Topic.share(Recipient.MASH).value: {"timeline"},
     Topic.AUDIT.value: {"audit-ledger"},
     Topic.LINKS.value: {"linker-reviews"},
@@ -80,6 +82,14 @@ async def test_a_bad_message_in_every_topic_is_quarantined_and_the_good_ones_all
     store = ConsentStore(engine)
     ledger = AuditLedger(engine)
     await wait_for(lambda: store.events_decided() >= GOOD, timeout=60 + GOOD / 10)
+    # Every decision reached the ledger, past the poison on ehx.decisions.
+    decisions = {(d["event_id"], d["recipient"]) for d in store.decisions()}
+
+    def on_the_ledger() -> set[tuple[str, str]]:
+        found = ledger.find(actions=[f"decision.{o.value}" for o in Outcome])
+        return {(f.record.event_ids[0], f.record.agency) for f in found}
+
+    await wait_for(lambda: decisions <= on_the_ledger(), timeout=60 + GOOD / 10)
     await wait_for(
         lambda: (
             len(ledger.find(actions=["record.accepted"])) >= 1
