@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import platform
 import statistics
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -23,12 +24,29 @@ def spread(values: list[float]) -> dict[str, float]:
     return {"median": statistics.median(values), "min": min(values), "max": max(values)}
 
 
+def speed_probe() -> float:
+    """Milliseconds of CPU a fixed pure-Python loop takes here now (median of three).
+
+    These machines are shared: the same code has run a third to twice as slow an hour
+    later. A figure's probe says how fast the machine was when it was measured.
+    """
+    times = []
+    for _ in range(3):
+        started = time.process_time()
+        total = 0
+        for n in range(2_000_000):
+            total += n
+        times.append(time.process_time() - started)
+    return round(1000 * statistics.median(times), 1)
+
+
 def machine() -> dict[str, Any]:
     return {
         "python": platform.python_version(),
         "platform": platform.platform(),
         "cpus": os.cpu_count(),
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
+        "speed_probe_ms": speed_probe(),
     }
 
 

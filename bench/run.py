@@ -68,7 +68,7 @@ def run_benchmarks(
     if chosen("pipeline"):
         from bench.pipeline import run as pipeline_rates
 
-        report["pipeline"] = pipeline_rates(people, repeat, say) | {"measured": machine()["when"]}
+        report["pipeline"] = pipeline_rates(people, repeat, say) | _measured()
     if chosen("consent"):
         report["consent"] = _consent(people, repeat, say)
     if chosen("latency"):
@@ -77,32 +77,30 @@ def run_benchmarks(
         from bench.timeline import run as timeline_queries
 
         say("timeline queries: 10, 1,000 and 10,000 entries (filling takes minutes)")
-        report["timeline"] = timeline_queries(postgres_url) | {"measured": machine()["when"]}
+        report["timeline"] = timeline_queries(postgres_url) | _measured()
     if chosen("linking"):
         from bench.linking import run as linking_rates
 
         say("linking: synthetic cities of 20,000 and 60,000 people")
-        report["linking"] = linking_rates() | {"measured": machine()["when"]}
+        report["linking"] = linking_rates() | _measured()
     if chosen("console"):
         from bench.console import run as console_pages
 
         say("console: family page time to first byte, 10 and 1,000 entries")
-        report["console"] = console_pages() | {"measured": machine()["when"]}
+        report["console"] = console_pages() | _measured()
     if chosen("audit"):
         from bench.audit import run as audit_rates
 
         say("audit ledger: append and verify, 50,000 entries")
-        report["audit"] = audit_rates(postgres_url, repeat=repeat) | {"measured": machine()["when"]}
+        report["audit"] = audit_rates(postgres_url, repeat=repeat) | _measured()
     if chosen("replay"):
         from bench.replay import measure as replay_rate
 
-        report["replay"] = replay_rate(replay_events, say) | {"measured": machine()["when"]}
+        report["replay"] = replay_rate(replay_events, say) | _measured()
     if chosen("faults"):
         from bench.faults import run as fault_runs
 
-        report["faults"] = fault_runs(fault_people, fault_rate, say) | {
-            "measured": machine()["when"]
-        }
+        report["faults"] = fault_runs(fault_people, fault_rate, say) | {**_measured()}
     out.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(report, indent=2) + "\n")
     (out / "benchmarks.md").write_text(markdown(report))
@@ -120,6 +118,17 @@ LATENCY_RUNS = (
 )
 
 
+def _measured() -> dict[str, Any]:
+    """When a section was measured, and how fast the machine was then."""
+    now = machine()
+    return {"measured": now["when"], "speed_probe_ms": now["speed_probe_ms"]}
+
+
+def _when(section: dict[str, Any]) -> str:
+    probe = section.get("speed_probe_ms")
+    return f"{section['measured']}" + (f" (speed probe {probe} ms)" if probe else "")
+
+
 def _latency(say: Callable[[str], None]) -> dict[str, Any]:
     import asyncio
 
@@ -130,7 +139,7 @@ def _latency(say: Callable[[str], None]) -> dict[str, Any]:
         how = "one process per service" if separate else "the services in one process"
         say(f"latency: {rate} records/s for {seconds:.0f}s, {how}")
         runs.append(asyncio.run(measure(rate, seconds, separate=separate)))
-    return {"runs": runs, "measured": machine()["when"]}
+    return {"runs": runs, **_measured()}
 
 
 def _consent(people: int, repeat: int, say: Callable[[str], None]) -> dict[str, Any]:
@@ -150,7 +159,7 @@ def _consent(people: int, repeat: int, say: Callable[[str], None]) -> dict[str, 
             "decisions": runs[0]["decisions"],
             "views": runs[0]["views"],
         }
-    section["measured"] = machine()["when"]
+    section |= _measured()
     return section
 
 
@@ -185,7 +194,9 @@ def markdown(report: dict[str, Any]) -> str:
         "# Benchmarks",
         "",
         f"Latest run: {m['when']}, {m['cpus']} CPUs, Python {m['python']}, {m['platform']}.",
-        "Figures are medians over the repetitions, with min–max.",
+        "Figures are medians over the repetitions, with min–max. Speed probe (CPU ms of a",
+        "fixed Python loop; these shared machines drift, so compare figures measured with",
+        f"similar probes): {m.get('speed_probe_ms', 'not taken')}.",
         "",
     ]
     if "ingest" in report:
@@ -216,7 +227,7 @@ def _pipeline_markdown(section: dict[str, Any]) -> list[str]:
     lines = [
         "## The whole pipeline (`ehx bench --suite pipeline`)",
         "",
-        f"Measured {section['measured']}. A synthetic city of {section['people']:,} people "
+        f"Measured {_when(section)}. A synthetic city of {section['people']:,} people "
         f"({first['records']:,} records, {first['events']:,} events) sent through the",
         "adapters as fast as the driver can, then intake, linker, consent, timeline and alerts,",
         "and the audit ledger, one process per service, SQLite, signing, sealing and audit on;",
@@ -260,7 +271,7 @@ def _replay_markdown(section: dict[str, Any]) -> list[str]:
     return [
         "## Replay (`ehx bench --suite replay`)",
         "",
-        f"Measured {section['measured']}. `timeline rebuild` of {section['events']:,} views",
+        f"Measured {_when(section)}. `timeline rebuild` of {section['events']:,} views",
         "(real sealed views from the consent engine, copied under fresh ids) from the share",
         "topics of a fresh embedded broker into an empty SQLite store: "
         f"**{section['events_per_second']:,.0f} events/s**, {section['seconds']:,.0f} s in all.",
@@ -275,7 +286,7 @@ def _faults_markdown(section: dict[str, Any]) -> list[str]:
     lines = [
         "## Faults (`ehx bench --suite faults`)",
         "",
-        f"Measured {section['measured']}. A synthetic city streamed through the adapters into",
+        f"Measured {_when(section)}. A synthetic city streamed through the adapters into",
         "the five services, one process each, on a fresh embedded broker and a private",
         "PostgreSQL server, while something goes wrong; then everything acknowledged at the",
         "input is compared with what intake, the linker, consent, every timeline and the",
@@ -305,7 +316,7 @@ def _linking_markdown(section: dict[str, Any]) -> list[str]:
     lines = [
         "## Linking (`ehx bench --suite linking`)",
         "",
-        f"Measured {section['measured']}. Synthetic cities (seed 2026), records mapped to",
+        f"Measured {_when(section)}. Synthetic cities (seed 2026), records mapped to",
         "events first (the baseline: the adapters alone, records/s), then every mention",
         "linked to people and families in memory, timed, on one core; resident memory",
         "read before and after linking.",
@@ -327,7 +338,7 @@ def _console_markdown(section: dict[str, Any]) -> list[str]:
     lines = [
         "## Console pages (`ehx bench --suite console`)",
         "",
-        f"Measured {section['measured']}. `ehx serve` on loopback (one uvicorn worker,",
+        f"Measured {_when(section)}. `ehx serve` on loopback (one uvicorn worker,",
         "SQLite, embedded broker), a practitioner signed in; time to first byte of the",
         "family page (the whole timeline read, opened with the reader's keys, the read put",
         "on ehx.audit, the page rendered), median of seven (min–max). Baseline, same run:",
@@ -345,7 +356,7 @@ def _audit_markdown(section: dict[str, Any]) -> list[str]:
     lines = [
         "## Audit ledger (`ehx bench --suite audit`)",
         "",
-        f"Measured {section['measured']}. Synthetic audit records (ids only) appended to a",
+        f"Measured {_when(section)}. Synthetic audit records (ids only) appended to a",
         "fresh ledger in batches of 500, a signed checkpoint every 1,000 entries; then the",
         "whole chain and every checkpoint verified. Baseline, same run and database: the same",
         "rows inserted in the same batches into a plain table (no chain, no subject index).",
@@ -373,26 +384,38 @@ def _latency_markdown(section: dict[str, Any]) -> list[str]:
     lines = [
         "## Alert latency (`ehx bench --suite latency`)",
         "",
-        f"Measured {section['measured']}. Police domestic abuse incidents (DASH high, a",
+        f"Measured {_when(section)}. Police domestic abuse incidents (DASH high, a",
         "child present: each a significant-harm override, each a new family) sent at a",
         "steady rate to a fresh embedded broker, the services on SQLite one process each as",
         "`ehx up` runs them, or all in one background process (`ehx services`). From",
         "the adapter's acknowledged publish to the MASH alert's `raised_at`. Goal",
-        "(timeline issue): p99 under one second.",
+        "(timeline issue): p99 under one second. CPU: milliseconds a record, every process",
+        "(services, broker, the driver's adapter), idle polling taken off.",
         "",
         "| target rate | processes | offered/s | records | alerts | p50 ms | p99 ms | max ms |"
-        " p50 to intake | p50 to decision |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        " p50 to intake | p50 to decision | CPU ms a record |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for run in section["runs"]:
         stages = run.get("stage_p50_ms", {})
+        cpu = run.get("cpu_ms_per_record") or {}
         lines.append(
             f"| {run['rate']:,}/s | {run.get('processes', 'one')} | "
             f"{run['offered_per_second']:,.0f} | {run['records']:,} | "
             f"{run['alerts_seen']:,} | {_ms(run['p50_ms'])} | {_ms(run['p99_ms'])} | "
             f"{_ms(run['max_ms'])} | {_ms(stages.get('intake_stored'))} | "
-            f"{_ms(stages.get('consent_decided'))} |"
+            f"{_ms(stages.get('consent_decided'))} | "
+            + (f"{sum(cpu.values()):.2f} |" if cpu else "|")
         )
+    separate = [r for r in section["runs"] if r.get("cpu_ms_per_record") and r["rate"] >= 1000]
+    if separate:
+        run = separate[0]
+        lines += [
+            "",
+            f"CPU ms a record by process at {run['rate']:,}/s ({run.get('processes')}): "
+            + ", ".join(f"{k} {v:.2f}" for k, v in run["cpu_ms_per_record"].items())
+            + ".",
+        ]
     return [*lines, ""]
 
 
@@ -400,7 +423,7 @@ def _timeline_markdown(section: dict[str, Any]) -> list[str]:
     lines = [
         "## Timeline queries (`ehx bench --suite timeline`)",
         "",
-        f"Measured {section['measured']}. One family's whole timeline as one recipient",
+        f"Measured {_when(section)}. One family's whole timeline as one recipient",
         "(among 1,000 entries of other families), median of seven reads, with min–max.",
         "",
         "| entries | SQLite ms | PostgreSQL ms |",
@@ -419,7 +442,7 @@ def _consent_markdown(section: dict[str, Any], repeat: int) -> list[str]:
     return [
         "## Consent decisions (`ehx bench --suite consent`)",
         "",
-        f"Measured {section['measured']}. A synthetic city of {section['people']:,} people"
+        f"Measured {_when(section)}. A synthetic city of {section['people']:,} people"
         f" ({section['events']:,} linked events); a third of its families with a parent's",
         "consent (a tenth of those withdrawn); the shipped policy. Every event decided for",
         "every recipient but its source, and each sharing decision's view built and sealed",

@@ -94,7 +94,7 @@ def give_way(only: frozenset[str] | None, settings: ServiceSettings | None = Non
     Returns the increment applied (0 if none).
     """
     increment = (settings or ServiceSettings()).background_nice
-    if not only or not only <= BACKGROUND or increment <= 0:
+    if not only or not only <= BACKGROUND or increment <= 0 or not hasattr(os, "nice"):
         return 0
     os.nice(increment)
     return increment
