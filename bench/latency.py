@@ -157,7 +157,10 @@ async def measure(
                 result = await _drive(broker.bootstrap, engine, agency, keys, rate, bodies, drain)
                 await _quiet(pids, sum(idle.values()))
                 elapsed = time.monotonic() - clock
-                spent = {k: v - before[k] - idle[k] * elapsed for k, v in _cpu(pids).items()}
+                # Idle polling taken off; never below nothing (the idle share is a guess).
+                spent = {
+                    k: max(0.0, v - before[k] - idle[k] * elapsed) for k, v in _cpu(pids).items()
+                }
                 return {
                     "processes": "one per service" if separate else "one",
                     **result,

@@ -407,7 +407,11 @@ def _latency_markdown(section: dict[str, Any]) -> list[str]:
             f"{_ms(stages.get('consent_decided'))} | "
             + (f"{sum(cpu.values()):.2f} |" if cpu else "|")
         )
-    separate = [r for r in section["runs"] if r.get("cpu_ms_per_record") and r["rate"] >= 1000]
+    separate = [
+        r
+        for r in section["runs"]
+        if r.get("cpu_ms_per_record") and r["rate"] >= 1000 and r.get("processes") != "one"
+    ]
     if separate:
         run = separate[0]
         lines += [
