@@ -61,10 +61,15 @@ class Checkpointer:
     _last_seq: int | None = None
     _last_time: float = field(default_factory=time.monotonic)
 
-    def maybe(self, now: datetime) -> Checkpoint | None:
+    def maybe(self, now: datetime, seq: int | None = None) -> Checkpoint | None:
+        """``seq``: the ledger's last entry, if the caller knows it (it just appended):
+        then the ledger is read only when a checkpoint is due, not after every batch."""
         if self._last_seq is None:
             points = self.ledger.checkpoints()
             self._last_seq = points[-1].seq if points else 0
+        since_time = time.monotonic() - self._last_time
+        if seq is not None and not self.due.now(seq - self._last_seq, since_time):
+            return None
         head = self.ledger.head()
         if head is None:
             return None
@@ -89,7 +94,7 @@ class AuditService:
         appended = self.ledger.append(records)
         if appended:
             self.access.notice(appended, now)
-        self.checkpointer.maybe(now)
+        self.checkpointer.maybe(now, appended[-1].seq if appended else None)
         return len(appended)
 
 
