@@ -62,19 +62,23 @@ class Checkpointer:
     _last_time: float = field(default_factory=time.monotonic)
 
     def maybe(self, now: datetime, seq: int | None = None) -> Checkpoint | None:
-        """``seq``: the ledger's last entry, if the caller knows it (it just appended):
-        then the ledger is read only when a checkpoint is due, not after every batch."""
+        """Sign the ledger's head if a checkpoint is due.
+
+        ``seq``: the ledger's last entry, when the caller just appended it. Then the ledger
+        is read only when a checkpoint is due (for the hash it signs), not after every batch.
+        """
         if self._last_seq is None:
             points = self.ledger.checkpoints()
             self._last_seq = points[-1].seq if points else 0
-        since_time = time.monotonic() - self._last_time
-        if seq is not None and not self.due.now(seq - self._last_seq, since_time):
+        head = self.ledger.head() if seq is None else None
+        if seq is None:
+            if head is None:
+                return None
+            seq = head.seq
+        if not self.due.now(seq - self._last_seq, time.monotonic() - self._last_time):
             return None
-        head = self.ledger.head()
+        head = head or self.ledger.head()
         if head is None:
-            return None
-        since = head.seq - self._last_seq
-        if not self.due.now(since, time.monotonic() - self._last_time):
             return None
         checkpoint = sign(self.key, head.seq, head.hash, now)
         self.ledger.add_checkpoint(checkpoint)
