@@ -10,7 +10,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
 from pydantic import BaseModel, ConfigDict
 
 from alerts import AlertNotFound, AlertStore, ScreeningDecision
@@ -21,7 +21,7 @@ from api.state import ApiState
 from broker.topics import Recipient
 from consent import DataKeyStore
 from schemas import ExchangeError
-from timeline import TimelineQuery, TimelineStore, audit_record, open_entry
+from timeline import TimelineQuery, TimelineStore, UnknownEntry, audit_record, open_entry
 
 router = APIRouter(prefix="/v1", tags=["timeline and alerts"])
 Holder = Annotated[Recipient, Depends(token_holder)]
@@ -59,6 +59,7 @@ def _moved(store: AlertStore, alert_id: str, move: Callable[[], None]) -> dict[s
 @router.get("/families/{family_id}/timeline", summary="A family's timeline, as you may see it")
 async def family_timeline(
     request: Request,
+    response: Response,
     family_id: str,
     holder: Holder,
     reader: Annotated[str, Query(description="The practitioner reading (audited).")],
@@ -68,8 +69,19 @@ async def family_timeline(
     agency: Annotated[list[str] | None, Query()] = None,
     since: Annotated[datetime | None, Query(alias="from")] = None,
     until: Annotated[datetime | None, Query(alias="to")] = None,
+    limit: Annotated[
+        int | None, Query(ge=1, le=10_000, description="Only the latest this many entries.")
+    ] = None,
+    before: Annotated[
+        str | None,
+        Query(description="Only entries before this event id (a page's oldest entry)."),
+    ] = None,
 ) -> list[dict[str, Any]]:
-    """Each entry: what happened, which agency, and why this viewer may see it."""
+    """Each entry: what happened, which agency, and why this viewer may see it.
+
+    Oldest first. With ``limit``, the latest entries only, and where the timeline goes
+    back further a ``Link: <...>; rel="prev"`` header gives the page before them.
+    """
     state = _state(request)
     query = TimelineQuery(
         holder.value,
@@ -79,8 +91,21 @@ async def family_timeline(
         agencies=frozenset(agency or ()),
         since=since,
         until=until,
+        limit=limit,
+        before=before,
     )
-    views = TimelineStore(state.engine).entries(query)
+    store = TimelineStore(state.engine)
+    try:
+        if limit:
+            page = store.page(query)
+            views = page.entries
+            if page.before:
+                earlier = request.url.include_query_params(before=page.before)
+                response.headers["Link"] = f'<{earlier}>; rel="prev"'
+        else:
+            views = store.entries(query)
+    except UnknownEntry as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
     await record(
         request,
         audit_record(

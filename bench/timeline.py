@@ -1,8 +1,9 @@
 """Timeline query time for a family with 10, 1,000 and 10,000 entries, SQLite and PostgreSQL.
 
 Each size gets a fresh store holding that family's entries among 1,000 of other families',
-then ``TimelineStore.entries`` for the family is timed:
-the median of several reads, with min and max.
+then ``TimelineStore.entries`` for the family is timed, and the latest page the console
+shows (``TimelineStore.page``, ``TIMELINE_PAGE`` entries): the median of several reads,
+with min and max.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ from __future__ import annotations
 import statistics
 import time
 import uuid
+from collections.abc import Callable
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -24,6 +27,8 @@ from timeline import TimelineQuery, TimelineStore
 
 SIZES = (10, 1_000, 10_000)
 READS = 7
+#: The console's page (``console.web.TIMELINE_PAGE``; not imported: the bench needs no web).
+PAGE = 200
 
 
 def template() -> ShareView:
@@ -61,17 +66,21 @@ def measure(engine: Engine, view: ShareView, size: int) -> dict[str, Any]:
     store = TimelineStore(engine)
     store.clear()
     fill(store, view, "fbench", size, others=1_000)
+    query = TimelineQuery(view.recipient, family_id="fbench")
+    whole = _timed(lambda: len(store.entries(query)))
+    page = _timed(lambda: len(store.page(replace(query, limit=PAGE)).entries))
+    assert whole[1] == size and page[1] == min(size, PAGE)
+    return {"entries": size, "ms": whole[0], "page_ms": page[0], "page": PAGE}
+
+
+def _timed(read: Callable[[], int]) -> tuple[dict[str, float], int]:
     timings = []
     count = 0
     for _ in range(READS):
         started = time.perf_counter()
-        count = len(store.entries(TimelineQuery(view.recipient, family_id="fbench")))
+        count = read()
         timings.append((time.perf_counter() - started) * 1000)
-    assert count == size
-    return {
-        "entries": size,
-        "ms": {"median": statistics.median(timings), "min": min(timings), "max": max(timings)},
-    }
+    return {"median": statistics.median(timings), "min": min(timings), "max": max(timings)}, count
 
 
 def run(postgres_url: str | None) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, FastAPI, Form, HTTPException, Query, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -39,12 +40,15 @@ from linker.index import LinkPolicy, confidence
 from linker.service import review_message
 from schemas import THINK_FAMILY_PROBLEMS, ExchangeError
 from schemas.links import ReviewDecision
-from timeline import TimelineQuery, TimelineStore, audit_record, open_entry
+from timeline import TimelineQuery, TimelineStore, UnknownEntry, audit_record, open_entry
 
 if TYPE_CHECKING:  # the API app installs the console: no import cycle at run time
     from api.state import ApiState
 
 HERE = Path(__file__).parent
+#: Entries on one page of a family's timeline, the latest first: enough for years of a
+#: family's contacts with every agency, few enough to open, render and read at once.
+TIMELINE_PAGE = 200
 templates = Jinja2Templates(directory=HERE / "templates")
 templates.env.globals["view_names"] = {
     "mash": "the MASH",
@@ -273,13 +277,21 @@ async def family(
     family_id: str,
     account: Who,
     category: Annotated[list[str] | None, Query()] = None,
+    before: Annotated[str | None, Query()] = None,
 ) -> HTMLResponse:
     if not account.reads_families:
         raise HTTPException(status.HTTP_403_FORBIDDEN, "your role reads no family")
     state, now = _state(request), datetime.now(UTC)
     store = TimelineStore(state.engine)
     chosen = frozenset(category or ())
-    views = store.entries(TimelineQuery(_view(account), family_id=family_id, categories=chosen))
+    wanted = TimelineQuery(
+        _view(account), family_id=family_id, categories=chosen, limit=TIMELINE_PAGE, before=before
+    )
+    try:
+        page = store.page(wanted)
+    except UnknownEntry as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
+    views = page.entries
     # The read is on the ledger before anything is shown.
     await record(
         request,
@@ -295,9 +307,12 @@ async def family(
             known = people.setdefault(p.person_id, {"name": None, "roles": set()})
             known["name"] = known["name"] or p.name
             known["roles"].add(p.role)
-    # The family's whole picture: the page's views already, unless a filter narrowed them.
+    # The family's whole picture: the page's views already, unless a filter or the page
+    # narrowed them. (The people named are those of the page's entries: opening every
+    # entry's sealed names would cost what paging saves.)
+    whole = not chosen and not before and not page.earlier
     all_views = (
-        store.entries(TimelineQuery(_view(account), family_id=family_id)) if chosen else views
+        views if whole else store.entries(TimelineQuery(_view(account), family_id=family_id))
     )
     seen = picture(all_views)
     level, reasons = suggest_level(
@@ -337,7 +352,15 @@ async def family(
         decisions=list(ScreeningDecision),
         categories=categories,
         chosen=chosen,
+        earlier=_query(chosen, page.before) if page.before else None,
+        latest=_query(chosen, None) if before else None,
     )
+
+
+def _query(categories: frozenset[str], before: str | None) -> str:
+    """The family page's link to another page of the same filtered timeline."""
+    pairs = [("category", c) for c in sorted(categories)]
+    return "?" + urlencode(pairs + ([("before", before)] if before else []))
 
 
 def _consents(state: ApiState, family_id: str, people: Sequence[str]) -> list[dict[str, Any]]:

@@ -28,7 +28,14 @@ from broker.topics import Recipient
 from consent import DataKeyStore, load_policy
 from database import migrate, open_engine
 from schemas.audit import AuditRecord
-from timeline import TimelineQuery, TimelineStore, audit_record, open_entry, rebuild
+from timeline import (
+    TimelineQuery,
+    TimelineStore,
+    UnknownEntry,
+    audit_record,
+    open_entry,
+    rebuild,
+)
 
 console = Console()
 JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
@@ -77,13 +84,23 @@ def timeline(
     agency: Annotated[list[str] | None, typer.Option(help="Only from these agencies.")] = None,
     since: Annotated[datetime | None, typer.Option("--from", help="From this date.")] = None,
     until: Annotated[datetime | None, typer.Option("--to", help="Up to this date.")] = None,
+    last: Annotated[
+        int | None, typer.Option("--last", min=1, help="Only the latest this many entries.")
+    ] = None,
+    before: Annotated[
+        str | None,
+        typer.Option(help="Only entries before this event id (the oldest one you were shown)."),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """A family's (or a person's) timeline across agencies, as one recipient may see it.
 
     Each entry says what happened, which agency, and why this viewer may see it (the
     consent record, or the rule and its lawful basis). Your read is recorded for audit
-    before it is shown.
+    before it is shown (only what is shown: with --last, that page).
+
+    A long timeline a page at a time: `--last 50` shows the latest fifty, and says how
+    to ask for the fifty before them (`--before` the oldest entry's event id).
 
     `ehx timeline rebuild` empties the timeline store and replays ehx.share.* into it.
     """
@@ -108,8 +125,18 @@ def timeline(
         agencies=frozenset(agency or ()),
         since=since.replace(tzinfo=since.tzinfo or UTC) if since else None,
         until=until.replace(tzinfo=until.tzinfo or UTC) if until else None,
+        limit=last,
+        before=before,
     )
-    views = store.entries(query)
+    earlier = None
+    try:
+        if last:
+            page = store.page(query)
+            views, earlier = page.entries, page.before
+        else:
+            views = store.entries(query)
+    except UnknownEntry as exc:
+        raise typer.BadParameter(str(exc), param_hint="--before") from exc
     record_read(
         audit_record(
             views,
@@ -148,6 +175,12 @@ def timeline(
             entry.why,
         )
     console.print(table)
+    if earlier:
+        console.print(
+            f"Earlier entries: ehx timeline {subject} --as {recipient.value} --by {by} "
+            f"--last {last} --before {earlier}",
+            soft_wrap=True,  # one line, to copy whole
+        )
 
 
 alerts_app = typer.Typer(

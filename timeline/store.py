@@ -9,19 +9,26 @@ suite runs on both. Applying a message is idempotent by (recipient, event id, re
   late copy of an older view cannot bring the entry back;
 - a higher ``record_version`` of the same agency record supersedes the earlier entry
   (a correction), whichever arrives first.
+
+A long timeline is read a page at a time, newest page first: ``limit`` keeps the latest
+entries (still shown oldest first) and ``before`` names the entry a page starts after,
+the oldest entry of the page a reader already has. A family known to every agency for
+years holds thousands of entries; the console shows the latest few hundred, and only
+those are opened, rendered and recorded as read.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, MutableMapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Annotated, Any
 
 from pydantic import Field, TypeAdapter
-from sqlalchemy import Engine, and_, delete, func, select
+from sqlalchemy import Connection, Engine, and_, delete, func, or_, select
 
 from database import timeline_entries, timeline_people
+from schemas import ExchangeError
 from schemas.views import Retraction, ShareView
 from timeline.writes import SHOWN, BatchWrite
 
@@ -43,7 +50,28 @@ class TimelineQuery:
     agencies: frozenset[str] = frozenset()
     since: datetime | None = None
     until: datetime | None = None
+    #: Only the latest ``limit`` entries (after the other filters), still oldest first.
     limit: int | None = None
+    #: Only entries before this one (an event id in this recipient's timeline): the page
+    #: before one whose oldest entry it is.
+    before: str | None = None
+
+
+@dataclass(frozen=True)
+class TimelinePage:
+    """One page of a timeline, oldest first; ``earlier``: there are entries before it."""
+
+    entries: list[ShareView]
+    earlier: bool
+
+    @property
+    def before(self) -> str | None:
+        """What to ask for the page before this one (its oldest entry), if there is one."""
+        return str(self.entries[0].event_id) if self.earlier and self.entries else None
+
+
+class UnknownEntry(ExchangeError):
+    """A page was asked for before an entry this recipient's timeline does not hold."""
 
 
 @dataclass(frozen=True)
@@ -74,9 +102,9 @@ class TimelineStore:
         return Applied(**counts)
 
     def entries(self, query: TimelineQuery) -> list[ShareView]:
-        """The shown entries, oldest first."""
+        """The shown entries, oldest first (the latest ``query.limit`` of them, if set)."""
         columns = timeline_entries.c
-        statement = select(columns.view).where(
+        statement = select(columns.categories, columns.view).where(
             columns.recipient == query.recipient, columns.state == SHOWN
         )
         if query.family_id:
@@ -93,12 +121,61 @@ class TimelineStore:
             statement = statement.where(columns.occurred_at >= query.since)
         if query.until:
             statement = statement.where(columns.occurred_at <= query.until)
-        statement = statement.order_by(columns.occurred_at, columns.event_id)
         with self._engine.connect() as connection:
-            views = [ShareView.model_validate(v) for v in connection.execute(statement).scalars()]
-        if query.categories:
-            views = [v for v in views if query.categories.intersection(v.categories)]
-        return views[: query.limit] if query.limit else views
+            if query.before:
+                statement = statement.where(self._before(connection, query))
+            if not query.limit:
+                order = statement.order_by(columns.occurred_at, columns.event_id)
+                rows = connection.execute(order)
+                return [
+                    ShareView.model_validate(view)
+                    for categories, view in rows
+                    if _wanted(query, categories)
+                ]
+            # Newest first, and only as far as the page needs. Categories are filtered here,
+            # not in SQL (a JSON list, asked differently of each database): a filtered page
+            # streams rows until it is full, checking the stored categories before it
+            # validates a view; an unfiltered one is a plain LIMIT (a server-side cursor
+            # costs PostgreSQL more round trips than a small page saves).
+            newest = statement.order_by(columns.occurred_at.desc(), columns.event_id.desc())
+            if query.categories:
+                streamed = connection.execution_options(
+                    stream_results=True, yield_per=max(query.limit, 100)
+                )
+                rows = streamed.execute(newest)
+            else:
+                rows = connection.execute(newest.limit(query.limit))
+            page: list[ShareView] = []
+            for categories, view in rows:
+                if _wanted(query, categories):
+                    page.append(ShareView.model_validate(view))
+                    if len(page) == query.limit:
+                        break
+            rows.close()
+        page.reverse()
+        return page
+
+    def page(self, query: TimelineQuery) -> TimelinePage:
+        """The latest ``query.limit`` entries, and whether the timeline goes back further."""
+        assert query.limit, "a page has a size"
+        found = self.entries(replace(query, limit=query.limit + 1))
+        return TimelinePage(found[-query.limit :], earlier=len(found) > query.limit)
+
+    def _before(self, connection: Connection, query: TimelineQuery) -> Any:
+        """Where a page before ``query.before`` ends: strictly earlier in the timeline's order."""
+        columns = timeline_entries.c
+        found = connection.execute(
+            select(columns.occurred_at, columns.event_id).where(
+                columns.recipient == query.recipient, columns.event_id == query.before
+            )
+        ).first()
+        if found is None:
+            raise UnknownEntry(f"no entry {query.before} in {query.recipient}'s timeline")
+        occurred_at, event_id = found
+        return or_(
+            columns.occurred_at < occurred_at,
+            and_(columns.occurred_at == occurred_at, columns.event_id < event_id),
+        )
 
     def family_views(
         self,
@@ -181,3 +258,7 @@ class TimelineStore:
 
 def parse_message(value: bytes) -> ShareView | Retraction:
     return _message.validate_json(value)
+
+
+def _wanted(query: TimelineQuery, categories: Sequence[str] | None) -> bool:
+    return not query.categories or bool(query.categories.intersection(categories or ()))

@@ -76,6 +76,28 @@ def test_each_holder_reads_its_own_view_and_every_read_is_recorded(
     assert "Khan" not in json.dumps(read)  # ids, never names
 
 
+def test_a_long_timeline_comes_a_page_at_a_time_and_only_the_page_is_recorded_as_read(
+    client: Client, sqlite_engine: Engine, kafka_bootstrap: str
+) -> None:
+    http, credentials = client
+    family = khans_on_file(sqlite_engine)
+    hub = credentials.issue(Recipient.EARLY_HELP, "early help hub")
+    url = f"/v1/families/{family}/timeline"
+    whole = http.get(url, params={"reader": "ew-2"}, headers=auth(hub)).json()
+    assert len(whole) >= 3
+    reader = f"ew-{uuid.uuid4().hex[:6]}"
+    latest = http.get(url, params={"reader": reader, "limit": 2}, headers=auth(hub))
+    assert [e["event_id"] for e in latest.json()] == [e["event_id"] for e in whole[-2:]]
+    earlier = latest.links["prev"]["url"]
+    assert f"before={whole[-2]['event_id']}" in earlier and "limit=2" in earlier
+    back = http.get(earlier, headers=auth(hub))
+    assert [e["event_id"] for e in back.json()] == [e["event_id"] for e in whole[-4:-2]]
+    [read, *_] = asyncio.run(audit_entries(kafka_bootstrap, reader))
+    assert read["event_ids"] == [e["event_id"] for e in whole[-2:]]  # what was shown
+    gone = http.get(url, params={"reader": reader, "limit": 2, "before": "x"}, headers=auth(hub))
+    assert gone.status_code == 404 and "no entry x" in gone.json()["detail"]
+
+
 def test_alerts_are_for_the_screening_team(client: Client, sqlite_engine: Engine) -> None:
     http, credentials = client
     khans_on_file(sqlite_engine)

@@ -122,6 +122,44 @@ def test_a_screener_reads_the_queue_and_the_family_and_records_a_decision(
         assert (decided["decision"], decided["decided_by"]) == ("s47_enquiry", names["screener"])
 
 
+def test_a_long_timeline_shows_its_latest_page_and_links_to_the_earlier_entries(
+    site: tuple[str, str, dict[str, str]],
+    sqlite_engine: Engine,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import console.web
+
+    base, family, _ = site
+    worker = f"ew-{uuid.uuid4().hex[:6]}"
+    Accounts(sqlite_engine).add(worker, Role.PRACTITIONER, PASSWORD, Recipient.EARLY_HELP)
+
+    def picture(page: str) -> str:
+        """The level of need and the Think Family grid: the page above the timeline."""
+        return page[page.index("Suggested level of need") : page.index('id="timeline"')]
+
+    def members(page: str) -> str:
+        return page[page.index('id="members"') : page.index('id="think-family"')]
+
+    with signed_in(base, worker) as http:
+        whole = http.get(f"/families/{family}").text
+        assert "Earlier entries" not in whole  # a short timeline is one page
+        count = whole.count('<li class="entry')
+        assert count >= 3
+        monkeypatch.setattr(console.web, "TIMELINE_PAGE", count - 1)
+        latest = http.get(f"/families/{family}").text
+        assert latest.count('<li class="entry') == count - 1
+        assert f"{count - 1} entries, oldest first, with earlier ones before them" in latest
+        # The family's level of need and problems are still the whole timeline's.
+        grid = picture(whole)
+        assert picture(latest).replace(members(latest), "") == grid.replace(members(whole), "")
+        link = re.search(r'<a href="\?(before=[^"]+)">Earlier entries</a>', latest)
+        assert link, "no link to the earlier entries"
+        earlier = http.get(f"/families/{family}?{link.group(1)}").text
+        assert earlier.count('<li class="entry') == 1
+        assert "Back to the latest entries" in earlier and "Earlier entries" not in earlier
+        assert http.get(f"/families/{family}?before=nope").status_code == 404
+
+
 def test_a_school_sees_only_the_school_view_and_its_refusals_are_recorded(
     site: tuple[str, str, dict[str, str]], kafka_bootstrap: str
 ) -> None:

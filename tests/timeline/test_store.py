@@ -142,3 +142,55 @@ def test_a_whole_batch_leaves_the_store_as_one_message_at_a_time_does(
     for name in ("shown", "retracted", "superseded", "replays"):
         assert getattr(counted, name) == sum(getattr(s, name) for s in singles)
     assert counted.superseded + counted.retracted > 0  # the case under test happened
+
+
+def test_a_long_timeline_pages_back_from_the_latest_and_every_entry_comes_once(
+    engine: Engine, views: list[ShareView]
+) -> None:
+    """Pages of 7, latest first, each oldest first inside: together, the whole timeline in
+    order, none twice; entries at the same moment are told apart by their event id."""
+    from uuid import uuid4
+
+    base = views[0]
+    long = [
+        base.model_copy(
+            update={
+                "event_id": uuid4(),
+                "record_ref": f"page-{n}",
+                # Pairs at one moment: the page boundary must fall between them correctly.
+                "occurred_at": base.occurred_at + timedelta(hours=n // 2),
+            }
+        )
+        for n in range(40)
+    ]
+    store = TimelineStore(engine)
+    store.apply(long)
+    whole = store.entries(hub(family_id=base.family_id))
+    pages, before = [], None
+    while True:
+        page = store.page(hub(family_id=base.family_id, limit=7, before=before))
+        pages.append(page.entries)
+        if page.before is None:
+            break
+        before = page.before
+    assert [len(p) for p in pages] == [7] * (len(whole) // 7) + [len(whole) % 7]
+    assert [v.event_id for p in reversed(pages) for v in p] == [v.event_id for v in whole]
+    assert pages[0][-1].event_id == whole[-1].event_id  # the first page is the latest
+
+
+def test_a_filtered_page_counts_only_what_the_filter_keeps(
+    engine: Engine, views: list[ShareView]
+) -> None:
+    store = TimelineStore(engine)
+    store.apply(views)
+    health = store.entries(hub(categories=frozenset({"health_problems"})))
+    page = store.page(hub(categories=frozenset({"health_problems"}), limit=1))
+    assert [v.event_id for v in page.entries] == [health[-1].event_id]
+    assert page.earlier == (len(health) > 1)
+
+
+def test_a_page_before_an_entry_the_timeline_does_not_hold_is_refused(engine: Engine) -> None:
+    from timeline import UnknownEntry
+
+    with pytest.raises(UnknownEntry, match="no entry nope in early_help's timeline"):
+        TimelineStore(engine).entries(hub(limit=5, before="nope"))

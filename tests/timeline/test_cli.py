@@ -1,0 +1,56 @@
+"""``ehx timeline`` as a practitioner runs it: a long family timeline a page at a time."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from database import migrate, open_engine
+from ehx.cli import app
+from tests.api.test_screening_api import audit_entries, khans_on_file
+
+pytestmark = pytest.mark.kafka
+
+
+@pytest.fixture
+def family(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kafka_bootstrap: str) -> str:
+    for name in ("EHX_DATABASE_URL", "EHX_KEY_DIR", "EHX_KEY_PASSPHRASE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("EHX_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("EHX_BOOTSTRAP_SERVERS", kafka_bootstrap)
+    engine = open_engine()
+    migrate(engine)
+    found = khans_on_file(engine)
+    engine.dispose()
+    return found
+
+
+def test_last_shows_the_latest_entries_and_says_how_to_ask_for_the_ones_before(
+    family: str, kafka_bootstrap: str
+) -> None:
+    import asyncio
+
+    runner = CliRunner()
+    view = ["timeline", family, "--as", "early_help"]
+    whole = json.loads(runner.invoke(app, [*view, "--by", "ew-1", "--json"]).output)
+    assert len(whole) >= 3
+    reader = f"ew-{uuid.uuid4().hex[:6]}"
+
+    latest = runner.invoke(app, [*view, "--by", reader, "--last", "2", "--json"])
+    assert latest.exit_code == 0, latest.output
+    assert [e["event_id"] for e in json.loads(latest.output)] == [e["event_id"] for e in whole[-2:]]
+    shown = runner.invoke(app, [*view, "--by", reader, "--last", "2"], terminal_width=400)
+    hint = f"--last 2 --before {whole[-2]['event_id']}"
+    assert "(2 entries)" in shown.output and hint in shown.output
+
+    back = runner.invoke(app, [*view, "--by", reader, *hint.split(), "--json"])
+    assert [e["event_id"] for e in json.loads(back.output)] == [e["event_id"] for e in whole[-4:-2]]
+    reads = asyncio.run(audit_entries(kafka_bootstrap, reader))
+    assert reads[0]["event_ids"] == [e["event_id"] for e in whole[-2:]]  # only what was shown
+
+    unknown = runner.invoke(app, [*view, "--by", reader, "--last", "2", "--before", "nope"])
+    assert unknown.exit_code == 2 and "no entry nope" in unknown.output
