@@ -94,18 +94,14 @@ async def family_timeline(
         limit=limit,
         before=before,
     )
-    store = TimelineStore(state.engine)
     try:
-        if limit:
-            page = store.page(query)
-            views = page.entries
-            if page.before:
-                earlier = request.url.include_query_params(before=page.before)
-                response.headers["Link"] = f'<{earlier}>; rel="prev"'
-        else:
-            views = store.entries(query)
+        page = TimelineStore(state.engine).page(query)
     except UnknownEntry as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
+    views = page.entries
+    if page.before:
+        earlier = request.url.include_query_params(before=page.before)
+        response.headers["Link"] = f'<{earlier}>; rel="prev"'
     await record(
         request,
         audit_record(

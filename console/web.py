@@ -15,7 +15,6 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
-from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, FastAPI, Form, HTTPException, Query, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -352,15 +351,13 @@ async def family(
         decisions=list(ScreeningDecision),
         categories=categories,
         chosen=chosen,
-        earlier=_query(chosen, page.before) if page.before else None,
-        latest=_query(chosen, None) if before else None,
+        # Links to the other pages of the same filtered timeline: this page's own query,
+        # with ``before`` moved or taken off.
+        earlier=f"?{request.url.include_query_params(before=page.before).query}"
+        if page.before
+        else None,
+        latest=f"?{request.url.remove_query_params('before').query}" if before else None,
     )
-
-
-def _query(categories: frozenset[str], before: str | None) -> str:
-    """The family page's link to another page of the same filtered timeline."""
-    pairs = [("category", c) for c in sorted(categories)]
-    return "?" + urlencode(pairs + ([("before", before)] if before else []))
 
 
 def _consents(state: ApiState, family_id: str, people: Sequence[str]) -> list[dict[str, Any]]:

@@ -128,15 +128,11 @@ def timeline(
         limit=last,
         before=before,
     )
-    earlier = None
     try:
-        if last:
-            page = store.page(query)
-            views, earlier = page.entries, page.before
-        else:
-            views = store.entries(query)
+        page = store.page(query)
     except UnknownEntry as exc:
         raise typer.BadParameter(str(exc), param_hint="--before") from exc
+    views = page.entries
     record_read(
         audit_record(
             views,
@@ -175,10 +171,10 @@ def timeline(
             entry.why,
         )
     console.print(table)
-    if earlier:
+    if page.before:
         console.print(
             f"Earlier entries: ehx timeline {subject} --as {recipient.value} --by {by} "
-            f"--last {last} --before {earlier}",
+            f"--last {last} --before {page.before}",
             soft_wrap=True,  # one line, to copy whole
         )
 

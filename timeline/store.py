@@ -156,8 +156,12 @@ class TimelineStore:
         return page
 
     def page(self, query: TimelineQuery) -> TimelinePage:
-        """The latest ``query.limit`` entries, and whether the timeline goes back further."""
-        assert query.limit, "a page has a size"
+        """The latest ``query.limit`` entries, and whether the timeline goes back further.
+
+        Without a limit, every entry the query names (and so nothing earlier).
+        """
+        if not query.limit:
+            return TimelinePage(self.entries(query), earlier=False)
         found = self.entries(replace(query, limit=query.limit + 1))
         return TimelinePage(found[-query.limit :], earlier=len(found) > query.limit)
 
