@@ -22,8 +22,10 @@ from timeline.store import TimelineStore
 SCREENING = (Recipient.MASH.value, Recipient.EARLY_HELP.value)
 
 
-#: Views kept validated between batches (a family's earlier views are read again whenever
-#: it has a new one); about 2 KB each.
+#: Screening views kept validated between batches (a family's earlier views are read
+#: again whenever it has a new one); about 2 KB each. Only the screening recipients':
+#: the schools' views pass through for Operation Encompass and are never read back, and
+#: when they were kept too they took about half the places.
 VIEWS_KEPT = 20_000
 
 
@@ -38,7 +40,7 @@ class AlertDesk:
         """Raise or fill in alerts for the families these messages touched; changed ids."""
         families = sorted({m.family_id for m in messages if m.recipient in SCREENING})
         for m in messages:  # validated already by the timeline service
-            if isinstance(m, ShareView):
+            if isinstance(m, ShareView) and m.recipient in SCREENING:
                 self._views[(m.recipient, str(m.event_id), m.revision)] = m
         views = self.timeline.family_views(SCREENING, families, self._views)
         while len(self._views) > VIEWS_KEPT:

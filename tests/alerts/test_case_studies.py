@@ -148,3 +148,18 @@ def test_the_khans_give_encompass_notices_to_both_schools_and_a_think_family_ale
     assert all(n["due_at"].hour == 8 and n["due_at"].minute == 30 for n in notices)
     kinds = [a["kind"] for a in exchange.alerts.queue()]
     assert kinds == ["think_family"]
+
+
+def test_the_alert_desk_keeps_validated_only_the_views_screening_reads_back(
+    sqlite_engine: Engine,
+) -> None:
+    # The schools' views pass through the desk (Encompass) but screening never reads them
+    # again; holding them made every older collection walk a third more (docs/performance.md).
+    exchange = Exchange(sqlite_engine)
+    files = sorted(
+        ((a, EXAMPLES / n) for a, n in KHAN_FILES), key=lambda f: f[0] is not Agency.SCHOOLS
+    )
+    exchange.send(tuple(files))
+    assert exchange.alerts.notifications(NOW)  # the schools' views did reach the desk
+    kept = {recipient for recipient, _, _ in exchange.desk._views}
+    assert kept == {Recipient.EARLY_HELP.value}  # the Khans' shares reach early help only
