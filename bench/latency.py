@@ -11,7 +11,10 @@ the ``raised_at`` of the alert it raises (visible to the screening team).
 Each run also says where the CPU went: milliseconds a record by process (each service,
 the broker, the driver's adapter), from ``/proc``, from the first record sent until the
 services are idle again (the ledger may still be catching up when the last alert is
-raised), less what each process spends polling with nothing to do.
+raised), less what each process spends polling with nothing to do; and how long the
+garbage collector stopped each process in that time (each service writes its
+collections' timings as it stops: ``EHX_COLLECTOR_REPORTS``), the usual suspect when the
+p99 is far above the p50.
 """
 
 from __future__ import annotations
@@ -120,6 +123,7 @@ async def measure(
                 "EHX_DATABASE_URL": url,
                 "EHX_KEY_DIR": str(work / "keys"),
                 "EHX_DATA_DIR": str(work),
+                "EHX_COLLECTOR_REPORTS": str(work),
             }
             processes = []
             for group in SEPARATE if separate else (None,):
@@ -153,15 +157,15 @@ async def measure(
                 await _warm_up(broker.bootstrap, engine, agency, keys)
                 bodies = agency_records(rate, seconds)
                 idle = await _idle(pids)
-                before, clock = _cpu(pids), time.monotonic()
+                before, clock, began = _cpu(pids), time.monotonic(), time.time()
                 result = await _drive(broker.bootstrap, engine, agency, keys, rate, bodies, drain)
                 await _quiet(pids, sum(idle.values()))
-                elapsed = time.monotonic() - clock
+                elapsed, window = time.monotonic() - clock, (began, time.time())
                 # Idle polling taken off; never below nothing (the idle share is a guess).
                 spent = {
                     k: max(0.0, v - before[k] - idle[k] * elapsed) for k, v in _cpu(pids).items()
                 }
-                return {
+                outcome = {
                     "processes": "one per service" if separate else "one",
                     **result,
                     "cpu_ms_per_record": {
@@ -176,6 +180,38 @@ async def measure(
                     process.wait(30)
                 engine.dispose()
                 agency.dispose()
+            # Written by each service as it stopped (EHX_COLLECTOR_REPORTS).
+            outcome["collector_stops"] = collector_stops(work, names, window)
+            return outcome
+
+
+#: ``heap.Stop`` generations as the report names them.
+GENERATIONS = ("young", "middle", "full")
+
+
+def collector_stops(
+    work: Path, names: tuple[str, ...], window: tuple[float, float]
+) -> dict[str, dict[str, dict[str, float]]]:
+    """Each process's garbage collections inside the run: by generation, how many, and
+    their longest and total stop in milliseconds (what a record waiting behind them waits)."""
+    found: dict[str, dict[str, dict[str, float]]] = {}
+    for name in names:
+        path = work / f"collector-{name}.json"
+        if not path.exists():  # a process that did not stop cleanly wrote nothing
+            continue
+        by_generation: dict[str, list[float]] = {}
+        for at, generation, seconds in json.loads(path.read_text()):
+            if window[0] <= at <= window[1]:
+                by_generation.setdefault(GENERATIONS[generation], []).append(seconds * 1000)
+        found[name] = {
+            generation: {
+                "count": len(stops),
+                "longest_ms": round(max(stops), 1),
+                "total_ms": round(sum(stops), 1),
+            }
+            for generation, stops in sorted(by_generation.items())
+        }
+    return found
 
 
 def _cpu(pids: dict[str, int]) -> dict[str, float]:

@@ -422,7 +422,35 @@ def _latency_markdown(section: dict[str, Any]) -> list[str]:
             + ", ".join(f"{k} {v:.2f}" for k, v in run["cpu_ms_per_record"].items())
             + ".",
         ]
+    stopped = [r for r in section["runs"] if r.get("collector_stops")]
+    if stopped:
+        lines += [
+            "",
+            "The garbage collector's longest stop in each process during the run (its",
+            "generation; all its stops together), which a record arriving then waits out:",
+            "",
+        ]
+        lines += [
+            f"- {r['rate']:,}/s, {r.get('processes', 'one')}: "
+            + collector_summary(r["collector_stops"])
+            for r in stopped
+        ]
     return [*lines, ""]
+
+
+def collector_summary(stops: dict[str, dict[str, dict[str, float]]]) -> str:
+    """``timeline 312 ms (middle; 540 ms in all), ...``, longest first."""
+    parts = []
+    for name, generations in stops.items():
+        if not generations:
+            continue
+        worst = max(generations, key=lambda g: generations[g]["longest_ms"])
+        total = sum(g["total_ms"] for g in generations.values())
+        parts.append((generations[worst]["longest_ms"], name, worst, total))
+    return ", ".join(
+        f"{name} {longest:,.0f} ms ({worst}; {total:,.0f} ms in all)"
+        for longest, name, worst, total in sorted(parts, reverse=True)
+    )
 
 
 def _timeline_markdown(section: dict[str, Any]) -> list[str]:

@@ -7,9 +7,11 @@ at import.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 from dataclasses import dataclass
+from pathlib import Path
 
 from faststream import FastStream
 from faststream.kafka import KafkaBroker
@@ -34,7 +36,7 @@ from audit.service import (
     register_audit,
 )
 from broker import telemetry
-from broker.heap import collect_between_batches
+from broker.heap import collect_between_batches, record_stops
 from broker.logs import protect_logs
 from broker.publishing import KafkaPublisher
 from broker.settings import BrokerSettings
@@ -86,6 +88,10 @@ class ServiceSettings(BaseSettings):
     #: At 10 such a process gets about a tenth of a busy core's share of the CPU while the
     #: alert's path wants it, and all of what is left.
     background_nice: int = 10
+    #: A directory where each process writes, as it stops, how long each garbage
+    #: collection stopped it (``collector-SERVICE.json``: ``heap.record_stops``' start,
+    #: generation and seconds). For benchmarks; unset, nothing is timed.
+    collector_reports: Path | None = None
 
 
 def give_way(only: frozenset[str] | None, settings: ServiceSettings | None = None) -> int:
@@ -201,7 +207,10 @@ def build_services(
 def services_app(bootstrap: str, only: frozenset[str] | None = None) -> FastStream:
     """The FastStream app ``ehx up`` runs in the background (SIGTERM stops it cleanly)."""
     collect_between_batches()
-    give_way(only)
+    settings = ServiceSettings()
+    give_way(only, settings)
+    reports = settings.collector_reports
+    stops = record_stops() if reports else []
     services = build_services(bootstrap, only=only)
     tasks: list[asyncio.Task[None]] = []
 
@@ -224,10 +233,15 @@ def services_app(bootstrap: str, only: frozenset[str] | None = None) -> FastStre
         for task in tasks:
             task.cancel()
 
+    async def write_stops() -> None:
+        if reports:
+            name = "+".join(sorted(only)) if only else "services"
+            (reports / f"collector-{name}.json").write_text(json.dumps(stops))
+
     return FastStream(
         services.broker,
         on_startup=[services.publisher.start],
         after_startup=[start_sweep],
         on_shutdown=[stop_sweep],
-        after_shutdown=[services.publisher.stop, services.engine.dispose],
+        after_shutdown=[services.publisher.stop, services.engine.dispose, write_stops],
     )

@@ -29,12 +29,18 @@ itself, after each batch's handler has returned and the batch's objects are free
 there is almost nothing young left to walk (10 such collections: 16 ms in all; the path
 625-761 -> 495-557 µs an event), the older generations every 20th and 200th batch; the
 automatic collector is left only as a backstop for a batch far larger than usual.
+
+How long each collection stops a process is the figure that says whether these choices
+still hold: ``record_stops`` times every collection from then on, and a service asked to
+(``EHX_COLLECTOR_REPORTS``) writes them out as it stops, for ``ehx bench --suite latency``
+to set beside the alert latency.
 """
 
 from __future__ import annotations
 
 import gc
-from typing import Any
+import time
+from typing import Any, NamedTuple
 
 
 def _freeze_survivors(phase: str, info: dict[str, Any]) -> None:
@@ -63,6 +69,35 @@ def keep_long_lived_out_of_collections() -> None:
     gc.set_threshold(*THRESHOLDS)
     if _freeze_survivors not in gc.callbacks:
         gc.callbacks.append(_freeze_survivors)
+
+
+class Stop(NamedTuple):
+    """One collection: when it started (epoch seconds), its generation, how long (s)."""
+
+    at: float
+    generation: int
+    seconds: float
+
+
+_stops: list[Stop] = []
+_started = [0.0, 0.0]  # the collection under way: epoch and perf-counter seconds
+
+
+def _time_stops(phase: str, info: dict[str, Any]) -> None:
+    if phase == "start":
+        _started[0], _started[1] = time.time(), time.perf_counter()
+    else:
+        _stops.append(Stop(_started[0], info["generation"], time.perf_counter() - _started[1]))
+
+
+def record_stops() -> list[Stop]:
+    """Time every collection from now on; the list returned fills as they happen.
+
+    Only where asked for (a benchmark): a service left running would keep a row a batch.
+    """
+    if _time_stops not in gc.callbacks:
+        gc.callbacks.insert(0, _time_stops)  # first, so the freeze hook's work is timed too
+    return _stops
 
 
 #: With ``collect_between_batches``: young objects before an automatic collection.
