@@ -36,7 +36,7 @@ from audit.service import (
     register_audit,
 )
 from broker import telemetry
-from broker.heap import collect_between_batches, record_stops
+from broker.heap import collect_between_batches, freeze_start_up, record_stops
 from broker.logs import protect_logs
 from broker.publishing import KafkaPublisher
 from broker.settings import BrokerSettings
@@ -212,6 +212,7 @@ def services_app(bootstrap: str, only: frozenset[str] | None = None) -> FastStre
     reports = settings.collector_reports
     stops = record_stops() if reports else []
     services = build_services(bootstrap, only=only)
+    freeze_start_up()
     tasks: list[asyncio.Task[None]] = []
 
     async def start_sweep() -> None:
