@@ -7,7 +7,7 @@ replays both (raising is idempotent: an alert is filled in, not raised twice).
 
 from __future__ import annotations
 
-from collections import OrderedDict
+from collections import ChainMap, OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -22,10 +22,11 @@ from timeline.store import TimelineStore
 SCREENING = (Recipient.MASH.value, Recipient.EARLY_HELP.value)
 
 
-#: Screening views kept validated between batches (a family's earlier views are read
-#: again whenever it has a new one); about 2 KB each. Only the screening recipients':
-#: the schools' views pass through for Operation Encompass and are never read back, and
-#: when they were kept too they took about half the places.
+#: Views kept validated between batches, about 2 KB each: those of families that came
+#: back (a family's earlier views are read again whenever it has a new one). A batch's
+#: own views are used as they came and not kept: most families are seen once, and each
+#: view kept is walked by every generation of the collector before it is frozen, which
+#: in the timeline service was the longest stop of all (docs/performance.md).
 VIEWS_KEPT = 20_000
 
 
@@ -39,10 +40,13 @@ class AlertDesk:
     def after(self, messages: Sequence[ShareView | Retraction], now: datetime) -> list[str]:
         """Raise or fill in alerts for the families these messages touched; changed ids."""
         families = sorted({m.family_id for m in messages if m.recipient in SCREENING})
-        for m in messages:  # validated already by the timeline service
-            if isinstance(m, ShareView) and m.recipient in SCREENING:
-                self._views[(m.recipient, str(m.event_id), m.revision)] = m
-        views = self.timeline.family_views(SCREENING, families, self._views)
+        batch = {  # validated already by the timeline service
+            (m.recipient, str(m.event_id), m.revision): m
+            for m in messages
+            if isinstance(m, ShareView) and m.recipient in SCREENING
+        }
+        # Earlier views it reads are validated once and kept (new keys go to the first map).
+        views = self.timeline.family_views(SCREENING, families, ChainMap(self._views, batch))
         while len(self._views) > VIEWS_KEPT:
             self._views.popitem(last=False)
         changed = self.alerts.refresh_all(views, now, self.policy.override_review_hours)

@@ -150,16 +150,21 @@ def test_the_khans_give_encompass_notices_to_both_schools_and_a_think_family_ale
     assert kinds == ["think_family"]
 
 
-def test_the_alert_desk_keeps_validated_only_the_views_screening_reads_back(
+def test_the_alert_desk_keeps_validated_only_the_views_of_families_that_come_back(
     sqlite_engine: Engine,
 ) -> None:
-    # The schools' views pass through the desk (Encompass) but screening never reads them
-    # again; holding them made every older collection walk a third more (docs/performance.md).
+    # Most families are seen once; each view kept is walked by the collector until it is
+    # frozen (docs/performance.md). A returning family's earlier views are kept.
     exchange = Exchange(sqlite_engine)
-    files = sorted(
-        ((a, EXAMPLES / n) for a, n in KHAN_FILES), key=lambda f: f[0] is not Agency.SCHOOLS
-    )
-    exchange.send(tuple(files))
-    assert exchange.alerts.notifications(NOW)  # the schools' views did reach the desk
-    kept = {recipient for recipient, _, _ in exchange.desk._views}
-    assert kept == {Recipient.EARLY_HELP.value}  # the Khans' shares reach early help only
+    first = exchange.send(COREY_FILES[:3])  # police, health, schools
+    assert exchange.alerts.queue()  # the desk saw the batch ...
+    assert not exchange.desk._views  # ... and kept none of it
+    family_id = next(s.family_id for e in first for s in e.subjects if s.family_id)
+    earlier = {
+        (Recipient.EARLY_HELP.value, str(v.event_id), v.revision)
+        for v in exchange.timeline.entries(
+            TimelineQuery(Recipient.EARLY_HELP.value, family_id=family_id)
+        )
+    }
+    exchange.send(COREY_FILES[3:])  # housing: the family comes back
+    assert earlier and set(exchange.desk._views) == earlier
