@@ -192,22 +192,26 @@ GENERATIONS = ("young", "middle", "full")
 def collector_stops(
     work: Path, names: tuple[str, ...], window: tuple[float, float]
 ) -> dict[str, dict[str, dict[str, float]]]:
-    """Each process's garbage collections inside the run: by generation, how many, and
-    their longest and total stop in milliseconds (what a record waiting behind them waits)."""
+    """Each process's garbage collections inside the run: by generation, how many, their
+    longest and total stop in milliseconds (what a record waiting behind them waits), and
+    the unreachable objects they freed."""
     found: dict[str, dict[str, dict[str, float]]] = {}
     for name in names:
         path = work / f"collector-{name}.json"
         if not path.exists():  # a process that did not stop cleanly wrote nothing
             continue
-        by_generation: dict[str, list[float]] = {}
-        for at, generation, seconds in json.loads(path.read_text()):
+        by_generation: dict[str, list[tuple[float, int]]] = {}
+        for at, generation, seconds, collected in json.loads(path.read_text()):
             if window[0] <= at <= window[1]:
-                by_generation.setdefault(GENERATIONS[generation], []).append(seconds * 1000)
+                by_generation.setdefault(GENERATIONS[generation], []).append(
+                    (seconds * 1000, collected)
+                )
         found[name] = {
             generation: {
                 "count": len(stops),
-                "longest_ms": round(max(stops), 1),
-                "total_ms": round(sum(stops), 1),
+                "longest_ms": round(max(ms for ms, _ in stops), 1),
+                "total_ms": round(sum(ms for ms, _ in stops), 1),
+                "collected": sum(n for _, n in stops),
             }
             for generation, stops in sorted(by_generation.items())
         }

@@ -98,6 +98,13 @@ def test_a_benchmark_sees_how_long_each_collection_stopped_the_process() -> None
         assert all(started - 1 < s.at <= time.time() for s in new)
         # The full pass walked the 20,000 nodes; the young one after it, almost nothing.
         assert new[0].seconds > new[1].seconds > 0
+        # And it says how much it freed: dropped cycles are found by the next collection.
+        pairs = [(Node(), Node()) for _ in range(1000)]
+        for a, b in pairs:
+            a.other, b.other = b, a
+        del pairs, a, b
+        gc.collect(2)
+        assert stops[-1].collected >= 2000
     finally:
         gc.callbacks.remove(heap._time_stops)
 
