@@ -94,7 +94,7 @@ def test_up_then_ingest_then_events_then_down(tmp_path: Path) -> None:
     assert "Stopped broker" in stopped.stdout
     for service in ("intake", "linker", "consent", "timeline", "audit"):
         stops = json.loads((tmp_path / f"collector-{service}.json").read_text())
-        assert any(generation == 0 and seconds > 0 for _, generation, seconds in stops)
+        assert any(generation == 0 and seconds > 0 for _, generation, seconds, _ in stops)
     status = json.loads(ehx("status", "--json", data_dir=tmp_path).stdout)
     assert status[0]["state"] == "not running (ehx up)"
 
