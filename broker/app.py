@@ -90,7 +90,7 @@ class ServiceSettings(BaseSettings):
     background_nice: int = 10
     #: A directory where each process writes, as it stops, how long each garbage
     #: collection stopped it (``collector-SERVICE.json``: ``heap.record_stops``' start,
-    #: generation and seconds). For benchmarks; unset, nothing is timed.
+    #: generation, seconds and objects freed). For benchmarks; unset, nothing is timed.
     collector_reports: Path | None = None
 
 
