@@ -76,8 +76,10 @@ def register_timeline(
                 GROUP, telemetry.header(record.headers, telemetry.ACCEPTED_AT)
             )
         if after is not None:
+            # Stamped now, not when the batch arrived: an alert is raised once the
+            # timeline holds its views, and storing a large batch takes a while.
             with telemetry.stage_spans("alerts", traced):
-                await asyncio.to_thread(after, messages, now)
+                await asyncio.to_thread(after, messages, datetime.now(UTC))
 
 
 async def rebuild(
