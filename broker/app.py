@@ -85,9 +85,11 @@ class ServiceSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="EHX_", frozen=True, extra="ignore")
 
     #: The ``nice`` increment of a process that runs only ``BACKGROUND`` services (0: none).
-    #: At 10 such a process gets about a tenth of a busy core's share of the CPU while the
-    #: alert's path wants it, and all of what is left.
-    background_nice: int = 10
+    #: At 19 such a process gets about 1.5% of a busy core's share of the CPU while the
+    #: alert's path wants it (at 10, about a tenth), and all of what is left. Measured at
+    #: 1,000 records/s, two rounds alternated: alert p99 4.5 and 3.8 s at 10, 3.4 and 3.4 s
+    #: at 19 (docs/performance.md).
+    background_nice: int = 19
     #: A directory where each process writes, as it stops, how long each garbage
     #: collection stopped it (``collector-SERVICE.json``: ``heap.record_stops``' start,
     #: generation, seconds and objects freed). For benchmarks; unset, nothing is timed.
