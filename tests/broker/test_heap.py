@@ -70,8 +70,8 @@ def test_a_batch_consumer_collects_between_batches_and_frees_a_batchs_cycles() -
         gone = weakref.ref(a)
         del a, b
         assert gone() is not None
-        generations = [heap.after_batch() for _ in range(heap.FULL_EVERY)]
-        assert gone() is None  # the first collection after the batch freed it
+        generations = [heap.before_batch() for _ in range(heap.FULL_EVERY)]
+        assert gone() is None  # the first collection between batches freed it
         # The young every batch, the middle every 20th, everything every 200th.
         assert generations.count(2) == 1
         assert generations.count(1) == heap.FULL_EVERY // heap.MIDDLE_EVERY - 1
