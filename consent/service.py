@@ -150,6 +150,7 @@ def register_consent(
         records = batch_records(message.raw_message)
         telemetry.record_batch(GROUP, records)
         carried: dict[str, dict[str, str]] = {}
+        as_received: dict[str, bytes] = {}
         relinks: list[Relink] = []
         for record in records:
             if telemetry.header(record.headers, "ehx-kind") == "relink":
@@ -163,6 +164,7 @@ def register_consent(
             if isinstance(checked, CanonicalEvent):
                 events.append(checked)
                 carried[str(checked.event_id)] = _journey(checked, record.headers)
+                as_received[str(checked.event_id)] = record.value
             else:
                 out += quarantined(checked)
         traced = [(e, h.get(telemetry.TRACEPARENT)) for e, h in carried.items()]
@@ -174,7 +176,7 @@ def register_consent(
                 out += audit_messages(consent_acts(outbox, now))
                 await publisher.publish(out)
                 await store_after_publish(
-                    partial(service.store.save, outbox), what="consent decisions"
+                    partial(service.store.save, outbox, as_received), what="consent decisions"
                 )
             if relinks:
                 # After the batch's events are on file: a relink may follow its event here.

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -129,25 +129,22 @@ class ConsentStore:
 
     # --- what the service writes ---------------------------------------------------------
 
-    def save(self, outbox: Outbox) -> None:
-        """Store new events on file, relinked ones anew, and the decisions, in one transaction."""
+    def save(self, outbox: Outbox, as_received: Mapping[str, bytes] | None = None) -> None:
+        """Store new events on file, relinked ones anew, and the decisions, in one transaction.
+
+        ``as_received``: the bytes each new event arrived as, by event id, kept as they
+        are (the signature covers them, fields this version does not know included)
+        rather than serialised again (3% of the consent service's time, py-spy at 1,000/s).
+        """
         rows: list[dict[str, Any]] = []
-        for event in [*outbox.held, *outbox.relinked]:
-            body = event.to_bytes().decode()
-            people = sorted({s.person_id for s in event.subjects if s.person_id})
-            # An event the linker did not link is still on file, under its own id.
-            families = {s.family_id for s in event.subjects if s.family_id} or {family_of(event)}
-            for family_id in sorted(families):
-                rows.append(
-                    {
-                        "event_id": str(event.event_id),
-                        "family_id": family_id,
-                        "person_ids": people,
-                        "occurred_at": event.occurred_at,
-                        "body": body,
-                    }
-                )
+        received = as_received or {}
+        for event in outbox.held:
+            wire = received.get(str(event.event_id))
+            rows += _on_file(event, wire.decode() if wire else event.to_bytes().decode())
+        for event in outbox.relinked:  # under its new identity: its bytes are new
+            rows += _on_file(event, event.to_bytes().decode())
         latest: dict[str, Decision] = {}
+
         for decision in outbox.decisions:
             if decision.decision_id not in latest or (
                 decision.revision > latest[decision.decision_id].revision
@@ -271,3 +268,20 @@ def _decision_row(decision: Decision, body: bytes) -> dict[str, Any]:
         "review_due": decision.review_due,
         "body": orjson.Fragment(body),
     }
+
+
+def _on_file(event: CanonicalEvent, body: str) -> list[dict[str, Any]]:
+    """An event's rows on file: one for each family it is in."""
+    people = sorted({s.person_id for s in event.subjects if s.person_id})
+    # An event the linker did not link is still on file, under its own id.
+    families = {s.family_id for s in event.subjects if s.family_id} or {family_of(event)}
+    return [
+        {
+            "event_id": str(event.event_id),
+            "family_id": family_id,
+            "person_ids": people,
+            "occurred_at": event.occurred_at,
+            "body": body,
+        }
+        for family_id in sorted(families)
+    ]

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import orjson
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
 from broker.topics import Recipient
 from consent import (
@@ -23,6 +24,7 @@ from consent import (
 )
 from consent.keys import DataKeyStore
 from consent.memory import MemoryKeyVault, MemoryLedger
+from database import consent_events
 from tests.consent.fakes import NOW, linked_khans
 
 KHANS = linked_khans()
@@ -53,6 +55,22 @@ def test_the_ledger_contract(ledger: MemoryLedger | ConsentStore) -> None:
     assert ledger.latest([decision.decision_id])[decision.decision_id].revision == 2
     # Replays are recognised, not decided again.
     assert engine.on_events(KHANS[:4], NOW).replays == 4
+
+
+def test_an_event_on_file_keeps_the_bytes_it_arrived_as(engine: Engine) -> None:
+    # What the agency's signature covers, a field this version does not know included,
+    # so the event on file can be verified again as it came.
+    store = ConsentStore(engine)
+    event = KHANS[0]
+    wire = orjson.dumps({**orjson.loads(event.to_bytes()), "added_by_a_later_version": 1})
+    consent = ConsentEngine(load_policy(), MemoryKeyVault(), ConsentRegistry(), store)
+    store.save(consent.on_events([event], NOW), {str(event.event_id): wire})
+    with engine.connect() as connection:
+        bodies = connection.execute(
+            select(consent_events.c.body).where(consent_events.c.event_id == str(event.event_id))
+        ).scalars()
+        assert {body.encode() for body in bodies} == {wire}
+    assert store.family_events({FAMILY}) == [event]
 
 
 def test_a_restarted_service_knows_every_consent_assertion_and_review(engine: Engine) -> None:
