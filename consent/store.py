@@ -144,7 +144,6 @@ class ConsentStore:
         for event in outbox.relinked:  # under its new identity: its bytes are new
             rows += _on_file(event, event.to_bytes().decode())
         latest: dict[str, Decision] = {}
-
         for decision in outbox.decisions:
             if decision.decision_id not in latest or (
                 decision.revision > latest[decision.decision_id].revision
