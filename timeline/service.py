@@ -52,6 +52,7 @@ def register_timeline(
     async def on_share(message: KafkaMessage) -> None:
         now = datetime.now(UTC)
         messages: list[ShareView | Retraction] = []
+        received: list[bytes] = []
         records = batch_records(message.raw_message)
         telemetry.record_batch(GROUP, records)
         traced: list[tuple[str, str | None]] = []
@@ -62,6 +63,7 @@ def register_timeline(
                 refused += quarantined(checked)
                 continue
             messages.append(checked)
+            received.append(record.value)
             traced.append(
                 (
                     str(messages[-1].event_id),
@@ -70,7 +72,7 @@ def register_timeline(
             )
         await publisher.publish(refused)
         with telemetry.stage_spans(GROUP, traced):
-            await asyncio.to_thread(store.apply, messages)
+            await asyncio.to_thread(store.apply, messages, received)
         for record in records:
             telemetry.observe_end_to_end(
                 GROUP, telemetry.header(record.headers, telemetry.ACCEPTED_AT)
@@ -124,13 +126,14 @@ async def rebuild(
                 empty += 1
                 continue
             empty = 0
-            messages = []
+            messages, received = [], []
             for record in records:
                 try:
                     messages.append(parse_message(record.value or b""))
                 except ValidationError:
                     continue  # the live service quarantined it already
-            applied = await asyncio.to_thread(store.apply, messages)
+                received.append(record.value)
+            applied = await asyncio.to_thread(store.apply, messages, received)
             for name in totals:
                 totals[name] += getattr(applied, name)
             seen += len(records)

@@ -25,7 +25,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from pydantic import Field, TypeAdapter
-from sqlalchemy import Connection, Engine, and_, delete, func, or_, select
+from sqlalchemy import Connection, Engine, Text, and_, cast, delete, func, or_, select
 
 from database import timeline_entries, timeline_people
 from schemas import ExchangeError
@@ -88,16 +88,27 @@ class TimelineStore:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
 
-    def apply(self, messages: Iterable[ShareView | Retraction]) -> Applied:
-        """Take in views and retractions, in order (one transaction); count what changed."""
+    def apply(
+        self,
+        messages: Iterable[ShareView | Retraction],
+        as_received: Sequence[bytes] | None = None,
+    ) -> Applied:
+        """Take in views and retractions, in order (one transaction); count what changed.
+
+        ``as_received``: each message's bytes as read from its topic, in the same order,
+        kept as the stored view (a view is not serialised again to be stored).
+        """
         batch = list(messages)
+        received = list(as_received) if as_received is not None else [None] * len(batch)
+        if len(received) != len(batch):
+            raise ValueError("as_received must hold one value for each message")
         counts = {"shown": 0, "retracted": 0, "superseded": 0, "replays": 0}
         if not batch:
             return Applied()
         with self._engine.begin() as connection:
             write = BatchWrite(connection, batch)
-            for message in batch:
-                counts[write.take(message)] += 1
+            for message, raw in zip(batch, received, strict=True):
+                counts[write.take(message, raw)] += 1
             write.write()
         return Applied(**counts)
 
@@ -192,6 +203,8 @@ class TimelineStore:
         ``known``: views already validated, by (recipient, event id, revision): a view's
         revision never changes, so those are reused rather than validated again (the
         alert desk reads whole families after every batch); the rest are added to it.
+        Views are read as text and only those not known are parsed: most rows the alert
+        desk reads are the batch it has just stored, which it holds already.
         """
         if not family_ids:
             return {}
@@ -202,7 +215,7 @@ class TimelineStore:
                 columns.recipient,
                 columns.event_id,
                 columns.revision,
-                columns.view,
+                cast(columns.view, Text),
             )
             .where(
                 columns.recipient.in_(list(recipients)),
@@ -218,7 +231,7 @@ class TimelineStore:
                 key = (recipient, event_id, revision)
                 seen = known.get(key)
                 if seen is None:
-                    seen = known[key] = ShareView.model_validate(view)
+                    seen = known[key] = ShareView.model_validate_json(view)
                 found[family_id].append(seen)
         return found
 

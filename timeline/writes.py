@@ -15,6 +15,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 from sqlalchemy import Connection, and_, bindparam, delete, insert, select, update
 
 from database import json_column, timeline_entries, timeline_people
@@ -83,8 +84,12 @@ class BatchWrite:
             self._entries[key] = _Entry(row.revision, row.state, record, row.record_version)
             self._by_record[record].add(key)
 
-    def take(self, message: ShareView | Retraction) -> str:
-        """Apply one message to the rows in memory; what it did (``shown``, ``replays``...)."""
+    def take(self, message: ShareView | Retraction, as_received: bytes | None = None) -> str:
+        """Apply one message to the rows in memory; what it did (``shown``, ``replays``...).
+
+        ``as_received``: the view's JSON as it came off the topic, stored as it is rather
+        than serialised again (consent wrote it with ``model_dump_json``, the same bytes).
+        """
         key = (message.recipient, str(message.event_id))
         entry = self._entries.get(key)
         if entry is not None and entry.revision >= message.revision:
@@ -111,7 +116,7 @@ class BatchWrite:
             "record_version": message.record_version,
             "occurred_at": message.occurred_at,
             "categories": list(message.categories),
-            "view": json_column(message),
+            "view": orjson.Fragment(as_received) if as_received else json_column(message),
         }
         if entry is None:
             entry = self._add(key, values)
