@@ -160,7 +160,12 @@ class Ingestor:
         signer: EventSigner,
         publisher: MessagePublisher,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        registry_thread: ThreadPoolExecutor | None = None,
     ) -> None:
+        """``registry_thread``: one thread, kept by the caller, for the registry's work on
+        every ``ingest`` (a caller that ingests many small bodies, such as the HTTP API,
+        would otherwise start and join a thread for each); without it, each ingest
+        starts its own."""
         if signer.agency is not adapter.agency:
             raise ValueError(f"a {signer.agency} key cannot sign {adapter.agency} records")
         self.adapter = adapter
@@ -170,6 +175,7 @@ class Ingestor:
         self.clock = clock
         self.topic = Topic.raw(adapter.agency)
         self.stage = f"adapter.{adapter.agency.value}"
+        self.registry_thread = registry_thread
 
     async def ingest(
         self,
@@ -192,7 +198,12 @@ class Ingestor:
         summary = IngestSummary(self.adapter.agency.value)
         frames = (frame or self.adapter.frame)(stream, source)
         loop = asyncio.get_running_loop()
-        run = _Run(loop, ThreadPoolExecutor(max_workers=1, thread_name_prefix="ehx-registry"))
+        own_thread = self.registry_thread is None
+        run = _Run(
+            loop,
+            self.registry_thread
+            or ThreadPoolExecutor(max_workers=1, thread_name_prefix="ehx-registry"),
+        )
         waiting: tuple[_Batch, asyncio.Future[list[Verdict]]] | None = None
         try:
             for batch in _batches(frames, BATCH):
@@ -210,7 +221,8 @@ class Ingestor:
             if waiting is not None:
                 await asyncio.gather(waiting[1], return_exceptions=True)
             await run.settle()
-            run.executor.shutdown(wait=True)
+            if own_thread:
+                run.executor.shutdown(wait=True)
         for finished in run.summaries:
             summary.merge(finished)
         return summary

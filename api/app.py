@@ -49,6 +49,7 @@ def create_app(
             yield
         finally:
             await publisher.stop()
+            app.state.ehx.registry_thread.shutdown(wait=True)
             engine.dispose()
 
     app = FastAPI(

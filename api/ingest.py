@@ -114,7 +114,11 @@ async def submit_records(
         )
     state = _state(request)
     ingestor = Ingestor(
-        ADAPTERS[agency], RecordRegistry(state.engine), state.keys.signer(agency), state.publisher
+        ADAPTERS[agency],
+        RecordRegistry(state.engine),
+        state.keys.signer(agency),
+        state.publisher,
+        registry_thread=state.registry_thread,
     )
     summary = await ingestor.ingest(io.BytesIO(body), "request", frame=framer)
     code = status.HTTP_200_OK

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
 
@@ -17,3 +18,8 @@ class ApiState:
     keys: KeyStore
     publisher: MessagePublisher
     credentials: AgencyCredentials
+    #: The record registry's one thread for every ingest request, in arrival order (a
+    #: thread started and joined per request cost more than a small body's registry work).
+    registry_thread: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(max_workers=1, thread_name_prefix="ehx-registry")
+    )

@@ -32,6 +32,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -375,10 +376,17 @@ async def _drive(
     registry = RecordRegistry(agency)
     watch = AlertWatch(engine)
     watching = asyncio.create_task(watch.run())
+    registry_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ehx-registry")
     try:
+        # One registry thread for every body, as the HTTP API keeps (an agency posting
+        # a few records every tick).
         async with KafkaPublisher(bootstrap, BrokerSettings()) as publisher:
             ingestor = Ingestor(
-                ADAPTERS[Agency.POLICE], registry, keys.signer(Agency.POLICE), publisher
+                ADAPTERS[Agency.POLICE],
+                registry,
+                keys.signer(Agency.POLICE),
+                publisher,
+                registry_thread=registry_thread,
             )
             started = time.monotonic()
             sent = 0
@@ -405,6 +413,7 @@ async def _drive(
             watching.result()  # a watch that failed says why, not "no alerts seen"
     finally:
         watching.cancel()
+        registry_thread.shutdown(wait=True)
     stages = _stages(engine, accepted, event_of)
     latencies = [
         (watch.seen[event_of[ref]] - at) * 1000

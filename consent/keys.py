@@ -63,15 +63,20 @@ def seal(
     vault: KeyVault, recipient: str, person_ids: Iterable[str], context: str, data: Any
 ) -> SealedBox:
     """Seal ``data`` (JSON) so that any one of these people's keys for ``recipient`` opens it."""
-    content_key = AESGCM.generate_key(bit_length=256)
+    people = tuple(dict.fromkeys(person_ids))
+    # The content key and every nonce in one read of the OS's generator, not one read
+    # each: a read is a system call. Sealing is about a tenth of consent's time (py-spy
+    # at 1,000 records/s); this took a box for three people 17.5 -> 14.8 us (2026-12-04).
+    # The slices never overlap, so no nonce is used twice (a test holds it).
+    fresh = os.urandom(32 + 12 * (len(people) + 1))
+    content_key, nonce = fresh[:32], fresh[32:44]
     key_ids, wrapped = [], []
-    for person_id in dict.fromkeys(person_ids):
+    for n, person_id in enumerate(people):
         key_id, key = vault.current(recipient, person_id)
-        nonce = os.urandom(12)
-        sealed_key = AESGCM(key).encrypt(nonce, content_key, _aad(context, key_id))
+        key_nonce = fresh[44 + 12 * n : 56 + 12 * n]
+        sealed_key = AESGCM(key).encrypt(key_nonce, content_key, _aad(context, key_id))
         key_ids.append(key_id)
-        wrapped.append(_b64(nonce + sealed_key))
-    nonce = os.urandom(12)
+        wrapped.append(_b64(key_nonce + sealed_key))
     ciphertext = AESGCM(content_key).encrypt(nonce, orjson.dumps(data), context.encode())
     return SealedBox(
         key_ids=tuple(key_ids),

@@ -39,6 +39,30 @@ async def test_the_same_record_sent_twice_publishes_once(engine: Engine, keys: K
     assert len(publisher.on(Topic.RAW_POLICE.value)) == 2
 
 
+async def test_many_bodies_share_the_callers_registry_thread_and_it_outlives_them(
+    engine: Engine, keys: KeyStore
+) -> None:
+    """The HTTP API hands every request one registry thread: each body's records are
+    still told apart from the last, and no ingest shuts the thread down."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    publisher = RecordingPublisher()
+    with ThreadPoolExecutor(max_workers=1) as thread:
+        run = Ingestor(
+            ADAPTERS[Agency.POLICE],
+            RecordRegistry(engine),
+            keys.signer(Agency.POLICE),
+            publisher,
+            registry_thread=thread,
+        )
+        lines = POLICE.splitlines(keepends=True)
+        first = await run.ingest(io.BytesIO(lines[0]), "request")
+        again = await run.ingest(io.BytesIO(POLICE), "request")
+        assert thread.submit(lambda: "still running").result() == "still running"
+    assert (first.accepted, again.accepted, again.duplicates) == (1, 1, 1)
+    assert len(publisher.on(Topic.RAW_POLICE.value)) == 2
+
+
 async def test_whitespace_and_key_order_do_not_make_a_new_record(
     engine: Engine, keys: KeyStore
 ) -> None:

@@ -8,6 +8,7 @@ import pytest
 
 from broker.topics import Recipient
 from consent import ConsentRecord, ConsentState, Giver, KeyDestroyed, Purpose, SubjectKind, open_box
+from consent.keys import seal
 from consent.views import seal_context
 from schemas import Category, Role
 from schemas.views import Retraction, ShareView
@@ -85,6 +86,27 @@ def test_a_sealed_box_opens_only_for_its_own_event_and_recipient() -> None:
             box,
             seal_context(KHANS[-1].event_id, "schools", f"person:{school.subjects[0].person_id}"),
         )
+
+
+def test_a_box_for_several_people_opens_with_any_one_key_and_no_nonce_is_used_twice() -> None:
+    """A nonce used twice under one AES-GCM key gives away the plaintexts; sealing draws
+    the content key and every nonce in one read, so the slices must never overlap."""
+    import base64
+
+    from consent.memory import MemoryKeyVault
+
+    vault = MemoryKeyVault()
+    people = ["p1", "p2", "p3"]
+    boxes = [seal(vault, "mash", people, f"e{n}|mash|details", {"n": n}) for n in range(50)]
+    nonces = [base64.b64decode(b.nonce) for b in boxes] + [
+        base64.b64decode(w)[:12] for b in boxes for w in b.wrapped_keys
+    ]
+    assert len(set(nonces)) == len(nonces) == 50 * 4
+    for person in people:
+        only = MemoryKeyVault()
+        key_id, key = vault.current("mash", person)
+        only.keys[key_id] = key
+        assert open_box(only, boxes[7], "e7|mash|details") == {"n": 7}
 
 
 def test_withdrawal_shreds_what_was_shared_and_keeps_what_another_basis_allows() -> None:
