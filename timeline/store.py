@@ -115,7 +115,10 @@ class TimelineStore:
     def entries(self, query: TimelineQuery) -> list[ShareView]:
         """The shown entries, oldest first (the latest ``query.limit`` of them, if set)."""
         columns = timeline_entries.c
-        statement = select(columns.categories, columns.view).where(
+        # The view as text, parsed straight into the model rather than decoded into
+        # dicts and validated from those: a long timeline's read is mostly this
+        # (10,000 entries on SQLite 185-253 -> 154-176 ms, 2026-12-04).
+        statement = select(columns.categories, cast(columns.view, Text)).where(
             columns.recipient == query.recipient, columns.state == SHOWN
         )
         if query.family_id:
@@ -139,7 +142,7 @@ class TimelineStore:
                 order = statement.order_by(columns.occurred_at, columns.event_id)
                 rows = connection.execute(order)
                 return [
-                    ShareView.model_validate(view)
+                    ShareView.model_validate_json(view)
                     for categories, view in rows
                     if _wanted(query, categories)
                 ]
@@ -159,7 +162,7 @@ class TimelineStore:
             page: list[ShareView] = []
             for categories, view in rows:
                 if _wanted(query, categories):
-                    page.append(ShareView.model_validate(view))
+                    page.append(ShareView.model_validate_json(view))
                     if len(page) == query.limit:
                         break
             rows.close()
