@@ -18,8 +18,8 @@ class ApiState:
     keys: KeyStore
     publisher: MessagePublisher
     credentials: AgencyCredentials
-    #: The record registry's one thread for every ingest request, in arrival order (a
-    #: thread started and joined per request cost more than a small body's registry work).
+    #: The record registry's one thread for every ingest request, in arrival order,
+    #: rather than a thread started and joined for each request.
     registry_thread: ThreadPoolExecutor = field(
         default_factory=lambda: ThreadPoolExecutor(max_workers=1, thread_name_prefix="ehx-registry")
     )
