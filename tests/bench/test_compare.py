@@ -38,13 +38,17 @@ def test_each_run_is_divided_by_its_own_linker_so_a_slow_minute_cancels_out() ->
     assert "| this checkout | 200 of 200 | 85 | 170 | 2.10 | 1.80 | 1.00 |" in table
 
 
-def _worktrees() -> str:
+def _git(folder: Path, *args: str) -> str:
     return subprocess.run(
-        ["git", "-C", str(HERE), "worktree", "list"],  # noqa: S607
+        ["git", "-C", str(folder), *args],  # noqa: S607
         capture_output=True,
         text=True,
         check=True,
-    ).stdout
+    ).stdout.strip()
+
+
+def _worktrees() -> str:
+    return _git(HERE, "worktree", "list")
 
 
 def test_a_ref_that_does_not_exist_is_refused_by_name_and_leaves_nothing_behind() -> None:
@@ -55,22 +59,10 @@ def test_a_ref_that_does_not_exist_is_refused_by_name_and_leaves_nothing_behind(
 
 
 def test_the_ref_is_checked_out_apart_and_removed_afterwards() -> None:
-    head = subprocess.run(
-        ["git", "-C", str(HERE), "rev-parse", "HEAD"],  # noqa: S607
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
     with checked_out("HEAD") as folder:
         assert (folder / "bench" / "latency.py").exists() and folder != HERE
         assert str(folder) in _worktrees()
-        checked = subprocess.run(
-            ["git", "-C", str(folder), "rev-parse", "HEAD"],  # noqa: S607
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-        assert checked == head
+        assert _git(folder, "rev-parse", "HEAD") == _git(HERE, "rev-parse", "HEAD")
     assert not folder.exists() and str(folder) not in _worktrees()
 
 
