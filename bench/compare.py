@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bench.report import fmt, spread
 from schemas import ExchangeError
 
 #: This checkout: the folder that holds ``bench/``.
@@ -130,8 +131,16 @@ def _median(values: Sequence[float | None]) -> float | None:
     return statistics.median(present) if present else None
 
 
+def _spread(values: Sequence[float | None]) -> dict[str, float] | None:
+    present = [v for v in values if v is not None]
+    return spread(present) if present else None
+
+
 def summarise(variants: Sequence[Variant], relative_to: str | None) -> list[dict[str, Any]]:
-    """Each variant's medians over its rounds, and every round's figures as measured.
+    """Each variant's figures over its rounds, and every round's figures as measured.
+
+    The p50, the p99 and the CPU a record in all: median, min and max (``spread``); each
+    process's CPU a record: its median.
 
     ``cpu_relative``: each process's CPU a record over ``relative_to``'s in the same run,
     then the median over rounds (a ratio within one run cancels the machine's drift).
@@ -156,10 +165,10 @@ def summarise(variants: Sequence[Variant], relative_to: str | None) -> list[dict
                 "folder": str(variant.folder),
                 "alerts_seen": [r["alerts_seen"] for r in variant.runs],
                 "records": [r["records"] for r in variant.runs],
-                "p50_ms": _median([r["p50_ms"] for r in variant.runs]),
-                "p99_ms": _median([r["p99_ms"] for r in variant.runs]),
+                "p50_ms": _spread([r["p50_ms"] for r in variant.runs]),
+                "p99_ms": _spread([r["p99_ms"] for r in variant.runs]),
                 "cpu_ms_per_record": cpu,
-                "cpu_total": _median([sum(r["cpu_ms_per_record"].values()) for r in variant.runs]),
+                "cpu_total": _spread([sum(r["cpu_ms_per_record"].values()) for r in variant.runs]),
                 "cpu_relative": relative,
                 "runs": variant.runs,
             }
@@ -176,14 +185,16 @@ def render(report: dict[str, Any]) -> str:
     header += [f"{p} ÷ {relative}" if relative else f"{p} ms" for p in processes]
     lines = [
         f"Latency benchmark at {report['rate']}/s for {report['seconds']:g} s, "
-        f"{report['rounds']} rounds alternated; medians over the rounds.",
+        f"{report['rounds']} rounds alternated; medians over the rounds (min–max).",
         "",
         "| " + " | ".join(header) + " |",
         "|" + "---|" * len(header),
     ]
 
-    def cell(value: float | None, digits: int) -> str:
-        return "–" if value is None else f"{value:,.{digits}f}"
+    def cell(value: float | dict[str, float] | None, digits: int) -> str:
+        if value is None:
+            return "–"
+        return fmt(value, digits) if isinstance(value, dict) else f"{value:,.{digits}f}"
 
     for v in variants:
         seen = f"{sum(v['alerts_seen']):,} of {sum(v['records']):,}"

@@ -7,7 +7,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-import orjson
 from pydantic import TypeAdapter
 from sqlalchemy import Engine, delete, select, update
 
@@ -15,7 +14,13 @@ from consent.decide import Decision, Outcome, family_of
 from consent.engine import Outbox
 from consent.records import ConsentRecord, HarmAssertion, OverrideReview
 from consent.registry import ConsentRegistry, ConsentTopicRecord
-from database import consent_events, consent_records, data_keys, sharing_decisions
+from database import (
+    consent_events,
+    consent_records,
+    data_keys,
+    json_column,
+    sharing_decisions,
+)
 from database.upsert import insert_ignoring_duplicates, upsert
 from schemas import CanonicalEvent
 
@@ -265,7 +270,7 @@ def _decision_row(decision: Decision, body: bytes) -> dict[str, Any]:
         "revision": decision.revision,
         "decided_at": decision.decided_at,
         "review_due": decision.review_due,
-        "body": orjson.Fragment(body),
+        "body": json_column(body),
     }
 
 

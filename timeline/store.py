@@ -38,6 +38,12 @@ _message: TypeAdapter[ShareView | Retraction] = TypeAdapter(
     Annotated[ShareView | Retraction, Field(discriminator="kind")]
 )
 
+#: A stored view as its text, parsed straight into the model (``model_validate_json``)
+#: rather than decoded into dicts and validated from those: a long timeline's read is
+#: mostly this (10,000 entries on SQLite 185-253 -> 154-176 ms, 2026-12-04), and the alert
+#: desk parses only the views it does not already hold.
+_VIEW_TEXT = cast(timeline_entries.c.view, Text)
+
 
 @dataclass(frozen=True)
 class TimelineQuery:
@@ -115,10 +121,7 @@ class TimelineStore:
     def entries(self, query: TimelineQuery) -> list[ShareView]:
         """The shown entries, oldest first (the latest ``query.limit`` of them, if set)."""
         columns = timeline_entries.c
-        # The view as text, parsed straight into the model rather than decoded into
-        # dicts and validated from those: a long timeline's read is mostly this
-        # (10,000 entries on SQLite 185-253 -> 154-176 ms, 2026-12-04).
-        statement = select(columns.categories, cast(columns.view, Text)).where(
+        statement = select(columns.categories, _VIEW_TEXT).where(
             columns.recipient == query.recipient, columns.state == SHOWN
         )
         if query.family_id:
@@ -218,7 +221,7 @@ class TimelineStore:
                 columns.recipient,
                 columns.event_id,
                 columns.revision,
-                cast(columns.view, Text),
+                _VIEW_TEXT,
             )
             .where(
                 columns.recipient.in_(list(recipients)),

@@ -15,7 +15,6 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
 from sqlalchemy import Connection, and_, bindparam, delete, insert, select, update
 
 from database import json_column, timeline_entries, timeline_people
@@ -116,7 +115,7 @@ class BatchWrite:
             "record_version": message.record_version,
             "occurred_at": message.occurred_at,
             "categories": list(message.categories),
-            "view": orjson.Fragment(as_received) if as_received else json_column(message),
+            "view": json_column(as_received or message),
         }
         if entry is None:
             entry = self._add(key, values)
