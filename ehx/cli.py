@@ -528,7 +528,7 @@ def bench_compare(
     checkout, uncommitted changes included. Prints each variant's medians:
     alerts seen, p50 and p99, CPU a record, and each process's CPU over the
     linker's in the same run, the figure that shows a cut of a few per cent
-    through the machine's noise. Three rounds at 1,000/s take about six
+    through the machine's noise. Three rounds at 1,000/s take about seven
     minutes.
 
     Example: ehx bench-compare HEAD --rounds 3
