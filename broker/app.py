@@ -35,7 +35,7 @@ from audit.service import (
     checkpoint_timer,
     register_audit,
 )
-from broker import telemetry
+from broker import pacing, telemetry
 from broker.heap import collect_between_batches, freeze_start_up, record_stops
 from broker.logs import protect_logs
 from broker.publishing import KafkaPublisher
@@ -90,6 +90,12 @@ class ServiceSettings(BaseSettings):
     #: 1,000 records/s, two rounds alternated: alert p99 4.5 and 3.8 s at 10, 3.4 and 3.4 s
     #: at 19 (docs/performance.md).
     background_nice: int = 19
+    #: Such a process also waits, before each batch, while tasks queue for the CPU for
+    #: more than this share of the time (``broker.pacing``; 0: never waits), for at most
+    #: ``background_wait_longest`` seconds a batch. ``nice`` alone let the two take 2.9 s
+    #: of CPU in a 10 s burst at 1,000 records/s (docs/performance.md).
+    background_wait_share: float = 0.25
+    background_wait_longest: float = 5.0
     #: A directory where each process writes, as it stops, how long each garbage
     #: collection stopped it (``collector-SERVICE.json``: ``heap.record_stops``' start,
     #: generation, seconds and objects freed). For benchmarks; unset, nothing is timed.
@@ -97,12 +103,21 @@ class ServiceSettings(BaseSettings):
 
 
 def give_way(only: frozenset[str] | None, settings: ServiceSettings | None = None) -> int:
-    """Lower this process's CPU priority if it runs only background services.
+    """Lower this process's CPU priority if it runs only background services, and make
+    its batches wait for a free CPU (``broker.pacing``).
 
-    Returns the increment applied (0 if none).
+    Returns the ``nice`` increment applied (0 if none).
     """
-    increment = (settings or ServiceSettings()).background_nice
-    if not only or not only <= BACKGROUND or increment <= 0 or not hasattr(os, "nice"):
+    settings = settings or ServiceSettings()
+    if not only or not only <= BACKGROUND:
+        return 0
+    if settings.background_wait_share > 0:
+        turns = pacing.CpuTurns(
+            settings.background_wait_share, longest=settings.background_wait_longest
+        )
+        pacing.wait_for_free_cpu(turns)
+    increment = settings.background_nice
+    if increment <= 0 or not hasattr(os, "nice"):
         return 0
     os.nice(increment)
     return increment
