@@ -12,6 +12,12 @@ Baseline, same run, same broker: the events the adapters published, copied onto 
 of their own and then moved by a bare aiokafka consumer and producer (``getmany`` in
 batches, ``send`` each, acknowledged per batch) to another topic.
 
+And how many messages the topology itself carries an event (every ``ehx.`` topic counted
+after the run): a passthrough moves one message an event, the pipeline several (the raw
+and linked event, a decision for each recipient, the views, the audit records), so the
+passthrough's rate divided by that count is the most the pipeline's messages could move
+on this broker with no other work at all, the bound the design sets before any code runs.
+
 Each service is sampled with py-spy while the pipeline runs (if py-spy is installed), and
 its resident memory is read from ``/proc``; the report names each service's busiest
 frames of our own code.
@@ -30,7 +36,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from sqlalchemy import Engine, func, select
 
@@ -239,6 +245,7 @@ async def measure_pipeline(people: int, seed: int, work: Path, profile: bool) ->
         accepted = accepted_events(agency_engine)
         verdict = await asyncio.to_thread(check, engine, accepted)
         events = await _raw_events(broker.bootstrap)
+        carried = await messages_by_topic(broker.bootstrap)
         baseline = await passthrough(broker.bootstrap, events)
     engine.dispose()
     agency_engine.dispose()
@@ -253,6 +260,7 @@ async def measure_pipeline(people: int, seed: int, work: Path, profile: bool) ->
         "stage_rows": {k: counts[k] - before[k] for k in counts},
         "passthrough_per_second": baseline,
         "ratio": (sent / seconds) / baseline,
+        **carrying(carried, len(events), baseline, sent / seconds),
         "peak_rss_mb": {k: round(v) for k, v in rss.items()},
         # Where the two cores went: CPU milliseconds per record, by process (the
         # settle's idle polling is in each, a few seconds' worth of near nothing).
@@ -287,6 +295,54 @@ async def _raw_events(bootstrap: str) -> list[tuple[bytes | None, bytes]]:
     finally:
         await consumer.stop()
     return found
+
+
+async def messages_by_topic(bootstrap: str, prefix: str = "ehx.") -> dict[str, int]:
+    """How many messages each topic named ``prefix...`` holds, read from the start.
+
+    Counted, not asked for: tansu's high watermark is wrong, so end offsets are not to be
+    trusted there (committed offsets and positions are).
+    """
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False
+    )
+    await consumer.start()
+    counts: collections.Counter[str] = collections.Counter()
+    try:
+        topics = sorted(t for t in await consumer.topics() if t.startswith(prefix))
+        partitions = [
+            TopicPartition(topic, p)
+            for topic in topics
+            for p in sorted(consumer.partitions_for_topic(topic) or ())
+        ]
+        if not partitions:
+            return {}
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        quiet = 0
+        while quiet < 3:
+            batch = await consumer.getmany(timeout_ms=1_000, max_records=10_000)
+            for tp, records in batch.items():
+                counts[tp.topic] += len(records)
+            quiet = 0 if batch else quiet + 1
+    finally:
+        await consumer.stop()
+    return dict(sorted(counts.items()))
+
+
+def carrying(
+    carried: dict[str, int], events: int, passthrough_rate: float, pipeline_rate: float
+) -> dict[str, Any]:
+    """The messages the topology carried an event, and the rate that bounds the pipeline
+    on this broker: the passthrough's, which moves one message an event, divided by them."""
+    per_event = sum(carried.values()) / max(1, events)
+    bound = passthrough_rate / per_event if per_event else 0.0
+    return {
+        "messages_by_topic": carried,
+        "messages_per_event": round(per_event, 2),
+        "topology_bound_per_second": bound,
+        "share_of_bound": pipeline_rate / bound if bound else 0.0,
+    }
 
 
 async def passthrough(bootstrap: str, events: list[tuple[bytes | None, bytes]]) -> float:
@@ -353,5 +409,8 @@ def run(people: int, repeat: int, say: Callable[[str], None] = print) -> dict[st
         "records_per_second": spread([r["records_per_second"] for r in runs]),
         "passthrough_per_second": spread([r["passthrough_per_second"] for r in runs]),
         "ratio": spread([r["ratio"] for r in runs]),
+        "messages_per_event": spread([r["messages_per_event"] for r in runs]),
+        "topology_bound_per_second": spread([r["topology_bound_per_second"] for r in runs]),
+        "share_of_bound": spread([r["share_of_bound"] for r in runs]),
         "runs": runs,
     }

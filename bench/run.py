@@ -241,6 +241,19 @@ def _pipeline_markdown(section: dict[str, Any]) -> list[str]:
         f"| pipeline, records | {fmt(section['records_per_second'])} |",
         f"| passthrough, events | {fmt(section['passthrough_per_second'])} |",
         f"| pipeline events ÷ passthrough | {fmt(section['ratio'], 3)} |",
+    ]
+    if "messages_per_event" in section:  # reports before 2026-12-04 did not count them
+        lines += [
+            f"| messages the topology carries an event | {fmt(section['messages_per_event'], 1)} |",
+            "| passthrough ÷ those messages: the most this topology could move here, "
+            f"no other work | {fmt(section['topology_bound_per_second'])} |",
+            f"| pipeline events ÷ that bound | {fmt(section['share_of_bound'], 2)} |",
+            "",
+            "Messages by topic (first run): "
+            + ", ".join(f"{t} {n:,}" for t, n in first["messages_by_topic"].items())
+            + ".",
+        ]
+    lines += [
         "",
         "When each stage last moved (seconds after the first record, first run): "
         + ", ".join(f"{k} {v}" for k, v in first["stage_done_seconds"].items())
