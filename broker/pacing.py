@@ -88,17 +88,17 @@ class CpuTurns:
             return 0.0
         # Measured from the last reading, however old: after an idle spell the first batch
         # of a burst may go at once; the next, measured over a short time, waits.
-        contended = self._contended(began, stalled)
-        while contended is not False and self._clock() - began < self.longest:
+        if self._contended(began, stalled) is False:
+            return 0.0
+        waited = 0.0
+        while waited < self.longest:
             await self._sleep(self.look)
             stalled = self._read()
-            if stalled is None:
+            waited = self._clock() - began
+            if stalled is None or self._contended(self._clock(), stalled) is False:
                 break
-            contended = self._contended(self._clock(), stalled)
-        waited = self._clock() - began
-        if waited > 0:
-            self.waited += waited
-            self.waits += 1
+        self.waited += waited
+        self.waits += 1
         return waited
 
 

@@ -61,6 +61,7 @@ async def test_a_quiet_machine_costs_a_batch_no_wait_once_it_has_a_reading() -> 
     machine.stalled += 9_000
     assert await turns.wait_turn() == 0.0
     assert machine.sleeps == 1  # only the first batch's look
+    assert turns.waits == 1  # and only that batch counts as having waited
 
 
 async def test_batches_back_to_back_keep_the_last_verdict_rather_than_look_each_time() -> None:
