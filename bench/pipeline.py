@@ -32,9 +32,9 @@ import shutil
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -244,8 +244,7 @@ async def measure_pipeline(people: int, seed: int, work: Path, profile: bool) ->
             services.stop_all()
         accepted = accepted_events(agency_engine)
         verdict = await asyncio.to_thread(check, engine, accepted)
-        events = await _raw_events(broker.bootstrap)
-        carried = await messages_by_topic(broker.bootstrap)
+        carried, events = await read_topics(broker.bootstrap, keep=(t.value for t in RAW_TOPICS))
         baseline = await passthrough(broker.bootstrap, events)
     engine.dispose()
     agency_engine.dispose()
@@ -274,40 +273,28 @@ async def measure_pipeline(people: int, seed: int, work: Path, profile: bool) ->
     }
 
 
-async def _raw_events(bootstrap: str) -> list[tuple[bytes | None, bytes]]:
-    """Every event on ``ehx.raw.*``, as the adapters published it."""
-    consumer = AIOKafkaConsumer(
-        *(t.value for t in RAW_TOPICS),
-        bootstrap_servers=bootstrap,
-        group_id=None,
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-    )
-    await consumer.start()
-    found: list[tuple[bytes | None, bytes]] = []
-    try:
-        quiet = 0
-        while quiet < 3:
-            batch = await consumer.getmany(timeout_ms=1_000, max_records=5_000)
-            records = [r for rs in batch.values() for r in rs]
-            quiet = 0 if records else quiet + 1
-            found += [(r.key, r.value or b"") for r in records]
-    finally:
-        await consumer.stop()
-    return found
+class TopicsRead(NamedTuple):
+    """What ``read_topics`` found: each topic's message count, and the messages kept."""
+
+    counts: dict[str, int]
+    kept: list[tuple[bytes | None, bytes]]
 
 
-async def messages_by_topic(bootstrap: str, prefix: str = "ehx.") -> dict[str, int]:
-    """How many messages each topic named ``prefix...`` holds, read from the start.
+async def read_topics(bootstrap: str, prefix: str = "ehx.", keep: Iterable[str] = ()) -> TopicsRead:
+    """Every topic named ``prefix...`` read from the start: how many messages each holds,
+    and the key and value of each message on the ``keep`` topics.
 
     Counted, not asked for: tansu's high watermark is wrong, so end offsets are not to be
-    trusted there (committed offsets and positions are).
+    trusted there (committed offsets and positions are). One read serves the count and
+    the baseline's events (the adapters' events on ``ehx.raw.*``).
     """
+    wanted = set(keep)
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False
     )
     await consumer.start()
     counts: collections.Counter[str] = collections.Counter()
+    kept: list[tuple[bytes | None, bytes]] = []
     try:
         topics = sorted(t for t in await consumer.topics() if t.startswith(prefix))
         partitions = [
@@ -316,7 +303,7 @@ async def messages_by_topic(bootstrap: str, prefix: str = "ehx.") -> dict[str, i
             for p in sorted(consumer.partitions_for_topic(topic) or ())
         ]
         if not partitions:
-            return {}
+            return TopicsRead({}, [])
         consumer.assign(partitions)
         await consumer.seek_to_beginning(*partitions)
         quiet = 0
@@ -324,10 +311,12 @@ async def messages_by_topic(bootstrap: str, prefix: str = "ehx.") -> dict[str, i
             batch = await consumer.getmany(timeout_ms=1_000, max_records=10_000)
             for tp, records in batch.items():
                 counts[tp.topic] += len(records)
+                if tp.topic in wanted:
+                    kept += [(r.key, r.value or b"") for r in records]
             quiet = 0 if batch else quiet + 1
     finally:
         await consumer.stop()
-    return dict(sorted(counts.items()))
+    return TopicsRead(dict(sorted(counts.items())), kept)
 
 
 def carrying(

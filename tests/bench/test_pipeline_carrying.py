@@ -8,7 +8,7 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from bench.pipeline import carrying, messages_by_topic
+from bench.pipeline import carrying, read_topics
 
 
 def test_the_bound_is_the_passthrough_divided_by_the_messages_each_event_rides() -> None:
@@ -27,7 +27,9 @@ def test_nothing_carried_is_no_bound_rather_than_a_division_by_zero() -> None:
 
 
 @pytest.mark.kafka
-async def test_counts_every_message_on_each_topic_of_the_prefix(kafka_bootstrap: str) -> None:
+async def test_counts_every_message_on_each_topic_of_the_prefix_and_keeps_those_asked_for(
+    kafka_bootstrap: str,
+) -> None:
     prefix = "bench.count."
     admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
     await admin.start()
@@ -43,4 +45,6 @@ async def test_counts_every_message_on_each_topic_of_the_prefix(kafka_bootstrap:
         await asyncio.gather(*sends)
     finally:
         await producer.stop()
-    assert await messages_by_topic(kafka_bootstrap, prefix) == {f"{prefix}a": 7, f"{prefix}b": 3}
+    found = await read_topics(kafka_bootstrap, prefix, keep=[f"{prefix}b"])
+    assert found.counts == {f"{prefix}a": 7, f"{prefix}b": 3}
+    assert found.kept == [(None, b"y")] * 3  # only the topic asked for, key and value
