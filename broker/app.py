@@ -251,6 +251,15 @@ def services_app(bootstrap: str, only: frozenset[str] | None = None) -> FastStre
         for task in tasks:
             task.cancel()
 
+    async def say_how_long_it_gave_way() -> None:
+        turns = pacing.current()
+        if turns is not None and turns.waits:
+            logging.getLogger("ehx.services").info(
+                "gave way to the alert path: %d batches waited for a free CPU, %.1f s in all",
+                turns.waits,
+                turns.waited,
+            )
+
     async def write_stops() -> None:
         if reports:
             name = "+".join(sorted(only)) if only else "services"
@@ -261,5 +270,10 @@ def services_app(bootstrap: str, only: frozenset[str] | None = None) -> FastStre
         on_startup=[services.publisher.start],
         after_startup=[start_sweep],
         on_shutdown=[stop_sweep],
-        after_shutdown=[services.publisher.stop, services.engine.dispose, write_stops],
+        after_shutdown=[
+            services.publisher.stop,
+            services.engine.dispose,
+            say_how_long_it_gave_way,
+            write_stops,
+        ],
     )

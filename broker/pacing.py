@@ -62,7 +62,8 @@ class CpuTurns:
         self._read, self._clock, self._sleep = read, clock, sleep
         self._last: tuple[float, int] | None = None
         self._verdict: bool | None = None
-        #: Seconds waited in all, and how many batches waited: what giving way cost.
+        #: Seconds waited in all, and how many batches waited: what giving way cost (a
+        #: service process logs them as it stops).
         self.waited = 0.0
         self.waits = 0
 
@@ -106,8 +107,9 @@ class _Process:
     turns: CpuTurns | None = None
 
 
-def wait_for_free_cpu(turns: CpuTurns) -> None:
-    """Make every batch subscriber in this process wait its turn (``take_turn``)."""
+def wait_for_free_cpu(turns: CpuTurns | None) -> None:
+    """Make every batch subscriber in this process wait its turn (``take_turn``); None:
+    no longer wait."""
     _Process.turns = turns
 
 

@@ -124,7 +124,7 @@ async def test_a_background_process_handles_no_batch_until_the_cpu_is_free() -> 
             await test_broker.publish_batch(b"a", b"b", topic="ehx.test.pacing")
             await asyncio.sleep(0)
     finally:
-        pacing._Process.turns = None
+        pacing.wait_for_free_cpu(None)
     assert handled == [4]  # after the fourth look: the first free one
 
 
