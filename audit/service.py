@@ -2,9 +2,11 @@
 checkpoints and notices out.
 
 Every stage's acts come on ``ehx.audit``, but for the consent service's decisions: those
-are on ``ehx.decisions`` already, each published once with the views it sent, and the
-ledger records each one there, and the delivery it made (``consent.auditing.decision_acts``:
-the same records, under the same ids, that consent used to publish a second time).
+are on ``ehx.decisions`` already, published once with the views they sent (each event's
+decisions together in one message, ``consent.decide.EventDecisions``; a single decision,
+as earlier versions published them, is read too), and the ledger records each decision
+there, and the delivery it made (``consent.auditing.decision_acts``: the same records,
+under the same ids, that consent used to publish a second time).
 
 Subscribes as group ``audit-ledger`` in batches (``NACK_ON_ERROR``): a batch is appended
 in one transaction, then the offsets are committed; a crash in between replays the batch
@@ -36,7 +38,7 @@ from broker.consuming import batch_records, batch_subscriber, parsed, quarantine
 from broker.publishing import MessagePublisher, OutboundMessage
 from broker.topics import Topic
 from consent.auditing import decision_acts, trace_id_of
-from consent.decide import Decision
+from consent.decide import read_decisions
 from schemas.audit import AuditRecord
 from schemas.quarantine import QuarantineRecord
 
@@ -124,12 +126,13 @@ def register_audit(
         refused: list[OutboundMessage] = []
         for record in batch_records(message.raw_message):
             if record.topic == Topic.DECISIONS.value:
-                decision = parsed(record, Decision.model_validate_json, GROUP, "a decision", now)
-                if isinstance(decision, QuarantineRecord):
-                    refused += quarantined(decision)
+                decided = parsed(record, read_decisions, GROUP, "an event's decisions", now)
+                if isinstance(decided, QuarantineRecord):
+                    refused += quarantined(decided)
                 else:
-                    traceparent = telemetry.header(record.headers, telemetry.TRACEPARENT)
-                    records += decision_acts(decision, trace_id_of(traceparent))
+                    trace_id = trace_id_of(telemetry.header(record.headers, telemetry.TRACEPARENT))
+                    for decision in decided:
+                        records += decision_acts(decision, trace_id)
                 continue
             checked = parsed(record, AuditRecord.model_validate_json, GROUP, "an audit record", now)
             if isinstance(checked, QuarantineRecord):

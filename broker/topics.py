@@ -117,7 +117,10 @@ TOPOLOGY: tuple[TopicSpec, ...] = (
         Topic.DECISIONS,
         partitions=12,
         key="family id",
-        why="every decision, in order; the audit ledger records each one from here",
+        why=(
+            "every decision, in order, an event's together in one message; the audit "
+            "ledger records each one from here"
+        ),
     ),
     *(_share(recipient) for recipient in Recipient),
     TopicSpec(

@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
 from broker.topics import Recipient
 from consent.policy import HarmRule, Policy, is_child
@@ -79,6 +79,41 @@ class Decision(BaseModel):
     @property
     def shares(self) -> bool:
         return self.outcome in SHARED
+
+
+class EventDecisions(BaseModel):
+    """One message on ``ehx.decisions``: every decision one step made about one event.
+
+    One message an event, not one a decision: five recipients made five messages an event,
+    the largest share of what the topology carried (``ehx bench --suite pipeline``), for
+    a reader (the audit ledger) that takes them all together anyway.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    decisions: tuple[Decision, ...] = Field(min_length=1)
+
+
+def decisions_message(decisions: Sequence[bytes]) -> bytes:
+    """An ``EventDecisions`` message from its decisions' JSON, serialised once already
+    for the rows they are stored in (``Outbox.decision_json``)."""
+    return b'{"decisions":[' + b",".join(decisions) + b"]}"
+
+
+def read_decisions(value: bytes) -> tuple[Decision, ...]:
+    """The decisions in one ``ehx.decisions`` message; ``ValidationError`` if it is not one.
+
+    A single decision, as earlier versions published them, is read too: a topic keeps
+    them, and the ledger may read it again from the start. (Tried in turn, not as a
+    union: a union validates each message against both.)
+    """
+    try:
+        return EventDecisions.model_validate_json(value).decisions
+    except ValidationError as refused:
+        try:
+            return (Decision.model_validate_json(value),)
+        except ValidationError:
+            raise refused from None
 
 
 @dataclass(frozen=True)

@@ -2,8 +2,9 @@
 
 - ``ehx.linked`` (group ``consent``, batches): each event's agency signature is checked
   first (an unverifiable event is quarantined, never decided); then every recipient is
-  decided; views go to ``ehx.share.<recipient>`` and every decision to ``ehx.decisions``,
-  all keyed by family id. The audit ledger records each decision and delivery from
+  decided; views go to ``ehx.share.<recipient>`` and each event's decisions, together in
+  one message (``consent.decide.EventDecisions``), to ``ehx.decisions``, all keyed by
+  family id. The audit ledger records each decision and delivery from
   ``ehx.decisions``; retractions and keys destroyed go to ``ehx.audit``
   (``consent/auditing.py``).
 - Relinks on ``ehx.linked`` (header ``ehx-kind: relink``; a reviewer merged or split
@@ -44,7 +45,7 @@ from broker.consuming import batch_records, batch_subscriber, parsed, quarantine
 from broker.publishing import MessagePublisher, OutboundMessage
 from broker.topics import Recipient, Topic
 from consent.auditing import consent_acts, published_records
-from consent.decide import Outcome
+from consent.decide import Decision, Outcome, decisions_message
 from consent.engine import ConsentEngine, Outbox
 from consent.keys import DataKeyStore
 from consent.policy import Policy
@@ -76,7 +77,8 @@ class ConsentService:
 def outbox_messages(
     outbox: Outbox, carried: dict[str, dict[str, str]] | None = None
 ) -> list[OutboundMessage]:
-    """Every view (or retraction) and every decision, keyed by family id.
+    """Every view (or retraction), and each event's decisions in one message, keyed by
+    family id.
 
     ``carried``: per event id, the headers its journey carries on (trace, accepted-at).
     """
@@ -95,18 +97,22 @@ def outbox_messages(
     # Counted per batch, not per decision: five decisions an event made the counter's
     # attribute dictionaries a tenth of this function's time.
     counted: Counter[tuple[Outcome, Recipient]] = Counter()
+    # One message for each event's decisions (and family: a relink's retractions go
+    # under the family the event was in), in the order the step made them.
+    together: dict[tuple[str, str], list[Decision]] = {}
     for decision in outbox.decisions:
         counted[(decision.outcome, decision.recipient)] += 1
         if decision.outcome is Outcome.OVERRIDE:
             telemetry.overrides.add(1, {"ehx.rule": decision.rule or "assertion"})
-        event_id = str(decision.event_id)
-        # The trace goes with the decision: the ledger's record of it names the trace.
+        together.setdefault((str(decision.event_id), decision.family_id), []).append(decision)
+    for (event_id, family_id), decisions in together.items():
+        # The trace goes with the decisions: the ledger's record of each names the trace.
         traceparent = (carried or {}).get(event_id, {}).get(telemetry.TRACEPARENT)
         out.append(
             OutboundMessage(
                 Topic.DECISIONS.value,
-                decision.family_id.encode(),
-                outbox.decision_json(decision),
+                family_id.encode(),
+                decisions_message([outbox.decision_json(d) for d in decisions]),
                 (("ehx-event-id", event_id.encode()),)
                 + (((telemetry.TRACEPARENT, traceparent.encode()),) if traceparent else ()),
             )

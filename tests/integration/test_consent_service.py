@@ -62,9 +62,18 @@ async def test_every_event_is_decided_for_every_recipient_and_consent_changes_th
     store = ConsentStore(engine)
     await wait_for(lambda: ids <= store.decided(sorted(ids)))
 
-    # A decision for every recipient of every event (the source agency excepted).
-    decisions = await messages_about(bootstrap, Topic.DECISIONS.value, ids, count=50)
+    # A decision for every recipient of every event (the source agency excepted), each
+    # event's together in one message.
+    found = await read_json(
+        bootstrap,
+        Topic.DECISIONS.value,
+        lambda b: any(d.get("event_id") in ids for d in b.get("decisions", ())),
+        count=10,
+    )
+    assert len(found) == 10
+    decisions = [d | {"_key": key.decode()} for key, body in found for d in body["decisions"]]
     assert len(decisions) == 50
+    assert all(len({d["event_id"] for d in body["decisions"]}) == 1 for _, body in found)
     assert {(d["event_id"], d["recipient"]) for d in decisions} == {
         (d["event_id"], r.value)
         for d in decisions
