@@ -55,5 +55,5 @@ class AlertDesk:
             for m in messages
             if isinstance(m, ShareView) and m.recipient == Recipient.SCHOOLS.value
         ]
-        self.alerts.notify(notices, self.policy.operation_encompass)
+        self.alerts.notify(notices, self.policy.operation_encompass, count=False)
         return changed
