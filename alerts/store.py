@@ -185,7 +185,9 @@ class AlertStore:
                     }
                 )
         with self._engine.begin() as connection:
-            return insert_ignoring_duplicates(connection, encompass_notifications, rows, count=count)
+            return insert_ignoring_duplicates(
+                connection, encompass_notifications, rows, count=count
+            )
 
     def acknowledge(self, notification_id: str, by: str, now: datetime) -> None:
         with self._engine.begin() as connection:
