@@ -32,8 +32,9 @@ import io
 import pstats
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
@@ -100,19 +101,25 @@ class StageCosts:
     alerts_changed: int = 0
     profiles: list[cProfile.Profile] = field(default_factory=list)
 
-    def timed(self, stage: str, work: Callable[[], T], profile: str | None) -> T:
-        heap.before_batch()  # as each service does before a batch
+    @contextmanager
+    def costing(self, stage: str, profile: str | None) -> Iterator[None]:
+        """Add the CPU time inside to ``stage``; cProfile it if it is the one asked for."""
         profiler = cProfile.Profile() if profile == stage else None
         began = time.process_time()
         if profiler is not None:
             profiler.enable()
         try:
-            return work()
+            yield
         finally:
             if profiler is not None:
                 profiler.disable()
                 self.profiles.append(profiler)
             self.seconds[stage] += time.process_time() - began
+
+    def timed(self, stage: str, work: Callable[[], T], profile: str | None) -> T:
+        heap.before_batch()  # as each service does before a batch
+        with self.costing(stage, profile):
+            return work()
 
     def ms_per_record(self) -> dict[str, float]:
         per = {k: round(1000 * v / max(1, self.records), 3) for k, v in self.seconds.items()}
@@ -151,17 +158,10 @@ async def _run(
             collected,
             registry_thread=registry_thread,
         )
-        profiler = cProfile.Profile() if profile == "adapter" else None
-        began = time.process_time()
-        if profiler is not None:
-            profiler.enable()
-        for body, count in bodies:
-            await ingestor.ingest(io.BytesIO(body), "stages")
-            costs.records += count
-        if profiler is not None:
-            profiler.disable()
-            costs.profiles.append(profiler)
-        costs.seconds["adapter"] = time.process_time() - began
+        with costs.costing("adapter", profile):
+            for body, count in bodies:
+                await ingestor.ingest(io.BytesIO(body), "stages")
+                costs.records += count
     raw = _as_consumed(collected.messages, "ehx.raw.")
 
     verifier = keys.verifier()
