@@ -20,7 +20,7 @@ from api.links import router as links_router
 from api.screening import router as screening_router
 from api.state import ApiState
 from broker.settings import BrokerSettings
-from database import migrate, open_engine
+from database import DatabaseSettings, checkpoint_in_background, migrate, open_engine
 from schemas import KeyStore
 
 if TYPE_CHECKING:
@@ -40,6 +40,9 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = open_engine(database_url)
         migrate(engine)
+        # Agencies' records are registered as they arrive: a commit that stopped to
+        # checkpoint SQLite's log would hold up the agency's request (database/wal.py).
+        checkpoints = checkpoint_in_background(engine, DatabaseSettings().wal_checkpoint_seconds)
         publisher = KafkaPublisher(bootstrap, settings or BrokerSettings())
         await publisher.start()
         app.state.ehx = ApiState(
@@ -50,6 +53,8 @@ def create_app(
         finally:
             await publisher.stop()
             app.state.ehx.registry_thread.shutdown(wait=True)
+            if checkpoints is not None:
+                checkpoints.stop()
             engine.dispose()
 
     app = FastAPI(

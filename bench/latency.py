@@ -44,7 +44,14 @@ from bench.report import cpu_seconds
 from broker.admin import apply_topology
 from broker.embedded import EmbeddedBroker
 from broker.settings import BrokerSettings
-from database import alerts, migrate, open_engine, source_records
+from database import (
+    DatabaseSettings,
+    alerts,
+    checkpoint_in_background,
+    migrate,
+    open_engine,
+    source_records,
+)
 from schemas import Agency, KeyStore
 
 
@@ -153,6 +160,10 @@ async def measure(
             # its writes do not queue behind the services' on one SQLite file.
             agency = open_engine(f"sqlite:///{work / 'agency.db'}")
             migrate(agency)
+            # As the HTTP API does with its registry (database/wal.py).
+            checkpoints = checkpoint_in_background(
+                agency, DatabaseSettings().wal_checkpoint_seconds
+            )
             names = SEPARATE if separate else ("services",)
             pids = {name: process.pid for name, process in zip(names, processes, strict=True)}
             if broker.process is not None:
@@ -183,6 +194,8 @@ async def measure(
                 for process in processes:
                     process.wait(30)
                 engine.dispose()
+                if checkpoints is not None:
+                    checkpoints.stop()
                 agency.dispose()
             # Written by each service as it stopped (EHX_COLLECTOR_REPORTS).
             outcome["collector_stops"] = collector_stops(work, names, window)

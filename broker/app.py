@@ -43,7 +43,7 @@ from broker.settings import BrokerSettings
 from consent import ConsentService, ConsentStore, DataKeyStore, load_policy, register_consent
 from consent.policy import PolicySettings
 from consent.service import sweep_expiries
-from database import migrate, open_engine
+from database import WalCheckpointer, checkpoint_in_background, migrate, open_engine
 from database.settings import DatabaseSettings
 from intake import IntakeStore, register_intake
 from linker import Linker, LinkStore, register_linker
@@ -142,6 +142,8 @@ class Services:
     timeline: TimelineStore
     alerts: AlertStore
     audit: AuditService
+    #: SQLite's log checkpoints, taken out of the services' commits (``database/wal.py``).
+    checkpoints: WalCheckpointer | None = None
 
     async def start(self) -> None:
         await self.publisher.start()  # before any subscriber can have something to send
@@ -150,6 +152,12 @@ class Services:
     async def stop(self) -> None:
         await self.broker.stop()
         await self.publisher.stop()
+
+    def close_database(self) -> None:
+        """Stop the log's checkpoints, then close every connection (after ``stop``)."""
+        if self.checkpoints is not None:
+            self.checkpoints.stop()
+        self.engine.dispose()
 
 
 def build_services(
@@ -173,8 +181,10 @@ def build_services(
     protect_logs()
     telemetry.configure("services" if only is None else "-".join(sorted(only)))
     settings = settings or BrokerSettings()
-    engine = open_engine((database or DatabaseSettings()).url)
+    database = database or DatabaseSettings()
+    engine = open_engine(database.url)
     migrate(engine)
+    checkpoints = checkpoint_in_background(engine, database.wal_checkpoint_seconds)
     broker = KafkaBroker(
         bootstrap,
         security=security_for(settings),
@@ -218,7 +228,9 @@ def build_services(
     audit = AuditService(ledger, AccessLog(engine), checkpointer)
     if "audit" in run:
         register_audit(broker, publisher, audit, session_timeout_ms=session_timeout_ms)
-    return Services(broker, publisher, engine, intake, linker, consent, timeline, alerts, audit)
+    return Services(
+        broker, publisher, engine, intake, linker, consent, timeline, alerts, audit, checkpoints
+    )
 
 
 def services_app(bootstrap: str, only: frozenset[str] | None = None) -> FastStream:
@@ -272,7 +284,7 @@ def services_app(bootstrap: str, only: frozenset[str] | None = None) -> FastStre
         on_shutdown=[stop_sweep],
         after_shutdown=[
             services.publisher.stop,
-            services.engine.dispose,
+            services.close_database,
             say_how_long_it_gave_way,
             write_stops,
         ],

@@ -25,15 +25,18 @@ from database.tables import (
     timeline_entries,
     timeline_people,
 )
+from database.wal import WalCheckpointer, checkpoint_in_background
 
 __all__ = [
     "DatabaseSettings",
+    "WalCheckpointer",
     "access_notifications",
     "agency_credentials",
     "alerts",
     "audit_checkpoints",
     "audit_ledger",
     "audit_subjects",
+    "checkpoint_in_background",
     "consent_events",
     "consent_records",
     "console_people",

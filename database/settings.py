@@ -15,6 +15,9 @@ class DatabaseSettings(BaseSettings):
     #: A SQLAlchemy URL, e.g. ``postgresql+psycopg://ehx@db/ehx``; empty means SQLite.
     database_url: str | None = None
     data_dir: Path = Path(".ehx")
+    #: SQLite: how often a service's own thread checkpoints the write-ahead log, which
+    #: its commits then never do (``database/wal.py``); 0 leaves it to the commits.
+    wal_checkpoint_seconds: float = 0.5
 
     @property
     def url(self) -> str:

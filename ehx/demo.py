@@ -461,6 +461,6 @@ async def run_demo(
             await _audit(services, report, broker.bootstrap, settings, keys, deadline)
         finally:
             await services.stop()
-            services.engine.dispose()
+            services.close_database()
     report.seconds = time.monotonic() - started
     return report

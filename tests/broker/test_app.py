@@ -25,7 +25,7 @@ def services(tmp_path: Path, only: frozenset[str] | None) -> int:
     try:
         return len(built.broker.subscribers)
     finally:
-        built.engine.dispose()
+        built.close_database()
 
 
 def test_each_service_can_run_alone_and_all_run_together(tmp_path: Path) -> None:

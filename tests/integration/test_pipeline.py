@@ -78,7 +78,7 @@ async def pipeline(
         yield kafka_bootstrap, engine, keys
     finally:
         await services.stop()
-        services.engine.dispose()
+        services.close_database()
 
 
 async def test_every_example_record_arrives_verified_exactly_once(
