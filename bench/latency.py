@@ -32,6 +32,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -116,9 +117,18 @@ SEPARATE = ("intake", "linker", "consent", "timeline", "audit")
 
 
 async def measure(
-    rate: int, seconds: float, drain: float = 120.0, separate: bool = False
+    rate: int,
+    seconds: float,
+    drain: float = 120.0,
+    separate: bool = False,
+    taken: float = 0.0,
 ) -> dict[str, Any]:
-    """Send ``rate`` records a second for ``seconds``; latencies in milliseconds."""
+    """Send ``rate`` records a second for ``seconds``; latencies in milliseconds.
+
+    ``taken``: while the records are sent and until every alert is seen, another process
+    keeps this share of one core busy (``other_load``), as other work on a shared machine
+    would: how much of the two cores the alert path can lose and still meet its goal.
+    """
     with tempfile.TemporaryDirectory() as scratch:
         work = Path(scratch)
         url = f"sqlite:///{work / 'ehx.db'}"
@@ -173,7 +183,10 @@ async def measure(
                 bodies = agency_records(rate, seconds)
                 idle = await _idle(pids)
                 before, clock, began = _cpu(pids), time.monotonic(), time.time()
-                result = await _drive(broker.bootstrap, engine, agency, keys, rate, bodies, drain)
+                with other_load(taken):
+                    result = await _drive(
+                        broker.bootstrap, engine, agency, keys, rate, bodies, drain
+                    )
                 await _quiet(pids, sum(idle.values()))
                 elapsed, window = time.monotonic() - clock, (began, time.time())
                 # Idle polling taken off; never below nothing (the idle share is a guess).
@@ -182,6 +195,7 @@ async def measure(
                 }
                 outcome = {
                     "processes": "one per service" if separate else "one",
+                    "cpu_taken_elsewhere": taken,
                     **result,
                     "cpu_ms_per_record": {
                         k: round(1000 * v / max(1, result["records"]), 3) for k, v in spent.items()
@@ -200,6 +214,32 @@ async def measure(
             # Written by each service as it stopped (EHX_COLLECTOR_REPORTS).
             outcome["collector_stops"] = collector_stops(work, names, window)
             return outcome
+
+
+#: A process that keeps ``share`` of a core busy: work for 20 ms periods' share, then sleep.
+_BUSY = """
+import sys, time
+share, period = float(sys.argv[1]), 0.02
+while True:
+    began = time.perf_counter()
+    while time.perf_counter() - began < share * period:
+        pass
+    time.sleep((1 - share) * period)
+"""
+
+
+@contextlib.contextmanager
+def other_load(share: float) -> Iterator[subprocess.Popen[bytes] | None]:
+    """Another process busy for ``share`` of one core (at the services' priority) meanwhile."""
+    if share <= 0:
+        yield None
+        return
+    busy = subprocess.Popen([sys.executable, "-c", _BUSY, str(share)])
+    try:
+        yield busy
+    finally:
+        busy.kill()
+        busy.wait(10)
 
 
 #: ``heap.Stop`` generations as the report names them.
