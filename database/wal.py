@@ -16,9 +16,9 @@ record the same.
 
 Nothing committed is less durable: a commit is on disk once a checkpoint has synced
 the log (or the operating system has written it), as before, and now that happens every
-half second at most, where a quiet service's log could wait minutes to fill. Other
-processes on the same file (the CLI, the console) keep SQLite's own checkpoints, so a
-log is never left to grow for want of a checkpointer.
+half second while a service runs, where a quiet service's log could wait minutes to
+fill. The services and the API (with the console) checkpoint this way; the CLI keeps
+SQLite's own checkpoints as it commits.
 """
 
 from __future__ import annotations
