@@ -20,7 +20,7 @@ from api.links import router as links_router
 from api.screening import router as screening_router
 from api.state import ApiState
 from broker.settings import BrokerSettings
-from database import DatabaseSettings, checkpoint_in_background, migrate, open_engine
+from database import checkpoint_in_background, migrate, open_engine
 from schemas import KeyStore
 
 if TYPE_CHECKING:
@@ -42,7 +42,7 @@ def create_app(
         migrate(engine)
         # Agencies' records are registered as they arrive: a commit that stopped to
         # checkpoint SQLite's log would hold up the agency's request (database/wal.py).
-        checkpoints = checkpoint_in_background(engine, DatabaseSettings().wal_checkpoint_seconds)
+        checkpoints = checkpoint_in_background(engine)
         publisher = KafkaPublisher(bootstrap, settings or BrokerSettings())
         await publisher.start()
         app.state.ehx = ApiState(

@@ -46,7 +46,6 @@ from broker.admin import apply_topology
 from broker.embedded import EmbeddedBroker
 from broker.settings import BrokerSettings
 from database import (
-    DatabaseSettings,
     alerts,
     checkpoint_in_background,
     migrate,
@@ -171,9 +170,7 @@ async def measure(
             agency = open_engine(f"sqlite:///{work / 'agency.db'}")
             migrate(agency)
             # As the HTTP API does with its registry (database/wal.py).
-            checkpoints = checkpoint_in_background(
-                agency, DatabaseSettings().wal_checkpoint_seconds
-            )
+            checkpoints = checkpoint_in_background(agency)
             names = SEPARATE if separate else ("services",)
             pids = {name: process.pid for name, process in zip(names, processes, strict=True)}
             if broker.process is not None:

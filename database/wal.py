@@ -30,6 +30,8 @@ from typing import Any
 
 from sqlalchemy import Engine, event
 
+from database.settings import DatabaseSettings
+
 log = logging.getLogger("ehx.database")
 
 
@@ -39,8 +41,6 @@ class WalCheckpointer:
     def __init__(self, path: str, every: float) -> None:
         self.path = path
         self.every = every
-        #: Checkpoints run (each copies what it can: PASSIVE stops short of a writer).
-        self.runs = 0
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._run, name="ehx-wal-checkpoints", daemon=True)
 
@@ -63,20 +63,21 @@ class WalCheckpointer:
                     connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
                 except sqlite3.Error as exc:  # the file is busy or gone: try next turn
                     log.debug("WAL checkpoint skipped: %s", type(exc).__name__)
-                    continue
-                self.runs += 1
         finally:
             connection.close()
 
 
-def checkpoint_in_background(engine: Engine, every: float) -> WalCheckpointer | None:
+def checkpoint_in_background(engine: Engine, every: float | None = None) -> WalCheckpointer | None:
     """Take checkpoints out of ``engine``'s commits and into a thread (SQLite files only).
 
+    ``every``: seconds between checkpoints; by default ``EHX_WAL_CHECKPOINT_SECONDS``.
     Call before the engine's connections do any work: the pool is emptied, so that every
     connection from now on is made with SQLite's own checkpoints turned off. Stop the
     returned checkpointer when the process stops. ``None`` for PostgreSQL and in-memory
     SQLite, which need none.
     """
+    if every is None:
+        every = DatabaseSettings().wal_checkpoint_seconds
     path = engine.url.database
     if engine.dialect.name != "sqlite" or not path or path == ":memory:" or every <= 0:
         return None

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
 import time
 from pathlib import Path
 
 import pytest
 
 from bench.latency import collector_stops, other_load
+from bench.report import cpu_seconds
 from bench.run import _latency_markdown, collector_summary
 
 
@@ -35,19 +35,14 @@ def test_only_the_collections_inside_the_run_are_counted_by_generation(tmp_path:
     )
 
 
-def _cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads Linux's /proc")
 def test_the_other_load_keeps_about_its_share_of_a_core_busy() -> None:
     with other_load(0.5) as busy:
         assert busy is not None
         time.sleep(0.5)  # the interpreter's start-up, then a steady share
-        before, began = _cpu_seconds(busy.pid), time.monotonic()
+        before, began = cpu_seconds(busy.pid), time.monotonic()
         time.sleep(2.0)
-        share = (_cpu_seconds(busy.pid) - before) / (time.monotonic() - began)
+        share = (cpu_seconds(busy.pid) - before) / (time.monotonic() - began)
     assert 0.3 < share < 0.7
     assert busy.poll() is not None  # gone once the run is over
     with other_load(0.0) as none:
