@@ -4,6 +4,7 @@
 lint:
 	ruff check .
 	ruff format --check .
+	lint-imports
 
 typecheck:
 	mypy .

@@ -1,14 +1,15 @@
-"""Agency adapters: parse each agency's format, validate, map to canonical events, sign, publish."""
+"""Agency adapters: parse each agency's format, validate, map to canonical events.
+
+Pure (no Kafka, no database). ``adapters.ingest`` signs and publishes what they map;
+``adapters.registry`` remembers what was sent; ``adapters.watch`` watches a folder.
+"""
 
 from adapters.base import AgencyAdapter, MappedRecord
 from adapters.framing import RawRecord
 from adapters.health import HealthAdapter
 from adapters.housing import HousingAdapter
-from adapters.ingest import Ingestor, IngestSummary, Refusal
 from adapters.police import PoliceAdapter
-from adapters.registry import Outcome, RecordRegistry
 from adapters.schools import SchoolsAdapter
-from broker.publishing import KafkaPublisher, MessagePublisher, OutboundMessage
 from schemas import Agency as _Agency
 
 ADAPTERS: dict[_Agency, AgencyAdapter] = {
@@ -23,16 +24,8 @@ __all__ = [
     "AgencyAdapter",
     "HealthAdapter",
     "HousingAdapter",
-    "IngestSummary",
-    "Ingestor",
-    "KafkaPublisher",
     "MappedRecord",
-    "MessagePublisher",
-    "OutboundMessage",
-    "Outcome",
     "PoliceAdapter",
     "RawRecord",
-    "RecordRegistry",
-    "Refusal",
     "SchoolsAdapter",
 ]

@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from alerts.store import AlertStore
-from broker.topics import Recipient
 from consent.policy import Policy
 from schemas.views import Retraction, ShareView
+from schemas.vocabulary import Recipient
 from timeline.store import TimelineStore
 
 #: The recipients whose views the MASH screening team works from.

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING
 
 from fastapi import FastAPI, Request, Response
 from fastapi.exception_handlers import http_exception_handler
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from adapters import KafkaPublisher
 from api.audit import router as audit_router
 from api.auditing import record_refusal
 from api.consent import router as consent_router
@@ -19,12 +17,10 @@ from api.ingest import router as ingest_router
 from api.links import router as links_router
 from api.screening import router as screening_router
 from api.state import ApiState
+from broker.publishing import KafkaPublisher
 from broker.settings import BrokerSettings
 from database import checkpoint_in_background, migrate, open_engine
 from schemas import KeyStore
-
-if TYPE_CHECKING:
-    from console.web import ConsoleSettings
 
 
 def create_app(
@@ -32,9 +28,8 @@ def create_app(
     database_url: str | None = None,
     keys: KeyStore | None = None,
     settings: BrokerSettings | None = None,
-    console: ConsoleSettings | None = None,
 ) -> FastAPI:
-    """The ehx API and the console, publishing to the broker at ``bootstrap``."""
+    """The ehx API, publishing to the broker at ``bootstrap`` (``ehx.web`` adds the console)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -82,8 +77,4 @@ def create_app(
     app.include_router(screening_router)
     app.include_router(audit_router)
     app.include_router(links_router)
-    # Imported here: the console's pages use this package's audit recording.
-    from console.web import install
-
-    install(app, (settings or BrokerSettings()).data_dir, console)
     return app

@@ -15,11 +15,9 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationErro
 
 from api.ingest import token_holder
 from api.state import ApiState
-from broker.topics import Recipient
 from consent import (
     ConsentRecord,
     ConsentState,
-    ConsentStore,
     Giver,
     HarmAssertion,
     Purpose,
@@ -29,7 +27,9 @@ from consent import (
 from consent.preview import preview
 from consent.registry import ConsentTopicRecord
 from consent.service import consent_message
+from consent.store import ConsentStore
 from schemas import Category
+from schemas.vocabulary import Recipient
 
 router = APIRouter(prefix="/v1", tags=["consent"])
 Holder = Annotated[Recipient, Depends(token_holder)]

@@ -10,13 +10,15 @@ from fastapi import APIRouter, Depends, Header, HTTPException, Request, status
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from adapters import ADAPTERS, Ingestor, RawRecord, RecordRegistry
+from adapters import ADAPTERS, RawRecord
 from adapters.framing import read_csv, read_json_documents, read_lines
+from adapters.ingest import Ingestor
+from adapters.registry import RecordRegistry
 from adapters.schools import HEADER
 from api.credentials import AUDITOR
 from api.state import ApiState
-from broker.topics import Recipient
 from schemas import Agency
+from schemas.vocabulary import Recipient
 
 router = APIRouter(prefix="/v1/agencies", tags=["agency ingest"])
 bearer = HTTPBearer(auto_error=False, description="The agency system's token (ehx agencies token)")

@@ -16,11 +16,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.ingest import token_holder
 from api.state import ApiState
-from broker.topics import Recipient
-from linker import LinkStore
 from linker.people import composition, family_history, merge_decision, split_decision
 from linker.service import review_message
+from linker.store import LinkStore
 from schemas.links import ReviewDecision
+from schemas.vocabulary import Recipient
 
 router = APIRouter(prefix="/v1/links", tags=["identity links"])
 REVIEWERS = frozenset({Recipient.MASH, Recipient.EARLY_HELP})

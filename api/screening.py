@@ -13,15 +13,16 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
 from pydantic import BaseModel, ConfigDict
 
-from alerts import AlertNotFound, AlertStore, ScreeningDecision
 from alerts.auditing import decided, queue_read
+from alerts.store import AlertNotFound, AlertStore, ScreeningDecision
 from api.auditing import record
 from api.ingest import token_holder
 from api.state import ApiState
-from broker.topics import Recipient
-from consent import DataKeyStore
+from consent.keys import DataKeyStore
 from schemas import ExchangeError
-from timeline import TimelineQuery, TimelineStore, UnknownEntry, audit_record, open_entry
+from schemas.vocabulary import Recipient
+from timeline.reading import audit_record, open_entry
+from timeline.store import TimelineQuery, TimelineStore, UnknownEntry
 
 router = APIRouter(prefix="/v1", tags=["timeline and alerts"])
 Holder = Annotated[Recipient, Depends(token_holder)]

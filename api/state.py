@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
 
-from adapters import MessagePublisher
 from api.credentials import AgencyCredentials
+from broker.publishing import MessagePublisher
 from schemas import KeyStore
 
 

@@ -12,7 +12,6 @@ from typing import Any
 import orjson
 from sqlalchemy import Engine, select
 
-from broker.topics import Recipient
 from database import (
     audit_ledger,
     linker_mentions,
@@ -21,7 +20,7 @@ from database import (
     source_records,
     timeline_entries,
 )
-from linker.families import OUTSIDE_ROLES
+from schemas.vocabulary import OUTSIDE_ROLES, Recipient
 
 
 @dataclass(frozen=True)

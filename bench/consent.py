@@ -19,24 +19,25 @@ from typing import Any
 
 from adapters import ADAPTERS
 from adapters.framing import RawRecord
-from broker.topics import Recipient
+from bench.city import generate_city
 from consent import (
-    ConsentEngine,
     ConsentRecord,
     ConsentRegistry,
     ConsentState,
-    ConsentStore,
-    DataKeyStore,
     Giver,
     Purpose,
     SubjectKind,
     load_policy,
 )
+from consent.engine import ConsentEngine
+from consent.keys import DataKeyStore
 from consent.memory import MemoryKeyVault, MemoryLedger
+from consent.store import ConsentStore
 from database import migrate, open_engine
-from linker import Linker, LinkStore
-from linker.city import generate_city
+from linker.service import Linker
+from linker.store import LinkStore
 from schemas import CanonicalEvent, Category
+from schemas.vocabulary import Recipient
 
 NOW = datetime(2026, 11, 23, 12, tzinfo=UTC)
 BATCH = 500

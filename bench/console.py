@@ -28,12 +28,12 @@ from bench.timeline import fill, template
 from broker.admin import apply_topology
 from broker.embedded import EmbeddedBroker, free_port
 from broker.settings import BrokerSettings
-from broker.topics import Recipient
 from console.accounts import Accounts, Role
 from console.web import ConsoleSettings
 from database import migrate, open_engine
 from schemas import KeyStore
-from timeline import TimelineStore
+from schemas.vocabulary import Recipient
+from timeline.store import TimelineStore
 
 SIZES = (10, 1_000, 10_000)
 READS = 7
@@ -50,7 +50,7 @@ def _ttfb_ms(http: httpx.Client, path: str) -> float:
 
 
 def run() -> dict[str, Any]:
-    from api import create_app
+    from ehx.web import create_app
 
     results: dict[str, Any] = {"pages": []}
     with (

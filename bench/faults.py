@@ -38,10 +38,14 @@ import orjson
 from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import OperationalError
 
-from adapters import ADAPTERS, Ingestor, KafkaPublisher, RecordRegistry
+from adapters import ADAPTERS
 from adapters.framing import RawRecord
+from adapters.ingest import Ingestor
+from adapters.registry import RecordRegistry
 from bench.checker import Check, accepted_events, check
+from bench.city import SourceRecord, generate_city
 from bench.postgres import PostgresUnavailable, PrivateCluster
+from broker.publishing import KafkaPublisher
 from broker.settings import BrokerSettings
 from database import (
     alerts,
@@ -54,11 +58,9 @@ from database import (
     source_records,
     timeline_entries,
 )
-from linker.city import SourceRecord, generate_city
+from ehx.runtime import SERVICES
 from schemas import Agency, KeyStore
 
-#: The services a fault run starts, one process each (alerts are raised by ``timeline``).
-SERVICES = ("intake", "linker", "consent", "timeline", "audit")
 #: Records handed to the pipeline per agency batch.
 CHUNK = 100
 #: The services' consumer session timeout (``build_services``): a pause longer than this

@@ -40,10 +40,13 @@ from typing import Any
 
 from sqlalchemy import literal_column, select
 
-from adapters import ADAPTERS, Ingestor, KafkaPublisher, RecordRegistry
+from adapters import ADAPTERS
+from adapters.ingest import Ingestor
+from adapters.registry import RecordRegistry
 from bench.report import cpu_seconds
 from broker.admin import apply_topology
 from broker.embedded import EmbeddedBroker
+from broker.publishing import KafkaPublisher
 from broker.settings import BrokerSettings
 from database import (
     alerts,

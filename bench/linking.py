@@ -17,7 +17,7 @@ from typing import Any
 
 from adapters import ADAPTERS
 from adapters.framing import RawRecord
-from linker.city import generate_city
+from bench.city import generate_city
 from linker.families import FamilyIndex, Member
 from linker.index import IdentityIndex
 from linker.mentions import mentions_of

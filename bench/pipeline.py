@@ -41,7 +41,8 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from sqlalchemy import Engine, func, select
 
 from bench.checker import accepted_events, check
-from bench.faults import SERVICES, ServiceProcesses, steady, stream_city, wait_until_working
+from bench.city import generate_city
+from bench.faults import ServiceProcesses, steady, stream_city, wait_until_working
 from bench.report import cpu_seconds, spread
 from broker.admin import apply_topology
 from broker.embedded import EmbeddedBroker
@@ -56,7 +57,7 @@ from database import (
     sharing_decisions,
     timeline_entries,
 )
-from linker.city import generate_city
+from ehx.runtime import SERVICES
 from schemas import KeyStore
 
 #: What each stage leaves in the database, counted to see when it stops moving.

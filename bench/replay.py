@@ -29,13 +29,15 @@ from bench.pipeline import _rss_mb
 from broker.admin import apply_topology
 from broker.embedded import EmbeddedBroker
 from broker.settings import BrokerSettings
-from broker.topics import Recipient, Topic
-from consent import ConsentEngine, load_policy
+from broker.topics import Topic
+from consent import load_policy
+from consent.engine import ConsentEngine
 from consent.memory import MemoryKeyVault, MemoryLedger
 from database import migrate, open_engine
 from schemas.views import ShareView
-from timeline import TimelineStore
+from schemas.vocabulary import Recipient
 from timeline.service import rebuild
+from timeline.store import TimelineStore
 
 
 def sample_views(people: int = 2_000) -> list[dict[str, Any]]:

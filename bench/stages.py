@@ -42,24 +42,28 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, TypeVar
 
-from adapters import ADAPTERS, Ingestor, RecordRegistry
-from alerts import AlertDesk, AlertStore
+from adapters import ADAPTERS
+from adapters.ingest import Ingestor
+from adapters.registry import RecordRegistry
+from alerts.desk import AlertDesk
+from alerts.store import AlertStore
 from bench.latency import agency_records
 from broker import heap
 from broker.auditing import audit_messages
 from broker.consuming import parsed, verified_event
 from broker.publishing import OutboundMessage
 from broker.topics import Topic
-from consent import ConsentService, ConsentStore, DataKeyStore, load_policy
+from consent import load_policy
 from consent.auditing import consent_acts
-from consent.service import _journey, outbox_messages
+from consent.keys import DataKeyStore
+from consent.service import ConsentService, _journey, outbox_messages
+from consent.store import ConsentStore
 from database import migrate, open_engine
-from linker import Linker, LinkStore
-from linker.service import linked_message
+from linker.service import Linker, linked_message
+from linker.store import LinkStore
 from schemas import Agency, CanonicalEvent, KeyStore
 from schemas.views import Retraction, ShareView
-from timeline import TimelineStore
-from timeline.store import parse_message
+from timeline.store import TimelineStore, parse_message
 
 #: The stages, in pipeline order.
 STAGES = ("adapter", "linker", "consent", "timeline")
@@ -117,7 +121,6 @@ class StageCosts:
             self.seconds[stage] += time.process_time() - began
 
     def timed(self, stage: str, work: Callable[[], T], profile: str | None) -> T:
-        heap.before_batch()  # as each service does before a batch
         with self.costing(stage, profile):
             return work()
 
@@ -172,7 +175,6 @@ async def _run(
     desk = AlertDesk(AlertStore(engine), timeline, policy)
     # As a service starts: what start-up built is left out of every later collection.
     heap.keep_long_lived_out_of_collections()
-    heap.collect_between_batches()
     heap.freeze_start_up()
     now = datetime.now(UTC)
 

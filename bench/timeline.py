@@ -19,11 +19,12 @@ from typing import Any
 from sqlalchemy import Engine
 
 from bench.databases import scratch_databases
-from consent import ConsentEngine, ConsentRegistry, load_policy
+from consent import ConsentRegistry, load_policy
+from consent.engine import ConsentEngine
 from consent.memory import MemoryKeyVault, MemoryLedger
 from database import migrate
 from schemas.views import ShareView
-from timeline import TimelineQuery, TimelineStore
+from timeline.store import TimelineQuery, TimelineStore
 
 SIZES = (10, 1_000, 10_000)
 READS = 7

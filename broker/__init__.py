@@ -4,7 +4,7 @@ from broker.admin import TopicReport, TopicState, apply_topology
 from broker.embedded import EmbeddedBroker, embedded_broker
 from broker.errors import BrokerError, BrokerUnavailable, EmbeddedBrokerError, NoRunningBroker
 from broker.settings import BrokerSettings
-from broker.topics import RAW_TOPICS, SPECS, TOPOLOGY, Recipient, Topic, TopicSpec
+from broker.topics import RAW_TOPICS, SPECS, TOPOLOGY, Topic, TopicSpec
 
 __all__ = [
     "RAW_TOPICS",
@@ -16,7 +16,6 @@ __all__ = [
     "EmbeddedBroker",
     "EmbeddedBrokerError",
     "NoRunningBroker",
-    "Recipient",
     "Topic",
     "TopicReport",
     "TopicSpec",

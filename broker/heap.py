@@ -1,43 +1,11 @@
 """Keep the cyclic garbage collector's full passes short in a long-running service.
 
-A service holds large, long-lived state (the linker's identity index, the alert desk's
-validated views, the consent engine's key cache). CPython's full collection walks every
-tracked object, so as that state grows each pass stops the event loop for longer:
-measured at 300 records/s, the timeline service paused 450 ms, the linker 270 ms and
-consent 150 ms, a dozen times a minute, and those pauses were the alert latency's p99.
-
-After each full collection, whatever survived it is moved to the permanent generation
-(``gc.freeze``): later passes walk only what arrived since. Frozen objects are still
-freed by reference counting the moment nothing refers to them; only a reference cycle
-formed among them later would never be collected, which state that is kept rather than
-churned seldom makes.
-
-And the youngest generation is collected every 50,000 allocations, not every 700. A
-batch of 500 events builds tens of thousands of objects (events, decisions, views,
-audit records, rows) that live until the batch is published and stored, so at the
-default every young collection walked a batch still in use and promoted it, and the
-older generations were walked again and again: measured on the consent service's path
-(``ehx bench``'s city, batches of 500), 500 µs an event at the default and 430 µs with
-these thresholds, the same as with the collector switched off. Garbage is still freed
-by reference counting at once; only cycles wait a little longer.
-
-A service that consumes in batches goes further (``collect_between_batches``): even at
-50,000, a young collection that falls inside a batch walks the whole batch still in use
-(on the consent service's path, the latency benchmark's incidents: 12 young collections
-in 5,000 events, 30 to 85 ms each, 100 µs an event). So it collects the young generation
-itself between batches, the older generations every 20th and 200th batch; the automatic
-collector is left only as a backstop for a batch far larger than usual. It collects as
-each batch begins (``before_batch``), not as the last one's handler returns: at that
-moment the thread pool's worker still held the handler's last work item (the consent
-service's outbox, tens of thousands of objects), so each collection walked the batch
-it was meant to come after. Measured at 1,000 records/s (the latency benchmark, two
-rounds alternated): consent's young collections 650 and 632 ms in all -> 107 and 75 ms,
-the timeline's 259 and 308 -> 143 and 88 ms; alert p99 4.9 and 4.6 s -> 3.2 and 3.0 s.
-
-How long each collection stops a process is the figure that says whether these choices
-still hold: ``record_stops`` times every collection from then on, and a service asked to
-(``EHX_COLLECTOR_REPORTS``) writes them out as it stops, for ``ehx bench --suite latency``
-to set beside the alert latency.
+A service holds large, long-lived state (the linker's identity index, the consent
+engine's key cache). After each full collection whatever survived it is frozen
+(``gc.freeze``), so later passes walk only what arrived since, and the young generation
+is collected every 50,000 allocations rather than 700, so a batch still in use is not
+walked again and again. Why, with the figures: docs/decisions/0003-garbage-collector.md.
+``record_stops`` times each collection, for ``ehx bench --suite latency``.
 """
 
 from __future__ import annotations
@@ -119,34 +87,3 @@ def record_stops() -> list[Stop]:
     if _time_stops not in gc.callbacks:
         gc.callbacks.insert(0, _time_stops)  # first, so the freeze hook's work is timed too
     return _stops
-
-
-#: With ``collect_between_batches``: young objects before an automatic collection.
-BACKSTOP = 1_000_000
-#: ``before_batch`` collects the middle generation every this many batches, and everything
-#: (then frozen) every ``FULL_EVERY``.
-MIDDLE_EVERY = 20
-FULL_EVERY = 200
-
-
-class _Batches:
-    count = 0
-
-
-def collect_between_batches() -> None:
-    """For a process that consumes in batches and calls ``before_batch`` as each begins."""
-    keep_long_lived_out_of_collections()
-    gc.set_threshold(BACKSTOP, *THRESHOLDS[1:])
-
-
-def before_batch() -> int:
-    """Collect now, between batches, when little is young; returns the generation collected."""
-    _Batches.count += 1
-    if _Batches.count % FULL_EVERY == 0:
-        generation = 2
-    elif _Batches.count % MIDDLE_EVERY == 0:
-        generation = 1
-    else:
-        generation = 0
-    gc.collect(generation)
-    return generation

@@ -10,21 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from schemas.vocabulary import Agency
+from schemas.vocabulary import Agency, Recipient
 
 FOREVER = -1
 DAY_MS = 24 * 60 * 60 * 1000
-
-
-class Recipient(StrEnum):
-    """Who may receive a view of an event: the MASH, the early help hub, and each agency."""
-
-    MASH = "mash"
-    EARLY_HELP = "early_help"
-    POLICE = "police"
-    HEALTH = "health"
-    SCHOOLS = "schools"
-    HOUSING = "housing"
 
 
 class Topic(StrEnum):

@@ -22,11 +22,9 @@ from uuid import UUID
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
-from broker.topics import Recipient
 from consent.policy import HarmRule, Policy, is_child
 from consent.records import ConsentRecord, ConsentState, Giver, HarmAssertion, SubjectKind
-from linker.service import family_key
-from schemas import CanonicalEvent, Subject
+from schemas import CanonicalEvent, Recipient, Subject, family_key
 
 
 class Outcome(StrEnum):

@@ -24,7 +24,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
-from broker.topics import Recipient
 from consent.decide import Decision, Outcome, decide_for, harm_hits
 from consent.keys import KeyVault
 from consent.policy import Policy, is_child
@@ -34,6 +33,7 @@ from consent.views import build_view, retraction
 from schemas import CanonicalEvent
 from schemas.links import Relink
 from schemas.views import Retraction, ShareView
+from schemas.vocabulary import Recipient
 
 
 class ConsentLedger(Protocol):

@@ -18,10 +18,10 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from broker.topics import Recipient
 from consent.records import Purpose
 from schemas import CanonicalEvent, Category, EventType, ExchangeError, Role, Subject
 from schemas.payloads import Payload
+from schemas.vocabulary import Recipient
 
 #: Roles that say a person in an event is a child, whatever their date of birth says.
 CHILD_ROLES = frozenset({Role.CHILD_PRESENT, Role.CHILD, Role.PUPIL})

@@ -15,8 +15,8 @@ from uuid import UUID
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
-from broker.topics import Recipient
 from schemas import Category, new_event_id
+from schemas.vocabulary import Recipient
 
 
 class ConsentState(StrEnum):

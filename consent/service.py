@@ -43,7 +43,7 @@ from broker import telemetry
 from broker.auditing import audit_messages
 from broker.consuming import batch_records, batch_subscriber, parsed, quarantined, verified_event
 from broker.publishing import MessagePublisher, OutboundMessage
-from broker.topics import Recipient, Topic
+from broker.topics import Topic
 from consent.auditing import consent_acts, published_records
 from consent.decide import Decision, Outcome, decisions_message
 from consent.engine import ConsentEngine, Outbox
@@ -55,6 +55,7 @@ from database.retry import store_after_publish
 from schemas import CanonicalEvent, SignatureVerifier
 from schemas.links import Relink
 from schemas.quarantine import QuarantineRecord
+from schemas.vocabulary import Recipient
 
 GROUP = "consent"
 log = logging.getLogger(__name__)

@@ -24,9 +24,9 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import Engine, insert, select, update
 
-from broker.topics import Recipient
 from database import console_people
 from schemas import ExchangeError
+from schemas.vocabulary import Recipient
 
 
 class Role(StrEnum):

@@ -24,22 +24,25 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy import select
 from starlette.middleware.sessions import SessionMiddleware
 
-from alerts import AlertStore, ScreeningDecision
 from alerts.auditing import decided, queue_read
 from alerts.needs import picture, suggest_level
+from alerts.store import AlertStore, ScreeningDecision
 from api.auditing import record, record_refusal
 from audit import queries
 from audit.ledger import AuditLedger
 from audit.verify import verify
-from consent import ConsentRecord, ConsentStore, DataKeyStore
+from consent import ConsentRecord
+from consent.keys import DataKeyStore
+from consent.store import ConsentStore
 from console.accounts import Account, Accounts, Role
 from database import linker_mentions
-from linker import LinkStore
 from linker.index import LinkPolicy, confidence
 from linker.service import review_message
+from linker.store import LinkStore
 from schemas import THINK_FAMILY_PROBLEMS, ExchangeError
 from schemas.links import ReviewDecision
-from timeline import TimelineQuery, TimelineStore, UnknownEntry, audit_record, open_entry
+from timeline.reading import audit_record, open_entry
+from timeline.store import TimelineQuery, TimelineStore, UnknownEntry
 
 if TYPE_CHECKING:  # the API app installs the console: no import cycle at run time
     from api.state import ApiState

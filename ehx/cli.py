@@ -18,13 +18,19 @@ from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from adapters import IngestSummary
+from adapters.ingest import IngestSummary
 from broker import telemetry
 from broker.admin import TopicReport, TopicState, apply_topology
 from broker.embedded import answers
 from broker.heap import keep_long_lived_out_of_collections
 from broker.logs import protect_logs
-from broker.runtime import (
+from broker.settings import BrokerSettings
+from ehx import links_cli, reading_cli
+from ehx.audit_cli import app as audit_app
+from ehx.checkout import NotACheckout, use_development_tools
+from ehx.consent_cli import app as consent_app
+from ehx.people_cli import app as people_app
+from ehx.runtime import (
     alive,
     broker_for_command,
     read_state,
@@ -33,13 +39,8 @@ from broker.runtime import (
     start_services,
     stop_background,
 )
-from broker.settings import BrokerSettings
-from broker.topics import Recipient
-from ehx import links_cli, reading_cli
-from ehx.audit_cli import app as audit_app
-from ehx.consent_cli import app as consent_app
-from ehx.people_cli import app as people_app
 from schemas import Agency, ExchangeError, KeyStore, export_json_schemas
+from schemas.vocabulary import Recipient
 
 console = Console()
 errors = Console(stderr=True)
@@ -224,7 +225,7 @@ def services(
     ] = None,
 ) -> None:
     """Run the services in the foreground (what `ehx up` starts in the background)."""
-    from broker.app import services_app
+    from ehx.services import services_app
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     asyncio.run(services_app(bootstrap, frozenset(only) if only else None).run())
@@ -405,7 +406,7 @@ def serve(
     """
     import uvicorn
 
-    from api import create_app
+    from ehx.web import create_app
 
     bootstrap = require_bootstrap(BrokerSettings())
     telemetry.configure("api")
@@ -432,6 +433,14 @@ def agencies_token(
     migrate(engine)
     token = AgencyCredentials(engine).issue(agency, label or f"{agency.value} system")
     console.print(token, soft_wrap=True, highlight=False)
+
+
+def _development_tools() -> None:
+    try:
+        use_development_tools()
+    except NotACheckout as exc:
+        errors.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
 
 
 @app.command()
@@ -479,6 +488,7 @@ def bench(
     Ingest runs on fresh embedded brokers. Writes OUT/benchmarks.json and
     OUT/benchmarks.md; a suite not run keeps its last figures, dated.
     """
+    _development_tools()
     from bench import run_benchmarks
     from bench.run import SUITES
 
@@ -534,6 +544,7 @@ def bench_compare(
 
     Example: ehx bench-compare HEAD --rounds 3
     """
+    _development_tools()
     from bench.compare import CompareFailed, compare, render
 
     try:
@@ -565,7 +576,8 @@ def links_evaluate(
     Pairwise precision and recall for person linking and for family grouping, the
     review queue's size, and linking throughput (records through adapters and linker).
     """
-    from linker.evaluate import evaluate
+    _development_tools()
+    from bench.evaluate import evaluate
 
     result = evaluate(people=people, seed=seed)
     if as_json:
@@ -598,7 +610,7 @@ def events(
 ) -> None:
     """Show the events the intake service has verified and stored, by agency and type."""
     from database import open_engine
-    from intake import IntakeStore
+    from intake.store import IntakeStore
 
     store = IntakeStore(open_engine())
     try:

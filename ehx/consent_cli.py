@@ -18,13 +18,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from broker.runtime import require_bootstrap
 from broker.settings import BrokerSettings
-from broker.topics import Recipient
 from consent import (
     ConsentRecord,
     ConsentState,
-    ConsentStore,
     Giver,
     HarmAssertion,
     Outcome,
@@ -36,8 +33,11 @@ from consent import (
 )
 from consent.registry import ConsentTopicRecord
 from consent.service import consent_message
+from consent.store import ConsentStore
 from database import migrate, open_engine
+from ehx.runtime import require_bootstrap
 from schemas import THINK_FAMILY_PROBLEMS, Category, ExchangeError
+from schemas.vocabulary import Recipient
 
 console = Console()
 app = typer.Typer(
@@ -63,7 +63,7 @@ def _store() -> ConsentStore:
 
 
 def _publish(record: ConsentTopicRecord) -> None:
-    from adapters import KafkaPublisher
+    from broker.publishing import KafkaPublisher
 
     async def send() -> None:
         bootstrap = require_bootstrap(BrokerSettings())

@@ -10,7 +10,10 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from adapters import ADAPTERS, Ingestor, IngestSummary, KafkaPublisher, RecordRegistry
+from adapters import ADAPTERS
+from adapters.ingest import Ingestor, IngestSummary
+from adapters.registry import RecordRegistry
+from broker.publishing import KafkaPublisher
 from broker.settings import BrokerSettings
 from database import migrate, open_engine
 from schemas import Agency, KeyStore

@@ -19,13 +19,13 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from adapters import KafkaPublisher
-from broker.runtime import require_bootstrap
+from broker.publishing import KafkaPublisher
 from broker.settings import BrokerSettings
 from database import migrate, open_engine
-from linker import LinkStore
+from ehx.runtime import require_bootstrap
 from linker.people import composition, family_history, merge_decision, split_decision
 from linker.service import review_message
+from linker.store import LinkStore
 from schemas.links import ReviewDecision
 
 console = Console()

@@ -10,9 +10,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from broker.topics import Recipient
 from console.accounts import Accounts, Role
 from database import migrate, open_engine
+from schemas.vocabulary import Recipient
 
 app = typer.Typer(
     help="Console accounts: MASH screeners, practitioners, auditors, administrators.",

@@ -17,25 +17,21 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from adapters import KafkaPublisher
-from alerts import AlertStore, ScreeningDecision
 from alerts.auditing import decided, queue_read
+from alerts.store import AlertStore, ScreeningDecision
 from broker.auditing import audit_message
 from broker.heap import keep_long_lived_out_of_collections
-from broker.runtime import require_bootstrap
+from broker.publishing import KafkaPublisher
 from broker.settings import BrokerSettings
-from broker.topics import Recipient
-from consent import DataKeyStore, load_policy
+from consent import load_policy
+from consent.keys import DataKeyStore
 from database import migrate, open_engine
+from ehx.runtime import require_bootstrap
 from schemas.audit import AuditRecord
-from timeline import (
-    TimelineQuery,
-    TimelineStore,
-    UnknownEntry,
-    audit_record,
-    open_entry,
-    rebuild,
-)
+from schemas.vocabulary import Recipient
+from timeline.reading import audit_record, open_entry
+from timeline.service import rebuild
+from timeline.store import TimelineQuery, TimelineStore, UnknownEntry
 
 console = Console()
 JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]

@@ -1,6 +1,6 @@
-"""The intake service: verify raw events' signatures, quarantine the bad, keep the good."""
+"""The intake service: verify raw events' signatures, quarantine the bad, keep the good.
 
-from intake.service import GROUP, check, register_intake
-from intake.store import IntakeStore, ReceivedEvent
+No pure rules of its own: ``intake.service`` subscribes, ``intake.store`` keeps.
+"""
 
-__all__ = ["GROUP", "IntakeStore", "ReceivedEvent", "check", "register_intake"]
+__all__: list[str] = []

@@ -20,6 +20,7 @@ from itertools import groupby
 from typing import Protocol
 
 from linker.names import fold, postcode_key
+from schemas.vocabulary import OUTSIDE_ROLES
 
 #: Roles whose people, in one event at one address, are one household.
 HOUSEHOLD_ROLES = frozenset(
@@ -38,8 +39,6 @@ HOUSEHOLD_ROLES = frozenset(
         "other_adult",
     }
 )
-#: Roles that say nothing about family: a neighbour who called, a witness.
-OUTSIDE_ROLES = frozenset({"witness", "reporting_person"})
 
 
 def household_key(address: str | None, postcode: str | None) -> str | None:

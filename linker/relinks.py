@@ -13,10 +13,10 @@ from datetime import datetime
 from itertools import groupby
 from uuid import UUID
 
-from linker.families import OUTSIDE_ROLES
 from linker.index import Band, LinkPolicy, confidence
 from linker.store import LinkedMention
 from schemas.links import Relink, SubjectLink
+from schemas.vocabulary import OUTSIDE_ROLES
 
 #: (event id, subject index) to (person id, family id).
 Links = dict[tuple[str, int], tuple[str, str]]

@@ -42,12 +42,12 @@ from broker.consuming import (
 from broker.publishing import MessagePublisher, OutboundMessage
 from broker.topics import RAW_TOPICS, Topic
 from database.retry import store_after_publish
-from linker.families import OUTSIDE_ROLES, FamilyIndex, Member, regroup
+from linker.families import FamilyIndex, Member, regroup
 from linker.index import Band, IdentityIndex, Op
 from linker.mentions import mentions_of
 from linker.relinks import current_links, relinks
 from linker.store import LinkedMention, LinkReview, LinkStore
-from schemas import CanonicalEvent, SignatureVerifier
+from schemas import CanonicalEvent, SignatureVerifier, family_key
 from schemas.audit import Action, AuditRecord, stable_id
 from schemas.errors import LinkDecisionRefused
 from schemas.links import Relink, ReviewDecision
@@ -214,14 +214,6 @@ def review_message(decision: ReviewDecision) -> OutboundMessage:
     return OutboundMessage(
         Topic.LINKS.value, decision.review_id.encode(), decision.model_dump_json().encode(), ()
     )
-
-
-def family_key(event: CanonicalEvent) -> str:
-    """The partition key: the family of the first subject who is family, not a bystander."""
-    for subject in event.subjects:
-        if subject.role.value not in OUTSIDE_ROLES and subject.family_id:
-            return subject.family_id
-    return event.subjects[0].family_id or str(event.event_id)
 
 
 def linked_message(linked: CanonicalEvent, accepted_at: str | None) -> OutboundMessage:

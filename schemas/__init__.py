@@ -10,6 +10,7 @@ from schemas.envelope import (
     Subject,
     TraceContext,
     canonical_json,
+    family_key,
     new_event_id,
 )
 from schemas.errors import ExchangeError, KeyMissing, RecordRefused, SignatureInvalid
@@ -28,15 +29,18 @@ from schemas.payloads import (
 )
 from schemas.signing import EventSigner, KeySettings, KeyStore, SignatureVerifier
 from schemas.vocabulary import (
+    OUTSIDE_ROLES,
     THINK_FAMILY_PROBLEMS,
     Agency,
     Category,
     EventType,
+    Recipient,
     Role,
     Sensitivity,
 )
 
 __all__ = [
+    "OUTSIDE_ROLES",
     "SCHEMA_VERSION",
     "THINK_FAMILY_PROBLEMS",
     "Agency",
@@ -57,6 +61,7 @@ __all__ = [
     "MissingEducation",
     "Payload",
     "PoliceIncident",
+    "Recipient",
     "RecordRefused",
     "Role",
     "SchoolAttendance",
@@ -71,5 +76,6 @@ __all__ = [
     "TraceContext",
     "canonical_json",
     "export_json_schemas",
+    "family_key",
     "new_event_id",
 ]

@@ -12,7 +12,7 @@ import orjson
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from schemas.payloads import Payload
-from schemas.vocabulary import Agency, Category, EventType, Role, Sensitivity
+from schemas.vocabulary import OUTSIDE_ROLES, Agency, Category, EventType, Role, Sensitivity
 
 #: Bumped only for a change a reader of the previous version cannot read; adding an
 #: optional field is not such a change (see tests/schemas/test_compatibility.py).
@@ -151,6 +151,18 @@ class CanonicalEvent(_Model):
     def from_bytes(cls, data: bytes) -> CanonicalEvent:
         """Parse an event from the wire; raises ``pydantic.ValidationError`` if malformed."""
         return cls.model_validate_json(data)
+
+
+def family_key(event: CanonicalEvent) -> str:
+    """The partition key: the family of the first subject who is family, not a bystander.
+
+    One family, one partition, in order: the linker keys ``ehx.linked`` by it, and every
+    later stage names an event's family by it.
+    """
+    for subject in event.subjects:
+        if subject.role.value not in OUTSIDE_ROLES and subject.family_id:
+            return subject.family_id
+    return event.subjects[0].family_id or str(event.event_id)
 
 
 def signed_bytes(body: dict[str, Any]) -> bytes:

@@ -14,6 +14,22 @@ class Agency(StrEnum):
     HOUSING = "housing"
 
 
+class Recipient(StrEnum):
+    """Who may receive a view of an event: the MASH, the early help hub, and each agency."""
+
+    MASH = "mash"
+    EARLY_HELP = "early_help"
+    POLICE = "police"
+    HEALTH = "health"
+    SCHOOLS = "schools"
+    HOUSING = "housing"
+
+
+#: Roles of people named in a record who are not of the family it is about: they are
+#: linked as people, but join no family through it.
+OUTSIDE_ROLES = frozenset({"witness", "reporting_person"})
+
+
 class EventType(StrEnum):
     """What happened, one value per canonical payload."""
 

@@ -13,7 +13,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from adapters import OutboundMessage
+from broker.publishing import OutboundMessage
 
 EXAMPLES = Path(str(resources.files("ehx") / "examples"))
 

@@ -14,7 +14,6 @@ PACKAGES = [
     "database",
     "consent",
     "api",
-    "bench",
     "linker",
     "timeline",
     "alerts",

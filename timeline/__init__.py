@@ -1,29 +1,7 @@
-"""Recipients' family timelines: the store, reading with keys, the service, and rebuild."""
+"""Recipients' family timelines: ``timeline.store`` keeps them, ``timeline.reading`` opens
+an entry with its data key, ``timeline.service`` subscribes and rebuilds.
 
-from timeline.reading import Entry, audit_record, basis_text, describe, open_entry
-from timeline.service import SHARE_TOPICS, rebuild, register_timeline
-from timeline.store import (
-    Applied,
-    TimelinePage,
-    TimelineQuery,
-    TimelineStore,
-    UnknownEntry,
-    parse_message,
-)
+No pure rules of its own (what a recipient sees is decided in ``consent``).
+"""
 
-__all__ = [
-    "SHARE_TOPICS",
-    "Applied",
-    "Entry",
-    "TimelinePage",
-    "TimelineQuery",
-    "TimelineStore",
-    "UnknownEntry",
-    "audit_record",
-    "basis_text",
-    "describe",
-    "open_entry",
-    "parse_message",
-    "rebuild",
-    "register_timeline",
-]
+__all__: list[str] = []

@@ -23,9 +23,10 @@ from broker import telemetry
 from broker.consuming import batch_records, batch_subscriber, parsed, quarantined
 from broker.publishing import MessagePublisher, OutboundMessage
 from broker.settings import BrokerSettings
-from broker.topics import Recipient, Topic
+from broker.topics import Topic
 from schemas.quarantine import QuarantineRecord
 from schemas.views import Retraction, ShareView
+from schemas.vocabulary import Recipient
 from timeline.store import Applied, TimelineStore, parse_message
 
 GROUP = "timeline"

@@ -8,7 +8,9 @@ import json
 import pytest
 from sqlalchemy import Engine
 
-from adapters import ADAPTERS, Ingestor, RecordRegistry
+from adapters import ADAPTERS
+from adapters.ingest import Ingestor
+from adapters.registry import RecordRegistry
 from broker.topics import Topic
 from schemas import Agency, CanonicalEvent, KeyStore
 from schemas.quarantine import QuarantineRecord

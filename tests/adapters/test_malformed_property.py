@@ -18,9 +18,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from adapters import ADAPTERS, Ingestor, RecordRegistry
+from adapters import ADAPTERS
 from adapters.checks import nhs_number_problem, upn_problem
-from adapters.ingest import UNEXPECTED
+from adapters.ingest import UNEXPECTED, Ingestor
+from adapters.registry import RecordRegistry
 from adapters.schools import HEADER
 from broker.topics import Topic
 from database import migrate, open_engine

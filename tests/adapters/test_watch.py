@@ -7,7 +7,7 @@ import os
 import time
 from pathlib import Path
 
-from adapters import IngestSummary
+from adapters.ingest import IngestSummary
 from adapters.watch import FolderWatcher
 
 

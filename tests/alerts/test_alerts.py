@@ -8,7 +8,8 @@ from uuid import uuid4
 import pytest
 from sqlalchemy import Engine
 
-from alerts import AlertStore, LevelOfNeed, ScreeningDecision, picture, suggest_level
+from alerts import LevelOfNeed, picture, suggest_level
+from alerts.store import AlertStore, ScreeningDecision
 from schemas import ExchangeError
 from schemas.views import ShareView
 from tests.consent.fakes import NOW, linked_khans, memory_engine

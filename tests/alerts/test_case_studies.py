@@ -10,16 +10,20 @@ from pathlib import Path
 from sqlalchemy import Engine, create_engine
 
 from adapters import ADAPTERS
-from alerts import AlertDesk, AlertStore, LevelOfNeed
-from broker.topics import Recipient
-from consent import ConsentEngine, ConsentRecord, ConsentRegistry, Giver, Purpose, load_policy
+from alerts import LevelOfNeed
+from alerts.desk import AlertDesk
+from alerts.store import AlertStore
+from consent import ConsentRecord, ConsentRegistry, Giver, Purpose, load_policy
+from consent.engine import ConsentEngine
 from consent.memory import MemoryKeyVault, MemoryLedger
 from database import migrate
-from linker import Linker, LinkStore
+from linker.service import Linker
+from linker.store import LinkStore
 from schemas import Agency, CanonicalEvent, Category
+from schemas.vocabulary import Recipient
 from tests.consent.fakes import KHAN_FILES, NOW
 from tests.helpers import EXAMPLES
-from timeline import TimelineQuery, TimelineStore
+from timeline.store import TimelineQuery, TimelineStore
 
 COREY = Path(__file__).parent.parent / "fixtures" / "corey"
 COREY_FILES = (
@@ -59,7 +63,7 @@ class Exchange:
         self._deliver(self.consent.on_record(consent, NOW))
 
     def _deliver(self, out: object) -> None:
-        from consent import Outbox
+        from consent.engine import Outbox
 
         assert isinstance(out, Outbox)
         self.ledger.save(out)

@@ -7,7 +7,8 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from sqlalchemy import Engine
 
-from alerts import AlertStore, Escalation, SchoolCalendar
+from alerts import Escalation, SchoolCalendar
+from alerts.store import AlertStore
 from consent import load_policy
 from consent.policy import Holiday
 from schemas.views import ShareView

@@ -25,7 +25,8 @@ from faststream.kafka import KafkaBroker
 from sqlalchemy import Engine
 
 from adapters import ADAPTERS
-from alerts import AlertDesk, AlertStore
+from alerts.desk import AlertDesk
+from alerts.store import AlertStore
 from api import AgencyCredentials
 from api.credentials import AUDITOR
 from audit.access import AccessLog
@@ -35,15 +36,19 @@ from audit.service import AuditService, Checkpointer, register_audit
 from audit.verify import verify
 from broker.publishing import KafkaPublisher
 from broker.settings import BrokerSettings
-from broker.topics import Recipient
-from consent import ConsentEngine, ConsentStore, DataKeyStore, load_policy
-from linker import Linker, LinkStore
+from consent import load_policy
+from consent.engine import ConsentEngine
+from consent.keys import DataKeyStore
+from consent.store import ConsentStore
+from linker.service import Linker
+from linker.store import LinkStore
 from schemas import Agency, CanonicalEvent
+from schemas.vocabulary import Recipient
 from tests.api.test_ingest_api import auth, client
 from tests.consent.fakes import KHAN_FILES, NOW
 from tests.helpers import EXAMPLES, read_json
 from tests.integration.test_pipeline import wait_for
-from timeline import TimelineStore
+from timeline.store import TimelineStore
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 __all__ = ["client"]

@@ -12,10 +12,13 @@ import pytest
 from sqlalchemy import Engine
 
 from api import AgencyCredentials
-from broker.topics import Recipient, Topic
-from consent import ConsentEngine, ConsentRecord, ConsentStore, load_policy
+from broker.topics import Topic
+from consent import ConsentRecord, load_policy
+from consent.engine import ConsentEngine
 from consent.memory import MemoryKeyVault
+from consent.store import ConsentStore
 from schemas import Agency
+from schemas.vocabulary import Recipient
 from tests.api.test_ingest_api import auth, client
 from tests.consent.fakes import NOW, linked_khans
 from tests.helpers import read_json

@@ -19,11 +19,12 @@ import pytest
 import uvicorn
 from sqlalchemy import Engine
 
-from api import AgencyCredentials, create_app
+from api import AgencyCredentials
 from broker.admin import apply_topology
 from broker.embedded import free_port
 from broker.settings import BrokerSettings
 from console.web import ConsoleSettings
+from ehx.web import create_app
 from schemas import Agency, KeyStore
 from tests.helpers import EXAMPLES
 

@@ -11,14 +11,19 @@ import httpx
 import pytest
 from sqlalchemy import Engine
 
-from alerts import AlertDesk, AlertStore
+from alerts.desk import AlertDesk
+from alerts.store import AlertStore
 from api import AgencyCredentials
-from broker.topics import Recipient, Topic
-from consent import ConsentEngine, ConsentStore, DataKeyStore, load_policy
+from broker.topics import Topic
+from consent import load_policy
+from consent.engine import ConsentEngine
+from consent.keys import DataKeyStore
+from consent.store import ConsentStore
+from schemas.vocabulary import Recipient
 from tests.api.test_ingest_api import auth, client
 from tests.consent.fakes import NOW, linked_khans
 from tests.helpers import read_json
-from timeline import TimelineStore
+from timeline.store import TimelineStore
 
 pytestmark = pytest.mark.kafka
 __all__ = ["client"]

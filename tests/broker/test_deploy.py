@@ -7,8 +7,9 @@ from typing import Any
 
 import yaml
 
-from broker.topics import SPECS, TOPOLOGY, Recipient, Topic
+from broker.topics import SPECS, TOPOLOGY, Topic
 from schemas import Agency
+from schemas.vocabulary import Recipient
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 

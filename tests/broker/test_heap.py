@@ -56,31 +56,6 @@ def test_a_cycle_frozen_then_dropped_is_freed_when_the_next_job_releases_the_fro
         gc.set_threshold(*before)
 
 
-def test_a_batch_consumer_collects_between_batches_and_frees_a_batchs_cycles() -> None:
-    class Node:
-        other: Node
-
-    before = gc.get_threshold()
-    heap.collect_between_batches()
-    try:
-        # Inside a batch nothing walks its objects, however many it makes.
-        assert gc.get_threshold()[0] == heap.BACKSTOP
-        a, b = Node(), Node()
-        a.other, b.other = b, a  # garbage only a collection can free
-        gone = weakref.ref(a)
-        del a, b
-        assert gone() is not None
-        generations = [heap.before_batch() for _ in range(heap.FULL_EVERY)]
-        assert gone() is None  # the first collection between batches freed it
-        # The young every batch, the middle every 20th, everything every 200th.
-        assert generations.count(2) == 1
-        assert generations.count(1) == heap.FULL_EVERY // heap.MIDDLE_EVERY - 1
-    finally:
-        gc.callbacks.remove(heap._freeze_survivors)
-        gc.unfreeze()
-        gc.set_threshold(*before)
-
-
 def test_a_benchmark_sees_how_long_each_collection_stopped_the_process() -> None:
     class Node:
         other: Node

@@ -8,10 +8,12 @@ from datetime import UTC, datetime
 from sqlalchemy import create_engine
 
 from adapters import ADAPTERS
-from consent import ConsentEngine, ConsentRegistry, load_policy
+from consent import ConsentRegistry, load_policy
+from consent.engine import ConsentEngine
 from consent.memory import MemoryKeyVault, MemoryLedger
 from database import migrate
-from linker import Linker, LinkStore
+from linker.service import Linker
+from linker.store import LinkStore
 from schemas import Agency, CanonicalEvent
 from tests.helpers import EXAMPLES
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from broker.topics import Recipient
 from consent import ConsentRecord, ConsentState, Giver, Purpose, SubjectKind
 from consent.auditing import consent_acts, decision_acts, outbox_records
 from consent.engine import Outbox
 from schemas import Category
 from schemas.audit import Action, stable_id
 from schemas.views import Retraction, ShareView
+from schemas.vocabulary import Recipient
 from tests.consent.fakes import NOW, linked_khans, memory_engine
 
 

@@ -11,7 +11,6 @@ from typing import Any
 
 import pytest
 
-from broker.topics import Recipient
 from consent import (
     ConsentRecord,
     ConsentState,
@@ -28,6 +27,7 @@ from consent import (
 )
 from consent.policy import default_policy_path
 from schemas import THINK_FAMILY_PROBLEMS, CanonicalEvent, Category, EventType, Role
+from schemas.vocabulary import Recipient
 from tests.consent.fakes import NOW, linked_khans
 
 POLICY = load_policy()

@@ -15,15 +15,12 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
-from broker.topics import Recipient
 from consent import (
     ConsentRecord,
     ConsentState,
     Decision,
     Giver,
     HarmAssertion,
-    KeyDestroyed,
-    Outbox,
     Outcome,
     OverrideReview,
     Purpose,
@@ -31,11 +28,13 @@ from consent import (
     SubjectKind,
     decide_for,
     harm_hits,
-    open_box,
 )
+from consent.engine import Outbox
+from consent.keys import KeyDestroyed, open_box
 from consent.views import seal_context
 from schemas import Category
 from schemas.views import ShareView
+from schemas.vocabulary import Recipient
 from tests.consent.fakes import NOW, linked_khans, memory_engine
 
 KHANS = linked_khans()

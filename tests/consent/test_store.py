@@ -9,22 +9,20 @@ import orjson
 import pytest
 from sqlalchemy import Engine, select
 
-from broker.topics import Recipient
 from consent import (
-    ConsentEngine,
-    ConsentLedger,
     ConsentRecord,
     ConsentRegistry,
-    ConsentStore,
     HarmAssertion,
-    Outbox,
     OverrideReview,
     ReviewOutcome,
     load_policy,
 )
+from consent.engine import ConsentEngine, ConsentLedger, Outbox
 from consent.keys import DataKeyStore
 from consent.memory import MemoryKeyVault, MemoryLedger
+from consent.store import ConsentStore
 from database import consent_events
+from schemas.vocabulary import Recipient
 from tests.consent.fakes import NOW, linked_khans
 
 KHANS = linked_khans()

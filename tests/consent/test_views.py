@@ -6,12 +6,12 @@ from datetime import timedelta
 
 import pytest
 
-from broker.topics import Recipient
-from consent import ConsentRecord, ConsentState, Giver, KeyDestroyed, Purpose, SubjectKind, open_box
-from consent.keys import seal
+from consent import ConsentRecord, ConsentState, Giver, Purpose, SubjectKind
+from consent.keys import KeyDestroyed, open_box, seal
 from consent.views import seal_context
 from schemas import Category, Role
 from schemas.views import Retraction, ShareView
+from schemas.vocabulary import Recipient
 from tests.consent.fakes import NOW, linked_khans, memory_engine
 
 KHANS = linked_khans()

@@ -21,9 +21,9 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine
 
-from broker.topics import Recipient
 from console.accounts import Accounts, Role
 from schemas import KeyStore
+from schemas.vocabulary import Recipient
 from tests.api.test_audit_api import audit_service, khans_with_a_plan
 from tests.api.test_ingest_api import serve
 

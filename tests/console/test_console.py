@@ -17,13 +17,13 @@ import httpx
 import pytest
 from sqlalchemy import Engine
 
-from alerts import AlertStore
-from broker.topics import Recipient, Topic
+from alerts.store import AlertStore
+from broker.topics import Topic
 from console.accounts import Accounts, Role
 from console.web import ConsoleSettings
-from linker import LinkStore
-from linker.store import LinkReview
+from linker.store import LinkReview, LinkStore
 from schemas import KeyStore
+from schemas.vocabulary import Recipient
 from tests.api.test_audit_api import khans_with_a_plan
 from tests.api.test_ingest_api import serve
 from tests.helpers import read_json

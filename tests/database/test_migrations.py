@@ -15,8 +15,8 @@ from sqlalchemy import Engine, insert, text
 
 from database import link_reviews
 from database.engine import MIGRATIONS, migrate, open_engine
-from linker import LinkStore
 from linker.index import JournalEntry, Op
+from linker.store import LinkStore
 from tests.conftest import POSTGRES_URL, _drop_postgres, _fresh_postgres
 
 

@@ -23,7 +23,7 @@ from consent.keys import DataKeyStore
 from database import data_keys, source_records, timeline_entries
 from database.engine import migrate, open_engine
 from schemas import Agency
-from timeline import TimelineStore
+from timeline.store import TimelineStore
 
 NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
 ROWS = 5_000

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from adapters import ADAPTERS
-from intake import check
+from intake.service import check
 from schemas import Agency, CanonicalEvent, KeyStore
 from tests.helpers import EXAMPLES
 

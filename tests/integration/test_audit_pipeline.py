@@ -12,18 +12,21 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import Engine
 
-from adapters import ADAPTERS, Ingestor, KafkaPublisher, RecordRegistry
+from adapters import ADAPTERS
+from adapters.ingest import Ingestor
+from adapters.registry import RecordRegistry
 from audit import queries
 from audit.ledger import AuditLedger
 from audit.verify import verify
+from broker.publishing import KafkaPublisher
 from broker.settings import BrokerSettings
-from broker.topics import Recipient
 from consent import ConsentRecord, ConsentState, Giver, Purpose, SubjectKind
 from consent.service import consent_message
 from schemas import Agency, Category, KeyStore
+from schemas.vocabulary import Recipient
 from tests.integration.test_consent_service import ingest_khans
 from tests.integration.test_pipeline import pipeline, wait_for
-from timeline import TimelineQuery, TimelineStore
+from timeline.store import TimelineQuery, TimelineStore
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 __all__ = ["pipeline"]

@@ -15,13 +15,18 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from sqlalchemy import Engine, select
 
-from adapters import ADAPTERS, Ingestor, KafkaPublisher, RecordRegistry
+from adapters import ADAPTERS
+from adapters.ingest import Ingestor
+from adapters.registry import RecordRegistry
+from broker.publishing import KafkaPublisher
 from broker.settings import BrokerSettings
-from broker.topics import Recipient, Topic
-from consent import ConsentRecord, ConsentState, ConsentStore, Giver, Purpose, SubjectKind
+from broker.topics import Topic
+from consent import ConsentRecord, ConsentState, Giver, Purpose, SubjectKind
 from consent.service import consent_message
+from consent.store import ConsentStore
 from database import source_records
 from schemas import Agency, Category, KeyStore, Role
+from schemas.vocabulary import Recipient
 from tests.helpers import EXAMPLES, read_json
 from tests.integration.test_pipeline import FILES, pipeline, quarantined, wait_for
 

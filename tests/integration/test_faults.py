@@ -25,7 +25,6 @@ import pytest
 from sqlalchemy import Engine
 
 from bench.faults import (
-    SERVICES,
     SESSION_TIMEOUT_S,
     Disruption,
     Rate,
@@ -42,6 +41,7 @@ from bench.postgres import PostgresUnavailable, PrivateCluster
 from broker.admin import apply_topology
 from broker.embedded import EmbeddedBroker
 from broker.settings import BrokerSettings
+from ehx.runtime import SERVICES
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 SCALE = int(os.environ.get("EHX_FAULT_SCALE", "1"))

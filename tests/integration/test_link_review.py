@@ -18,14 +18,17 @@ import httpx
 import pytest
 from sqlalchemy import Engine
 
-from adapters import ADAPTERS, Ingestor, KafkaPublisher, RecordRegistry
+from adapters import ADAPTERS
+from adapters.ingest import Ingestor
+from adapters.registry import RecordRegistry
 from api import AgencyCredentials
 from audit.ledger import AuditLedger
+from broker.publishing import KafkaPublisher
 from broker.settings import BrokerSettings
-from broker.topics import Recipient
-from linker import LinkStore
+from linker.store import LinkStore
 from schemas import Agency, KeyStore
 from schemas.views import ShareView
+from schemas.vocabulary import Recipient
 from tests.api.test_ingest_api import auth, serve
 from tests.integration.test_pipeline import pipeline, wait_for
 from tests.linker.test_review import MOHAMMED, MUHAMMAD, police_line

@@ -17,13 +17,16 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from sqlalchemy import Engine, select
 
-from adapters import ADAPTERS, Ingestor, KafkaPublisher, RecordRegistry
+from adapters import ADAPTERS
+from adapters.ingest import Ingestor
+from adapters.registry import RecordRegistry
 from broker.admin import apply_topology
-from broker.app import build_services
+from broker.publishing import KafkaPublisher
 from broker.settings import BrokerSettings
 from broker.topics import Topic
 from database import received_events, source_records
 from database.settings import DatabaseSettings
+from ehx.services import build_services
 from schemas import Agency, CanonicalEvent, KeySettings, KeyStore
 from schemas.quarantine import QuarantineRecord
 from tests.helpers import EXAMPLES, read_json

@@ -15,14 +15,18 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from sqlalchemy import Engine
 
-from adapters import ADAPTERS, Ingestor, KafkaPublisher, RecordRegistry
+from adapters import ADAPTERS
+from adapters.ingest import Ingestor
+from adapters.registry import RecordRegistry
 from audit.ledger import AuditLedger
+from broker.publishing import KafkaPublisher
 from broker.settings import BrokerSettings
-from broker.topics import Recipient, Topic
-from consent import ConsentStore
+from broker.topics import Topic
 from consent.decide import Outcome
+from consent.store import ConsentStore
 from schemas import Agency, KeyStore
 from schemas.links import ReviewDecision
+from schemas.vocabulary import Recipient
 from tests.helpers import read_json
 from tests.integration.test_pipeline import pipeline, wait_for
 from tests.linker.test_review import police_line

@@ -18,7 +18,7 @@ from sqlalchemy import Engine, func, select
 
 from audit.ledger import AuditLedger
 from broker.topics import Topic
-from consent import ConsentStore
+from consent.store import ConsentStore
 from database import sharing_decisions, timeline_entries
 from schemas import Agency, KeyStore
 from tests.integration.test_pipeline import pipeline, wait_for

@@ -18,9 +18,8 @@ from sqlalchemy.exc import OperationalError
 
 from broker.topics import Topic
 from database import linker_mentions, retry
-from linker import LinkStore
 from linker.index import JournalEntry
-from linker.store import LinkedMention
+from linker.store import LinkedMention, LinkStore
 from schemas import KeyStore
 from schemas.links import ReviewDecision
 from tests.helpers import read_json

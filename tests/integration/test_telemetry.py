@@ -20,14 +20,17 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from sqlalchemy import Engine
 
-from adapters import ADAPTERS, Ingestor, KafkaPublisher, RecordRegistry
-from alerts import AlertStore
+from adapters import ADAPTERS
+from adapters.ingest import Ingestor
+from adapters.registry import RecordRegistry
+from alerts.store import AlertStore
 from audit.ledger import AuditLedger, Found
 from broker import telemetry
+from broker.publishing import KafkaPublisher
 from broker.settings import BrokerSettings
 from schemas import Agency, KeyStore
 from tests.integration.test_pipeline import pipeline, wait_for
-from timeline import TimelineQuery, TimelineStore
+from timeline.store import TimelineQuery, TimelineStore
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 __all__ = ["pipeline"]

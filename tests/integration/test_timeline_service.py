@@ -13,17 +13,18 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine
 
-from adapters import KafkaPublisher
-from alerts import AlertStore
+from alerts.store import AlertStore
+from broker.publishing import KafkaPublisher
 from broker.settings import BrokerSettings
-from broker.topics import Recipient
 from consent import ConsentRecord, ConsentState, Giver, Purpose, SubjectKind
 from consent.service import consent_message
 from database import migrate, open_engine
 from schemas import Category, KeyStore
+from schemas.vocabulary import Recipient
 from tests.integration.test_consent_service import ingest_khans
 from tests.integration.test_pipeline import pipeline, wait_for
-from timeline import TimelineQuery, TimelineStore, rebuild
+from timeline.service import rebuild
+from timeline.store import TimelineQuery, TimelineStore
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 __all__ = ["pipeline"]

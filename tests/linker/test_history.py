@@ -8,9 +8,10 @@ from datetime import UTC, datetime
 from sqlalchemy import Engine
 
 from intake.store import IntakeStore, ReceivedEvent
-from linker import Linker, LinkStore
 from linker.history import Appearance, history
 from linker.people import family_history
+from linker.service import Linker
+from linker.store import LinkStore
 from schemas import Agency
 from tests.linker.test_service import events
 

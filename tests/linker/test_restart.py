@@ -7,15 +7,14 @@ from sqlalchemy import Engine
 
 from adapters import ADAPTERS
 from adapters.framing import RawRecord
+from bench.city import generate_city
+from bench.evaluate import NOW
 from database import migrate
-from linker import LinkStore
-from linker.city import generate_city
-from linker.evaluate import NOW
 from linker.families import regroup
 from linker.index import JournalEntry, Op
 from linker.relinks import current_links
 from linker.service import Linker
-from linker.store import LinkedMention
+from linker.store import LinkedMention, LinkStore
 from schemas import Agency, CanonicalEvent
 
 

@@ -12,9 +12,9 @@ from sqlalchemy import Engine
 
 from adapters import ADAPTERS
 from database import migrate
-from linker import LinkStore
 from linker.people import composition, merge_decision
 from linker.service import Linker
+from linker.store import LinkStore
 from schemas import Agency, CanonicalEvent
 from schemas.errors import LinkDecisionRefused
 from schemas.links import ReviewDecision

@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 from sqlalchemy import Engine
 
 from adapters import ADAPTERS
-from linker import Linker, LinkStore
-from linker.service import family_key
-from schemas import Agency, CanonicalEvent
+from linker.service import Linker
+from linker.store import LinkStore
+from schemas import Agency, CanonicalEvent, family_key
 from tests.helpers import EXAMPLES
 
 NOW = datetime(2026, 11, 23, 12, tzinfo=UTC)

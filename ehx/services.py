@@ -1,7 +1,7 @@
-"""The FastStream application that wires the services to the broker.
+"""The composition root of the services: one FastStream app with each stage's subscribers.
 
-Resources (the database engine, the keys) are opened here, in the lifespan, never
-at import.
+Resources (the database engine, the keys) are opened here, in the lifespan, never at
+import. ``broker/`` knows the topology and the wire; this module knows the services.
 """
 
 from __future__ import annotations
@@ -9,22 +9,16 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from faststream import FastStream
 from faststream.kafka import KafkaBroker
-from faststream.security import (
-    BaseSecurity,
-    SASLPlaintext,
-    SASLScram256,
-    SASLScram512,
-)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy import Engine
 
-from alerts import AlertDesk, AlertStore, sweep_escalations
+from alerts.desk import AlertDesk
+from alerts.store import AlertStore, sweep_escalations
 from audit.access import AccessLog
 from audit.checkpoints import Due
 from audit.ledger import AuditLedger
@@ -35,92 +29,36 @@ from audit.service import (
     checkpoint_timer,
     register_audit,
 )
-from broker import pacing, telemetry
-from broker.heap import collect_between_batches, freeze_start_up, record_stops
+from broker import telemetry
+from broker.heap import freeze_start_up, keep_long_lived_out_of_collections, record_stops
 from broker.logs import protect_logs
 from broker.publishing import KafkaPublisher
+from broker.security import security_for
 from broker.settings import BrokerSettings
-from consent import ConsentService, ConsentStore, DataKeyStore, load_policy, register_consent
+from consent import load_policy
+from consent.keys import DataKeyStore
 from consent.policy import PolicySettings
-from consent.service import sweep_expiries
+from consent.service import ConsentService, register_consent, sweep_expiries
+from consent.store import ConsentStore
 from database import WalCheckpointer, checkpoint_in_background, migrate, open_engine
 from database.settings import DatabaseSettings
-from intake import IntakeStore, register_intake
-from linker import Linker, LinkStore, register_linker
+from ehx.runtime import SERVICES
+from intake.service import register_intake
+from intake.store import IntakeStore
+from linker.service import Linker, register_linker
+from linker.store import LinkStore
 from schemas import KeySettings, KeyStore
-from timeline import TimelineStore, register_timeline
-
-
-def security_for(settings: BrokerSettings) -> BaseSecurity | None:
-    """FastStream's security object for the configured protocol."""
-    options = settings.client_options()
-    ssl_context = options.get("ssl_context")
-    use_ssl = settings.security_protocol == "SASL_SSL"
-    if settings.security_protocol.startswith("SASL"):
-        username = settings.sasl_username or ""
-        password = settings.sasl_password.get_secret_value() if settings.sasl_password else ""
-        kinds: dict[str, type[SASLPlaintext | SASLScram256 | SASLScram512]] = {
-            "PLAIN": SASLPlaintext,
-            "SCRAM-SHA-256": SASLScram256,
-            "SCRAM-SHA-512": SASLScram512,
-        }
-        kind = kinds[settings.sasl_mechanism or "PLAIN"]
-        return kind(username, password, ssl_context=ssl_context, use_ssl=use_ssl)
-    if settings.security_protocol == "SSL":
-        return BaseSecurity(ssl_context=ssl_context, use_ssl=True)
-    return None
-
-
-#: The services, in pipeline order (the timeline service raises alerts too; the audit
-#: service keeps the ledger every other one writes to).
-SERVICES = ("intake", "linker", "consent", "timeline", "audit")
-#: Off the alert's path: the store of raw events and the audit ledger. Nothing waits for
-#: them (a stage publishes its audit records before it commits, not before the ledger
-#: holds them), so where the services share one machine they give way when the CPU is
-#: short, as in a burst, and catch up after it.
-BACKGROUND = frozenset({"intake", "audit"})
+from timeline.service import register_timeline
+from timeline.store import TimelineStore
 
 
 class ServiceSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="EHX_", frozen=True, extra="ignore")
 
-    #: The ``nice`` increment of a process that runs only ``BACKGROUND`` services (0: none).
-    #: At 19 such a process gets about 1.5% of a busy core's share of the CPU while the
-    #: alert's path wants it (at 10, about a tenth), and all of what is left. Measured at
-    #: 1,000 records/s, two rounds alternated: alert p99 4.5 and 3.8 s at 10, 3.4 and 3.4 s
-    #: at 19 (docs/performance.md).
-    background_nice: int = 19
-    #: Such a process also waits, before each batch, while tasks queue for the CPU for
-    #: more than this share of the time (``broker.pacing``; 0: never waits), for at most
-    #: ``background_wait_longest`` seconds a batch. ``nice`` alone let the two take 2.9 s
-    #: of CPU in a 10 s burst at 1,000 records/s (docs/performance.md).
-    background_wait_share: float = 0.25
-    background_wait_longest: float = 5.0
     #: A directory where each process writes, as it stops, how long each garbage
     #: collection stopped it (``collector-SERVICE.json``: ``heap.record_stops``' start,
     #: generation, seconds and objects freed). For benchmarks; unset, nothing is timed.
     collector_reports: Path | None = None
-
-
-def give_way(only: frozenset[str] | None, settings: ServiceSettings | None = None) -> int:
-    """Lower this process's CPU priority if it runs only background services, and make
-    its batches wait for a free CPU (``broker.pacing``).
-
-    Returns the ``nice`` increment applied (0 if none).
-    """
-    settings = settings or ServiceSettings()
-    if not only or not only <= BACKGROUND:
-        return 0
-    if settings.background_wait_share > 0:
-        turns = pacing.CpuTurns(
-            settings.background_wait_share, longest=settings.background_wait_longest
-        )
-        pacing.wait_for_free_cpu(turns)
-    increment = settings.background_nice
-    if increment <= 0 or not hasattr(os, "nice"):
-        return 0
-    os.nice(increment)
-    return increment
 
 
 @dataclass
@@ -128,8 +66,8 @@ class Services:
     """The running services' shared resources.
 
     ``broker`` consumes; ``publisher`` is the one producer every service publishes its
-    batches through (large producer batches: see ``broker/publishing.py``). Start and
-    stop them together with ``start`` and ``stop``.
+    batches through (``broker/publishing.py``). Start and stop them together with
+    ``start`` and ``stop``.
     """
 
     broker: KafkaBroker
@@ -235,9 +173,8 @@ def build_services(
 
 def services_app(bootstrap: str, only: frozenset[str] | None = None) -> FastStream:
     """The FastStream app ``ehx up`` runs in the background (SIGTERM stops it cleanly)."""
-    collect_between_batches()
+    keep_long_lived_out_of_collections()
     settings = ServiceSettings()
-    give_way(only, settings)
     reports = settings.collector_reports
     stops = record_stops() if reports else []
     services = build_services(bootstrap, only=only)
@@ -263,15 +200,6 @@ def services_app(bootstrap: str, only: frozenset[str] | None = None) -> FastStre
         for task in tasks:
             task.cancel()
 
-    async def say_how_long_it_gave_way() -> None:
-        turns = pacing.current()
-        if turns is not None and turns.waits:
-            logging.getLogger("ehx.services").info(
-                "gave way to the alert path: %d batches waited for a free CPU, %.1f s in all",
-                turns.waits,
-                turns.waited,
-            )
-
     async def write_stops() -> None:
         if reports:
             name = "+".join(sorted(only)) if only else "services"
@@ -282,10 +210,5 @@ def services_app(bootstrap: str, only: frozenset[str] | None = None) -> FastStre
         on_startup=[services.publisher.start],
         after_startup=[start_sweep],
         on_shutdown=[stop_sweep],
-        after_shutdown=[
-            services.publisher.stop,
-            services.close_database,
-            say_how_long_it_gave_way,
-            write_stops,
-        ],
+        after_shutdown=[services.publisher.stop, services.close_database, write_stops],
     )

@@ -1,7 +1,7 @@
 """Linking measured against a synthetic city's kept truth (small here; 20,000 in the README)."""
 
-from linker.city import generate_city
-from linker.evaluate import evaluate, pair_scores
+from bench.city import generate_city
+from bench.evaluate import evaluate, pair_scores
 
 
 def test_pair_scores_count_pairs_from_cluster_sizes() -> None:

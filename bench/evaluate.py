@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 
 from adapters import ADAPTERS
 from adapters.framing import RawRecord
-from linker.city import City, generate_city
+from bench.city import City, generate_city
 from linker.families import FamilyIndex, Member
 from linker.index import Band, IdentityIndex, LinkPolicy
 from linker.mentions import mentions_of

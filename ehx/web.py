@@ -1,0 +1,23 @@
+"""The web application ``ehx serve`` runs: the API with the console's pages beside it."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from api import create_app as create_api
+from broker.settings import BrokerSettings
+from console.web import ConsoleSettings, install
+from schemas import KeyStore
+
+
+def create_app(
+    bootstrap: str,
+    database_url: str | None = None,
+    keys: KeyStore | None = None,
+    settings: BrokerSettings | None = None,
+    console: ConsoleSettings | None = None,
+) -> FastAPI:
+    """The API and the console, publishing to the broker at ``bootstrap``."""
+    app = create_api(bootstrap, database_url, keys, settings)
+    install(app, (settings or BrokerSettings()).data_dir, console)
+    return app
