@@ -24,6 +24,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from faststream.kafka import KafkaBroker
@@ -34,7 +35,14 @@ from audit.access import AccessLog
 from audit.checkpoints import Checkpoint, Due, sign
 from audit.ledger import AuditLedger
 from broker import telemetry
-from broker.consuming import batch_records, batch_subscriber, parsed, quarantined
+from broker.commit import BatchCommit, Store
+from broker.consuming import (
+    batch_records,
+    batch_subscriber,
+    parsed,
+    quarantined,
+    service_router,
+)
 from broker.publishing import MessagePublisher, OutboundMessage
 from broker.topics import Topic
 from consent.auditing import decision_acts, trace_id_of
@@ -113,8 +121,11 @@ def register_audit(
 ) -> None:
     """Attach the ledger's subscriber to ``broker``; refusals go out through ``publisher``."""
 
+    batches = BatchCommit(publisher)
+    router = service_router(GROUP)
+
     @batch_subscriber(
-        broker,
+        router,
         Topic.AUDIT.value,
         Topic.DECISIONS.value,
         group_id=GROUP,
@@ -139,9 +150,14 @@ def register_audit(
                 refused += quarantined(checked)
             else:
                 records.append(checked)
-        await publisher.publish(refused)
         async with service.lock:
-            await asyncio.to_thread(service.take, records, now)
+            # The ledger is one writer's chain: a write that may have committed is not
+            # made again, so a database that is away fails the batch (it is replayed).
+            await batches.commit(
+                refused, Store(partial(service.take, records, now), "audit ledger", retry=False)
+            )
+
+    broker.include_router(router)
 
 
 async def checkpoint_timer(service: AuditService, every: float) -> None:

@@ -1,15 +1,20 @@
-"""What every batch subscriber does alike: unpack the batch, verify events, quarantine the rest."""
+"""What every batch subscriber does alike: a router per service whose middleware counts
+each batch, the subscription itself, unpacking the batch, verifying its events and
+quarantining the rest. What a handler does with its output is ``broker.commit``'s."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from datetime import datetime
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, TypeVar, cast
 
-from faststream import AckPolicy
-from faststream.kafka import KafkaBroker
+from faststream import AckPolicy, BaseMiddleware, ContextRepo
+from faststream.kafka import KafkaBroker, KafkaRouter
 from faststream.kafka.annotations import KafkaMessage
 from faststream.message import StreamMessage
+from opentelemetry.trace import Span
 from pydantic import ValidationError
 
 from broker import telemetry
@@ -122,8 +127,77 @@ async def undecoded(message: StreamMessage[Any], original: Callable[..., Any]) -
     return message.body
 
 
+class BatchMetrics(BaseMiddleware):
+    """Counts each batch's records and their consumer lag, under the service's stage."""
+
+    def __init__(self, stage: str, msg: Any, /, *, context: ContextRepo) -> None:
+        super().__init__(msg, context=context)
+        self.stage = stage
+
+    async def consume_scope(
+        self, call_next: Callable[[Any], Awaitable[Any]], msg: StreamMessage[Any]
+    ) -> Any:
+        telemetry.record_batch(self.stage, batch_records(msg.raw_message))
+        return await call_next(msg)
+
+
+def service_router(stage: str) -> KafkaRouter:
+    """The router a service attaches its subscribers to (the composition root includes it
+    in the broker); its middleware records every batch's metrics under ``stage``."""
+
+    def metrics(msg: Any, /, *, context: ContextRepo) -> BatchMetrics:
+        return BatchMetrics(stage, msg, context=context)
+
+    return KafkaRouter(middlewares=(metrics,))
+
+
+@dataclass
+class VerifiedBatch:
+    """A batch's events whose signatures hold, each with its record, and the refusals
+    (for ``ehx.quarantine`` and ``ehx.audit``) of every record that is not one."""
+
+    stage: str
+    events: list[tuple[CanonicalEvent, Any]] = field(default_factory=list)
+    refused: list[OutboundMessage] = field(default_factory=list)
+
+    @contextmanager
+    def spans(self) -> Iterator[list[Span]]:
+        """A span per sampled event under its own trace, covering the batch's handling."""
+        traced = [
+            (str(event.event_id), event.trace.traceparent if event.trace else None)
+            for event, _ in self.events
+        ]
+        with telemetry.stage_spans(self.stage, traced) as spans:
+            yield spans
+
+
+def verified_batch(
+    message: KafkaMessage,
+    verifier: SignatureVerifier,
+    stage: str,
+    *,
+    raw: bool = False,
+    skip: Callable[[Any], bool] | None = None,
+) -> VerifiedBatch:
+    """Parse and verify each record of a batch (``verified_event``); quarantine the rest.
+
+    ``skip`` leaves out records the handler reads itself (the consent service's relinks).
+    """
+    now = datetime.now(UTC)
+    batch = VerifiedBatch(stage)
+    for record in batch_records(message.raw_message):
+        if skip is not None and skip(record):
+            continue
+        checked = verified_event(record, verifier, stage, now, raw=raw)
+        if isinstance(checked, CanonicalEvent):
+            batch.events.append((checked, record))
+        else:
+            batch.refused += quarantined(checked)
+    return batch
+
+
 def batch_subscriber(
-    broker: KafkaBroker,
+    broker: KafkaBroker | KafkaRouter,
     *topics: str,
     group_id: str,
     session_timeout_ms: int,

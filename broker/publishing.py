@@ -11,9 +11,9 @@ under a backlog (a full batch makes every later send wait).
 The messages are grouped by partition and handed to the producer as record batches
 (``create_batch``/``send_batch``), not one ``send`` each: a consent batch is a few
 thousand messages, and the per-message path (metadata lookup, partitioner, future)
-was a tenth of the consent service's time. Partitions are chosen exactly as the
-default partitioner does (murmur2 of the key), so keys land where any Kafka client
-would put them, and a partition's messages keep their order.
+was a tenth of the consent service's time. Partitions are chosen by aiokafka's own
+default partitioner (murmur2 of the key, as the Java client), so keys land where any
+Kafka client would put them, and a partition's messages keep their order.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from aiokafka import AIOKafkaProducer
-from aiokafka.partitioner import murmur2
+from aiokafka.partitioner import DefaultPartitioner
 
 from broker.logs import protect_logs
 from broker.settings import BrokerSettings
@@ -64,7 +64,8 @@ class KafkaPublisher:
             **settings.client_options(),
         }
         self._producer: AIOKafkaProducer | None = None
-        self._partitions: dict[str, int] = {}
+        self._partitioner = DefaultPartitioner()
+        self._partitions: dict[str, list[int]] = {}
         #: Partition by (topic, key): keys repeat (families, actors), murmur2 is Python.
         self._placed: dict[tuple[str, bytes], int] = {}
 
@@ -114,11 +115,14 @@ class KafkaPublisher:
         place = self._placed.get((topic, key))
         if place is not None:
             return place
-        count = self._partitions.get(topic)
-        if count is None:
+        partitions = self._partitions.get(topic)
+        if partitions is None:
             assert self._producer is not None
-            count = self._partitions[topic] = len(await self._producer.partitions_for(topic))
-        place = (int(murmur2(key)) & 0x7FFFFFFF) % count
+            partitions = sorted(await self._producer.partitions_for(topic))
+            self._partitions[topic] = partitions
+        # A key always has a partition of all of them, available or not (``available``
+        # is only read for records without a key, which this project never sends).
+        place = int(self._partitioner(key, partitions, partitions))
         if len(self._placed) > 100_000:
             self._placed.clear()
         self._placed[(topic, key)] = place

@@ -41,7 +41,15 @@ from pydantic import TypeAdapter
 
 from broker import telemetry
 from broker.auditing import audit_messages
-from broker.consuming import batch_records, batch_subscriber, parsed, quarantined, verified_event
+from broker.commit import BatchCommit, Store
+from broker.consuming import (
+    batch_records,
+    batch_subscriber,
+    parsed,
+    quarantined,
+    service_router,
+    verified_batch,
+)
 from broker.publishing import MessagePublisher, OutboundMessage
 from broker.topics import Topic
 from consent.auditing import consent_acts, published_records
@@ -51,7 +59,6 @@ from consent.keys import DataKeyStore
 from consent.policy import Policy
 from consent.registry import ConsentTopicRecord
 from consent.store import ConsentStore
-from database.retry import store_after_publish
 from schemas import CanonicalEvent, SignatureVerifier
 from schemas.links import Relink
 from schemas.quarantine import QuarantineRecord
@@ -147,53 +154,46 @@ def register_consent(
     """Attach the consent service's subscribers to ``broker``; they publish through
     ``publisher``."""
 
+    batches = BatchCommit(publisher)
+    router = service_router(GROUP)
+
+    def is_relink(record: Any) -> bool:
+        return telemetry.header(record.headers, "ehx-kind") == "relink"
+
     @batch_subscriber(
-        broker, Topic.LINKED.value, group_id=GROUP, session_timeout_ms=session_timeout_ms
+        router, Topic.LINKED.value, group_id=GROUP, session_timeout_ms=session_timeout_ms
     )
     async def on_linked(message: KafkaMessage) -> None:
         now = datetime.now(UTC)
-        events: list[CanonicalEvent] = []
-        out: list[OutboundMessage] = []
-        records = batch_records(message.raw_message)
-        telemetry.record_batch(GROUP, records)
-        carried: dict[str, dict[str, str]] = {}
-        as_received: dict[str, bytes] = {}
+        batch = verified_batch(message, verifier, GROUP, skip=is_relink)
+        out = batch.refused
         relinks: list[Relink] = []
-        for record in records:
-            if telemetry.header(record.headers, "ehx-kind") == "relink":
-                relink = parsed(record, Relink.model_validate_json, GROUP, "a relink", now)
-                if isinstance(relink, QuarantineRecord):
-                    out += quarantined(relink)
-                else:
-                    relinks.append(relink)
-                continue
-            checked = verified_event(record, verifier, GROUP, now)
-            if isinstance(checked, CanonicalEvent):
-                events.append(checked)
-                carried[str(checked.event_id)] = _journey(checked, record.headers)
-                as_received[str(checked.event_id)] = record.value
+        for record in filter(is_relink, batch_records(message.raw_message)):
+            relink = parsed(record, Relink.model_validate_json, GROUP, "a relink", now)
+            if isinstance(relink, QuarantineRecord):
+                out += quarantined(relink)
             else:
-                out += quarantined(checked)
-        traced = [(e, h.get(telemetry.TRACEPARENT)) for e, h in carried.items()]
+                relinks.append(relink)
+        events = [event for event, _ in batch.events]
+        carried = {str(e.event_id): _journey(e, record.headers) for e, record in batch.events}
+        as_received = {str(e.event_id): record.value for e, record in batch.events}
         async with service.lock:
-            with telemetry.stage_spans(GROUP, traced):
+            with batch.spans():
                 outbox = await asyncio.to_thread(service.engine.on_events, events, now)
                 await asyncio.to_thread(service.engine.vault.flush)  # keys before what they seal
                 out += outbox_messages(outbox, carried)
                 out += audit_messages(consent_acts(outbox, now))
-                await publisher.publish(out)
-                await store_after_publish(
-                    partial(service.store.save, outbox, as_received), what="consent decisions"
+                await batches.commit(
+                    out,
+                    Store(partial(service.store.save, outbox, as_received), "consent decisions"),
                 )
             if relinks:
                 # After the batch's events are on file: a relink may follow its event here.
                 moved = await asyncio.to_thread(service.engine.on_relinks, relinks, now)
                 await asyncio.to_thread(service.engine.vault.flush)
-                await publisher.publish(
-                    outbox_messages(moved) + audit_messages(consent_acts(moved, now))
-                )
-                await store_after_publish(
-                    partial(service.store.save, moved), what="consent relinks"
+                await batches.commit(
+                    outbox_messages(moved) + audit_messages(consent_acts(moved, now)),
+                    Store(partial(service.store.save, moved), "consent relinks"),
                 )
                 log.info(
                     "consent batch: %d relinked, %d already applied, %d never decided here",
@@ -205,7 +205,7 @@ def register_consent(
             log.info("consent batch: %d events already decided (replayed)", outbox.replays)
 
     @batch_subscriber(
-        broker,
+        router,
         Topic.CONSENT.value,
         group_id=f"{GROUP}-registry",
         session_timeout_ms=session_timeout_ms,
@@ -221,15 +221,11 @@ def register_consent(
             async with service.lock:
                 outbox = await asyncio.to_thread(service.engine.on_record, checked, now)
                 await asyncio.to_thread(service.engine.vault.flush)
-                await publisher.publish(
+                await batches.commit(
                     outbox_messages(outbox)
-                    + audit_messages(published_records(outbox, [checked], now))
-                )
-                await store_after_publish(
-                    partial(service.store.save, outbox), what="consent decisions"
-                )
-                await store_after_publish(
-                    partial(service.store.save_record, checked), what="consent record"
+                    + audit_messages(published_records(outbox, [checked], now)),
+                    Store(partial(service.store.save, outbox), "consent decisions"),
+                    Store(partial(service.store.save_record, checked), "consent record"),
                 )
             for shred in outbox.shredded:
                 log.info(
@@ -238,6 +234,8 @@ def register_consent(
                     shred.person_id,
                     len(shred.key_ids),
                 )
+
+    broker.include_router(router)
 
 
 async def sweep_expiries(

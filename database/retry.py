@@ -29,7 +29,7 @@ LONGEST_WAIT = 1.0
 
 
 async def store_after_publish(
-    write: Callable[[], None],
+    write: Callable[[], object],
     *,
     what: str,
     done: Callable[[], bool] | None = None,

@@ -4,9 +4,9 @@ It consumes ``ehx.raw.*`` in batches. A message that is not a canonical event, i
 carries a bad signature, or claims another agency than its topic's, goes to quarantine
 with its reason. The rest are stored, idempotent by event id.
 
-Acknowledgement: ``NACK_ON_ERROR``. The offset is committed only after the good events
-are committed to the database and the quarantine messages are acknowledged by the
-broker; any exception rewinds the batch, so no later success can commit past it.
+Acknowledgement: as every service (``broker.commit``): the quarantine and replay
+notes are published, then the good events stored, then the offset committed; any
+exception rewinds the batch, so no later success can commit past it.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 from faststream.kafka import KafkaBroker
@@ -22,7 +23,14 @@ from faststream.kafka.annotations import KafkaMessage
 
 from broker import telemetry
 from broker.auditing import audit_messages
-from broker.consuming import batch_records, batch_subscriber, quarantined, verified_event
+from broker.commit import BatchCommit, Store
+from broker.consuming import (
+    batch_records,
+    batch_subscriber,
+    quarantined,
+    service_router,
+    verified_event,
+)
 from broker.publishing import MessagePublisher
 from broker.topics import RAW_TOPICS
 from intake.store import IntakeStore, ReceivedEvent
@@ -89,8 +97,11 @@ def register_intake(
 ) -> None:
     """Attach the intake subscriber to ``broker``; it publishes through ``publisher``."""
 
+    batches = BatchCommit(publisher)
+    router = service_router(GROUP)
+
     @batch_subscriber(
-        broker,
+        router,
         *(topic.value for topic in RAW_TOPICS),
         group_id=GROUP,
         session_timeout_ms=session_timeout_ms,
@@ -98,7 +109,6 @@ def register_intake(
     async def on_raw(message: KafkaMessage) -> None:
         now = datetime.now(UTC)
         records = batch_records(message.raw_message)
-        telemetry.record_batch(GROUP, records)
         verdicts = [check(record, verifier, now) for record in records]
         refused = [v.quarantine for v in verdicts if v.quarantine is not None]
         out = [m for entry in refused for m in quarantined(entry)]
@@ -108,17 +118,31 @@ def register_intake(
             for v, r in zip(verdicts, records, strict=True)
             if v.event is not None
         ]
+        # Published again (not a redelivery of the same offset): on the ledger, each,
+        # with the outputs, before the events are stored.
+        again = await asyncio.to_thread(store.replays, good)
+        again += repeated_within(good)
+        out += audit_messages(replayed(e, first) for e, first in again)
         with telemetry.stage_spans(GROUP, traced):
-            new = await asyncio.to_thread(store.add, good)
-        if new < len(good):
-            # Published again (not a redelivery of the same offset): on the ledger, each.
-            again = await asyncio.to_thread(store.replays, good)
-            out += audit_messages(replayed(e, first) for e, first in again)
-        await publisher.publish(out)
-        if refused or new < len(good):
+            await batches.commit(out, Store(partial(store.add, good), "received events"))
+        if refused or again:
             log.info(
-                "intake batch: %d stored, %d replays, %d quarantined",
-                new,
-                len(good) - new,
+                "intake batch: %d replays, %d quarantined of %d",
+                len(again),
                 len(refused),
+                len(records),
             )
+
+    broker.include_router(router)
+
+
+def repeated_within(events: list[ReceivedEvent]) -> list[tuple[ReceivedEvent, str]]:
+    """An event that a batch holds twice, at two places: the later one is published again."""
+    first: dict[str, str] = {}
+    again = []
+    for event in events:
+        here = f"{event.topic}[{event.partition}]@{event.offset}"
+        if event.event_id in first and first[event.event_id] != here:
+            again.append((event, first[event.event_id]))
+        first.setdefault(event.event_id, here)
+    return again

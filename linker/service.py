@@ -25,23 +25,25 @@ import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 
 from broker import telemetry
 from broker.auditing import audit_message
+from broker.commit import BatchCommit, Store
 from broker.consuming import (
     batch_records,
     batch_subscriber,
     parsed,
     quarantined,
     refusal,
-    verified_event,
+    service_router,
+    verified_batch,
 )
 from broker.publishing import MessagePublisher, OutboundMessage
 from broker.topics import RAW_TOPICS, Topic
-from database.retry import store_after_publish
 from linker.families import FamilyIndex, Member, regroup
 from linker.index import Band, IdentityIndex, Op
 from linker.mentions import mentions_of
@@ -247,6 +249,8 @@ def register_linker(
     session_timeout_ms: int = 10_000,
 ) -> None:
     """Attach the linker's subscribers to ``broker``; they publish through ``publisher``."""
+    batches = BatchCommit(publisher)
+    router = service_router(GROUP)
 
     def link_batch(
         events: list[CanonicalEvent], accepted: dict[str, str]
@@ -265,51 +269,39 @@ def register_linker(
         return out, decisions
 
     @batch_subscriber(
-        broker,
+        router,
         *(topic.value for topic in RAW_TOPICS),
         group_id=GROUP,
         session_timeout_ms=session_timeout_ms,
     )
     async def on_raw(message: KafkaMessage) -> None:
-        now = datetime.now(UTC)
-        events: list[CanonicalEvent] = []
-        out: list[OutboundMessage] = []
-        records = batch_records(message.raw_message)
-        telemetry.record_batch(GROUP, records)
-        accepted: dict[str, str] = {}
-        for record in records:
-            checked = verified_event(record, verifier, GROUP, now, raw=True)
-            if isinstance(checked, CanonicalEvent):
-                events.append(checked)
-                accepted[str(checked.event_id)] = (
-                    telemetry.header(record.headers, telemetry.ACCEPTED_AT) or ""
-                )
-            else:
-                out += quarantined(checked)
-        spans = telemetry.stage_spans(
-            GROUP, [(str(e.event_id), e.trace.traceparent if e.trace else None) for e in events]
-        )
+        batch = verified_batch(message, verifier, GROUP, raw=True)
+        accepted = {
+            str(event.event_id): telemetry.header(record.headers, telemetry.ACCEPTED_AT) or ""
+            for event, record in batch.events
+        }
+        events = [event for event, _ in batch.events]
         async with linker.lock, _failing_marks_stale(linker):
-            with spans:
+            with batch.spans():
                 linked, decisions = await asyncio.to_thread(link_batch, events, accepted)
                 if decisions:
                     await asyncio.to_thread(linker.reserve)
-                await publisher.publish(out + linked)
                 # Reviews first: a crash before the mentions are stored replays the batch and
                 # queues the same pairs again, which the queue keeps once.
                 reviews = linker.take_reviews()
-                await store_after_publish(
-                    lambda: linker.store.save_reviews(reviews), what="linker reviews"
-                )
                 journal = linker.identities.take_journal()
-                await store_after_publish(
-                    lambda: linker.store.save(decisions, journal),
-                    what="linker mentions",
-                    done=lambda: bool(linker.store.linked([m.event_id for m in decisions[:1]])),
+                await batches.commit(
+                    batch.refused + linked,
+                    Store(lambda: linker.store.save_reviews(reviews), "linker reviews"),
+                    Store(
+                        lambda: linker.store.save(decisions, journal),
+                        "linker mentions",
+                        done=lambda: bool(linker.store.linked([m.event_id for m in decisions[:1]])),
+                    ),
                 )
 
     @batch_subscriber(
-        broker,
+        router,
         Topic.LINKS.value,
         group_id=REVIEWS,
         session_timeout_ms=session_timeout_ms,
@@ -335,9 +327,18 @@ def register_linker(
                     continue
                 if moved:
                     await asyncio.to_thread(linker.reserve)  # regrouping may number families
-                await publisher.publish([relink_message(key, relink) for key, relink in moved])
                 journal = linker.identities.take_journal()
-                await asyncio.to_thread(linker.store.save, (), journal, decision)
+                await batches.commit(
+                    [relink_message(key, relink) for key, relink in moved],
+                    Store(
+                        partial(linker.store.save, (), journal, decision),
+                        "link decision",
+                        retry=False,
+                    ),
+                )
+                # After the decision is on file: the ledger says it was applied.
                 await publisher.publish([audit_message(reviewed_record(decision))])
             if moved:
                 log.info("review %s: %d event(s) relinked", decision.review_id, len(moved))
+
+    broker.include_router(router)

@@ -13,6 +13,7 @@ import logging
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import partial
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from faststream.kafka import KafkaBroker
@@ -20,7 +21,14 @@ from faststream.kafka.annotations import KafkaMessage
 from pydantic import ValidationError
 
 from broker import telemetry
-from broker.consuming import batch_records, batch_subscriber, parsed, quarantined
+from broker.commit import BatchCommit, Store
+from broker.consuming import (
+    batch_records,
+    batch_subscriber,
+    parsed,
+    quarantined,
+    service_router,
+)
 from broker.publishing import MessagePublisher, OutboundMessage
 from broker.settings import BrokerSettings
 from broker.topics import Topic
@@ -49,13 +57,15 @@ def register_timeline(
 
     Refusals go out through ``publisher``."""
 
-    @batch_subscriber(broker, *SHARE_TOPICS, group_id=GROUP, session_timeout_ms=session_timeout_ms)
+    batches = BatchCommit(publisher)
+    router = service_router(GROUP)
+
+    @batch_subscriber(router, *SHARE_TOPICS, group_id=GROUP, session_timeout_ms=session_timeout_ms)
     async def on_share(message: KafkaMessage) -> None:
         now = datetime.now(UTC)
         messages: list[ShareView | Retraction] = []
         received: list[bytes] = []
         records = batch_records(message.raw_message)
-        telemetry.record_batch(GROUP, records)
         traced: list[tuple[str, str | None]] = []
         refused: list[OutboundMessage] = []
         for record in records:
@@ -71,9 +81,11 @@ def register_timeline(
                     telemetry.header(record.headers, telemetry.TRACEPARENT),
                 )
             )
-        await publisher.publish(refused)
         with telemetry.stage_spans(GROUP, traced):
-            await asyncio.to_thread(store.apply, messages, received)
+            # Views are applied by event id, so a replayed batch changes nothing twice.
+            await batches.commit(
+                refused, Store(partial(store.apply, messages, received), "timeline views")
+            )
         for record in records:
             telemetry.observe_end_to_end(
                 GROUP, telemetry.header(record.headers, telemetry.ACCEPTED_AT)
@@ -83,6 +95,8 @@ def register_timeline(
             # timeline holds its views, and storing a large batch takes a while.
             with telemetry.stage_spans("alerts", traced):
                 await asyncio.to_thread(after, messages, datetime.now(UTC))
+
+    broker.include_router(router)
 
 
 async def rebuild(
