@@ -96,10 +96,10 @@ def test_up_then_ingest_then_events_then_down(tmp_path: Path) -> None:
         service: json.loads((tmp_path / f"collector-{service}.json").read_text())
         for service in ("intake", "linker", "consent", "timeline", "audit")
     }
-    assert all(len(row) == 4 for stops in reports.values() for row in stops)
-    # Intake stored the batch (`ehx events` saw it) and collected after it; the later
-    # stages may not have had their batch yet when `down` came.
-    assert any(generation == 0 and seconds > 0 for _, generation, seconds, _ in reports["intake"])
+    # Each process timed its collections (start-up's full one at least) for the benchmark:
+    # start, generation, seconds, objects freed.
+    assert all(reports.values())
+    assert all(len(row) == 4 and row[1] in (0, 1, 2) for stops in reports.values() for row in stops)
     status = json.loads(ehx("status", "--json", data_dir=tmp_path).stdout)
     assert status[0]["state"] == "not running (ehx up)"
 
