@@ -334,7 +334,7 @@ class Ingestor:
         accepted_at = telemetry.accepted_now()
         outbound = [
             OutboundMessage(
-                self.topic.value, record_ref.encode(), value, event_headers(event, accepted_at)
+                self.topic, record_ref.encode(), value, event_headers(event, accepted_at)
             )
             for (record_ref, event), value in zip(to_sign, wire, strict=True)
         ]

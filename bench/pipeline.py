@@ -245,7 +245,7 @@ async def measure_pipeline(people: int, seed: int, work: Path, profile: bool) ->
             services.stop_all()
         accepted = accepted_events(agency_engine)
         verdict = await asyncio.to_thread(check, engine, accepted)
-        carried, events = await read_topics(broker.bootstrap, keep=(t.value for t in RAW_TOPICS))
+        carried, events = await read_topics(broker.bootstrap, keep=RAW_TOPICS)
         baseline = await passthrough(broker.bootstrap, events)
     engine.dispose()
     agency_engine.dispose()

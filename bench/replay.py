@@ -71,7 +71,7 @@ async def publish_copies(bootstrap: str, views: list[dict[str, Any]], total: int
             # Each copy its own agency record: sharing the originals' references would
             # make every copy a version of the same few thousand records.
             view["record_ref"] = f"{view['record_ref']}~{n}"
-            topic = Topic.share(Recipient(view["recipient"])).value
+            topic = Topic.share(Recipient(view["recipient"]))
             pending.append(
                 await producer.send(topic, orjson.dumps(view), key=view["family_id"].encode())
             )

@@ -4,10 +4,11 @@ from broker.admin import TopicReport, TopicState, apply_topology
 from broker.embedded import EmbeddedBroker, embedded_broker
 from broker.errors import BrokerError, BrokerUnavailable, EmbeddedBrokerError, NoRunningBroker
 from broker.settings import BrokerSettings
-from broker.topics import RAW_TOPICS, SPECS, TOPOLOGY, Topic, TopicSpec
+from broker.topics import RAW_TOPICS, SHARE_TOPICS, SPECS, TOPOLOGY, Topic, TopicSpec
 
 __all__ = [
     "RAW_TOPICS",
+    "SHARE_TOPICS",
     "SPECS",
     "TOPOLOGY",
     "BrokerError",

@@ -83,7 +83,7 @@ def verified_event(
     if isinstance(event, QuarantineRecord):
         return event
     agency = event.source.agency.value
-    if raw and record.topic != Topic.raw(event.source.agency).value:
+    if raw and record.topic != Topic.raw(event.source.agency):
         return refusal(
             record,
             stage,

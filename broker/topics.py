@@ -17,36 +17,31 @@ DAY_MS = 24 * 60 * 60 * 1000
 
 
 class Topic(StrEnum):
-    """Every topic the exchange uses."""
+    """The exchange's own topics. An agency's inbound topic and a recipient's share topic
+    are named from the vocabulary (``raw``, ``share``), so a new agency or recipient
+    needs no change here."""
 
-    RAW_POLICE = "ehx.raw.police"
-    RAW_HEALTH = "ehx.raw.health"
-    RAW_SCHOOLS = "ehx.raw.schools"
-    RAW_HOUSING = "ehx.raw.housing"
     LINKED = "ehx.linked"
     CONSENT = "ehx.consent"
     DECISIONS = "ehx.decisions"
-    SHARE_MASH = "ehx.share.mash"
-    SHARE_EARLY_HELP = "ehx.share.early_help"
-    SHARE_POLICE = "ehx.share.police"
-    SHARE_HEALTH = "ehx.share.health"
-    SHARE_SCHOOLS = "ehx.share.schools"
-    SHARE_HOUSING = "ehx.share.housing"
     QUARANTINE = "ehx.quarantine"
     AUDIT = "ehx.audit"
     #: Reviewers' decisions on uncertain identity links (same person, or not).
     LINKS = "ehx.links"
 
-    @classmethod
-    def raw(cls, agency: Agency) -> Topic:
-        return cls(f"ehx.raw.{agency.value}")
+    @staticmethod
+    def raw(agency: Agency) -> str:
+        """The topic an agency writes its records to (and only it may)."""
+        return f"ehx.raw.{agency.value}"
 
-    @classmethod
-    def share(cls, recipient: Recipient) -> Topic:
-        return cls(f"ehx.share.{recipient.value}")
+    @staticmethod
+    def share(recipient: Recipient) -> str:
+        """The topic of a recipient's views and retractions."""
+        return f"ehx.share.{recipient.value}"
 
 
-RAW_TOPICS: tuple[Topic, ...] = tuple(Topic.raw(agency) for agency in Agency)
+RAW_TOPICS: tuple[str, ...] = tuple(Topic.raw(agency) for agency in Agency)
+SHARE_TOPICS: tuple[str, ...] = tuple(Topic.share(recipient) for recipient in Recipient)
 
 
 @dataclass(frozen=True)

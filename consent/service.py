@@ -96,7 +96,7 @@ def outbox_messages(
         headers.update((carried or {}).get(str(message.event_id), {}))
         out.append(
             OutboundMessage(
-                Topic.share(Recipient(message.recipient)).value,
+                Topic.share(Recipient(message.recipient)),
                 message.family_id.encode(),
                 message.model_dump_json().encode(),
                 tuple((k, v.encode()) for k, v in headers.items()),

@@ -39,7 +39,7 @@ from database import linker_mentions
 from linker.index import LinkPolicy, confidence
 from linker.service import review_message
 from linker.store import LinkStore
-from schemas import THINK_FAMILY_PROBLEMS, ExchangeError
+from schemas import THINK_FAMILY_PROBLEMS, ExchangeError, Recipient
 from schemas.links import ReviewDecision
 from timeline.reading import audit_record, open_entry
 from timeline.store import TimelineQuery, TimelineStore, UnknownEntry
@@ -52,14 +52,7 @@ HERE = Path(__file__).parent
 #: family's contacts with every agency, few enough to open, render and read at once.
 TIMELINE_PAGE = 200
 templates = Jinja2Templates(directory=HERE / "templates")
-templates.env.globals["view_names"] = {
-    "mash": "the MASH",
-    "early_help": "the early help hub",
-    "police": "the police",
-    "health": "health",
-    "schools": "schools",
-    "housing": "housing",
-}
+templates.env.globals["view_names"] = {recipient.value: recipient.label for recipient in Recipient}
 router = APIRouter(include_in_schema=False)
 
 PROBLEM_NAMES = {

@@ -258,11 +258,11 @@ def topics_apply(
 
 
 def _render_topics(reports: list[TopicReport]) -> None:
-    from broker.topics import SPECS, Topic
+    from broker.topics import SPECS
 
     table = Table("topic", "partitions", "key", "state", "notes")
     for report in reports:
-        spec = SPECS[Topic(report.topic)]
+        spec = SPECS[report.topic]
         notes = "; ".join(report.drift) or (
             f"broker does not report: {', '.join(report.unverified)}" if report.unverified else ""
         )

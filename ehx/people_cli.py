@@ -33,7 +33,9 @@ def add(
     role: Annotated[Role, typer.Option(help="screener, practitioner, auditor or admin.")],
     view: Annotated[
         Recipient | None,
-        typer.Option(help="A practitioner's view: police, health, schools, housing, early_help."),
+        typer.Option(
+            help="A practitioner's view: one of the recipients, e.g. schools or early_help."
+        ),
     ] = None,
     password_stdin: Annotated[
         bool, typer.Option(help="Read the password from standard input (for scripts).")

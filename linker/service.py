@@ -270,7 +270,7 @@ def register_linker(
 
     @batch_subscriber(
         router,
-        *(topic.value for topic in RAW_TOPICS),
+        *RAW_TOPICS,
         group_id=GROUP,
         session_timeout_ms=session_timeout_ms,
     )

@@ -24,6 +24,21 @@ class Recipient(StrEnum):
     SCHOOLS = "schools"
     HOUSING = "housing"
 
+    @property
+    def label(self) -> str:
+        """The recipient in plain words, as a sentence names it ("As the MASH may see it")."""
+        return _RECIPIENT_LABELS[self]
+
+
+_RECIPIENT_LABELS = {
+    Recipient.MASH: "the MASH",
+    Recipient.EARLY_HELP: "the early help hub",
+    Recipient.POLICE: "the police",
+    Recipient.HEALTH: "health",
+    Recipient.SCHOOLS: "schools",
+    Recipient.HOUSING: "housing",
+}
+
 
 #: Roles of people named in a record who are not of the family it is about: they are
 #: linked as people, but join no family through it.
@@ -42,6 +57,24 @@ class EventType(StrEnum):
     SCHOOL_CONCERN = "schools.safeguarding_concern"
     SCHOOL_MISSING_EDUCATION = "schools.missing_education"
     HOUSING_EVENT = "housing.event"
+
+    @property
+    def label(self) -> str:
+        """What happened, in plain words, as a timeline shows it."""
+        return _EVENT_TYPE_LABELS[self]
+
+
+_EVENT_TYPE_LABELS = {
+    EventType.POLICE_INCIDENT: "Police incident",
+    EventType.HEALTH_ENCOUNTER: "Health encounter",
+    EventType.HEALTH_NOT_BROUGHT: "Not brought to an appointment",
+    EventType.HEALTH_FLAG: "Health flag",
+    EventType.SCHOOL_ATTENDANCE: "School attendance",
+    EventType.SCHOOL_EXCLUSION: "School exclusion",
+    EventType.SCHOOL_CONCERN: "School safeguarding concern",
+    EventType.SCHOOL_MISSING_EDUCATION: "Child missing education",
+    EventType.HOUSING_EVENT: "Housing",
+}
 
 
 class Category(StrEnum):

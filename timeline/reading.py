@@ -13,18 +13,9 @@ from consent.keys import KeyDestroyed, KeyVault, open_box
 from consent.views import seal_context
 from schemas.audit import AuditRecord
 from schemas.views import ShareView
+from schemas.vocabulary import EventType
 
-LABELS = {
-    "police.incident": "Police incident",
-    "health.encounter": "Health encounter",
-    "health.not_brought": "Not brought to an appointment",
-    "health.flag": "Health flag",
-    "schools.attendance_summary": "School attendance",
-    "schools.exclusion": "School exclusion",
-    "schools.safeguarding_concern": "School safeguarding concern",
-    "schools.missing_education": "Child missing education",
-    "housing.event": "Housing",
-}
+LABELS = {event_type.value: event_type.label for event_type in EventType}
 
 
 @dataclass(frozen=True)

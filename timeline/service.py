@@ -31,14 +31,12 @@ from broker.consuming import (
 )
 from broker.publishing import MessagePublisher, OutboundMessage
 from broker.settings import BrokerSettings
-from broker.topics import Topic
+from broker.topics import SHARE_TOPICS
 from schemas.quarantine import QuarantineRecord
 from schemas.views import Retraction, ShareView
-from schemas.vocabulary import Recipient
 from timeline.store import Applied, TimelineStore, parse_message
 
 GROUP = "timeline"
-SHARE_TOPICS = tuple(Topic.share(r).value for r in Recipient)
 log = logging.getLogger(__name__)
 
 

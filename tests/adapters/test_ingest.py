@@ -38,7 +38,7 @@ async def test_the_same_record_sent_twice_publishes_once(engine: Engine, keys: K
     again = await ingestor(engine, keys, publisher).ingest(io.BytesIO(POLICE), "p.jsonl")
     assert (first.accepted, first.events_published) == (2, 2)
     assert (again.accepted, again.duplicates, again.events_published) == (0, 2, 0)
-    assert len(publisher.on(Topic.RAW_POLICE.value)) == 2
+    assert len(publisher.on(Topic.raw(Agency.POLICE))) == 2
 
 
 async def test_many_bodies_share_the_callers_registry_thread_and_it_outlives_them(
@@ -62,7 +62,7 @@ async def test_many_bodies_share_the_callers_registry_thread_and_it_outlives_the
         again = await run.ingest(io.BytesIO(POLICE), "request")
         assert thread.submit(lambda: "still running").result() == "still running"
     assert (first.accepted, again.accepted, again.duplicates) == (1, 1, 1)
-    assert len(publisher.on(Topic.RAW_POLICE.value)) == 2
+    assert len(publisher.on(Topic.raw(Agency.POLICE))) == 2
 
 
 async def test_whitespace_and_key_order_do_not_make_a_new_record(
@@ -91,7 +91,7 @@ async def test_a_higher_version_supersedes_and_a_lower_is_refused_as_stale(
     assert stale.field == "version" and "stale" in stale.reason
     versions = [
         CanonicalEvent.from_bytes(m.value).source.record_version
-        for m in publisher.on(Topic.RAW_POLICE.value)
+        for m in publisher.on(Topic.raw(Agency.POLICE))
     ]
     assert versions == [2, 3]
 
@@ -118,7 +118,7 @@ async def test_a_crash_before_publishing_republishes_the_same_event_ids(
     assert resumed.resumed == 2 and resumed.events_published == 2
     again = await ingestor(engine, keys, publisher).ingest(io.BytesIO(POLICE), "p.jsonl")
     assert again.duplicates == 2
-    assert len(publisher.on(Topic.RAW_POLICE.value)) == 2
+    assert len(publisher.on(Topic.raw(Agency.POLICE))) == 2
 
 
 async def test_refusals_go_to_quarantine_with_original_bytes_and_position(
@@ -143,7 +143,7 @@ async def test_published_events_carry_a_valid_signature(
     publisher = RecordingPublisher()
     await ingestor(sqlite_engine, keys, publisher).ingest(io.BytesIO(POLICE), "p.jsonl")
     verifier = keys.verifier()
-    for message in publisher.on(Topic.RAW_POLICE.value):
+    for message in publisher.on(Topic.raw(Agency.POLICE)):
         verifier.verify(CanonicalEvent.from_bytes(message.value))
         assert message.key == CanonicalEvent.from_bytes(message.value).source.record_ref.encode()
 
@@ -188,4 +188,4 @@ async def test_a_record_repeated_within_one_file_publishes_once(
         io.BytesIO(first_police() * 3), "p.jsonl"
     )
     assert (summary.accepted, summary.duplicates, summary.events_published) == (1, 2, 1)
-    assert len(publisher.on(Topic.RAW_POLICE.value)) == 1
+    assert len(publisher.on(Topic.raw(Agency.POLICE))) == 1

@@ -58,7 +58,7 @@ class Harness:
         assert all(r.reason for r in summary.refused)
         # Refused for what is wrong with the record, not for a fault in the adapter.
         assert not any(r.reason.startswith(UNEXPECTED) for r in summary.refused)
-        assert publisher.on(Topic.raw(agency).value) == []
+        assert publisher.on(Topic.raw(agency)) == []
         assert len(publisher.on(Topic.QUARANTINE.value)) == len(summary.refused)
         self.refused += len(summary.refused)
         return publisher

@@ -88,7 +88,7 @@ async def test_every_event_is_decided_for_every_recipient_and_consent_changes_th
     assert all(d["_key"] == d["family_id"] for d in decisions)
 
     # Operation Encompass: the school hears about the children, not the narrative.
-    [school] = await messages_about(bootstrap, Topic.SHARE_SCHOOLS.value, ids, count=1)
+    [school] = await messages_about(bootstrap, Topic.share(Recipient.SCHOOLS), ids, count=1)
     assert school["basis"]["outcome"] == "notify"
     assert {s["role"] for s in school["subjects"]} == {Role.CHILD_PRESENT.value}
     assert school["details"] is None and "summary" not in school["fields"]
@@ -121,7 +121,7 @@ async def test_every_event_is_decided_for_every_recipient_and_consent_changes_th
     async with KafkaPublisher(bootstrap, BrokerSettings()) as publisher:
         await publisher.publish([consent_message(granted)])
         await wait_for(lambda: store.record(granted.record_id) == granted)
-        shared = await messages_about(bootstrap, Topic.SHARE_EARLY_HELP.value, ids, count=16)
+        shared = await messages_about(bootstrap, Topic.share(Recipient.EARLY_HELP), ids, count=16)
         allowed = [m for m in shared if m["basis"]["outcome"] == "allow"]
         assert allowed and all(
             str(granted.consent_id) in m["basis"]["consent_ids"] for m in allowed
@@ -132,7 +132,7 @@ async def test_every_event_is_decided_for_every_recipient_and_consent_changes_th
         await publisher.publish([consent_message(withdrawn)])
         await wait_for(lambda: store.record(granted.record_id) == withdrawn)
     assert store.keys_destroyed() > 0
-    school_msgs = await messages_about(bootstrap, Topic.SHARE_SCHOOLS.value, ids, count=13)
+    school_msgs = await messages_about(bootstrap, Topic.share(Recipient.SCHOOLS), ids, count=13)
     retractions = [m for m in school_msgs if m["kind"] == "retraction"]
     assert retractions and all("withdrawn" in m["reason"] for m in retractions)
     latest = {m["decision_id"]: m for m in sorted(school_msgs, key=lambda m: m["revision"])}

@@ -162,12 +162,12 @@ async def test_poison_is_quarantined_and_the_good_events_after_it_still_arrive(
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
     await producer.start()
     try:
-        raw = Topic.RAW_POLICE.value
+        raw = Topic.raw(Agency.POLICE)
         await producer.send_and_wait(raw, b"\x00 not json", key=b"poison")
         await producer.send_and_wait(raw, json.dumps(tampered).encode(), key=b"poison")
         await producer.send_and_wait(raw, event.to_bytes(), key=b"poison")  # unsigned
         await producer.send_and_wait(
-            Topic.RAW_HEALTH.value, forged_health.to_bytes(), key=b"poison"
+            Topic.raw(Agency.HEALTH), forged_health.to_bytes(), key=b"poison"
         )
         for item in good:
             await producer.send_and_wait(raw, item.to_bytes(), key=b"good")

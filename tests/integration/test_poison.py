@@ -37,11 +37,11 @@ __all__ = ["pipeline"]
 GOOD = 200 * int(os.environ.get("EHX_FAULT_SCALE", "1"))
 #: Every topic a service consumes, and the stage that must refuse what is not for it.
 POISONED = {
-    Topic.RAW_POLICE.value: {"intake", "linker"},
+    Topic.raw(Agency.POLICE): {"intake", "linker"},
     Topic.LINKED.value: {"consent"},
     Topic.CONSENT.value: {"consent"},
     Topic.DECISIONS.value: {"audit-ledger"},
-    Topic.share(Recipient.MASH).value: {"timeline"},
+    Topic.share(Recipient.MASH): {"timeline"},
     Topic.AUDIT.value: {"audit-ledger"},
     Topic.LINKS.value: {"linker-reviews"},
 }

@@ -48,7 +48,7 @@ async def _send(bootstrap: str, values: list[bytes]) -> None:
     await producer.start()
     try:
         sent = [
-            await producer.send(Topic.RAW_POLICE.value, value, key=b"replay") for value in values
+            await producer.send(Topic.raw(Agency.POLICE), value, key=b"replay") for value in values
         ]
         for future in sent:
             await future
