@@ -4,6 +4,7 @@ quarantining the rest. What a handler does with its output is ``broker.commit``'
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -125,6 +126,23 @@ async def undecoded(message: StreamMessage[Any], original: Callable[..., Any]) -
     each record before decoding it: a tenth of the audit service's time, for nothing.
     """
     return message.body
+
+
+class ServicesBroker(KafkaBroker):
+    """FastStream's Kafka broker, whose subscribers start together, not one by one.
+
+    Each subscriber's start waits for its consumer group's first assignment (aiokafka
+    joins the group before it returns), which takes the broker's initial rebalance delay:
+    about 3 s a group on Apache Kafka's default and on the embedded broker. One after
+    another, the seven groups of ``ehx services`` took 21 s to start; together, 3 s.
+    """
+
+    async def start(self) -> None:
+        await self.connect()
+        await asyncio.gather(*(subscriber.start() for subscriber in self.subscribers))
+        for publisher in self.publishers:
+            await publisher.start()
+        self.running = True
 
 
 class BatchMetrics(BaseMiddleware):

@@ -174,9 +174,9 @@ class DemoReport:
             "after she withdraws it",
             title=f"4. Consent service: what each recipient receives about family {self.family}",
         )
-        for recipient in ("mash", "early_help", "schools", "health", "housing", "police"):
+        for recipient in Recipient:
             decisions.add_row(
-                recipient,
+                recipient.value,
                 *(
                     _tally(counts, recipient)
                     for counts in (self.before_consent, self.after_consent, self.after_withdrawal)

@@ -30,6 +30,7 @@ from audit.service import (
     register_audit,
 )
 from broker import telemetry
+from broker.consuming import ServicesBroker
 from broker.heap import freeze_start_up, keep_long_lived_out_of_collections, record_stops
 from broker.logs import protect_logs
 from broker.publishing import KafkaPublisher
@@ -123,7 +124,7 @@ def build_services(
     engine = open_engine(database.url)
     migrate(engine)
     checkpoints = checkpoint_in_background(engine, database.wal_checkpoint_seconds)
-    broker = KafkaBroker(
+    broker = ServicesBroker(
         bootstrap,
         security=security_for(settings),
         client_id=f"{settings.client_id}-services",

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import uuid
 from collections.abc import Callable, Sequence
 from importlib import resources
 from pathlib import Path
@@ -79,18 +78,17 @@ async def read_json(
 ) -> list[tuple[bytes, dict[str, Any]]]:
     """(key, body) of each JSON object on ``topic`` that ``keep`` accepts, from the start.
 
-    A fresh consumer group reads until ``count`` have come or, without a count, until the
-    topic has been quiet for ``quiet_polls`` polls: the embedded broker's high watermark
-    cannot say where the end is.
+    A consumer of no group (every partition, from the start: no group to join, so no
+    rebalance delay) reads until ``count`` have come or, without a count, until the topic
+    has been quiet for ``quiet_polls`` polls: the embedded broker's high watermark cannot
+    say where the end is.
     """
     consumer = AIOKafkaConsumer(
         topic,
         bootstrap_servers=bootstrap,
-        group_id=f"t-{uuid.uuid4().hex}",
+        group_id=None,
         auto_offset_reset="earliest",
         enable_auto_commit=False,
-        session_timeout_ms=6000,
-        heartbeat_interval_ms=1000,
     )
     await consumer.start()
     found: list[tuple[bytes, dict[str, Any]]] = []
