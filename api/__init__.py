@@ -1,4 +1,5 @@
-"""The HTTP API: agency ingest today; consent, timeline, alerts and audit as they land."""
+"""The HTTP API: agency ingest, consent, screening (timelines, alerts, Encompass), link review
+and the auditors' queries. Each caller holds a token; ``ehx.web`` adds the console beside it."""
 
 from api.app import create_app
 from api.credentials import AgencyCredentials

@@ -1,4 +1,5 @@
-"""The Kafka side: topology, settings, the embedded broker, the local runtime, the service app."""
+"""The Kafka side: the topology, settings and security, the embedded broker, and what every
+service does alike (its router, batch subscriptions, verification, the order of side effects)."""
 
 from broker.admin import TopicReport, TopicState, apply_topology
 from broker.embedded import EmbeddedBroker, embedded_broker

@@ -219,19 +219,17 @@ def batch_subscriber(
     *topics: str,
     group_id: str,
     session_timeout_ms: int,
-    # A batch's own work (a transaction, a commit, a collection of the young generation,
-    # the alerts' read) is spread over its records: behind in a burst, a stage that takes
-    # more at a time catches up sooner. At 1,000 records/s, alternated ad hoc runs: alert
-    # p99 100 a batch 2.4 s, 500 0.94 and 0.79 s, 1,000 0.55 to 0.77 s, 2,000 no better.
-    # (A fetch of two partitions holds about a thousand events of 1-2 KB anyway.)
+    # A batch's own work (a transaction, a commit, the alerts' read) is spread over its
+    # records: behind in a burst, a stage that takes more at a time catches up sooner
+    # (the figures: docs/performance.md, 2026-12-04).
     max_records: int = 1_000,
 ) -> Callable[[Handler], Handler]:
     """How every service subscribes: in batches, from the earliest offset, ``NACK_ON_ERROR``.
 
     The offset of a batch is committed only when its handler returns, so a handler
     publishes and stores first; an exception rewinds the whole batch, and no later
-    success can commit past it. The short fetch wait keeps latency low (measured here:
-    p99 from 256 ms to 68 ms at 1,000 events/s).
+    success can commit past it. The short fetch wait (50 ms, not aiokafka's 500) keeps
+    an event's wait for the next fetch short.
     """
     subscribe = broker.subscriber(
         *topics,

@@ -3,9 +3,10 @@
 A service holds large, long-lived state (the linker's identity index, the consent
 engine's key cache). After each full collection whatever survived it is frozen
 (``gc.freeze``), so later passes walk only what arrived since, and the young generation
-is collected every 50,000 allocations rather than 700, so a batch still in use is not
-walked again and again. Why, with the figures: docs/decisions/0003-garbage-collector.md.
-``record_stops`` times each collection, for ``ehx bench --suite latency``.
+is collected every 1,000,000 allocations rather than 700, so a batch of a thousand
+records still in use is not walked again and again (why, with the figures:
+docs/decisions/0003-garbage-collector.md). ``record_stops`` times each collection, for
+``ehx bench --suite latency``.
 """
 
 from __future__ import annotations
@@ -22,17 +23,15 @@ def _freeze_survivors(phase: str, info: dict[str, Any]) -> None:
 
 #: Allocations before a young collection; young collections before an older one; and
 #: older before a full one.
-THRESHOLDS = (50_000, 20, 10)
+THRESHOLDS = (1_000_000, 20, 10)
 
 
 def freeze_start_up() -> None:
     """Walk what start-up built once, now, and leave it out of every later collection.
 
     A service's modules, SQLAlchemy's metadata, the policy and the linker's identity
-    index are otherwise walked by its first full collection, the 200th batch, while
-    records wait behind it: measured at 300 records/s (the latency benchmark's collector
-    stops), each service's one full collection in the run was its longest stop, 150 to
-    320 ms. Now, before the first record, nothing waits.
+    index would otherwise be walked by a full collection while records wait behind it
+    (docs/decisions/0003-garbage-collector.md).
     """
     gc.collect()
     gc.freeze()

@@ -3,10 +3,9 @@ them, and its Kafka implementation, for the adapters and the services alike.
 
 A batch is handed over whole and the call returns once the broker has acknowledged
 every message in it, so the caller may then record it as published or commit the
-offsets it was made from. Measured here on the embedded broker (700-byte messages,
-batches of 500): about 40,000 messages/s, against about 11,000 through FastStream's
-per-message ``publish`` with its default 16 KB producer batches, which also time out
-under a backlog (a full batch makes every later send wait).
+offsets it was made from. FastStream's own ``publish_batch`` writes to one partition,
+and its per-message ``publish`` was a quarter of this rate and timed out under a
+backlog (docs/performance.md), so the services publish through this one producer.
 
 The messages are grouped by partition and handed to the producer as record batches
 (``create_batch``/``send_batch``), not one ``send`` each: a consent batch is a few

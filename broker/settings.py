@@ -44,9 +44,8 @@ class BrokerSettings(BaseSettings):
 
         The embedded broker runs one consumer per service on one machine, so more
         partitions add no parallelism, only work: tansu's cost grows with the partitions
-        each fetch names (at 300 records/s, 12 per family-keyed topic took twice the
-        broker CPU that 2 did). A cap never splits a family: a key still maps to one
-        partition, only to another one.
+        each fetch names (docs/performance.md). A cap never splits a family: a key still
+        maps to one partition, only to another one.
         """
         cap = self.max_partitions
         if cap is None and self.bootstrap_servers is None:

@@ -10,9 +10,8 @@ connections never checkpoint as they commit; a thread of the process does it eve
 waits for a writer or a reader and never makes them wait. sqlite3 lets go of the
 interpreter while it works, so the service's own threads carry on meanwhile.
 
-Measured with ``ehx bench-compare`` at 1,000 records/s (docs/performance.md,
-2026-12-06): alert p50 247 -> 214 ms, p99's spread 324-490 -> 321-414 ms, CPU a
-record the same.
+It is the embedded default's one tuning setting (``EHX_WAL_CHECKPOINT_SECONDS``):
+production runs PostgreSQL, where it does nothing. The figures: docs/performance.md.
 
 Nothing committed is less durable: a commit is on disk once a checkpoint has synced
 the log (or the operating system has written it), as before, and now that happens every

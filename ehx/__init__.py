@@ -1,3 +1,4 @@
-"""Early Help Exchange: the ``ehx`` command and the pieces that run the services together."""
+"""Early Help Exchange: the `ehx` command and the composition root that assembles the services,
+the web application and the local runtime."""
 
 __all__: list[str] = []

@@ -4,9 +4,10 @@ It consumes ``ehx.raw.*`` in batches. A message that is not a canonical event, i
 carries a bad signature, or claims another agency than its topic's, goes to quarantine
 with its reason. The rest are stored, idempotent by event id.
 
-Acknowledgement: as every service (``broker.commit``): the quarantine and replay
-notes are published, then the good events stored, then the offset committed; any
-exception rewinds the batch, so no later success can commit past it.
+Acknowledgement: as every service (``broker.commit``): the quarantine notes are
+published, then the good events stored, then the offset committed; any exception
+rewinds the batch, so no later success can commit past it. The note of an event
+published again follows the store, which alone knows it held the event already.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import partial
 from typing import Any
 
 from faststream.kafka import KafkaBroker
@@ -118,13 +118,17 @@ def register_intake(
             for v, r in zip(verdicts, records, strict=True)
             if v.event is not None
         ]
-        # Published again (not a redelivery of the same offset): on the ledger, each,
-        # with the outputs, before the events are stored.
-        again = await asyncio.to_thread(store.replays, good)
-        again += repeated_within(good)
-        out += audit_messages(replayed(e, first) for e, first in again)
+        added: list[int] = []
         with telemetry.stage_spans(GROUP, traced):
-            await batches.commit(out, Store(partial(store.add, good), "received events"))
+            await batches.commit(
+                out, Store(lambda: added.append(store.add(good)), "received events")
+            )
+        again: list[tuple[ReceivedEvent, str]] = []
+        if added[0] < len(good):
+            # Published again (not a redelivery of the same offset): on the ledger, each.
+            # Only the store can say which it already held, so these notes follow it.
+            again = await asyncio.to_thread(store.replays, good)
+            await publisher.publish(audit_messages(replayed(e, first) for e, first in again))
         if refused or again:
             log.info(
                 "intake batch: %d replays, %d quarantined of %d",
@@ -134,15 +138,3 @@ def register_intake(
             )
 
     broker.include_router(router)
-
-
-def repeated_within(events: list[ReceivedEvent]) -> list[tuple[ReceivedEvent, str]]:
-    """An event that a batch holds twice, at two places: the later one is published again."""
-    first: dict[str, str] = {}
-    again = []
-    for event in events:
-        here = f"{event.topic}[{event.partition}]@{event.offset}"
-        if event.event_id in first and first[event.event_id] != here:
-            again.append((event, first[event.event_id]))
-        first.setdefault(event.event_id, here)
-    return again

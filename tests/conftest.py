@@ -8,9 +8,10 @@ marked ``postgres`` fail rather than skip when CI sets ``EHX_REQUIRE_POSTGRES``.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,22 @@ from database import migrate, open_engine
 from schemas import KeyStore
 
 POSTGRES_URL = os.environ.get("EHX_TEST_DATABASE_URL")
+
+
+async def eventually(
+    condition: Callable[[], bool], timeout: float = 30.0, every: float = 0.2
+) -> None:
+    """Wait until ``condition`` holds (asked in a thread: it may read the database), or fail.
+
+    The one polling loop of the suite: what crosses the broker arrives when it arrives.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while loop.time() < deadline:
+        if await asyncio.to_thread(condition):
+            return
+        await asyncio.sleep(every)
+    raise AssertionError(f"not so within {timeout:.0f} s")
 
 
 def _docker_answers() -> bool:

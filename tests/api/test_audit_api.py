@@ -44,14 +44,13 @@ from linker.service import Linker
 from linker.store import LinkStore
 from schemas import Agency, CanonicalEvent
 from schemas.vocabulary import Recipient
-from tests.api.test_ingest_api import auth, client
+from tests.conftest import eventually
 from tests.consent.fakes import KHAN_FILES, NOW
 from tests.helpers import EXAMPLES, read_json
-from tests.integration.test_pipeline import wait_for
+from tests.serving import auth
 from timeline.store import TimelineStore
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
-__all__ = ["client"]
 
 Client = tuple[httpx.Client, AgencyCredentials]
 PLAN = Path(__file__).parents[1] / "fixtures" / "cp-plan" / "health-maryam-cp-plan.json"
@@ -156,7 +155,7 @@ def test_who_saw_returns_exactly_the_reads_performed_and_plan_views_notify_the_h
         ours = {reader for _, reader in script}
         await_reads = len(script) + 1
         asyncio.run(
-            wait_for(
+            eventually(
                 lambda: (
                     sum(
                         1
@@ -196,7 +195,7 @@ def test_who_saw_returns_exactly_the_reads_performed_and_plan_views_notify_the_h
         )
 
         # CP-IS: the school viewed the police's record of Maryam; the police are told.
-        asyncio.run(wait_for(lambda: bool(AccessLog(sqlite_engine).history(agency="police"))))
+        asyncio.run(eventually(lambda: bool(AccessLog(sqlite_engine).history(agency="police"))))
         police = http.get("/v1/audit/access", headers=auth(tokens[Recipient.POLICE])).json()
         schools_view = [
             n for n in police if n["viewer"] == "schools" and n["actor"] == f"dsl-{run}"
@@ -214,7 +213,7 @@ def test_who_saw_returns_exactly_the_reads_performed_and_plan_views_notify_the_h
         # Exports: one AuditEvent and one CSV row per entry about her. The auditor's own
         # who-saw about her is on the ledger first (it travels through ehx.audit too).
         asyncio.run(
-            wait_for(
+            eventually(
                 lambda: any(
                     f.record.actor == f"dpo-{run}" and maryam in f.record.subject_ids
                     for f in ledger.find(actions=["audit.read"])
@@ -228,7 +227,7 @@ def test_who_saw_returns_exactly_the_reads_performed_and_plan_views_notify_the_h
         ).json()
         # The export's own record travels through ehx.audit too; the CSV asked for next holds it.
         asyncio.run(
-            wait_for(
+            eventually(
                 lambda: any(
                     f.record.actor == f"dpo-{run}" and maryam in f.record.subject_ids
                     for f in ledger.find(actions=["audit.exported"])

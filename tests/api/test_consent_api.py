@@ -19,12 +19,11 @@ from consent.memory import MemoryKeyVault
 from consent.store import ConsentStore
 from schemas import Agency
 from schemas.vocabulary import Recipient
-from tests.api.test_ingest_api import auth, client
 from tests.consent.fakes import NOW, linked_khans
 from tests.helpers import read_json
+from tests.serving import auth
 
 pytestmark = pytest.mark.kafka
-__all__ = ["client"]  # the fixture, shared with the ingest API tests
 
 Client = tuple[httpx.Client, AgencyCredentials]
 #: Published to the session broker's ehx.consent, where the integration tests' consent

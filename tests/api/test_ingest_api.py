@@ -5,75 +5,18 @@ The app talks to the session's real broker and a real database.
 
 from __future__ import annotations
 
-import asyncio
 import json
-import threading
-import time
-from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
-from sqlalchemy import Engine
 
 from api import AgencyCredentials
-from broker.admin import apply_topology
-from broker.embedded import free_port
-from broker.settings import BrokerSettings
-from console.web import ConsoleSettings
-from ehx.web import create_app
-from schemas import Agency, KeyStore
+from schemas import Agency
 from tests.helpers import EXAMPLES
+from tests.serving import auth
 
 pytestmark = pytest.mark.kafka
-
-
-@pytest.fixture
-def client(
-    kafka_bootstrap: str, sqlite_engine: Engine, keys: KeyStore
-) -> Iterator[tuple[httpx.Client, AgencyCredentials]]:
-    """The API served by uvicorn on a loopback port, as an agency system would reach it."""
-    with (
-        serve(kafka_bootstrap, sqlite_engine, keys) as base,
-        httpx.Client(base_url=base, timeout=30) as http,
-    ):
-        yield http, AgencyCredentials(sqlite_engine)
-
-
-@contextmanager
-def serve(
-    bootstrap: str, engine: Engine, keys: KeyStore, console: ConsoleSettings | None = None
-) -> Iterator[str]:
-    """``ehx serve`` (API and console) on a loopback port, in a thread; yields its URL."""
-    # In a thread of its own: Playwright's sync API keeps an event loop in this one.
-    with ThreadPoolExecutor(1) as pool:
-        pool.submit(asyncio.run, apply_topology(bootstrap, BrokerSettings())).result()
-    app = create_app(
-        bootstrap,
-        engine.url.render_as_string(hide_password=False),
-        keys,
-        console=console or ConsoleSettings(secret="test-" + "x" * 40),
-    )
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline, "API did not start"
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(20)
-
-
-def auth(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 def test_police_ndjson_is_accepted_and_resending_it_publishes_nothing(

@@ -20,13 +20,12 @@ from consent.engine import ConsentEngine
 from consent.keys import DataKeyStore
 from consent.store import ConsentStore
 from schemas.vocabulary import Recipient
-from tests.api.test_ingest_api import auth, client
 from tests.consent.fakes import NOW, linked_khans
 from tests.helpers import read_json
+from tests.serving import auth
 from timeline.store import TimelineStore
 
 pytestmark = pytest.mark.kafka
-__all__ = ["client"]
 
 Client = tuple[httpx.Client, AgencyCredentials]
 

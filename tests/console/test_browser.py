@@ -25,7 +25,7 @@ from console.accounts import Accounts, Role
 from schemas import KeyStore
 from schemas.vocabulary import Recipient
 from tests.api.test_audit_api import audit_service, khans_with_a_plan
-from tests.api.test_ingest_api import serve
+from tests.serving import serve
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).parents[2] / "test-artifacts"

@@ -25,8 +25,8 @@ from linker.store import LinkReview, LinkStore
 from schemas import KeyStore
 from schemas.vocabulary import Recipient
 from tests.api.test_audit_api import khans_with_a_plan
-from tests.api.test_ingest_api import serve
 from tests.helpers import read_json
+from tests.serving import serve
 
 pytestmark = pytest.mark.kafka
 PASSWORD = "correct horse battery staple"

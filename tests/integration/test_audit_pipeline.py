@@ -24,12 +24,11 @@ from consent import ConsentRecord, ConsentState, Giver, Purpose, SubjectKind
 from consent.service import consent_message
 from schemas import Agency, Category, KeyStore
 from schemas.vocabulary import Recipient
+from tests.conftest import eventually
 from tests.integration.test_consent_service import ingest_khans
-from tests.integration.test_pipeline import pipeline, wait_for
 from timeline.store import TimelineQuery, TimelineStore
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
-__all__ = ["pipeline"]
 
 
 @pytest.fixture
@@ -53,8 +52,8 @@ async def test_accepted_refused_decided_delivered_consented_and_shredded_are_all
     def acted(action: str) -> set[str]:
         return {e for f in ledger.find(actions=[action]) for e in f.record.event_ids}
 
-    await wait_for(lambda: ids <= acted("record.accepted"), timeout=60)
-    await wait_for(lambda: bool(ledger.find(actions=["record.refused"], agency="police")))
+    await eventually(lambda: ids <= acted("record.accepted"), timeout=60)
+    await eventually(lambda: bool(ledger.find(actions=["record.refused"], agency="police")))
     decided = (
         "decision.allow",
         "decision.deny",
@@ -63,7 +62,7 @@ async def test_accepted_refused_decided_delivered_consented_and_shredded_are_all
         "decision.indicator",
     )
     # Every event decided for each of the five recipients other than its own agency.
-    await wait_for(
+    await eventually(
         lambda: sum(1 for f in ledger.find(actions=decided) if f.record.event_ids[0] in ids) >= 50,
         timeout=60,
     )
@@ -78,8 +77,8 @@ async def test_accepted_refused_decided_delivered_consented_and_shredded_are_all
         return {e for row in queries.received(ledger, recipient) for e in row["event_ids"]}
 
     for recipient in ("early_help", "schools"):  # the MASH gets nothing about the Khans
-        await wait_for(lambda r=recipient: bool(shown(r)))  # type: ignore[misc]
-        await wait_for(lambda r=recipient: shown(r) <= received(r))  # type: ignore[misc]
+        await eventually(lambda r=recipient: bool(shown(r)))  # type: ignore[misc]
+        await eventually(lambda r=recipient: shown(r) <= received(r))  # type: ignore[misc]
     assert not shown("mash") and not received("mash") & ids
 
     # A consent given and withdrawn: both recorded, and the keys destroyed.
@@ -100,15 +99,15 @@ async def test_accepted_refused_decided_delivered_consented_and_shredded_are_all
     )
     async with KafkaPublisher(bootstrap, BrokerSettings()) as publisher:
         await publisher.publish([consent_message(granted)])
-        await wait_for(lambda: bool(ledger.find(actions=["consent.granted"], subject=family)))
+        await eventually(lambda: bool(ledger.find(actions=["consent.granted"], subject=family)))
         await publisher.publish([consent_message(granted.withdraw("ew-9", datetime.now(UTC)))])
-    await wait_for(lambda: bool(ledger.find(actions=["consent.withdrawn"], subject=family)))
-    await wait_for(lambda: bool(ledger.find(actions=["key.destroyed"], agency="early_help")))
+    await eventually(lambda: bool(ledger.find(actions=["consent.withdrawn"], subject=family)))
+    await eventually(lambda: bool(ledger.find(actions=["key.destroyed"], agency="early_help")))
     [withdrawn] = ledger.find(actions=["consent.withdrawn"], subject=family)
     assert withdrawn.record.actor == "ew-9" and str(granted.consent_id) in withdrawn.record.bases
 
     # Signed checkpoints were made along the way, and the whole ledger holds.
-    await wait_for(lambda: bool(ledger.checkpoints()))
+    await eventually(lambda: bool(ledger.checkpoints()))
     verdict = verify(ledger.entries(), ledger.checkpoints(), keys.ledger_public_key())
     assert verdict.ok, verdict.problems
     assert verdict.checkpoints >= 1

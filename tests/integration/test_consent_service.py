@@ -27,11 +27,11 @@ from consent.store import ConsentStore
 from database import source_records
 from schemas import Agency, Category, KeyStore, Role
 from schemas.vocabulary import Recipient
+from tests.conftest import eventually
 from tests.helpers import EXAMPLES, read_json
-from tests.integration.test_pipeline import FILES, pipeline, quarantined, wait_for
+from tests.integration.test_pipeline import FILES, quarantined
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
-__all__ = ["pipeline"]  # the fixture, shared with the pipeline tests
 
 
 async def messages_about(
@@ -65,7 +65,7 @@ async def test_every_event_is_decided_for_every_recipient_and_consent_changes_th
     ids = await ingest_khans(bootstrap, engine, keys)
     assert len(ids) == 10
     store = ConsentStore(engine)
-    await wait_for(lambda: ids <= store.decided(sorted(ids)))
+    await eventually(lambda: ids <= store.decided(sorted(ids)))
 
     # A decision for every recipient of every event (the source agency excepted), each
     # event's together in one message.
@@ -120,7 +120,7 @@ async def test_every_event_is_decided_for_every_recipient_and_consent_changes_th
     )
     async with KafkaPublisher(bootstrap, BrokerSettings()) as publisher:
         await publisher.publish([consent_message(granted)])
-        await wait_for(lambda: store.record(granted.record_id) == granted)
+        await eventually(lambda: store.record(granted.record_id) == granted)
         shared = await messages_about(bootstrap, Topic.share(Recipient.EARLY_HELP), ids, count=16)
         allowed = [m for m in shared if m["basis"]["outcome"] == "allow"]
         assert allowed and all(
@@ -130,7 +130,7 @@ async def test_every_event_is_decided_for_every_recipient_and_consent_changes_th
         # She withdraws it: the school's views under it are retracted; Encompass remains.
         withdrawn = granted.withdraw("ew-0042", datetime.now(UTC))
         await publisher.publish([consent_message(withdrawn)])
-        await wait_for(lambda: store.record(granted.record_id) == withdrawn)
+        await eventually(lambda: store.record(granted.record_id) == withdrawn)
     assert store.keys_destroyed() > 0
     school_msgs = await messages_about(bootstrap, Topic.share(Recipient.SCHOOLS), ids, count=13)
     retractions = [m for m in school_msgs if m["kind"] == "retraction"]
@@ -159,7 +159,7 @@ async def test_an_unverifiable_linked_event_is_quarantined_not_decided(
     finally:
         await producer.stop()
     store = ConsentStore(engine)
-    await wait_for(lambda: store.decided([str(good.event_id)]) == {str(good.event_id)})
+    await eventually(lambda: store.decided([str(good.event_id)]) == {str(good.event_id)})
     assert store.decided([str(signed.event_id), str(event.event_id)]) == set()
     reasons = [q.reason for q in await quarantined(bootstrap, "consent")]
     assert "signature does not match the event" in reasons and "unsigned event" in reasons

@@ -29,13 +29,12 @@ from linker.store import LinkStore
 from schemas import Agency, KeyStore
 from schemas.views import ShareView
 from schemas.vocabulary import Recipient
-from tests.api.test_ingest_api import auth, serve
-from tests.integration.test_pipeline import pipeline, wait_for
+from tests.conftest import eventually
 from tests.linker.test_review import MOHAMMED, MUHAMMAD, police_line
+from tests.serving import auth, serve
 from timeline.store import TimelineQuery, TimelineStore
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
-__all__ = ["pipeline"]
 
 
 async def test_a_pair_decided_over_http_is_applied_by_the_linker_and_audited(
@@ -50,7 +49,7 @@ async def test_a_pair_decided_over_http_is_applied_by_the_linker_and_audited(
         summary = await ingestor.ingest(io.BytesIO(both), "two.jsonl")
     assert summary.accepted == 2
     store = LinkStore(engine)
-    await wait_for(lambda: bool(store.reviews()))
+    await eventually(lambda: bool(store.reviews()))
     [pair] = store.reviews()
 
     token = AgencyCredentials(engine).issue(Recipient.MASH, "MASH")
@@ -75,7 +74,7 @@ async def test_a_pair_decided_over_http_is_applied_by_the_linker_and_audited(
     with ThreadPoolExecutor(1) as pool:  # the services share this test's event loop
         *codes, sent_at = await asyncio.get_running_loop().run_in_executor(pool, decide)
     assert codes == [200, 403, 200]
-    await wait_for(lambda: not store.reviews())  # applied and recorded by the linker
+    await eventually(lambda: not store.reviews())  # applied and recorded by the linker
     [decided] = store.reviews(open_only=False)
     assert (decided["same_person"], decided["decided_by"]) == (True, "sw-7")
     ledger = AuditLedger(engine)
@@ -86,7 +85,7 @@ async def test_a_pair_decided_over_http_is_applied_by_the_linker_and_audited(
         at = datetime.fromisoformat(sent_at)
         return [e for e in ledger.find(actions=["link.reviewed"]) if e.record.at == at]
 
-    await wait_for(lambda: bool(ours()))
+    await eventually(lambda: bool(ours()))
     [audited] = ours()
     assert audited.record.actor == "sw-7"
     assert set(audited.record.subject_ids) == {pair["person_id"], pair["candidate_id"]}
@@ -121,7 +120,7 @@ async def test_a_wrong_link_split_over_http_moves_the_event_in_every_timeline(
         query = TimelineQuery("early_help", family_id=family_id, person_id=person_id)
         return [v for v in timeline.entries(query) if v.record_ref in ("WMP-S1", "WMP-S2")]
 
-    await wait_for(lambda: len(hub()) == 2)
+    await eventually(lambda: len(hub()) == 2)
     family = hub()[0].family_id
     assert [v.family_id for v in hub()] == [family, family]  # one man, as the linker saw it
     person = hub()[0].subjects[0].person_id
@@ -144,10 +143,10 @@ async def test_a_wrong_link_split_over_http_moves_the_event_in_every_timeline(
     assert [len(m["records"]) for m in found["members"]] == [1, 1]
     wrong = found["members"][1]["id"]
 
-    await wait_for(lambda: len(hub(family_id=family)) == 1)
+    await eventually(lambda: len(hub(family_id=family)) == 1)
     [moved] = hub(person_id=wrong)
     assert moved.family_id != family and moved.revision == 3  # shown, retracted, shown
     assert [s.person_id for s in moved.subjects] == [wrong]
     assert hub(family_id=family)[0].subjects[0].person_id == person
     ledger = AuditLedger(engine)
-    await wait_for(lambda: bool(ledger.find(actions=["share.retracted"])))
+    await eventually(lambda: bool(ledger.find(actions=["share.retracted"])))

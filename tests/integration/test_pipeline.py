@@ -5,13 +5,10 @@ Runs on the session's real broker and on SQLite and PostgreSQL.
 
 from __future__ import annotations
 
-import asyncio
 import io
 import json
 import uuid
-from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 from aiokafka import AIOKafkaProducer
@@ -20,15 +17,13 @@ from sqlalchemy import Engine, select
 from adapters import ADAPTERS
 from adapters.ingest import Ingestor
 from adapters.registry import RecordRegistry
-from broker.admin import apply_topology
 from broker.publishing import KafkaPublisher
 from broker.settings import BrokerSettings
 from broker.topics import Topic
 from database import received_events, source_records
-from database.settings import DatabaseSettings
-from ehx.services import build_services
-from schemas import Agency, CanonicalEvent, KeySettings, KeyStore
+from schemas import Agency, CanonicalEvent, KeyStore
 from schemas.quarantine import QuarantineRecord
+from tests.conftest import eventually
 from tests.helpers import EXAMPLES, read_json
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
@@ -46,42 +41,10 @@ def stored_ids(engine: Engine) -> set[str]:
         return set(connection.execute(select(received_events.c.event_id)).scalars())
 
 
-async def wait_for(condition: Callable[[], bool], timeout: float = 30.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while asyncio.get_running_loop().time() < deadline:
-        if await asyncio.to_thread(condition):
-            return
-        await asyncio.sleep(0.2)
-    raise AssertionError("condition not met in time")
-
-
 async def quarantined(bootstrap: str, stage: str) -> list[QuarantineRecord]:
     """Everything on the quarantine topic from one stage (a fresh group reads it all)."""
     found = await read_json(bootstrap, Topic.QUARANTINE.value, lambda b: b["stage"] == stage)
     return [QuarantineRecord.model_validate(body) for _, body in found]
-
-
-@pytest.fixture
-async def pipeline(
-    kafka_bootstrap: str, engine: Engine, tmp_path: Path
-) -> AsyncIterator[tuple[str, Engine, KeyStore]]:
-    settings = BrokerSettings()
-    await apply_topology(kafka_bootstrap, settings)
-    keys = KeyStore(tmp_path / "keys")
-    keys.init()
-    services = build_services(
-        kafka_bootstrap,
-        settings,
-        DatabaseSettings(database_url=engine.url.render_as_string(hide_password=False)),
-        KeySettings(key_dir=tmp_path / "keys"),
-        session_timeout_ms=6000,
-    )
-    await services.start()
-    try:
-        yield kafka_bootstrap, engine, keys
-    finally:
-        await services.stop()
-        services.close_database()
 
 
 async def test_every_example_record_arrives_verified_exactly_once(
@@ -105,7 +68,7 @@ async def test_every_example_record_arrives_verified_exactly_once(
             i for row in connection.execute(select(source_records.c.event_ids)) for i in row[0]
         ]
     assert events_published == len(published) == 10
-    await wait_for(lambda: set(published) <= stored_ids(engine))
+    await eventually(lambda: set(published) <= stored_ids(engine))
     with engine.connect() as connection:
         bodies = (
             connection.execute(
@@ -174,7 +137,7 @@ async def test_poison_is_quarantined_and_the_good_events_after_it_still_arrive(
     finally:
         await producer.stop()
     wanted = {str(item.event_id) for item in good}
-    await wait_for(lambda: wanted <= stored_ids(engine))
+    await eventually(lambda: wanted <= stored_ids(engine))
     assert str(signed.event_id) not in stored_ids(engine)
     reasons = [entry.reason for entry in await quarantined(bootstrap, "intake")]
     assert any(r.startswith("not a canonical event") for r in reasons)

@@ -27,12 +27,11 @@ from consent.store import ConsentStore
 from schemas import Agency, KeyStore
 from schemas.links import ReviewDecision
 from schemas.vocabulary import Recipient
+from tests.conftest import eventually
 from tests.helpers import read_json
-from tests.integration.test_pipeline import pipeline, wait_for
 from tests.linker.test_review import police_line
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
-__all__ = ["pipeline"]
 
 GOOD = 200 * int(os.environ.get("EHX_FAULT_SCALE", "1"))
 #: Every topic a service consumes, and the stage that must refuse what is not for it.
@@ -85,7 +84,7 @@ async def test_a_bad_message_in_every_topic_is_quarantined_and_the_good_ones_all
 
     store = ConsentStore(engine)
     ledger = AuditLedger(engine)
-    await wait_for(lambda: store.events_decided() >= GOOD, timeout=60 + GOOD / 10)
+    await eventually(lambda: store.events_decided() >= GOOD, timeout=60 + GOOD / 10)
     # Every decision reached the ledger, past the poison on ehx.decisions.
     decisions = {(d["event_id"], d["recipient"]) for d in store.decisions()}
 
@@ -93,8 +92,8 @@ async def test_a_bad_message_in_every_topic_is_quarantined_and_the_good_ones_all
         found = ledger.find(actions=[f"decision.{o.value}" for o in Outcome])
         return {(f.record.event_ids[0], f.record.agency) for f in found}
 
-    await wait_for(lambda: decisions <= on_the_ledger(), timeout=60 + GOOD / 10)
-    await wait_for(
+    await eventually(lambda: decisions <= on_the_ledger(), timeout=60 + GOOD / 10)
+    await eventually(
         lambda: (
             len(ledger.find(actions=["record.accepted"])) >= 1
             and sum(len(f.record.event_ids) for f in ledger.find(actions=["record.accepted"]))

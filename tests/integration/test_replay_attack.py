@@ -21,11 +21,10 @@ from broker.topics import Topic
 from consent.store import ConsentStore
 from database import sharing_decisions, timeline_entries
 from schemas import Agency, KeyStore
-from tests.integration.test_pipeline import pipeline, wait_for
+from tests.conftest import eventually
 from tests.linker.test_review import incident
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
-__all__ = ["pipeline"]
 
 EVENTS = 200 * int(os.environ.get("EHX_FAULT_SCALE", "1"))
 
@@ -71,9 +70,9 @@ async def test_events_published_again_add_nothing_and_each_is_recorded_as_a_repl
     ids = {str(e.event_id) for e in events}
     await _send(bootstrap, wire)
     store = ConsentStore(engine)
-    await wait_for(lambda: ids <= store.decided(sorted(ids)), timeout=60 + EVENTS / 20)
+    await eventually(lambda: ids <= store.decided(sorted(ids)), timeout=60 + EVENTS / 20)
     # Each event gives the early help hub an indicator: wait for all of them.
-    await wait_for(lambda: _count(engine, timeline_entries) >= EVENTS, timeout=120)
+    await eventually(lambda: _count(engine, timeline_entries) >= EVENTS, timeout=120)
     # Settled: what the replay must not change.
     before = (_count(engine, timeline_entries), _count(engine, sharing_decisions))
     started = datetime.now(UTC)
@@ -85,7 +84,7 @@ async def test_events_published_again_add_nothing_and_each_is_recorded_as_a_repl
         found = ledger.find(actions=["record.replayed"], since=started)
         return {e for f in found for e in f.record.event_ids} & ids
 
-    await wait_for(lambda: replays() == ids, timeout=60 + EVENTS / 20)
+    await eventually(lambda: replays() == ids, timeout=60 + EVENTS / 20)
     after = (_count(engine, timeline_entries), _count(engine, sharing_decisions))
     assert after == before
     [sample, *_] = ledger.find(actions=["record.replayed"], since=started)

@@ -22,12 +22,11 @@ from linker.index import JournalEntry
 from linker.store import LinkedMention, LinkStore
 from schemas import KeyStore
 from schemas.links import ReviewDecision
+from tests.conftest import eventually
 from tests.helpers import read_json
 from tests.integration.test_consent_service import ingest_khans
-from tests.integration.test_pipeline import pipeline, wait_for
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
-__all__ = ["pipeline"]
 
 
 async def test_a_database_blip_as_the_linker_stores_neither_republishes_nor_reorders(
@@ -53,7 +52,7 @@ async def test_a_database_blip_as_the_linker_stores_neither_republishes_nor_reor
 
     ours = await ingest_khans(bootstrap, engine, keys)
     store = LinkStore(engine)
-    await wait_for(lambda: store.linked(ours) == ours)
+    await eventually(lambda: store.linked(ours) == ours)
     assert failures == [0]
 
     linked = await read_json(

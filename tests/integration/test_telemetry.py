@@ -29,11 +29,10 @@ from broker import telemetry
 from broker.publishing import KafkaPublisher
 from broker.settings import BrokerSettings
 from schemas import Agency, KeyStore
-from tests.integration.test_pipeline import pipeline, wait_for
+from tests.conftest import eventually
 from timeline.store import TimelineQuery, TimelineStore
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
-__all__ = ["pipeline"]
 
 SURNAME = "Quillfeather"
 GIVEN = "Zebedee"
@@ -159,7 +158,7 @@ async def test_one_trace_per_event_through_every_stage_and_no_canary_anywhere(
 
     # The incident (high risk, a child present) reaches the MASH timeline and an alert.
     timeline = TimelineStore(engine)
-    await wait_for(
+    await eventually(
         lambda: any(
             v.event_type == "police.incident" and v.record_ref == "WMP-2026-0999001"
             for v in timeline.entries(TimelineQuery("mash"))
@@ -169,7 +168,7 @@ async def test_one_trace_per_event_through_every_stage_and_no_canary_anywhere(
     [incident] = [
         v for v in timeline.entries(TimelineQuery("mash")) if v.record_ref == "WMP-2026-0999001"
     ]
-    await wait_for(
+    await eventually(
         lambda: any(a["family_id"] == incident.family_id for a in AlertStore(engine).queue())
     )
 
@@ -194,7 +193,7 @@ async def test_one_trace_per_event_through_every_stage_and_no_canary_anywhere(
 
     # The alert row is committed inside the alerts span, so the queue can show it a moment
     # before the span ends and is exported (CI saw that once): wait for the span itself.
-    await wait_for(lambda: every_stage <= {s.name for s in journey()})
+    await eventually(lambda: every_stage <= {s.name for s in journey()})
     finished = spans.get_finished_spans()
     journey_spans = journey()
     assert len({s.context.trace_id for s in journey_spans}) == 1  # one trace, adapter to alert
@@ -210,7 +209,7 @@ async def test_one_trace_per_event_through_every_stage_and_no_canary_anywhere(
             if str(incident.event_id) in f.record.event_ids
         ]
 
-    await wait_for(lambda: bool(override()))
+    await eventually(lambda: bool(override()))
     assert override()[0].record.trace_id == format(root.context.trace_id, "032x")
 
     data = metrics.get_metrics_data()

@@ -21,13 +21,12 @@ from consent.service import consent_message
 from database import migrate, open_engine
 from schemas import Category, KeyStore
 from schemas.vocabulary import Recipient
+from tests.conftest import eventually
 from tests.integration.test_consent_service import ingest_khans
-from tests.integration.test_pipeline import pipeline, wait_for
 from timeline.service import rebuild
 from timeline.store import TimelineQuery, TimelineStore
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
-__all__ = ["pipeline"]
 
 
 def rows_about(store: TimelineStore, ids: set[str]) -> list[tuple[Any, ...]]:
@@ -66,12 +65,12 @@ async def test_timelines_and_alerts_follow_the_shares_and_a_rebuild_reaches_the_
     def entries() -> list[tuple[Any, ...]]:
         return [row for row in rows_about(store, ids) if len(row) > 4]  # not their people
 
-    await wait_for(lambda: len(entries()) >= 9)  # indicators and Encompass
+    await eventually(lambda: len(entries()) >= 9)  # indicators and Encompass
     family = next(
         v.family_id for v in store.entries(TimelineQuery("schools")) if str(v.event_id) in ids
     )
     alerts = AlertStore(engine)
-    await wait_for(lambda: any(a["family_id"] == family for a in alerts.queue()))
+    await eventually(lambda: any(a["family_id"] == family for a in alerts.queue()))
     [alert] = [a for a in alerts.queue() if a["family_id"] == family]
     assert alert["kind"] == "think_family" and alert["indicators_only"]
 
@@ -88,7 +87,7 @@ async def test_timelines_and_alerts_follow_the_shares_and_a_rebuild_reaches_the_
             None,
         )
 
-    await wait_for(lambda: mother() is not None)
+    await eventually(lambda: mother() is not None)
     now = datetime.now(UTC)
     granted = ConsentRecord(
         state=ConsentState.GRANTED,
@@ -106,7 +105,7 @@ async def test_timelines_and_alerts_follow_the_shares_and_a_rebuild_reaches_the_
     )
     async with KafkaPublisher(bootstrap, BrokerSettings()) as publisher:
         await publisher.publish([consent_message(granted)])
-        await wait_for(
+        await eventually(
             lambda: any(
                 v.basis.outcome == "allow"
                 for v in store.entries(TimelineQuery("early_help", family_id=family))
