@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -32,7 +33,7 @@ def open_engine(url: str | None = None) -> Engine:
     if url.startswith("sqlite"):
         path = url.removeprefix("sqlite:///")
         if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            private_database_file(Path(path))
         engine = create_engine(url, connect_args={"timeout": 30}, **json_options)
 
         @event.listens_for(engine, "connect")
@@ -47,6 +48,25 @@ def open_engine(url: str | None = None) -> Engine:
 
         return engine
     return create_engine(url, pool_pre_ping=True, **json_options)
+
+
+def private_database_file(path: Path) -> None:
+    """Make the SQLite file readable and writable by its owner only, before SQLite opens it.
+
+    It holds disclosures, data keys and password hashes. SQLite gives its write-ahead log
+    and shared-memory files the database file's mode, so they follow; a folder made here
+    for it is the owner's only. Files of an older run are narrowed too.
+    """
+    if not path.parent.exists():
+        # mkdir's mode is not applied to the parents it makes: make each one.
+        for folder in reversed((path.parent, *path.parent.parents)):
+            if not folder.exists():
+                folder.mkdir(mode=0o700)
+    os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))
+    for file in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        # Another account's file (a shared deployment's) is left as its owner set it.
+        if file.exists() and file.stat().st_uid == os.getuid():
+            file.chmod(0o600)
 
 
 def migrate(engine: Engine) -> None:
