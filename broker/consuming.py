@@ -159,14 +159,61 @@ class BatchMetrics(BaseMiddleware):
         return await call_next(msg)
 
 
-def service_router(stage: str) -> KafkaRouter:
-    """The router a service attaches its subscribers to (the composition root includes it
-    in the broker); its middleware records every batch's metrics under ``stage``."""
+@dataclass(frozen=True)
+class Verification:
+    """What a router's subscribers read: canonical events under an agency's signature.
+
+    ``raw``: read off ``ehx.raw.*``, so each must be on its own agency's topic. ``skip``
+    leaves out records the handler reads itself (the consent service's relinks).
+    """
+
+    verifier: SignatureVerifier
+    raw: bool = False
+    skip: Callable[[Any], bool] | None = None
+
+
+#: Where a verified batch waits for its handler: ``batch: VerifiedBatch = Context(BATCH)``.
+BATCH = "verified_batch"
+
+
+class VerifyBatch(BaseMiddleware):
+    """Verifies a batch's events before the handler runs; the refused go to quarantine.
+
+    The handler receives the result from FastStream's context (``Context(BATCH)``) and
+    publishes ``batch.refused`` with its own output, before the offsets are committed.
+    Each verified event gets a span (sampled, under its own trace) covering the handler.
+    """
+
+    def __init__(
+        self, stage: str, verification: Verification, msg: Any, /, *, context: ContextRepo
+    ) -> None:
+        super().__init__(msg, context=context)
+        self.stage, self.verification = stage, verification
+
+    async def consume_scope(
+        self, call_next: Callable[[Any], Awaitable[Any]], msg: StreamMessage[Any]
+    ) -> Any:
+        rules = self.verification
+        batch = verified_batch(msg, rules.verifier, self.stage, raw=rules.raw, skip=rules.skip)
+        with self.context.scope(BATCH, batch), batch.spans():
+            return await call_next(msg)
+
+
+def service_router(stage: str, verification: Verification | None = None) -> KafkaRouter:
+    """A router for a service's subscribers (the composition root includes it in the
+    broker). Its middleware records every batch's metrics under ``stage`` and, given a
+    ``verification``, verifies each batch's events for the handler (``VerifyBatch``)."""
 
     def metrics(msg: Any, /, *, context: ContextRepo) -> BatchMetrics:
         return BatchMetrics(stage, msg, context=context)
 
-    return KafkaRouter(middlewares=(metrics,))
+    if verification is None:
+        return KafkaRouter(middlewares=(metrics,))
+
+    def verify(msg: Any, /, *, context: ContextRepo) -> VerifyBatch:
+        return VerifyBatch(stage, verification, msg, context=context)
+
+    return KafkaRouter(middlewares=(metrics, verify))
 
 
 @dataclass
@@ -190,7 +237,7 @@ class VerifiedBatch:
 
 
 def verified_batch(
-    message: KafkaMessage,
+    message: StreamMessage[Any],
     verifier: SignatureVerifier,
     stage: str,
     *,

@@ -35,6 +35,7 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
+from faststream import Context
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from pydantic import TypeAdapter
@@ -43,12 +44,14 @@ from broker import telemetry
 from broker.auditing import audit_messages
 from broker.commit import BatchCommit, Store
 from broker.consuming import (
+    BATCH,
+    Verification,
+    VerifiedBatch,
     batch_records,
     batch_subscriber,
     parsed,
     quarantined,
     service_router,
-    verified_batch,
 )
 from broker.publishing import MessagePublisher, OutboundMessage
 from broker.topics import Topic
@@ -143,6 +146,10 @@ def _journey(event: CanonicalEvent, headers: Any) -> dict[str, str]:
     return carried
 
 
+def _is_relink(record: Any) -> bool:
+    return telemetry.header(record.headers, "ehx-kind") == "relink"
+
+
 def register_consent(
     broker: KafkaBroker,
     publisher: MessagePublisher,
@@ -155,20 +162,18 @@ def register_consent(
     ``publisher``."""
 
     batches = BatchCommit(publisher)
-    router = service_router(GROUP)
-
-    def is_relink(record: Any) -> bool:
-        return telemetry.header(record.headers, "ehx-kind") == "relink"
+    # Relinks travel on ehx.linked beside the events; the handler reads them itself.
+    router = service_router(GROUP, Verification(verifier, skip=_is_relink))
+    registry_router = service_router(f"{GROUP}-registry")
 
     @batch_subscriber(
         router, Topic.LINKED.value, group_id=GROUP, session_timeout_ms=session_timeout_ms
     )
-    async def on_linked(message: KafkaMessage) -> None:
+    async def on_linked(message: KafkaMessage, batch: VerifiedBatch = Context(BATCH)) -> None:
         now = datetime.now(UTC)
-        batch = verified_batch(message, verifier, GROUP, skip=is_relink)
-        out = batch.refused
+        out = list(batch.refused)
         relinks: list[Relink] = []
-        for record in filter(is_relink, batch_records(message.raw_message)):
+        for record in filter(_is_relink, batch_records(message.raw_message)):
             relink = parsed(record, Relink.model_validate_json, GROUP, "a relink", now)
             if isinstance(relink, QuarantineRecord):
                 out += quarantined(relink)
@@ -178,15 +183,13 @@ def register_consent(
         carried = {str(e.event_id): _journey(e, record.headers) for e, record in batch.events}
         as_received = {str(e.event_id): record.value for e, record in batch.events}
         async with service.lock:
-            with batch.spans():
-                outbox = await asyncio.to_thread(service.engine.on_events, events, now)
-                await asyncio.to_thread(service.engine.vault.flush)  # keys before what they seal
-                out += outbox_messages(outbox, carried)
-                out += audit_messages(consent_acts(outbox, now))
-                await batches.commit(
-                    out,
-                    Store(partial(service.store.save, outbox, as_received), "consent decisions"),
-                )
+            outbox = await asyncio.to_thread(service.engine.on_events, events, now)
+            await asyncio.to_thread(service.engine.vault.flush)  # keys before what they seal
+            out += outbox_messages(outbox, carried)
+            out += audit_messages(consent_acts(outbox, now))
+            await batches.commit(
+                out, Store(partial(service.store.save, outbox, as_received), "consent decisions")
+            )
             if relinks:
                 # After the batch's events are on file: a relink may follow its event here.
                 moved = await asyncio.to_thread(service.engine.on_relinks, relinks, now)
@@ -205,7 +208,7 @@ def register_consent(
             log.info("consent batch: %d events already decided (replayed)", outbox.replays)
 
     @batch_subscriber(
-        router,
+        registry_router,
         Topic.CONSENT.value,
         group_id=f"{GROUP}-registry",
         session_timeout_ms=session_timeout_ms,
@@ -236,6 +239,7 @@ def register_consent(
                 )
 
     broker.include_router(router)
+    broker.include_router(registry_router)
 
 
 async def sweep_expiries(

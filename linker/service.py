@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
 
+from faststream import Context
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 
@@ -34,13 +35,15 @@ from broker import telemetry
 from broker.auditing import audit_message
 from broker.commit import BatchCommit, Store
 from broker.consuming import (
+    BATCH,
+    Verification,
+    VerifiedBatch,
     batch_records,
     batch_subscriber,
     parsed,
     quarantined,
     refusal,
     service_router,
-    verified_batch,
 )
 from broker.publishing import MessagePublisher, OutboundMessage
 from broker.topics import RAW_TOPICS, Topic
@@ -250,7 +253,8 @@ def register_linker(
 ) -> None:
     """Attach the linker's subscribers to ``broker``; they publish through ``publisher``."""
     batches = BatchCommit(publisher)
-    router = service_router(GROUP)
+    router = service_router(GROUP, Verification(verifier, raw=True))
+    reviews_router = service_router(REVIEWS)
 
     def link_batch(
         events: list[CanonicalEvent], accepted: dict[str, str]
@@ -274,34 +278,32 @@ def register_linker(
         group_id=GROUP,
         session_timeout_ms=session_timeout_ms,
     )
-    async def on_raw(message: KafkaMessage) -> None:
-        batch = verified_batch(message, verifier, GROUP, raw=True)
+    async def on_raw(message: KafkaMessage, batch: VerifiedBatch = Context(BATCH)) -> None:
         accepted = {
             str(event.event_id): telemetry.header(record.headers, telemetry.ACCEPTED_AT) or ""
             for event, record in batch.events
         }
         events = [event for event, _ in batch.events]
         async with linker.lock, _failing_marks_stale(linker):
-            with batch.spans():
-                linked, decisions = await asyncio.to_thread(link_batch, events, accepted)
-                if decisions:
-                    await asyncio.to_thread(linker.reserve)
-                # Reviews first: a crash before the mentions are stored replays the batch and
-                # queues the same pairs again, which the queue keeps once.
-                reviews = linker.take_reviews()
-                journal = linker.identities.take_journal()
-                await batches.commit(
-                    batch.refused + linked,
-                    Store(lambda: linker.store.save_reviews(reviews), "linker reviews"),
-                    Store(
-                        lambda: linker.store.save(decisions, journal),
-                        "linker mentions",
-                        done=lambda: bool(linker.store.linked([m.event_id for m in decisions[:1]])),
-                    ),
-                )
+            linked, decisions = await asyncio.to_thread(link_batch, events, accepted)
+            if decisions:
+                await asyncio.to_thread(linker.reserve)
+            # Reviews first: a crash before the mentions are stored replays the batch and
+            # queues the same pairs again, which the queue keeps once.
+            reviews = linker.take_reviews()
+            journal = linker.identities.take_journal()
+            await batches.commit(
+                batch.refused + linked,
+                Store(lambda: linker.store.save_reviews(reviews), "linker reviews"),
+                Store(
+                    lambda: linker.store.save(decisions, journal),
+                    "linker mentions",
+                    done=lambda: bool(linker.store.linked([m.event_id for m in decisions[:1]])),
+                ),
+            )
 
     @batch_subscriber(
-        router,
+        reviews_router,
         Topic.LINKS.value,
         group_id=REVIEWS,
         session_timeout_ms=session_timeout_ms,
@@ -342,3 +344,4 @@ def register_linker(
                 log.info("review %s: %d event(s) relinked", decision.review_id, len(moved))
 
     broker.include_router(router)
+    broker.include_router(reviews_router)
