@@ -62,7 +62,10 @@ def private_database_file(path: Path) -> None:
         for folder in reversed((path.parent, *path.parent.parents)):
             if not folder.exists():
                 folder.mkdir(mode=0o700)
-    os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))
+    # Created only if it is not there: closing a descriptor of a file that SQLite already
+    # has open in this process would drop every POSIX lock SQLite holds on it.
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
     for file in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
         # Another account's file (a shared deployment's) is left as its owner set it.
         if file.exists() and file.stat().st_uid == os.getuid():
