@@ -14,61 +14,46 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from faststream import Context
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 
-from broker import telemetry
 from broker.auditing import audit_messages
 from broker.commit import BatchCommit, Store
 from broker.consuming import (
-    batch_records,
+    BATCH,
+    Verification,
+    VerifiedBatch,
     batch_subscriber,
-    quarantined,
     service_router,
-    verified_event,
 )
 from broker.publishing import MessagePublisher
 from broker.topics import RAW_TOPICS
 from intake.store import IntakeStore, ReceivedEvent
 from schemas import CanonicalEvent, SignatureVerifier
 from schemas.audit import Action, AuditRecord, stable_id
-from schemas.quarantine import QuarantineRecord
 
 GROUP = "intake"
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class Verdict:
-    event: ReceivedEvent | None
-    quarantine: QuarantineRecord | None
-
-
-def check(record: Any, verifier: SignatureVerifier, now: datetime) -> Verdict:
-    """Decide one consumed record: a verified event, or a quarantine entry saying why."""
-    checked = verified_event(record, verifier, GROUP, now, raw=True)
-    if not isinstance(checked, CanonicalEvent):
-        return Verdict(None, checked)
-    event, value = checked, record.value or b""
-    return Verdict(
-        ReceivedEvent(
-            event_id=str(event.event_id),
-            agency=event.source.agency.value,
-            record_ref=event.source.record_ref,
-            record_version=event.source.record_version,
-            event_type=event.event_type.value,
-            occurred_at=event.occurred_at,
-            received_at=now,
-            topic=record.topic,
-            partition=record.partition,
-            offset=record.offset,
-            body=value.decode(),
-        ),
-        None,
+def received(event: CanonicalEvent, record: Any, now: datetime) -> ReceivedEvent:
+    """What the intake store keeps of a verified event: its ids, and where it arrived."""
+    return ReceivedEvent(
+        event_id=str(event.event_id),
+        agency=event.source.agency.value,
+        record_ref=event.source.record_ref,
+        record_version=event.source.record_version,
+        event_type=event.event_type.value,
+        occurred_at=event.occurred_at,
+        received_at=now,
+        topic=record.topic,
+        partition=record.partition,
+        offset=record.offset,
+        body=(record.value or b"").decode(),
     )
 
 
@@ -98,7 +83,7 @@ def register_intake(
     """Attach the intake subscriber to ``broker``; it publishes through ``publisher``."""
 
     batches = BatchCommit(publisher)
-    router = service_router(GROUP)
+    router = service_router(GROUP, Verification(verifier, raw=True))
 
     @batch_subscriber(
         router,
@@ -106,35 +91,25 @@ def register_intake(
         group_id=GROUP,
         session_timeout_ms=session_timeout_ms,
     )
-    async def on_raw(message: KafkaMessage) -> None:
+    async def on_raw(message: KafkaMessage, batch: VerifiedBatch = Context(BATCH)) -> None:
         now = datetime.now(UTC)
-        records = batch_records(message.raw_message)
-        verdicts = [check(record, verifier, now) for record in records]
-        refused = [v.quarantine for v in verdicts if v.quarantine is not None]
-        out = [m for entry in refused for m in quarantined(entry)]
-        good = [v.event for v in verdicts if v.event is not None]
-        traced = [
-            (v.event.event_id, telemetry.header(r.headers, telemetry.TRACEPARENT))
-            for v, r in zip(verdicts, records, strict=True)
-            if v.event is not None
-        ]
+        good = [received(event, record, now) for event, record in batch.events]
         added: list[int] = []
-        with telemetry.stage_spans(GROUP, traced):
-            await batches.commit(
-                out, Store(lambda: added.append(store.add(good)), "received events")
-            )
+        await batches.commit(
+            batch.refused, Store(lambda: added.append(store.add(good)), "received events")
+        )
         again: list[tuple[ReceivedEvent, str]] = []
         if added[0] < len(good):
             # Published again (not a redelivery of the same offset): on the ledger, each.
             # Only the store can say which it already held, so these notes follow it.
             again = await asyncio.to_thread(store.replays, good)
             await publisher.publish(audit_messages(replayed(e, first) for e, first in again))
-        if refused or again:
+        if batch.refused or again:
             log.info(
-                "intake batch: %d replays, %d quarantined of %d",
+                "intake batch: %d stored, %d replays, %d messages for quarantine",
+                len(good),
                 len(again),
-                len(refused),
-                len(records),
+                len(batch.refused),
             )
 
     broker.include_router(router)

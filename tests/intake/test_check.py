@@ -1,4 +1,5 @@
-"""The intake rule: a consumed record is a verified event or a quarantine entry saying why."""
+"""Intake's verification (the router's ``VerifyBatch``, record by record): a consumed record
+is a verified event, kept with where it arrived, or a quarantine entry saying why."""
 
 from __future__ import annotations
 
@@ -7,8 +8,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from adapters import ADAPTERS
-from intake.service import check
+from broker.consuming import verified_event
+from intake.service import GROUP, received
 from schemas import Agency, CanonicalEvent, KeyStore
+from schemas.quarantine import QuarantineRecord
 from tests.helpers import EXAMPLES
 
 NOW = datetime(2026, 11, 23, 12, tzinfo=UTC)
@@ -31,22 +34,26 @@ def housing_event(keys: KeyStore) -> CanonicalEvent:
 
 def test_a_signed_event_on_its_agencys_topic_is_kept(keys: KeyStore) -> None:
     event = housing_event(keys)
-    verdict = check(Record("ehx.raw.housing", event.to_bytes()), keys.verifier(), NOW)
-    assert verdict.quarantine is None and verdict.event is not None
-    assert verdict.event.event_id == str(event.event_id)
-    assert (verdict.event.topic, verdict.event.offset) == ("ehx.raw.housing", 41)
+    record = Record("ehx.raw.housing", event.to_bytes())
+    checked = verified_event(record, keys.verifier(), GROUP, NOW, raw=True)
+    assert isinstance(checked, CanonicalEvent)
+    kept = received(checked, record, NOW)
+    assert kept.event_id == str(event.event_id)
+    assert (kept.topic, kept.offset) == ("ehx.raw.housing", 41)
+    assert kept.body == event.to_bytes().decode()
 
 
 def test_bytes_that_are_not_an_event_are_quarantined_with_position(keys: KeyStore) -> None:
-    verdict = check(Record("ehx.raw.police", b"{}"), keys.verifier(), NOW)
-    assert verdict.event is None and verdict.quarantine is not None
-    assert verdict.quarantine.reason.startswith("not a canonical event: source: Field required")
-    assert verdict.quarantine.position == "ehx.raw.police[0]@41"
-    assert verdict.quarantine.original() == b"{}"
+    refused = verified_event(Record("ehx.raw.police", b"{}"), keys.verifier(), GROUP, NOW, raw=True)
+    assert isinstance(refused, QuarantineRecord)
+    assert refused.reason.startswith("not a canonical event: source: Field required")
+    assert refused.position == "ehx.raw.police[0]@41"
+    assert refused.original() == b"{}"
 
 
 def test_an_event_on_another_agencys_topic_is_quarantined(keys: KeyStore) -> None:
     event = housing_event(keys)
-    verdict = check(Record("ehx.raw.police", event.to_bytes()), keys.verifier(), NOW)
-    assert verdict.quarantine is not None
-    assert verdict.quarantine.reason == "event claims agency housing but arrived on ehx.raw.police"
+    record = Record("ehx.raw.police", event.to_bytes())
+    refused = verified_event(record, keys.verifier(), GROUP, NOW, raw=True)
+    assert isinstance(refused, QuarantineRecord)
+    assert refused.reason == "event claims agency housing but arrived on ehx.raw.police"
