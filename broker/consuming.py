@@ -193,8 +193,7 @@ class VerifyBatch(BaseMiddleware):
     async def consume_scope(
         self, call_next: Callable[[Any], Awaitable[Any]], msg: StreamMessage[Any]
     ) -> Any:
-        rules = self.verification
-        batch = verified_batch(msg, rules.verifier, self.stage, raw=rules.raw, skip=rules.skip)
+        batch = verified_batch(msg, self.verification, self.stage)
         with self.context.scope(BATCH, batch), batch.spans():
             return await call_next(msg)
 
@@ -237,23 +236,16 @@ class VerifiedBatch:
 
 
 def verified_batch(
-    message: StreamMessage[Any],
-    verifier: SignatureVerifier,
-    stage: str,
-    *,
-    raw: bool = False,
-    skip: Callable[[Any], bool] | None = None,
+    message: StreamMessage[Any], verification: Verification, stage: str
 ) -> VerifiedBatch:
-    """Parse and verify each record of a batch (``verified_event``); quarantine the rest.
-
-    ``skip`` leaves out records the handler reads itself (the consent service's relinks).
-    """
+    """Parse and verify each record of a batch (``verified_event``); quarantine the rest."""
     now = datetime.now(UTC)
     batch = VerifiedBatch(stage)
+    skip = verification.skip
     for record in batch_records(message.raw_message):
         if skip is not None and skip(record):
             continue
-        checked = verified_event(record, verifier, stage, now, raw=raw)
+        checked = verified_event(record, verification.verifier, stage, now, raw=verification.raw)
         if isinstance(checked, CanonicalEvent):
             batch.events.append((checked, record))
         else:
