@@ -7,7 +7,7 @@ lint:
 	lint-imports
 
 typecheck:
-	mypy .
+	mypy
 
 test:
 	pytest

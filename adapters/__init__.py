@@ -4,13 +4,13 @@ Pure (no Kafka, no database). ``adapters.ingest`` signs and publishes what they 
 ``adapters.registry`` remembers what was sent; ``adapters.watch`` watches a folder.
 """
 
-from adapters.base import AgencyAdapter, MappedRecord
-from adapters.framing import RawRecord
-from adapters.health import HealthAdapter
-from adapters.housing import HousingAdapter
-from adapters.police import PoliceAdapter
-from adapters.schools import SchoolsAdapter
-from schemas import Agency as _Agency
+from ehx.adapters.base import AgencyAdapter, MappedRecord
+from ehx.adapters.framing import RawRecord
+from ehx.adapters.health import HealthAdapter
+from ehx.adapters.housing import HousingAdapter
+from ehx.adapters.police import PoliceAdapter
+from ehx.adapters.schools import SchoolsAdapter
+from ehx.schemas import Agency as _Agency
 
 ADAPTERS: dict[_Agency, AgencyAdapter] = {
     _Agency.POLICE: PoliceAdapter(),

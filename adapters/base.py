@@ -9,9 +9,9 @@ from typing import IO, Any, ClassVar, Protocol, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from adapters.checks import date_problem, instant_problem
-from adapters.framing import RawRecord
-from schemas import Agency, CanonicalEvent, RecordRefused
+from ehx.adapters.checks import date_problem, instant_problem
+from ehx.adapters.framing import RawRecord
+from ehx.schemas import Agency, CanonicalEvent, RecordRefused
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 

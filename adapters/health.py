@@ -14,10 +14,10 @@ from typing import IO, Any, ClassVar, Literal
 from fhir.resources.R4B.bundle import Bundle
 from pydantic import ValidationError
 
-from adapters.base import MappedRecord, build_event, require_past
-from adapters.checks import nhs_number_problem
-from adapters.framing import RawRecord, read_json_documents
-from schemas import (
+from ehx.adapters.base import MappedRecord, build_event, require_past
+from ehx.adapters.checks import nhs_number_problem
+from ehx.adapters.framing import RawRecord, read_json_documents
+from ehx.schemas import (
     Agency,
     Category,
     EventType,

@@ -20,15 +20,15 @@ from uuid import UUID
 
 from opentelemetry.trace import Span
 
-from adapters.base import AgencyAdapter, MappedRecord
-from adapters.framing import RawRecord
-from adapters.registry import PUBLISHES, Claim, Outcome, RecordRegistry, Verdict
-from broker import telemetry
-from broker.auditing import accepted_record, audit_message, refused_record
-from broker.publishing import MessagePublisher, OutboundMessage
-from broker.topics import Topic
-from schemas import CanonicalEvent, EventSigner, RecordRefused, TraceContext, canonical_json
-from schemas.quarantine import QuarantineRecord
+from ehx.adapters.base import AgencyAdapter, MappedRecord
+from ehx.adapters.framing import RawRecord
+from ehx.adapters.registry import PUBLISHES, Claim, Outcome, RecordRegistry, Verdict
+from ehx.broker import telemetry
+from ehx.broker.auditing import accepted_record, audit_message, refused_record
+from ehx.broker.publishing import MessagePublisher, OutboundMessage
+from ehx.broker.topics import Topic
+from ehx.schemas import CanonicalEvent, EventSigner, RecordRefused, TraceContext, canonical_json
+from ehx.schemas.quarantine import QuarantineRecord
 
 BATCH = 500
 #: How a refusal caused by a fault in ehx itself (not the record) begins.

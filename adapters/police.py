@@ -8,9 +8,9 @@ from typing import IO, Annotated, ClassVar, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
-from adapters.base import MappedRecord, build_event, require_past, validate
-from adapters.framing import RawRecord, read_lines
-from schemas import (
+from ehx.adapters.base import MappedRecord, build_event, require_past, validate
+from ehx.adapters.framing import RawRecord, read_lines
+from ehx.schemas import (
     Agency,
     Category,
     EventType,
@@ -18,7 +18,7 @@ from schemas import (
     Role,
     Sensitivity,
 )
-from schemas.payloads import DashRisk, IncidentType
+from ehx.schemas.payloads import DashRisk, IncidentType
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20_000)]
 

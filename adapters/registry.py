@@ -15,8 +15,8 @@ from enum import StrEnum
 
 from sqlalchemy import Engine, select, tuple_, update
 
-from database import source_records
-from schemas import Agency
+from ehx.database import source_records
+from ehx.schemas import Agency
 
 
 class Outcome(StrEnum):

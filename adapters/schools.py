@@ -8,10 +8,10 @@ from typing import IO, Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from adapters.base import MappedRecord, build_event, require_past, validate
-from adapters.checks import upn_problem
-from adapters.framing import RawRecord, read_csv
-from schemas import (
+from ehx.adapters.base import MappedRecord, build_event, require_past, validate
+from ehx.adapters.checks import upn_problem
+from ehx.adapters.framing import RawRecord, read_csv
+from ehx.schemas import (
     Agency,
     Category,
     EventType,
@@ -19,7 +19,7 @@ from schemas import (
     Role,
     Sensitivity,
 )
-from schemas.payloads import ConcernCategory, ConcernLevel, ExclusionReason, ExclusionType
+from ehx.schemas.payloads import ConcernCategory, ConcernLevel, ExclusionReason, ExclusionType
 
 HEADER: tuple[str, ...] = (
     "record_ref",

@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from adapters.ingest import IngestSummary
+from ehx.adapters.ingest import IngestSummary
 
 #: Files still being written are left alone until they have been still this long.
 SETTLE_SECONDS = 1.0

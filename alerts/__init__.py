@@ -4,8 +4,8 @@ Operation Encompass notifications with their school-day deadlines.
 Pure (no database). ``alerts.desk`` raises them and ``alerts.store`` keeps them.
 """
 
-from alerts.encompass import Escalation, SchoolCalendar, escalation_due
-from alerts.needs import FamilyPicture, LevelOfNeed, picture, suggest_level
+from ehx.alerts.encompass import Escalation, SchoolCalendar, escalation_due
+from ehx.alerts.needs import FamilyPicture, LevelOfNeed, picture, suggest_level
 
 __all__ = [
     "Escalation",

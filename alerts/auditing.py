@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from schemas.audit import Action, AuditRecord
+from ehx.schemas.audit import Action, AuditRecord
 
 
 def queue_read(

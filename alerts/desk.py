@@ -12,11 +12,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from alerts.store import AlertStore
-from consent.policy import Policy
-from schemas.views import Retraction, ShareView
-from schemas.vocabulary import Recipient
-from timeline.store import TimelineStore
+from ehx.alerts.store import AlertStore
+from ehx.consent.policy import Policy
+from ehx.schemas.views import Retraction, ShareView
+from ehx.schemas.vocabulary import Recipient
+from ehx.timeline.store import TimelineStore
 
 #: The recipients whose views the MASH screening team works from.
 SCREENING = (Recipient.MASH.value, Recipient.EARLY_HELP.value)

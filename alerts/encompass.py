@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from consent.policy import SchoolCalendar
+from ehx.consent.policy import SchoolCalendar
 
 
 class Escalation(StrEnum):

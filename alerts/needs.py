@@ -13,8 +13,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
-from schemas import THINK_FAMILY_PROBLEMS, Category
-from schemas.views import ShareView
+from ehx.schemas import THINK_FAMILY_PROBLEMS, Category
+from ehx.schemas.views import ShareView
 
 PROBLEM_NAMES = {
     Category.CRIME_ASB: "crime or antisocial behaviour",

@@ -17,13 +17,13 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, bindparam, insert, select, update
 
-from alerts.encompass import Escalation, SchoolCalendar, escalation_due
-from alerts.needs import LevelOfNeed, picture, suggest_level
-from database import alerts, encompass_notifications
-from database.bulk import execute_many
-from database.upsert import insert_ignoring_duplicates
-from schemas import ExchangeError
-from schemas.views import ShareView
+from ehx.alerts.encompass import Escalation, SchoolCalendar, escalation_due
+from ehx.alerts.needs import LevelOfNeed, picture, suggest_level
+from ehx.database import alerts, encompass_notifications
+from ehx.database.bulk import execute_many
+from ehx.database.upsert import insert_ignoring_duplicates
+from ehx.schemas import ExchangeError
+from ehx.schemas.views import ShareView
 
 
 class AlertKind(StrEnum):

@@ -9,18 +9,18 @@ from fastapi import FastAPI, Request, Response
 from fastapi.exception_handlers import http_exception_handler
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from api.audit import router as audit_router
-from api.auditing import record_refusal
-from api.consent import router as consent_router
-from api.credentials import AgencyCredentials
-from api.ingest import router as ingest_router
-from api.links import router as links_router
-from api.screening import router as screening_router
-from api.state import ApiState
-from broker.publishing import KafkaPublisher
-from broker.settings import BrokerSettings
-from database import checkpoint_in_background, migrate, open_engine
-from schemas import KeyStore
+from ehx.api.audit import router as audit_router
+from ehx.api.auditing import record_refusal
+from ehx.api.consent import router as consent_router
+from ehx.api.credentials import AgencyCredentials
+from ehx.api.ingest import router as ingest_router
+from ehx.api.links import router as links_router
+from ehx.api.screening import router as screening_router
+from ehx.api.state import ApiState
+from ehx.broker.publishing import KafkaPublisher
+from ehx.broker.settings import BrokerSettings
+from ehx.database import checkpoint_in_background, migrate, open_engine
+from ehx.schemas import KeyStore
 
 
 def create_app(

@@ -13,14 +13,14 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 from fastapi.responses import PlainTextResponse
 from fastapi.security import HTTPAuthorizationCredentials
 
-from api.auditing import record
-from api.credentials import AUDITOR
-from api.ingest import bearer
-from api.state import ApiState
-from audit import queries
-from audit.access import AccessLog
-from audit.ledger import AuditLedger
-from schemas.audit import Action
+from ehx.api.auditing import record
+from ehx.api.credentials import AUDITOR
+from ehx.api.ingest import bearer
+from ehx.api.state import ApiState
+from ehx.audit import queries
+from ehx.audit.access import AccessLog
+from ehx.audit.ledger import AuditLedger
+from ehx.schemas.audit import Action
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
 Since = Annotated[datetime | None, Query(alias="from")]

@@ -12,9 +12,9 @@ from datetime import UTC, datetime
 
 from fastapi import Request
 
-from api.state import ApiState
-from broker.auditing import audit_message
-from schemas.audit import Action, AuditRecord
+from ehx.api.state import ApiState
+from ehx.broker.auditing import audit_message
+from ehx.schemas.audit import Action, AuditRecord
 
 
 def _state(request: Request) -> ApiState:

@@ -13,9 +13,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
-from api.ingest import token_holder
-from api.state import ApiState
-from consent import (
+from ehx.api.ingest import token_holder
+from ehx.api.state import ApiState
+from ehx.consent import (
     ConsentRecord,
     ConsentState,
     Giver,
@@ -24,12 +24,12 @@ from consent import (
     SubjectKind,
     load_policy,
 )
-from consent.preview import preview
-from consent.registry import ConsentTopicRecord
-from consent.service import consent_message
-from consent.store import ConsentStore
-from schemas import Category
-from schemas.vocabulary import Recipient
+from ehx.consent.preview import preview
+from ehx.consent.registry import ConsentTopicRecord
+from ehx.consent.service import consent_message
+from ehx.consent.store import ConsentStore
+from ehx.schemas import Category
+from ehx.schemas.vocabulary import Recipient
 
 router = APIRouter(prefix="/v1", tags=["consent"])
 Holder = Annotated[Recipient, Depends(token_holder)]

@@ -12,9 +12,9 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Engine, select, update
 
-from database import agency_credentials
-from schemas import Agency
-from schemas.vocabulary import Recipient
+from ehx.database import agency_credentials
+from ehx.schemas import Agency
+from ehx.schemas.vocabulary import Recipient
 
 PREFIX = "ehx_"
 #: A token's holder is a recipient (an agency, the MASH, the early help hub) or an

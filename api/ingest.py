@@ -10,15 +10,15 @@ from fastapi import APIRouter, Depends, Header, HTTPException, Request, status
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from adapters import ADAPTERS, RawRecord
-from adapters.framing import read_csv, read_json_documents, read_lines
-from adapters.ingest import Ingestor
-from adapters.registry import RecordRegistry
-from adapters.schools import HEADER
-from api.credentials import AUDITOR
-from api.state import ApiState
-from schemas import Agency
-from schemas.vocabulary import Recipient
+from ehx.adapters import ADAPTERS, RawRecord
+from ehx.adapters.framing import read_csv, read_json_documents, read_lines
+from ehx.adapters.ingest import Ingestor
+from ehx.adapters.registry import RecordRegistry
+from ehx.adapters.schools import HEADER
+from ehx.api.credentials import AUDITOR
+from ehx.api.state import ApiState
+from ehx.schemas import Agency
+from ehx.schemas.vocabulary import Recipient
 
 router = APIRouter(prefix="/v1/agencies", tags=["agency ingest"])
 bearer = HTTPBearer(auto_error=False, description="The agency system's token (ehx agencies token)")

@@ -14,13 +14,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Request, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.ingest import token_holder
-from api.state import ApiState
-from linker.people import composition, family_history, merge_decision, split_decision
-from linker.service import review_message
-from linker.store import LinkStore
-from schemas.links import ReviewDecision
-from schemas.vocabulary import Recipient
+from ehx.api.ingest import token_holder
+from ehx.api.state import ApiState
+from ehx.linker.people import composition, family_history, merge_decision, split_decision
+from ehx.linker.service import review_message
+from ehx.linker.store import LinkStore
+from ehx.schemas.links import ReviewDecision
+from ehx.schemas.vocabulary import Recipient
 
 router = APIRouter(prefix="/v1/links", tags=["identity links"])
 REVIEWERS = frozenset({Recipient.MASH, Recipient.EARLY_HELP})

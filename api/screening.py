@@ -13,16 +13,16 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
 from pydantic import BaseModel, ConfigDict
 
-from alerts.auditing import decided, queue_read
-from alerts.store import AlertNotFound, AlertStore, ScreeningDecision
-from api.auditing import record
-from api.ingest import token_holder
-from api.state import ApiState
-from consent.keys import DataKeyStore
-from schemas import ExchangeError
-from schemas.vocabulary import Recipient
-from timeline.reading import audit_record, open_entry
-from timeline.store import TimelineQuery, TimelineStore, UnknownEntry
+from ehx.alerts.auditing import decided, queue_read
+from ehx.alerts.store import AlertNotFound, AlertStore, ScreeningDecision
+from ehx.api.auditing import record
+from ehx.api.ingest import token_holder
+from ehx.api.state import ApiState
+from ehx.consent.keys import DataKeyStore
+from ehx.schemas import ExchangeError
+from ehx.schemas.vocabulary import Recipient
+from ehx.timeline.reading import audit_record, open_entry
+from ehx.timeline.store import TimelineQuery, TimelineStore, UnknownEntry
 
 router = APIRouter(prefix="/v1", tags=["timeline and alerts"])
 Holder = Annotated[Recipient, Depends(token_holder)]

@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
 
-from api.credentials import AgencyCredentials
-from broker.publishing import MessagePublisher
-from schemas import KeyStore
+from ehx.api.credentials import AgencyCredentials
+from ehx.broker.publishing import MessagePublisher
+from ehx.schemas import KeyStore
 
 
 @dataclass

@@ -17,9 +17,9 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Engine, and_, insert, or_, select
 
-from audit.ledger import Found
-from database import access_notifications, timeline_entries, timeline_people
-from schemas.audit import READS
+from ehx.audit.ledger import Found
+from ehx.database import access_notifications, timeline_entries, timeline_people
+from ehx.schemas.audit import READS
 
 PLAN_FLAGS = frozenset({"child_protection_plan", "unborn_child_protection_plan"})
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import orjson
 
-from schemas.audit import AuditRecord
+from ehx.schemas.audit import AuditRecord
 
 #: The "previous hash" of the first entry.
 GENESIS = "0" * 64

@@ -14,11 +14,11 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Engine, and_, delete, func, insert, select
 
-from audit.chain import LedgerEntry, extend
-from audit.checkpoints import Checkpoint
-from database import audit_checkpoints, audit_ledger, audit_subjects
-from database.bulk import execute_many
-from schemas.audit import AuditRecord
+from ehx.audit.chain import LedgerEntry, extend
+from ehx.audit.checkpoints import Checkpoint
+from ehx.database import audit_checkpoints, audit_ledger, audit_subjects
+from ehx.database.bulk import execute_many
+from ehx.schemas.audit import AuditRecord
 
 PAGE = 5_000
 

@@ -15,8 +15,8 @@ from typing import Any
 
 from fhir.resources.R4B.auditevent import AuditEvent
 
-from audit.ledger import AuditLedger, Found
-from schemas.audit import DELIVERIES, READS, Action, AuditRecord
+from ehx.audit.ledger import AuditLedger, Found
+from ehx.schemas.audit import DELIVERIES, READS, Action, AuditRecord
 
 OVERRIDES = (Action.DECISION_OVERRIDE.value,)
 REVIEWS = (Action.OVERRIDE_REVIEWED.value,)

@@ -31,24 +31,24 @@ from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from audit.access import AccessLog
-from audit.checkpoints import Checkpoint, Due, sign
-from audit.ledger import AuditLedger
-from broker import telemetry
-from broker.commit import BatchCommit, Store
-from broker.consuming import (
+from ehx.audit.access import AccessLog
+from ehx.audit.checkpoints import Checkpoint, Due, sign
+from ehx.audit.ledger import AuditLedger
+from ehx.broker import telemetry
+from ehx.broker.commit import BatchCommit, Store
+from ehx.broker.consuming import (
     batch_records,
     batch_subscriber,
     parsed,
     quarantined,
     service_router,
 )
-from broker.publishing import MessagePublisher, OutboundMessage
-from broker.topics import Topic
-from consent.auditing import decision_acts, trace_id_of
-from consent.decide import read_decisions
-from schemas.audit import AuditRecord
-from schemas.quarantine import QuarantineRecord
+from ehx.broker.publishing import MessagePublisher, OutboundMessage
+from ehx.broker.topics import Topic
+from ehx.consent.auditing import decision_acts, trace_id_of
+from ehx.consent.decide import read_decisions
+from ehx.schemas.audit import AuditRecord
+from ehx.schemas.quarantine import QuarantineRecord
 
 GROUP = "audit-ledger"
 log = logging.getLogger(__name__)

@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from audit.chain import ChainWalker, LedgerEntry
-from audit.checkpoints import Checkpoint, CheckpointExport, key_id, signature_holds
+from ehx.audit.chain import ChainWalker, LedgerEntry
+from ehx.audit.checkpoints import Checkpoint, CheckpointExport, key_id, signature_holds
 
 
 @dataclass

@@ -26,14 +26,14 @@ from sqlalchemy import (
     insert,
 )
 
-from audit.chain import canonical_bytes
-from audit.checkpoints import sign
-from audit.ledger import AuditLedger
-from audit.verify import verify
 from bench.databases import scratch_databases
 from bench.report import spread
-from database import audit_checkpoints, audit_ledger, audit_subjects, migrate
-from schemas.audit import AuditRecord
+from ehx.audit.chain import canonical_bytes
+from ehx.audit.checkpoints import sign
+from ehx.audit.ledger import AuditLedger
+from ehx.audit.verify import verify
+from ehx.database import audit_checkpoints, audit_ledger, audit_subjects, migrate
+from ehx.schemas.audit import AuditRecord
 
 BATCH = 500
 CHECKPOINT_EVERY = 1_000

@@ -12,7 +12,7 @@ from typing import Any
 import orjson
 from sqlalchemy import Engine, select
 
-from database import (
+from ehx.database import (
     audit_ledger,
     linker_mentions,
     received_events,
@@ -20,7 +20,7 @@ from database import (
     source_records,
     timeline_entries,
 )
-from schemas.vocabulary import OUTSIDE_ROLES, Recipient
+from ehx.schemas.vocabulary import OUTSIDE_ROLES, Recipient
 
 
 @dataclass(frozen=True)

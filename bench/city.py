@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from linker.names import VARIANT_GROUPS
+from ehx.linker.names import VARIANT_GROUPS
 
 FAMILY_NAMES = [
     "Khan",

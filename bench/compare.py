@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.report import fmt, spread
-from schemas import ExchangeError
+from ehx.schemas import ExchangeError
 
 #: This checkout: the folder that holds ``bench/``.
 HERE = Path(__file__).resolve().parents[1]

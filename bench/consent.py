@@ -17,10 +17,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from adapters import ADAPTERS
-from adapters.framing import RawRecord
 from bench.city import generate_city
-from consent import (
+from ehx.adapters import ADAPTERS
+from ehx.adapters.framing import RawRecord
+from ehx.consent import (
     ConsentRecord,
     ConsentRegistry,
     ConsentState,
@@ -29,15 +29,15 @@ from consent import (
     SubjectKind,
     load_policy,
 )
-from consent.engine import ConsentEngine
-from consent.keys import DataKeyStore
-from consent.memory import MemoryKeyVault, MemoryLedger
-from consent.store import ConsentStore
-from database import migrate, open_engine
-from linker.service import Linker
-from linker.store import LinkStore
-from schemas import CanonicalEvent, Category
-from schemas.vocabulary import Recipient
+from ehx.consent.engine import ConsentEngine
+from ehx.consent.keys import DataKeyStore
+from ehx.consent.memory import MemoryKeyVault, MemoryLedger
+from ehx.consent.store import ConsentStore
+from ehx.database import migrate, open_engine
+from ehx.linker.service import Linker
+from ehx.linker.store import LinkStore
+from ehx.schemas import CanonicalEvent, Category
+from ehx.schemas.vocabulary import Recipient
 
 NOW = datetime(2026, 11, 23, 12, tzinfo=UTC)
 BATCH = 500

@@ -25,15 +25,15 @@ import uvicorn
 
 from bench.report import spread
 from bench.timeline import fill, template
-from broker.admin import apply_topology
-from broker.embedded import EmbeddedBroker, free_port
-from broker.settings import BrokerSettings
-from console.accounts import Accounts, Role
-from console.web import ConsoleSettings
-from database import migrate, open_engine
-from schemas import KeyStore
-from schemas.vocabulary import Recipient
-from timeline.store import TimelineStore
+from ehx.broker.admin import apply_topology
+from ehx.broker.embedded import EmbeddedBroker, free_port
+from ehx.broker.settings import BrokerSettings
+from ehx.console.accounts import Accounts, Role
+from ehx.console.web import ConsoleSettings
+from ehx.database import migrate, open_engine
+from ehx.schemas import KeyStore
+from ehx.schemas.vocabulary import Recipient
+from ehx.timeline.store import TimelineStore
 
 SIZES = (10, 1_000, 10_000)
 READS = 7

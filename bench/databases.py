@@ -12,7 +12,7 @@ from pathlib import Path
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 
-from database import open_engine
+from ehx.database import open_engine
 
 
 @contextmanager

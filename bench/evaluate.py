@@ -13,13 +13,13 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from adapters import ADAPTERS
-from adapters.framing import RawRecord
 from bench.city import City, generate_city
-from linker.families import FamilyIndex, Member
-from linker.index import Band, IdentityIndex, LinkPolicy
-from linker.mentions import mentions_of
-from schemas import Agency, RecordRefused
+from ehx.adapters import ADAPTERS
+from ehx.adapters.framing import RawRecord
+from ehx.linker.families import FamilyIndex, Member
+from ehx.linker.index import Band, IdentityIndex, LinkPolicy
+from ehx.linker.mentions import mentions_of
+from ehx.schemas import Agency, RecordRefused
 
 NOW = datetime(2026, 11, 23, 12, tzinfo=UTC)
 

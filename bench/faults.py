@@ -38,16 +38,16 @@ import orjson
 from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import OperationalError
 
-from adapters import ADAPTERS
-from adapters.framing import RawRecord
-from adapters.ingest import Ingestor
-from adapters.registry import RecordRegistry
 from bench.checker import Check, accepted_events, check
 from bench.city import SourceRecord, generate_city
 from bench.postgres import PostgresUnavailable, PrivateCluster
-from broker.publishing import KafkaPublisher
-from broker.settings import BrokerSettings
-from database import (
+from ehx.adapters import ADAPTERS
+from ehx.adapters.framing import RawRecord
+from ehx.adapters.ingest import Ingestor
+from ehx.adapters.registry import RecordRegistry
+from ehx.broker.publishing import KafkaPublisher
+from ehx.broker.settings import BrokerSettings
+from ehx.database import (
     alerts,
     audit_ledger,
     linker_mentions,
@@ -59,7 +59,7 @@ from database import (
     timeline_entries,
 )
 from ehx.runtime import SERVICES
-from schemas import Agency, KeyStore
+from ehx.schemas import Agency, KeyStore
 
 #: Records handed to the pipeline per agency batch.
 CHUNK = 100
@@ -442,8 +442,8 @@ def run(
     """The long version for ``ehx bench --suite faults``: every scenario on a fresh embedded
     broker and a private PostgreSQL server (the restart needs one; the others use it too,
     as production would). Without PostgreSQL here, SQLite, and the restart is skipped."""
-    from broker.admin import apply_topology
-    from broker.embedded import EmbeddedBroker
+    from ehx.broker.admin import apply_topology
+    from ehx.broker.embedded import EmbeddedBroker
 
     runs: list[dict[str, Any]] = []
     skipped: list[str] = []

@@ -19,10 +19,10 @@ from typing import Any
 
 from aiokafka import AIOKafkaProducer
 
-from broker.admin import apply_topology
-from broker.embedded import EmbeddedBroker
-from broker.settings import BrokerSettings
-from schemas import Agency, KeyStore
+from ehx.broker.admin import apply_topology
+from ehx.broker.embedded import EmbeddedBroker
+from ehx.broker.settings import BrokerSettings
+from ehx.schemas import Agency, KeyStore
 
 
 def peak_rss_mb() -> float:

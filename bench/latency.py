@@ -40,22 +40,22 @@ from typing import Any
 
 from sqlalchemy import literal_column, select
 
-from adapters import ADAPTERS
-from adapters.ingest import Ingestor
-from adapters.registry import RecordRegistry
 from bench.report import cpu_seconds
-from broker.admin import apply_topology
-from broker.embedded import EmbeddedBroker
-from broker.publishing import KafkaPublisher
-from broker.settings import BrokerSettings
-from database import (
+from ehx.adapters import ADAPTERS
+from ehx.adapters.ingest import Ingestor
+from ehx.adapters.registry import RecordRegistry
+from ehx.broker.admin import apply_topology
+from ehx.broker.embedded import EmbeddedBroker
+from ehx.broker.publishing import KafkaPublisher
+from ehx.broker.settings import BrokerSettings
+from ehx.database import (
     alerts,
     checkpoint_in_background,
     migrate,
     open_engine,
     source_records,
 )
-from schemas import Agency, KeyStore
+from ehx.schemas import Agency, KeyStore
 
 
 def _name(rng: random.Random) -> str:
@@ -489,7 +489,7 @@ def _stages(
     engine: Any, accepted: dict[str, float], event_of: dict[str, str]
 ) -> dict[str, float | None]:
     """Median time from acceptance to each stage's own record of the event."""
-    from database import received_events, sharing_decisions
+    from ehx.database import received_events, sharing_decisions
 
     marks: dict[str, dict[str, float]] = {}
     with engine.connect() as connection:

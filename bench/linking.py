@@ -15,13 +15,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from adapters import ADAPTERS
-from adapters.framing import RawRecord
 from bench.city import generate_city
-from linker.families import FamilyIndex, Member
-from linker.index import IdentityIndex
-from linker.mentions import mentions_of
-from schemas import Agency, CanonicalEvent
+from ehx.adapters import ADAPTERS
+from ehx.adapters.framing import RawRecord
+from ehx.linker.families import FamilyIndex, Member
+from ehx.linker.index import IdentityIndex
+from ehx.linker.mentions import mentions_of
+from ehx.schemas import Agency, CanonicalEvent
 
 NOW = datetime(2026, 11, 23, 12, tzinfo=UTC)
 SIZES = (20_000, 60_000)

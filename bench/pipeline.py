@@ -44,11 +44,11 @@ from bench.checker import accepted_events, check
 from bench.city import generate_city
 from bench.faults import ServiceProcesses, steady, stream_city, wait_until_working
 from bench.report import cpu_seconds, spread
-from broker.admin import apply_topology
-from broker.embedded import EmbeddedBroker
-from broker.settings import BrokerSettings
-from broker.topics import RAW_TOPICS, SPECS, Topic
-from database import (
+from ehx.broker.admin import apply_topology
+from ehx.broker.embedded import EmbeddedBroker
+from ehx.broker.settings import BrokerSettings
+from ehx.broker.topics import RAW_TOPICS, SPECS, Topic
+from ehx.database import (
     audit_ledger,
     linker_mentions,
     migrate,
@@ -58,7 +58,7 @@ from database import (
     timeline_entries,
 )
 from ehx.runtime import SERVICES
-from schemas import KeyStore
+from ehx.schemas import KeyStore
 
 #: What each stage leaves in the database, counted to see when it stops moving.
 PROGRESS = {

@@ -16,7 +16,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from broker.embedded import free_port
+from ehx.broker.embedded import free_port
 
 
 class PostgresUnavailable(RuntimeError):

@@ -13,7 +13,7 @@ import random
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from adapters.schools import HEADER
+from ehx.adapters.schools import HEADER
 
 GIVEN = ["Amina", "Imran", "Yusuf", "Maryam", "Corey", "Danny", "Chloe", "Aisha", "Liam", "Zara"]
 FAMILY = ["Khan", "Smith", "Begum", "Jones", "Ahmed", "Williams", "Patel", "Brown", "Ali", "Taylor"]

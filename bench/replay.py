@@ -26,18 +26,18 @@ from aiokafka import AIOKafkaProducer
 
 from bench.consent import NOW, linked_city, realistic_registry
 from bench.pipeline import _rss_mb
-from broker.admin import apply_topology
-from broker.embedded import EmbeddedBroker
-from broker.settings import BrokerSettings
-from broker.topics import Topic
-from consent import load_policy
-from consent.engine import ConsentEngine
-from consent.memory import MemoryKeyVault, MemoryLedger
-from database import migrate, open_engine
-from schemas.views import ShareView
-from schemas.vocabulary import Recipient
-from timeline.service import rebuild
-from timeline.store import TimelineStore
+from ehx.broker.admin import apply_topology
+from ehx.broker.embedded import EmbeddedBroker
+from ehx.broker.settings import BrokerSettings
+from ehx.broker.topics import Topic
+from ehx.consent import load_policy
+from ehx.consent.engine import ConsentEngine
+from ehx.consent.memory import MemoryKeyVault, MemoryLedger
+from ehx.database import migrate, open_engine
+from ehx.schemas.views import ShareView
+from ehx.schemas.vocabulary import Recipient
+from ehx.timeline.service import rebuild
+from ehx.timeline.store import TimelineStore
 
 
 def sample_views(people: int = 2_000) -> list[dict[str, Any]]:

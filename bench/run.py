@@ -11,8 +11,8 @@ from typing import Any
 from bench.ingest import measure
 from bench.records import write_file
 from bench.report import fmt, machine, spread
-from broker.heap import release_frozen
-from schemas import Agency
+from ehx.broker.heap import release_frozen
+from ehx.schemas import Agency
 
 #: The ingest target of the adapters issue, for CSV and JSON Lines, on one core.
 INGEST_TARGET = 5_000

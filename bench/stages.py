@@ -42,28 +42,28 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, TypeVar
 
-from adapters import ADAPTERS
-from adapters.ingest import Ingestor
-from adapters.registry import RecordRegistry
-from alerts.desk import AlertDesk
-from alerts.store import AlertStore
 from bench.latency import agency_records
-from broker import heap
-from broker.auditing import audit_messages
-from broker.consuming import parsed, verified_event
-from broker.publishing import OutboundMessage
-from broker.topics import Topic
-from consent import load_policy
-from consent.auditing import consent_acts
-from consent.keys import DataKeyStore
-from consent.service import ConsentService, _journey, outbox_messages
-from consent.store import ConsentStore
-from database import migrate, open_engine
-from linker.service import Linker, linked_message
-from linker.store import LinkStore
-from schemas import Agency, CanonicalEvent, KeyStore
-from schemas.views import Retraction, ShareView
-from timeline.store import TimelineStore, parse_message
+from ehx.adapters import ADAPTERS
+from ehx.adapters.ingest import Ingestor
+from ehx.adapters.registry import RecordRegistry
+from ehx.alerts.desk import AlertDesk
+from ehx.alerts.store import AlertStore
+from ehx.broker import heap
+from ehx.broker.auditing import audit_messages
+from ehx.broker.consuming import parsed, verified_event
+from ehx.broker.publishing import OutboundMessage
+from ehx.broker.topics import Topic
+from ehx.consent import load_policy
+from ehx.consent.auditing import consent_acts
+from ehx.consent.keys import DataKeyStore
+from ehx.consent.service import ConsentService, _journey, outbox_messages
+from ehx.consent.store import ConsentStore
+from ehx.database import migrate, open_engine
+from ehx.linker.service import Linker, linked_message
+from ehx.linker.store import LinkStore
+from ehx.schemas import Agency, CanonicalEvent, KeyStore
+from ehx.schemas.views import Retraction, ShareView
+from ehx.timeline.store import TimelineStore, parse_message
 
 #: The stages, in pipeline order.
 STAGES = ("adapter", "linker", "consent", "timeline")

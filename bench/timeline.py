@@ -19,12 +19,12 @@ from typing import Any
 from sqlalchemy import Engine
 
 from bench.databases import scratch_databases
-from consent import ConsentRegistry, load_policy
-from consent.engine import ConsentEngine
-from consent.memory import MemoryKeyVault, MemoryLedger
-from database import migrate
-from schemas.views import ShareView
-from timeline.store import TimelineQuery, TimelineStore
+from ehx.consent import ConsentRegistry, load_policy
+from ehx.consent.engine import ConsentEngine
+from ehx.consent.memory import MemoryKeyVault, MemoryLedger
+from ehx.database import migrate
+from ehx.schemas.views import ShareView
+from ehx.timeline.store import TimelineQuery, TimelineStore
 
 SIZES = (10, 1_000, 10_000)
 READS = 7

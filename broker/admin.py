@@ -8,9 +8,9 @@ from enum import StrEnum
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
-from broker.errors import BrokerUnavailable
-from broker.settings import BrokerSettings
-from broker.topics import TOPOLOGY, TopicSpec
+from ehx.broker.errors import BrokerUnavailable
+from ehx.broker.settings import BrokerSettings
+from ehx.broker.topics import TOPOLOGY, TopicSpec
 
 TOPIC_ALREADY_EXISTS = 36
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from broker.publishing import OutboundMessage
-from broker.topics import Topic
-from schemas.audit import Action, AuditRecord, stable_id
-from schemas.quarantine import QuarantineRecord
+from ehx.broker.publishing import OutboundMessage
+from ehx.broker.topics import Topic
+from ehx.schemas.audit import Action, AuditRecord, stable_id
+from ehx.schemas.quarantine import QuarantineRecord
 
 
 def audit_message(record: AuditRecord) -> OutboundMessage:

@@ -16,8 +16,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from broker.publishing import MessagePublisher, OutboundMessage
-from database.retry import store_after_publish
+from ehx.broker.publishing import MessagePublisher, OutboundMessage
+from ehx.database.retry import store_after_publish
 
 
 @dataclass(frozen=True)

@@ -18,12 +18,12 @@ from faststream.message import StreamMessage
 from opentelemetry.trace import Span
 from pydantic import ValidationError
 
-from broker import telemetry
-from broker.auditing import audit_message, refused_record
-from broker.publishing import OutboundMessage
-from broker.topics import Topic
-from schemas import CanonicalEvent, SignatureInvalid, SignatureVerifier
-from schemas.quarantine import QuarantineRecord
+from ehx.broker import telemetry
+from ehx.broker.auditing import audit_message, refused_record
+from ehx.broker.publishing import OutboundMessage
+from ehx.broker.topics import Topic
+from ehx.schemas import CanonicalEvent, SignatureInvalid, SignatureVerifier
+from ehx.schemas.quarantine import QuarantineRecord
 
 T = TypeVar("T")
 

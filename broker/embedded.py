@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
-from broker.errors import EmbeddedBrokerError
+from ehx.broker.errors import EmbeddedBrokerError
 
 HOST = "127.0.0.1"
 

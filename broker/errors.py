@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from schemas.errors import ExchangeError
+from ehx.schemas.errors import ExchangeError
 
 
 class BrokerError(ExchangeError):

@@ -25,8 +25,8 @@ from typing import Protocol
 from aiokafka import AIOKafkaProducer
 from aiokafka.partitioner import DefaultPartitioner
 
-from broker.logs import protect_logs
-from broker.settings import BrokerSettings
+from ehx.broker.logs import protect_logs
+from ehx.broker.settings import BrokerSettings
 
 
 @dataclass(frozen=True)

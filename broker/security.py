@@ -9,7 +9,7 @@ from faststream.security import (
     SASLScram512,
 )
 
-from broker.settings import BrokerSettings
+from ehx.broker.settings import BrokerSettings
 
 
 def security_for(settings: BrokerSettings) -> BaseSecurity | None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from schemas.vocabulary import Agency, Recipient
+from ehx.schemas.vocabulary import Agency, Recipient
 
 FOREVER = -1
 DAY_MS = 24 * 60 * 60 * 1000

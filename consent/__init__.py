@@ -3,9 +3,9 @@
 The service and its stores are wired in ``consent.service``, ``consent.store``, ``consent.keys``.
 """
 
-from consent.decide import Decision, Outcome, RuleHit, Withheld, decide, decide_for, harm_hits
-from consent.policy import Policy, PolicyInvalid, PolicySettings, load_policy, parse_policy
-from consent.records import (
+from ehx.consent.decide import Decision, Outcome, RuleHit, Withheld, decide, decide_for, harm_hits
+from ehx.consent.policy import Policy, PolicyInvalid, PolicySettings, load_policy, parse_policy
+from ehx.consent.records import (
     ConsentRecord,
     ConsentState,
     Giver,
@@ -15,7 +15,7 @@ from consent.records import (
     ReviewOutcome,
     SubjectKind,
 )
-from consent.registry import ConsentRegistry, ConsentTopicRecord
+from ehx.consent.registry import ConsentRegistry, ConsentTopicRecord
 
 __all__ = [
     "ConsentRecord",

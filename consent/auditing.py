@@ -16,12 +16,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from consent.decide import Decision
-from consent.engine import Outbox
-from consent.records import ConsentRecord, HarmAssertion, OverrideReview
-from consent.registry import ConsentTopicRecord
-from schemas.audit import Action, AuditRecord, stable_id
-from schemas.views import Retraction
+from ehx.consent.decide import Decision
+from ehx.consent.engine import Outbox
+from ehx.consent.records import ConsentRecord, HarmAssertion, OverrideReview
+from ehx.consent.registry import ConsentTopicRecord
+from ehx.schemas.audit import Action, AuditRecord, stable_id
+from ehx.schemas.views import Retraction
 
 #: The consent service acts for nobody in particular: it applies the policy.
 SYSTEM = "ehx:consent"

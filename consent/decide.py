@@ -22,9 +22,9 @@ from uuid import UUID
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
-from consent.policy import HarmRule, Policy, is_child
-from consent.records import ConsentRecord, ConsentState, Giver, HarmAssertion, SubjectKind
-from schemas import CanonicalEvent, Recipient, Subject, family_key
+from ehx.consent.policy import HarmRule, Policy, is_child
+from ehx.consent.records import ConsentRecord, ConsentState, Giver, HarmAssertion, SubjectKind
+from ehx.schemas import CanonicalEvent, Recipient, Subject, family_key
 
 
 class Outcome(StrEnum):

@@ -24,16 +24,16 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
-from consent.decide import Decision, Outcome, decide_for, harm_hits
-from consent.keys import KeyVault
-from consent.policy import Policy, is_child
-from consent.records import ConsentRecord, ConsentState, HarmAssertion, SubjectKind
-from consent.registry import ConsentRegistry, ConsentTopicRecord
-from consent.views import build_view, retraction
-from schemas import CanonicalEvent
-from schemas.links import Relink
-from schemas.views import Retraction, ShareView
-from schemas.vocabulary import Recipient
+from ehx.consent.decide import Decision, Outcome, decide_for, harm_hits
+from ehx.consent.keys import KeyVault
+from ehx.consent.policy import Policy, is_child
+from ehx.consent.records import ConsentRecord, ConsentState, HarmAssertion, SubjectKind
+from ehx.consent.registry import ConsentRegistry, ConsentTopicRecord
+from ehx.consent.views import build_view, retraction
+from ehx.schemas import CanonicalEvent
+from ehx.schemas.links import Relink
+from ehx.schemas.views import Retraction, ShareView
+from ehx.schemas.vocabulary import Recipient
 
 
 class ConsentLedger(Protocol):

@@ -21,11 +21,11 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import Engine, select, update
 
-from database import data_keys
-from database.upsert import insert_ignoring_duplicates
-from schemas import ExchangeError
-from schemas.views import SealedBox
-from schemas.vocabulary import Recipient
+from ehx.database import data_keys
+from ehx.database.upsert import insert_ignoring_duplicates
+from ehx.schemas import ExchangeError
+from ehx.schemas.views import SealedBox
+from ehx.schemas.vocabulary import Recipient
 
 _RECIPIENTS = tuple(r.value for r in Recipient)
 

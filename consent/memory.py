@@ -11,9 +11,9 @@ from collections.abc import Iterable, Sequence
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from consent.decide import Decision, family_of
-from consent.engine import Outbox
-from schemas import CanonicalEvent
+from ehx.consent.decide import Decision, family_of
+from ehx.consent.engine import Outbox
+from ehx.schemas import CanonicalEvent
 
 
 class MemoryLedger:

@@ -18,10 +18,10 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from consent.records import Purpose
-from schemas import CanonicalEvent, Category, EventType, ExchangeError, Role, Subject
-from schemas.payloads import Payload
-from schemas.vocabulary import Recipient
+from ehx.consent.records import Purpose
+from ehx.schemas import CanonicalEvent, Category, EventType, ExchangeError, Role, Subject
+from ehx.schemas.payloads import Payload
+from ehx.schemas.vocabulary import Recipient
 
 #: Roles that say a person in an event is a child, whatever their date of birth says.
 CHILD_ROLES = frozenset({Role.CHILD_PRESENT, Role.CHILD, Role.PUPIL})
@@ -269,7 +269,7 @@ def _payload_fields(event_types: frozenset[EventType]) -> set[str]:
 
 
 def default_policy_path() -> Path:
-    return Path(str(resources.files("consent") / "policy.yaml"))
+    return Path(str(resources.files("ehx.consent") / "policy.yaml"))
 
 
 def load_policy(path: Path | None = None) -> Policy:

@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from consent.decide import Decision, Outcome, decide_for, harm_hits
-from consent.policy import Policy
-from consent.store import ConsentStore
-from schemas.vocabulary import Recipient
+from ehx.consent.decide import Decision, Outcome, decide_for, harm_hits
+from ehx.consent.policy import Policy
+from ehx.consent.store import ConsentStore
+from ehx.schemas.vocabulary import Recipient
 
 
 @dataclass(frozen=True)

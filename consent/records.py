@@ -15,8 +15,8 @@ from uuid import UUID
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
-from schemas import Category, new_event_id
-from schemas.vocabulary import Recipient
+from ehx.schemas import Category, new_event_id
+from ehx.schemas.vocabulary import Recipient
 
 
 class ConsentState(StrEnum):

@@ -6,14 +6,14 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from consent.decide import override_id
-from consent.records import (
+from ehx.consent.decide import override_id
+from ehx.consent.records import (
     ConsentRecord,
     HarmAssertion,
     OverrideReview,
     ReviewOutcome,
 )
-from schemas import CanonicalEvent
+from ehx.schemas import CanonicalEvent
 
 ConsentTopicRecord = ConsentRecord | HarmAssertion | OverrideReview
 

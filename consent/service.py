@@ -40,10 +40,10 @@ from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from pydantic import TypeAdapter
 
-from broker import telemetry
-from broker.auditing import audit_messages
-from broker.commit import BatchCommit, Store
-from broker.consuming import (
+from ehx.broker import telemetry
+from ehx.broker.auditing import audit_messages
+from ehx.broker.commit import BatchCommit, Store
+from ehx.broker.consuming import (
     BATCH,
     Verification,
     VerifiedBatch,
@@ -53,19 +53,19 @@ from broker.consuming import (
     quarantined,
     service_router,
 )
-from broker.publishing import MessagePublisher, OutboundMessage
-from broker.topics import Topic
-from consent.auditing import consent_acts, published_records
-from consent.decide import Decision, Outcome, decisions_message
-from consent.engine import ConsentEngine, Outbox
-from consent.keys import DataKeyStore
-from consent.policy import Policy
-from consent.registry import ConsentTopicRecord
-from consent.store import ConsentStore
-from schemas import CanonicalEvent, SignatureVerifier
-from schemas.links import Relink
-from schemas.quarantine import QuarantineRecord
-from schemas.vocabulary import Recipient
+from ehx.broker.publishing import MessagePublisher, OutboundMessage
+from ehx.broker.topics import Topic
+from ehx.consent.auditing import consent_acts, published_records
+from ehx.consent.decide import Decision, Outcome, decisions_message
+from ehx.consent.engine import ConsentEngine, Outbox
+from ehx.consent.keys import DataKeyStore
+from ehx.consent.policy import Policy
+from ehx.consent.registry import ConsentTopicRecord
+from ehx.consent.store import ConsentStore
+from ehx.schemas import CanonicalEvent, SignatureVerifier
+from ehx.schemas.links import Relink
+from ehx.schemas.quarantine import QuarantineRecord
+from ehx.schemas.vocabulary import Recipient
 
 GROUP = "consent"
 log = logging.getLogger(__name__)

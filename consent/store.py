@@ -10,19 +10,19 @@ from typing import Any
 from pydantic import TypeAdapter
 from sqlalchemy import Engine, delete, select, update
 
-from consent.decide import Decision, Outcome, family_of
-from consent.engine import Outbox
-from consent.records import ConsentRecord, HarmAssertion, OverrideReview
-from consent.registry import ConsentRegistry, ConsentTopicRecord
-from database import (
+from ehx.consent.decide import Decision, Outcome, family_of
+from ehx.consent.engine import Outbox
+from ehx.consent.records import ConsentRecord, HarmAssertion, OverrideReview
+from ehx.consent.registry import ConsentRegistry, ConsentTopicRecord
+from ehx.database import (
     consent_events,
     consent_records,
     data_keys,
     json_column,
     sharing_decisions,
 )
-from database.upsert import insert_ignoring_duplicates, upsert
-from schemas import CanonicalEvent
+from ehx.database.upsert import insert_ignoring_duplicates, upsert
+from ehx.schemas import CanonicalEvent
 
 _records: TypeAdapter[ConsentTopicRecord] = TypeAdapter(ConsentTopicRecord)
 

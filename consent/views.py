@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from consent.decide import Decision, Outcome
-from consent.keys import KeyVault, seal
-from consent.policy import Policy
-from schemas import CanonicalEvent
-from schemas.views import Basis, Retraction, ShareView, ViewSubject
+from ehx.consent.decide import Decision, Outcome
+from ehx.consent.keys import KeyVault, seal
+from ehx.consent.policy import Policy
+from ehx.schemas import CanonicalEvent
+from ehx.schemas.views import Basis, Retraction, ShareView, ViewSubject
 
 
 def seal_context(event_id: object, recipient: str, part: str) -> str:

@@ -24,9 +24,9 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import Engine, insert, select, update
 
-from database import console_people
-from schemas import ExchangeError
-from schemas.vocabulary import Recipient
+from ehx.database import console_people
+from ehx.schemas import ExchangeError
+from ehx.schemas.vocabulary import Recipient
 
 
 class Role(StrEnum):

@@ -24,28 +24,28 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy import select
 from starlette.middleware.sessions import SessionMiddleware
 
-from alerts.auditing import decided, queue_read
-from alerts.needs import picture, suggest_level
-from alerts.store import AlertStore, ScreeningDecision
-from api.auditing import record, record_refusal
-from audit import queries
-from audit.ledger import AuditLedger
-from audit.verify import verify
-from consent import ConsentRecord
-from consent.keys import DataKeyStore
-from consent.store import ConsentStore
-from console.accounts import Account, Accounts, Role
-from database import linker_mentions
-from linker.index import LinkPolicy, confidence
-from linker.service import review_message
-from linker.store import LinkStore
-from schemas import THINK_FAMILY_PROBLEMS, ExchangeError, Recipient
-from schemas.links import ReviewDecision
-from timeline.reading import audit_record, open_entry
-from timeline.store import TimelineQuery, TimelineStore, UnknownEntry
+from ehx.alerts.auditing import decided, queue_read
+from ehx.alerts.needs import picture, suggest_level
+from ehx.alerts.store import AlertStore, ScreeningDecision
+from ehx.api.auditing import record, record_refusal
+from ehx.audit import queries
+from ehx.audit.ledger import AuditLedger
+from ehx.audit.verify import verify
+from ehx.consent import ConsentRecord
+from ehx.consent.keys import DataKeyStore
+from ehx.consent.store import ConsentStore
+from ehx.console.accounts import Account, Accounts, Role
+from ehx.database import linker_mentions
+from ehx.linker.index import LinkPolicy, confidence
+from ehx.linker.service import review_message
+from ehx.linker.store import LinkStore
+from ehx.schemas import THINK_FAMILY_PROBLEMS, ExchangeError, Recipient
+from ehx.schemas.links import ReviewDecision
+from ehx.timeline.reading import audit_record, open_entry
+from ehx.timeline.store import TimelineQuery, TimelineStore, UnknownEntry
 
 if TYPE_CHECKING:  # the API app installs the console: no import cycle at run time
-    from api.state import ApiState
+    from ehx.api.state import ApiState
 
 HERE = Path(__file__).parent
 #: Entries on one page of a family's timeline, the latest first: enough for years of a

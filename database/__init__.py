@@ -1,8 +1,8 @@
 """The database: settings, engine, tables and Alembic migrations (SQLite or PostgreSQL)."""
 
-from database.engine import json_column, migrate, open_engine
-from database.settings import DatabaseSettings
-from database.tables import (
+from ehx.database.engine import json_column, migrate, open_engine
+from ehx.database.settings import DatabaseSettings
+from ehx.database.tables import (
     access_notifications,
     agency_credentials,
     alerts,
@@ -25,7 +25,7 @@ from database.tables import (
     timeline_entries,
     timeline_people,
 )
-from database.wal import WalCheckpointer, checkpoint_in_background
+from ehx.database.wal import WalCheckpointer, checkpoint_in_background
 
 __all__ = [
     "DatabaseSettings",

@@ -15,7 +15,7 @@ from alembic.config import Config
 from pydantic import BaseModel
 from sqlalchemy import Engine, create_engine, event, text
 
-from database.settings import DatabaseSettings
+from ehx.database.settings import DatabaseSettings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import Connection, Table
 from sqlalchemy.dialects import postgresql, sqlite
 
-from database.bulk import execute_many
+from ehx.database.bulk import execute_many
 
 
 def insert_ignoring_duplicates(

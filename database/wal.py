@@ -29,7 +29,7 @@ from typing import Any
 
 from sqlalchemy import Engine, event
 
-from database.settings import DatabaseSettings
+from ehx.database.settings import DatabaseSettings
 
 log = logging.getLogger("ehx.database")
 

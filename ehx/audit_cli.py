@@ -17,15 +17,15 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from audit import queries
-from audit.access import AccessLog
-from audit.checkpoints import CheckpointExport
-from audit.ledger import AuditLedger
-from audit.verify import verify
-from database import migrate, open_engine
+from ehx.audit import queries
+from ehx.audit.access import AccessLog
+from ehx.audit.checkpoints import CheckpointExport
+from ehx.audit.ledger import AuditLedger
+from ehx.audit.verify import verify
+from ehx.database import migrate, open_engine
 from ehx.reading_cli import record_read
-from schemas import KeyStore
-from schemas.audit import Action
+from ehx.schemas import KeyStore
+from ehx.schemas.audit import Action
 
 app = typer.Typer(
     help="The audit ledger: verify it, and ask who saw what, when and on what basis.",
@@ -258,8 +258,8 @@ def token(
     label: Annotated[str, typer.Option(help="Who holds it, for the record.")] = "auditor",
 ) -> None:
     """Issue an auditor's API token (reads /v1/audit/*, nothing else); shown once."""
-    from api import AgencyCredentials
-    from api.credentials import AUDITOR
+    from ehx.api import AgencyCredentials
+    from ehx.api.credentials import AUDITOR
 
     engine = open_engine()
     migrate(engine)

@@ -18,15 +18,15 @@ from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from adapters.ingest import IngestSummary
-from broker import telemetry
-from broker.admin import TopicReport, TopicState, apply_topology
-from broker.embedded import answers
-from broker.heap import keep_long_lived_out_of_collections
-from broker.logs import protect_logs
-from broker.settings import BrokerSettings
 from ehx import links_cli, reading_cli
+from ehx.adapters.ingest import IngestSummary
 from ehx.audit_cli import app as audit_app
+from ehx.broker import telemetry
+from ehx.broker.admin import TopicReport, TopicState, apply_topology
+from ehx.broker.embedded import answers
+from ehx.broker.heap import keep_long_lived_out_of_collections
+from ehx.broker.logs import protect_logs
+from ehx.broker.settings import BrokerSettings
 from ehx.checkout import NotACheckout, use_development_tools
 from ehx.consent_cli import app as consent_app
 from ehx.people_cli import app as people_app
@@ -39,8 +39,8 @@ from ehx.runtime import (
     start_services,
     stop_background,
 )
-from schemas import Agency, ExchangeError, KeyStore, export_json_schemas
-from schemas.vocabulary import Recipient
+from ehx.schemas import Agency, ExchangeError, KeyStore, export_json_schemas
+from ehx.schemas.vocabulary import Recipient
 
 console = Console()
 errors = Console(stderr=True)
@@ -135,7 +135,7 @@ def up() -> None:
     if state and alive(state.broker.pid):
         console.print(f"Already running: broker at [bold]{state.bootstrap}[/bold] (ehx status).")
         return
-    from consent import load_policy
+    from ehx.consent import load_policy
 
     load_policy()  # a bad policy file stops here, naming its line, before anything starts
     state = start_background(settings)
@@ -185,7 +185,7 @@ def status(as_json: JsonOption = False) -> None:
                     "log": process.log,
                 }
             )
-    from database.settings import DatabaseSettings
+    from ehx.database.settings import DatabaseSettings
 
     rows.append({"part": "database", "where": _redact_url(DatabaseSettings().url), "state": "-"})
     if as_json:
@@ -258,7 +258,7 @@ def topics_apply(
 
 
 def _render_topics(reports: list[TopicReport]) -> None:
-    from broker.topics import SPECS
+    from ehx.broker.topics import SPECS
 
     table = Table("topic", "partitions", "key", "state", "notes")
     for report in reports:
@@ -363,7 +363,7 @@ def watch(
     .tmp. Each processed file gets a NAME.summary.json beside it saying what was
     accepted and what was refused. Stop with Ctrl-C.
     """
-    from adapters.watch import FolderWatcher
+    from ehx.adapters.watch import FolderWatcher
     from ehx.ingesting import ingest_files
 
     settings = BrokerSettings()
@@ -426,8 +426,8 @@ def agencies_token(
     An agency's token submits records only as that agency, and records consent in its
     name; the MASH's and the early help hub's tokens record consent and assertions.
     """
-    from api import AgencyCredentials
-    from database import migrate, open_engine
+    from ehx.api import AgencyCredentials
+    from ehx.database import migrate, open_engine
 
     engine = open_engine()
     migrate(engine)
@@ -609,8 +609,8 @@ def events(
     as_json: JsonOption = False,
 ) -> None:
     """Show the events the intake service has verified and stored, by agency and type."""
-    from database import open_engine
-    from intake.store import IntakeStore
+    from ehx.database import open_engine
+    from ehx.intake.store import IntakeStore
 
     store = IntakeStore(open_engine())
     try:

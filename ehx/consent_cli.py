@@ -18,8 +18,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from broker.settings import BrokerSettings
-from consent import (
+from ehx.broker.settings import BrokerSettings
+from ehx.consent import (
     ConsentRecord,
     ConsentState,
     Giver,
@@ -31,13 +31,13 @@ from consent import (
     SubjectKind,
     load_policy,
 )
-from consent.registry import ConsentTopicRecord
-from consent.service import consent_message
-from consent.store import ConsentStore
-from database import migrate, open_engine
+from ehx.consent.registry import ConsentTopicRecord
+from ehx.consent.service import consent_message
+from ehx.consent.store import ConsentStore
+from ehx.database import migrate, open_engine
 from ehx.runtime import require_bootstrap
-from schemas import THINK_FAMILY_PROBLEMS, Category, ExchangeError
-from schemas.vocabulary import Recipient
+from ehx.schemas import THINK_FAMILY_PROBLEMS, Category, ExchangeError
+from ehx.schemas.vocabulary import Recipient
 
 console = Console()
 app = typer.Typer(
@@ -63,7 +63,7 @@ def _store() -> ConsentStore:
 
 
 def _publish(record: ConsentTopicRecord) -> None:
-    from broker.publishing import KafkaPublisher
+    from ehx.broker.publishing import KafkaPublisher
 
     async def send() -> None:
         bootstrap = require_bootstrap(BrokerSettings())
@@ -369,7 +369,7 @@ def preview(
 
     Field names and people, not values: nothing is disclosed by previewing.
     """
-    from consent.preview import preview as run_preview
+    from ehx.consent.preview import preview as run_preview
 
     lines = run_preview(_store(), load_policy(), family, recipient, datetime.now(UTC))
     if as_json:

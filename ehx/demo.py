@@ -24,25 +24,25 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from adapters.ingest import IngestSummary
-from audit import queries
-from audit.checkpoints import Due
-from audit.verify import verify
-from broker.admin import TopicState, apply_topology
-from broker.auditing import audit_message
-from broker.embedded import EmbeddedBroker
-from broker.publishing import KafkaPublisher
-from broker.settings import BrokerSettings
-from consent import ConsentRecord, ConsentState, Giver, Purpose, SubjectKind
-from consent.service import consent_message
-from database.settings import DatabaseSettings
+from ehx.adapters.ingest import IngestSummary
+from ehx.audit import queries
+from ehx.audit.checkpoints import Due
+from ehx.audit.verify import verify
+from ehx.broker.admin import TopicState, apply_topology
+from ehx.broker.auditing import audit_message
+from ehx.broker.embedded import EmbeddedBroker
+from ehx.broker.publishing import KafkaPublisher
+from ehx.broker.settings import BrokerSettings
+from ehx.consent import ConsentRecord, ConsentState, Giver, Purpose, SubjectKind
+from ehx.consent.service import consent_message
+from ehx.database.settings import DatabaseSettings
 from ehx.ingesting import ingest_files
+from ehx.linker.service import Linker
+from ehx.schemas import THINK_FAMILY_PROBLEMS, Agency, Category, KeySettings, KeyStore
+from ehx.schemas.vocabulary import Recipient
 from ehx.services import Services, build_services
-from linker.service import Linker
-from schemas import THINK_FAMILY_PROBLEMS, Agency, Category, KeySettings, KeyStore
-from schemas.vocabulary import Recipient
-from timeline.reading import audit_record
-from timeline.store import TimelineQuery
+from ehx.timeline.reading import audit_record
+from ehx.timeline.store import TimelineQuery
 
 #: Schools first: their records are the rolls Operation Encompass finds each child's
 #: school on (a child on no roll we know of is notified to the local authority).

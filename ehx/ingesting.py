@@ -10,13 +10,13 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from adapters import ADAPTERS
-from adapters.ingest import Ingestor, IngestSummary
-from adapters.registry import RecordRegistry
-from broker.publishing import KafkaPublisher
-from broker.settings import BrokerSettings
-from database import migrate, open_engine
-from schemas import Agency, KeyStore
+from ehx.adapters import ADAPTERS
+from ehx.adapters.ingest import Ingestor, IngestSummary
+from ehx.adapters.registry import RecordRegistry
+from ehx.broker.publishing import KafkaPublisher
+from ehx.broker.settings import BrokerSettings
+from ehx.database import migrate, open_engine
+from ehx.schemas import Agency, KeyStore
 
 
 @contextmanager

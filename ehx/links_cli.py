@@ -19,14 +19,14 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from broker.publishing import KafkaPublisher
-from broker.settings import BrokerSettings
-from database import migrate, open_engine
+from ehx.broker.publishing import KafkaPublisher
+from ehx.broker.settings import BrokerSettings
+from ehx.database import migrate, open_engine
+from ehx.linker.people import composition, family_history, merge_decision, split_decision
+from ehx.linker.service import review_message
+from ehx.linker.store import LinkStore
 from ehx.runtime import require_bootstrap
-from linker.people import composition, family_history, merge_decision, split_decision
-from linker.service import review_message
-from linker.store import LinkStore
-from schemas.links import ReviewDecision
+from ehx.schemas.links import ReviewDecision
 
 console = Console()
 

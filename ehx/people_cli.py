@@ -10,9 +10,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from console.accounts import Accounts, Role
-from database import migrate, open_engine
-from schemas.vocabulary import Recipient
+from ehx.console.accounts import Accounts, Role
+from ehx.database import migrate, open_engine
+from ehx.schemas.vocabulary import Recipient
 
 app = typer.Typer(
     help="Console accounts: MASH screeners, practitioners, auditors, administrators.",

@@ -17,21 +17,21 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from alerts.auditing import decided, queue_read
-from alerts.store import AlertStore, ScreeningDecision
-from broker.auditing import audit_message
-from broker.heap import keep_long_lived_out_of_collections
-from broker.publishing import KafkaPublisher
-from broker.settings import BrokerSettings
-from consent import load_policy
-from consent.keys import DataKeyStore
-from database import migrate, open_engine
+from ehx.alerts.auditing import decided, queue_read
+from ehx.alerts.store import AlertStore, ScreeningDecision
+from ehx.broker.auditing import audit_message
+from ehx.broker.heap import keep_long_lived_out_of_collections
+from ehx.broker.publishing import KafkaPublisher
+from ehx.broker.settings import BrokerSettings
+from ehx.consent import load_policy
+from ehx.consent.keys import DataKeyStore
+from ehx.database import migrate, open_engine
 from ehx.runtime import require_bootstrap
-from schemas.audit import AuditRecord
-from schemas.vocabulary import Recipient
-from timeline.reading import audit_record, open_entry
-from timeline.service import rebuild
-from timeline.store import TimelineQuery, TimelineStore, UnknownEntry
+from ehx.schemas.audit import AuditRecord
+from ehx.schemas.vocabulary import Recipient
+from ehx.timeline.reading import audit_record, open_entry
+from ehx.timeline.service import rebuild
+from ehx.timeline.store import TimelineQuery, TimelineStore, UnknownEntry
 
 console = Console()
 JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]

@@ -19,9 +19,9 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from broker.embedded import HOST, EmbeddedBroker, answers
-from broker.errors import NoRunningBroker
-from broker.settings import BrokerSettings
+from ehx.broker.embedded import HOST, EmbeddedBroker, answers
+from ehx.broker.errors import NoRunningBroker
+from ehx.broker.settings import BrokerSettings
 
 #: The services, in pipeline order, one process each under ``up`` (the timeline service
 #: raises alerts too; the audit service keeps the ledger every other one writes to).

@@ -17,40 +17,40 @@ from faststream.kafka import KafkaBroker
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy import Engine
 
-from alerts.desk import AlertDesk
-from alerts.store import AlertStore, sweep_escalations
-from audit.access import AccessLog
-from audit.checkpoints import Due
-from audit.ledger import AuditLedger
-from audit.service import (
+from ehx.alerts.desk import AlertDesk
+from ehx.alerts.store import AlertStore, sweep_escalations
+from ehx.audit.access import AccessLog
+from ehx.audit.checkpoints import Due
+from ehx.audit.ledger import AuditLedger
+from ehx.audit.service import (
     AuditService,
     AuditSettings,
     Checkpointer,
     checkpoint_timer,
     register_audit,
 )
-from broker import telemetry
-from broker.consuming import ServicesBroker
-from broker.heap import freeze_start_up, keep_long_lived_out_of_collections, record_stops
-from broker.logs import protect_logs
-from broker.publishing import KafkaPublisher
-from broker.security import security_for
-from broker.settings import BrokerSettings
-from consent import load_policy
-from consent.keys import DataKeyStore
-from consent.policy import PolicySettings
-from consent.service import ConsentService, register_consent, sweep_expiries
-from consent.store import ConsentStore
-from database import WalCheckpointer, checkpoint_in_background, migrate, open_engine
-from database.settings import DatabaseSettings
+from ehx.broker import telemetry
+from ehx.broker.consuming import ServicesBroker
+from ehx.broker.heap import freeze_start_up, keep_long_lived_out_of_collections, record_stops
+from ehx.broker.logs import protect_logs
+from ehx.broker.publishing import KafkaPublisher
+from ehx.broker.security import security_for
+from ehx.broker.settings import BrokerSettings
+from ehx.consent import load_policy
+from ehx.consent.keys import DataKeyStore
+from ehx.consent.policy import PolicySettings
+from ehx.consent.service import ConsentService, register_consent, sweep_expiries
+from ehx.consent.store import ConsentStore
+from ehx.database import WalCheckpointer, checkpoint_in_background, migrate, open_engine
+from ehx.database.settings import DatabaseSettings
+from ehx.intake.service import register_intake
+from ehx.intake.store import IntakeStore
+from ehx.linker.service import Linker, register_linker
+from ehx.linker.store import LinkStore
 from ehx.runtime import SERVICES
-from intake.service import register_intake
-from intake.store import IntakeStore
-from linker.service import Linker, register_linker
-from linker.store import LinkStore
-from schemas import KeySettings, KeyStore
-from timeline.service import register_timeline
-from timeline.store import TimelineStore
+from ehx.schemas import KeySettings, KeyStore
+from ehx.timeline.service import register_timeline
+from ehx.timeline.store import TimelineStore
 
 
 class ServiceSettings(BaseSettings):

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from api import create_app as create_api
-from broker.settings import BrokerSettings
-from console.web import ConsoleSettings, install
-from schemas import KeyStore
+from ehx.api import create_app as create_api
+from ehx.broker.settings import BrokerSettings
+from ehx.console.web import ConsoleSettings, install
+from ehx.schemas import KeyStore
 
 
 def create_app(

@@ -21,20 +21,20 @@ from faststream import Context
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 
-from broker.auditing import audit_messages
-from broker.commit import BatchCommit, Store
-from broker.consuming import (
+from ehx.broker.auditing import audit_messages
+from ehx.broker.commit import BatchCommit, Store
+from ehx.broker.consuming import (
     BATCH,
     Verification,
     VerifiedBatch,
     batch_subscriber,
     service_router,
 )
-from broker.publishing import MessagePublisher
-from broker.topics import RAW_TOPICS
-from intake.store import IntakeStore, ReceivedEvent
-from schemas import CanonicalEvent, SignatureVerifier
-from schemas.audit import Action, AuditRecord, stable_id
+from ehx.broker.publishing import MessagePublisher
+from ehx.broker.topics import RAW_TOPICS
+from ehx.intake.store import IntakeStore, ReceivedEvent
+from ehx.schemas import CanonicalEvent, SignatureVerifier
+from ehx.schemas.audit import Action, AuditRecord, stable_id
 
 GROUP = "intake"
 log = logging.getLogger(__name__)

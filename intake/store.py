@@ -10,8 +10,8 @@ from typing import Any
 
 from sqlalchemy import Engine, func, select
 
-from database import received_events
-from database.upsert import insert_ignoring_duplicates
+from ehx.database import received_events
+from ehx.database.upsert import insert_ignoring_duplicates
 
 
 @dataclass(frozen=True)

@@ -3,10 +3,10 @@
 Pure (no Kafka, no database). ``linker.service`` subscribes; ``linker.store`` keeps the index.
 """
 
-from linker.compare import MatchEvidence, PersonRecord, compare
-from linker.families import FamilyIndex, Member, household_key
-from linker.index import Band, IdentityIndex, LinkPolicy, Resolution, ReviewItem
-from linker.mentions import Mention, mentions_of
+from ehx.linker.compare import MatchEvidence, PersonRecord, compare
+from ehx.linker.families import FamilyIndex, Member, household_key
+from ehx.linker.index import Band, IdentityIndex, LinkPolicy, Resolution, ReviewItem
+from ehx.linker.mentions import Mention, mentions_of
 
 __all__ = [
     "Band",

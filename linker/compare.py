@@ -16,7 +16,7 @@ from datetime import date
 
 from rapidfuzz.distance import JaroWinkler
 
-from linker.names import (
+from ehx.linker.names import (
     dob_one_typo,
     dob_swapped,
     fold,

@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from itertools import groupby
 from typing import Protocol
 
-from linker.names import fold, postcode_key
-from schemas.vocabulary import OUTSIDE_ROLES
+from ehx.linker.names import fold, postcode_key
+from ehx.schemas.vocabulary import OUTSIDE_ROLES
 
 #: Roles whose people, in one event at one address, are one household.
 HOUSEHOLD_ROLES = frozenset(

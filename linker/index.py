@@ -28,8 +28,8 @@ from enum import StrEnum
 
 import jellyfish
 
-from linker.compare import MatchEvidence, PersonRecord, evidence, levels
-from linker.names import fold, name_key, postcode_key
+from ehx.linker.compare import MatchEvidence, PersonRecord, evidence, levels
+from ehx.linker.names import fold, name_key, postcode_key
 
 #: Records kept per person for comparison; more adds cost and little evidence.
 RECORDS_PER_PERSON = 6

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from linker.compare import PersonRecord
-from linker.families import household_key
-from schemas import CanonicalEvent, Role
+from ehx.linker.compare import PersonRecord
+from ehx.linker.families import household_key
+from ehx.schemas import CanonicalEvent, Role
 
 #: Roles whose relationship to the others is stated by the source, not inferred.
 _STATED = frozenset({Role.PATIENT, Role.RELATED_PERSON, Role.LEAD_TENANT, Role.PARTNER})

@@ -11,9 +11,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from linker.history import history
-from linker.store import LinkStore
-from schemas.links import ReviewDecision
+from ehx.linker.history import history
+from ehx.linker.store import LinkStore
+from ehx.schemas.links import ReviewDecision
 
 
 def composition(store: LinkStore, person_id: str) -> dict[str, Any] | None:

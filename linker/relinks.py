@@ -13,10 +13,10 @@ from datetime import datetime
 from itertools import groupby
 from uuid import UUID
 
-from linker.index import Band, LinkPolicy, confidence
-from linker.store import LinkedMention
-from schemas.links import Relink, SubjectLink
-from schemas.vocabulary import OUTSIDE_ROLES
+from ehx.linker.index import Band, LinkPolicy, confidence
+from ehx.linker.store import LinkedMention
+from ehx.schemas.links import Relink, SubjectLink
+from ehx.schemas.vocabulary import OUTSIDE_ROLES
 
 #: (event id, subject index) to (person id, family id).
 Links = dict[tuple[str, int], tuple[str, str]]

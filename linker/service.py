@@ -31,10 +31,10 @@ from faststream import Context
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 
-from broker import telemetry
-from broker.auditing import audit_message
-from broker.commit import BatchCommit, Store
-from broker.consuming import (
+from ehx.broker import telemetry
+from ehx.broker.auditing import audit_message
+from ehx.broker.commit import BatchCommit, Store
+from ehx.broker.consuming import (
     BATCH,
     Verification,
     VerifiedBatch,
@@ -45,18 +45,18 @@ from broker.consuming import (
     refusal,
     service_router,
 )
-from broker.publishing import MessagePublisher, OutboundMessage
-from broker.topics import RAW_TOPICS, Topic
-from linker.families import FamilyIndex, Member, regroup
-from linker.index import Band, IdentityIndex, Op
-from linker.mentions import mentions_of
-from linker.relinks import current_links, relinks
-from linker.store import LinkedMention, LinkReview, LinkStore
-from schemas import CanonicalEvent, SignatureVerifier, family_key
-from schemas.audit import Action, AuditRecord, stable_id
-from schemas.errors import LinkDecisionRefused
-from schemas.links import Relink, ReviewDecision
-from schemas.quarantine import QuarantineRecord
+from ehx.broker.publishing import MessagePublisher, OutboundMessage
+from ehx.broker.topics import RAW_TOPICS, Topic
+from ehx.linker.families import FamilyIndex, Member, regroup
+from ehx.linker.index import Band, IdentityIndex, Op
+from ehx.linker.mentions import mentions_of
+from ehx.linker.relinks import current_links, relinks
+from ehx.linker.store import LinkedMention, LinkReview, LinkStore
+from ehx.schemas import CanonicalEvent, SignatureVerifier, family_key
+from ehx.schemas.audit import Action, AuditRecord, stable_id
+from ehx.schemas.errors import LinkDecisionRefused
+from ehx.schemas.links import Relink, ReviewDecision
+from ehx.schemas.quarantine import QuarantineRecord
 
 GROUP = "linker"
 REVIEWS = "linker-reviews"

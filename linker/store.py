@@ -10,14 +10,14 @@ from typing import Any
 
 from sqlalchemy import Engine, func, insert, select, update
 
-from database import link_reviews, linker_ids, linker_journal, linker_mentions, received_events
-from database.bulk import execute_many
-from database.upsert import upsert
-from linker.compare import PersonRecord
-from linker.families import FamilyIndex, regroup
-from linker.history import Appearance
-from linker.index import IdentityIndex, JournalEntry, Op
-from schemas.links import ReviewDecision
+from ehx.database import link_reviews, linker_ids, linker_journal, linker_mentions, received_events
+from ehx.database.bulk import execute_many
+from ehx.database.upsert import upsert
+from ehx.linker.compare import PersonRecord
+from ehx.linker.families import FamilyIndex, regroup
+from ehx.linker.history import Appearance
+from ehx.linker.index import IdentityIndex, JournalEntry, Op
+from ehx.schemas.links import ReviewDecision
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """The one vocabulary every other folder speaks: canonical events, their payloads and signatures."""
 
-from schemas.envelope import (
+from ehx.schemas.envelope import (
     SCHEMA_VERSION,
     CanonicalEvent,
     Demographics,
@@ -13,9 +13,9 @@ from schemas.envelope import (
     family_key,
     new_event_id,
 )
-from schemas.errors import ExchangeError, KeyMissing, RecordRefused, SignatureInvalid
-from schemas.export import export_json_schemas
-from schemas.payloads import (
+from ehx.schemas.errors import ExchangeError, KeyMissing, RecordRefused, SignatureInvalid
+from ehx.schemas.export import export_json_schemas
+from ehx.schemas.payloads import (
     HealthEncounter,
     HealthFlag,
     HealthNotBrought,
@@ -27,8 +27,8 @@ from schemas.payloads import (
     SchoolConcern,
     SchoolExclusion,
 )
-from schemas.signing import EventSigner, KeySettings, KeyStore, SignatureVerifier
-from schemas.vocabulary import (
+from ehx.schemas.signing import EventSigner, KeySettings, KeyStore, SignatureVerifier
+from ehx.schemas.vocabulary import (
     OUTSIDE_ROLES,
     THINK_FAMILY_PROBLEMS,
     Agency,

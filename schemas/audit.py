@@ -14,7 +14,7 @@ from uuid import UUID, uuid5
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from schemas.envelope import new_event_id
+from ehx.schemas.envelope import new_event_id
 
 
 class Action(StrEnum):

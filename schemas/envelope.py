@@ -11,8 +11,8 @@ from uuid import UUID
 import orjson
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
-from schemas.payloads import Payload
-from schemas.vocabulary import OUTSIDE_ROLES, Agency, Category, EventType, Role, Sensitivity
+from ehx.schemas.payloads import Payload
+from ehx.schemas.vocabulary import OUTSIDE_ROLES, Agency, Category, EventType, Role, Sensitivity
 
 #: Bumped only for a change a reader of the previous version cannot read; adding an
 #: optional field is not such a change (see tests/schemas/test_compatibility.py).

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from schemas.envelope import SCHEMA_VERSION, CanonicalEvent
+from ehx.schemas.envelope import SCHEMA_VERSION, CanonicalEvent
 
 
 def canonical_event_schema() -> dict[str, Any]:

@@ -9,7 +9,7 @@ from uuid import UUID
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from schemas.envelope import new_event_id
+from ehx.schemas.envelope import new_event_id
 
 #: Kafka messages are capped (1 MB by default): longer originals are kept cut short,
 #: with their full length and hash so the sender can find the record they sent.

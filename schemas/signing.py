@@ -18,10 +18,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from schemas import merkle
-from schemas.envelope import CanonicalEvent, Signature, canonical_json, signed_bytes
-from schemas.errors import KeyMissing, SignatureInvalid
-from schemas.vocabulary import Agency
+from ehx.schemas import merkle
+from ehx.schemas.envelope import CanonicalEvent, Signature, canonical_json, signed_bytes
+from ehx.schemas.errors import KeyMissing, SignatureInvalid
+from ehx.schemas.vocabulary import Agency
 
 
 class KeySettings(BaseSettings):

@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, text
 
-from database import migrate, open_engine
-from schemas import KeyStore
+from ehx.database import migrate, open_engine
+from ehx.schemas import KeyStore
 
 POSTGRES_URL = os.environ.get("EHX_TEST_DATABASE_URL")
 
@@ -78,7 +78,7 @@ def kafka_bootstrap() -> Iterator[str]:
         with KafkaContainer().with_kraft() as container:
             yield container.get_bootstrap_server()
         return
-    from broker.embedded import EmbeddedBroker
+    from ehx.broker.embedded import EmbeddedBroker
 
     with EmbeddedBroker() as broker:
         yield broker.bootstrap

@@ -12,7 +12,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from broker.publishing import OutboundMessage
+from ehx.broker.publishing import OutboundMessage
 
 EXAMPLES = Path(str(resources.files("ehx") / "examples"))
 

@@ -12,12 +12,12 @@ from contextlib import contextmanager
 import uvicorn
 from sqlalchemy import Engine
 
-from broker.admin import apply_topology
-from broker.embedded import free_port
-from broker.settings import BrokerSettings
-from console.web import ConsoleSettings
+from ehx.broker.admin import apply_topology
+from ehx.broker.embedded import free_port
+from ehx.broker.settings import BrokerSettings
+from ehx.console.web import ConsoleSettings
+from ehx.schemas import KeyStore
 from ehx.web import create_app
-from schemas import KeyStore
 
 
 @contextmanager

@@ -36,11 +36,18 @@ def test_a_rule_module_imports_without_kafka_a_database_or_a_web_framework(modul
 
 def test_the_broker_package_imports_no_service() -> None:
     script = (
-        "import sys, broker, broker.consuming, broker.publishing;"
-        " print(' '.join(sorted({m.split('.')[0] for m in sys.modules}"
-        " & {'intake', 'linker', 'consent', 'timeline', 'alerts', 'audit', 'ehx', 'api'})))"
+        "import sys, ehx.broker, ehx.broker.consuming, ehx.broker.publishing;"
+        " print(' '.join(sorted({'.'.join(m.split('.')[:2]) for m in sys.modules}"
+        " & {'ehx.intake', 'ehx.linker', 'ehx.consent', 'ehx.timeline', 'ehx.alerts',"
+        " 'ehx.audit', 'ehx.api', 'ehx.services', 'ehx.runtime'})))"
     )
     loaded = subprocess.run(
         [sys.executable, "-c", script], capture_output=True, text=True, check=True
     ).stdout.split()
     assert loaded == []
+
+
+def test_everything_installs_under_one_import_name() -> None:
+    config = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())
+    packages = config["tool"]["setuptools"]["packages"]
+    assert {name.split(".")[0] for name in packages} == {"ehx"}

@@ -7,16 +7,16 @@ import importlib
 import pytest
 
 PACKAGES = [
-    "schemas",
-    "adapters",
-    "broker",
-    "intake",
-    "database",
-    "consent",
-    "api",
-    "linker",
-    "timeline",
-    "alerts",
+    "ehx.schemas",
+    "ehx.adapters",
+    "ehx.broker",
+    "ehx.intake",
+    "ehx.database",
+    "ehx.consent",
+    "ehx.api",
+    "ehx.linker",
+    "ehx.timeline",
+    "ehx.alerts",
     "ehx",
 ]
 

@@ -9,11 +9,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from consent.keys import KeyDestroyed, KeyVault, open_box
-from consent.views import seal_context
-from schemas.audit import AuditRecord
-from schemas.views import ShareView
-from schemas.vocabulary import EventType
+from ehx.consent.keys import KeyDestroyed, KeyVault, open_box
+from ehx.consent.views import seal_context
+from ehx.schemas.audit import AuditRecord
+from ehx.schemas.views import ShareView
+from ehx.schemas.vocabulary import EventType
 
 LABELS = {event_type.value: event_type.label for event_type in EventType}
 

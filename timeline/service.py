@@ -20,21 +20,21 @@ from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from pydantic import ValidationError
 
-from broker import telemetry
-from broker.commit import BatchCommit, Store
-from broker.consuming import (
+from ehx.broker import telemetry
+from ehx.broker.commit import BatchCommit, Store
+from ehx.broker.consuming import (
     batch_records,
     batch_subscriber,
     parsed,
     quarantined,
     service_router,
 )
-from broker.publishing import MessagePublisher, OutboundMessage
-from broker.settings import BrokerSettings
-from broker.topics import SHARE_TOPICS
-from schemas.quarantine import QuarantineRecord
-from schemas.views import Retraction, ShareView
-from timeline.store import Applied, TimelineStore, parse_message
+from ehx.broker.publishing import MessagePublisher, OutboundMessage
+from ehx.broker.settings import BrokerSettings
+from ehx.broker.topics import SHARE_TOPICS
+from ehx.schemas.quarantine import QuarantineRecord
+from ehx.schemas.views import Retraction, ShareView
+from ehx.timeline.store import Applied, TimelineStore, parse_message
 
 GROUP = "timeline"
 log = logging.getLogger(__name__)

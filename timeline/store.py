@@ -27,10 +27,10 @@ from typing import Annotated, Any
 from pydantic import Field, TypeAdapter
 from sqlalchemy import Connection, Engine, Text, and_, cast, delete, func, or_, select
 
-from database import timeline_entries, timeline_people
-from schemas import ExchangeError
-from schemas.views import Retraction, ShareView
-from timeline.writes import SHOWN, BatchWrite
+from ehx.database import timeline_entries, timeline_people
+from ehx.schemas import ExchangeError
+from ehx.schemas.views import Retraction, ShareView
+from ehx.timeline.writes import SHOWN, BatchWrite
 
 #: Told apart by their ``kind``, so each message is validated as one model, not tried as
 #: both: half the time on a stream of views (13.7 -> 6.4 us a view, measured here).

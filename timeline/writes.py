@@ -17,9 +17,9 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, bindparam, delete, insert, select, update
 
-from database import json_column, timeline_entries, timeline_people
-from database.bulk import execute_many
-from schemas.views import Retraction, ShareView
+from ehx.database import json_column, timeline_entries, timeline_people
+from ehx.database.bulk import execute_many
+from ehx.schemas.views import Retraction, ShareView
 
 SHOWN, RETRACTED, SUPERSEDED = "shown", "retracted", "superseded"
 #: Every column of an entry: a new row is written with all of them.

@@ -4,7 +4,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from adapters.checks import date_problem, instant_problem, nhs_number_problem, upn_problem
+from ehx.adapters.checks import date_problem, instant_problem, nhs_number_problem, upn_problem
 
 NOW = datetime(2026, 11, 23, 12, tzinfo=UTC)
 

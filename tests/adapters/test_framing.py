@@ -5,8 +5,8 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
-from adapters.framing import MAX_RECORD_BYTES, read_csv, read_json_documents, read_lines
-from adapters.schools import HEADER
+from ehx.adapters.framing import MAX_RECORD_BYTES, read_csv, read_json_documents, read_lines
+from ehx.adapters.schools import HEADER
 from tests.helpers import EXAMPLES
 
 GOOD = (EXAMPLES / "police.jsonl").read_bytes().splitlines()[0]

@@ -8,12 +8,12 @@ import json
 import pytest
 from sqlalchemy import Engine
 
-from adapters import ADAPTERS
-from adapters.ingest import Ingestor
-from adapters.registry import RecordRegistry
-from broker.topics import Topic
-from schemas import Agency, CanonicalEvent, KeyStore
-from schemas.quarantine import QuarantineRecord
+from ehx.adapters import ADAPTERS
+from ehx.adapters.ingest import Ingestor
+from ehx.adapters.registry import RecordRegistry
+from ehx.broker.topics import Topic
+from ehx.schemas import Agency, CanonicalEvent, KeyStore
+from ehx.schemas.quarantine import QuarantineRecord
 from tests.helpers import EXAMPLES, RecordingPublisher
 
 POLICE = (EXAMPLES / "police.jsonl").read_bytes()
@@ -153,9 +153,9 @@ async def test_a_fault_in_an_adapter_quarantines_that_record_and_keeps_going(
 ) -> None:
     from datetime import datetime
 
-    from adapters import MappedRecord, PoliceAdapter
-    from adapters.framing import RawRecord
-    from adapters.ingest import UNEXPECTED
+    from ehx.adapters import MappedRecord, PoliceAdapter
+    from ehx.adapters.framing import RawRecord
+    from ehx.adapters.ingest import UNEXPECTED
 
     class Faulty(PoliceAdapter):
         def map(self, record: RawRecord, now: datetime) -> MappedRecord:
@@ -180,7 +180,7 @@ async def test_a_record_repeated_within_one_file_publishes_once(
     sqlite_engine: Engine, keys: KeyStore, monkeypatch: pytest.MonkeyPatch, batch: int
 ) -> None:
     """In one batch, and (batch size one) across batches still on the wire."""
-    from adapters import ingest as ingest_module
+    from ehx.adapters import ingest as ingest_module
 
     monkeypatch.setattr(ingest_module, "BATCH", batch)
     publisher = RecordingPublisher()

@@ -18,14 +18,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from adapters import ADAPTERS
-from adapters.checks import nhs_number_problem, upn_problem
-from adapters.ingest import UNEXPECTED, Ingestor
-from adapters.registry import RecordRegistry
-from adapters.schools import HEADER
-from broker.topics import Topic
-from database import migrate, open_engine
-from schemas import Agency, KeyStore
+from ehx.adapters import ADAPTERS
+from ehx.adapters.checks import nhs_number_problem, upn_problem
+from ehx.adapters.ingest import UNEXPECTED, Ingestor
+from ehx.adapters.registry import RecordRegistry
+from ehx.adapters.schools import HEADER
+from ehx.broker.topics import Topic
+from ehx.database import migrate, open_engine
+from ehx.schemas import Agency, KeyStore
 from tests.helpers import EXAMPLES, RecordingPublisher
 
 NOW = datetime(2026, 11, 23, 12, tzinfo=UTC)

@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from adapters import ADAPTERS, MappedRecord
-from adapters.framing import RawRecord
-from schemas import Agency, Category, EventType, RecordRefused, Role
+from ehx.adapters import ADAPTERS, MappedRecord
+from ehx.adapters.framing import RawRecord
+from ehx.schemas import Agency, Category, EventType, RecordRefused, Role
 from tests.helpers import EXAMPLES
 
 NOW = datetime(2026, 11, 23, 12, tzinfo=UTC)

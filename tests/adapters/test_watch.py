@@ -7,8 +7,8 @@ import os
 import time
 from pathlib import Path
 
-from adapters.ingest import IngestSummary
-from adapters.watch import FolderWatcher
+from ehx.adapters.ingest import IngestSummary
+from ehx.adapters.watch import FolderWatcher
 
 
 class CountingIngest:

@@ -8,10 +8,10 @@ from uuid import uuid4
 import pytest
 from sqlalchemy import Engine
 
-from alerts import LevelOfNeed, picture, suggest_level
-from alerts.store import AlertStore, ScreeningDecision
-from schemas import ExchangeError
-from schemas.views import ShareView
+from ehx.alerts import LevelOfNeed, picture, suggest_level
+from ehx.alerts.store import AlertStore, ScreeningDecision
+from ehx.schemas import ExchangeError
+from ehx.schemas.views import ShareView
 from tests.consent.fakes import NOW, linked_khans, memory_engine
 
 KHANS = linked_khans()

@@ -9,21 +9,21 @@ from pathlib import Path
 
 from sqlalchemy import Engine, create_engine
 
-from adapters import ADAPTERS
-from alerts import LevelOfNeed
-from alerts.desk import AlertDesk
-from alerts.store import AlertStore
-from consent import ConsentRecord, ConsentRegistry, Giver, Purpose, load_policy
-from consent.engine import ConsentEngine
-from consent.memory import MemoryKeyVault, MemoryLedger
-from database import migrate
-from linker.service import Linker
-from linker.store import LinkStore
-from schemas import Agency, CanonicalEvent, Category
-from schemas.vocabulary import Recipient
+from ehx.adapters import ADAPTERS
+from ehx.alerts import LevelOfNeed
+from ehx.alerts.desk import AlertDesk
+from ehx.alerts.store import AlertStore
+from ehx.consent import ConsentRecord, ConsentRegistry, Giver, Purpose, load_policy
+from ehx.consent.engine import ConsentEngine
+from ehx.consent.memory import MemoryKeyVault, MemoryLedger
+from ehx.database import migrate
+from ehx.linker.service import Linker
+from ehx.linker.store import LinkStore
+from ehx.schemas import Agency, CanonicalEvent, Category
+from ehx.schemas.vocabulary import Recipient
+from ehx.timeline.store import TimelineQuery, TimelineStore
 from tests.consent.fakes import KHAN_FILES, NOW
 from tests.helpers import EXAMPLES
-from timeline.store import TimelineQuery, TimelineStore
 
 COREY = Path(__file__).parent.parent / "fixtures" / "corey"
 COREY_FILES = (
@@ -63,7 +63,7 @@ class Exchange:
         self._deliver(self.consent.on_record(consent, NOW))
 
     def _deliver(self, out: object) -> None:
-        from consent.engine import Outbox
+        from ehx.consent.engine import Outbox
 
         assert isinstance(out, Outbox)
         self.ledger.save(out)

@@ -7,11 +7,11 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from sqlalchemy import Engine
 
-from alerts import Escalation, SchoolCalendar
-from alerts.store import AlertStore
-from consent import load_policy
-from consent.policy import Holiday
-from schemas.views import ShareView
+from ehx.alerts import Escalation, SchoolCalendar
+from ehx.alerts.store import AlertStore
+from ehx.consent import load_policy
+from ehx.consent.policy import Holiday
+from ehx.schemas.views import ShareView
 from tests.consent.fakes import NOW, linked_khans, memory_engine
 
 CALENDAR = SchoolCalendar(holidays=(Holiday(start=date(2026, 12, 21), end=date(2027, 1, 1)),))

@@ -8,8 +8,8 @@ import httpx
 import pytest
 from sqlalchemy import Engine
 
-from api import AgencyCredentials
-from schemas import KeyStore
+from ehx.api import AgencyCredentials
+from ehx.schemas import KeyStore
 from tests.serving import serve
 
 

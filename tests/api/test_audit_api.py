@@ -24,31 +24,31 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from faststream.kafka import KafkaBroker
 from sqlalchemy import Engine
 
-from adapters import ADAPTERS
-from alerts.desk import AlertDesk
-from alerts.store import AlertStore
-from api import AgencyCredentials
-from api.credentials import AUDITOR
-from audit.access import AccessLog
-from audit.checkpoints import Due
-from audit.ledger import AuditLedger
-from audit.service import AuditService, Checkpointer, register_audit
-from audit.verify import verify
-from broker.publishing import KafkaPublisher
-from broker.settings import BrokerSettings
-from consent import load_policy
-from consent.engine import ConsentEngine
-from consent.keys import DataKeyStore
-from consent.store import ConsentStore
-from linker.service import Linker
-from linker.store import LinkStore
-from schemas import Agency, CanonicalEvent
-from schemas.vocabulary import Recipient
+from ehx.adapters import ADAPTERS
+from ehx.alerts.desk import AlertDesk
+from ehx.alerts.store import AlertStore
+from ehx.api import AgencyCredentials
+from ehx.api.credentials import AUDITOR
+from ehx.audit.access import AccessLog
+from ehx.audit.checkpoints import Due
+from ehx.audit.ledger import AuditLedger
+from ehx.audit.service import AuditService, Checkpointer, register_audit
+from ehx.audit.verify import verify
+from ehx.broker.publishing import KafkaPublisher
+from ehx.broker.settings import BrokerSettings
+from ehx.consent import load_policy
+from ehx.consent.engine import ConsentEngine
+from ehx.consent.keys import DataKeyStore
+from ehx.consent.store import ConsentStore
+from ehx.linker.service import Linker
+from ehx.linker.store import LinkStore
+from ehx.schemas import Agency, CanonicalEvent
+from ehx.schemas.vocabulary import Recipient
+from ehx.timeline.store import TimelineStore
 from tests.conftest import eventually
 from tests.consent.fakes import KHAN_FILES, NOW
 from tests.helpers import EXAMPLES, read_json
 from tests.serving import auth
-from timeline.store import TimelineStore
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 

@@ -11,14 +11,14 @@ import httpx
 import pytest
 from sqlalchemy import Engine
 
-from api import AgencyCredentials
-from broker.topics import Topic
-from consent import ConsentRecord, load_policy
-from consent.engine import ConsentEngine
-from consent.memory import MemoryKeyVault
-from consent.store import ConsentStore
-from schemas import Agency
-from schemas.vocabulary import Recipient
+from ehx.api import AgencyCredentials
+from ehx.broker.topics import Topic
+from ehx.consent import ConsentRecord, load_policy
+from ehx.consent.engine import ConsentEngine
+from ehx.consent.memory import MemoryKeyVault
+from ehx.consent.store import ConsentStore
+from ehx.schemas import Agency
+from ehx.schemas.vocabulary import Recipient
 from tests.consent.fakes import NOW, linked_khans
 from tests.helpers import read_json
 from tests.serving import auth

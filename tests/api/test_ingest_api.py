@@ -11,8 +11,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from api import AgencyCredentials
-from schemas import Agency
+from ehx.api import AgencyCredentials
+from ehx.schemas import Agency
 from tests.helpers import EXAMPLES
 from tests.serving import auth
 

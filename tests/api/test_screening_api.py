@@ -11,19 +11,19 @@ import httpx
 import pytest
 from sqlalchemy import Engine
 
-from alerts.desk import AlertDesk
-from alerts.store import AlertStore
-from api import AgencyCredentials
-from broker.topics import Topic
-from consent import load_policy
-from consent.engine import ConsentEngine
-from consent.keys import DataKeyStore
-from consent.store import ConsentStore
-from schemas.vocabulary import Recipient
+from ehx.alerts.desk import AlertDesk
+from ehx.alerts.store import AlertStore
+from ehx.api import AgencyCredentials
+from ehx.broker.topics import Topic
+from ehx.consent import load_policy
+from ehx.consent.engine import ConsentEngine
+from ehx.consent.keys import DataKeyStore
+from ehx.consent.store import ConsentStore
+from ehx.schemas.vocabulary import Recipient
+from ehx.timeline.store import TimelineStore
 from tests.consent.fakes import NOW, linked_khans
 from tests.helpers import read_json
 from tests.serving import auth
-from timeline.store import TimelineStore
 
 pytestmark = pytest.mark.kafka
 

@@ -7,12 +7,12 @@ from datetime import UTC, datetime, timedelta
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import Engine
 
-from audit.access import AccessLog
-from audit.checkpoints import Due, signature_holds
-from audit.ledger import AuditLedger
-from audit.service import AuditService, Checkpointer
-from database import migrate
-from schemas.audit import AuditRecord
+from ehx.audit.access import AccessLog
+from ehx.audit.checkpoints import Due, signature_holds
+from ehx.audit.ledger import AuditLedger
+from ehx.audit.service import AuditService, Checkpointer
+from ehx.database import migrate
+from ehx.schemas.audit import AuditRecord
 
 START = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
 

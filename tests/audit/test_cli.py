@@ -10,12 +10,12 @@ import pytest
 from sqlalchemy import update
 from typer.testing import CliRunner
 
-from audit.checkpoints import sign
-from audit.ledger import AuditLedger
-from database import audit_ledger, migrate, open_engine
+from ehx.audit.checkpoints import sign
+from ehx.audit.ledger import AuditLedger
 from ehx.cli import app
-from schemas import KeySettings, KeyStore
-from schemas.audit import AuditRecord
+from ehx.database import audit_ledger, migrate, open_engine
+from ehx.schemas import KeySettings, KeyStore
+from ehx.schemas.audit import AuditRecord
 
 
 @pytest.fixture

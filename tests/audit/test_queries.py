@@ -6,12 +6,12 @@ from datetime import timedelta
 
 from sqlalchemy import Engine
 
-from audit import queries
-from audit.ledger import AuditLedger
-from consent import OverrideReview, ReviewOutcome
-from consent.auditing import all_records, outbox_records
-from database import migrate
-from schemas import Agency
+from ehx.audit import queries
+from ehx.audit.ledger import AuditLedger
+from ehx.consent import OverrideReview, ReviewOutcome
+from ehx.consent.auditing import all_records, outbox_records
+from ehx.database import migrate
+from ehx.schemas import Agency
 from tests.api.test_audit_api import PLAN, _events
 from tests.consent.fakes import NOW, memory_engine
 

@@ -13,12 +13,12 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import Engine, delete, update
 
-from audit.chain import link
-from audit.checkpoints import CheckpointExport, sign
-from audit.ledger import AuditLedger
-from audit.verify import Verdict, verify
-from database import audit_checkpoints, audit_ledger, migrate
-from schemas.audit import AuditRecord
+from ehx.audit.chain import link
+from ehx.audit.checkpoints import CheckpointExport, sign
+from ehx.audit.ledger import AuditLedger
+from ehx.audit.verify import Verdict, verify
+from ehx.database import audit_checkpoints, audit_ledger, migrate
+from ehx.schemas.audit import AuditRecord
 
 START = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
 KEY = Ed25519PrivateKey.generate()
@@ -125,7 +125,7 @@ def test_an_inserted_forged_entry_is_found(ledger: AuditLedger, engine: Engine) 
                 update(audit_ledger).where(audit_ledger.c.seq == seq).values(seq=seq + 1)
             )
     forged = _read(99).model_copy(update={"actor": "nobody"})
-    from audit.chain import canonical_bytes
+    from ehx.audit.chain import canonical_bytes
 
     body = canonical_bytes(forged)
     previous = str(_row(engine, 7)["hash"])

@@ -13,7 +13,7 @@ from sqlalchemy import Engine, insert, update
 from sqlalchemy.exc import OperationalError
 
 from bench.latency import AlertWatch
-from database import alerts, migrate, open_engine
+from ehx.database import alerts, migrate, open_engine
 
 RAISED = datetime(2026, 12, 3, 9, 0, tzinfo=UTC)
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import Engine, insert
 
 from bench.checker import check
-from database import linker_mentions, sharing_decisions
+from ehx.database import linker_mentions, sharing_decisions
 
 
 def test_the_checker_finds_a_lost_event_a_duplicate_and_a_family_out_of_order(

@@ -15,10 +15,10 @@ from faststream.kafka import KafkaBroker, TestKafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from sqlalchemy.exc import OperationalError
 
-from broker import telemetry
-from broker.commit import BatchCommit, Store
-from broker.consuming import batch_records, batch_subscriber, service_router
-from broker.publishing import OutboundMessage
+from ehx.broker import telemetry
+from ehx.broker.commit import BatchCommit, Store
+from ehx.broker.consuming import batch_records, batch_subscriber, service_router
+from ehx.broker.publishing import OutboundMessage
 from tests.helpers import RecordingPublisher
 
 OUT = [OutboundMessage("ehx.quarantine", b"k", b"v")]

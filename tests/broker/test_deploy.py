@@ -7,9 +7,9 @@ from typing import Any
 
 import yaml
 
-from broker.topics import RAW_TOPICS, SHARE_TOPICS, SPECS, TOPOLOGY, Topic
-from schemas import Agency
-from schemas.vocabulary import Recipient
+from ehx.broker.topics import RAW_TOPICS, SHARE_TOPICS, SPECS, TOPOLOGY, Topic
+from ehx.schemas import Agency
+from ehx.schemas.vocabulary import Recipient
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 
@@ -95,12 +95,12 @@ def test_kubernetes_users_carry_the_same_acls() -> None:
 
 
 def test_every_services_consumer_group_is_allowed_by_name() -> None:
-    from audit.service import GROUP as AUDIT
-    from consent.service import GROUP as CONSENT
-    from intake.service import GROUP as INTAKE
-    from linker.service import GROUP as LINKER
-    from linker.service import REVIEWS
-    from timeline.service import GROUP as TIMELINE
+    from ehx.audit.service import GROUP as AUDIT
+    from ehx.consent.service import GROUP as CONSENT
+    from ehx.intake.service import GROUP as INTAKE
+    from ehx.linker.service import GROUP as LINKER
+    from ehx.linker.service import REVIEWS
+    from ehx.timeline.service import GROUP as TIMELINE
 
     acls = yaml.safe_load((DEPLOY / "kafka" / "acls.yaml").read_text())["principals"]
     allowed = {group for rights in acls.values() for group in rights.get("groups", [])}

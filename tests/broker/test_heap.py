@@ -7,7 +7,7 @@ import itertools
 import time
 import weakref
 
-from broker import heap
+from ehx.broker import heap
 
 
 def test_what_survives_a_full_collection_is_not_walked_again_and_is_still_freed() -> None:

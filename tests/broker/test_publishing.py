@@ -9,11 +9,11 @@ from datetime import UTC, datetime
 import pytest
 from aiokafka.partitioner import DefaultPartitioner
 
-from broker.auditing import audit_messages
-from broker.publishing import KafkaPublisher, OutboundMessage
-from broker.settings import BrokerSettings
-from broker.topics import Topic
-from schemas.audit import AuditRecord
+from ehx.broker.auditing import audit_messages
+from ehx.broker.publishing import KafkaPublisher, OutboundMessage
+from ehx.broker.settings import BrokerSettings
+from ehx.broker.topics import Topic
+from ehx.schemas.audit import AuditRecord
 from tests.helpers import create_topic, read_records
 
 

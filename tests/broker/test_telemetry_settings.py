@@ -7,7 +7,7 @@ import pytest
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.trace.export import ConsoleSpanExporter
 
-from broker import telemetry
+from ehx.broker import telemetry
 
 
 def test_otlp_sends_to_the_collector_named_and_console_prints(

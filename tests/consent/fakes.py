@@ -7,14 +7,14 @@ from datetime import UTC, datetime
 
 from sqlalchemy import create_engine
 
-from adapters import ADAPTERS
-from consent import ConsentRegistry, load_policy
-from consent.engine import ConsentEngine
-from consent.memory import MemoryKeyVault, MemoryLedger
-from database import migrate
-from linker.service import Linker
-from linker.store import LinkStore
-from schemas import Agency, CanonicalEvent
+from ehx.adapters import ADAPTERS
+from ehx.consent import ConsentRegistry, load_policy
+from ehx.consent.engine import ConsentEngine
+from ehx.consent.memory import MemoryKeyVault, MemoryLedger
+from ehx.database import migrate
+from ehx.linker.service import Linker
+from ehx.linker.store import LinkStore
+from ehx.schemas import Agency, CanonicalEvent
 from tests.helpers import EXAMPLES
 
 NOW = datetime(2026, 11, 23, 12, tzinfo=UTC)
@@ -45,7 +45,7 @@ def linked_khans() -> list[CanonicalEvent]:
 def memory_engine(
     policy_text: str | None = None,
 ) -> tuple[ConsentEngine, MemoryLedger, MemoryKeyVault]:
-    from consent import parse_policy
+    from ehx.consent import parse_policy
 
     policy = parse_policy(policy_text) if policy_text else load_policy()
     ledger, vault = MemoryLedger(), MemoryKeyVault()

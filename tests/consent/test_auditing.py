@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from consent import ConsentRecord, ConsentState, Giver, Purpose, SubjectKind
-from consent.auditing import consent_acts, decision_acts, outbox_records
-from consent.engine import Outbox
-from schemas import Category
-from schemas.audit import Action, stable_id
-from schemas.views import Retraction, ShareView
-from schemas.vocabulary import Recipient
+from ehx.consent import ConsentRecord, ConsentState, Giver, Purpose, SubjectKind
+from ehx.consent.auditing import consent_acts, decision_acts, outbox_records
+from ehx.consent.engine import Outbox
+from ehx.schemas import Category
+from ehx.schemas.audit import Action, stable_id
+from ehx.schemas.views import Retraction, ShareView
+from ehx.schemas.vocabulary import Recipient
 from tests.consent.fakes import NOW, linked_khans, memory_engine
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from consent import (
+from ehx.consent import (
     ConsentRecord,
     ConsentState,
     Decision,
@@ -25,9 +25,9 @@ from consent import (
     load_policy,
     parse_policy,
 )
-from consent.policy import default_policy_path
-from schemas import THINK_FAMILY_PROBLEMS, CanonicalEvent, Category, EventType, Role
-from schemas.vocabulary import Recipient
+from ehx.consent.policy import default_policy_path
+from ehx.schemas import THINK_FAMILY_PROBLEMS, CanonicalEvent, Category, EventType, Role
+from ehx.schemas.vocabulary import Recipient
 from tests.consent.fakes import NOW, linked_khans
 
 POLICY = load_policy()
@@ -252,7 +252,7 @@ def test_details_are_only_shown_when_everyone_in_the_event_is_covered() -> None:
 
 
 def test_the_source_agency_is_not_a_recipient_of_its_own_record() -> None:
-    from consent import decide
+    from ehx.consent import decide
 
     decisions = decide(INCIDENT, [], POLICY, [], NOW)
     assert {d.recipient for d in decisions} == set(Recipient) - {Recipient.POLICE}
@@ -284,7 +284,7 @@ def of_type(event_type: EventType) -> CanonicalEvent:
 
 
 def flag(kind: str) -> CanonicalEvent:
-    from schemas import HealthFlag
+    from ehx.schemas import HealthFlag
 
     base = of_type(EventType.HEALTH_NOT_BROUGHT)
     return base.model_copy(
@@ -425,7 +425,7 @@ def test_a_practitioners_assertion_opens_the_family_to_the_mash() -> None:
 
 def test_a_reversed_override_no_longer_fires() -> None:
     high = variant(INCIDENT, dash_risk="high")
-    from consent.decide import override_id
+    from ehx.consent.decide import override_id
 
     assert harm_hits(high, POLICY, lambda: [], (), frozenset({override_id(high.event_id)})) == []
 

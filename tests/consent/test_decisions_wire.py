@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from broker.topics import Topic
-from consent.decide import read_decisions
-from consent.service import outbox_messages
+from ehx.broker.topics import Topic
+from ehx.consent.decide import read_decisions
+from ehx.consent.service import outbox_messages
 from tests.consent.test_auditing import _khans_consented_then_withdrawn
 
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from consent import PolicyInvalid, load_policy, parse_policy
-from consent.policy import default_policy_path
+from ehx.consent import PolicyInvalid, load_policy, parse_policy
+from ehx.consent.policy import default_policy_path
 
 SHIPPED = default_policy_path().read_text()
 

@@ -6,11 +6,11 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 
-from consent.decide import Outcome
-from schemas import CanonicalEvent
-from schemas.links import Relink, SubjectLink
-from schemas.views import Retraction, ShareView
-from schemas.vocabulary import Recipient
+from ehx.consent.decide import Outcome
+from ehx.schemas import CanonicalEvent
+from ehx.schemas.links import Relink, SubjectLink
+from ehx.schemas.views import Retraction, ShareView
+from ehx.schemas.vocabulary import Recipient
 from tests.consent.fakes import NOW, memory_engine
 from tests.consent.test_views import FAMILY, KHANS, family_consent
 

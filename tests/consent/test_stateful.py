@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
-from consent import (
+from ehx.consent import (
     ConsentRecord,
     ConsentState,
     Decision,
@@ -29,12 +29,12 @@ from consent import (
     decide_for,
     harm_hits,
 )
-from consent.engine import Outbox
-from consent.keys import KeyDestroyed, open_box
-from consent.views import seal_context
-from schemas import Category
-from schemas.views import ShareView
-from schemas.vocabulary import Recipient
+from ehx.consent.engine import Outbox
+from ehx.consent.keys import KeyDestroyed, open_box
+from ehx.consent.views import seal_context
+from ehx.schemas import Category
+from ehx.schemas.views import ShareView
+from ehx.schemas.vocabulary import Recipient
 from tests.consent.fakes import NOW, linked_khans, memory_engine
 
 KHANS = linked_khans()

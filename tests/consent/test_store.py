@@ -9,7 +9,7 @@ import orjson
 import pytest
 from sqlalchemy import Engine, select
 
-from consent import (
+from ehx.consent import (
     ConsentRecord,
     ConsentRegistry,
     HarmAssertion,
@@ -17,12 +17,12 @@ from consent import (
     ReviewOutcome,
     load_policy,
 )
-from consent.engine import ConsentEngine, ConsentLedger, Outbox
-from consent.keys import DataKeyStore
-from consent.memory import MemoryKeyVault, MemoryLedger
-from consent.store import ConsentStore
-from database import consent_events
-from schemas.vocabulary import Recipient
+from ehx.consent.engine import ConsentEngine, ConsentLedger, Outbox
+from ehx.consent.keys import DataKeyStore
+from ehx.consent.memory import MemoryKeyVault, MemoryLedger
+from ehx.consent.store import ConsentStore
+from ehx.database import consent_events
+from ehx.schemas.vocabulary import Recipient
 from tests.consent.fakes import NOW, linked_khans
 
 KHANS = linked_khans()

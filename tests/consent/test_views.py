@@ -6,12 +6,12 @@ from datetime import timedelta
 
 import pytest
 
-from consent import ConsentRecord, ConsentState, Giver, Purpose, SubjectKind
-from consent.keys import KeyDestroyed, open_box, seal
-from consent.views import seal_context
-from schemas import Category, Role
-from schemas.views import Retraction, ShareView
-from schemas.vocabulary import Recipient
+from ehx.consent import ConsentRecord, ConsentState, Giver, Purpose, SubjectKind
+from ehx.consent.keys import KeyDestroyed, open_box, seal
+from ehx.consent.views import seal_context
+from ehx.schemas import Category, Role
+from ehx.schemas.views import Retraction, ShareView
+from ehx.schemas.vocabulary import Recipient
 from tests.consent.fakes import NOW, linked_khans, memory_engine
 
 KHANS = linked_khans()
@@ -93,7 +93,7 @@ def test_a_box_for_several_people_opens_with_any_one_key_and_no_nonce_is_used_tw
     the content key and every nonce in one read, so the slices must never overlap."""
     import base64
 
-    from consent.memory import MemoryKeyVault
+    from ehx.consent.memory import MemoryKeyVault
 
     vault = MemoryKeyVault()
     people = ["p1", "p2", "p3"]

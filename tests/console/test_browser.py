@@ -21,9 +21,9 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine
 
-from console.accounts import Accounts, Role
-from schemas import KeyStore
-from schemas.vocabulary import Recipient
+from ehx.console.accounts import Accounts, Role
+from ehx.schemas import KeyStore
+from ehx.schemas.vocabulary import Recipient
 from tests.api.test_audit_api import audit_service, khans_with_a_plan
 from tests.serving import serve
 

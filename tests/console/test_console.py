@@ -17,13 +17,13 @@ import httpx
 import pytest
 from sqlalchemy import Engine
 
-from alerts.store import AlertStore
-from broker.topics import Topic
-from console.accounts import Accounts, Role
-from console.web import ConsoleSettings
-from linker.store import LinkReview, LinkStore
-from schemas import KeyStore
-from schemas.vocabulary import Recipient
+from ehx.alerts.store import AlertStore
+from ehx.broker.topics import Topic
+from ehx.console.accounts import Accounts, Role
+from ehx.console.web import ConsoleSettings
+from ehx.linker.store import LinkReview, LinkStore
+from ehx.schemas import KeyStore
+from ehx.schemas.vocabulary import Recipient
 from tests.api.test_audit_api import khans_with_a_plan
 from tests.helpers import read_json
 from tests.serving import serve
@@ -127,7 +127,7 @@ def test_a_long_timeline_shows_its_latest_page_and_links_to_the_earlier_entries(
     sqlite_engine: Engine,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    import console.web
+    import ehx.console.web
 
     base, family, _ = site
     worker = f"ew-{uuid.uuid4().hex[:6]}"
@@ -145,7 +145,7 @@ def test_a_long_timeline_shows_its_latest_page_and_links_to_the_earlier_entries(
         assert "Earlier entries" not in whole  # a short timeline is one page
         count = whole.count('<li class="entry')
         assert count >= 3
-        monkeypatch.setattr(console.web, "TIMELINE_PAGE", count - 1)
+        monkeypatch.setattr(ehx.console.web, "TIMELINE_PAGE", count - 1)
         latest = http.get(f"/families/{family}").text
         assert latest.count('<li class="entry') == count - 1
         assert f"{count - 1} entries, oldest first, with earlier ones before them" in latest

@@ -24,9 +24,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import sqlite
 
-from database import bulk, open_engine
-from database.bulk import execute_many
-from database.upsert import upsert
+from ehx.database import bulk, open_engine
+from ehx.database.bulk import execute_many
+from ehx.database.upsert import upsert
 
 
 def _table(metadata: MetaData, name: str, *extra: Column[Any]) -> Table:

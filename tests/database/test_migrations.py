@@ -13,10 +13,10 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, insert, text
 
-from database import link_reviews
-from database.engine import MIGRATIONS, migrate, open_engine
-from linker.index import JournalEntry, Op
-from linker.store import LinkStore
+from ehx.database import link_reviews
+from ehx.database.engine import MIGRATIONS, migrate, open_engine
+from ehx.linker.index import JournalEntry, Op
+from ehx.linker.store import LinkStore
 from tests.conftest import POSTGRES_URL, _drop_postgres, _fresh_postgres
 
 
@@ -105,7 +105,7 @@ def test_the_migrated_schema_is_the_one_the_code_declares(engine: Engine) -> Non
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
 
-    from database.tables import metadata
+    from ehx.database.tables import metadata
 
     with engine.connect() as connection:
         differences = compare_metadata(MigrationContext.configure(connection), metadata)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from sqlalchemy import text
 
-from database import migrate, open_engine
+from ehx.database import migrate, open_engine
 
 
 def _mode(path: Path) -> int:

@@ -18,12 +18,12 @@ from typing import Any
 
 from sqlalchemy import Engine, event, insert
 
-from adapters.registry import RecordRegistry
-from consent.keys import DataKeyStore
-from database import data_keys, source_records, timeline_entries
-from database.engine import migrate, open_engine
-from schemas import Agency
-from timeline.store import TimelineStore
+from ehx.adapters.registry import RecordRegistry
+from ehx.consent.keys import DataKeyStore
+from ehx.database import data_keys, source_records, timeline_entries
+from ehx.database.engine import migrate, open_engine
+from ehx.schemas import Agency
+from ehx.timeline.store import TimelineStore
 
 NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
 ROWS = 5_000

@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from database import retry
-from database.retry import store_after_publish
+from ehx.database import retry
+from ehx.database.retry import store_after_publish
 
 
 @pytest.fixture(autouse=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import Column, Engine, Integer, MetaData, String, Table, select
 
-from database.upsert import insert_ignoring_duplicates
+from ehx.database.upsert import insert_ignoring_duplicates
 
 
 def test_only_new_rows_are_counted_and_a_duplicate_keeps_the_first_value(engine: Engine) -> None:

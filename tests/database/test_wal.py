@@ -10,7 +10,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine, text
 
-from database import checkpoint_in_background, open_engine
+from ehx.database import checkpoint_in_background, open_engine
 
 #: Rows of about 4 KB: 3,000 of them fill the log well past SQLite's own 1,000 pages.
 ROW = "x" * 4000

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from database.settings import DatabaseSettings
+from ehx.database.settings import DatabaseSettings
 from ehx.runtime import SERVICES
+from ehx.schemas import KeySettings, KeyStore
 from ehx.services import build_services
-from schemas import KeySettings, KeyStore
 
 
 def services(tmp_path: Path, only: frozenset[str] | None) -> int:

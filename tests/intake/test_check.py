@@ -7,11 +7,11 @@ import io
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from adapters import ADAPTERS
-from broker.consuming import verified_event
-from intake.service import GROUP, received
-from schemas import Agency, CanonicalEvent, KeyStore
-from schemas.quarantine import QuarantineRecord
+from ehx.adapters import ADAPTERS
+from ehx.broker.consuming import verified_event
+from ehx.intake.service import GROUP, received
+from ehx.schemas import Agency, CanonicalEvent, KeyStore
+from ehx.schemas.quarantine import QuarantineRecord
 from tests.helpers import EXAMPLES
 
 NOW = datetime(2026, 11, 23, 12, tzinfo=UTC)

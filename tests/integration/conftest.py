@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
-from broker.admin import apply_topology
-from broker.settings import BrokerSettings
-from database.settings import DatabaseSettings
+from ehx.broker.admin import apply_topology
+from ehx.broker.settings import BrokerSettings
+from ehx.database.settings import DatabaseSettings
+from ehx.schemas import KeySettings, KeyStore
 from ehx.services import build_services
-from schemas import KeySettings, KeyStore
 
 
 @pytest.fixture

@@ -12,21 +12,21 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import Engine
 
-from adapters import ADAPTERS
-from adapters.ingest import Ingestor
-from adapters.registry import RecordRegistry
-from audit import queries
-from audit.ledger import AuditLedger
-from audit.verify import verify
-from broker.publishing import KafkaPublisher
-from broker.settings import BrokerSettings
-from consent import ConsentRecord, ConsentState, Giver, Purpose, SubjectKind
-from consent.service import consent_message
-from schemas import Agency, Category, KeyStore
-from schemas.vocabulary import Recipient
+from ehx.adapters import ADAPTERS
+from ehx.adapters.ingest import Ingestor
+from ehx.adapters.registry import RecordRegistry
+from ehx.audit import queries
+from ehx.audit.ledger import AuditLedger
+from ehx.audit.verify import verify
+from ehx.broker.publishing import KafkaPublisher
+from ehx.broker.settings import BrokerSettings
+from ehx.consent import ConsentRecord, ConsentState, Giver, Purpose, SubjectKind
+from ehx.consent.service import consent_message
+from ehx.schemas import Agency, Category, KeyStore
+from ehx.schemas.vocabulary import Recipient
+from ehx.timeline.store import TimelineQuery, TimelineStore
 from tests.conftest import eventually
 from tests.integration.test_consent_service import ingest_khans
-from timeline.store import TimelineQuery, TimelineStore
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 

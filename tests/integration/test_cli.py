@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from consent.policy import default_policy_path
+from ehx.consent.policy import default_policy_path
 from tests.helpers import EXAMPLES
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]

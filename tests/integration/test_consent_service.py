@@ -15,18 +15,18 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from sqlalchemy import Engine, select
 
-from adapters import ADAPTERS
-from adapters.ingest import Ingestor
-from adapters.registry import RecordRegistry
-from broker.publishing import KafkaPublisher
-from broker.settings import BrokerSettings
-from broker.topics import Topic
-from consent import ConsentRecord, ConsentState, Giver, Purpose, SubjectKind
-from consent.service import consent_message
-from consent.store import ConsentStore
-from database import source_records
-from schemas import Agency, Category, KeyStore, Role
-from schemas.vocabulary import Recipient
+from ehx.adapters import ADAPTERS
+from ehx.adapters.ingest import Ingestor
+from ehx.adapters.registry import RecordRegistry
+from ehx.broker.publishing import KafkaPublisher
+from ehx.broker.settings import BrokerSettings
+from ehx.broker.topics import Topic
+from ehx.consent import ConsentRecord, ConsentState, Giver, Purpose, SubjectKind
+from ehx.consent.service import consent_message
+from ehx.consent.store import ConsentStore
+from ehx.database import source_records
+from ehx.schemas import Agency, Category, KeyStore, Role
+from ehx.schemas.vocabulary import Recipient
 from tests.conftest import eventually
 from tests.helpers import EXAMPLES, read_json
 from tests.integration.test_pipeline import FILES, quarantined

@@ -6,8 +6,8 @@ import socket
 
 import pytest
 
-from broker.embedded import HOST, EmbeddedBroker
-from broker.errors import EmbeddedBrokerError
+from ehx.broker.embedded import HOST, EmbeddedBroker
+from ehx.broker.errors import EmbeddedBrokerError
 
 
 def test_a_port_already_taken_is_named_in_the_error() -> None:

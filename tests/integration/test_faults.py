@@ -38,9 +38,9 @@ from bench.faults import (
     steady,
 )
 from bench.postgres import PostgresUnavailable, PrivateCluster
-from broker.admin import apply_topology
-from broker.embedded import EmbeddedBroker
-from broker.settings import BrokerSettings
+from ehx.broker.admin import apply_topology
+from ehx.broker.embedded import EmbeddedBroker
+from ehx.broker.settings import BrokerSettings
 from ehx.runtime import SERVICES
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]

@@ -18,21 +18,21 @@ import httpx
 import pytest
 from sqlalchemy import Engine
 
-from adapters import ADAPTERS
-from adapters.ingest import Ingestor
-from adapters.registry import RecordRegistry
-from api import AgencyCredentials
-from audit.ledger import AuditLedger
-from broker.publishing import KafkaPublisher
-from broker.settings import BrokerSettings
-from linker.store import LinkStore
-from schemas import Agency, KeyStore
-from schemas.views import ShareView
-from schemas.vocabulary import Recipient
+from ehx.adapters import ADAPTERS
+from ehx.adapters.ingest import Ingestor
+from ehx.adapters.registry import RecordRegistry
+from ehx.api import AgencyCredentials
+from ehx.audit.ledger import AuditLedger
+from ehx.broker.publishing import KafkaPublisher
+from ehx.broker.settings import BrokerSettings
+from ehx.linker.store import LinkStore
+from ehx.schemas import Agency, KeyStore
+from ehx.schemas.views import ShareView
+from ehx.schemas.vocabulary import Recipient
+from ehx.timeline.store import TimelineQuery, TimelineStore
 from tests.conftest import eventually
 from tests.linker.test_review import MOHAMMED, MUHAMMAD, police_line
 from tests.serving import auth, serve
-from timeline.store import TimelineQuery, TimelineStore
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 

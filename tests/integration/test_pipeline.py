@@ -14,15 +14,15 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from sqlalchemy import Engine, select
 
-from adapters import ADAPTERS
-from adapters.ingest import Ingestor
-from adapters.registry import RecordRegistry
-from broker.publishing import KafkaPublisher
-from broker.settings import BrokerSettings
-from broker.topics import Topic
-from database import received_events, source_records
-from schemas import Agency, CanonicalEvent, KeyStore
-from schemas.quarantine import QuarantineRecord
+from ehx.adapters import ADAPTERS
+from ehx.adapters.ingest import Ingestor
+from ehx.adapters.registry import RecordRegistry
+from ehx.broker.publishing import KafkaPublisher
+from ehx.broker.settings import BrokerSettings
+from ehx.broker.topics import Topic
+from ehx.database import received_events, source_records
+from ehx.schemas import Agency, CanonicalEvent, KeyStore
+from ehx.schemas.quarantine import QuarantineRecord
 from tests.conftest import eventually
 from tests.helpers import EXAMPLES, read_json
 

@@ -15,18 +15,18 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from sqlalchemy import Engine
 
-from adapters import ADAPTERS
-from adapters.ingest import Ingestor
-from adapters.registry import RecordRegistry
-from audit.ledger import AuditLedger
-from broker.publishing import KafkaPublisher
-from broker.settings import BrokerSettings
-from broker.topics import Topic
-from consent.decide import Outcome
-from consent.store import ConsentStore
-from schemas import Agency, KeyStore
-from schemas.links import ReviewDecision
-from schemas.vocabulary import Recipient
+from ehx.adapters import ADAPTERS
+from ehx.adapters.ingest import Ingestor
+from ehx.adapters.registry import RecordRegistry
+from ehx.audit.ledger import AuditLedger
+from ehx.broker.publishing import KafkaPublisher
+from ehx.broker.settings import BrokerSettings
+from ehx.broker.topics import Topic
+from ehx.consent.decide import Outcome
+from ehx.consent.store import ConsentStore
+from ehx.schemas import Agency, KeyStore
+from ehx.schemas.links import ReviewDecision
+from ehx.schemas.vocabulary import Recipient
 from tests.conftest import eventually
 from tests.helpers import read_json
 from tests.linker.test_review import police_line

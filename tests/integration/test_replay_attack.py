@@ -16,11 +16,11 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from sqlalchemy import Engine, func, select
 
-from audit.ledger import AuditLedger
-from broker.topics import Topic
-from consent.store import ConsentStore
-from database import sharing_decisions, timeline_entries
-from schemas import Agency, KeyStore
+from ehx.audit.ledger import AuditLedger
+from ehx.broker.topics import Topic
+from ehx.consent.store import ConsentStore
+from ehx.database import sharing_decisions, timeline_entries
+from ehx.schemas import Agency, KeyStore
 from tests.conftest import eventually
 from tests.linker.test_review import incident
 

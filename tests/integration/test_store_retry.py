@@ -16,12 +16,12 @@ import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.exc import OperationalError
 
-from broker.topics import Topic
-from database import linker_mentions, retry
-from linker.index import JournalEntry
-from linker.store import LinkedMention, LinkStore
-from schemas import KeyStore
-from schemas.links import ReviewDecision
+from ehx.broker.topics import Topic
+from ehx.database import linker_mentions, retry
+from ehx.linker.index import JournalEntry
+from ehx.linker.store import LinkedMention, LinkStore
+from ehx.schemas import KeyStore
+from ehx.schemas.links import ReviewDecision
 from tests.conftest import eventually
 from tests.helpers import read_json
 from tests.integration.test_consent_service import ingest_khans

@@ -20,17 +20,17 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from sqlalchemy import Engine
 
-from adapters import ADAPTERS
-from adapters.ingest import Ingestor
-from adapters.registry import RecordRegistry
-from alerts.store import AlertStore
-from audit.ledger import AuditLedger, Found
-from broker import telemetry
-from broker.publishing import KafkaPublisher
-from broker.settings import BrokerSettings
-from schemas import Agency, KeyStore
+from ehx.adapters import ADAPTERS
+from ehx.adapters.ingest import Ingestor
+from ehx.adapters.registry import RecordRegistry
+from ehx.alerts.store import AlertStore
+from ehx.audit.ledger import AuditLedger, Found
+from ehx.broker import telemetry
+from ehx.broker.publishing import KafkaPublisher
+from ehx.broker.settings import BrokerSettings
+from ehx.schemas import Agency, KeyStore
+from ehx.timeline.store import TimelineQuery, TimelineStore
 from tests.conftest import eventually
-from timeline.store import TimelineQuery, TimelineStore
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 

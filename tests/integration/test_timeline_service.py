@@ -13,18 +13,18 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine
 
-from alerts.store import AlertStore
-from broker.publishing import KafkaPublisher
-from broker.settings import BrokerSettings
-from consent import ConsentRecord, ConsentState, Giver, Purpose, SubjectKind
-from consent.service import consent_message
-from database import migrate, open_engine
-from schemas import Category, KeyStore
-from schemas.vocabulary import Recipient
+from ehx.alerts.store import AlertStore
+from ehx.broker.publishing import KafkaPublisher
+from ehx.broker.settings import BrokerSettings
+from ehx.consent import ConsentRecord, ConsentState, Giver, Purpose, SubjectKind
+from ehx.consent.service import consent_message
+from ehx.database import migrate, open_engine
+from ehx.schemas import Category, KeyStore
+from ehx.schemas.vocabulary import Recipient
+from ehx.timeline.service import rebuild
+from ehx.timeline.store import TimelineQuery, TimelineStore
 from tests.conftest import eventually
 from tests.integration.test_consent_service import ingest_khans
-from timeline.service import rebuild
-from timeline.store import TimelineQuery, TimelineStore
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 

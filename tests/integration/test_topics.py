@@ -6,9 +6,9 @@ import uuid
 
 import pytest
 
-from broker.admin import TopicState, apply_topology
-from broker.settings import BrokerSettings
-from broker.topics import TOPOLOGY, TopicSpec
+from ehx.broker.admin import TopicState, apply_topology
+from ehx.broker.settings import BrokerSettings
+from ehx.broker.topics import TOPOLOGY, TopicSpec
 from tests.helpers import create_topic
 
 pytestmark = pytest.mark.kafka

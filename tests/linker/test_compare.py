@@ -2,8 +2,8 @@
 
 from datetime import date
 
-from linker import PersonRecord, compare
-from linker.names import name_key, postcode_district, postcode_key
+from ehx.linker import PersonRecord, compare
+from ehx.linker.names import name_key, postcode_district, postcode_key
 
 
 def levels(a: PersonRecord, b: PersonRecord) -> dict[str, str]:

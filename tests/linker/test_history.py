@@ -7,12 +7,12 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Engine
 
-from intake.store import IntakeStore, ReceivedEvent
-from linker.history import Appearance, history
-from linker.people import family_history
-from linker.service import Linker
-from linker.store import LinkStore
-from schemas import Agency
+from ehx.intake.store import IntakeStore, ReceivedEvent
+from ehx.linker.history import Appearance, history
+from ehx.linker.people import family_history
+from ehx.linker.service import Linker
+from ehx.linker.store import LinkStore
+from ehx.schemas import Agency
 from tests.linker.test_service import events
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import io
 from datetime import UTC, date, datetime
 
-from adapters import ADAPTERS
-from linker import Band, FamilyIndex, IdentityIndex, Member, PersonRecord, mentions_of
-from linker.index import Op
-from schemas import Agency
+from ehx.adapters import ADAPTERS
+from ehx.linker import Band, FamilyIndex, IdentityIndex, Member, PersonRecord, mentions_of
+from ehx.linker.index import Op
+from ehx.schemas import Agency
 from tests.helpers import EXAMPLES
 
 NOW = datetime(2026, 11, 23, 12, tzinfo=UTC)

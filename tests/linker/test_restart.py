@@ -5,17 +5,17 @@ from __future__ import annotations
 
 from sqlalchemy import Engine
 
-from adapters import ADAPTERS
-from adapters.framing import RawRecord
 from bench.city import generate_city
 from bench.evaluate import NOW
-from database import migrate
-from linker.families import regroup
-from linker.index import JournalEntry, Op
-from linker.relinks import current_links
-from linker.service import Linker
-from linker.store import LinkedMention, LinkStore
-from schemas import Agency, CanonicalEvent
+from ehx.adapters import ADAPTERS
+from ehx.adapters.framing import RawRecord
+from ehx.database import migrate
+from ehx.linker.families import regroup
+from ehx.linker.index import JournalEntry, Op
+from ehx.linker.relinks import current_links
+from ehx.linker.service import Linker
+from ehx.linker.store import LinkedMention, LinkStore
+from ehx.schemas import Agency, CanonicalEvent
 
 
 def test_a_restarted_linker_and_a_regrouping_agree_with_the_live_one(engine: Engine) -> None:

@@ -10,14 +10,14 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import Engine
 
-from adapters import ADAPTERS
-from database import migrate
-from linker.people import composition, merge_decision
-from linker.service import Linker
-from linker.store import LinkStore
-from schemas import Agency, CanonicalEvent
-from schemas.errors import LinkDecisionRefused
-from schemas.links import ReviewDecision
+from ehx.adapters import ADAPTERS
+from ehx.database import migrate
+from ehx.linker.people import composition, merge_decision
+from ehx.linker.service import Linker
+from ehx.linker.store import LinkStore
+from ehx.schemas import Agency, CanonicalEvent
+from ehx.schemas.errors import LinkDecisionRefused
+from ehx.schemas.links import ReviewDecision
 from tests.consent.fakes import NOW
 
 

@@ -7,10 +7,10 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Engine
 
-from adapters import ADAPTERS
-from linker.service import Linker
-from linker.store import LinkStore
-from schemas import Agency, CanonicalEvent, family_key
+from ehx.adapters import ADAPTERS
+from ehx.linker.service import Linker
+from ehx.linker.store import LinkStore
+from ehx.schemas import Agency, CanonicalEvent, family_key
 from tests.helpers import EXAMPLES
 
 NOW = datetime(2026, 11, 23, 12, tzinfo=UTC)
@@ -45,7 +45,7 @@ def test_a_restarted_linker_knows_the_people_it_linked_before(engine: Engine) ->
 def test_linked_events_are_keyed_by_the_family_not_a_bystander() -> None:
     from sqlalchemy import create_engine
 
-    from database import migrate
+    from ehx.database import migrate
 
     engine = create_engine("sqlite://")
     migrate(engine)

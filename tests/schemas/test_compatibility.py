@@ -10,9 +10,9 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from adapters import ADAPTERS
-from schemas import Agency, CanonicalEvent, KeyStore, export_json_schemas
-from schemas.export import canonical_event_schema
+from ehx.adapters import ADAPTERS
+from ehx.schemas import Agency, CanonicalEvent, KeyStore, export_json_schemas
+from ehx.schemas.export import canonical_event_schema
 from tests.helpers import EXAMPLES
 
 PUBLISHED = Path(__file__).resolve().parents[2] / "schemas" / "published"

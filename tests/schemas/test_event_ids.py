@@ -3,7 +3,7 @@
 import time
 import uuid
 
-from schemas import new_event_id
+from ehx.schemas import new_event_id
 
 
 def test_event_ids_are_unique_version_7_and_in_creation_order() -> None:

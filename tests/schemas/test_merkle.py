@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from schemas.merkle import build, leaf_hash, root_from
+from ehx.schemas.merkle import build, leaf_hash, root_from
 
 
 @given(st.lists(st.binary(max_size=64), min_size=1, max_size=70))

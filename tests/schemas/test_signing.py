@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 import pytest
 from pydantic import SecretStr
 
-from adapters import ADAPTERS
-from schemas import Agency, CanonicalEvent, KeyMissing, KeyStore, SignatureInvalid, Source
+from ehx.adapters import ADAPTERS
+from ehx.schemas import Agency, CanonicalEvent, KeyMissing, KeyStore, SignatureInvalid, Source
 from tests.helpers import EXAMPLES
 
 NOW = datetime(2026, 11, 23, 12, tzinfo=UTC)
@@ -58,7 +58,7 @@ def test_a_key_cannot_sign_for_another_agency(keys: KeyStore) -> None:
 
 
 def test_trace_context_is_not_covered_by_the_signature(keys: KeyStore) -> None:
-    from schemas import TraceContext
+    from ehx.schemas import TraceContext
 
     signed = keys.signer(Agency.POLICE).sign(police_event())
     hop = signed.model_copy(
@@ -122,8 +122,8 @@ def test_wire_bytes_from_the_hot_path_verify_as_sent(keys: KeyStore) -> None:
 def test_single_event_ed25519_signatures_of_schema_v1_still_verify(keys: KeyStore) -> None:
     import base64
 
-    from schemas import Signature
-    from schemas.signing import key_id_for
+    from ehx.schemas import Signature
+    from ehx.schemas.signing import key_id_for
 
     event = police_event()
     private = keys.private_key(Agency.POLICE)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from schemas.vocabulary import EventType, Recipient
+from ehx.schemas.vocabulary import EventType, Recipient
 
 
 def test_every_recipient_and_event_type_is_named_in_plain_words() -> None:

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from database import migrate, open_engine
 from ehx.cli import app
+from ehx.database import migrate, open_engine
 from tests.api.test_screening_api import audit_entries, khans_on_file
 
 pytestmark = pytest.mark.kafka

@@ -8,11 +8,11 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine
 
-from consent.memory import MemoryKeyVault
-from schemas.views import Retraction, ShareView
+from ehx.consent.memory import MemoryKeyVault
+from ehx.schemas.views import Retraction, ShareView
+from ehx.timeline.reading import open_entry
+from ehx.timeline.store import TimelineQuery, TimelineStore
 from tests.consent.fakes import NOW, linked_khans, memory_engine
-from timeline.reading import open_entry
-from timeline.store import TimelineQuery, TimelineStore
 
 KHANS = linked_khans()
 
@@ -223,7 +223,7 @@ def test_a_filtered_page_counts_only_what_the_filter_keeps(
 
 
 def test_a_page_before_an_entry_the_timeline_does_not_hold_is_refused(engine: Engine) -> None:
-    from timeline.store import UnknownEntry
+    from ehx.timeline.store import UnknownEntry
 
     with pytest.raises(UnknownEntry, match="no entry nope in early_help's timeline"):
         TimelineStore(engine).entries(hub(limit=5, before="nope"))
