@@ -25,8 +25,10 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
+from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from faststream import Context
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -36,14 +38,8 @@ from ehx.audit.checkpoints import Checkpoint, Due, sign
 from ehx.audit.ledger import AuditLedger
 from ehx.broker import telemetry
 from ehx.broker.commit import BatchCommit, Store
-from ehx.broker.consuming import (
-    batch_records,
-    batch_subscriber,
-    parsed,
-    quarantined,
-    service_router,
-)
-from ehx.broker.publishing import MessagePublisher, OutboundMessage
+from ehx.broker.consuming import BATCH, ReadBatch, batch_subscriber, parsed, service_router
+from ehx.broker.publishing import MessagePublisher
 from ehx.broker.topics import Topic
 from ehx.consent.auditing import decision_acts, trace_id_of
 from ehx.consent.decide import read_decisions
@@ -112,6 +108,27 @@ class AuditService:
         return len(appended)
 
 
+class LedgerReading:
+    """What the ledger reads: audit records as written, and each event's decisions on
+    ``ehx.decisions`` as the acts they record (one message an event carries them all)."""
+
+    def read(self, record: Any, stage: str, now: datetime) -> list[AuditRecord] | QuarantineRecord:
+        if record.topic == Topic.DECISIONS.value:
+            decided = parsed(record, read_decisions, stage, "an event's decisions", now)
+            if isinstance(decided, QuarantineRecord):
+                return decided
+            trace_id = trace_id_of(telemetry.header(record.headers, telemetry.TRACEPARENT))
+            return [act for decision in decided for act in decision_acts(decision, trace_id)]
+        checked = parsed(record, AuditRecord.model_validate_json, stage, "an audit record", now)
+        return checked if isinstance(checked, QuarantineRecord) else [checked]
+
+    def trace(self, item: list[AuditRecord], record: Any) -> None:
+        return None  # the ledger's work is not on an event's journey
+
+
+Acts = ReadBatch[list[AuditRecord]]
+
+
 def register_audit(
     broker: KafkaBroker,
     publisher: MessagePublisher,
@@ -122,7 +139,7 @@ def register_audit(
     """Attach the ledger's subscriber to ``broker``; refusals go out through ``publisher``."""
 
     batches = BatchCommit(publisher)
-    router = service_router(GROUP)
+    router = service_router(GROUP, LedgerReading())
 
     @batch_subscriber(
         router,
@@ -131,30 +148,15 @@ def register_audit(
         group_id=GROUP,
         session_timeout_ms=session_timeout_ms,
     )
-    async def on_audit(message: KafkaMessage) -> None:
+    async def on_audit(message: KafkaMessage, batch: Acts = Context(BATCH)) -> None:
         now = datetime.now(UTC)
-        records: list[AuditRecord] = []
-        refused: list[OutboundMessage] = []
-        for record in batch_records(message.raw_message):
-            if record.topic == Topic.DECISIONS.value:
-                decided = parsed(record, read_decisions, GROUP, "an event's decisions", now)
-                if isinstance(decided, QuarantineRecord):
-                    refused += quarantined(decided)
-                else:
-                    trace_id = trace_id_of(telemetry.header(record.headers, telemetry.TRACEPARENT))
-                    for decision in decided:
-                        records += decision_acts(decision, trace_id)
-                continue
-            checked = parsed(record, AuditRecord.model_validate_json, GROUP, "an audit record", now)
-            if isinstance(checked, QuarantineRecord):
-                refused += quarantined(checked)
-            else:
-                records.append(checked)
+        records = [act for acts, _ in batch.items for act in acts]
         async with service.lock:
             # The ledger is one writer's chain: a write that may have committed is not
             # made again, so a database that is away fails the batch (it is replayed).
             await batches.commit(
-                refused, Store(partial(service.take, records, now), "audit ledger", retry=False)
+                batch.refused,
+                Store(partial(service.take, records, now), "audit ledger", retry=False),
             )
 
     broker.include_router(router)

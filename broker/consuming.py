@@ -1,6 +1,7 @@
 """What every batch subscriber does alike: a router per service whose middleware counts
-each batch, the subscription itself, unpacking the batch, verifying its events and
-quarantining the rest. What a handler does with its output is ``broker.commit``'s."""
+each batch and reads it (parses, verifies signatures, quarantines what fails, opens a span
+an event), the subscription itself. What a handler does with its output is
+``broker.commit``'s."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, TypeVar, cast
+from typing import Any, Generic, Protocol, TypeVar, cast
 
 from faststream import AckPolicy, BaseMiddleware, ContextRepo
 from faststream.kafka import KafkaBroker, KafkaRouter
@@ -26,11 +27,13 @@ from ehx.schemas import CanonicalEvent, SignatureInvalid, SignatureVerifier
 from ehx.schemas.quarantine import QuarantineRecord
 
 T = TypeVar("T")
+T_co = TypeVar("T_co", covariant=True)
 
 
 def batch_records(raw_message: Any) -> tuple[Any, ...]:
-    """The aiokafka records of a batch subscriber's message (one record or a tuple)."""
-    return raw_message if isinstance(raw_message, tuple) else (raw_message,)
+    """The aiokafka records of a batch subscriber's message: one record, or a tuple of them
+    (a list, from FastStream's ``TestKafkaBroker``)."""
+    return tuple(raw_message) if isinstance(raw_message, tuple | list) else (raw_message,)
 
 
 def position(record: Any) -> str:
@@ -159,9 +162,21 @@ class BatchMetrics(BaseMiddleware):
         return await call_next(msg)
 
 
+class Reading(Protocol[T_co]):
+    """How a router's subscribers read each record of a batch, before the handler runs."""
+
+    def read(self, record: Any, stage: str, now: datetime) -> T_co | QuarantineRecord | None:
+        """What the record holds, or why it is refused; ``None``: the handler reads it."""
+        ...
+
+    def trace(self, item: Any, record: Any) -> tuple[str, str | None] | None:
+        """The event id and traceparent of the span to open for ``item``; ``None``: none."""
+        ...
+
+
 @dataclass(frozen=True)
 class Verification:
-    """What a router's subscribers read: canonical events under an agency's signature.
+    """Canonical events under an agency's signature (``verified_event``).
 
     ``raw``: read off ``ehx.raw.*``, so each must be on its own agency's topic. ``skip``
     leaves out records the handler reads itself (the consent service's relinks).
@@ -171,86 +186,119 @@ class Verification:
     raw: bool = False
     skip: Callable[[Any], bool] | None = None
 
+    def read(
+        self, record: Any, stage: str, now: datetime
+    ) -> CanonicalEvent | QuarantineRecord | None:
+        if self.skip is not None and self.skip(record):
+            return None
+        return verified_event(record, self.verifier, stage, now, raw=self.raw)
 
-#: Where a verified batch waits for its handler: ``batch: VerifiedBatch = Context(BATCH)``.
-BATCH = "verified_batch"
+    def trace(self, item: CanonicalEvent, record: Any) -> tuple[str, str | None]:
+        return str(item.event_id), item.trace.traceparent if item.trace else None
 
 
-class VerifyBatch(BaseMiddleware):
-    """Verifies a batch's events before the handler runs; the refused go to quarantine.
+@dataclass(frozen=True)
+class Parsing(Generic[T]):
+    """Messages the services wrote themselves (views, audit records): parsed, not signed.
+
+    ``spans``: open a span for each, named by its ``event_id`` and traced by the record's
+    traceparent header.
+    """
+
+    parse: Callable[[bytes], T]
+    what: str
+    spans: bool = False
+
+    def read(self, record: Any, stage: str, now: datetime) -> T | QuarantineRecord:
+        return parsed(record, self.parse, stage, self.what, now)
+
+    def trace(self, item: Any, record: Any) -> tuple[str, str | None] | None:
+        if not self.spans:
+            return None
+        return str(item.event_id), telemetry.header(record.headers, telemetry.TRACEPARENT)
+
+
+#: Where a read batch waits for its handler: ``batch: ReadBatch[...] = Context(BATCH)``.
+BATCH = "read_batch"
+
+
+@dataclass
+class ReadBatch(Generic[T]):
+    """What a batch held, each item with its record, and the refusals (for
+    ``ehx.quarantine`` and ``ehx.audit``) of every record that did not read."""
+
+    stage: str
+    items: list[tuple[T, Any]] = field(default_factory=list)
+    refused: list[OutboundMessage] = field(default_factory=list)
+    traced: list[tuple[str, str | None]] = field(default_factory=list)
+
+    @contextmanager
+    def spans(self, stage: str | None = None) -> Iterator[list[Span]]:
+        """A span per sampled item under its own trace, named for ``stage`` (the batch's)."""
+        with telemetry.stage_spans(stage or self.stage, self.traced) as spans:
+            yield spans
+
+
+#: Canonical events whose agencies' signatures hold.
+VerifiedBatch = ReadBatch[CanonicalEvent]
+
+
+def read_batch(message: StreamMessage[Any], reading: Reading[T], stage: str) -> ReadBatch[T]:
+    """Read each record of a batch (``reading``); quarantine those that do not read."""
+    now = datetime.now(UTC)
+    batch: ReadBatch[T] = ReadBatch(stage)
+    for record in batch_records(message.raw_message):
+        checked = reading.read(record, stage, now)
+        if checked is None:
+            continue
+        if isinstance(checked, QuarantineRecord):
+            batch.refused += quarantined(checked)
+            continue
+        batch.items.append((checked, record))
+        traced = reading.trace(checked, record)
+        if traced is not None:
+            batch.traced.append(traced)
+    return batch
+
+
+class ReadEachBatch(BaseMiddleware):
+    """Reads a batch before the handler runs; what does not read goes to quarantine.
 
     The handler receives the result from FastStream's context (``Context(BATCH)``) and
     publishes ``batch.refused`` with its own output, before the offsets are committed.
-    Each verified event gets a span (sampled, under its own trace) covering the handler.
+    Each item the reading traces gets a span (sampled, under its own trace) covering the
+    handler.
     """
 
     def __init__(
-        self, stage: str, verification: Verification, msg: Any, /, *, context: ContextRepo
+        self, stage: str, reading: Reading[Any], msg: Any, /, *, context: ContextRepo
     ) -> None:
         super().__init__(msg, context=context)
-        self.stage, self.verification = stage, verification
+        self.stage, self.reading = stage, reading
 
     async def consume_scope(
         self, call_next: Callable[[Any], Awaitable[Any]], msg: StreamMessage[Any]
     ) -> Any:
-        batch = verified_batch(msg, self.verification, self.stage)
+        batch = read_batch(msg, self.reading, self.stage)
         with self.context.scope(BATCH, batch), batch.spans():
             return await call_next(msg)
 
 
-def service_router(stage: str, verification: Verification | None = None) -> KafkaRouter:
+def service_router(stage: str, reading: Reading[Any] | None = None) -> KafkaRouter:
     """A router for a service's subscribers (the composition root includes it in the
     broker). Its middleware records every batch's metrics under ``stage`` and, given a
-    ``verification``, verifies each batch's events for the handler (``VerifyBatch``)."""
+    ``reading``, reads each batch for the handler (``ReadEachBatch``)."""
 
     def metrics(msg: Any, /, *, context: ContextRepo) -> BatchMetrics:
         return BatchMetrics(stage, msg, context=context)
 
-    if verification is None:
+    if reading is None:
         return KafkaRouter(middlewares=(metrics,))
 
-    def verify(msg: Any, /, *, context: ContextRepo) -> VerifyBatch:
-        return VerifyBatch(stage, verification, msg, context=context)
+    def read(msg: Any, /, *, context: ContextRepo) -> ReadEachBatch:
+        return ReadEachBatch(stage, reading, msg, context=context)
 
-    return KafkaRouter(middlewares=(metrics, verify))
-
-
-@dataclass
-class VerifiedBatch:
-    """A batch's events whose signatures hold, each with its record, and the refusals
-    (for ``ehx.quarantine`` and ``ehx.audit``) of every record that is not one."""
-
-    stage: str
-    events: list[tuple[CanonicalEvent, Any]] = field(default_factory=list)
-    refused: list[OutboundMessage] = field(default_factory=list)
-
-    @contextmanager
-    def spans(self) -> Iterator[list[Span]]:
-        """A span per sampled event under its own trace, covering the batch's handling."""
-        traced = [
-            (str(event.event_id), event.trace.traceparent if event.trace else None)
-            for event, _ in self.events
-        ]
-        with telemetry.stage_spans(self.stage, traced) as spans:
-            yield spans
-
-
-def verified_batch(
-    message: StreamMessage[Any], verification: Verification, stage: str
-) -> VerifiedBatch:
-    """Parse and verify each record of a batch (``verified_event``); quarantine the rest."""
-    now = datetime.now(UTC)
-    batch = VerifiedBatch(stage)
-    skip = verification.skip
-    for record in batch_records(message.raw_message):
-        if skip is not None and skip(record):
-            continue
-        checked = verified_event(record, verification.verifier, stage, now, raw=verification.raw)
-        if isinstance(checked, CanonicalEvent):
-            batch.events.append((checked, record))
-        else:
-            batch.refused += quarantined(checked)
-    return batch
+    return KafkaRouter(middlewares=(metrics, read))
 
 
 def batch_subscriber(

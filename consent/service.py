@@ -179,9 +179,9 @@ def register_consent(
                 out += quarantined(relink)
             else:
                 relinks.append(relink)
-        events = [event for event, _ in batch.events]
-        carried = {str(e.event_id): _journey(e, record.headers) for e, record in batch.events}
-        as_received = {str(e.event_id): record.value for e, record in batch.events}
+        events = [event for event, _ in batch.items]
+        carried = {str(e.event_id): _journey(e, record.headers) for e, record in batch.items}
+        as_received = {str(e.event_id): record.value for e, record in batch.items}
         async with service.lock:
             outbox = await asyncio.to_thread(service.engine.on_events, events, now)
             await asyncio.to_thread(service.engine.vault.flush)  # keys before what they seal

@@ -93,7 +93,7 @@ def register_intake(
     )
     async def on_raw(message: KafkaMessage, batch: VerifiedBatch = Context(BATCH)) -> None:
         now = datetime.now(UTC)
-        good = [received(event, record, now) for event, record in batch.events]
+        good = [received(event, record, now) for event, record in batch.items]
         added: list[int] = []
         await batches.commit(
             batch.refused, Store(lambda: added.append(store.add(good)), "received events")

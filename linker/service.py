@@ -281,9 +281,9 @@ def register_linker(
     async def on_raw(message: KafkaMessage, batch: VerifiedBatch = Context(BATCH)) -> None:
         accepted = {
             str(event.event_id): telemetry.header(record.headers, telemetry.ACCEPTED_AT) or ""
-            for event, record in batch.events
+            for event, record in batch.items
         }
-        events = [event for event, _ in batch.events]
+        events = [event for event, _ in batch.items]
         async with linker.lock, _failing_marks_stale(linker):
             linked, decisions = await asyncio.to_thread(link_batch, events, accepted)
             if decisions:

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from functools import partial
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from faststream import Context
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from pydantic import ValidationError
@@ -23,16 +24,16 @@ from pydantic import ValidationError
 from ehx.broker import telemetry
 from ehx.broker.commit import BatchCommit, Store
 from ehx.broker.consuming import (
+    BATCH,
+    Parsing,
+    ReadBatch,
     batch_records,
     batch_subscriber,
-    parsed,
-    quarantined,
     service_router,
 )
-from ehx.broker.publishing import MessagePublisher, OutboundMessage
+from ehx.broker.publishing import MessagePublisher
 from ehx.broker.settings import BrokerSettings
 from ehx.broker.topics import SHARE_TOPICS
-from ehx.schemas.quarantine import QuarantineRecord
 from ehx.schemas.views import Retraction, ShareView
 from ehx.timeline.store import Applied, TimelineStore, parse_message
 
@@ -41,6 +42,7 @@ log = logging.getLogger(__name__)
 
 
 AfterBatch = Callable[[list[ShareView | Retraction], datetime], object]
+Viewed = ReadBatch[ShareView | Retraction]
 
 
 def register_timeline(
@@ -56,42 +58,24 @@ def register_timeline(
     Refusals go out through ``publisher``."""
 
     batches = BatchCommit(publisher)
-    router = service_router(GROUP)
+    router = service_router(GROUP, Parsing(parse_message, "a view or a retraction", spans=True))
 
     @batch_subscriber(router, *SHARE_TOPICS, group_id=GROUP, session_timeout_ms=session_timeout_ms)
-    async def on_share(message: KafkaMessage) -> None:
-        now = datetime.now(UTC)
-        messages: list[ShareView | Retraction] = []
-        received: list[bytes] = []
-        records = batch_records(message.raw_message)
-        traced: list[tuple[str, str | None]] = []
-        refused: list[OutboundMessage] = []
-        for record in records:
-            checked = parsed(record, parse_message, GROUP, "a view or a retraction", now)
-            if isinstance(checked, QuarantineRecord):
-                refused += quarantined(checked)
-                continue
-            messages.append(checked)
-            received.append(record.value)
-            traced.append(
-                (
-                    str(messages[-1].event_id),
-                    telemetry.header(record.headers, telemetry.TRACEPARENT),
-                )
-            )
-        with telemetry.stage_spans(GROUP, traced):
-            # Views are applied by event id, so a replayed batch changes nothing twice.
-            await batches.commit(
-                refused, Store(partial(store.apply, messages, received), "timeline views")
-            )
-        for record in records:
+    async def on_share(message: KafkaMessage, batch: Viewed = Context(BATCH)) -> None:
+        messages = [view for view, _ in batch.items]
+        received = [record.value for _, record in batch.items]
+        # Views are applied by event id, so a replayed batch changes nothing twice.
+        await batches.commit(
+            batch.refused, Store(partial(store.apply, messages, received), "timeline views")
+        )
+        for record in batch_records(message.raw_message):
             telemetry.observe_end_to_end(
                 GROUP, telemetry.header(record.headers, telemetry.ACCEPTED_AT)
             )
         if after is not None:
             # Stamped now, not when the batch arrived: an alert is raised once the
             # timeline holds its views, and storing a large batch takes a while.
-            with telemetry.stage_spans("alerts", traced):
+            with batch.spans("alerts"):
                 await asyncio.to_thread(after, messages, datetime.now(UTC))
 
     broker.include_router(router)

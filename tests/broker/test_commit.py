@@ -11,17 +11,31 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import pytest
+from faststream import Context
 from faststream.kafka import KafkaBroker, TestKafkaBroker
 from faststream.kafka.annotations import KafkaMessage
+from pydantic import BaseModel
 from sqlalchemy.exc import OperationalError
 
 from ehx.broker import telemetry
 from ehx.broker.commit import BatchCommit, Store
-from ehx.broker.consuming import batch_records, batch_subscriber, service_router
+from ehx.broker.consuming import (
+    BATCH,
+    Parsing,
+    ReadBatch,
+    batch_records,
+    batch_subscriber,
+    service_router,
+)
 from ehx.broker.publishing import OutboundMessage
+from ehx.schemas.quarantine import QuarantineRecord
 from tests.helpers import RecordingPublisher
 
 OUT = [OutboundMessage("ehx.quarantine", b"k", b"v")]
+
+
+class Note(BaseModel):
+    event_id: str
 
 
 class Journal(RecordingPublisher):
@@ -97,3 +111,26 @@ async def test_each_services_router_counts_its_batches_before_the_handler_runs(
     # tuple of records: either way the middleware counts what the handler gets.)
     handled = journal[-1].removeprefix("handled ")
     assert journal == [f"intake counted {handled}", f"handled {handled}"]
+
+
+async def test_a_services_router_hands_the_handler_what_read_and_quarantines_the_rest() -> None:
+    # What the timeline and the ledger read: messages the services wrote, parsed, not signed.
+    seen: list[ReadBatch[Note]] = []
+    good = Note(event_id="e-1").model_dump_json().encode()
+    router = service_router("timeline", Parsing(Note.model_validate_json, "a note"))
+
+    @batch_subscriber(router, "ehx.test.reading", group_id="t", session_timeout_ms=6_000)
+    async def on_batch(message: KafkaMessage, batch: ReadBatch[Note] = Context(BATCH)) -> None:
+        seen.append(batch)
+
+    broker = KafkaBroker()
+    broker.include_router(router)
+    async with TestKafkaBroker(broker) as test_broker:
+        await test_broker.publish_batch(good, b"{not json", topic="ehx.test.reading")
+    [batch] = seen
+    assert [note for note, _ in batch.items] == [Note(event_id="e-1")]
+    quarantine, audit = batch.refused  # for the handler to publish with its output
+    assert quarantine.topic == "ehx.quarantine" and audit.topic == "ehx.audit"
+    entry = QuarantineRecord.model_validate_json(quarantine.value)
+    assert entry.position.startswith("ehx.test.reading[0]@")  # where it was, for a replay
+    assert entry.reason.startswith("not a note: Invalid JSON")

@@ -1,5 +1,6 @@
-"""Intake's verification (the router's ``VerifyBatch``, record by record): a consumed record
-is a verified event, kept with where it arrived, or a quarantine entry saying why."""
+"""Intake's verification (the router reads with a ``Verification``, record by record): a
+consumed record is a verified event, kept with where it arrived, or a quarantine entry
+saying why."""
 
 from __future__ import annotations
 
