@@ -9,8 +9,11 @@ lint:
 typecheck:
 	mypy
 
+# Two workers, a test module each at a time (module fixtures stay whole); each worker
+# starts its own session broker. The suite mostly waits on brokers, databases and
+# browsers, so two halve its wall time on two cores (docs/development.md).
 test:
-	pytest
+	pytest -n 2 --dist loadfile
 
 check: lint typecheck test
 
