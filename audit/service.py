@@ -147,6 +147,7 @@ def register_audit(
         Topic.DECISIONS.value,
         group_id=GROUP,
         session_timeout_ms=session_timeout_ms,
+        off_the_alert_path=True,
     )
     async def on_audit(message: KafkaMessage, batch: Acts = Context(BATCH)) -> None:
         now = datetime.now(UTC)

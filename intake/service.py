@@ -90,6 +90,7 @@ def register_intake(
         *RAW_TOPICS,
         group_id=GROUP,
         session_timeout_ms=session_timeout_ms,
+        off_the_alert_path=True,
     )
     async def on_raw(message: KafkaMessage, batch: VerifiedBatch = Context(BATCH)) -> None:
         now = datetime.now(UTC)
