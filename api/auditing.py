@@ -28,7 +28,8 @@ async def record(request: Request, entry: AuditRecord) -> None:
 
 async def record_refusal(request: Request, code: int, why: str) -> None:
     state = _state(request)
-    person = request.scope.get("session", {}).get("user")
+    # Who the console signed in for this request (set once their session checked out).
+    person = getattr(request.state, "console_user", None)
     header = request.headers.get("authorization", "")
     token = header[7:] if header.lower().startswith("bearer ") else ""
     holder = state.credentials.role_for(token) if token else None

@@ -1,18 +1,19 @@
 """The console: server-rendered pages (Jinja2), readable without JavaScript.
 
-Sign-in sets a signed session cookie (Starlette's ``SessionMiddleware``: HttpOnly,
-SameSite=Strict, expiring after ``EHX_CONSOLE_SESSION_HOURS``); each request re-reads the
-account, so a disabled account is out at once. Every form carries the session's CSRF
-token and a POST without it is refused. Refusals (401, 403) are recorded on
-``ehx.audit`` like every read, before the page is answered (by the app's one handler,
-``api/auditing.py``).
+Sign-in starts a session kept on the server (``console/sessions.py``: expiring after
+``EHX_CONSOLE_SESSION_HOURS``, ended by signing out, for every copy of the cookie) whose
+token travels in a signed cookie (Starlette's ``SessionMiddleware``: HttpOnly,
+SameSite=Strict); each request re-reads the account, so a disabled account is out at
+once. Every form carries the session's CSRF token and a POST without it is refused.
+Refusals (401, 403) are recorded on ``ehx.audit`` like every read, before the page is
+answered (by the app's one handler, ``api/auditing.py``).
 """
 
 from __future__ import annotations
 
 import secrets
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -35,6 +36,7 @@ from ehx.consent import ConsentRecord
 from ehx.consent.keys import DataKeyStore
 from ehx.consent.store import ConsentStore
 from ehx.console.accounts import Account, Accounts, Role
+from ehx.console.sessions import Clock, Sessions, utc_now
 from ehx.database import linker_mentions
 from ehx.linker.index import LinkPolicy, confidence
 from ehx.linker.service import review_message
@@ -86,9 +88,13 @@ def _secret(settings: ConsoleSettings, data_dir: Path) -> str:
     return path.read_text().strip()
 
 
-def install(app: FastAPI, data_dir: Path, settings: ConsoleSettings | None = None) -> None:
-    """Add the console's pages, static files and session middleware to ``app``."""
+def install(
+    app: FastAPI, data_dir: Path, settings: ConsoleSettings | None = None, clock: Clock = utc_now
+) -> None:
+    """Add the console's pages, static files and session middleware to ``app``; ``clock``
+    says when a session has expired (a test's own, instead of waiting)."""
     settings = settings or ConsoleSettings()
+    app.state.console_sessions = (timedelta(hours=settings.session_hours), clock)
     app.add_middleware(
         SessionMiddleware,
         secret_key=_secret(settings, data_dir),
@@ -117,12 +123,19 @@ def _csrf(request: Request) -> str:
     return str(token)
 
 
+def _sessions(request: Request) -> Sessions:
+    lifetime, clock = request.app.state.console_sessions
+    return Sessions(_state(request).engine, lifetime, clock)
+
+
 async def signed_in(request: Request) -> Account:
-    username = request.session.get("user")
-    account = Accounts(_state(request).engine).get(str(username)) if username else None
+    token = request.session.get("session")
+    username = _sessions(request).who(str(token)) if token else None
+    account = Accounts(_state(request).engine).get(username) if username else None
     if account is None:
-        request.session.pop("user", None)
+        request.session.pop("session", None)
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "sign in first")
+    request.state.console_user = account.username  # a refusal after this names them
     return account
 
 
@@ -164,7 +177,7 @@ async def login(
         await record_refusal(request, status.HTTP_401_UNAUTHORIZED, "wrong name or password")
         return RedirectResponse("/login?failed=true", status.HTTP_303_SEE_OTHER)
     request.session.clear()  # a new session at sign-in: no fixation
-    request.session["user"] = account.username
+    request.session["session"] = _sessions(request).start(account.username)
     _csrf(request)
     home = (
         "/audit"
@@ -180,6 +193,9 @@ async def login(
 
 @router.post("/logout")
 async def logout(request: Request, _: Annotated[None, Depends(checked_form)]) -> Response:
+    token = request.session.get("session")
+    if token:
+        _sessions(request).end(str(token))  # over for every copy of the cookie, too
     request.session.clear()
     return RedirectResponse("/login", status.HTTP_303_SEE_OTHER)
 

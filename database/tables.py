@@ -299,6 +299,18 @@ console_people = Table(
     Column("disabled_at", DateTime(timezone=True)),
 )
 
+#: The console's sessions: the cookie carries a random token, the server its hash, so a
+#: session signed out (or its account disabled) is over even for a copied cookie.
+console_sessions = Table(
+    "console_sessions",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("username", String(64), nullable=False, index=True),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("ended_at", DateTime(timezone=True)),
+)
+
 #: Who-is-who changes in order: merges (shared identifier, probabilistic link, reviewer),
 #: splits of a wrong merge, pairs kept apart. Replayed after ``linker_mentions`` on start.
 linker_journal = Table(

@@ -6,6 +6,7 @@ from fastapi import FastAPI
 
 from ehx.api import create_app as create_api
 from ehx.broker.settings import BrokerSettings
+from ehx.console.sessions import Clock, utc_now
 from ehx.console.web import ConsoleSettings, install
 from ehx.schemas import KeyStore
 
@@ -16,8 +17,10 @@ def create_app(
     keys: KeyStore | None = None,
     settings: BrokerSettings | None = None,
     console: ConsoleSettings | None = None,
+    clock: Clock = utc_now,
 ) -> FastAPI:
-    """The API and the console, publishing to the broker at ``bootstrap``."""
+    """The API and the console, publishing to the broker at ``bootstrap``; ``clock`` ends
+    console sessions (tests pass their own)."""
     app = create_api(bootstrap, database_url, keys, settings)
-    install(app, (settings or BrokerSettings()).data_dir, console)
+    install(app, (settings or BrokerSettings()).data_dir, console, clock)
     return app

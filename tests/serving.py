@@ -15,6 +15,7 @@ from sqlalchemy import Engine
 from ehx.broker.admin import apply_topology
 from ehx.broker.embedded import free_port
 from ehx.broker.settings import BrokerSettings
+from ehx.console.sessions import Clock, utc_now
 from ehx.console.web import ConsoleSettings
 from ehx.schemas import KeyStore
 from ehx.web import create_app
@@ -22,7 +23,11 @@ from ehx.web import create_app
 
 @contextmanager
 def serve(
-    bootstrap: str, engine: Engine, keys: KeyStore, console: ConsoleSettings | None = None
+    bootstrap: str,
+    engine: Engine,
+    keys: KeyStore,
+    console: ConsoleSettings | None = None,
+    clock: Clock = utc_now,
 ) -> Iterator[str]:
     """``ehx serve`` (API and console) on a loopback port, in a thread; yields its URL."""
     # In a thread of its own: Playwright's sync API keeps an event loop in this one.
@@ -33,6 +38,7 @@ def serve(
         engine.url.render_as_string(hide_password=False),
         keys,
         console=console or ConsoleSettings(secret="test-" + "x" * 40),
+        clock=clock,
     )
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import re
-import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -20,7 +20,6 @@ from sqlalchemy import Engine
 from ehx.alerts.store import AlertStore
 from ehx.broker.topics import Topic
 from ehx.console.accounts import Accounts, Role
-from ehx.console.web import ConsoleSettings
 from ehx.linker.store import LinkReview, LinkStore
 from ehx.schemas import KeyStore
 from ehx.schemas.vocabulary import Recipient
@@ -58,6 +57,19 @@ def _csrf(page: str) -> str:
     found = re.search(r'name="csrf" value="([^"]+)"', page)
     assert found, "the page carries no CSRF token"
     return found.group(1)
+
+
+class FakeClock:
+    """A clock the test moves: a session's hours pass in no time."""
+
+    def __init__(self) -> None:
+        self.now = datetime.now(UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
 
 
 @contextmanager
@@ -253,11 +265,25 @@ def test_a_screener_decides_an_uncertain_link_and_the_decision_goes_on_ehx_links
 
 def test_a_session_expires(kafka_bootstrap: str, sqlite_engine: Engine, keys: KeyStore) -> None:
     Accounts(sqlite_engine).add("sw-brief", Role.SCREENER, PASSWORD)
-    brief = ConsoleSettings(secret="test-" + "y" * 40, session_hours=1 / 3600)  # one second
+    clock = FakeClock()
     with (
-        serve(kafka_bootstrap, sqlite_engine, keys, brief) as base,
+        serve(kafka_bootstrap, sqlite_engine, keys, clock=clock) as base,
         signed_in(base, "sw-brief") as http,
     ):
+        clock.advance(hours=7, minutes=59)
         assert http.get("/").status_code == 200
-        time.sleep(2.5)
+        clock.advance(minutes=2)  # past EHX_CONSOLE_SESSION_HOURS (8)
         assert http.get("/").status_code == 401
+
+
+def test_signing_out_ends_the_session_for_a_copied_cookie_too(
+    kafka_bootstrap: str, sqlite_engine: Engine, keys: KeyStore
+) -> None:
+    Accounts(sqlite_engine).add("sw-leaving", Role.SCREENER, PASSWORD)
+    with serve(kafka_bootstrap, sqlite_engine, keys) as base, signed_in(base, "sw-leaving") as http:
+        copied = dict(http.cookies)  # what someone at the next desk could have taken
+        assert http.get("/").status_code == 200
+        out = http.post("/logout", data={"csrf": _csrf(http.get("/").text)})
+        assert out.status_code == 303
+        with httpx.Client(base_url=base, cookies=copied) as other:
+            assert other.get("/").status_code == 401
