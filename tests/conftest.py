@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -36,6 +37,19 @@ async def eventually(
         if await asyncio.to_thread(condition):
             return
         await asyncio.sleep(every)
+    raise AssertionError(f"not so within {timeout:.0f} s")
+
+
+def eventually_now(
+    condition: Callable[[], bool], timeout: float = 30.0, every: float = 0.2
+) -> None:
+    """``eventually`` for code with no event loop of its own (Playwright's sync API, a
+    command-line run, a background thread): the same wait, blocking."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(every)
     raise AssertionError(f"not so within {timeout:.0f} s")
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -19,6 +18,7 @@ from ehx.console.sessions import Clock, utc_now
 from ehx.console.web import ConsoleSettings
 from ehx.schemas import KeyStore
 from ehx.web import create_app
+from tests.conftest import eventually_now
 
 
 @contextmanager
@@ -44,10 +44,7 @@ def serve(
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline, "API did not start"
-        time.sleep(0.05)
+    eventually_now(lambda: server.started, 20, every=0.05)  # the API has started
     try:
         yield f"http://127.0.0.1:{port}"
     finally:

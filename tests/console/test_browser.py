@@ -12,7 +12,6 @@ tests skip, unless ``EHX_REQUIRE_BROWSER=1`` makes that a failure.
 from __future__ import annotations
 
 import os
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,6 +24,7 @@ from ehx.console.accounts import Accounts, Role
 from ehx.schemas import KeyStore
 from ehx.schemas.vocabulary import Recipient
 from tests.api.test_audit_api import audit_service, khans_with_a_plan
+from tests.conftest import eventually_now
 from tests.serving import serve
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -131,13 +131,12 @@ def test_screener_school_and_auditor_each_see_what_their_role_allows(
 
         page = sign_in(browser, base, auditor)
         page.wait_for_url(f"{base}/audit")
-        deadline = time.monotonic() + 30
-        while True:
+
+        def read_on_the_ledger() -> bool:  # the screener's read reaches the ledger
             page.get_by_label("Family or person id").fill(family)
             page.get_by_role("button", name="Look up").click()
-            if screener in page.locator("table").first.inner_text():
-                break
-            assert time.monotonic() < deadline, "the screener's read never reached the ledger"
-            time.sleep(1)
+            return screener in page.locator("table").first.inner_text()
+
+        eventually_now(read_on_the_ledger, 30, every=1)
         assert "The chain holds" in page.locator("main").inner_text()
         accessible(page, "4-audit")

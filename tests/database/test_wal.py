@@ -5,12 +5,12 @@ from __future__ import annotations
 import contextlib
 import os
 import sqlite3
-import time
 from pathlib import Path
 
 from sqlalchemy import Engine, text
 
 from ehx.database import checkpoint_in_background, open_engine
+from tests.conftest import eventually_now
 
 #: Rows of about 4 KB: 3,000 of them fill the log well past SQLite's own 1,000 pages.
 ROW = "x" * 4000
@@ -56,10 +56,7 @@ def test_the_thread_copies_the_log_into_the_database_file(tmp_path: Path) -> Non
     try:
         _write(engine)
         # Only a checkpoint writes the database file itself: the rows' 12 MB get there.
-        deadline = time.monotonic() + 10
-        while os.path.getsize(database) < ROWS * len(ROW) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert os.path.getsize(database) >= ROWS * len(ROW)
+        eventually_now(lambda: os.path.getsize(database) >= ROWS * len(ROW), 10, every=0.05)
     finally:
         checkpoints.stop()
         engine.dispose()

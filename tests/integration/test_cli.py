@@ -6,12 +6,12 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from ehx.consent.policy import default_policy_path
+from tests.conftest import eventually_now
 from tests.helpers import EXAMPLES
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
@@ -79,13 +79,13 @@ def test_up_then_ingest_then_events_then_down(tmp_path: Path) -> None:
             ).stdout
         )
         assert again["duplicates"] == 2 and again["events_published"] == 0
-        deadline = time.monotonic() + 60
         counts: list[dict[str, object]] = []
-        while time.monotonic() < deadline:
-            counts = json.loads(ehx("events", "--json", data_dir=tmp_path).stdout)["counts"]
-            if counts:
-                break
-            time.sleep(0.5)
+
+        def counted() -> bool:
+            counts[:] = json.loads(ehx("events", "--json", data_dir=tmp_path).stdout)["counts"]
+            return bool(counts)
+
+        eventually_now(counted, 60, every=0.5)
         assert counts == [{"agency": "police", "event_type": "police.incident", "events": 2}]
     finally:
         stopped = ehx("down", data_dir=tmp_path)
