@@ -178,19 +178,13 @@ class Reading(Protocol[T_co]):
 class Verification:
     """Canonical events under an agency's signature (``verified_event``).
 
-    ``raw``: read off ``ehx.raw.*``, so each must be on its own agency's topic. ``skip``
-    leaves out records the handler reads itself (the consent service's relinks).
+    ``raw``: read off ``ehx.raw.*``, so each must be on its own agency's topic.
     """
 
     verifier: SignatureVerifier
     raw: bool = False
-    skip: Callable[[Any], bool] | None = None
 
-    def read(
-        self, record: Any, stage: str, now: datetime
-    ) -> CanonicalEvent | QuarantineRecord | None:
-        if self.skip is not None and self.skip(record):
-            return None
+    def read(self, record: Any, stage: str, now: datetime) -> CanonicalEvent | QuarantineRecord:
         return verified_event(record, self.verifier, stage, now, raw=self.raw)
 
     def trace(self, item: CanonicalEvent, record: Any) -> tuple[str, str | None]:
@@ -202,15 +196,17 @@ class Parsing(Generic[T]):
     """Messages the services wrote themselves (views, audit records): parsed, not signed.
 
     ``spans``: open a span for each, named by its ``event_id`` and traced by the record's
-    traceparent header.
+    traceparent header. ``stage``: the service named in refusals, where it is not the
+    router's (the consent registry's subscriber refuses as ``consent``).
     """
 
     parse: Callable[[bytes], T]
     what: str
     spans: bool = False
+    stage: str | None = None
 
     def read(self, record: Any, stage: str, now: datetime) -> T | QuarantineRecord:
-        return parsed(record, self.parse, stage, self.what, now)
+        return parsed(record, self.parse, self.stage or stage, self.what, now)
 
     def trace(self, item: Any, record: Any) -> tuple[str, str | None] | None:
         if not self.spans:

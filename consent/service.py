@@ -45,12 +45,11 @@ from ehx.broker.auditing import audit_messages
 from ehx.broker.commit import BatchCommit, Store
 from ehx.broker.consuming import (
     BATCH,
+    Parsing,
+    ReadBatch,
     Verification,
-    VerifiedBatch,
-    batch_records,
     batch_subscriber,
     parsed,
-    quarantined,
     service_router,
 )
 from ehx.broker.publishing import MessagePublisher, OutboundMessage
@@ -146,8 +145,23 @@ def _journey(event: CanonicalEvent, headers: Any) -> dict[str, str]:
     return carried
 
 
-def _is_relink(record: Any) -> bool:
-    return telemetry.header(record.headers, "ehx-kind") == "relink"
+@dataclass(frozen=True)
+class LinkedReading:
+    """What ``ehx.linked`` carries: linked events under their agencies' signatures, and the
+    linker's relinks (a person's records moved to another person or family)."""
+
+    events: Verification
+
+    def read(self, record: Any, stage: str, now: datetime) -> Linked | QuarantineRecord | None:
+        if telemetry.header(record.headers, "ehx-kind") == "relink":
+            return parsed(record, Relink.model_validate_json, stage, "a relink", now)
+        return self.events.read(record, stage, now)
+
+    def trace(self, item: Linked, record: Any) -> tuple[str, str | None] | None:
+        return None if isinstance(item, Relink) else self.events.trace(item, record)
+
+
+Linked = CanonicalEvent | Relink
 
 
 def register_consent(
@@ -163,25 +177,22 @@ def register_consent(
 
     batches = BatchCommit(publisher)
     # Relinks travel on ehx.linked beside the events; the handler reads them itself.
-    router = service_router(GROUP, Verification(verifier, skip=_is_relink))
-    registry_router = service_router(f"{GROUP}-registry")
+    router = service_router(GROUP, LinkedReading(Verification(verifier)))
+    registry_router = service_router(
+        f"{GROUP}-registry", Parsing(_records.validate_json, "a consent record", stage=GROUP)
+    )
 
     @batch_subscriber(
         router, Topic.LINKED.value, group_id=GROUP, session_timeout_ms=session_timeout_ms
     )
-    async def on_linked(message: KafkaMessage, batch: VerifiedBatch = Context(BATCH)) -> None:
+    async def on_linked(message: KafkaMessage, batch: ReadBatch[Linked] = Context(BATCH)) -> None:
         now = datetime.now(UTC)
         out = list(batch.refused)
-        relinks: list[Relink] = []
-        for record in filter(_is_relink, batch_records(message.raw_message)):
-            relink = parsed(record, Relink.model_validate_json, GROUP, "a relink", now)
-            if isinstance(relink, QuarantineRecord):
-                out += quarantined(relink)
-            else:
-                relinks.append(relink)
-        events = [event for event, _ in batch.items]
-        carried = {str(e.event_id): _journey(e, record.headers) for e, record in batch.items}
-        as_received = {str(e.event_id): record.value for e, record in batch.items}
+        received = [(e, record) for e, record in batch.items if isinstance(e, CanonicalEvent)]
+        relinks = [relink for relink, _ in batch.items if isinstance(relink, Relink)]
+        events = [event for event, _ in received]
+        carried = {str(e.event_id): _journey(e, record.headers) for e, record in received}
+        as_received = {str(e.event_id): record.value for e, record in received}
         async with service.lock:
             outbox = await asyncio.to_thread(service.engine.on_events, events, now)
             await asyncio.to_thread(service.engine.vault.flush)  # keys before what they seal
@@ -214,13 +225,13 @@ def register_consent(
         session_timeout_ms=session_timeout_ms,
         max_records=50,
     )
-    async def on_consent(message: KafkaMessage) -> None:
+    async def on_consent(
+        message: KafkaMessage, batch: ReadBatch[ConsentTopicRecord] = Context(BATCH)
+    ) -> None:
         now = datetime.now(UTC)
-        for record in batch_records(message.raw_message):
-            checked = parsed(record, _records.validate_json, GROUP, "a consent record", now)
-            if isinstance(checked, QuarantineRecord):
-                await publisher.publish(quarantined(checked))
-                continue
+        if batch.refused:
+            await publisher.publish(batch.refused)
+        for checked, _ in batch.items:
             async with service.lock:
                 outbox = await asyncio.to_thread(service.engine.on_record, checked, now)
                 await asyncio.to_thread(service.engine.vault.flush)

@@ -12,7 +12,8 @@ from ehx.alerts import LevelOfNeed, picture, suggest_level
 from ehx.alerts.store import AlertStore, ScreeningDecision
 from ehx.schemas import ExchangeError
 from ehx.schemas.views import ShareView
-from tests.consent.fakes import NOW, linked_khans, memory_engine
+from tests.consent.fakes import linked_khans, memory_engine
+from tests.records import NOW
 
 KHANS = linked_khans()
 

@@ -22,8 +22,9 @@ from ehx.linker.store import LinkStore
 from ehx.schemas import Agency, CanonicalEvent, Category
 from ehx.schemas.vocabulary import Recipient
 from ehx.timeline.store import TimelineQuery, TimelineStore
-from tests.consent.fakes import KHAN_FILES, NOW
+from tests.consent.fakes import KHAN_FILES
 from tests.helpers import EXAMPLES
+from tests.records import NOW
 
 COREY = Path(__file__).parent.parent / "fixtures" / "corey"
 COREY_FILES = (

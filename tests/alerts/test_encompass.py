@@ -12,7 +12,8 @@ from ehx.alerts.store import AlertStore
 from ehx.consent import load_policy
 from ehx.consent.policy import Holiday
 from ehx.schemas.views import ShareView
-from tests.consent.fakes import NOW, linked_khans, memory_engine
+from tests.consent.fakes import linked_khans, memory_engine
+from tests.records import NOW
 
 CALENDAR = SchoolCalendar(holidays=(Holiday(start=date(2026, 12, 21), end=date(2027, 1, 1)),))
 

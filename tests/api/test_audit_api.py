@@ -11,105 +11,27 @@ import asyncio
 import csv
 import io
 import json
-import threading
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from faststream.kafka import KafkaBroker
 from sqlalchemy import Engine
 
-from ehx.adapters import ADAPTERS
-from ehx.alerts.desk import AlertDesk
-from ehx.alerts.store import AlertStore
 from ehx.api import AgencyCredentials
 from ehx.api.credentials import AUDITOR
 from ehx.audit.access import AccessLog
-from ehx.audit.checkpoints import Due
-from ehx.audit.ledger import AuditLedger
-from ehx.audit.service import AuditService, Checkpointer, register_audit
 from ehx.audit.verify import verify
-from ehx.broker.publishing import KafkaPublisher
-from ehx.broker.settings import BrokerSettings
-from ehx.consent import load_policy
-from ehx.consent.engine import ConsentEngine
-from ehx.consent.keys import DataKeyStore
-from ehx.consent.store import ConsentStore
-from ehx.linker.service import Linker
-from ehx.linker.store import LinkStore
-from ehx.schemas import Agency, CanonicalEvent
 from ehx.schemas.vocabulary import Recipient
-from ehx.timeline.store import TimelineStore
 from tests.conftest import eventually
-from tests.consent.fakes import KHAN_FILES, NOW
-from tests.helpers import EXAMPLES, read_json
+from tests.flows import audit_service, khans_with_a_plan
+from tests.helpers import read_json
 from tests.serving import auth
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 
 Client = tuple[httpx.Client, AgencyCredentials]
-PLAN = Path(__file__).parents[1] / "fixtures" / "cp-plan" / "health-maryam-cp-plan.json"
-
-
-def _events(agency: Agency, path: Path) -> list[CanonicalEvent]:
-    adapter = ADAPTERS[agency]
-    frames = adapter.frame(io.BytesIO(path.read_bytes()), path.name)
-    return [e for frame in frames for e in adapter.map(frame, NOW).events]
-
-
-def khans_with_a_plan(engine: Engine) -> tuple[str, str]:
-    """The Khans decided and on the timelines, Maryam on a plan; (family id, Maryam's id)."""
-    links = LinkStore(engine)
-    linker = Linker.open(links)
-    raw = [e for agency, name in KHAN_FILES for e in _events(agency, EXAMPLES / name)]
-    plan = _events(Agency.HEALTH, PLAN)
-    linked = []
-    for event in [*raw, *plan]:
-        done, made = linker.link(event)
-        links.save(made, linker.identities.take_journal())  # as the linker service does
-        linked.append(done)
-    policy = load_policy()
-    store = ConsentStore(engine)
-    consent = ConsentEngine(policy, DataKeyStore(engine), store.load_registry(), store)
-    out = consent.on_events(sorted(linked, key=lambda e: e.source.agency != "schools"), NOW)
-    consent.vault.flush()
-    store.save(out)
-    timeline = TimelineStore(engine)
-    timeline.apply(out.messages)
-    AlertDesk(AlertStore(engine), timeline, policy).after(out.messages, NOW)
-    maryam = linked[-1].subjects[0]
-    return maryam.family_id or "", maryam.person_id or ""
-
-
-@contextmanager
-def audit_service(bootstrap: str, engine: Engine, key: Ed25519PrivateKey) -> Iterator[AuditLedger]:
-    """The audit service on the real broker, in a thread of its own, as ``ehx up`` runs it."""
-    ledger = AuditLedger(engine)
-    service = AuditService(ledger, AccessLog(engine), Checkpointer(ledger, key, Due(20, 1)))
-    stop = threading.Event()
-
-    async def main() -> None:
-        broker = KafkaBroker(bootstrap, enable_idempotence=False)
-        publisher = KafkaPublisher(bootstrap, BrokerSettings(), role="test")
-        register_audit(broker, publisher, service, session_timeout_ms=6000)
-        await publisher.start()
-        await broker.start()
-        await asyncio.to_thread(stop.wait)
-        await broker.stop()
-        await publisher.stop()
-
-    thread = threading.Thread(target=asyncio.run, args=(main(),), daemon=True)
-    thread.start()
-    try:
-        yield ledger
-    finally:
-        stop.set()
-        thread.join(30)
 
 
 def _read(http: httpx.Client, token: str, family: str, reader: str) -> list[dict[str, Any]]:

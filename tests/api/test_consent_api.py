@@ -19,8 +19,9 @@ from ehx.consent.memory import MemoryKeyVault
 from ehx.consent.store import ConsentStore
 from ehx.schemas import Agency
 from ehx.schemas.vocabulary import Recipient
-from tests.consent.fakes import NOW, linked_khans
+from tests.consent.fakes import linked_khans
 from tests.helpers import read_json
+from tests.records import NOW
 from tests.serving import auth
 
 pytestmark = pytest.mark.kafka

@@ -5,49 +5,19 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from typing import Any
 
 import httpx
 import pytest
 from sqlalchemy import Engine
 
-from ehx.alerts.desk import AlertDesk
-from ehx.alerts.store import AlertStore
 from ehx.api import AgencyCredentials
-from ehx.broker.topics import Topic
-from ehx.consent import load_policy
-from ehx.consent.engine import ConsentEngine
-from ehx.consent.keys import DataKeyStore
-from ehx.consent.store import ConsentStore
 from ehx.schemas.vocabulary import Recipient
-from ehx.timeline.store import TimelineStore
-from tests.consent.fakes import NOW, linked_khans
-from tests.helpers import read_json
+from tests.flows import audit_entries, khans_on_file
 from tests.serving import auth
 
 pytestmark = pytest.mark.kafka
 
 Client = tuple[httpx.Client, AgencyCredentials]
-
-
-def khans_on_file(engine: Engine) -> str:
-    """The Khan family decided, their views on the timelines, the alerts raised."""
-    policy = load_policy()
-    store = ConsentStore(engine)
-    consent = ConsentEngine(policy, DataKeyStore(engine), store.load_registry(), store)
-    events = sorted(linked_khans(), key=lambda e: e.source.agency.value != "schools")
-    out = consent.on_events(events, NOW)
-    consent.vault.flush()  # as the service does before it publishes
-    store.save(out)
-    timeline = TimelineStore(engine)
-    timeline.apply(out.messages)
-    AlertDesk(AlertStore(engine), timeline, policy).after(out.messages, NOW)
-    return events[0].subjects[0].family_id or ""
-
-
-async def audit_entries(bootstrap: str, actor: str) -> list[dict[str, Any]]:
-    found = await read_json(bootstrap, Topic.AUDIT.value, lambda b: b["actor"] == actor)
-    return [body for _, body in found]
 
 
 def test_each_holder_reads_its_own_view_and_every_read_is_recorded(

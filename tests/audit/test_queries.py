@@ -12,14 +12,14 @@ from ehx.consent import OverrideReview, ReviewOutcome
 from ehx.consent.auditing import all_records, outbox_records
 from ehx.database import migrate
 from ehx.schemas import Agency
-from tests.api.test_audit_api import PLAN, _events
-from tests.consent.fakes import NOW, memory_engine
+from tests.consent.fakes import memory_engine
+from tests.records import NOW, PLAN, example_events
 
 
 def test_an_override_is_listed_with_its_rule_lawful_basis_and_review(engine: Engine) -> None:
     migrate(engine)
     consent, _, _ = memory_engine()
-    out = consent.on_events(_events(Agency.HEALTH, PLAN), NOW)
+    out = consent.on_events(example_events(Agency.HEALTH, PLAN), NOW)
     ledger = AuditLedger(engine)
     ledger.append(outbox_records(out, NOW))
     [override] = [d for d in out.decisions if d.outcome.value == "override"]

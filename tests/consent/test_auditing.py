@@ -3,49 +3,15 @@ exactly as the view that went out, though the ledger works them out from ``ehx.d
 
 from __future__ import annotations
 
-from datetime import timedelta
-
-from ehx.consent import ConsentRecord, ConsentState, Giver, Purpose, SubjectKind
 from ehx.consent.auditing import consent_acts, decision_acts, outbox_records
-from ehx.consent.engine import Outbox
-from ehx.schemas import Category
 from ehx.schemas.audit import Action, stable_id
 from ehx.schemas.views import Retraction, ShareView
-from ehx.schemas.vocabulary import Recipient
-from tests.consent.fakes import NOW, linked_khans, memory_engine
-
-
-def _khans_consented_then_withdrawn() -> list[Outbox]:
-    """The Khans decided with no consent, then with the mother's, then after she withdraws."""
-    consent, ledger, _ = memory_engine()
-    events = linked_khans()
-    first = consent.on_events(events, NOW)
-    ledger.save(first)
-    mother = next(s for e in events for s in e.subjects if s.role.value == "victim")
-    assert mother.family_id is not None and mother.person_id is not None
-    grant = ConsentRecord(
-        state=ConsentState.GRANTED,
-        subject_kind=SubjectKind.FAMILY,
-        subject_id=mother.family_id,
-        given_by=mother.person_id,
-        giver=Giver.PARENT,
-        recorded_by="ew-1",
-        recorded_by_agency=Recipient.EARLY_HELP,
-        recipients=(Recipient.EARLY_HELP, Recipient.SCHOOLS, Recipient.HEALTH),
-        categories=tuple(Category),
-        purpose=Purpose.EARLY_HELP_ASSESSMENT,
-        valid_from=NOW,
-        recorded_at=NOW,
-    )
-    later = NOW + timedelta(hours=1)
-    granted = consent.on_record(grant, later)
-    ledger.save(granted)
-    withdrawn = consent.on_record(grant.withdraw("ew-1", later), later + timedelta(hours=1))
-    return [first, granted, withdrawn]
+from tests.consent.fakes import khans_consented_then_withdrawn
+from tests.records import NOW
 
 
 def test_each_delivery_the_ledger_works_out_is_the_view_that_went_out() -> None:
-    outboxes = _khans_consented_then_withdrawn()
+    outboxes = khans_consented_then_withdrawn()
     views = [m for out in outboxes for m in out.messages if isinstance(m, ShareView)]
     assert {v.basis.outcome for v in views} >= {"allow", "notify", "indicator"}
     derived = {
@@ -71,7 +37,7 @@ def test_each_delivery_the_ledger_works_out_is_the_view_that_went_out() -> None:
 
 
 def test_every_decision_is_recorded_once_and_consent_itself_records_only_what_they_omit() -> None:
-    for out in _khans_consented_then_withdrawn():
+    for out in khans_consented_then_withdrawn():
         recorded = [r for d in out.decisions for r in decision_acts(d)]
         decided = [r for r in recorded if r.action.startswith("decision.")]
         assert len(decided) == len(out.decisions)
@@ -86,12 +52,12 @@ def test_every_decision_is_recorded_once_and_consent_itself_records_only_what_th
         assert {r.audit_id for r in outbox_records(out, NOW)} == {
             r.audit_id for r in [*recorded, *own]
         }
-    withdrawn = _khans_consented_then_withdrawn()[-1]
+    withdrawn = khans_consented_then_withdrawn()[-1]
     assert withdrawn.shredded and any(isinstance(m, Retraction) for m in withdrawn.messages)
 
 
 def test_the_ledger_names_the_trace_a_decision_travelled_with() -> None:
-    [out, *_] = _khans_consented_then_withdrawn()
+    [out, *_] = khans_consented_then_withdrawn()
     decision = out.decisions[0]
     traceparent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
     traces = {str(decision.event_id): traceparent}

@@ -28,16 +28,14 @@ from ehx.consent import (
 from ehx.consent.policy import default_policy_path
 from ehx.schemas import THINK_FAMILY_PROBLEMS, CanonicalEvent, Category, EventType, Role
 from ehx.schemas.vocabulary import Recipient
-from tests.consent.fakes import NOW, linked_khans
+from tests.consent.fakes import FAMILY, INCIDENT, KHANS, knife_found_on_child, missing, variant
+from tests.records import NOW
 
 POLICY = load_policy()
-KHANS = linked_khans()
-INCIDENT = next(e for e in KHANS if e.payload.kind == "police.incident" and len(e.subjects) == 4)
 ROLE = {s.role: s.person_id or "" for s in INCIDENT.subjects}
 AMINA, IMRAN = ROLE[Role.VICTIM], ROLE[Role.SUSPECT]
 YUSUF = next(s.person_id or "" for s in INCIDENT.subjects if s.demographics.given_name == "Yusuf")
 MARYAM = next(s.person_id or "" for s in INCIDENT.subjects if s.demographics.given_name == "Maryam")
-FAMILY = INCIDENT.subjects[0].family_id or ""
 ALL_CATEGORIES = tuple(Category)
 
 
@@ -261,24 +259,6 @@ def test_the_source_agency_is_not_a_recipient_of_its_own_record() -> None:
 # --- significant harm ---------------------------------------------------------------------
 
 
-def variant(
-    event: CanonicalEvent, subject_changes: dict[int, dict[str, Any]] | None = None, **payload: Any
-) -> CanonicalEvent:
-    subjects = list(event.subjects)
-    for index, changes in (subject_changes or {}).items():
-        demo = subjects[index].demographics.model_copy(update=changes.pop("demographics", {}))
-        subjects[index] = subjects[index].model_copy(update={**changes, "demographics": demo})
-    from uuid import uuid4
-
-    return event.model_copy(
-        update={
-            "event_id": uuid4(),
-            "payload": event.payload.model_copy(update=payload),
-            "subjects": tuple(subjects),
-        }
-    )
-
-
 def of_type(event_type: EventType) -> CanonicalEvent:
     return next(e for e in KHANS if e.event_type is event_type)
 
@@ -306,12 +286,6 @@ def baby_at_ed(reason: str, born_days_ago: int) -> CanonicalEvent:
     ed = of_type(EventType.HEALTH_ENCOUNTER)
     dob = (ed.occurred_at - timedelta(days=born_days_ago)).date()
     return variant(ed, {0: {"demographics": {"date_of_birth": dob}}}, reason=reason)
-
-
-def knife_found_on_child() -> CanonicalEvent:
-    """Corey: a six-year-old seen with a knife in the park, reported by a member of the public."""
-    asb = next(e for e in KHANS if e.payload.kind == "police.incident" and len(e.subjects) == 1)
-    return variant(asb, incident_type="weapon", weapon_involved=True)
 
 
 HARM: list[tuple[str, CanonicalEvent, str | None]] = [
@@ -379,18 +353,6 @@ def test_significant_harm_rules(event: CanonicalEvent, rule: str | None) -> None
     for other in set(Recipient) - {Recipient.MASH}:
         if other.value != event.source.agency.value:
             assert decide_for(event, other, [], POLICY, hits, NOW).outcome is not Outcome.OVERRIDE
-
-
-def missing(days_before: int) -> CanonicalEvent:
-    episode = variant(
-        knife_found_on_child(),
-        {0: {"role": Role.MISSING_PERSON}},
-        incident_type="missing_person",
-        weapon_involved=False,
-    )
-    return episode.model_copy(
-        update={"occurred_at": INCIDENT.occurred_at - timedelta(days=days_before)}
-    )
 
 
 @pytest.mark.parametrize(

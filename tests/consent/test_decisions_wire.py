@@ -9,11 +9,11 @@ from pydantic import ValidationError
 from ehx.broker.topics import Topic
 from ehx.consent.decide import read_decisions
 from ehx.consent.service import outbox_messages
-from tests.consent.test_auditing import _khans_consented_then_withdrawn
+from tests.consent.fakes import khans_consented_then_withdrawn
 
 
 def test_each_event_s_decisions_travel_in_one_message_and_read_back_as_decided() -> None:
-    for out in _khans_consented_then_withdrawn():
+    for out in khans_consented_then_withdrawn():
         sent = [m for m in outbox_messages(out) if m.topic == Topic.DECISIONS.value]
         events = {str(d.event_id) for d in out.decisions}
         assert len(sent) == len(events)
@@ -31,7 +31,7 @@ def test_each_event_s_decisions_travel_in_one_message_and_read_back_as_decided()
 
 
 def test_a_single_decision_as_earlier_versions_sent_it_is_still_read() -> None:
-    [first, *_] = _khans_consented_then_withdrawn()
+    [first, *_] = khans_consented_then_withdrawn()
     decision = first.decisions[0]
     assert read_decisions(decision.model_dump_json().encode()) == (decision,)
 

@@ -11,8 +11,8 @@ from ehx.schemas import CanonicalEvent
 from ehx.schemas.links import Relink, SubjectLink
 from ehx.schemas.views import Retraction, ShareView
 from ehx.schemas.vocabulary import Recipient
-from tests.consent.fakes import NOW, memory_engine
-from tests.consent.test_views import FAMILY, KHANS, family_consent
+from tests.consent.fakes import FAMILY, KHANS, family_consent, memory_engine
+from tests.records import NOW
 
 #: Amina's emergency department attendance, which (in this story) was another woman's.
 ATTENDANCE = next(e for e in KHANS if e.payload.kind == "health.encounter")

@@ -35,7 +35,8 @@ from ehx.consent.views import seal_context
 from ehx.schemas import Category
 from ehx.schemas.views import ShareView
 from ehx.schemas.vocabulary import Recipient
-from tests.consent.fakes import NOW, linked_khans, memory_engine
+from tests.consent.fakes import linked_khans, memory_engine
+from tests.records import NOW
 
 KHANS = linked_khans()
 PEOPLE = sorted({s.person_id or "" for e in KHANS for s in e.subjects})

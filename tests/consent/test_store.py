@@ -23,7 +23,8 @@ from ehx.consent.memory import MemoryKeyVault, MemoryLedger
 from ehx.consent.store import ConsentStore
 from ehx.database import consent_events
 from ehx.schemas.vocabulary import Recipient
-from tests.consent.fakes import NOW, linked_khans
+from tests.consent.fakes import linked_khans
+from tests.records import NOW
 
 KHANS = linked_khans()
 FAMILY = KHANS[0].subjects[0].family_id or ""
@@ -132,7 +133,7 @@ def test_a_rule_that_looks_back_sees_the_history_on_file_and_in_the_batch(
 ) -> None:
     # The third missing episode in 90 days is significant harm, whether the first two were
     # decided in earlier batches or arrive in this one (a family new to the ledger).
-    from tests.consent.test_decide import missing
+    from tests.consent.fakes import missing
 
     episodes = [missing(days) for days in (60, 30, 0)]
     engine = ConsentEngine(load_policy(), MemoryKeyVault(), ConsentRegistry(), ledger)

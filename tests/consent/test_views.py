@@ -6,35 +6,13 @@ from datetime import timedelta
 
 import pytest
 
-from ehx.consent import ConsentRecord, ConsentState, Giver, Purpose, SubjectKind
+from ehx.consent import ConsentState
 from ehx.consent.keys import KeyDestroyed, open_box, seal
 from ehx.consent.views import seal_context
-from ehx.schemas import Category, Role
 from ehx.schemas.views import Retraction, ShareView
 from ehx.schemas.vocabulary import Recipient
-from tests.consent.fakes import NOW, linked_khans, memory_engine
-
-KHANS = linked_khans()
-INCIDENT = next(e for e in KHANS if e.payload.kind == "police.incident" and len(e.subjects) == 4)
-FAMILY = INCIDENT.subjects[0].family_id or ""
-AMINA = next(s.person_id for s in INCIDENT.subjects if s.role is Role.VICTIM) or ""
-
-
-def family_consent(recipients: tuple[Recipient, ...]) -> ConsentRecord:
-    return ConsentRecord(
-        state=ConsentState.GRANTED,
-        subject_kind=SubjectKind.FAMILY,
-        subject_id=FAMILY,
-        given_by=AMINA,
-        giver=Giver.PARENT,
-        recorded_by="ew-0042",
-        recorded_by_agency=Recipient.EARLY_HELP,
-        recipients=recipients,
-        categories=tuple(Category),
-        purpose=Purpose.EARLY_HELP_ASSESSMENT,
-        valid_from=NOW - timedelta(days=1),
-        recorded_at=NOW,
-    )
+from tests.consent.fakes import INCIDENT, KHANS, family_consent, memory_engine
+from tests.records import NOW
 
 
 def views(messages: list[ShareView | Retraction], recipient: str) -> list[ShareView]:

@@ -23,8 +23,8 @@ from sqlalchemy import Engine
 from ehx.console.accounts import Accounts, Role
 from ehx.schemas import KeyStore
 from ehx.schemas.vocabulary import Recipient
-from tests.api.test_audit_api import audit_service, khans_with_a_plan
 from tests.conftest import eventually_now
+from tests.flows import audit_service, khans_with_a_plan
 from tests.serving import serve
 
 CHROMIUM = Path("/usr/bin/chromium")

@@ -23,7 +23,7 @@ from ehx.console.accounts import Accounts, Role
 from ehx.linker.store import LinkReview, LinkStore
 from ehx.schemas import KeyStore
 from ehx.schemas.vocabulary import Recipient
-from tests.api.test_audit_api import khans_with_a_plan
+from tests.flows import khans_with_a_plan
 from tests.helpers import read_json
 from tests.serving import serve
 

@@ -26,7 +26,7 @@ from ehx.schemas import Agency, Category, KeyStore
 from ehx.schemas.vocabulary import Recipient
 from ehx.timeline.store import TimelineQuery, TimelineStore
 from tests.conftest import eventually
-from tests.integration.test_consent_service import ingest_khans
+from tests.flows import ingest_khans
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 

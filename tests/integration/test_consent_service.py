@@ -13,23 +13,20 @@ from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaProducer
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 
 from ehx.adapters import ADAPTERS
-from ehx.adapters.ingest import Ingestor
-from ehx.adapters.registry import RecordRegistry
 from ehx.broker.publishing import KafkaPublisher
 from ehx.broker.settings import BrokerSettings
 from ehx.broker.topics import Topic
 from ehx.consent import ConsentRecord, ConsentState, Giver, Purpose, SubjectKind
 from ehx.consent.service import consent_message
 from ehx.consent.store import ConsentStore
-from ehx.database import source_records
 from ehx.schemas import Agency, Category, KeyStore, Role
 from ehx.schemas.vocabulary import Recipient
 from tests.conftest import eventually
+from tests.flows import ingest_khans, quarantined
 from tests.helpers import EXAMPLES, read_json
-from tests.integration.test_pipeline import FILES, quarantined
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 
@@ -40,22 +37,6 @@ async def messages_about(
     """Messages on a topic about the wanted events, until ``count`` of them have come."""
     found = await read_json(bootstrap, topic, lambda b: b.get("event_id") in wanted, count=count)
     return [body | {"_key": key.decode()} for key, body in found]
-
-
-async def ingest_khans(bootstrap: str, engine: Engine, keys: KeyStore) -> set[str]:
-    ids: set[str] = set()
-    async with KafkaPublisher(bootstrap, BrokerSettings()) as publisher:
-        for agency, names in FILES.items():
-            ingestor = Ingestor(
-                ADAPTERS[agency], RecordRegistry(engine), keys.signer(agency), publisher
-            )
-            for name in names:
-                with (EXAMPLES / name).open("rb") as stream:
-                    await ingestor.ingest(stream, name)
-    with engine.connect() as connection:
-        for (event_ids,) in connection.execute(select(source_records.c.event_ids)):
-            ids |= set(event_ids)
-    return ids
 
 
 async def test_every_event_is_decided_for_every_recipient_and_consent_changes_the_views(

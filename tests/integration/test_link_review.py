@@ -31,7 +31,7 @@ from ehx.schemas.views import ShareView
 from ehx.schemas.vocabulary import Recipient
 from ehx.timeline.store import TimelineQuery, TimelineStore
 from tests.conftest import eventually
-from tests.linker.test_review import MOHAMMED, MUHAMMAD, police_line
+from tests.records import MOHAMMED, MUHAMMAD, police_line
 from tests.serving import auth, serve
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]

@@ -22,29 +22,16 @@ from ehx.broker.settings import BrokerSettings
 from ehx.broker.topics import Topic
 from ehx.database import received_events, source_records
 from ehx.schemas import Agency, CanonicalEvent, KeyStore
-from ehx.schemas.quarantine import QuarantineRecord
 from tests.conftest import eventually
+from tests.flows import FILES, quarantined
 from tests.helpers import EXAMPLES, read_json
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
-
-FILES = {
-    Agency.POLICE: ["police.jsonl"],
-    Agency.HEALTH: ["health-amina-ed.json", "health-maryam-not-brought.json"],
-    Agency.SCHOOLS: ["schools.csv"],
-    Agency.HOUSING: ["housing.jsonl"],
-}
 
 
 def stored_ids(engine: Engine) -> set[str]:
     with engine.connect() as connection:
         return set(connection.execute(select(received_events.c.event_id)).scalars())
-
-
-async def quarantined(bootstrap: str, stage: str) -> list[QuarantineRecord]:
-    """Everything on the quarantine topic from one stage (a fresh group reads it all)."""
-    found = await read_json(bootstrap, Topic.QUARANTINE.value, lambda b: b["stage"] == stage)
-    return [QuarantineRecord.model_validate(body) for _, body in found]
 
 
 async def test_every_example_record_arrives_verified_exactly_once(

@@ -29,7 +29,7 @@ from ehx.schemas.links import ReviewDecision
 from ehx.schemas.vocabulary import Recipient
 from tests.conftest import eventually
 from tests.helpers import read_json
-from tests.linker.test_review import police_line
+from tests.records import police_line
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 

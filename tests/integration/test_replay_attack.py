@@ -22,7 +22,7 @@ from ehx.consent.store import ConsentStore
 from ehx.database import sharing_decisions, timeline_entries
 from ehx.schemas import Agency, KeyStore
 from tests.conftest import eventually
-from tests.linker.test_review import incident
+from tests.records import incident
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 

@@ -23,8 +23,8 @@ from ehx.linker.store import LinkedMention, LinkStore
 from ehx.schemas import KeyStore
 from ehx.schemas.links import ReviewDecision
 from tests.conftest import eventually
+from tests.flows import ingest_khans
 from tests.helpers import read_json
-from tests.integration.test_consent_service import ingest_khans
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 

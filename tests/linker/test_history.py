@@ -13,7 +13,7 @@ from ehx.linker.people import family_history
 from ehx.linker.service import Linker
 from ehx.linker.store import LinkStore
 from ehx.schemas import Agency
-from tests.linker.test_service import events
+from tests.records import events
 
 
 def day(month: int, d: int = 1) -> datetime:

@@ -3,66 +3,18 @@ decision is applied, and it survives a restart."""
 
 from __future__ import annotations
 
-import io
-import json
 from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import Engine
 
-from ehx.adapters import ADAPTERS
 from ehx.database import migrate
 from ehx.linker.people import composition, merge_decision
 from ehx.linker.service import Linker
 from ehx.linker.store import LinkStore
-from ehx.schemas import Agency, CanonicalEvent
 from ehx.schemas.errors import LinkDecisionRefused
 from ehx.schemas.links import ReviewDecision
-from tests.consent.fakes import NOW
-
-
-def incident(ref: str, person_ref: str, given: str, born: str, postcode: str) -> CanonicalEvent:
-    """A police incident about one person, with no identifier shared with any other."""
-    adapter = ADAPTERS[Agency.POLICE]
-    raw = io.BytesIO(police_line(ref, person_ref, given, born, postcode))
-    [frame] = list(adapter.frame(raw, "t.jsonl"))
-    [event] = adapter.map(frame, NOW).events
-    return event
-
-
-def police_line(ref: str, person_ref: str, given: str, born: str, postcode: str) -> bytes:
-    line = {
-        "incident_ref": ref,
-        "version": 1,
-        "force": "West Midlands Police",
-        "occurred_at": "2026-11-01T21:00:00Z",
-        "reported_at": "2026-11-01T21:10:00Z",
-        "type": "domestic_abuse",
-        "summary": "Report of shouting.",
-        "location": {"address": "1 High Street, Birmingham", "postcode": postcode},
-        "dash_risk": "standard",
-        "children_present": False,
-        "weapon_involved": False,
-        "persons": [
-            {
-                "person_ref": person_ref,
-                "pnc_id": None,
-                "given_name": given,
-                "family_name": "Hussain",
-                "date_of_birth": born,
-                "role": "victim",
-                "address": "1 High Street, Birmingham",
-                "postcode": postcode,
-            }
-        ],
-        "officer": {"collar_number": "1234", "name": "PC Test"},
-    }
-    return json.dumps(line).encode() + b"\n"
-
-
-MOHAMMED = ("WMP-1", "WMP-P-1", "Mohammed", "2012-03-04", "B11 4AA")
-#: Name variant, day and month swapped, another postcode: 18.8 bits, between the bands.
-MUHAMMAD = ("WMP-2", "WMP-P-2", "Muhammad", "2012-04-03", "B12 9ZZ")
+from tests.records import MOHAMMED, MUHAMMAD, incident
 
 
 def test_an_uncertain_pair_is_queued_decided_and_the_merge_survives_a_restart(

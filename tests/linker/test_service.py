@@ -2,23 +2,16 @@
 
 from __future__ import annotations
 
-import io
 from datetime import UTC, datetime
 
 from sqlalchemy import Engine
 
-from ehx.adapters import ADAPTERS
 from ehx.linker.service import Linker
 from ehx.linker.store import LinkStore
-from ehx.schemas import Agency, CanonicalEvent, family_key
-from tests.helpers import EXAMPLES
+from ehx.schemas import Agency, family_key
+from tests.records import events
 
 NOW = datetime(2026, 11, 23, 12, tzinfo=UTC)
-
-
-def events(agency: Agency, name: str) -> list[CanonicalEvent]:
-    frames = ADAPTERS[agency].frame(io.BytesIO((EXAMPLES / name).read_bytes()), name)
-    return [e for frame in frames for e in ADAPTERS[agency].map(frame, NOW).events]
 
 
 def test_a_restarted_linker_knows_the_people_it_linked_before(engine: Engine) -> None:

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from ehx.cli import app
 from ehx.database import migrate, open_engine
-from tests.api.test_screening_api import audit_entries, khans_on_file
+from tests.flows import audit_entries, khans_on_file
 
 pytestmark = pytest.mark.kafka
 

@@ -12,7 +12,8 @@ from ehx.consent.memory import MemoryKeyVault
 from ehx.schemas.views import Retraction, ShareView
 from ehx.timeline.reading import open_entry
 from ehx.timeline.store import TimelineQuery, TimelineStore
-from tests.consent.fakes import NOW, linked_khans, memory_engine
+from tests.consent.fakes import linked_khans, memory_engine
+from tests.records import NOW
 
 KHANS = linked_khans()
 

@@ -1,0 +1,140 @@
+"""Steps the integration and API tests share: the Khan family's example records ingested
+or decided, and what landed on the quarantine and audit topics."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from faststream.kafka import KafkaBroker
+from sqlalchemy import Engine, select
+
+from ehx.adapters import ADAPTERS
+from ehx.adapters.ingest import Ingestor
+from ehx.adapters.registry import RecordRegistry
+from ehx.alerts.desk import AlertDesk
+from ehx.alerts.store import AlertStore
+from ehx.audit.access import AccessLog
+from ehx.audit.checkpoints import Due
+from ehx.audit.ledger import AuditLedger
+from ehx.audit.service import AuditService, Checkpointer, register_audit
+from ehx.broker.publishing import KafkaPublisher
+from ehx.broker.settings import BrokerSettings
+from ehx.broker.topics import Topic
+from ehx.consent import load_policy
+from ehx.consent.engine import ConsentEngine
+from ehx.consent.keys import DataKeyStore
+from ehx.consent.store import ConsentStore
+from ehx.database import source_records
+from ehx.linker.service import Linker
+from ehx.linker.store import LinkStore
+from ehx.schemas import Agency, KeyStore
+from ehx.schemas.quarantine import QuarantineRecord
+from ehx.timeline.store import TimelineStore
+from tests.consent.fakes import KHAN_FILES, linked_khans
+from tests.helpers import EXAMPLES, read_json
+from tests.records import NOW, PLAN, example_events
+
+#: The example files, by agency: the Khan family across the four agencies.
+FILES = {
+    Agency.POLICE: ["police.jsonl"],
+    Agency.HEALTH: ["health-amina-ed.json", "health-maryam-not-brought.json"],
+    Agency.SCHOOLS: ["schools.csv"],
+    Agency.HOUSING: ["housing.jsonl"],
+}
+
+
+async def quarantined(bootstrap: str, stage: str) -> list[QuarantineRecord]:
+    """Everything on the quarantine topic from one stage (a fresh group reads it all)."""
+    found = await read_json(bootstrap, Topic.QUARANTINE.value, lambda b: b["stage"] == stage)
+    return [QuarantineRecord.model_validate(body) for _, body in found]
+
+
+async def ingest_khans(bootstrap: str, engine: Engine, keys: KeyStore) -> set[str]:
+    ids: set[str] = set()
+    async with KafkaPublisher(bootstrap, BrokerSettings()) as publisher:
+        for agency, names in FILES.items():
+            ingestor = Ingestor(
+                ADAPTERS[agency], RecordRegistry(engine), keys.signer(agency), publisher
+            )
+            for name in names:
+                with (EXAMPLES / name).open("rb") as stream:
+                    await ingestor.ingest(stream, name)
+    with engine.connect() as connection:
+        for (event_ids,) in connection.execute(select(source_records.c.event_ids)):
+            ids |= set(event_ids)
+    return ids
+
+
+async def audit_entries(bootstrap: str, actor: str) -> list[dict[str, Any]]:
+    found = await read_json(bootstrap, Topic.AUDIT.value, lambda b: b["actor"] == actor)
+    return [body for _, body in found]
+
+
+def khans_on_file(engine: Engine) -> str:
+    """The Khan family decided, their views on the timelines, the alerts raised."""
+    policy = load_policy()
+    store = ConsentStore(engine)
+    consent = ConsentEngine(policy, DataKeyStore(engine), store.load_registry(), store)
+    events = sorted(linked_khans(), key=lambda e: e.source.agency.value != "schools")
+    out = consent.on_events(events, NOW)
+    consent.vault.flush()  # as the service does before it publishes
+    store.save(out)
+    timeline = TimelineStore(engine)
+    timeline.apply(out.messages)
+    AlertDesk(AlertStore(engine), timeline, policy).after(out.messages, NOW)
+    return events[0].subjects[0].family_id or ""
+
+
+def khans_with_a_plan(engine: Engine) -> tuple[str, str]:
+    """The Khans decided and on the timelines, Maryam on a plan; (family id, Maryam's id)."""
+    links = LinkStore(engine)
+    linker = Linker.open(links)
+    raw = [e for agency, name in KHAN_FILES for e in example_events(agency, EXAMPLES / name)]
+    plan = example_events(Agency.HEALTH, PLAN)
+    linked = []
+    for event in [*raw, *plan]:
+        done, made = linker.link(event)
+        links.save(made, linker.identities.take_journal())  # as the linker service does
+        linked.append(done)
+    policy = load_policy()
+    store = ConsentStore(engine)
+    consent = ConsentEngine(policy, DataKeyStore(engine), store.load_registry(), store)
+    out = consent.on_events(sorted(linked, key=lambda e: e.source.agency != "schools"), NOW)
+    consent.vault.flush()
+    store.save(out)
+    timeline = TimelineStore(engine)
+    timeline.apply(out.messages)
+    AlertDesk(AlertStore(engine), timeline, policy).after(out.messages, NOW)
+    maryam = linked[-1].subjects[0]
+    return maryam.family_id or "", maryam.person_id or ""
+
+
+@contextmanager
+def audit_service(bootstrap: str, engine: Engine, key: Ed25519PrivateKey) -> Iterator[AuditLedger]:
+    """The audit service on the real broker, in a thread of its own, as ``ehx up`` runs it."""
+    ledger = AuditLedger(engine)
+    service = AuditService(ledger, AccessLog(engine), Checkpointer(ledger, key, Due(20, 1)))
+    stop = threading.Event()
+
+    async def main() -> None:
+        broker = KafkaBroker(bootstrap, enable_idempotence=False)
+        publisher = KafkaPublisher(bootstrap, BrokerSettings(), role="test")
+        register_audit(broker, publisher, service, session_timeout_ms=6000)
+        await publisher.start()
+        await broker.start()
+        await asyncio.to_thread(stop.wait)
+        await broker.stop()
+        await publisher.stop()
+
+    thread = threading.Thread(target=asyncio.run, args=(main(),), daemon=True)
+    thread.start()
+    try:
+        yield ledger
+    finally:
+        stop.set()
+        thread.join(30)
