@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, bindparam, insert, select, update
 
+from ehx.alerts.deciders import AlertKind
 from ehx.alerts.encompass import Escalation, SchoolCalendar, escalation_due
 from ehx.alerts.needs import LevelOfNeed, picture, suggest_level
 from ehx.database import alerts, encompass_notifications
@@ -24,11 +25,6 @@ from ehx.database.bulk import execute_many
 from ehx.database.upsert import insert_ignoring_duplicates
 from ehx.schemas import ExchangeError
 from ehx.schemas.views import ShareView
-
-
-class AlertKind(StrEnum):
-    SIGNIFICANT_HARM = "significant_harm"
-    THINK_FAMILY = "think_family"
 
 
 class AlertStatus(StrEnum):

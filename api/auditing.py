@@ -15,6 +15,7 @@ from fastapi import Request
 from ehx.api.state import ApiState
 from ehx.broker.auditing import audit_message
 from ehx.schemas.audit import Action, AuditRecord
+from ehx.schemas.vocabulary import Recipient
 
 
 def _state(request: Request) -> ApiState:
@@ -24,6 +25,38 @@ def _state(request: Request) -> ApiState:
 
 async def record(request: Request, entry: AuditRecord) -> None:
     await _state(request).publisher.publish([audit_message(entry)])
+
+
+def role_of(holder: Recipient) -> str:
+    """The role a token's holder reads in, as the ledger names it."""
+    return "mash_screener" if holder is Recipient.MASH else f"{holder.value}_practitioner"
+
+
+async def record_read(
+    request: Request,
+    action: Action,
+    holder: Recipient,
+    reader: str,
+    purpose: str,
+    *,
+    family_id: str | None = None,
+    subject_ids: tuple[str, ...] = (),
+) -> None:
+    """Put a read on the ledger before it is answered: who (the practitioner, or the
+    holder's system when none is named), in what role, about whom."""
+    await record(
+        request,
+        AuditRecord(
+            action=action,
+            actor=reader or f"{holder.value} system",
+            role=role_of(holder),
+            agency=holder.value,
+            purpose=purpose[:200],
+            family_id=family_id,
+            subject_ids=subject_ids,
+            at=datetime.now(UTC),
+        ),
+    )
 
 
 async def record_refusal(request: Request, code: int, why: str) -> None:

@@ -13,6 +13,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
+from ehx.api.auditing import record_read
 from ehx.api.ingest import token_holder
 from ehx.api.state import ApiState
 from ehx.consent import (
@@ -29,10 +30,14 @@ from ehx.consent.registry import ConsentTopicRecord
 from ehx.consent.service import consent_message
 from ehx.consent.store import ConsentStore
 from ehx.schemas import Category
+from ehx.schemas.audit import Action
 from ehx.schemas.vocabulary import Recipient
 
 router = APIRouter(prefix="/v1", tags=["consent"])
 Holder = Annotated[Recipient, Depends(token_holder)]
+Reader = Annotated[str, Query(max_length=64, description="The practitioner reading (audited).")]
+#: Who record and check consent for families: they see every consent about a subject.
+CONSENT_KEEPERS = frozenset({Recipient.MASH, Recipient.EARLY_HELP})
 
 
 class ConsentRequest(BaseModel):
@@ -126,14 +131,27 @@ async def withdraw_consent(
 
 
 @router.get("/subjects/{subject_id}/consents", summary="Consent about a person or family")
-async def show_consents(request: Request, subject_id: str, holder: Holder) -> list[dict[str, Any]]:
+async def show_consents(
+    request: Request, subject_id: str, holder: Holder, reader: Reader = ""
+) -> list[dict[str, Any]]:
+    """The MASH and the early help hub see every consent about the subject; any other
+    agency the consents it recorded itself. The read is on the ledger first."""
     now = datetime.now(UTC)
-    records = ConsentStore(_state(request).engine).records_about(subject_id)
-    return [
-        r.model_dump(mode="json") | {"in_force": r.in_force(now)}
-        for r in records
+    records = [
+        r
+        for r in ConsentStore(_state(request).engine).records_about(subject_id)
         if isinstance(r, ConsentRecord)
+        and (holder in CONSENT_KEEPERS or r.recorded_by_agency is holder)
     ]
+    await record_read(
+        request,
+        Action.CONSENTS_READ,
+        holder,
+        reader,
+        "consent records about a person or family",
+        subject_ids=(subject_id,),
+    )
+    return [r.model_dump(mode="json") | {"in_force": r.in_force(now)} for r in records]
 
 
 @router.post(
@@ -154,8 +172,28 @@ async def preview_family(
     family_id: str,
     holder: Holder,
     recipient: Annotated[Recipient, Query(alias="as")],
+    reader: Reader = "",
 ) -> list[dict[str, Any]]:
-    """What ``as`` would see of the family now: outcomes, people and field names, no values."""
+    """What ``as`` would see of the family now: outcomes, people and field names, no values.
+
+    An agency previews its own view; the MASH and the early help hub, who record consent
+    with families, any recipient's (what a school would see under this consent). The read
+    is on the ledger first: even without values, which agencies know the family, and
+    when, is personal."""
+    if recipient is not holder and holder not in CONSENT_KEEPERS:
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN,
+            f"you may preview your own view (as={holder.value}); "
+            "the MASH and the early help hub may preview any recipient's",
+        )
+    await record_read(
+        request,
+        Action.PREVIEW_READ,
+        holder,
+        reader,
+        f"preview of {recipient.label}'s view",
+        family_id=family_id,
+    )
     store = ConsentStore(_state(request).engine)
     lines = preview(store, load_policy(), family_id, recipient, datetime.now(UTC))
     return [line.as_dict() for line in lines]

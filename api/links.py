@@ -1,4 +1,7 @@
-"""The clerical review queue, merges and splits over HTTP, for the MASH and the early help hub.
+"""The clerical review queue, merges and splits over HTTP, for the MASH.
+
+Who a person is across agencies (names, dates of birth, NHS numbers, roles) is read by the
+MASH screening team only, and each read is on the ledger before it is answered.
 
 A decision is published to ``ehx.links`` as an event; the linker service applies it and
 relinks every event already sent that it moves (recipients get retractions, then the
@@ -11,19 +14,21 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Request, status
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 from pydantic import BaseModel, ConfigDict, Field
 
+from ehx.api.auditing import record_read
 from ehx.api.ingest import token_holder
 from ehx.api.state import ApiState
 from ehx.linker.people import composition, family_history, merge_decision, split_decision
 from ehx.linker.service import review_message
 from ehx.linker.store import LinkStore
+from ehx.schemas.audit import Action
 from ehx.schemas.links import ReviewDecision
 from ehx.schemas.vocabulary import Recipient
 
 router = APIRouter(prefix="/v1/links", tags=["identity links"])
-REVIEWERS = frozenset({Recipient.MASH, Recipient.EARLY_HELP})
+REVIEWERS = frozenset({Recipient.MASH})
 
 
 def _state(request: Request) -> ApiState:
@@ -34,19 +39,26 @@ def _state(request: Request) -> ApiState:
 def reviewer(holder: Annotated[Recipient, Depends(token_holder)]) -> Recipient:
     if holder not in REVIEWERS:
         raise HTTPException(
-            status.HTTP_403_FORBIDDEN, "link review is for the MASH and the early help hub"
+            status.HTTP_403_FORBIDDEN,
+            "identity links are read and decided by the MASH screening team",
         )
     return holder
 
 
 Reviewer = Annotated[Recipient, Depends(reviewer)]
+Reader = Annotated[str, Query(max_length=64, description="The practitioner reading (audited).")]
 
 
 @router.get("/review", summary="Uncertain links, with the evidence field by field")
 async def review_queue(
-    request: Request, holder: Reviewer, include_decided: bool = False
+    request: Request, holder: Reviewer, include_decided: bool = False, reader: Reader = ""
 ) -> list[dict[str, Any]]:
-    return LinkStore(_state(request).engine).reviews(open_only=not include_decided)
+    rows = LinkStore(_state(request).engine).reviews(open_only=not include_decided)
+    people = tuple(sorted({r[key] for r in rows for key in ("person_id", "candidate_id")}))
+    await record_read(
+        request, Action.LINKS_READ, holder, reader, "the link review queue", subject_ids=people
+    )
+    return rows
 
 
 class Decide(BaseModel):
@@ -79,18 +91,28 @@ async def decide(
 
 
 @router.get("/people/{person_id}", summary="The ids that make one person, their records, history")
-async def person(request: Request, person_id: str, holder: Reviewer) -> dict[str, Any]:
+async def person(
+    request: Request, person_id: str, holder: Reviewer, reader: Reader = ""
+) -> dict[str, Any]:
     found = composition(LinkStore(_state(request).engine), person_id)
     if found is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no person {person_id!r}")
+    await record_read(
+        request, Action.LINKS_READ, holder, reader, "a person's identity", subject_ids=(person_id,)
+    )
     return found
 
 
 @router.get("/families/{family_id}", summary="Who was in a family when, and where they lived")
-async def family(request: Request, family_id: str, holder: Reviewer) -> dict[str, Any]:
+async def family(
+    request: Request, family_id: str, holder: Reviewer, reader: Reader = ""
+) -> dict[str, Any]:
     found = family_history(LinkStore(_state(request).engine), family_id)
     if found is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no family {family_id!r}")
+    await record_read(
+        request, Action.LINKS_READ, holder, reader, "a family's members", family_id=family_id
+    )
     return found
 
 

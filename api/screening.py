@@ -14,8 +14,9 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response,
 from pydantic import BaseModel, ConfigDict
 
 from ehx.alerts.auditing import decided, queue_read
+from ehx.alerts.deciders import refusal
 from ehx.alerts.store import AlertNotFound, AlertStore, ScreeningDecision
-from ehx.api.auditing import record
+from ehx.api.auditing import record, role_of
 from ehx.api.ingest import token_holder
 from ehx.api.state import ApiState
 from ehx.consent.keys import DataKeyStore
@@ -34,16 +35,23 @@ def _state(request: Request) -> ApiState:
     return state
 
 
-def _role(holder: Recipient) -> str:
-    return "mash_screener" if holder is Recipient.MASH else f"{holder.value}_practitioner"
-
-
 def _screener(holder: Recipient) -> Recipient:
     if holder not in SCREENERS:
         raise HTTPException(
             status.HTTP_403_FORBIDDEN, "alerts are for the MASH and the early help hub"
         )
     return holder
+
+
+def _may_decide(store: AlertStore, alert_id: str, holder: Recipient) -> None:
+    """403, saying who may, when the holder's team does not screen this kind of alert."""
+    try:
+        kind = store.get(alert_id)["kind"]
+    except AlertNotFound:
+        return  # moving it answers 404
+    why = refusal(kind, holder)
+    if why is not None:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, why)
 
 
 def _moved(store: AlertStore, alert_id: str, move: Callable[[], None]) -> dict[str, Any]:
@@ -106,7 +114,7 @@ async def family_timeline(
     await record(
         request,
         audit_record(
-            views, reader, _role(holder), holder.value, purpose, datetime.now(UTC), family_id
+            views, reader, role_of(holder), holder.value, purpose, datetime.now(UTC), family_id
         ),
     )
     keys = DataKeyStore(state.engine)
@@ -123,7 +131,7 @@ async def alert_queue(
     _screener(holder)
     rows = AlertStore(_state(request).engine).queue(include_decided)
     actor = reader or f"{holder.value} system"
-    await record(request, queue_read(rows, actor, _role(holder), holder.value, datetime.now(UTC)))
+    await record(request, queue_read(rows, actor, role_of(holder), holder.value, datetime.now(UTC)))
     return rows
 
 
@@ -146,6 +154,7 @@ async def screen_alert(
 ) -> dict[str, Any]:
     _screener(holder)
     store = AlertStore(_state(request).engine)
+    _may_decide(store, alert_id, holder)
     return _moved(store, alert_id, lambda: store.screen(alert_id, body.by, datetime.now(UTC)))
 
 
@@ -155,9 +164,10 @@ async def decide_alert(
 ) -> dict[str, Any]:
     _screener(holder)
     store = AlertStore(_state(request).engine)
+    _may_decide(store, alert_id, holder)
     now = datetime.now(UTC)
     alert = _moved(store, alert_id, lambda: store.decide(alert_id, body.outcome, body.by, now))
-    await record(request, decided(alert, body.by, _role(holder), holder.value, now))
+    await record(request, decided(alert, body.by, role_of(holder), holder.value, now))
     return alert
 
 

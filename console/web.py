@@ -26,9 +26,10 @@ from sqlalchemy import select
 from starlette.middleware.sessions import SessionMiddleware
 
 from ehx.alerts.auditing import decided, queue_read
+from ehx.alerts.deciders import refusal
 from ehx.alerts.needs import picture, suggest_level
 from ehx.alerts.store import AlertStore, ScreeningDecision
-from ehx.api.auditing import record, record_refusal
+from ehx.api.auditing import record, record_read, record_refusal
 from ehx.audit import queries
 from ehx.audit.ledger import AuditLedger
 from ehx.audit.verify import verify
@@ -42,6 +43,7 @@ from ehx.linker.index import LinkPolicy, confidence
 from ehx.linker.service import review_message
 from ehx.linker.store import LinkStore
 from ehx.schemas import THINK_FAMILY_PROBLEMS, ExchangeError, Recipient
+from ehx.schemas.audit import Action
 from ehx.schemas.links import ReviewDecision
 from ehx.timeline.reading import audit_record, open_entry
 from ehx.timeline.store import TimelineQuery, TimelineStore, UnknownEntry
@@ -235,6 +237,11 @@ def _view(account: Account) -> str:
     return account.view.value if account.view else account.role.value
 
 
+def _team(account: Account) -> Recipient | None:
+    """The team a person screens for: a screener is the MASH's; a practitioner, their view's."""
+    return Recipient.MASH if account.role is Role.SCREENER else account.view
+
+
 # --- a family -------------------------------------------------------------------------------
 
 
@@ -407,6 +414,9 @@ async def decide(
         )
     store, now = AlertStore(_state(request).engine), datetime.now(UTC)
     try:
+        why = refusal(store.get(alert_id)["kind"], _team(account))
+        if why is not None:
+            raise HTTPException(status.HTTP_403_FORBIDDEN, why)
         store.decide(alert_id, outcome, account.username, now)
     except ExchangeError as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
@@ -456,12 +466,24 @@ async def admin_page(request: Request, account: Who) -> HTMLResponse:
 # --- the clerical review queue ----------------------------------------------------------------
 
 
+def _people_in(reviews: list[dict[str, Any]]) -> tuple[str, ...]:
+    return tuple(sorted({r[key] for r in reviews for key in ("person_id", "candidate_id")}))
+
+
 @router.get("/links", response_class=HTMLResponse)
 async def links_page(request: Request, account: Who) -> HTMLResponse:
     """Uncertain identity links, strongest first, the evidence field by field."""
-    if not account.screens:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, "link review is the screening team's")
+    if _team(account) is not Recipient.MASH:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "link review is the MASH screening team's")
     rows = LinkStore(_state(request).engine).reviews()
+    await record_read(
+        request,
+        Action.LINKS_READ,
+        Recipient.MASH,
+        account.username,
+        "the link review queue",
+        subject_ids=_people_in(rows),
+    )
     return _page(request, "links.html", account, reviews=rows)
 
 
@@ -474,8 +496,8 @@ async def decide_link(
     reason: Annotated[str, Form()],
     _: Annotated[None, Depends(checked_form)],
 ) -> Response:
-    if not account.screens:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, "link review is the screening team's")
+    if _team(account) is not Recipient.MASH:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "link review is the MASH screening team's")
     row = LinkStore(_state(request).engine).review(review_id)
     if row is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such pair in the queue")

@@ -44,6 +44,12 @@ class Action(StrEnum):
     AUDIT_READ = "audit.read"
     AUDIT_EXPORTED = "audit.exported"
     LINK_REVIEWED = "link.reviewed"
+    #: Who a person is across agencies (names, dates of birth, identifiers) read.
+    LINKS_READ = "links.read"
+    #: Consent records about a person or family read (their evidence included).
+    CONSENTS_READ = "consents.read"
+    #: What a recipient would see of a family previewed: event types, agencies, dates.
+    PREVIEW_READ = "preview.read"
     #: A request refused (401 or 403): who tried what.
     ACCESS_REFUSED = "access.refused"
 
@@ -58,7 +64,15 @@ def stable_id(*parts: object) -> UUID:
 
 
 #: A person looked at information (``who-saw``'s "viewed").
-READS = frozenset({Action.TIMELINE_READ, Action.ALERTS_READ})
+READS = frozenset(
+    {
+        Action.TIMELINE_READ,
+        Action.ALERTS_READ,
+        Action.LINKS_READ,
+        Action.CONSENTS_READ,
+        Action.PREVIEW_READ,
+    }
+)
 #: A recipient was sent information (``who-saw``'s "received").
 DELIVERIES = frozenset({Action.DELIVERED})
 

@@ -35,7 +35,7 @@ from ehx.linker.store import LinkStore
 from ehx.schemas import Agency, KeyStore
 from ehx.schemas.quarantine import QuarantineRecord
 from ehx.timeline.store import TimelineStore
-from tests.consent.fakes import KHAN_FILES, linked_khans
+from tests.consent.fakes import KHAN_FILES, linked_khans, variant
 from tests.helpers import EXAMPLES, read_json
 from tests.records import NOW, PLAN, example_events
 
@@ -75,12 +75,23 @@ async def audit_entries(bootstrap: str, actor: str) -> list[dict[str, Any]]:
     return [body for _, body in found]
 
 
-def khans_on_file(engine: Engine) -> str:
-    """The Khan family decided, their views on the timelines, the alerts raised."""
+def khans_on_file(engine: Engine, *, high_risk: bool = False) -> str:
+    """The Khan family decided, their views on the timelines, the alerts raised.
+
+    ``high_risk``: the domestic abuse incident is DASH high with the children present, a
+    significant-harm override, so the MASH also gets a significant-harm alert."""
     policy = load_policy()
     store = ConsentStore(engine)
     consent = ConsentEngine(policy, DataKeyStore(engine), store.load_registry(), store)
-    events = sorted(linked_khans(), key=lambda e: e.source.agency.value != "schools")
+    khans = linked_khans()
+    if high_risk:
+        khans = [
+            variant(e, dash_risk="high")
+            if e.payload.kind == "police.incident" and len(e.subjects) == 4
+            else e
+            for e in khans
+        ]
+    events = sorted(khans, key=lambda e: e.source.agency.value != "schools")
     out = consent.on_events(events, NOW)
     consent.vault.flush()  # as the service does before it publishes
     store.save(out)

@@ -1,0 +1,154 @@
+"""Findings 3, 4 and 5 of the security probe, reproduced: each now refused, or recorded.
+
+3. A housing token previewed the MASH's view of any family and read every consent with
+   its evidence, and none of those reads reached the ledger.
+4. The early help hub's token read who a person is across agencies (names, dates of
+   birth, NHS numbers, roles) through the link routes, unaudited.
+5. The early help hub closed the MASH's significant-harm alert as no further action.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+from sqlalchemy import Engine
+
+from ehx.api import AgencyCredentials
+from ehx.consent import ConsentRecord, ConsentState, Giver, Purpose, SubjectKind
+from ehx.consent.store import ConsentStore
+from ehx.linker.service import Linker
+from ehx.linker.store import LinkStore
+from ehx.schemas import Category
+from ehx.schemas.vocabulary import Recipient
+from tests.consent.fakes import AMINA, FAMILY, KHAN_FILES
+from tests.flows import audit_entries, khans_on_file
+from tests.records import events
+from tests.serving import auth
+
+pytestmark = pytest.mark.kafka
+
+Client = tuple[httpx.Client, AgencyCredentials]
+
+
+def _reader() -> str:
+    return f"p-{uuid.uuid4().hex[:8]}"
+
+
+def test_an_agency_previews_only_its_own_view_and_every_preview_is_recorded(
+    client: Client, sqlite_engine: Engine, kafka_bootstrap: str
+) -> None:
+    http, credentials = client
+    family = khans_on_file(sqlite_engine, high_risk=True)
+    housing = credentials.issue(Recipient.HOUSING, "housing system")
+    url = f"/v1/families/{family}/preview"
+
+    refused = http.get(url, params={"as": "mash"}, headers=auth(housing))
+    assert refused.status_code == 403
+    assert "the MASH and the early help hub may preview" in refused.json()["detail"]
+
+    reader = _reader()
+    own = http.get(url, params={"as": "housing", "reader": reader}, headers=auth(housing))
+    assert own.status_code == 200
+    mash = credentials.issue(Recipient.MASH, "mash")
+    assert http.get(url, params={"as": "schools"}, headers=auth(mash)).status_code == 200
+    [read] = asyncio.run(audit_entries(kafka_bootstrap, reader))
+    assert read["action"] == "preview.read" and read["family_id"] == family
+    assert read["agency"] == "housing" and read["role"] == "housing_practitioner"
+
+
+def test_consents_are_shown_to_their_keepers_and_their_recorder_and_each_read_is_recorded(
+    client: Client, sqlite_engine: Engine, kafka_bootstrap: str
+) -> None:
+    http, credentials = client
+    khans_on_file(sqlite_engine)
+    now = datetime.now(UTC)
+    ConsentStore(sqlite_engine).save_record(
+        ConsentRecord(
+            state=ConsentState.GRANTED,
+            subject_kind=SubjectKind.FAMILY,
+            subject_id=FAMILY,
+            given_by=AMINA,
+            giver=Giver.PARENT,
+            recorded_by="ew-0042",
+            recorded_by_agency=Recipient.EARLY_HELP,
+            recipients=(Recipient.EARLY_HELP, Recipient.SCHOOLS),
+            categories=tuple(Category),
+            purpose=Purpose.EARLY_HELP_ASSESSMENT,
+            evidence="Signed form, early help assessment",
+            valid_from=now - timedelta(days=1),
+            recorded_at=now,
+        )
+    )
+    url = f"/v1/subjects/{FAMILY}/consents"
+    housing_reader, hub_reader = _reader(), _reader()
+    housing = credentials.issue(Recipient.HOUSING, "housing system")
+    hub = credentials.issue(Recipient.EARLY_HELP, "early help hub")
+
+    # Housing recorded none of them: it sees none, and its look is on the ledger anyway.
+    assert http.get(url, params={"reader": housing_reader}, headers=auth(housing)).json() == []
+    [shown] = http.get(url, params={"reader": hub_reader}, headers=auth(hub)).json()
+    assert shown["recorded_by"] == "ew-0042"
+    for reader in (housing_reader, hub_reader):
+        [read] = asyncio.run(audit_entries(kafka_bootstrap, reader))
+        assert read["action"] == "consents.read" and read["subject_ids"] == [FAMILY]
+
+
+def test_who_a_person_is_across_agencies_is_the_mash_s_to_read_and_is_recorded(
+    client: Client, sqlite_engine: Engine, kafka_bootstrap: str
+) -> None:
+    http, credentials = client
+    linker = Linker.open(LinkStore(sqlite_engine))
+    amina, family = "", ""
+    for agency, name in KHAN_FILES:
+        for event in events(agency, name):
+            linked, made = linker.link(event)
+            linker.store.save(made, linker.identities.take_journal())
+            for s in linked.subjects:
+                if s.demographics.given_name == "Amina":
+                    amina, family = s.person_id or "", s.family_id or ""
+    hub = credentials.issue(Recipient.EARLY_HELP, "early help hub")
+    mash = credentials.issue(Recipient.MASH, "mash")
+    person = f"/v1/links/people/{amina}"
+    for url in (person, f"/v1/links/families/{family}", "/v1/links/review"):
+        refused = http.get(url, headers=auth(hub))
+        assert refused.status_code == 403, url
+        assert "MASH screening team" in refused.json()["detail"]
+
+    reader = _reader()
+    seen = http.get(person, params={"reader": reader}, headers=auth(mash))
+    assert seen.status_code == 200
+    [read] = asyncio.run(audit_entries(kafka_bootstrap, reader))
+    assert read["action"] == "links.read" and read["subject_ids"] == [amina]
+    assert read["role"] == "mash_screener"
+
+
+def test_a_significant_harm_alert_is_decided_by_the_mash_not_the_early_help_hub(
+    client: Client, sqlite_engine: Engine
+) -> None:
+    http, credentials = client
+    family = khans_on_file(sqlite_engine, high_risk=True)
+    hub = credentials.issue(Recipient.EARLY_HELP, "early help hub")
+    mash = credentials.issue(Recipient.MASH, "mash")
+    harm, think = f"significant_harm:{family}:1", f"think_family:{family}:1"
+    nfa = {"by": "ew-1", "outcome": "no_further_action"}
+
+    closed = http.post(f"/v1/alerts/{harm}/decision", json=nfa, headers=auth(hub))
+    assert closed.status_code == 403
+    assert "screened and decided by the MASH" in closed.json()["detail"]
+    screening = http.post(f"/v1/alerts/{harm}/screen", json={"by": "ew-1"}, headers=auth(hub))
+    assert screening.status_code == 403
+    queue = http.get("/v1/alerts", headers=auth(mash)).json()
+    assert {a["alert_id"]: a["status"] for a in queue}[harm] == "new"  # still the MASH's
+
+    # The hub screens the think-family alert, as before; the MASH decides the harm one.
+    assert http.post(f"/v1/alerts/{think}/decision", json=nfa, headers=auth(hub)).status_code == 200
+    decided = http.post(
+        f"/v1/alerts/{harm}/decision",
+        json={"by": "sw-1", "outcome": "s47_enquiry"},
+        headers=auth(mash),
+    )
+    assert decided.status_code == 200 and decided.json()["decision"] == "s47_enquiry"
