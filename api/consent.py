@@ -26,6 +26,12 @@ from ehx.consent import (
     load_policy,
 )
 from ehx.consent.preview import preview
+from ehx.consent.recording import (
+    CONSENT_KEEPERS,
+    OnFile,
+    recording_refusal,
+    withdrawal_refusal,
+)
 from ehx.consent.registry import ConsentTopicRecord
 from ehx.consent.service import consent_message
 from ehx.consent.store import ConsentStore
@@ -36,8 +42,6 @@ from ehx.schemas.vocabulary import Recipient
 router = APIRouter(prefix="/v1", tags=["consent"])
 Holder = Annotated[Recipient, Depends(token_holder)]
 Reader = Annotated[str, Query(max_length=64, description="The practitioner reading (audited).")]
-#: Who record and check consent for families: they see every consent about a subject.
-CONSENT_KEEPERS = frozenset({Recipient.MASH, Recipient.EARLY_HELP})
 
 
 class ConsentRequest(BaseModel):
@@ -108,8 +112,24 @@ async def record_consent(request: Request, body: ConsentRequest, holder: Holder)
         )
     except ValidationError as exc:
         raise _refuse(exc) from exc
+    why = recording_refusal(record, holder, _on_file(ConsentStore(_state(request).engine), record))
+    if why is not None:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, why)
     await _publish(request, record)
     return {"consent_id": str(record.consent_id), "state": record.state.value}
+
+
+def _on_file(store: ConsentStore, record: ConsentRecord) -> OnFile:
+    """The people and agencies in the events the consent service holds about the subject."""
+    if record.subject_kind is SubjectKind.FAMILY:
+        families = {record.subject_id}
+    else:
+        families = store.families_of(record.subject_id)
+    events = store.family_events(families)
+    return OnFile(
+        people=frozenset(s.person_id for e in events for s in e.subjects if s.person_id),
+        agencies=frozenset(e.source.agency.value for e in events),
+    )
 
 
 @router.post(
@@ -126,7 +146,11 @@ async def withdraw_consent(
         raise HTTPException(
             status.HTTP_409_CONFLICT, f"consent {consent_id} is {found.state.value}, not granted"
         )
-    await _publish(request, found.withdraw(body.withdrawn_by, datetime.now(UTC)))
+    why = withdrawal_refusal(found, holder)
+    if why is not None:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, why)
+    # The ledger names the practitioner and the agency whose token withdrew it.
+    await _publish(request, found.withdraw(body.withdrawn_by, datetime.now(UTC), holder))
     return {"consent_id": consent_id, "state": ConsentState.WITHDRAWN.value}
 
 

@@ -145,7 +145,7 @@ def change_record(record: ConsentTopicRecord) -> AuditRecord:
             action=f"consent.{record.state.value}",
             actor=record.withdrawn_by or record.recorded_by,
             role="practitioner",
-            agency=record.recorded_by_agency.value,
+            agency=(record.withdrawn_by_agency or record.recorded_by_agency).value,
             purpose=record.purpose.value,
             family_id=record.subject_id if record.subject_kind.value == "family" else None,
             subject_ids=(record.subject_id,) if record.subject_kind.value == "person" else (),

@@ -78,6 +78,8 @@ class ConsentRecord(_Record):
     recorded_at: AwareDatetime
     withdrawn_at: AwareDatetime | None = None
     withdrawn_by: str | None = None
+    #: The agency whose practitioner withdrew it (the token's holder over HTTP).
+    withdrawn_by_agency: Recipient | None = None
 
     @model_validator(mode="after")
     def _coherent(self) -> ConsentRecord:
@@ -97,13 +99,16 @@ class ConsentRecord(_Record):
     def record_id(self) -> str:
         return str(self.consent_id)
 
-    def withdraw(self, by: str, at: datetime) -> ConsentRecord:
-        """The same consent, withdrawn: future flows stop and what was shared is shredded."""
+    def withdraw(self, by: str, at: datetime, agency: Recipient | None = None) -> ConsentRecord:
+        """The same consent, withdrawn: future flows stop and what was shared is shredded.
+
+        ``agency``: whose practitioner ``by`` is, where it is not the recording agency."""
         return self.model_copy(
             update={
                 "state": ConsentState.WITHDRAWN,
                 "withdrawn_at": at,
                 "withdrawn_by": by,
+                "withdrawn_by_agency": agency,
                 "recorded_at": at,
             }
         )

@@ -19,7 +19,8 @@ from ehx.consent.memory import MemoryKeyVault
 from ehx.consent.store import ConsentStore
 from ehx.schemas import Agency
 from ehx.schemas.vocabulary import Recipient
-from tests.consent.fakes import linked_khans
+from tests.consent.fakes import AMINA, linked_khans
+from tests.flows import khans_on_file
 from tests.helpers import read_json
 from tests.records import NOW
 from tests.serving import auth
@@ -51,18 +52,20 @@ async def consent_on_topic(bootstrap: str, consent_id: str) -> dict[str, Any]:
 
 
 def test_consent_is_recorded_in_the_token_holders_name(
-    client: Client, kafka_bootstrap: str
+    client: Client, kafka_bootstrap: str, sqlite_engine: Engine
 ) -> None:
     http, credentials = client
+    family = khans_on_file(sqlite_engine)
     token = credentials.issue(Recipient.EARLY_HELP, "early help hub case system")
-    answer = http.post("/v1/consents", json=GRANT, headers=auth(token))
+    khans = GRANT | {"subject_id": family, "given_by": AMINA}
+    answer = http.post("/v1/consents", json=khans, headers=auth(token))
     assert answer.status_code == 202, answer.text
     consent_id = answer.json()["consent_id"]
     record = asyncio.run(consent_on_topic(kafka_bootstrap, consent_id))
     assert record["recorded_by_agency"] == "early_help" and record["state"] == "granted"
     # The body cannot claim another agency.
     forged = http.post(
-        "/v1/consents", json=GRANT | {"recorded_by_agency": "mash"}, headers=auth(token)
+        "/v1/consents", json=khans | {"recorded_by_agency": "mash"}, headers=auth(token)
     )
     assert forged.status_code == 422
 

@@ -1,5 +1,7 @@
-"""Findings 3, 4 and 5 of the security probe, reproduced: each now refused, or recorded.
+"""Findings 1 to 5 of the security probe, reproduced: each now refused, or recorded.
 
+1. Any agency's token recorded consent naming itself as recipient, unchecked.
+2. Any agency's token withdrew another agency's consent, and the ledger did not name it.
 3. A housing token previewed the MASH's view of any family and read every consent with
    its evidence, and none of those reads reached the ledger.
 4. The early help hub's token read who a person is across agencies (names, dates of
@@ -18,15 +20,20 @@ import pytest
 from sqlalchemy import Engine
 
 from ehx.api import AgencyCredentials
-from ehx.consent import ConsentRecord, ConsentState, Giver, Purpose, SubjectKind
+from ehx.broker.topics import Topic
+from ehx.consent import ConsentRecord, ConsentState, Giver, Purpose, SubjectKind, load_policy
+from ehx.consent.auditing import change_record
+from ehx.consent.engine import ConsentEngine
+from ehx.consent.memory import MemoryKeyVault
 from ehx.consent.store import ConsentStore
 from ehx.linker.service import Linker
 from ehx.linker.store import LinkStore
-from ehx.schemas import Category
+from ehx.schemas import Agency, Category
 from ehx.schemas.vocabulary import Recipient
-from tests.consent.fakes import AMINA, FAMILY, KHAN_FILES
+from tests.consent.fakes import AMINA, FAMILY, KHAN_FILES, KHANS
 from tests.flows import audit_entries, khans_on_file
-from tests.records import events
+from tests.helpers import read_json
+from tests.records import NOW, events
 from tests.serving import auth
 
 pytestmark = pytest.mark.kafka
@@ -152,3 +159,96 @@ def test_a_significant_harm_alert_is_decided_by_the_mash_not_the_early_help_hub(
         headers=auth(mash),
     )
     assert decided.status_code == 200 and decided.json()["decision"] == "s47_enquiry"
+
+
+def _grant(family: str, **changes: object) -> dict[str, object]:
+    return {
+        "subject_kind": "family",
+        "subject_id": family,
+        "given_by": AMINA,
+        "giver": "parent",
+        "recorded_by": "hsg-7",
+        "recipients": ["housing"],
+        "categories": ["domestic_violence_abuse"],
+        "purpose": "early_help_assessment",
+        "evidence": "Tenancy file, signed consent form 12",
+    } | changes
+
+
+def test_consent_is_recorded_by_an_agency_working_with_the_family_with_giver_and_evidence(
+    client: Client, sqlite_engine: Engine
+) -> None:
+    """Finding 1: any agency's token recorded a consent naming itself as recipient, with
+    no evidence, no giver and no check against the family."""
+    http, credentials = client
+    store = ConsentStore(sqlite_engine)
+    consent = ConsentEngine(load_policy(), MemoryKeyVault(), store.load_registry(), store)
+    # Everything about the Khans but housing's: housing has never worked with them.
+    store.save(consent.on_events([e for e in KHANS if e.source.agency is not Agency.HOUSING], NOW))
+    housing = credentials.issue(Recipient.HOUSING, "housing system")
+    police = credentials.issue(Recipient.POLICE, "police")
+    url = "/v1/consents"
+
+    stranger = http.post(url, json=_grant(FAMILY), headers=auth(housing))
+    assert stranger.status_code == 403
+    assert "housing has sent no record about this family" in stranger.json()["detail"]
+    unknown = http.post(url, json=_grant("f99999999"), headers=auth(police))
+    assert "holds no records about family f99999999" in unknown.json()["detail"]
+    no_evidence = http.post(url, json=_grant(FAMILY, evidence=""), headers=auth(police))
+    assert no_evidence.json()["detail"].startswith("evidence: say where")
+    no_giver = http.post(url, json=_grant(FAMILY, given_by=None), headers=auth(police))
+    assert "given_by" in no_giver.json()["detail"]
+    outsider = http.post(url, json=_grant(FAMILY, given_by="p99999999"), headers=auth(police))
+    assert "not in the records" in outsider.json()["detail"]
+    assert {r.status_code for r in (unknown, no_evidence, no_giver, outsider)} == {403}
+
+    assert http.post(url, json=_grant(FAMILY), headers=auth(police)).status_code == 202
+    hub = credentials.issue(Recipient.EARLY_HELP, "early help hub")
+    assert http.post(url, json=_grant(FAMILY), headers=auth(hub)).status_code == 202
+
+
+def test_a_consent_is_withdrawn_by_its_recorder_or_the_mash_and_the_ledger_names_who(
+    client: Client, sqlite_engine: Engine, kafka_bootstrap: str
+) -> None:
+    """Finding 2: any agency's token withdrew another's consent (its keys destroyed for
+    good), and the ledger filed it under the consent's recorder."""
+    http, credentials = client
+    now = datetime.now(UTC)
+    record = ConsentRecord(
+        state=ConsentState.GRANTED,
+        subject_kind=SubjectKind.FAMILY,
+        subject_id=FAMILY,
+        given_by=AMINA,
+        giver=Giver.PARENT,
+        recorded_by="ew-0042",
+        recorded_by_agency=Recipient.EARLY_HELP,
+        recipients=(Recipient.SCHOOLS,),
+        categories=tuple(Category),
+        purpose=Purpose.EARLY_HELP_ASSESSMENT,
+        evidence="EHA form 2211",
+        valid_from=now - timedelta(days=1),
+        recorded_at=now,
+    )
+    ConsentStore(sqlite_engine).save_record(record)
+    url = f"/v1/consents/{record.consent_id}/withdraw"
+    school = credentials.issue(Recipient.SCHOOLS, "school MIS")
+    refused = http.post(url, json={"withdrawn_by": "dsl-1"}, headers=auth(school))
+    assert refused.status_code == 403
+    assert (
+        "withdrawn by the agency that recorded it (the early help hub) or the MASH"
+        in (refused.json()["detail"])
+    )
+    mash = credentials.issue(Recipient.MASH, "mash")
+    assert http.post(url, json={"withdrawn_by": "sw-9"}, headers=auth(mash)).status_code == 202
+    [(_, withdrawn)] = asyncio.run(
+        read_json(
+            kafka_bootstrap,
+            Topic.CONSENT.value,
+            lambda b: b.get("consent_id") == str(record.consent_id),
+            count=1,
+        )
+    )
+    assert withdrawn["state"] == "withdrawn" and withdrawn["withdrawn_by"] == "sw-9"
+    assert withdrawn["withdrawn_by_agency"] == "mash"
+    entry = change_record(ConsentRecord.model_validate(withdrawn))
+    assert (entry.actor, entry.agency) == ("sw-9", "mash")  # who did it, not who recorded
