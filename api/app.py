@@ -13,6 +13,7 @@ from ehx.api.audit import router as audit_router
 from ehx.api.auditing import record_refusal
 from ehx.api.consent import router as consent_router
 from ehx.api.credentials import AgencyCredentials
+from ehx.api.hardening import harden
 from ehx.api.ingest import router as ingest_router
 from ehx.api.links import router as links_router
 from ehx.api.screening import router as screening_router
@@ -72,6 +73,7 @@ def create_app(
             await record_refusal(request, exc.status_code, str(exc.detail))
         return await http_exception_handler(request, exc)
 
+    harden(app)
     app.include_router(ingest_router)
     app.include_router(consent_router)
     app.include_router(screening_router)

@@ -72,9 +72,9 @@ class WithdrawRequest(BaseModel):
 class AssertionRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    person_id: str
-    family_id: str
-    asserted_by: str
+    person_id: str = Field(min_length=1, max_length=64)
+    family_id: str = Field(min_length=1, max_length=64)
+    asserted_by: str = Field(min_length=1, max_length=64)
     reason: str = Field(min_length=10, max_length=2_000)
 
 
@@ -183,9 +183,12 @@ async def show_consents(
 )
 async def assert_harm(request: Request, body: AssertionRequest, holder: Holder) -> dict[str, Any]:
     """A practitioner asserts significant harm: the family's events go to the MASH."""
-    record = HarmAssertion(
-        **body.model_dump(), asserted_by_agency=holder, asserted_at=datetime.now(UTC)
-    )
+    try:
+        record = HarmAssertion(
+            **body.model_dump(), asserted_by_agency=holder, asserted_at=datetime.now(UTC)
+        )
+    except ValidationError as exc:  # a 422 with the field, never a 500 quoting the values
+        raise _refuse(exc) from exc
     await _publish(request, record)
     return {"assertion_id": str(record.assertion_id)}
 

@@ -30,6 +30,7 @@ from ehx.alerts.deciders import refusal
 from ehx.alerts.needs import picture, suggest_level
 from ehx.alerts.store import AlertStore, ScreeningDecision
 from ehx.api.auditing import record, record_read, record_refusal
+from ehx.api.hardening import strict_transport
 from ehx.audit import queries
 from ehx.audit.ledger import AuditLedger
 from ehx.audit.verify import verify
@@ -105,6 +106,8 @@ def install(
         same_site="strict",
         https_only=settings.secure_cookie,
     )
+    if settings.secure_cookie:
+        strict_transport(app)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.include_router(router)
 

@@ -1,0 +1,71 @@
+"""Findings 16, 17 and 18 of the security probe, reproduced: what every answer carries,
+and what no refusal may carry."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from sqlalchemy import Engine
+
+from ehx.api import AgencyCredentials
+from ehx.schemas.vocabulary import Recipient
+from tests.serving import auth
+
+pytestmark = pytest.mark.kafka
+
+Client = tuple[httpx.Client, AgencyCredentials]
+SECRET = "Mrs Khan told me about the knife on 3 November"
+
+
+def test_a_validation_refusal_names_the_field_and_never_echoes_the_value(
+    client: Client,
+) -> None:
+    http, credentials = client
+    token = credentials.issue(Recipient.EARLY_HELP, "early help hub")
+    bad = {
+        "subject_kind": "family",
+        "subject_id": "f00000001",
+        "giver": "parent",
+        "recorded_by": "ew-1",
+        "recipients": ["schools"],
+        "categories": ["domestic_violence_abuse"],
+        "purpose": "early_help_assessment",
+        "evidence": SECRET * 20,  # over the 500 characters allowed
+    }
+    answer = http.post("/v1/consents", json=bad, headers=auth(token))
+    assert answer.status_code == 422
+    [error] = answer.json()["detail"]
+    assert error["loc"] == ["body", "evidence"] and "500" in error["msg"]
+    assert "Khan" not in answer.text and "input" not in error
+
+
+@pytest.mark.parametrize("empty", ["person_id", "family_id", "asserted_by"])
+def test_a_harm_assertion_with_an_empty_id_is_a_422_not_a_500(client: Client, empty: str) -> None:
+    http, credentials = client
+    token = credentials.issue(Recipient.POLICE, "police")
+    body = {"person_id": "p1", "family_id": "f1", "asserted_by": "pc-1", "reason": SECRET}
+    answer = http.post("/v1/harm-assertions", json=body | {empty: ""}, headers=auth(token))
+    assert answer.status_code == 422
+    assert answer.json()["detail"][0]["loc"] == ["body", empty]
+    assert "Khan" not in answer.text
+
+
+def test_every_answer_carries_the_security_headers_and_personal_data_is_not_cached(
+    client: Client, sqlite_engine: Engine
+) -> None:
+    http, credentials = client
+    token = credentials.issue(Recipient.SCHOOLS, "school MIS")
+    for answer in (
+        http.get("/v1/families/f00000001/timeline", headers=auth(token)),
+        http.get("/login"),
+        http.get("/v1/alerts"),  # a refusal too
+    ):
+        assert answer.headers["x-content-type-options"] == "nosniff"
+        assert answer.headers["x-frame-options"] == "DENY"
+        assert answer.headers["referrer-policy"] == "no-referrer"
+        assert "frame-ancestors 'none'" in answer.headers["content-security-policy"]
+        assert answer.headers["cache-control"] == "no-store"
+    stylesheet = http.get("/static/console.css")
+    assert stylesheet.status_code == 200 and "no-store" not in stylesheet.headers.get(
+        "cache-control", ""
+    )
