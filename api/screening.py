@@ -71,8 +71,12 @@ async def family_timeline(
     response: Response,
     family_id: str,
     holder: Holder,
-    reader: Annotated[str, Query(description="The practitioner reading (audited).")],
-    purpose: Annotated[str, Query(description="Why (audited).")] = "case work",
+    reader: Annotated[
+        str, Query(min_length=1, max_length=64, description="The practitioner reading (audited).")
+    ],
+    purpose: Annotated[str, Query(min_length=1, max_length=200, description="Why (audited).")] = (
+        "case work"
+    ),
     person: str | None = None,
     category: Annotated[list[str] | None, Query()] = None,
     agency: Annotated[list[str] | None, Query()] = None,
@@ -125,7 +129,9 @@ async def family_timeline(
 async def alert_queue(
     request: Request,
     holder: Holder,
-    reader: Annotated[str, Query(description="The practitioner reading (audited).")] = "",
+    reader: Annotated[
+        str, Query(max_length=64, description="The practitioner reading (audited).")
+    ] = "",
     include_decided: bool = False,
 ) -> list[dict[str, Any]]:
     _screener(holder)

@@ -131,6 +131,22 @@ CSV_COLUMNS = (
 )
 
 
+#: What a spreadsheet takes for the start of a formula (OWASP's list for CSV injection).
+_FORMULA = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(value: Any) -> Any:
+    """A value as a CSV cell; text a spreadsheet would run as a formula is quoted with a
+    leading apostrophe (a reader or purpose came from a caller: ``=HYPERLINK(...)``)."""
+    if value is None:
+        return ""
+    if isinstance(value, list):
+        value = " ".join(value)
+    if isinstance(value, str) and value.startswith(_FORMULA):
+        return "'" + value
+    return value
+
+
 def as_csv(found: Sequence[Found]) -> str:
     """One row per entry; lists joined with spaces (ids never contain one)."""
     out = io.StringIO()
@@ -138,12 +154,7 @@ def as_csv(found: Sequence[Found]) -> str:
     writer.writerow(CSV_COLUMNS)
     for f in found:
         row = _row(f)
-        writer.writerow(
-            [
-                " ".join(v) if isinstance(v, list) else ("" if v is None else v)
-                for v in (row[c] for c in CSV_COLUMNS)
-            ]
-        )
+        writer.writerow([_cell(row[c]) for c in CSV_COLUMNS])
     return out.getvalue()
 
 
@@ -174,10 +185,12 @@ def as_fhir(found: Found) -> dict[str, Any]:
             "action": _ACTION.get(verb, "E"),
             "recorded": record.at.isoformat(),
             "outcome": "4" if record.action != Action.RECORD_REFUSED else "8",
-            "purposeOfEvent": [{"text": record.purpose}],
+            # FHIR strings may not be empty: an entry with no purpose or actor named
+            # (older callers could leave them out) still exports.
+            "purposeOfEvent": [{"text": record.purpose or "(none given)"}],
             "agent": [
                 {
-                    "who": {"identifier": {"value": record.actor}},
+                    "who": {"identifier": {"value": record.actor or "(not named)"}},
                     "role": [{"text": record.role}],
                     "requestor": not record.actor.startswith("ehx:"),
                     "name": record.agency,

@@ -69,3 +69,13 @@ def test_every_answer_carries_the_security_headers_and_personal_data_is_not_cach
     assert stylesheet.status_code == 200 and "no-store" not in stylesheet.headers.get(
         "cache-control", ""
     )
+
+
+def test_a_reader_or_purpose_longer_than_a_name_is_refused(client: Client) -> None:
+    # Finding 9: 7 KB were accepted into the ledger as a reader's name.
+    http, credentials = client
+    token = credentials.issue(Recipient.SCHOOLS, "school MIS")
+    url = "/v1/families/f00000001/timeline"
+    for params in ({"reader": "x" * 7_000}, {"reader": ""}, {"reader": "d", "purpose": "p" * 300}):
+        answer = http.get(url, params=params, headers=auth(token))
+        assert answer.status_code == 422, params
