@@ -40,6 +40,7 @@ from ehx.runtime import (
     stop_background,
 )
 from ehx.schemas import Agency, ExchangeError, KeyStore, export_json_schemas
+from ehx.schemas.signing import KeySettings
 from ehx.schemas.vocabulary import Recipient
 
 console = Console()
@@ -227,6 +228,7 @@ def services(
     """Run the services in the foreground (what `ehx up` starts in the background)."""
     from ehx.services import services_app
 
+    refuse_unencrypted_keys_in_production(BrokerSettings())
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     asyncio.run(services_app(bootstrap, frozenset(only) if only else None).run())
 
@@ -294,6 +296,24 @@ def keys_init() -> None:
     for name in [*(agency.value for agency in Agency), KeyStore.LEDGER]:
         state = "created" if name in created else "kept"
         console.print(f"{name:8} {state}  {store.directory / (name + '.pub')}")
+    if store.passphrase is None:
+        errors.print(
+            "[bold red]Warning:[/] the private keys are not encrypted: anyone who can read "
+            f"{store.directory} can sign as an agency. Set EHX_KEY_PASSPHRASE before "
+            "`ehx keys init` for real use; `ehx serve` and `ehx services` refuse to start "
+            "without it against a broker with TLS or SASL."
+        )
+
+
+def refuse_unencrypted_keys_in_production(settings: BrokerSettings) -> None:
+    """A broker with TLS or SASL is a real deployment: its private keys must be encrypted."""
+    if settings.security_protocol != "PLAINTEXT" and KeySettings().key_passphrase is None:
+        errors.print(
+            "EHX_KEY_PASSPHRASE is not set, and the broker is a real deployment "
+            f"({settings.security_protocol}): set it, so the agencies' private keys are "
+            "encrypted at rest, and start again."
+        )
+        raise typer.Exit(2)
 
 
 # --- records in ---------------------------------------------------------------------
@@ -408,6 +428,7 @@ def serve(
 
     from ehx.web import create_app
 
+    refuse_unencrypted_keys_in_production(BrokerSettings())
     bootstrap = require_bootstrap(BrokerSettings())
     telemetry.configure("api")
     keep_long_lived_out_of_collections()
