@@ -11,6 +11,7 @@ answered (by the app's one handler, ``api/auditing.py``).
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -39,6 +40,7 @@ from ehx.consent.keys import DataKeyStore
 from ehx.consent.store import ConsentStore
 from ehx.console.accounts import Account, Accounts, Role
 from ehx.console.sessions import Clock, Sessions, utc_now
+from ehx.console.throttle import LoginThrottle
 from ehx.database import linker_mentions
 from ehx.linker.index import LinkPolicy, confidence
 from ehx.linker.service import review_message
@@ -98,6 +100,9 @@ def install(
     says when a session has expired (a test's own, instead of waiting)."""
     settings = settings or ConsoleSettings()
     app.state.console_sessions = (timedelta(hours=settings.session_hours), clock)
+    app.state.console_throttle = LoginThrottle(clock)
+    #: Password checks at once (Argon2id is deliberately slow: see ``login``).
+    app.state.console_hashing = asyncio.Semaphore(2)
     app.add_middleware(
         SessionMiddleware,
         secret_key=_secret(settings, data_dir),
@@ -126,6 +131,10 @@ def _csrf(request: Request) -> str:
         token = secrets.token_urlsafe(32)
         request.session["csrf"] = token
     return str(token)
+
+
+def _address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
 
 
 def _sessions(request: Request) -> Sessions:
@@ -177,10 +186,26 @@ async def login(
     password: Annotated[str, Form()],
     _: Annotated[None, Depends(checked_form)],
 ) -> Response:
-    account = Accounts(_state(request).engine).check(username, password)
+    throttle: LoginThrottle = request.app.state.console_throttle
+    counted = [("name", username.casefold()), ("address", _address(request))]
+    locked = throttle.locked_until(counted)
+    if locked is not None:
+        why = f"too many failed sign-ins: try after {locked:%H:%M} UTC or ask an administrator"
+        await record_refusal(request, status.HTTP_429_TOO_MANY_REQUESTS, why)
+        page = _page(request, "login.html", None, failed=False, locked=why)
+        page.status_code = status.HTTP_429_TOO_MANY_REQUESTS
+        return page
+    # Argon2 takes tens of milliseconds of CPU on purpose: off the event loop, two at a
+    # time, so a burst of attempts slows sign-in and nothing else.
+    async with request.app.state.console_hashing:
+        account = await asyncio.to_thread(
+            Accounts(_state(request).engine).check, username, password
+        )
     if account is None:
+        throttle.failed(counted)
         await record_refusal(request, status.HTTP_401_UNAUTHORIZED, "wrong name or password")
         return RedirectResponse("/login?failed=true", status.HTTP_303_SEE_OTHER)
+    throttle.succeeded(username.casefold())
     request.session.clear()  # a new session at sign-in: no fixation
     request.session["session"] = _sessions(request).start(account.username)
     _csrf(request)

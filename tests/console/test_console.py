@@ -287,3 +287,28 @@ def test_signing_out_ends_the_session_for_a_copied_cookie_too(
         assert out.status_code == 303
         with httpx.Client(base_url=base, cookies=copied) as other:
             assert other.get("/").status_code == 401
+
+
+def test_a_name_that_keeps_failing_is_locked_out_and_the_lock_lifts(
+    kafka_bootstrap: str, sqlite_engine: Engine, keys: KeyStore
+) -> None:
+    # Finding 14: no throttling or lockout; password hashing ran on the event loop.
+    Accounts(sqlite_engine).add("sw-target", Role.SCREENER, PASSWORD)
+    clock = FakeClock()
+    with (
+        serve(kafka_bootstrap, sqlite_engine, keys, clock=clock) as base,
+        httpx.Client(base_url=base, timeout=30) as http,
+    ):
+
+        def attempt(password: str) -> httpx.Response:
+            token = _csrf(http.get("/login").text)
+            return http.post(
+                "/login", data={"username": "sw-target", "password": password, "csrf": token}
+            )
+
+        for _ in range(5):
+            assert attempt("guess" * 3).headers["location"] == "/login?failed=true"
+        locked = attempt(PASSWORD)  # the right password, too late
+        assert locked.status_code == 429 and "Sign-in is paused" in locked.text
+        clock.advance(minutes=16)
+        assert attempt(PASSWORD).status_code == 303  # signed in
