@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -21,16 +20,16 @@ from sqlalchemy import Engine
 
 from ehx.api import AgencyCredentials
 from ehx.broker.topics import Topic
-from ehx.consent import ConsentRecord, ConsentState, Giver, Purpose, SubjectKind, load_policy
+from ehx.consent import ConsentRecord, load_policy
 from ehx.consent.auditing import change_record
 from ehx.consent.engine import ConsentEngine
 from ehx.consent.memory import MemoryKeyVault
 from ehx.consent.store import ConsentStore
 from ehx.linker.service import Linker
 from ehx.linker.store import LinkStore
-from ehx.schemas import Agency, Category
+from ehx.schemas import Agency
 from ehx.schemas.vocabulary import Recipient
-from tests.consent.fakes import AMINA, FAMILY, KHAN_FILES, KHANS
+from tests.consent.fakes import AMINA, FAMILY, KHAN_FILES, KHANS, family_consent
 from tests.flows import audit_entries, khans_on_file
 from tests.helpers import read_json
 from tests.records import NOW, events
@@ -72,23 +71,8 @@ def test_consents_are_shown_to_their_keepers_and_their_recorder_and_each_read_is
 ) -> None:
     http, credentials = client
     khans_on_file(sqlite_engine)
-    now = datetime.now(UTC)
     ConsentStore(sqlite_engine).save_record(
-        ConsentRecord(
-            state=ConsentState.GRANTED,
-            subject_kind=SubjectKind.FAMILY,
-            subject_id=FAMILY,
-            given_by=AMINA,
-            giver=Giver.PARENT,
-            recorded_by="ew-0042",
-            recorded_by_agency=Recipient.EARLY_HELP,
-            recipients=(Recipient.EARLY_HELP, Recipient.SCHOOLS),
-            categories=tuple(Category),
-            purpose=Purpose.EARLY_HELP_ASSESSMENT,
-            evidence="Signed form, early help assessment",
-            valid_from=now - timedelta(days=1),
-            recorded_at=now,
-        )
+        family_consent((Recipient.EARLY_HELP, Recipient.SCHOOLS))
     )
     url = f"/v1/subjects/{FAMILY}/consents"
     housing_reader, hub_reader = _reader(), _reader()
@@ -213,22 +197,7 @@ def test_a_consent_is_withdrawn_by_its_recorder_or_the_mash_and_the_ledger_names
     """Finding 2: any agency's token withdrew another's consent (its keys destroyed for
     good), and the ledger filed it under the consent's recorder."""
     http, credentials = client
-    now = datetime.now(UTC)
-    record = ConsentRecord(
-        state=ConsentState.GRANTED,
-        subject_kind=SubjectKind.FAMILY,
-        subject_id=FAMILY,
-        given_by=AMINA,
-        giver=Giver.PARENT,
-        recorded_by="ew-0042",
-        recorded_by_agency=Recipient.EARLY_HELP,
-        recipients=(Recipient.SCHOOLS,),
-        categories=tuple(Category),
-        purpose=Purpose.EARLY_HELP_ASSESSMENT,
-        evidence="EHA form 2211",
-        valid_from=now - timedelta(days=1),
-        recorded_at=now,
-    )
+    record = family_consent((Recipient.SCHOOLS,))
     ConsentStore(sqlite_engine).save_record(record)
     url = f"/v1/consents/{record.consent_id}/withdraw"
     school = credentials.issue(Recipient.SCHOOLS, "school MIS")
