@@ -9,8 +9,9 @@ bearer token (never the token), or ``anonymous``.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Annotated
 
-from fastapi import Request
+from fastapi import Query, Request
 
 from ehx.api.state import ApiState
 from ehx.broker.auditing import audit_message
@@ -25,6 +26,10 @@ def _state(request: Request) -> ApiState:
 
 async def record(request: Request, entry: AuditRecord) -> None:
     await _state(request).publisher.publish([audit_message(entry)])
+
+
+#: Who is reading, for the ledger: a practitioner's id (the holder's system when empty).
+Reader = Annotated[str, Query(max_length=64, description="The practitioner reading (audited).")]
 
 
 def role_of(holder: Recipient) -> str:

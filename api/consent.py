@@ -13,7 +13,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
-from ehx.api.auditing import record_read
+from ehx.api.auditing import Reader, record_read
 from ehx.api.ingest import token_holder
 from ehx.api.state import ApiState
 from ehx.consent import (
@@ -41,7 +41,6 @@ from ehx.schemas.vocabulary import Recipient
 
 router = APIRouter(prefix="/v1", tags=["consent"])
 Holder = Annotated[Recipient, Depends(token_holder)]
-Reader = Annotated[str, Query(max_length=64, description="The practitioner reading (audited).")]
 
 
 class ConsentRequest(BaseModel):

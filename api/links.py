@@ -14,13 +14,19 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
+from fastapi import APIRouter, Depends, HTTPException, Request, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from ehx.api.auditing import record_read
+from ehx.api.auditing import Reader, record_read
 from ehx.api.ingest import token_holder
 from ehx.api.state import ApiState
-from ehx.linker.people import composition, family_history, merge_decision, split_decision
+from ehx.linker.people import (
+    composition,
+    family_history,
+    merge_decision,
+    people_in_reviews,
+    split_decision,
+)
 from ehx.linker.service import review_message
 from ehx.linker.store import LinkStore
 from ehx.schemas.audit import Action
@@ -46,7 +52,6 @@ def reviewer(holder: Annotated[Recipient, Depends(token_holder)]) -> Recipient:
 
 
 Reviewer = Annotated[Recipient, Depends(reviewer)]
-Reader = Annotated[str, Query(max_length=64, description="The practitioner reading (audited).")]
 
 
 @router.get("/review", summary="Uncertain links, with the evidence field by field")
@@ -54,9 +59,13 @@ async def review_queue(
     request: Request, holder: Reviewer, include_decided: bool = False, reader: Reader = ""
 ) -> list[dict[str, Any]]:
     rows = LinkStore(_state(request).engine).reviews(open_only=not include_decided)
-    people = tuple(sorted({r[key] for r in rows for key in ("person_id", "candidate_id")}))
     await record_read(
-        request, Action.LINKS_READ, holder, reader, "the link review queue", subject_ids=people
+        request,
+        Action.LINKS_READ,
+        holder,
+        reader,
+        "the link review queue",
+        subject_ids=people_in_reviews(rows),
     )
     return rows
 

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict
 from ehx.alerts.auditing import decided, queue_read
 from ehx.alerts.deciders import refusal
 from ehx.alerts.store import AlertNotFound, AlertStore, ScreeningDecision
-from ehx.api.auditing import record, role_of
+from ehx.api.auditing import Reader, record, role_of
 from ehx.api.ingest import token_holder
 from ehx.api.state import ApiState
 from ehx.consent.keys import DataKeyStore
@@ -129,9 +129,7 @@ async def family_timeline(
 async def alert_queue(
     request: Request,
     holder: Holder,
-    reader: Annotated[
-        str, Query(max_length=64, description="The practitioner reading (audited).")
-    ] = "",
+    reader: Reader = "",
     include_decided: bool = False,
 ) -> list[dict[str, Any]]:
     _screener(holder)

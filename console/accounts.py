@@ -53,6 +53,11 @@ class Account:
         return self.role is Role.SCREENER or self.view is Recipient.EARLY_HELP
 
     @property
+    def team(self) -> Recipient | None:
+        """The team this person screens for: a screener the MASH's; a practitioner their view's."""
+        return Recipient.MASH if self.role is Role.SCREENER else self.view
+
+    @property
     def reads_families(self) -> bool:
         return self.view is not None
 

@@ -13,7 +13,7 @@ import secrets
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Engine, and_, insert, select, update
+from sqlalchemy import Engine, and_, delete, insert, select, update
 
 from ehx.database import console_sessions
 
@@ -44,6 +44,13 @@ class Sessions:
         token = secrets.token_urlsafe(32)
         now = self.clock()
         with self.engine.begin() as connection:
+            # Sessions over for a day are of no further use: the table stays the size of
+            # a day's sign-ins (the ledger, not this table, records who signed in).
+            connection.execute(
+                delete(console_sessions).where(
+                    console_sessions.c.expires_at < now - timedelta(days=1)
+                )
+            )
             connection.execute(
                 insert(console_sessions).values(
                     token_hash=_hash(token),

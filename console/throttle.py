@@ -17,6 +17,8 @@ WINDOW = timedelta(minutes=15)
 LOCKOUT = timedelta(minutes=15)
 #: Failures allowed within the window, by what is counted.
 LIMITS = {"name": 5, "address": 30}
+#: Names and addresses remembered before the stale ones are forgotten.
+PRUNE_AT = 10_000
 
 
 @dataclass
@@ -37,6 +39,8 @@ class LoginThrottle:
 
     def failed(self, keys: Iterable[tuple[str, str]]) -> None:
         now = self.clock()
+        if len(self.failures) + len(self.locked) > PRUNE_AT:
+            self._prune(now)
         for key in keys:
             seen = self.failures[key]
             seen.append(now)
@@ -48,3 +52,11 @@ class LoginThrottle:
 
     def succeeded(self, name: str) -> None:
         self.failures.pop(("name", name), None)
+
+    def _prune(self, now: datetime) -> None:
+        """Forget failures out of the window and locks that have lifted: a spray of
+        invented names must not grow the counts without end."""
+        for key in [k for k, seen in self.failures.items() if not seen or seen[-1] <= now - WINDOW]:
+            del self.failures[key]
+        for key in [k for k, until in self.locked.items() if until <= now]:
+            del self.locked[key]

@@ -43,6 +43,7 @@ from ehx.console.sessions import Clock, Sessions, utc_now
 from ehx.console.throttle import LoginThrottle
 from ehx.database import linker_mentions
 from ehx.linker.index import LinkPolicy, confidence
+from ehx.linker.people import people_in_reviews
 from ehx.linker.service import review_message
 from ehx.linker.store import LinkStore
 from ehx.schemas import THINK_FAMILY_PROBLEMS, ExchangeError, Recipient
@@ -265,11 +266,6 @@ def _view(account: Account) -> str:
     return account.view.value if account.view else account.role.value
 
 
-def _team(account: Account) -> Recipient | None:
-    """The team a person screens for: a screener is the MASH's; a practitioner, their view's."""
-    return Recipient.MASH if account.role is Role.SCREENER else account.view
-
-
 # --- a family -------------------------------------------------------------------------------
 
 
@@ -442,7 +438,7 @@ async def decide(
         )
     store, now = AlertStore(_state(request).engine), datetime.now(UTC)
     try:
-        why = refusal(store.get(alert_id)["kind"], _team(account))
+        why = refusal(store.get(alert_id)["kind"], account.team)
         if why is not None:
             raise HTTPException(status.HTTP_403_FORBIDDEN, why)
         store.decide(alert_id, outcome, account.username, now)
@@ -494,14 +490,10 @@ async def admin_page(request: Request, account: Who) -> HTMLResponse:
 # --- the clerical review queue ----------------------------------------------------------------
 
 
-def _people_in(reviews: list[dict[str, Any]]) -> tuple[str, ...]:
-    return tuple(sorted({r[key] for r in reviews for key in ("person_id", "candidate_id")}))
-
-
 @router.get("/links", response_class=HTMLResponse)
 async def links_page(request: Request, account: Who) -> HTMLResponse:
     """Uncertain identity links, strongest first, the evidence field by field."""
-    if _team(account) is not Recipient.MASH:
+    if account.team is not Recipient.MASH:
         raise HTTPException(status.HTTP_403_FORBIDDEN, "link review is the MASH screening team's")
     rows = LinkStore(_state(request).engine).reviews()
     await record_read(
@@ -510,7 +502,7 @@ async def links_page(request: Request, account: Who) -> HTMLResponse:
         Recipient.MASH,
         account.username,
         "the link review queue",
-        subject_ids=_people_in(rows),
+        subject_ids=people_in_reviews(rows),
     )
     return _page(request, "links.html", account, reviews=rows)
 
@@ -524,7 +516,7 @@ async def decide_link(
     reason: Annotated[str, Form()],
     _: Annotated[None, Depends(checked_form)],
 ) -> Response:
-    if _team(account) is not Recipient.MASH:
+    if account.team is not Recipient.MASH:
         raise HTTPException(status.HTTP_403_FORBIDDEN, "link review is the MASH screening team's")
     row = LinkStore(_state(request).engine).review(review_id)
     if row is None:

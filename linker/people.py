@@ -16,6 +16,11 @@ from ehx.linker.store import LinkStore
 from ehx.schemas.links import ReviewDecision
 
 
+def people_in_reviews(reviews: list[dict[str, Any]]) -> tuple[str, ...]:
+    """Everyone a page of the review queue shows (both sides of each pair), for the ledger."""
+    return tuple(sorted({r[key] for r in reviews for key in ("person_id", "candidate_id")}))
+
+
 def composition(store: LinkStore, person_id: str) -> dict[str, Any] | None:
     """The person ``person_id`` is part of: every id in it with its records, and history."""
     root = store.root(person_id)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from ehx.console.throttle import LoginThrottle
+from ehx.console.throttle import PRUNE_AT, LoginThrottle
 
 
 class Clock:
@@ -40,3 +40,13 @@ def test_a_right_password_clears_the_count() -> None:
     throttle.succeeded("sw-1")
     throttle.failed([("name", "sw-1")])
     assert throttle.locked_until([("name", "sw-1")]) is None
+
+
+def test_a_spray_of_invented_names_is_forgotten_once_out_of_the_window() -> None:
+    clock = Clock()
+    throttle = LoginThrottle(clock)
+    for n in range(PRUNE_AT + 1):
+        throttle.failed([("name", f"nobody-{n}")])
+    clock.now += timedelta(minutes=16)
+    throttle.failed([("name", "sw-1")])
+    assert list(throttle.failures) == [("name", "sw-1")]
