@@ -23,6 +23,8 @@ class MappedRecord:
     record_ref: str
     version: int
     events: tuple[CanonicalEvent, ...]
+    #: What was left out of an accepted record, and why (told to the sender).
+    warnings: tuple[str, ...] = ()
 
 
 class AgencyAdapter(Protocol):

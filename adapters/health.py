@@ -8,7 +8,7 @@ Appointment, Flag) from R4, and the library's current R4-line models live there.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, date, datetime, time
+from datetime import datetime
 from typing import IO, Any, ClassVar, Literal
 
 from fhir.resources.R4B.bundle import Bundle
@@ -16,6 +16,18 @@ from pydantic import ValidationError
 
 from ehx.adapters.base import MappedRecord, build_event, require_past
 from ehx.adapters.checks import nhs_number_problem
+from ehx.adapters.fhir import (
+    codings,
+    concept_words,
+    current_address,
+    current_name,
+    empty_element,
+    instant,
+    relationship_words,
+    restriction,
+    sender,
+    unresolved,
+)
 from ehx.adapters.framing import RawRecord, read_json_documents
 from ehx.schemas import (
     Agency,
@@ -28,31 +40,8 @@ from ehx.schemas import (
 
 NHS_NUMBER_SYSTEM = "https://fhir.nhs.uk/Id/nhs-number"
 _EVENT_RESOURCES = ("Encounter", "Appointment", "Flag")
-
-
-def _references(node: Any) -> Iterator[str]:
-    """Every ``reference`` string anywhere in a resource."""
-    if isinstance(node, dict):
-        for key, value in node.items():
-            if key == "reference" and isinstance(value, str):
-                yield value
-            else:
-                yield from _references(value)
-    elif isinstance(node, list):
-        for item in node:
-            yield from _references(item)
-
-
-def _instant(value: Any) -> datetime | None:
-    """A FHIR date or dateTime as an aware instant (a bare date is placed at midday UTC)."""
-    if value is None:
-        return None
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
-    if isinstance(value, date):
-        return datetime.combine(value, time(12), tzinfo=UTC)
-    parsed = datetime.fromisoformat(str(value))
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+#: Unresolved references named in one refusal; the count says how many more.
+_NAMED = 5
 
 
 def _flag_kind(
@@ -92,6 +81,11 @@ class HealthAdapter:
         def refuse(reason: str, field: str | None = None) -> RecordRefused:
             return RecordRefused(self.agency.value, position, reason, field)
 
+        empty = empty_element(data)
+        if empty is not None:
+            raise refuse(
+                "not valid FHIR: an element is empty (it needs a value or children)", empty
+            )
         try:
             bundle = Bundle.model_validate(data)
         except ValidationError as exc:
@@ -121,9 +115,16 @@ class HealthAdapter:
                 known[entry.fullUrl] = resource
             if resource.id:
                 known[f"{resource.get_resource_type()}/{resource.id}"] = resource
-        for reference in (ref for raw in raw_entries for ref in _references(raw)):
-            if reference not in known:
-                raise refuse("a reference does not resolve inside the Bundle", "entry.reference")
+        dangling = unresolved(raw_entries, set(known))
+        if dangling:
+            more = len(dangling) - _NAMED
+            count = "a reference does" if len(dangling) == 1 else f"{len(dangling)} references do"
+            raise refuse(
+                f"{count} not resolve inside the Bundle: "
+                + "; ".join(dangling[:_NAMED])
+                + (f"; and {more} more" if more > 0 else ""),
+                "entry.resource.reference",
+            )
 
         patients = [e.resource for e in entries if e.resource.get_resource_type() == "Patient"]
         if len(patients) != 1:
@@ -136,22 +137,36 @@ class HealthAdapter:
                 f"this one holds {len(events)}"
             )
         happening = events[0]
+        provider, problem = sender(happening, known)
+        if problem:
+            raise refuse(problem, f"{happening.get_resource_type()}.serviceProvider.identifier")
 
         subjects = [self._patient_subject(patient, position, now)]
-        for entry in entries:
+        warnings = []
+        for index, entry in enumerate(entries):
             resource = entry.resource
             if resource.get_resource_type() != "RelatedPerson":
                 continue
-            subjects.append(self._related_subject(resource, position, now))
+            try:
+                subjects.append(self._related_subject(resource, position, now))
+            except RecordRefused as dropped:
+                # A related person is context, not the event: the child's record is not
+                # refused for a parent's missing name, but the sender is told.
+                warnings.append(
+                    f"entry[{index}] RelatedPerson left out: {dropped.reason} ({dropped.field})"
+                )
 
         event_type, payload, occurred, categories = self._event(happening, refuse)
+        if event_type is EventType.HEALTH_ENCOUNTER:
+            payload["service_provider"] = payload.get("service_provider") or provider.name
         require_past(self.agency, position, "occurred", occurred, now)
         event = build_event(
             source=dict(
                 agency=self.agency,
-                system=payload.get("service_provider") or "NHS",
+                system=provider.name or "NHS",
                 record_ref=bundle.id,
                 record_version=int(version_text),
+                organisation=provider.ods_code,
             ),
             event_type=event_type,
             occurred_at=occurred,
@@ -161,7 +176,7 @@ class HealthAdapter:
             sensitivity=Sensitivity.SPECIAL_CATEGORY,
             payload=payload,
         )
-        return MappedRecord(bundle.id, int(version_text), (event,))
+        return MappedRecord(bundle.id, int(version_text), (event,), tuple(warnings))
 
     def _patient_subject(self, patient: Any, position: str, now: datetime) -> dict[str, Any]:
         nhs_number = None
@@ -173,58 +188,40 @@ class HealthAdapter:
                         self.agency.value, position, problem, "Patient.identifier.nhs-number"
                     )
                 nhs_number = identifier.value.replace(" ", "")
-        given, family = self._name(patient, position, "Patient.name")
-        require_past(self.agency, position, "Patient.birthDate", patient.birthDate, now)
-        address, postcode = self._address(patient)
-        return dict(
-            identifiers=dict(nhs_number=nhs_number),
-            demographics=dict(
-                given_name=given,
-                family_name=family,
-                date_of_birth=patient.birthDate,
-                address=address,
-                postcode=postcode,
-            ),
-            role=Role.PATIENT,
-        )
+        subject = self._person(patient, position, now, "Patient")
+        subject["identifiers"] = dict(nhs_number=nhs_number)
+        subject["role"] = Role.PATIENT
+        return subject
 
     def _related_subject(self, related: Any, position: str, now: datetime) -> dict[str, Any]:
-        given, family = self._name(related, position, "RelatedPerson.name")
-        require_past(self.agency, position, "RelatedPerson.birthDate", related.birthDate, now)
-        relationship = None
-        for concept in related.relationship or []:
-            relationship = concept.text or (concept.coding[0].code if concept.coding else None)
-            if relationship:
-                break
-        address, postcode = self._address(related)
+        subject = self._person(related, position, now, "RelatedPerson")
+        subject["role"] = Role.RELATED_PERSON
+        subject["relationship"] = relationship_words(related.relationship)
+        return subject
+
+    def _person(self, resource: Any, position: str, now: datetime, kind: str) -> dict[str, Any]:
+        """Name, birth, death and address in force now, and any PDS restriction."""
+        name = current_name(resource, now)
+        if name is None:
+            reason = "a person needs a given and family name"
+            raise RecordRefused(self.agency.value, position, reason, f"{kind}.name")
+        require_past(self.agency, position, f"{kind}.birthDate", resource.birthDate, now)
+        address, postcode = current_address(resource, now)
+        died = instant(getattr(resource, "deceasedDateTime", None))
+        require_past(self.agency, position, f"{kind}.deceasedDateTime", died, now)
         return dict(
             identifiers=dict(),
             demographics=dict(
-                given_name=given,
-                family_name=family,
-                date_of_birth=related.birthDate,
+                given_name=name[0],
+                family_name=name[1],
+                date_of_birth=resource.birthDate,
                 address=address,
                 postcode=postcode,
+                date_of_death=died.date() if died else None,
+                deceased=True if died or getattr(resource, "deceasedBoolean", None) else None,
             ),
-            role=Role.RELATED_PERSON,
-            relationship=relationship,
+            restriction=restriction(resource),
         )
-
-    def _name(self, resource: Any, position: str, field: str) -> tuple[str, str]:
-        for name in resource.name or []:
-            given = " ".join(name.given or []).strip()
-            if name.family and given:
-                return given, name.family
-        raise RecordRefused(
-            self.agency.value, position, "a person needs a given and family name", field
-        )
-
-    @staticmethod
-    def _address(resource: Any) -> tuple[str | None, str | None]:
-        for address in resource.address or []:
-            parts = [*(address.line or []), address.city]
-            return ", ".join(p for p in parts if p) or None, address.postalCode
-        return None, None
 
     def _event(
         self, resource: Any, refuse: Any
@@ -234,11 +231,12 @@ class HealthAdapter:
             code = resource.class_fhir.code if resource.class_fhir else None
             if code not in ("EMER", "AMB", "HH"):
                 raise refuse("Encounter class must be EMER, AMB or HH", "Encounter.class.code")
-            start = _instant(resource.period.start if resource.period else None)
+            start = instant(resource.period.start if resource.period else None)
             if start is None:
                 raise refuse("an Encounter needs period.start", "Encounter.period.start")
-            end = _instant(resource.period.end)
-            reason = "; ".join(c.text for c in resource.reasonCode or [] if c.text) or None
+            end = instant(resource.period.end)
+            words = [concept_words(c) for c in resource.reasonCode or []]
+            reason = "; ".join(w for w in words if w) or None
             provider = resource.serviceProvider.display if resource.serviceProvider else None
             return (
                 EventType.HEALTH_ENCOUNTER,
@@ -249,6 +247,7 @@ class HealthAdapter:
                     period_end=end,
                     reason=reason,
                     service_provider=provider,
+                    reason_codes=codings(resource.reasonCode),
                 ),
                 start,
                 (Category.HEALTH,),
@@ -258,20 +257,26 @@ class HealthAdapter:
                 raise refuse(
                     "only an Appointment with status noshow is accepted", "Appointment.status"
                 )
-            start = _instant(resource.start)
+            start = instant(resource.start)
             if start is None:
                 raise refuse("an Appointment needs start", "Appointment.start")
-            service = "; ".join(c.text for c in resource.serviceType or [] if c.text) or None
+            words = [concept_words(c) for c in resource.serviceType or []]
+            service = "; ".join(w for w in words if w) or None
             return (
                 EventType.HEALTH_NOT_BROUGHT,
-                dict(kind="health.not_brought", service=service, appointment_start=start),
+                dict(
+                    kind="health.not_brought",
+                    service=service,
+                    appointment_start=start,
+                    service_codes=codings(resource.serviceType),
+                ),
                 start,
                 (Category.HEALTH,),
             )
-        text = resource.code.text if resource.code else None
+        text = concept_words(resource.code) if resource.code else None
         if not text:
-            raise refuse("a Flag needs code.text", "Flag.code.text")
-        start = _instant(resource.period.start if resource.period else None)
+            raise refuse("a Flag needs code.text or a coding", "Flag.code")
+        start = instant(resource.period.start if resource.period else None)
         if start is None:
             raise refuse("a Flag needs period.start", "Flag.period.start")
         flag_kind = _flag_kind(text)
@@ -285,7 +290,7 @@ class HealthAdapter:
                 flag=text,
                 flag_kind=flag_kind,
                 period_start=start,
-                period_end=_instant(resource.period.end),
+                period_end=instant(resource.period.end),
             ),
             start,
             categories,

@@ -7,6 +7,7 @@ to ``Ingestor``; only how the bytes arrive differs.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import json
 import logging
@@ -58,6 +59,8 @@ class IngestSummary:
     resumed: int = 0
     duplicates: int = 0
     refused: list[Refusal] = field(default_factory=list)
+    #: Parts of accepted records that were left out, and why.
+    warnings: list[Refusal] = field(default_factory=list)
 
     def merge(self, other: IngestSummary) -> None:
         self.records += other.records
@@ -67,6 +70,7 @@ class IngestSummary:
         self.resumed += other.resumed
         self.duplicates += other.duplicates
         self.refused.extend(other.refused)
+        self.warnings.extend(other.warnings)
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -78,6 +82,7 @@ class IngestSummary:
             "resumed": self.resumed,
             "duplicates": self.duplicates,
             "refused": [refusal.__dict__ for refusal in self.refused],
+            "warnings": [warning.__dict__ for warning in self.warnings],
         }
 
 
@@ -161,11 +166,16 @@ class Ingestor:
         publisher: MessagePublisher,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         registry_thread: ThreadPoolExecutor | None = None,
+        organisation: str | None = None,
     ) -> None:
         """``registry_thread``: one thread, kept by the caller, for the registry's work on
         every ``ingest`` (a caller that ingests many small bodies, such as the HTTP API,
         would otherwise start and join a thread for each); without it, each ingest
-        starts its own."""
+        starts its own.
+
+        ``organisation``: the sending organisation's code where the caller knows it
+        (``--org``): records that name none are marked as its; a record naming
+        another is refused."""
         if signer.agency is not adapter.agency:
             raise ValueError(f"a {signer.agency} key cannot sign {adapter.agency} records")
         self.adapter = adapter
@@ -176,6 +186,7 @@ class Ingestor:
         self.topic = Topic.raw(adapter.agency)
         self.stage = f"adapter.{adapter.agency.value}"
         self.registry_thread = registry_thread
+        self.organisation = organisation
 
     async def ingest(
         self,
@@ -255,7 +266,11 @@ class Ingestor:
                 self._refuse(prepared, record, record.problem, None, record.position)
                 continue
             try:
-                prepared.mapped.append((record, self.adapter.map(record, now)))
+                mapped = self._as_sent_by(self.adapter.map(record, now), record.position)
+                prepared.mapped.append((record, mapped))
+                prepared.summary.warnings += [
+                    Refusal(record.source, record.position, None, w) for w in mapped.warnings
+                ]
             except RecordRefused as refusal:
                 self._refuse(prepared, record, refusal.reason, refusal.field, refusal.position)
             except Exception as exc:
@@ -266,6 +281,27 @@ class Ingestor:
                 reason = f"{UNEXPECTED}: {type(exc).__name__}; report it to the ehx operators"
                 self._refuse(prepared, record, reason, None, record.position)
         return prepared
+
+    def _as_sent_by(self, mapped: MappedRecord, position: str) -> MappedRecord:
+        """The record as this organisation's: named by it, or refused as another's."""
+        if self.organisation is None:
+            return mapped
+        named = {e.source.organisation for e in mapped.events} - {None}
+        if named - {self.organisation}:
+            raise RecordRefused(
+                self.adapter.agency.value,
+                position,
+                f"the record names organisation {', '.join(sorted(map(str, named)))}, "
+                f"but it was sent as {self.organisation}'s",
+                "organisation",
+            )
+        events = tuple(
+            e.model_copy(
+                update={"source": e.source.model_copy(update={"organisation": self.organisation})}
+            )
+            for e in mapped.events
+        )
+        return dataclasses.replace(mapped, events=events)
 
     def _refuse(
         self, batch: _Batch, record: RawRecord, reason: str, field: str | None, position: str

@@ -15,6 +15,9 @@ and the latest decision for each event and recipient.
 - A relink (a reviewer merged two people or split a wrong merge) retracts what every
   recipient holds of the event under its old identity, then decides it afresh with its
   subjects' new person and family ids.
+- A person marked restricted (see ``restriction``) has no address in any view from then
+  on; what recipients already hold about her is made unreadable (her keys destroyed)
+  and sent again without it.
 """
 
 from __future__ import annotations
@@ -29,8 +32,9 @@ from ehx.consent.keys import KeyVault
 from ehx.consent.policy import Policy, is_child
 from ehx.consent.records import ConsentRecord, ConsentState, HarmAssertion, SubjectKind
 from ehx.consent.registry import ConsentRegistry, ConsentTopicRecord
+from ehx.consent.restriction import marked, restricted_in
 from ehx.consent.views import build_view, retraction
-from ehx.schemas import CanonicalEvent
+from ehx.schemas import CanonicalEvent, Restriction
 from ehx.schemas.links import Relink
 from ehx.schemas.views import Retraction, ShareView
 from ehx.schemas.vocabulary import Recipient
@@ -49,6 +53,7 @@ class ConsentLedger(Protocol):
     def families_on_file(self, family_ids: Iterable[str]) -> set[str]: ...
     def families_of(self, person_id: str) -> set[str]: ...
     def latest(self, decision_ids: Sequence[str]) -> dict[str, Decision]: ...
+    def restricted(self, person_ids: Iterable[str]) -> set[str]: ...
 
 
 @dataclass(frozen=True)
@@ -71,6 +76,8 @@ class Outbox:
     #: Events on file whose subjects now say other people or families: stored anew.
     relinked: list[CanonicalEvent] = field(default_factory=list)
     shredded: list[Shredded] = field(default_factory=list)
+    #: People first marked restricted by this step's events, to be remembered.
+    restricted: dict[str, Restriction] = field(default_factory=dict)
     replays: int = 0
     #: Relinks of events never decided here (quarantined before): nothing to move.
     unknown: int = 0
@@ -90,6 +97,7 @@ class Outbox:
         self.held += other.held
         self.relinked += other.relinked
         self.shredded += other.shredded
+        self.restricted.update(other.restricted)
         self.replays += other.replays
         self.unknown += other.unknown
 
@@ -105,7 +113,9 @@ class ConsentEngine:
         """Decide new linked events; events already decided (replays) are counted, not redone."""
         out = Outbox()
         done = self.ledger.decided([str(e.event_id) for e in events])
-        self.vault.prefetch(s.person_id for e in events for s in e.subjects if s.person_id)
+        people = {s.person_id for e in events for s in e.subjects if s.person_id}
+        self.vault.prefetch(people)
+        known = self._restrict(events, people, now, out)
         pending: dict[str, list[CanonicalEvent]] = {}
         on_file = _BatchHistory(self.ledger, events)
         for event in events:
@@ -120,7 +130,14 @@ class ConsentEngine:
                 earlier = on_file.of(families)
                 return earlier + [e for f in families for e in pending.get(f, [])]
 
-            self._decide(event, list(Recipient), now, out, history=history)
+            self._decide(
+                event,
+                list(Recipient),
+                now,
+                out,
+                history=history,
+                restricted=restricted_in(event, known),
+            )
             out.held.append(event)
             for family in families:
                 pending.setdefault(family, []).append(event)
@@ -168,8 +185,18 @@ class ConsentEngine:
                 earlier = self.ledger.family_events(families)
                 return [e for e in earlier if e.event_id != moved.event_id] + [moved]
 
-            self.vault.prefetch(s.person_id for s in moved.subjects if s.person_id)
-            self._decide(moved, wanted, now, out, history=history, floor=floor)
+            people = {s.person_id for s in moved.subjects if s.person_id}
+            self.vault.prefetch(people)
+            known = self.ledger.restricted(people) | set(marked([moved]))
+            self._decide(
+                moved,
+                wanted,
+                now,
+                out,
+                history=history,
+                floor=floor,
+                restricted=restricted_in(moved, known),
+            )
             out.relinked.append(moved)
         return out
 
@@ -198,20 +225,93 @@ class ConsentEngine:
                                 Shredded(recipient.value, person, tuple(ids), because)
                             )
             reissue = frozenset(s.person_id for s in out.shredded)
+            known = self._known_restricted(events)
             for event in events:
-                self._decide(event, sorted(recipients), now, out, reissue=reissue, because=because)
+                self._decide(
+                    event,
+                    sorted(recipients),
+                    now,
+                    out,
+                    reissue=reissue,
+                    because=because,
+                    restricted=restricted_in(event, known),
+                )
         elif isinstance(record, HarmAssertion):
-            for event in self.ledger.family_events({record.family_id}):
-                self._decide(event, [Recipient.MASH], now, out, because="assertion")
+            events = self.ledger.family_events({record.family_id})
+            known = self._known_restricted(events)
+            for event in events:
+                self._decide(
+                    event,
+                    [Recipient.MASH],
+                    now,
+                    out,
+                    because="assertion",
+                    restricted=restricted_in(event, known),
+                )
         else:
             events = [
                 e
                 for e in self.ledger.family_events(self._override_families(record.override_id))
                 if f"{e.event_id}:{Recipient.MASH.value}" == record.override_id
             ]
+            known = self._known_restricted(events)
             for event in events:
-                self._decide(event, [Recipient.MASH], now, out, because="override reversed")
+                self._decide(
+                    event,
+                    [Recipient.MASH],
+                    now,
+                    out,
+                    because="override reversed",
+                    restricted=restricted_in(event, known),
+                )
         return out
+
+    def _known_restricted(self, events: Sequence[CanonicalEvent]) -> set[str]:
+        people = {s.person_id for e in events for s in e.subjects if s.person_id}
+        return self.ledger.restricted(people) | set(marked(events))
+
+    def _restrict(
+        self, events: Sequence[CanonicalEvent], people: set[str], now: datetime, out: Outbox
+    ) -> set[str]:
+        """The batch's restricted people; for anyone newly marked, withhold what is held.
+
+        Done before the batch is decided: the keys destroyed here must not be the ones
+        the batch's own views are about to be sealed with.
+        """
+        on_record = self.ledger.restricted(people)
+        marks = marked(events)
+        new = {p: m for p, m in marks.items() if p not in on_record}
+        known = on_record | set(marks)
+        if not new:
+            return known
+        out.restricted.update(new)
+        because = "restricted record: address withheld"
+        families = {
+            s.family_id for e in events for s in e.subjects if s.person_id in new and s.family_id
+        }
+        earlier = [
+            e
+            for e in self.ledger.family_events(families)
+            if any(s.person_id in new for s in e.subjects)
+        ]
+        if not earlier:
+            return known
+        for recipient in Recipient:
+            for person in sorted(new):
+                ids = self.vault.destroy(recipient.value, person, because)
+                if ids:
+                    out.shredded.append(Shredded(recipient.value, person, tuple(ids), because))
+        for event in earlier:
+            self._decide(
+                event,
+                list(Recipient),
+                now,
+                out,
+                reissue=frozenset(s.person_id for s in event.subjects if s.person_id),
+                because=because,
+                restricted=restricted_in(event, known),
+            )
+        return known
 
     def expired(self, now: datetime) -> list[ConsentRecord]:
         """Granted consents whose time has run out, as the records that say so."""
@@ -241,6 +341,7 @@ class ConsentEngine:
         reissue: frozenset[str] = frozenset(),
         because: str = "",
         floor: dict[str, int] | None = None,
+        restricted: frozenset[str] = frozenset(),
     ) -> None:
         """Decide ``event`` for ``recipients``; a new event when ``history`` is given.
 
@@ -287,7 +388,9 @@ class ConsentEngine:
                     else None
                 )
                 out.messages.append(
-                    build_view(event, decision, self.policy, self.vault, now, revision, roll)
+                    build_view(
+                        event, decision, self.policy, self.vault, now, revision, roll, restricted
+                    )
                 )
             elif before is not None and before.shares:
                 out.messages.append(retraction(decision, because or decision.reason, now, revision))

@@ -24,6 +24,7 @@ class MemoryLedger:
         self.decisions: dict[str, Decision] = {}
         self._by_family: dict[str, dict[str, CanonicalEvent]] = defaultdict(dict)
         self._families_of: dict[str, set[str]] = defaultdict(set)
+        self.restricted_people: set[str] = set()
 
     def decided(self, event_ids: Sequence[str]) -> set[str]:
         return {e for e in event_ids if e in self.events_by_id}
@@ -44,7 +45,11 @@ class MemoryLedger:
     def latest(self, decision_ids: Sequence[str]) -> dict[str, Decision]:
         return {d: self.decisions[d] for d in decision_ids if d in self.decisions}
 
+    def restricted(self, person_ids: Iterable[str]) -> set[str]:
+        return set(person_ids) & self.restricted_people
+
     def save(self, outbox: Outbox) -> None:
+        self.restricted_people |= set(outbox.restricted)
         for event in outbox.relinked:
             event_id = str(event.event_id)
             for on_file in self._by_family.values():

@@ -13,6 +13,7 @@ from typing import Any
 
 from ehx.consent.decide import Decision, Outcome, decide_for, harm_hits
 from ehx.consent.policy import Policy
+from ehx.consent.restriction import ADDRESS_FIELDS, WITHHELD, marked, restricted_in
 from ehx.consent.store import ConsentStore
 from ehx.schemas.vocabulary import Recipient
 
@@ -26,6 +27,8 @@ class PreviewLine:
     decision: Decision
     people: tuple[str, ...]
     fields: tuple[str, ...]
+    #: Someone in the event is restricted: no address of theirs would be shown.
+    address_withheld: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         d = self.decision
@@ -41,6 +44,7 @@ class PreviewLine:
             "fields": list(self.fields),
             "withheld": [w.model_dump() for w in d.withheld],
             "reason": d.reason,
+            "address_withheld": WITHHELD if self.address_withheld else None,
         }
 
 
@@ -50,6 +54,8 @@ def preview(
     """Each of the family's events on file, as ``recipient`` would receive it now."""
     registry = store.load_registry()
     events = store.family_events({family_id})
+    people = {s.person_id for e in events for s in e.subjects if s.person_id}
+    known = store.restricted(people) | set(marked(events))
     lines = []
     for event in events:
         if event.source.agency.value == recipient.value:
@@ -64,11 +70,13 @@ def preview(
         )
         decision = decide_for(event, recipient, registry.for_event(event), policy, hits, now)
         fields: tuple[str, ...] = ()
+        withheld = bool(restricted_in(event, known)) and decision.shares
         if decision.view and decision.outcome is not Outcome.INDICATOR:
             fields = tuple(
                 f
                 for f in policy.view_fields(decision.view, event.event_type)
-                if decision.details or f not in policy.sealed_fields
+                if (decision.details or f not in policy.sealed_fields)
+                and not (withheld and f in ADDRESS_FIELDS)
             )
         roles = {s.person_id: s.role.value for s in event.subjects}
         lines.append(
@@ -80,6 +88,7 @@ def preview(
                 decision,
                 tuple(f"{p} ({roles.get(p, '?')})" for p in decision.shared),
                 fields,
+                withheld,
             )
         )
     return lines

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import TypeAdapter
@@ -19,6 +19,7 @@ from ehx.database import (
     consent_records,
     data_keys,
     json_column,
+    restricted_people,
     sharing_decisions,
 )
 from ehx.database.upsert import insert_ignoring_duplicates, upsert
@@ -120,6 +121,19 @@ class ConsentStore:
             decisions = [Decision.model_validate(body) for body in rows]
         return {d.decision_id: d for d in decisions}
 
+    def restricted(self, person_ids: Iterable[str]) -> set[str]:
+        wanted = sorted(set(person_ids))
+        if not wanted:
+            return set()
+        with self._engine.connect() as connection:
+            return set(
+                connection.execute(
+                    select(restricted_people.c.person_id).where(
+                        restricted_people.c.person_id.in_(wanted)
+                    )
+                ).scalars()
+            )
+
     def _person_families(self) -> dict[str, set[str]]:
         if self._families is None:
             families: dict[str, set[str]] = defaultdict(set)
@@ -162,6 +176,20 @@ class ConsentStore:
                     )
                 )
             insert_ignoring_duplicates(connection, consent_events, rows, count=False)
+            if outbox.restricted:
+                marked_at = max(
+                    (e.recorded_at for e in [*outbox.held, *outbox.relinked]),
+                    default=datetime.now(UTC),
+                )
+                insert_ignoring_duplicates(
+                    connection,
+                    restricted_people,
+                    [
+                        {"person_id": p, "restriction": r.value, "marked_at": marked_at}
+                        for p, r in sorted(outbox.restricted.items())
+                    ],
+                    count=False,
+                )
             upsert(
                 connection,
                 sharing_decisions,

@@ -8,6 +8,7 @@ from typing import Any
 from ehx.consent.decide import Decision, Outcome
 from ehx.consent.keys import KeyVault, seal
 from ehx.consent.policy import Policy
+from ehx.consent.restriction import ADDRESS_FIELDS, without_address
 from ehx.schemas import CanonicalEvent
 from ehx.schemas.views import Basis, Retraction, ShareView, ViewSubject
 
@@ -25,8 +26,13 @@ def build_view(
     now: datetime,
     revision: int = 1,
     school_roll: dict[str, str] | None = None,
+    restricted: frozenset[str] = frozenset(),
 ) -> ShareView:
-    """The recipient's view of ``event`` under ``decision`` (which must share)."""
+    """The recipient's view of ``event`` under ``decision`` (which must share).
+
+    ``restricted``: the event's people known to be restricted (see ``restriction``).
+    Where there is one, nobody's address in the event is in the view, nor the event's
+    address fields: a child's or partner's address is usually hers."""
     assert decision.shares, "only a sharing decision has a view"
     recipient = decision.recipient.value
     shared = set(decision.shared)
@@ -37,22 +43,31 @@ def build_view(
         if person_id not in shared:
             continue
         demographics = None
+        hidden = bool(restricted)
         if not indicator:
+            shown = subject.demographics.model_dump(mode="json")
             demographics = seal(
                 vault,
                 recipient,
                 [person_id],
                 seal_context(event.event_id, recipient, f"person:{person_id}"),
-                subject.demographics.model_dump(mode="json"),
+                without_address(shown) if hidden else shown,
             )
         subjects.append(
-            ViewSubject(person_id=person_id, role=subject.role.value, demographics=demographics)
+            ViewSubject(
+                person_id=person_id,
+                role=subject.role.value,
+                demographics=demographics,
+                address_withheld=hidden,
+            )
         )
     fields: dict[str, Any] = {}
     details: dict[str, Any] = {}
     if not indicator and decision.view:
         payload = event.payload.model_dump(mode="json")
         for name in policy.view_fields(decision.view, event.event_type):
+            if restricted and name in ADDRESS_FIELDS:
+                continue
             if name in policy.sealed_fields:
                 if decision.details:
                     details[name] = payload.get(name)
@@ -98,6 +113,7 @@ def build_view(
             else None
         ),
         school_roll=school_roll or {},
+        address_withheld=bool(restricted),
         shared_at=now,
     )
 

@@ -116,6 +116,16 @@ consent_events = Table(
     Column("body", Text, nullable=False),
 )
 
+#: People an agency marked restricted (PDS R or V): no view carries their address.
+#: Kept so that a later event about them, from any agency, is withheld too.
+restricted_people = Table(
+    "restricted_people",
+    metadata,
+    Column("person_id", String(36), primary_key=True),
+    Column("restriction", String(16), nullable=False),
+    Column("marked_at", DateTime(timezone=True), nullable=False),
+)
+
 #: The latest decision per event and recipient (every revision also goes to
 #: ``ehx.decisions``). Ids and bases only: no names, no narratives.
 sharing_decisions = Table(

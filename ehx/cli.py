@@ -325,6 +325,14 @@ def ingest(
     files: Annotated[
         list[Path], typer.Argument(help="Files to import.", exists=True, dir_okay=False)
     ],
+    org: Annotated[
+        str | None,
+        typer.Option(
+            "--org",
+            help="The sending organisation's code (a school's URN, a trust's ODS code) for "
+            "records that do not name it; a record naming another is refused.",
+        ),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Import agency files: each record is published once, or refused with its reason.
@@ -356,6 +364,7 @@ def ingest(
                 agency,
                 files,
                 on_progress=lambda done: progress.update(task, completed=done),
+                organisation=org,
             )
         )
     if as_json:

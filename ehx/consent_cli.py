@@ -394,7 +394,8 @@ def preview(
             d["outcome"],
             d["basis"] or d["reason"],
             ", ".join(d["people"]),
-            ", ".join(d["fields"]),
+            ", ".join(d["fields"])
+            + (f" (address withheld: {d['address_withheld']})" if d["address_withheld"] else ""),
         )
     console.print(table)
 

@@ -43,8 +43,12 @@ async def ingest_files(
     on_progress: Callable[[int], None] | None = None,
     keys: KeyStore | None = None,
     database_url: str | None = None,
+    organisation: str | None = None,
 ) -> IngestSummary:
-    """Ingest files for one agency through the shared pipeline; return one summary."""
+    """Ingest files for one agency through the shared pipeline; return one summary.
+
+    ``organisation``: the sending organisation's code (``--org``), for records that
+    do not name their own."""
     engine = open_engine(database_url)
     migrate(engine)
     keys = keys or KeyStore.from_settings()
@@ -54,7 +58,11 @@ async def ingest_files(
         with bulk_allocation():
             async with KafkaPublisher(bootstrap, BrokerSettings()) as publisher:
                 ingestor = Ingestor(
-                    ADAPTERS[agency], RecordRegistry(engine), keys.signer(agency), publisher
+                    ADAPTERS[agency],
+                    RecordRegistry(engine),
+                    keys.signer(agency),
+                    publisher,
+                    organisation=organisation,
                 )
                 for path in files:
                     with path.open("rb") as stream:
@@ -95,3 +103,8 @@ def render_summary(summary: IngestSummary, console: Console) -> None:
         for refusal in summary.refused:
             refused.add_row(refusal.position, refusal.field or "", refusal.reason)
         console.print(refused)
+    if summary.warnings:
+        left_out = Table("where", "what was left out", title="Accepted, with parts left out")
+        for warning in summary.warnings:
+            left_out.add_row(warning.position, warning.reason)
+        console.print(left_out)

@@ -35,6 +35,7 @@ from ehx.schemas.vocabulary import (
     Category,
     EventType,
     Recipient,
+    Restriction,
     Role,
     Sensitivity,
 )
@@ -63,6 +64,7 @@ __all__ = [
     "PoliceIncident",
     "Recipient",
     "RecordRefused",
+    "Restriction",
     "Role",
     "SchoolAttendance",
     "SchoolConcern",

@@ -12,7 +12,15 @@ import orjson
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from ehx.schemas.payloads import Payload
-from ehx.schemas.vocabulary import OUTSIDE_ROLES, Agency, Category, EventType, Role, Sensitivity
+from ehx.schemas.vocabulary import (
+    OUTSIDE_ROLES,
+    Agency,
+    Category,
+    EventType,
+    Restriction,
+    Role,
+    Sensitivity,
+)
 
 #: Bumped only for a change a reader of the previous version cannot read; adding an
 #: optional field is not such a change (see tests/schemas/test_compatibility.py).
@@ -64,6 +72,9 @@ class Demographics(_Model):
     date_of_birth: date | None = None
     address: str | None = None
     postcode: str | None = None
+    #: Where the agency recorded a death: its date, or ``deceased`` alone if undated.
+    date_of_death: date | None = None
+    deceased: bool | None = None
 
 
 class Subject(_Model):
@@ -76,6 +87,8 @@ class Subject(_Model):
     demographics: Demographics
     role: Role
     relationship: str | None = None
+    #: Set by the agency for a person whose address must never leave it (see Restriction).
+    restriction: Restriction | None = None
     person_id: str | None = None
     family_id: str | None = None
     match_confidence: float | None = None
@@ -88,6 +101,9 @@ class Source(_Model):
     system: str
     record_ref: str
     record_version: Annotated[int, Field(ge=1)]
+    #: The sending organisation's code in the directory (its kind is the agency): the
+    #: school's URN, the NHS trust's ODS code. Empty where the record names none.
+    organisation: str | None = None
 
 
 class Signature(_Model):

@@ -70,6 +70,14 @@ class PoliceIncident(_Payload):
     officer_collar_number: str
 
 
+class Coding(_Payload):
+    """A coded value as the sender coded it (a SNOMED CT concept, an HL7 code)."""
+
+    system: str | None = None
+    code: str | None = None
+    display: str | None = None
+
+
 class HealthEncounter(_Payload):
     """An emergency attendance, an outpatient contact or a health visitor's home visit."""
 
@@ -79,6 +87,8 @@ class HealthEncounter(_Payload):
     period_end: AwareDatetime | None = None
     reason: str | None = None
     service_provider: str | None = None
+    #: The reason as coded, kept beside the words in ``reason``.
+    reason_codes: tuple[Coding, ...] = ()
 
 
 class HealthNotBrought(_Payload):
@@ -87,6 +97,8 @@ class HealthNotBrought(_Payload):
     kind: Literal["health.not_brought"] = "health.not_brought"
     service: str | None = None
     appointment_start: AwareDatetime
+    #: The service as coded, kept beside the words in ``service``.
+    service_codes: tuple[Coding, ...] = ()
 
 
 class HealthFlag(_Payload):

@@ -34,6 +34,8 @@ class ViewSubject(_View):
     person_id: str
     role: str
     demographics: SealedBox | None = None
+    #: A restricted record: this person's address was never put in the view.
+    address_withheld: bool = False
 
 
 class Basis(_View):
@@ -70,6 +72,9 @@ class ShareView(_View):
     #: For a statutory notification: each child's school (URN) on the schools' rolls,
     #: so the right key adult is told; a child missing here is on no roll we know.
     school_roll: dict[str, str] = Field(default_factory=dict)
+    #: Someone in the event is restricted: no address of theirs, nor the event's own
+    #: address fields, is in this view.
+    address_withheld: bool = False
     shared_at: AwareDatetime
 
 

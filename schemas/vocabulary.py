@@ -117,6 +117,18 @@ class Sensitivity(StrEnum):
     SPECIAL_CATEGORY = "special_category"
 
 
+class Restriction(StrEnum):
+    """A person whose whereabouts must not leave the agency that holds them.
+
+    The NHS Personal Demographics Service marks such a patient with the confidentiality
+    code R (restricted: typically someone who has fled abuse) or V (very restricted).
+    Their address and contact details never reach any recipient, under any basis.
+    """
+
+    RESTRICTED = "restricted"
+    VERY_RESTRICTED = "very_restricted"
+
+
 class Role(StrEnum):
     """A person's part in an event, in the words of the agency that sent it."""
 

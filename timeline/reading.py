@@ -10,12 +10,14 @@ from datetime import datetime
 from typing import Any
 
 from ehx.consent.keys import KeyDestroyed, KeyVault, open_box
+from ehx.consent.restriction import WITHHELD
 from ehx.consent.views import seal_context
 from ehx.schemas.audit import AuditRecord
 from ehx.schemas.views import ShareView
 from ehx.schemas.vocabulary import EventType
 
 LABELS = {event_type.value: event_type.label for event_type in EventType}
+WITHHELD_TEXT = f"Address withheld: {WITHHELD}"
 
 
 @dataclass(frozen=True)
@@ -24,6 +26,8 @@ class Person:
     role: str
     name: str | None
     date_of_birth: str | None
+    #: A restricted record: where this person lives is not shared with anyone.
+    address_withheld: bool = False
 
 
 @dataclass(frozen=True)
@@ -38,7 +42,8 @@ class Entry:
 
     @property
     def what(self) -> str:
-        return describe(self.view, self.details)
+        text = describe(self.view, self.details)
+        return f"{text}. {WITHHELD_TEXT}" if self.view.address_withheld else text
 
     @property
     def why(self) -> str:
@@ -60,6 +65,7 @@ class Entry:
             "details": self.details,
             "readable": self.readable,
             "contact": v.contact,
+            "address_withheld": WITHHELD if v.address_withheld else None,
         }
 
 
@@ -76,7 +82,7 @@ def open_entry(view: ShareView, vault: KeyVault) -> Entry:
                 born = demographics.get("date_of_birth")
             except KeyDestroyed:
                 readable = False
-        people.append(Person(subject.person_id, subject.role, name, born))
+        people.append(Person(subject.person_id, subject.role, name, born, subject.address_withheld))
     details: dict[str, Any] = {}
     if view.details is not None:
         try:

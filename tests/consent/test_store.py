@@ -22,7 +22,7 @@ from ehx.consent.keys import DataKeyStore
 from ehx.consent.memory import MemoryKeyVault, MemoryLedger
 from ehx.consent.store import ConsentStore
 from ehx.database import consent_events
-from ehx.schemas.vocabulary import Recipient
+from ehx.schemas.vocabulary import Recipient, Restriction
 from tests.consent.fakes import linked_khans
 from tests.records import NOW
 
@@ -54,6 +54,11 @@ def test_the_ledger_contract(ledger: MemoryLedger | ConsentStore) -> None:
     assert ledger.latest([decision.decision_id])[decision.decision_id].revision == 2
     # Replays are recognised, not decided again.
     assert engine.on_events(KHANS[:4], NOW).replays == 4
+    # Who is restricted is remembered, and a second marking changes nothing.
+    assert ledger.restricted([PERSON]) == set()
+    ledger.save(Outbox(restricted={PERSON: Restriction.RESTRICTED}))
+    ledger.save(Outbox(restricted={PERSON: Restriction.VERY_RESTRICTED}))
+    assert ledger.restricted([PERSON, "p-never-seen"]) == {PERSON}
 
 
 def test_an_event_on_file_keeps_the_bytes_it_arrived_as(engine: Engine) -> None:
