@@ -72,7 +72,9 @@ _SYSTEM_NAMES = {SNOMED: "SNOMED CT", SERVICE_TYPE: "service type"}
 
 
 def empty_element(node: Any, path: str = "") -> str | None:
-    """The path of the first empty object or array: FHIR JSON allows neither."""
+    """The path of the first empty object: FHIR JSON allows none (``"patient": {}`` is a
+    reference to nobody). Empty arrays are not valid either, but say nothing wrong and
+    some senders write them; they are let through."""
     if isinstance(node, dict):
         if not node:
             return path or "(the Bundle)"
@@ -81,8 +83,6 @@ def empty_element(node: Any, path: str = "") -> str | None:
             if found:
                 return found
     elif isinstance(node, list):
-        if not node:
-            return path
         for index, item in enumerate(node):
             found = empty_element(item, f"{path}[{index}]")
             if found:

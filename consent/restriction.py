@@ -15,8 +15,9 @@ from collections.abc import Iterable
 from typing import Any
 
 from ehx.schemas import CanonicalEvent, Restriction
+from ehx.schemas.vocabulary import WITHHELD
 
-WITHHELD = "restricted record"
+__all__ = ["ADDRESS_FIELDS", "WITHHELD", "marked", "restricted_in", "without_address"]
 #: Payload fields that say where someone lives or was found.
 ADDRESS_FIELDS = frozenset({"location_address", "location_postcode", "address", "postcode"})
 

@@ -17,6 +17,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    false,
 )
 
 metadata = MetaData()
@@ -89,6 +90,8 @@ linker_mentions = Table(
     Column("role", String(32), nullable=False),
     Column("household", String(64)),
     Column("related", Boolean, nullable=False),
+    #: The agency marked this person restricted: link pages withhold addresses.
+    Column("restricted", Boolean, nullable=False, server_default=false()),
 )
 
 #: The consent registry's records as last seen on ``ehx.consent`` (consents,

@@ -41,9 +41,7 @@ def _who(record: dict[str, Any]) -> str:
     if not record:
         return "?"
     born = record.get("date_of_birth") or "no date of birth"
-    return (
-        f"{record['given_name']} {record['family_name']}, {born}, {record.get('postcode') or '-'}"
-    )
+    return f"{record['given_name']} {record['family_name']}, {born}, {_postcode(record)}"
 
 
 def review(
@@ -165,6 +163,7 @@ def family(
         sys.stdout.write(json.dumps(found, indent=2, default=str) + "\n")
         return
     table = Table("person", "roles", "first seen", "last seen", "households", title=family_id)
+    withheld = found.get("addresses_withheld")
     for member in found["members"]:
         stays = "; ".join(
             f"{h['household']} {h['since']:%Y-%m-%d}–{h['until']:%Y-%m-%d}"
@@ -175,7 +174,7 @@ def family(
             ", ".join(member["roles"]),
             f"{member['first_seen']:%Y-%m-%d}",
             f"{member['last_seen']:%Y-%m-%d}",
-            stays or "-",
+            f"withheld: {withheld}" if withheld else stays or "-",
         )
     console.print(table)
     for change in found["changes"]:
@@ -222,3 +221,9 @@ def split(
         raise typer.BadParameter(str(exc)) from None
     _send(decision)
     console.print(f"{person_id} split from {decision.candidate_id} ({by}); the linker relinks.")
+
+
+def _postcode(record: dict[str, Any]) -> str:
+    if record.get("address_withheld"):
+        return f"postcode withheld: {record['address_withheld']}"
+    return str(record.get("postcode") or "-")

@@ -20,6 +20,7 @@ class Mention:
     role: str
     household: str | None
     related: bool
+    restricted: bool = False
 
 
 def mentions_of(event: CanonicalEvent) -> list[Mention]:
@@ -52,6 +53,7 @@ def mentions_of(event: CanonicalEvent) -> list[Mention]:
                 subject.role.value,
                 household_key(demo.address, demo.postcode),
                 related=housing or (health and subject.role in _STATED),
+                restricted=subject.restriction is not None,
             )
         )
     return found

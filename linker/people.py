@@ -14,6 +14,7 @@ from typing import Any
 from ehx.linker.history import history
 from ehx.linker.store import LinkStore
 from ehx.schemas.links import ReviewDecision
+from ehx.schemas.vocabulary import WITHHELD
 
 
 def people_in_reviews(reviews: list[dict[str, Any]]) -> tuple[str, ...]:
@@ -50,7 +51,10 @@ def family_history(store: LinkStore, family_id: str) -> dict[str, Any] | None:
     appearances = store.family_appearances(family_id)
     if not appearances:
         return None
-    return {"family_id": family_id, **history(appearances)}
+    found = {"family_id": family_id, **history(appearances)}
+    if store.restricted_among(store.members({a.person_id for a in appearances})):
+        found["addresses_withheld"] = WITHHELD
+    return found
 
 
 def merge_decision(

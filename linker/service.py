@@ -184,6 +184,7 @@ class Linker:
                     mention.role,
                     mention.household,
                     mention.related,
+                    mention.restricted,
                 )
             )
         return event.model_copy(update={"subjects": tuple(subjects)}), decisions

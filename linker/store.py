@@ -18,6 +18,7 @@ from ehx.linker.families import FamilyIndex, regroup
 from ehx.linker.history import Appearance
 from ehx.linker.index import IdentityIndex, JournalEntry, Op
 from ehx.schemas.links import ReviewDecision
+from ehx.schemas.vocabulary import WITHHELD
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,7 @@ class LinkedMention:
     role: str
     household: str | None
     related: bool
+    restricted: bool = False
 
     @property
     def record(self) -> PersonRecord:
@@ -267,11 +269,12 @@ class LinkStore:
 
     def family_appearances(self, family_id: str) -> list[Appearance]:
         """Everyone in every event that went out under this family id, with its date
-        (from intake's record of the event), people as they are now."""
+        (from intake's record of the event), people as they are now. Where anyone in the
+        family is restricted, no household is given: theirs is hers."""
         m, r = linker_mentions.c, received_events.c
         with self._engine.connect() as connection:
             rows = connection.execute(
-                select(m.event_id, m.person_id, m.role, m.household, r.occurred_at)
+                select(m.event_id, m.person_id, m.role, m.household, m.restricted, r.occurred_at)
                 .join(received_events, r.event_id == m.event_id)
                 .where(m.family_id == family_id)
                 .order_by(m.seq)
@@ -279,12 +282,13 @@ class LinkStore:
         person_of: dict[str, str] = {}
         for own in {row.person_id for row in rows}:
             person_of[own] = self.root(own)
+        withheld = any(row.restricted for row in rows)
         return [
             Appearance(
                 row.event_id,
                 person_of[row.person_id],
                 row.role,
-                row.household,
+                None if withheld else row.household,
                 row.occurred_at if row.occurred_at.tzinfo else row.occurred_at.replace(tzinfo=UTC),
             )
             for row in rows
@@ -321,7 +325,23 @@ class LinkStore:
                 .where(linker_mentions.c.person_id.in_(wanted))
                 .order_by(linker_mentions.c.seq)
             ).mappings()
-            return [dict(r) for r in rows]
+            found = [dict(r) for r in rows]
+        return _withheld(found) if self.restricted_among(wanted) else found
+
+    def restricted_among(self, people: Iterable[str]) -> bool:
+        """Whether an agency marked any of these own ids restricted (PDS R or V)."""
+        with self._engine.connect() as connection:
+            return (
+                connection.execute(
+                    select(linker_mentions.c.person_id)
+                    .where(
+                        linker_mentions.c.person_id.in_(list(people)),
+                        linker_mentions.c.restricted.is_(True),
+                    )
+                    .limit(1)
+                ).first()
+                is not None
+            )
 
     def events_linked(self) -> int:
         """How many events the linker has handled."""
@@ -398,4 +418,12 @@ class LinkStore:
                 .mappings()
                 .first()
             )
-        return dict(row) if row else {}
+        if not row:
+            return {}
+        person = self.members([self.root(person_id)])
+        return _withheld([dict(row)])[0] if self.restricted_among(person) else dict(row)
+
+
+def _withheld(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Records of a restricted person as a link page may show them: no postcode."""
+    return [{**r, "postcode": None, "address_withheld": WITHHELD} for r in records]

@@ -129,6 +129,10 @@ class Restriction(StrEnum):
     VERY_RESTRICTED = "very_restricted"
 
 
+#: What every view says in place of a restricted person's address.
+WITHHELD = "restricted record"
+
+
 class Role(StrEnum):
     """A person's part in an event, in the words of the agency that sent it."""
 

@@ -9,10 +9,10 @@ from sqlalchemy import Engine
 
 from ehx.intake.store import IntakeStore, ReceivedEvent
 from ehx.linker.history import Appearance, history
-from ehx.linker.people import family_history
+from ehx.linker.people import composition, family_history
 from ehx.linker.service import Linker
 from ehx.linker.store import LinkStore
-from ehx.schemas import Agency
+from ehx.schemas import Agency, Restriction
 from tests.records import events
 
 
@@ -51,15 +51,26 @@ def test_a_new_partner_a_separation_and_a_child_at_relatives_each_show_with_date
     assert found["changes"][3]["left"] == "B1:12" and found["changes"][3]["household"] == "B9:4"
 
 
-def test_the_khans_history_is_read_from_the_linkers_store_with_each_events_date(
-    engine: Engine,
-) -> None:
+def khans_linked(engine: Engine, restrict: str | None = None) -> tuple[LinkStore, str]:
+    """The Khans' police and housing records linked, each with intake's record of it;
+    ``restrict``: a given name the police marked restricted. Returns the store and family."""
     store = LinkStore(engine)
     linker = Linker.open(store)
     intake = IntakeStore(engine)
     family = ""
     for agency, name in ((Agency.POLICE, "police.jsonl"), (Agency.HOUSING, "housing.jsonl")):
         for event in events(agency, name):
+            if restrict and agency is Agency.POLICE:
+                event = event.model_copy(
+                    update={
+                        "subjects": tuple(
+                            s.model_copy(update={"restriction": Restriction.RESTRICTED})
+                            if s.demographics.given_name == restrict
+                            else s
+                            for s in event.subjects
+                        )
+                    }
+                )
             linked, made = linker.link(event)
             store.save(made, linker.identities.take_journal())
             family = linked.subjects[0].family_id or ""
@@ -80,9 +91,32 @@ def test_the_khans_history_is_read_from_the_linkers_store_with_each_events_date(
                     )
                 ]
             )
+    return store, family
+
+
+def test_the_khans_history_is_read_from_the_linkers_store_with_each_events_date(
+    engine: Engine,
+) -> None:
+    store, family = khans_linked(engine)
     found = family_history(store, family)
     assert found is not None and found["family_id"] == family
     assert len(found["members"]) == 4  # Amina, Imran, Yusuf, Maryam
     assert all(m["households"] for m in found["members"])
     assert all(m["first_seen"] <= m["last_seen"] for m in found["members"])
+    assert "addresses_withheld" not in found
     assert family_history(store, "f99999999") is None
+
+
+def test_a_restricted_persons_link_pages_show_no_postcode_or_household(engine: Engine) -> None:
+    """Link reviewers see names and dates of birth to judge a match; where the family
+    lives stays out once anyone in it is restricted (PDS R or V)."""
+    store, family = khans_linked(engine, restrict="Amina")
+    found = family_history(store, family)
+    assert found is not None and found["addresses_withheld"] == "restricted record"
+    assert not any(m["households"] for m in found["members"])
+    amina = next(m["person_id"] for m in found["members"] if "victim" in m["roles"])
+    person = composition(store, amina)
+    assert person is not None
+    records = [r for m in person["members"] for r in m["records"]]
+    assert records and all(r["postcode"] is None for r in records)
+    assert {r["address_withheld"] for r in records} == {"restricted record"}
