@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -104,7 +103,7 @@ def parse_json_record(data: bytes, source: str, position: str) -> RawRecord:
         )
     if not isinstance(parsed, dict):
         return RawRecord(source, position, data, "a record must be a JSON object", len(data))
-    return RawRecord(source, position, data, None, len(data), parsed)
+    return RawRecord(source, position, data, depth_problem(parsed), len(data), parsed)
 
 
 def read_json_documents(
@@ -118,14 +117,53 @@ def read_json_documents(
             yield RawRecord(source, f"{source}:0", b"", "file is empty: no records")
             return
         try:
-            document = json.loads(body)
-        except (json.JSONDecodeError, UnicodeDecodeError):
+            document = orjson.loads(body)
+        except orjson.JSONDecodeError:  # orjson also refuses nesting over 1,024 deep
             document = None
         if isinstance(document, dict):
-            yield RawRecord(source, f"{source}:1", body, None, len(body), document)
+            problem = depth_problem(document)
+            yield RawRecord(source, f"{source}:1", body, problem, len(body), document)
             return
+    elif head.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] in (b"{", b"[") and _opens_a_document(head):
+        # One pretty-printed document over the limit: a single refusal, not one per line.
+        yield RawRecord(
+            source,
+            f"{source}:1",
+            b"",
+            f"one JSON document over the {limit}-byte record limit: send smaller "
+            "documents, or one per line (NDJSON)",
+        )
+        return
     # Not one small document: treat it as one document per line.
     yield from read_lines(_Chain(head, stream), source, limit)
+
+
+def _opens_a_document(head: bytes) -> bool:
+    """Whether the first line opens a document that goes on (it is no record by itself)."""
+    first = head.split(b"\n", 1)[0]
+    try:
+        orjson.loads(first)
+    except orjson.JSONDecodeError:
+        return True
+    return False
+
+
+#: Deeper than any agency format nests: a FHIR Bundle is about a dozen levels.
+MAX_DEPTH = 64
+
+
+def depth_problem(document: object, limit: int = MAX_DEPTH) -> str | None:
+    """A reason if the document nests deeper than ``limit`` (checked without recursion)."""
+    stack: list[tuple[object, int]] = [(document, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > limit:
+            return f"nested more than {limit} levels deep"
+        if isinstance(node, dict):
+            stack.extend((v, depth + 1) for v in node.values())
+        elif isinstance(node, list):
+            stack.extend((v, depth + 1) for v in node)
+    return None
 
 
 class _Chain(io.RawIOBase):
@@ -179,12 +217,16 @@ def _csv_rows(
         return
     if tuple(first) != header:
         missing = [c for c in header if c not in first]
-        extra = [c for c in first if c not in header]
+        # Unexpected cells are named by position, never quoted: a file sent without its
+        # header row has a pupil's record where the header should be.
+        extra = [str(n) for n, c in enumerate(first, start=1) if c not in header]
         detail = []
-        if missing:
+        if len(missing) == len(header):
+            detail.append("the first line is not the header row (send the header row first)")
+        elif missing:
             detail.append("missing columns: " + ", ".join(missing))
-        if extra:
-            detail.append("unexpected columns: " + ", ".join(c[:40] for c in extra))
+        if extra and len(missing) != len(header):
+            detail.append("unexpected columns at positions " + ", ".join(extra))
         if not detail:
             detail.append("columns are in the wrong order")
         data = ",".join(first).encode("utf-8", "surrogateescape")[:_CHUNK]

@@ -42,6 +42,9 @@ NHS_NUMBER_SYSTEM = "https://fhir.nhs.uk/Id/nhs-number"
 _EVENT_RESOURCES = ("Encounter", "Appointment", "Flag")
 #: Unresolved references named in one refusal; the count says how many more.
 _NAMED = 5
+#: One Bundle is one event about one patient: a few entries, never thousands. Checked
+#: before the FHIR models validate it (10,000 entries held a server a second each).
+MAX_ENTRIES = 200
 
 
 def _flag_kind(
@@ -81,6 +84,13 @@ class HealthAdapter:
         def refuse(reason: str, field: str | None = None) -> RecordRefused:
             return RecordRefused(self.agency.value, position, reason, field)
 
+        entries_sent = data.get("entry")
+        if isinstance(entries_sent, list) and len(entries_sent) > MAX_ENTRIES:
+            raise refuse(
+                f"a Bundle holds one event: at most {MAX_ENTRIES} entries, "
+                f"this one has {len(entries_sent)}",
+                "entry",
+            )
         empty = empty_element(data)
         if empty is not None:
             raise refuse(

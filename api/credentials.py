@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, or_, select, update
 
 from ehx.database import agency_credentials
 from ehx.schemas import Agency
@@ -20,6 +21,45 @@ PREFIX = "ehx_"
 #: A token's holder is a recipient (an agency, the MASH, the early help hub) or an
 #: auditor, who reads the audit ledger and nothing else.
 AUDITOR = "auditor"
+#: How long a token lives unless its issuer says otherwise: a system's token is renewed
+#: on a schedule, so one copied from a retired server stops working by itself.
+DEFAULT_DAYS = 365
+#: A token's public id: the start of its hash, enough to tell tokens apart, useless to
+#: a thief. Listing and revoking use it; the token itself is never stored or shown again.
+ID_LENGTH = 12
+
+
+@dataclass(frozen=True)
+class Credential:
+    """One token as the operator sees it: never the token itself."""
+
+    token_id: str
+    holder: str
+    label: str
+    created_at: datetime
+    expires_at: datetime | None
+    revoked_at: datetime | None
+
+    def state(self, now: datetime) -> str:
+        if self.revoked_at is not None:
+            return "revoked"
+        if self.expires_at is not None and _aware(self.expires_at) <= now:
+            return "expired"
+        return "live"
+
+    def as_dict(self, now: datetime) -> dict[str, str | None]:
+        return {
+            "id": self.token_id,
+            "holder": self.holder,
+            "label": self.label,
+            "created_at": _aware(self.created_at).isoformat(),
+            "expires_at": _aware(self.expires_at).isoformat() if self.expires_at else None,
+            "state": self.state(now),
+        }
+
+
+def _aware(at: datetime) -> datetime:
+    return at if at.tzinfo else at.replace(tzinfo=UTC)
 
 
 def _hash(token: str) -> str:
@@ -32,21 +72,52 @@ class AgencyCredentials:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
 
-    def issue(self, agency: Agency | Recipient | str, label: str) -> str:
-        """A new token for ``agency`` (or the MASH, the early help hub, ``AUDITOR``); shown once."""
+    def issue(self, agency: Agency | Recipient | str, label: str, days: int = DEFAULT_DAYS) -> str:
+        """A new token for ``agency`` (or the MASH, the early help hub, ``AUDITOR``),
+        live for ``days``; shown once."""
         name = agency.value if isinstance(agency, Agency | Recipient) else agency
         token = PREFIX + name + "_" + secrets.token_urlsafe(32)
+        now = datetime.now(UTC)
         with self._engine.begin() as connection:
             connection.execute(
                 agency_credentials.insert().values(
                     token_hash=_hash(token),
                     agency=name,
                     label=label,
-                    created_at=datetime.now(UTC),
+                    created_at=now,
+                    expires_at=now + timedelta(days=days),
                     revoked_at=None,
                 )
             )
         return token
+
+    def listed(self) -> list[Credential]:
+        """Every token ever issued, oldest first, by id: what it is for and its state."""
+        c = agency_credentials.c
+        with self._engine.connect() as connection:
+            rows = connection.execute(
+                select(
+                    c.token_hash, c.agency, c.label, c.created_at, c.expires_at, c.revoked_at
+                ).order_by(c.created_at)
+            ).all()
+        return [Credential(row.token_hash[:ID_LENGTH], *row[1:]) for row in rows]
+
+    def revoke_by(self, id_or_label: str) -> list[Credential]:
+        """Revoke the live token with this id, or else every live token with this label
+        (a retired system's tokens); return what was revoked."""
+        now = datetime.now(UTC)
+        live = [t for t in self.listed() if t.state(now) == "live"]
+        found = [t for t in live if t.token_id == id_or_label]
+        if not found:
+            found = [t for t in live if t.label == id_or_label]
+        with self._engine.begin() as connection:
+            for credential in found:
+                connection.execute(
+                    update(agency_credentials)
+                    .where(agency_credentials.c.token_hash.startswith(credential.token_id))
+                    .values(revoked_at=now)
+                )
+        return found
 
     def holder_for(self, token: str) -> Recipient | None:
         """Who a live token belongs to (an agency, the MASH or the early help hub), or None.
@@ -63,6 +134,10 @@ class AgencyCredentials:
                 select(agency_credentials.c.agency).where(
                     agency_credentials.c.token_hash == _hash(token),
                     agency_credentials.c.revoked_at.is_(None),
+                    or_(
+                        agency_credentials.c.expires_at.is_(None),
+                        agency_credentials.c.expires_at > datetime.now(UTC),
+                    ),
                 )
             ).first()
         return str(row[0]) if row else None

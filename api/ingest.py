@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 from collections.abc import Callable, Iterator
 from typing import IO, Annotated
 
+import orjson
 from fastapi import APIRouter, Depends, Header, HTTPException, Request, status
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -23,8 +25,14 @@ from ehx.schemas.vocabulary import Recipient
 router = APIRouter(prefix="/v1/agencies", tags=["agency ingest"])
 bearer = HTTPBearer(auto_error=False, description="The agency system's token (ehx agencies token)")
 
-#: A body larger than this is refused before it is read.
+#: A body larger than this is refused: before it is read if it says so, else as soon as
+#: what has arrived passes it (a chunked body is counted as it streams in).
 MAX_BODY_BYTES = 64 * 1024 * 1024
+#: Records in one request; bulk loads go through ``ehx ingest`` or the watched folder.
+MAX_RECORDS = 5_000
+#: Seconds to wait for the next part of a body before giving up on the sender.
+BODY_IDLE_SECONDS = 10.0
+_TOO_LARGE = f"send at most {MAX_BODY_BYTES} bytes per request"
 
 Framer = Callable[[IO[bytes], str], Iterator[RawRecord]]
 
@@ -43,6 +51,41 @@ def _framer(agency: Agency, content_type: str) -> Framer:
     if kind.endswith("ndjson"):
         return lambda stream, source: read_lines(stream, source)
     return lambda stream, source: read_json_documents(stream, source)
+
+
+async def read_body(request: Request) -> bytes:
+    """The body, refused (413) as soon as it is too large, and given up on (408) if the
+    sender stops sending: a ``Content-Length`` larger than the body would otherwise hold
+    a worker until the client gave up."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, _TOO_LARGE)
+    parts: list[bytes] = []
+    size = 0
+    chunks = request.stream().__aiter__()
+    while True:
+        try:
+            async with asyncio.timeout(BODY_IDLE_SECONDS):
+                chunk = await anext(chunks)
+        except StopAsyncIteration:
+            break
+        except TimeoutError:
+            raise HTTPException(
+                status.HTTP_408_REQUEST_TIMEOUT,
+                f"the body stopped arriving for {BODY_IDLE_SECONDS:.0f} s; send it whole",
+            ) from None
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, _TOO_LARGE)
+        parts.append(chunk)
+    return b"".join(parts)
+
+
+def _one_document(body: bytes) -> bool:
+    try:
+        return isinstance(orjson.loads(body), dict)
+    except orjson.JSONDecodeError:
+        return False
 
 
 def _state(request: Request) -> ApiState:
@@ -102,17 +145,15 @@ async def submit_records(
     request: Request,
     agency: Annotated[Agency, Depends(authenticated_agency)],
     content_type: Annotated[str, Header()] = "application/json",
-    content_length: Annotated[int | None, Header()] = None,
 ) -> JSONResponse:
-    if content_length is not None and content_length > MAX_BODY_BYTES:
-        raise HTTPException(
-            status.HTTP_413_CONTENT_TOO_LARGE, f"send at most {MAX_BODY_BYTES} bytes per request"
-        )
     framer = _framer(agency, content_type)
-    body = await request.body()
-    if len(body) > MAX_BODY_BYTES:
+    body = await read_body(request)
+    lines = body.count(b"\n") + (not body.endswith(b"\n"))
+    # One line more for a CSV's header row; a pretty-printed document is one record.
+    if lines > MAX_RECORDS + 1 and not _one_document(body):
         raise HTTPException(
-            status.HTTP_413_CONTENT_TOO_LARGE, f"send at most {MAX_BODY_BYTES} bytes per request"
+            status.HTTP_413_CONTENT_TOO_LARGE,
+            f"send at most {MAX_RECORDS} records per request; this body has {lines} lines",
         )
     state = _state(request)
     ingestor = Ingestor(

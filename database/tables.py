@@ -66,6 +66,8 @@ agency_credentials = Table(
     Column("agency", String(16), nullable=False),
     Column("label", String(200), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    #: Tokens expire (migration 0019 gave those issued before it a year from then).
+    Column("expires_at", DateTime(timezone=True)),
     Column("revoked_at", DateTime(timezone=True)),
 )
 

@@ -20,6 +20,7 @@ from rich.table import Table
 
 from ehx import links_cli, reading_cli
 from ehx.adapters.ingest import IngestSummary
+from ehx.agencies_cli import app as agencies_app
 from ehx.audit_cli import app as audit_app
 from ehx.broker import telemetry
 from ehx.broker.admin import TopicReport, TopicState, apply_topology
@@ -41,7 +42,6 @@ from ehx.runtime import (
 )
 from ehx.schemas import Agency, ExchangeError, KeyStore, export_json_schemas
 from ehx.schemas.signing import KeySettings
-from ehx.schemas.vocabulary import Recipient
 
 console = Console()
 errors = Console(stderr=True)
@@ -77,9 +77,6 @@ links_app.command("person")(links_cli.person)
 links_app.command("family")(links_cli.family)
 links_app.command("merge")(links_cli.merge)
 links_app.command("split")(links_cli.split)
-agencies_app = typer.Typer(
-    help="Agency systems' credentials for the HTTP API.", no_args_is_help=True
-)
 app.add_typer(agencies_app, name="agencies")
 app.add_typer(consent_app, name="consent")
 app.command("timeline")(reading_cli.timeline)
@@ -385,12 +382,22 @@ def watch(
     once: Annotated[
         bool, typer.Option("--once", help="Ingest what is there now, then stop.")
     ] = False,
+    marker: Annotated[
+        str | None,
+        typer.Option(
+            help="Take a file only once the agency has dropped NAME plus this suffix "
+            "beside it (for example .done): the surest sign a file is complete."
+        ),
+    ] = None,
 ) -> None:
     """Ingest every file dropped into FOLDER, once; processed files move to FOLDER/processed.
 
-    A file is taken when it has not changed for a second and does not end in .part or
-    .tmp. Each processed file gets a NAME.summary.json beside it saying what was
-    accepted and what was refused. Stop with Ctrl-C.
+    A file is taken when its marker is there (--marker), or else when it has not changed
+    for a second and does not end in .part or .tmp; a file that grows after it was taken
+    is read again, so nothing is lost. Links are left alone: only the folder's own
+    regular files are read. Each processed file gets a NAME.summary.json beside it
+    saying what was accepted and what was refused (positions and reasons, never
+    content). Stop with Ctrl-C.
     """
     from ehx.adapters.watch import FolderWatcher
     from ehx.ingesting import ingest_files
@@ -410,7 +417,7 @@ def watch(
         )
 
     telemetry.configure("adapters")
-    watcher = FolderWatcher(folder, ingest_one)
+    watcher = FolderWatcher(folder, ingest_one, marker=marker)
     if once:
         for path, summary in asyncio.run(watcher.poll_once()):
             report(path, summary)
@@ -442,27 +449,6 @@ def serve(
     telemetry.configure("api")
     keep_long_lived_out_of_collections()
     uvicorn.run(create_app(bootstrap), host=host, port=port, log_level="warning")
-
-
-@agencies_app.command("token")
-def agencies_token(
-    agency: Annotated[
-        Recipient, typer.Argument(help="The agency (or mash, early_help) the token acts as.")
-    ],
-    label: Annotated[str, typer.Option(help="Which system holds it, for the record.")] = "",
-) -> None:
-    """Issue an API token for an agency's system; it is shown once and stored hashed.
-
-    An agency's token submits records only as that agency, and records consent in its
-    name; the MASH's and the early help hub's tokens record consent and assertions.
-    """
-    from ehx.api import AgencyCredentials
-    from ehx.database import migrate, open_engine
-
-    engine = open_engine()
-    migrate(engine)
-    token = AgencyCredentials(engine).issue(agency, label or f"{agency.value} system")
-    console.print(token, soft_wrap=True, highlight=False)
 
 
 def _development_tools() -> None:
