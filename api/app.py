@@ -10,7 +10,7 @@ from fastapi.exception_handlers import http_exception_handler
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ehx.api.audit import router as audit_router
-from ehx.api.auditing import record_refusal
+from ehx.api.auditing import record_refusal, tallied
 from ehx.api.consent import router as consent_router
 from ehx.api.credentials import AgencyCredentials
 from ehx.api.hardening import harden
@@ -18,6 +18,7 @@ from ehx.api.ingest import router as ingest_router
 from ehx.api.links import router as links_router
 from ehx.api.screening import router as screening_router
 from ehx.api.state import ApiState
+from ehx.broker.auditing import audit_message
 from ehx.broker.publishing import KafkaPublisher
 from ehx.broker.settings import BrokerSettings
 from ehx.database import checkpoint_in_background, migrate, open_engine
@@ -47,6 +48,8 @@ def create_app(
         try:
             yield
         finally:
+            counted = app.state.ehx.refusals.due()
+            await publisher.publish([audit_message(tallied(*c)) for c in counted])
             await publisher.stop()
             app.state.ehx.registry_thread.shutdown(wait=True)
             if checkpoints is not None:

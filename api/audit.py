@@ -6,25 +6,24 @@ is answered. Agencies' tokens read their own access notifications (CP-IS) here t
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 from fastapi.responses import PlainTextResponse
 from fastapi.security import HTTPAuthorizationCredentials
 
+from ehx.api.answers import REFUSALS
 from ehx.api.auditing import record
 from ehx.api.credentials import AUDITOR
 from ehx.api.ingest import bearer
+from ehx.api.params import Since, Until
 from ehx.api.state import ApiState
 from ehx.audit import queries
 from ehx.audit.access import AccessLog
 from ehx.audit.ledger import AuditLedger
 from ehx.schemas.audit import Action
 
-router = APIRouter(prefix="/v1/audit", tags=["audit"])
-Since = Annotated[datetime | None, Query(alias="from")]
-Until = Annotated[datetime | None, Query(alias="to")]
+router = APIRouter(prefix="/v1/audit", tags=["audit"], responses={**REFUSALS})
 Auditor = Annotated[str, Query(description="The auditor asking (audited).")]
 
 
@@ -97,7 +96,16 @@ async def received(
     return queries.received(AuditLedger(_state(request).engine), agency, since, until)
 
 
-@router.get("/export", summary="The ledger as FHIR AuditEvent resources (a Bundle) or CSV")
+@router.get(
+    "/export",
+    summary="The ledger as FHIR AuditEvent resources (a Bundle) or CSV",
+    responses={
+        200: {
+            "description": "A FHIR Bundle of AuditEvents (format=fhir) or CSV (format=csv).",
+            "content": {"application/json": {}, "text/csv": {"schema": {"type": "string"}}},
+        }
+    },
+)
 async def export(
     request: Request,
     role: AuditorRole,

@@ -13,6 +13,7 @@ from typing import Annotated
 
 from fastapi import Query, Request
 
+from ehx.api.refusals import Caller
 from ehx.api.state import ApiState
 from ehx.broker.auditing import audit_message
 from ehx.schemas.audit import Action, AuditRecord
@@ -65,6 +66,8 @@ async def record_read(
 
 
 async def record_refusal(request: Request, code: int, why: str) -> None:
+    """On the ledger: a caller's first refusal in a minute; the rest, counted (see
+    ``refusals``)."""
     state = _state(request)
     # Who the console signed in for this request (set once their session checked out).
     person = getattr(request.state, "console_user", None)
@@ -77,14 +80,31 @@ async def record_refusal(request: Request, code: int, why: str) -> None:
         actor, role, agency = f"token:{holder}", "api client", holder
     else:
         actor, role, agency = "unknown token" if token else "anonymous", "api client", "unknown"
-    await record(
-        request,
-        AuditRecord(
-            action=Action.ACCESS_REFUSED,
-            actor=actor,
-            role=role,
-            agency=agency,
-            purpose=f"{code} {request.method} {request.url.path}: {why}"[:200],
-            at=datetime.now(UTC),
-        ),
+    now = datetime.now(UTC)
+    entries = [tallied(*counted) for counted in state.refusals.due(now)]
+    if state.refusals.note((actor, role, agency, code), now):
+        entries.append(
+            AuditRecord(
+                action=Action.ACCESS_REFUSED,
+                actor=actor,
+                role=role,
+                agency=agency,
+                purpose=f"{code} {request.method} {request.url.path}: {why}"[:200],
+                at=now,
+            )
+        )
+    if entries:
+        await state.publisher.publish([audit_message(e) for e in entries])
+
+
+def tallied(caller: Caller, minute: datetime, more: int) -> AuditRecord:
+    """One entry for a caller's further refusals in one minute."""
+    actor, role, agency, code = caller
+    return AuditRecord(
+        action=Action.ACCESS_REFUSED,
+        actor=actor,
+        role=role,
+        agency=agency,
+        purpose=f"{more} more {code} refusals in the minute from {minute:%H:%M} UTC",
+        at=minute,
     )

@@ -13,6 +13,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
+from ehx.api.answers import REFUSALS, invalid
 from ehx.api.auditing import Reader, record_read
 from ehx.api.ingest import token_holder
 from ehx.api.state import ApiState
@@ -39,7 +40,7 @@ from ehx.schemas import Category
 from ehx.schemas.audit import Action
 from ehx.schemas.vocabulary import Recipient
 
-router = APIRouter(prefix="/v1", tags=["consent"])
+router = APIRouter(prefix="/v1", tags=["consent"], responses={**REFUSALS})
 Holder = Annotated[Recipient, Depends(token_holder)]
 
 
@@ -50,10 +51,12 @@ class ConsentRequest(BaseModel):
 
     state: ConsentState = Field(ConsentState.GRANTED, description="granted or refused")
     subject_kind: SubjectKind
-    subject_id: str = Field(description="The person or family id the exchange gave them.")
-    given_by: str | None = Field(None, description="Person id of who gave it.")
+    subject_id: str = Field(
+        min_length=1, max_length=64, description="The person or family id the exchange gave them."
+    )
+    given_by: str | None = Field(None, max_length=64, description="Person id of who gave it.")
     giver: Giver
-    recorded_by: str = Field(description="The practitioner's id.")
+    recorded_by: str = Field(min_length=1, max_length=64, description="The practitioner's id.")
     recipients: list[Recipient] = Field(min_length=1)
     categories: list[Category] = Field(min_length=1)
     purpose: Purpose
@@ -65,7 +68,7 @@ class ConsentRequest(BaseModel):
 class WithdrawRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    withdrawn_by: str = Field(description="The practitioner's id.")
+    withdrawn_by: str = Field(min_length=1, max_length=64, description="The practitioner's id.")
 
 
 class AssertionRequest(BaseModel):
@@ -89,17 +92,16 @@ async def _publish(request: Request, record: ConsentTopicRecord) -> None:
 def _refuse(exc: ValidationError) -> HTTPException:
     first = exc.errors(include_url=False, include_input=False)[0]
     where = ".".join(str(p) for p in first["loc"])
-    reason = first["msg"].removeprefix("Value error, ")
-    return HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"{where}: {reason}".lstrip(": "))
+    return invalid(where, first["msg"].removeprefix("Value error, "))
 
 
 @router.post("/consents", status_code=status.HTTP_202_ACCEPTED, summary="Record consent")
 async def record_consent(request: Request, body: ConsentRequest, holder: Holder) -> dict[str, Any]:
     """Record a grant or a refusal; the consent service re-decides what it touches."""
     if body.state not in (ConsentState.GRANTED, ConsentState.REFUSED):
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_CONTENT,
-            "state: record granted or refused here; withdraw with POST /v1/consents/{id}/withdraw",
+        raise invalid(
+            "state",
+            "record granted or refused here; withdraw with POST /v1/consents/{id}/withdraw",
         )
     now = datetime.now(UTC)
     try:

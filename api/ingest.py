@@ -17,12 +17,15 @@ from ehx.adapters.framing import read_csv, read_json_documents, read_lines
 from ehx.adapters.ingest import Ingestor
 from ehx.adapters.registry import RecordRegistry
 from ehx.adapters.schools import HEADER
+from ehx.api.answers import BODY_REFUSALS, INGEST_ANSWERS, REFUSALS
 from ehx.api.credentials import AUDITOR
 from ehx.api.state import ApiState
 from ehx.schemas import Agency
 from ehx.schemas.vocabulary import Recipient
 
-router = APIRouter(prefix="/v1/agencies", tags=["agency ingest"])
+router = APIRouter(
+    prefix="/v1/agencies", tags=["agency ingest"], responses={**REFUSALS, **BODY_REFUSALS}
+)
 bearer = HTTPBearer(auto_error=False, description="The agency system's token (ehx agencies token)")
 
 #: A body larger than this is refused: before it is read if it says so, else as soon as
@@ -133,6 +136,7 @@ async def authenticated_agency(
 
 @router.post(
     "/{agency}/records",
+    responses=INGEST_ANSWERS,
     summary="Submit agency records",
     description=(
         "Send records in the agency's format: police and housing as JSON or NDJSON, "

@@ -15,8 +15,9 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request, status
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
+from ehx.api.answers import REFUSALS
 from ehx.api.auditing import Reader, record_read
 from ehx.api.ingest import token_holder
 from ehx.api.state import ApiState
@@ -33,7 +34,7 @@ from ehx.schemas.audit import Action
 from ehx.schemas.links import ReviewDecision
 from ehx.schemas.vocabulary import Recipient
 
-router = APIRouter(prefix="/v1/links", tags=["identity links"])
+router = APIRouter(prefix="/v1/links", tags=["identity links"], responses={**REFUSALS})
 REVIEWERS = frozenset({Recipient.MASH})
 
 
@@ -73,7 +74,7 @@ async def review_queue(
 class Decide(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    same_person: bool
+    same_person: StrictBool  # true or false: not 0, 1 or "yes"
     by: Annotated[str, Field(min_length=1, max_length=64)]
     reason: Annotated[str, Field(min_length=3, max_length=500)]
 

@@ -16,8 +16,10 @@ from pydantic import BaseModel, ConfigDict
 from ehx.alerts.auditing import decided, queue_read
 from ehx.alerts.deciders import refusal
 from ehx.alerts.store import AlertNotFound, AlertStore, ScreeningDecision
+from ehx.api.answers import REFUSALS
 from ehx.api.auditing import Reader, record, role_of
 from ehx.api.ingest import token_holder
+from ehx.api.params import Since, Until
 from ehx.api.state import ApiState
 from ehx.consent.keys import DataKeyStore
 from ehx.schemas import ExchangeError
@@ -25,7 +27,7 @@ from ehx.schemas.vocabulary import Recipient
 from ehx.timeline.reading import audit_record, open_entry
 from ehx.timeline.store import TimelineQuery, TimelineStore, UnknownEntry
 
-router = APIRouter(prefix="/v1", tags=["timeline and alerts"])
+router = APIRouter(prefix="/v1", tags=["timeline and alerts"], responses={**REFUSALS})
 Holder = Annotated[Recipient, Depends(token_holder)]
 SCREENERS = frozenset({Recipient.MASH, Recipient.EARLY_HELP})
 
@@ -80,8 +82,8 @@ async def family_timeline(
     person: str | None = None,
     category: Annotated[list[str] | None, Query()] = None,
     agency: Annotated[list[str] | None, Query()] = None,
-    since: Annotated[datetime | None, Query(alias="from")] = None,
-    until: Annotated[datetime | None, Query(alias="to")] = None,
+    since: Since = None,
+    until: Until = None,
     limit: Annotated[
         int | None, Query(ge=1, le=10_000, description="Only the latest this many entries.")
     ] = None,

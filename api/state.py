@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import Engine
 
 from ehx.api.credentials import AgencyCredentials
+from ehx.api.refusals import RefusalTally
 from ehx.broker.publishing import MessagePublisher
 from ehx.schemas import KeyStore
 
@@ -23,3 +24,5 @@ class ApiState:
     registry_thread: ThreadPoolExecutor = field(
         default_factory=lambda: ThreadPoolExecutor(max_workers=1, thread_name_prefix="ehx-registry")
     )
+    #: Refusals counted per caller and minute, for the ledger.
+    refusals: RefusalTally = field(default_factory=RefusalTally)

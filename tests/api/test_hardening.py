@@ -79,3 +79,27 @@ def test_a_reader_or_purpose_longer_than_a_name_is_refused(client: Client) -> No
     for params in ({"reader": "x" * 7_000}, {"reader": ""}, {"reader": "d", "purpose": "p" * 300}):
         answer = http.get(url, params=params, headers=auth(token))
         assert answer.status_code == 422, params
+
+
+def test_a_number_is_not_taken_for_a_date_nor_zero_for_false(client: Client) -> None:
+    """Finding 20: the fuzzer's ``to=-3047580956`` was read as a date in 1873 and
+    ``same_person: 0`` as false. The schema says ISO 8601 and a boolean: so does the
+    server."""
+    from ehx.api.credentials import AUDITOR
+
+    http, credentials = client
+    auditor = credentials.issue(AUDITOR, "auditors")
+    answer = http.get(
+        "/v1/audit/overrides", params={"by": "dpo-1", "to": "-3047580956"}, headers=auth(auditor)
+    )
+    assert answer.status_code == 422
+    assert answer.json()["detail"][0]["loc"] == ["query", "to"]
+    assert "ISO 8601" in answer.json()["detail"][0]["msg"]
+    mash = credentials.issue(Recipient.MASH, "MASH")
+    answer = http.post(
+        "/v1/links/review/r1",
+        json={"same_person": 0, "by": "sw-1", "reason": "checked the school roll"},
+        headers=auth(mash),
+    )
+    assert answer.status_code == 422
+    assert answer.json()["detail"][0]["loc"] == ["body", "same_person"]
