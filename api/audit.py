@@ -8,22 +8,23 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import PlainTextResponse
-from fastapi.security import HTTPAuthorizationCredentials
 
 from ehx.api.answers import REFUSALS
 from ehx.api.auditing import record
 from ehx.api.credentials import AUDITOR
-from ehx.api.ingest import bearer
 from ehx.api.params import Since, Until
+from ehx.api.permissions import Caller, gate
 from ehx.api.state import ApiState
 from ehx.audit import queries
 from ehx.audit.access import AccessLog
 from ehx.audit.ledger import AuditLedger
 from ehx.schemas.audit import Action
 
-router = APIRouter(prefix="/v1/audit", tags=["audit"], responses={**REFUSALS})
+router = APIRouter(
+    prefix="/v1/audit", tags=["audit"], responses={**REFUSALS}, dependencies=[Depends(gate)]
+)
 Auditor = Annotated[str, Query(description="The auditor asking (audited).")]
 
 
@@ -32,34 +33,8 @@ def _state(request: Request) -> ApiState:
     return state
 
 
-async def _role(
-    request: Request,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
-) -> str:
-    if credentials is None:
-        raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED,
-            "send your token as a Bearer credential",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
-    role = _state(request).credentials.role_for(credentials.credentials)
-    if role is None:
-        raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED,
-            "unknown or revoked token",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
-    return role
-
-
-async def auditor_only(role: Annotated[str, Depends(_role)]) -> str:
-    if role != AUDITOR:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, "the audit ledger is for auditors only")
-    return role
-
-
-Role = Annotated[str, Depends(_role)]
-AuditorRole = Annotated[str, Depends(auditor_only)]
+Role = Caller
+AuditorRole = Caller  # the gate lets only auditors through
 
 
 @router.get("/who-saw/{subject_id}", summary="Who viewed or received information about a person")

@@ -82,7 +82,9 @@ async def record_refusal(request: Request, code: int, why: str) -> None:
         actor, role, agency = "unknown token" if token else "anonymous", "api client", "unknown"
     now = datetime.now(UTC)
     entries = [tallied(*counted) for counted in state.refusals.due(now)]
-    if state.refusals.note((actor, role, agency, code), now):
+    # Someone identified is held to each page they tried; junk from nobody is one count.
+    where = request.url.path if person or holder else ""
+    if state.refusals.note((actor, role, agency, code, where), now):
         entries.append(
             AuditRecord(
                 action=Action.ACCESS_REFUSED,
@@ -99,12 +101,13 @@ async def record_refusal(request: Request, code: int, why: str) -> None:
 
 def tallied(caller: Caller, minute: datetime, more: int) -> AuditRecord:
     """One entry for a caller's further refusals in one minute."""
-    actor, role, agency, code = caller
+    actor, role, agency, code, where = caller
     return AuditRecord(
         action=Action.ACCESS_REFUSED,
         actor=actor,
         role=role,
         agency=agency,
-        purpose=f"{more} more {code} refusals in the minute from {minute:%H:%M} UTC",
+        purpose=f"{more} more {code} refusals{' of ' + where if where else ''} "
+        f"in the minute from {minute:%H:%M} UTC"[:200],
         at=minute,
     )

@@ -15,7 +15,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationErro
 
 from ehx.api.answers import REFUSALS, invalid
 from ehx.api.auditing import Reader, record_read
-from ehx.api.ingest import token_holder
+from ehx.api.permissions import Holder, gate
 from ehx.api.state import ApiState
 from ehx.consent import (
     ConsentRecord,
@@ -40,8 +40,9 @@ from ehx.schemas import Category
 from ehx.schemas.audit import Action
 from ehx.schemas.vocabulary import Recipient
 
-router = APIRouter(prefix="/v1", tags=["consent"], responses={**REFUSALS})
-Holder = Annotated[Recipient, Depends(token_holder)]
+router = APIRouter(
+    prefix="/v1", tags=["consent"], responses={**REFUSALS}, dependencies=[Depends(gate)]
+)
 
 
 class ConsentRequest(BaseModel):

@@ -10,7 +10,6 @@ from typing import IO, Annotated
 import orjson
 from fastapi import APIRouter, Depends, Header, HTTPException, Request, status
 from fastapi.responses import JSONResponse
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from ehx.adapters import ADAPTERS, RawRecord
 from ehx.adapters.framing import read_csv, read_json_documents, read_lines
@@ -18,15 +17,16 @@ from ehx.adapters.ingest import Ingestor
 from ehx.adapters.registry import RecordRegistry
 from ehx.adapters.schools import HEADER
 from ehx.api.answers import BODY_REFUSALS, INGEST_ANSWERS, REFUSALS
-from ehx.api.credentials import AUDITOR
+from ehx.api.permissions import Holder, gate
 from ehx.api.state import ApiState
 from ehx.schemas import Agency
-from ehx.schemas.vocabulary import Recipient
 
 router = APIRouter(
-    prefix="/v1/agencies", tags=["agency ingest"], responses={**REFUSALS, **BODY_REFUSALS}
+    prefix="/v1/agencies",
+    tags=["agency ingest"],
+    responses={**REFUSALS, **BODY_REFUSALS},
+    dependencies=[Depends(gate)],
 )
-bearer = HTTPBearer(auto_error=False, description="The agency system's token (ehx agencies token)")
 
 #: A body larger than this is refused: before it is read if it says so, else as soon as
 #: what has arrived passes it (a chunked body is counted as it streams in).
@@ -96,35 +96,7 @@ def _state(request: Request) -> ApiState:
     return state
 
 
-async def token_holder(
-    request: Request,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
-) -> Recipient:
-    """Who the bearer token belongs to; 401 without a live token."""
-    if credentials is None:
-        raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED,
-            "send your token as a Bearer credential",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
-    holder = _state(request).credentials.holder_for(credentials.credentials)
-    if holder is None and _state(request).credentials.role_for(credentials.credentials) == AUDITOR:
-        raise HTTPException(
-            status.HTTP_403_FORBIDDEN, "an auditor's token reads the audit ledger and nothing else"
-        )
-    if holder is None:
-        raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED,
-            "unknown or revoked token",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
-    return holder
-
-
-async def authenticated_agency(
-    agency: Agency,
-    holder: Annotated[Recipient, Depends(token_holder)],
-) -> Agency:
+async def authenticated_agency(agency: Agency, holder: Holder) -> Agency:
     """The agency in the path, which must be the one the bearer token belongs to."""
     if holder.value != agency.value:
         raise HTTPException(

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from ehx.api.answers import REFUSALS
 from ehx.api.auditing import Reader, record_read
-from ehx.api.ingest import token_holder
+from ehx.api.permissions import Holder, gate
 from ehx.api.state import ApiState
 from ehx.linker.people import (
     composition,
@@ -32,10 +32,13 @@ from ehx.linker.service import review_message
 from ehx.linker.store import LinkStore
 from ehx.schemas.audit import Action
 from ehx.schemas.links import ReviewDecision
-from ehx.schemas.vocabulary import Recipient
 
-router = APIRouter(prefix="/v1/links", tags=["identity links"], responses={**REFUSALS})
-REVIEWERS = frozenset({Recipient.MASH})
+router = APIRouter(
+    prefix="/v1/links",
+    tags=["identity links"],
+    responses={**REFUSALS},
+    dependencies=[Depends(gate)],
+)
 
 
 def _state(request: Request) -> ApiState:
@@ -43,16 +46,7 @@ def _state(request: Request) -> ApiState:
     return state
 
 
-def reviewer(holder: Annotated[Recipient, Depends(token_holder)]) -> Recipient:
-    if holder not in REVIEWERS:
-        raise HTTPException(
-            status.HTTP_403_FORBIDDEN,
-            "identity links are read and decided by the MASH screening team",
-        )
-    return holder
-
-
-Reviewer = Annotated[Recipient, Depends(reviewer)]
+Reviewer = Holder  # the gate lets only the MASH through
 
 
 @router.get("/review", summary="Uncertain links, with the evidence field by field")

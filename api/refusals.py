@@ -4,7 +4,8 @@ A probe sent 2,000 junk requests and the ledger grew 2,000 entries: an attacker 
 bury the entries that matter. The first refusal of a caller in a minute is recorded at
 once, with its path and reason (so an attack shows immediately); the rest of that
 minute are counted, and the count goes on the ledger as one entry when the minute is
-over (at the next refusal after it, or when the server stops).
+over (at the next refusal after it, or when the server stops). A signed-in person or a
+known token is counted per path, so each page they tried is on the ledger by name.
 """
 
 from __future__ import annotations
@@ -12,8 +13,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-#: Who was refused, as the ledger names them: actor, role, agency, and the answer.
-Caller = tuple[str, str, str, int]
+#: Who was refused, as the ledger names them (actor, role, agency), the answer, and the
+#: path for a caller who is identified (each page a person tried is on the ledger; an
+#: anonymous flood of random paths is one count).
+Caller = tuple[str, str, str, int, str]
 
 
 @dataclass

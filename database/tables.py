@@ -41,6 +41,8 @@ source_records = Table(
 )
 
 #: Events the intake service has verified off ``ehx.raw.*``, idempotent by event id.
+#: Ids, places and a hash only: the content lives on the topics, sealed for recipients
+#: (migration 0020 replaced the plaintext copy kept here).
 received_events = Table(
     "received_events",
     metadata,
@@ -54,7 +56,7 @@ received_events = Table(
     Column("topic", String(64), nullable=False),
     Column("partition", Integer, nullable=False),
     Column("offset", Integer, nullable=False),
-    Column("body", Text, nullable=False),
+    Column("sha256", String(64), nullable=False),
 )
 
 #: Credentials of agency systems for the HTTP ingest API. Only a hash of each token is

@@ -13,6 +13,7 @@ published again follows the store, which alone knows it held the event already.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 from datetime import UTC, datetime
 from typing import Any
@@ -41,7 +42,9 @@ log = logging.getLogger(__name__)
 
 
 def received(event: CanonicalEvent, record: Any, now: datetime) -> ReceivedEvent:
-    """What the intake store keeps of a verified event: its ids, and where it arrived."""
+    """What the intake store keeps of a verified event: its ids, where it arrived, and
+    a hash of its bytes; never its content (a withdrawal's destroyed keys could not
+    reach a plaintext copy here)."""
     return ReceivedEvent(
         event_id=str(event.event_id),
         agency=event.source.agency.value,
@@ -53,7 +56,7 @@ def received(event: CanonicalEvent, record: Any, now: datetime) -> ReceivedEvent
         topic=record.topic,
         partition=record.partition,
         offset=record.offset,
-        body=(record.value or b"").decode(),
+        sha256=hashlib.sha256(record.value or b"").hexdigest(),
     )
 
 

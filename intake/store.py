@@ -26,7 +26,9 @@ class ReceivedEvent:
     topic: str
     partition: int
     offset: int
-    body: str
+    #: SHA-256 of the event's bytes as they arrived: what it was, provably, without
+    #: keeping its content here, where no key destroyed later could reach it.
+    sha256: str
 
 
 class IntakeStore:

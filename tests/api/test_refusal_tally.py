@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 from ehx.api.refusals import RefusalTally
 
 T0 = datetime(2026, 12, 7, 9, 30, 5, tzinfo=UTC)
-ANONYMOUS = ("anonymous", "api client", "unknown", 401)
-HOUSING = ("token:housing", "api client", "housing", 403)
+ANONYMOUS = ("anonymous", "api client", "unknown", 401, "")
+HOUSING = ("token:housing", "api client", "housing", 403, "/v1/alerts")
 
 
 def test_the_first_refusal_of_a_minute_is_recorded_and_the_rest_counted() -> None:

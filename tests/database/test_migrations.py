@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import subprocess
 import sys
 import time
@@ -65,6 +66,39 @@ def test_reviewers_decisions_taken_before_the_journal_are_replayed_from_it(engin
         JournalEntry(Op.MERGE, "p00000003", "p00000007", "p00000007~p00000003"),
         JournalEntry(Op.APART, "p00000004", "p00000009", "p00000009~p00000004"),
     ]
+
+
+def test_the_intake_copy_of_each_event_becomes_a_hash_and_old_tokens_get_an_expiry(
+    engine: Engine,
+) -> None:
+    """Migrations 0019 and 0020 on a database that held plaintext events and tokens that
+    never expired: the content is gone, its hash stays; every token now expires."""
+    _to(engine, "0018")
+    body = '{"event": "a disclosure in plain words"}'
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO received_events (event_id, agency, record_ref, record_version,"
+                ' event_type, occurred_at, received_at, topic, partition, "offset", body)'
+                " VALUES ('e1', 'schools', 'r1', 1, 'schools.safeguarding_concern',"
+                " :at, :at, 'ehx.raw.schools', 0, 7, :body)"
+            ),
+            {"at": datetime(2026, 11, 1, tzinfo=UTC), "body": body},
+        )
+        connection.execute(
+            text(
+                "INSERT INTO agency_credentials (token_hash, agency, label, created_at)"
+                " VALUES ('h', 'schools', 'MIS', :at)"
+            ),
+            {"at": datetime(2026, 11, 1, tzinfo=UTC)},
+        )
+    migrate(engine)
+    with engine.connect() as connection:
+        row = connection.execute(text("SELECT * FROM received_events")).mappings().one()
+        expires = connection.execute(text("SELECT expires_at FROM agency_credentials")).scalar()
+    assert "body" not in row and body not in str(dict(row))
+    assert row["sha256"] == hashlib.sha256(body.encode()).hexdigest()
+    assert expires is not None
 
 
 @pytest.mark.parametrize("kind", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

@@ -57,15 +57,14 @@ async def test_every_example_record_arrives_verified_exactly_once(
     assert events_published == len(published) == 10
     await eventually(lambda: set(published) <= stored_ids(engine))
     with engine.connect() as connection:
-        bodies = (
+        types = sorted(
             connection.execute(
-                select(received_events.c.body).where(received_events.c.event_id.in_(published))
-            )
-            .scalars()
-            .all()
+                select(received_events.c.event_type).where(
+                    received_events.c.event_id.in_(published)
+                )
+            ).scalars()
         )
-    assert len(bodies) == 10
-    types = sorted(CanonicalEvent.from_bytes(b.encode()).event_type.value for b in bodies)
+    assert len(types) == 10
     assert types.count("schools.attendance_summary") == 2 and "police.incident" in types
 
     # The linker: every event on ehx.linked, keyed by family, four people in one family.

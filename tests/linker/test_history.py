@@ -87,7 +87,7 @@ def khans_linked(engine: Engine, restrict: str | None = None) -> tuple[LinkStore
                         topic=f"ehx.raw.{agency.value}",
                         partition=0,
                         offset=0,
-                        body="{}",
+                        sha256="0" * 64,
                     )
                 ]
             )
