@@ -144,6 +144,7 @@ class SchoolsAdapter:
                 system=f"URN {row.school_urn}",
                 record_ref=row.record_ref,
                 record_version=row.version,
+                organisation=row.school_urn,
             ),
             event_type=event_type,
             occurred_at=datetime.combine(row.record_date, time(12), tzinfo=UTC),

@@ -185,18 +185,24 @@ class AlertStore:
                 connection, encompass_notifications, rows, count=count
             )
 
-    def acknowledge(self, notification_id: str, by: str, now: datetime) -> None:
+    def acknowledge(
+        self, notification_id: str, by: str, now: datetime, school_urn: str | None = None
+    ) -> None:
+        """Mark a notification met; with ``school_urn``, only if it is to that school (a
+        notification to another school is not found, never acknowledged)."""
+        n = encompass_notifications.c
+        wanted = [n.notification_id == notification_id, n.acknowledged_at.is_(None)]
+        if school_urn is not None:
+            wanted.append(n.school_urn == school_urn)
         with self._engine.begin() as connection:
             done = connection.execute(
                 update(encompass_notifications)
-                .where(
-                    encompass_notifications.c.notification_id == notification_id,
-                    encompass_notifications.c.acknowledged_at.is_(None),
-                )
+                .where(*wanted)
                 .values(acknowledged_at=now, acknowledged_by=by)
             ).rowcount
         if not done:
-            raise AlertNotFound(f"unacknowledged notification {notification_id}")
+            where = f" to school {school_urn}" if school_urn else ""
+            raise AlertNotFound(f"no unacknowledged notification {notification_id}{where}")
 
     def escalate(self, calendar: SchoolCalendar, now: datetime) -> list[tuple[str, str]]:
         """Move unacknowledged notifications up the chain; (id, new level) for each moved."""

@@ -14,8 +14,12 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import Engine, or_, select, update
 
 from ehx.database import agency_credentials
-from ehx.schemas import Agency
+from ehx.organisations.directory import KIND_OF
+from ehx.organisations.store import OrganisationStore
+from ehx.schemas import Agency, ExchangeError
 from ehx.schemas.vocabulary import Recipient
+
+RECIPIENTS = frozenset(r.value for r in Recipient)
 
 PREFIX = "ehx_"
 #: A token's holder is a recipient (an agency, the MASH, the early help hub) or an
@@ -35,6 +39,7 @@ class Credential:
 
     token_id: str
     holder: str
+    organisation: str | None
     label: str
     created_at: datetime
     expires_at: datetime | None
@@ -51,6 +56,7 @@ class Credential:
         return {
             "id": self.token_id,
             "holder": self.holder,
+            "organisation": self.organisation,
             "label": self.label,
             "created_at": _aware(self.created_at).isoformat(),
             "expires_at": _aware(self.expires_at).isoformat() if self.expires_at else None,
@@ -72,10 +78,20 @@ class AgencyCredentials:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
 
-    def issue(self, agency: Agency | Recipient | str, label: str, days: int = DEFAULT_DAYS) -> str:
+    def issue(
+        self,
+        agency: Agency | Recipient | str,
+        label: str,
+        days: int = DEFAULT_DAYS,
+        organisation: str | None = None,
+    ) -> str:
         """A new token for ``agency`` (or the MASH, the early help hub, ``AUDITOR``),
-        live for ``days``; shown once."""
+        live for ``days``, acting as ``organisation`` (its code in the directory: a
+        school's URN); shown once. ExchangeError for an organisation not in the
+        directory."""
         name = agency.value if isinstance(agency, Agency | Recipient) else agency
+        if organisation is not None:
+            self._require_listed(name, organisation)
         token = PREFIX + name + "_" + secrets.token_urlsafe(32)
         now = datetime.now(UTC)
         with self._engine.begin() as connection:
@@ -87,9 +103,20 @@ class AgencyCredentials:
                     created_at=now,
                     expires_at=now + timedelta(days=days),
                     revoked_at=None,
+                    organisation=organisation,
                 )
             )
         return token
+
+    def _require_listed(self, holder: str, code: str) -> None:
+        kind = KIND_OF.get(Recipient(holder)) if holder in RECIPIENTS else None
+        if kind is None:
+            raise ExchangeError(f"a {holder} token belongs to no organisation")
+        if OrganisationStore(self._engine).get(kind, code) is None:
+            raise ExchangeError(
+                f"no {kind.value} {code} in the directory: load it first "
+                "(ehx organisations load FILE), or check the code (ehx organisations list)"
+            )
 
     def listed(self) -> list[Credential]:
         """Every token ever issued, oldest first, by id: what it is for and its state."""
@@ -97,10 +124,27 @@ class AgencyCredentials:
         with self._engine.connect() as connection:
             rows = connection.execute(
                 select(
-                    c.token_hash, c.agency, c.label, c.created_at, c.expires_at, c.revoked_at
+                    c.token_hash,
+                    c.agency,
+                    c.organisation,
+                    c.label,
+                    c.created_at,
+                    c.expires_at,
+                    c.revoked_at,
                 ).order_by(c.created_at)
             ).all()
-        return [Credential(row.token_hash[:ID_LENGTH], *row[1:]) for row in rows]
+        return [
+            Credential(
+                row.token_hash[:ID_LENGTH],
+                row.agency,
+                row.organisation,
+                row.label,
+                row.created_at,
+                row.expires_at,
+                row.revoked_at,
+            )
+            for row in rows
+        ]
 
     def revoke_by(self, id_or_label: str) -> list[Credential]:
         """Revoke the live token with this id, or else every live token with this label
@@ -129,9 +173,14 @@ class AgencyCredentials:
 
     def role_for(self, token: str) -> str | None:
         """The holder's name as stored (a recipient's value or ``AUDITOR``), or None."""
+        found = self.lookup(token)
+        return found[0] if found else None
+
+    def lookup(self, token: str) -> tuple[str, str | None] | None:
+        """A live token's holder and organisation code (None for a type-wide token)."""
         with self._engine.connect() as connection:
             row = connection.execute(
-                select(agency_credentials.c.agency).where(
+                select(agency_credentials.c.agency, agency_credentials.c.organisation).where(
                     agency_credentials.c.token_hash == _hash(token),
                     agency_credentials.c.revoked_at.is_(None),
                     or_(
@@ -140,7 +189,7 @@ class AgencyCredentials:
                     ),
                 )
             ).first()
-        return str(row[0]) if row else None
+        return (str(row[0]), row[1]) if row else None
 
     def revoke(self, token: str) -> bool:
         with self._engine.begin() as connection:

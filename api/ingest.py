@@ -17,7 +17,7 @@ from ehx.adapters.ingest import Ingestor
 from ehx.adapters.registry import RecordRegistry
 from ehx.adapters.schools import HEADER
 from ehx.api.answers import BODY_REFUSALS, INGEST_ANSWERS, REFUSALS
-from ehx.api.permissions import Holder, gate
+from ehx.api.permissions import Holder, OrganisationCode, gate
 from ehx.api.state import ApiState
 from ehx.schemas import Agency
 
@@ -120,6 +120,7 @@ async def authenticated_agency(agency: Agency, holder: Holder) -> Agency:
 async def submit_records(
     request: Request,
     agency: Annotated[Agency, Depends(authenticated_agency)],
+    sender: OrganisationCode,
     content_type: Annotated[str, Header()] = "application/json",
 ) -> JSONResponse:
     framer = _framer(agency, content_type)
@@ -138,6 +139,7 @@ async def submit_records(
         state.keys.signer(agency),
         state.publisher,
         registry_thread=state.registry_thread,
+        organisation=sender,  # a record naming another organisation is refused
     )
     summary = await ingestor.ingest(io.BytesIO(body), "request", frame=framer)
     code = status.HTTP_200_OK

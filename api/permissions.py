@@ -143,13 +143,14 @@ async def caller(
             "send your token as a Bearer credential",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    role = _state(request).credentials.role_for(credentials.credentials)
-    if role is None:
+    found = _state(request).credentials.lookup(credentials.credentials)
+    if found is None:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
             "unknown, expired or revoked token",
             headers={"WWW-Authenticate": "Bearer"},
         )
+    role, request.state.organisation = found
     return role
 
 
@@ -168,5 +169,13 @@ async def recipient(role: Annotated[str, Depends(gate)]) -> Recipient:
     return Recipient(role)
 
 
+async def organisation(request: Request, role: Annotated[str, Depends(gate)]) -> str | None:
+    """The organisation the caller's token acts as (its code), or None for a token issued
+    before organisations, which acts for its whole kind where that is allowed."""
+    code: str | None = getattr(request.state, "organisation", None)
+    return code
+
+
 Caller = Annotated[str, Depends(gate)]
+OrganisationCode = Annotated[str | None, Depends(organisation)]
 Holder = Annotated[Recipient, Depends(recipient)]

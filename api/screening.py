@@ -19,10 +19,13 @@ from ehx.alerts.store import AlertNotFound, AlertStore, ScreeningDecision
 from ehx.api.answers import REFUSALS
 from ehx.api.auditing import Reader, record, role_of
 from ehx.api.params import Since, Until
-from ehx.api.permissions import Holder, gate
+from ehx.api.permissions import Holder, OrganisationCode, gate
 from ehx.api.state import ApiState
 from ehx.consent.keys import DataKeyStore
+from ehx.consent.rolls import only_pupils, pupils_of
+from ehx.consent.store import ConsentStore
 from ehx.schemas import ExchangeError
+from ehx.schemas.views import ShareView
 from ehx.schemas.vocabulary import Recipient
 from ehx.timeline.reading import audit_record, open_entry
 from ehx.timeline.store import TimelineQuery, TimelineStore, UnknownEntry
@@ -69,6 +72,7 @@ async def family_timeline(
     response: Response,
     family_id: str,
     holder: Holder,
+    school: OrganisationCode,
     reader: Annotated[
         str, Query(min_length=1, max_length=64, description="The practitioner reading (audited).")
     ],
@@ -110,6 +114,8 @@ async def family_timeline(
     except UnknownEntry as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
     views = page.entries
+    if holder is Recipient.SCHOOLS:
+        views = _own_pupils(views, state, family_id, _own_school(school))
     if page.before:
         earlier = request.url.include_query_params(before=page.before)
         response.headers["Link"] = f'<{earlier}>; rel="prev"'
@@ -171,19 +177,42 @@ async def decide_alert(
 
 
 @router.get("/encompass", summary="Operation Encompass notifications and their deadlines")
-async def encompass(request: Request, holder: Holder) -> list[dict[str, Any]]:
+async def encompass(
+    request: Request, holder: Holder, school: OrganisationCode
+) -> list[dict[str, Any]]:
+    """The MASH and the early help hub see every notification; a school, its own."""
     rows = AlertStore(_state(request).engine).notifications(datetime.now(UTC))
     if holder in SCREENERS:
         return rows
-    return [r for r in rows if r["school_urn"]]  # a school (the gate lets no one else in)
+    return [r for r in rows if r["school_urn"] == _own_school(school)]
+
+
+def _own_pupils(
+    views: list[ShareView], state: ApiState, family_id: str, urn: str
+) -> list[ShareView]:
+    """A school's timeline: entries about its own pupils, naming only them."""
+    return only_pupils(views, pupils_of(urn, ConsentStore(state.engine).family_events({family_id})))
+
+
+def _own_school(school: str | None) -> str:
+    """A school's token acts for one school; one issued before organisations, for none."""
+    if school is None:
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN,
+            "this token names no school: a school's notifications are for a token issued "
+            "with its URN (ehx agencies token schools --org URN)",
+        )
+    return school
 
 
 @router.post("/encompass/{notification_id}/acknowledge", summary="The key adult acknowledges")
 async def acknowledge(
-    request: Request, notification_id: str, body: Screening, holder: Holder
+    request: Request, notification_id: str, body: Screening, school: OrganisationCode
 ) -> dict[str, str]:
     try:
-        AlertStore(_state(request).engine).acknowledge(notification_id, body.by, datetime.now(UTC))
+        AlertStore(_state(request).engine).acknowledge(
+            notification_id, body.by, datetime.now(UTC), _own_school(school)
+        )
     except AlertNotFound as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
     return {"notification_id": notification_id, "acknowledged_by": body.by}

@@ -33,6 +33,7 @@ from ehx.consent.policy import Policy, is_child
 from ehx.consent.records import ConsentRecord, ConsentState, HarmAssertion, SubjectKind
 from ehx.consent.registry import ConsentRegistry, ConsentTopicRecord
 from ehx.consent.restriction import marked, restricted_in
+from ehx.consent.rolls import school_roll
 from ehx.consent.views import build_view, retraction
 from ehx.schemas import CanonicalEvent, Restriction
 from ehx.schemas.links import Relink
@@ -225,50 +226,41 @@ class ConsentEngine:
                                 Shredded(recipient.value, person, tuple(ids), because)
                             )
             reissue = frozenset(s.person_id for s in out.shredded)
-            known = self._known_restricted(events)
-            for event in events:
-                self._decide(
-                    event,
-                    sorted(recipients),
-                    now,
-                    out,
-                    reissue=reissue,
-                    because=because,
-                    restricted=restricted_in(event, known),
-                )
+            self._redecide(events, sorted(recipients), now, out, because, reissue)
         elif isinstance(record, HarmAssertion):
             events = self.ledger.family_events({record.family_id})
-            known = self._known_restricted(events)
-            for event in events:
-                self._decide(
-                    event,
-                    [Recipient.MASH],
-                    now,
-                    out,
-                    because="assertion",
-                    restricted=restricted_in(event, known),
-                )
+            self._redecide(events, [Recipient.MASH], now, out, "assertion")
         else:
             events = [
                 e
                 for e in self.ledger.family_events(self._override_families(record.override_id))
                 if f"{e.event_id}:{Recipient.MASH.value}" == record.override_id
             ]
-            known = self._known_restricted(events)
-            for event in events:
-                self._decide(
-                    event,
-                    [Recipient.MASH],
-                    now,
-                    out,
-                    because="override reversed",
-                    restricted=restricted_in(event, known),
-                )
+            self._redecide(events, [Recipient.MASH], now, out, "override reversed")
         return out
 
-    def _known_restricted(self, events: Sequence[CanonicalEvent]) -> set[str]:
+    def _redecide(
+        self,
+        events: Sequence[CanonicalEvent],
+        recipients: Sequence[Recipient],
+        now: datetime,
+        out: Outbox,
+        because: str,
+        reissue: frozenset[str] = frozenset(),
+    ) -> None:
+        """Decide events on file again for ``recipients``, restricted people withheld."""
         people = {s.person_id for e in events for s in e.subjects if s.person_id}
-        return self.ledger.restricted(people) | set(marked(events))
+        known = self.ledger.restricted(people) | set(marked(events))
+        for event in events:
+            self._decide(
+                event,
+                recipients,
+                now,
+                out,
+                reissue=reissue,
+                because=because,
+                restricted=restricted_in(event, known),
+            )
 
     def _restrict(
         self, events: Sequence[CanonicalEvent], people: set[str], now: datetime, out: Outbox
@@ -383,7 +375,7 @@ class ConsentEngine:
             out.decisions.append(decision)
             if decision.shares:
                 roll = (
-                    _school_roll(decision.shared, history())
+                    school_roll(decision.shared, history())
                     if decision.outcome is Outcome.NOTIFY
                     else None
                 )
@@ -451,19 +443,6 @@ def withdrawn(before: Decision, because: str, now: datetime) -> Decision:
         reason=because,
         decided_at=now,
     )
-
-
-def _school_roll(people: Sequence[str], events: Sequence[CanonicalEvent]) -> dict[str, str]:
-    """Each child's school, from the latest schools record about them in the family's file."""
-    roll: dict[str, str] = {}
-    for event in sorted(events, key=lambda e: e.occurred_at):
-        urn = getattr(event.payload, "school_urn", None)
-        if event.source.agency.value != "schools" or not urn:
-            continue
-        for subject in event.subjects:
-            if subject.person_id and subject.person_id in people:
-                roll[subject.person_id] = urn
-    return roll
 
 
 def _same(a: Decision, b: Decision) -> bool:

@@ -9,8 +9,10 @@ Roles, and what each may do:
   family's content;
 - ``admin``: the list of accounts; no family's content, no audit.
 
-Behind an organisation's single sign-on the same roles come from the identity provider's
-claims instead (see the README); this store is the built-in fallback.
+A practitioner of the schools view names their school (``organisation``, its URN in the
+directory) and reads only that school's pupils. The console reads no identity provider's
+claims yet: single sign-on is the organisations issue's (docs/usage.md says how to run
+behind a proxy meanwhile).
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import Engine, insert, select, update
 
 from ehx.database import console_people
+from ehx.organisations.directory import KIND_OF
+from ehx.organisations.store import OrganisationStore
 from ehx.schemas import ExchangeError
 from ehx.schemas.vocabulary import Recipient
 
@@ -46,6 +50,8 @@ class Account:
     role: Role
     #: The recipient view this person reads family timelines as, if any.
     view: Recipient | None
+    #: The organisation they work for, by its code in the directory (a school's URN).
+    organisation: str | None = None
 
     @property
     def screens(self) -> bool:
@@ -98,11 +104,24 @@ class Accounts:
         self._engine = engine
 
     def add(
-        self, username: str, role: Role, password: str, view: Recipient | None = None
+        self,
+        username: str,
+        role: Role,
+        password: str,
+        view: Recipient | None = None,
+        organisation: str | None = None,
     ) -> Account:
+        """A new account; ``organisation`` must be in the directory, of the view's kind."""
         if len(password) < MIN_PASSWORD:
             raise AccountError(f"a password needs at least {MIN_PASSWORD} characters")
-        account = Account(username, role, _view_for(role, view))
+        account = Account(username, role, _view_for(role, view), organisation)
+        if organisation is not None:
+            kind = KIND_OF.get(account.view) if account.view else None
+            if kind is None or OrganisationStore(self._engine).get(kind, organisation) is None:
+                raise AccountError(
+                    f"no {kind.value if kind else 'organisation'} {organisation} in the directory "
+                    "for this view: ehx organisations list shows what is there"
+                )
         with self._engine.begin() as connection:
             exists = connection.execute(
                 select(console_people.c.username).where(console_people.c.username == username)
@@ -114,6 +133,7 @@ class Accounts:
                     username=username,
                     role=role.value,
                     view=account.view.value if account.view else None,
+                    organisation=organisation,
                     password_hash=_hasher.hash(password),
                     created_at=datetime.now(UTC),
                 )
@@ -164,6 +184,7 @@ class Accounts:
                     console_people.c.username,
                     console_people.c.role,
                     console_people.c.view,
+                    console_people.c.organisation,
                     console_people.c.created_at,
                     console_people.c.disabled_at,
                 ).order_by(console_people.c.username)
@@ -174,4 +195,4 @@ class Accounts:
     def _account(row: object) -> Account:
         data = dict(row)  # type: ignore[call-overload]
         view = Recipient(data["view"]) if data["view"] else None
-        return Account(str(data["username"]), Role(data["role"]), view)
+        return Account(str(data["username"]), Role(data["role"]), view, data.get("organisation"))

@@ -23,7 +23,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from pydantic_settings import BaseSettings, SettingsConfigDict
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 from starlette.middleware.sessions import SessionMiddleware
 
 from ehx.alerts.auditing import decided, queue_read
@@ -37,6 +37,7 @@ from ehx.audit.ledger import AuditLedger
 from ehx.audit.verify import verify
 from ehx.consent import ConsentRecord
 from ehx.consent.keys import DataKeyStore
+from ehx.consent.rolls import only_pupils, pupils_of
 from ehx.consent.store import ConsentStore
 from ehx.console.accounts import Account, Accounts, Role
 from ehx.console.sessions import Clock, Sessions, utc_now
@@ -313,6 +314,20 @@ def _members(request: Request, people: dict[str, dict[str, Any]]) -> list[dict[s
     return members
 
 
+def _pupils(account: Account, engine: Engine, family_id: str) -> frozenset[str] | None:
+    """For a school's DSL, the family's pupils on their school's roll; None for others.
+    An account of the schools view that names no school reads no family."""
+    if account.view is not Recipient.SCHOOLS:
+        return None
+    if account.organisation is None:
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN,
+            "your account names no school: an administrator adds it with "
+            "ehx people add NAME --role practitioner --view schools --org URN",
+        )
+    return pupils_of(account.organisation, ConsentStore(engine).family_events({family_id}))
+
+
 @router.get("/families/{family_id}", response_class=HTMLResponse)
 async def family(
     request: Request,
@@ -334,6 +349,9 @@ async def family(
     except UnknownEntry as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
     views = page.entries
+    pupils = _pupils(account, state.engine, family_id)
+    if pupils is not None:
+        views = only_pupils(views, pupils)
     # The read is on the ledger before anything is shown.
     await record(
         request,
@@ -356,6 +374,8 @@ async def family(
     all_views = (
         views if whole else store.entries(TimelineQuery(_view(account), family_id=family_id))
     )
+    if pupils is not None:
+        all_views = only_pupils(all_views, pupils)
     seen = picture(all_views)
     level, reasons = suggest_level(
         seen, [v.basis.rule for v in all_views if v.basis.rule and v.basis.outcome == "override"]

@@ -59,6 +59,22 @@ received_events = Table(
     Column("sha256", String(64), nullable=False),
 )
 
+#: The directory of organisations a council loads (``ehx organisations load``): every
+#: version of each, the latest current, so a change is a new row, never an overwrite.
+organisations = Table(
+    "organisations",
+    metadata,
+    Column("kind", String(16), nullable=False),
+    Column("code", String(32), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("key_adult", String(200), nullable=False),
+    Column("deputy", String(200), nullable=False),
+    Column("calendar", String(64), nullable=False),
+    Column("loaded_at", DateTime(timezone=True), nullable=False),
+    PrimaryKeyConstraint("kind", "code", "version"),
+)
+
 #: Credentials of agency systems for the HTTP ingest API. Only a hash of each token is
 #: kept; a token is shown once, when it is made.
 agency_credentials = Table(
@@ -70,6 +86,9 @@ agency_credentials = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     #: Tokens expire (migration 0019 gave those issued before it a year from then).
     Column("expires_at", DateTime(timezone=True)),
+    #: The organisation's code in the directory (a school's URN): the token acts, and
+    #: sees, as that one organisation. Empty on tokens issued before organisations.
+    Column("organisation", String(32)),
     Column("revoked_at", DateTime(timezone=True)),
 )
 
@@ -311,6 +330,8 @@ console_people = Table(
     Column("role", String(16), nullable=False),
     #: The recipient view a practitioner reads (schools, health, ...); None for others.
     Column("view", String(16)),
+    #: The organisation they work for (a school's URN); None where the view is a hub's.
+    Column("organisation", String(32)),
     Column("password_hash", String(200), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("disabled_at", DateTime(timezone=True)),

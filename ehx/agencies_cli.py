@@ -14,6 +14,7 @@ from sqlalchemy import Engine
 
 from ehx.api import AgencyCredentials
 from ehx.database import migrate, open_engine
+from ehx.schemas import ExchangeError
 from ehx.schemas.vocabulary import Recipient
 
 app = typer.Typer(help="Agency systems' credentials for the HTTP API.", no_args_is_help=True)
@@ -29,6 +30,15 @@ def agencies_token(
     ],
     label: Annotated[str, typer.Option(help="Which system holds it, for the record.")] = "",
     days: Annotated[int, typer.Option(min=1, max=730, help="Days until it expires.")] = 365,
+    org: Annotated[
+        str | None,
+        typer.Option(
+            "--org",
+            help="The organisation the token acts as, by its code in the directory (a "
+            "school's URN, a trust's ODS code). A school's notifications and records are "
+            "its own only with this.",
+        ),
+    ] = None,
 ) -> None:
     """Issue an API token for an agency's system; it is shown once and stored hashed.
 
@@ -37,9 +47,12 @@ def agencies_token(
     It expires after --days; `ehx agencies list` shows each token's id and state, and
     `ehx agencies revoke ID` ends one at once.
     """
-    token = AgencyCredentials(_credentials_engine()).issue(
-        agency, label or f"{agency.value} system", days
-    )
+    try:
+        label = label or f"{agency.value} system"
+        token = AgencyCredentials(_credentials_engine()).issue(agency, label, days, org)
+    except ExchangeError as exc:
+        errors.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
     console.print(token, soft_wrap=True, highlight=False)
 
 
@@ -60,11 +73,14 @@ def agencies_list(as_json: JsonOption = False) -> None:
     if as_json:
         sys.stdout.write(json.dumps(found, indent=2) + "\n")
         return
-    table = Table("id", "holder", "label", "created", "expires", "state", title="API tokens")
+    table = Table(
+        "id", "holder", "organisation", "label", "created", "expires", "state", title="API tokens"
+    )
     for c in found:
         table.add_row(
             c["id"],
             c["holder"],
+            c["organisation"] or "(whole kind)",
             c["label"],
             (c["created_at"] or "")[:10],
             (c["expires_at"] or "never")[:10],

@@ -30,6 +30,7 @@ from ehx.broker.logs import protect_logs
 from ehx.broker.settings import BrokerSettings
 from ehx.checkout import NotACheckout, use_development_tools
 from ehx.consent_cli import app as consent_app
+from ehx.organisations_cli import app as organisations_app
 from ehx.people_cli import app as people_app
 from ehx.runtime import (
     alive,
@@ -78,6 +79,7 @@ links_app.command("family")(links_cli.family)
 links_app.command("merge")(links_cli.merge)
 links_app.command("split")(links_cli.split)
 app.add_typer(agencies_app, name="agencies")
+app.add_typer(organisations_app, name="organisations")
 app.add_typer(consent_app, name="consent")
 app.command("timeline")(reading_cli.timeline)
 app.add_typer(reading_cli.alerts_app, name="alerts")

@@ -37,6 +37,14 @@ def add(
             help="A practitioner's view: one of the recipients, e.g. schools or early_help."
         ),
     ] = None,
+    org: Annotated[
+        str | None,
+        typer.Option(
+            "--org",
+            help="The organisation they work for, by its code in the directory (a school's "
+            "URN, as school:103512 or 103512): a school's DSL reads only its own pupils.",
+        ),
+    ] = None,
     password_stdin: Annotated[
         bool, typer.Option(help="Read the password from standard input (for scripts).")
     ] = False,
@@ -51,8 +59,11 @@ def add(
         password = sys.stdin.readline().rstrip("\n")
     else:
         password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
-    account = _accounts().add(username, role, password, view)
+    code = org.partition(":")[2] if org and ":" in org else org
+    account = _accounts().add(username, role, password, view, code)
     where = f" ({account.view.value} view)" if account.view else ""
+    if account.organisation:
+        where += f", {account.organisation}"
     console.print(f"{account.username}: {account.role.value}{where}.")
 
 

@@ -32,6 +32,8 @@ from ehx.consent.store import ConsentStore
 from ehx.database import source_records
 from ehx.linker.service import Linker
 from ehx.linker.store import LinkStore
+from ehx.organisations.directory import read_directory
+from ehx.organisations.store import OrganisationStore
 from ehx.schemas import Agency, KeyStore
 from ehx.schemas.quarantine import QuarantineRecord
 from ehx.timeline.store import TimelineStore
@@ -73,6 +75,18 @@ async def ingest_khans(bootstrap: str, engine: Engine, keys: KeyStore) -> set[st
 async def audit_entries(bootstrap: str, actor: str) -> list[dict[str, Any]]:
     found = await read_json(bootstrap, Topic.AUDIT.value, lambda b: b["actor"] == actor)
     return [body for _, body in found]
+
+
+#: The Khan children's schools (examples/schools.csv): Yusuf at Sparkhill Park Academy,
+#: Maryam at Ashfield Primary.
+YUSUFS_SCHOOL, MARYAMS_SCHOOL = "103512", "103377"
+
+
+def directory_loaded(engine: Engine) -> None:
+    """The example directory of organisations on file, as a council loads it."""
+    found, problems = read_directory((EXAMPLES / "organisations.csv").read_text())
+    assert not problems, problems
+    OrganisationStore(engine).load(found, NOW)
 
 
 def khans_on_file(engine: Engine, *, high_risk: bool = False) -> str:

@@ -25,7 +25,7 @@ from ehx.audit.access import AccessLog
 from ehx.audit.verify import verify
 from ehx.schemas.vocabulary import Recipient
 from tests.conftest import eventually
-from tests.flows import audit_service, khans_with_a_plan
+from tests.flows import MARYAMS_SCHOOL, audit_service, directory_loaded, khans_with_a_plan
 from tests.helpers import read_json
 from tests.serving import auth
 
@@ -48,7 +48,12 @@ def test_who_saw_returns_exactly_the_reads_performed_and_plan_views_notify_the_h
 ) -> None:
     http, credentials = client
     family, maryam = khans_with_a_plan(sqlite_engine)
+    directory_loaded(sqlite_engine)
     tokens = {r: credentials.issue(r, f"{r.value} system") for r in Recipient}
+    # The school is Maryam's: a school reads about its own pupils.
+    tokens[Recipient.SCHOOLS] = credentials.issue(
+        Recipient.SCHOOLS, "Ashfield MIS", organisation=MARYAMS_SCHOOL
+    )
     auditor = credentials.issue(AUDITOR, "DPO")
     run = uuid.uuid4().hex[:6]
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from schemathesis.core.result import Ok
 from schemathesis.specs.openapi.checks import positive_data_acceptance
@@ -31,12 +31,23 @@ from ehx.schemas import KeyStore
 from ehx.schemas.vocabulary import Recipient
 from tests.serving import auth, serve
 
-pytestmark = pytest.mark.kafka
+pytestmark = [
+    pytest.mark.kafka,
+    # Schemathesis registers Hypothesis settings lazily, which Hypothesis deprecates when
+    # it happens inside @settings: a note about the libraries, not about the API.
+    pytest.mark.filterwarnings("ignore::hypothesis.errors.HypothesisDeprecationWarning"),
+]
 
 #: The probe's three kinds of caller: an agency, the MASH, an auditor.
 HOLDERS = (Recipient.POLICE.value, Recipient.MASH.value, AUDITOR)
 #: Generated requests per operation (each sent once per kind of caller).
 EXAMPLES = 12
+SLOW_OR_STATEFUL = [
+    HealthCheck.too_slow,
+    HealthCheck.filter_too_much,
+    HealthCheck.data_too_large,
+    HealthCheck.large_base_example,
+]
 
 
 def test_every_operation_answers_as_its_openapi_says(
@@ -58,7 +69,12 @@ def test_every_operation_answers_as_its_openapi_says(
                 derandomize=True,
                 deadline=None,
                 database=None,
-                suppress_health_check=list(HealthCheck),
+                # Not list(HealthCheck): it holds deprecated members, and a health check
+                # that fires on a loaded machine would then warn (an error here).
+                suppress_health_check=SLOW_OR_STATEFUL,
+                # No shrinking: a replay against a server whose state moved on is not the
+                # same case; the first failing request is reported as it was.
+                phases=[Phase.explicit, Phase.generate],
             )
             @given(case=operation.as_strategy(), holder=st.sampled_from(range(len(HOLDERS))))
             def answers_as_documented(case: schemathesis.Case[Any], holder: int) -> None:

@@ -10,9 +10,11 @@ from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import Engine
 
 from ehx.api import AgencyCredentials
-from ehx.schemas import Agency
+from ehx.schemas import Agency, ExchangeError
+from tests.flows import MARYAMS_SCHOOL, YUSUFS_SCHOOL, directory_loaded
 from tests.helpers import EXAMPLES
 from tests.serving import auth
 
@@ -122,3 +124,38 @@ def test_the_openapi_document_describes_the_ingest_endpoint(
     http, _ = client
     spec = http.get("/openapi.json").json()
     assert "/v1/agencies/{agency}/records" in spec["paths"]
+
+
+def test_a_school_submits_only_as_its_own_urn(
+    client: tuple[httpx.Client, AgencyCredentials], sqlite_engine: Engine
+) -> None:
+    """The Khans' schools file holds both children's rows; a school's token sends as that
+    school: the other school's rows are refused, each with the reason."""
+    http, credentials = client
+    directory_loaded(sqlite_engine)
+    sparkhill = credentials.issue(Agency.SCHOOLS, "Sparkhill MIS", organisation=YUSUFS_SCHOOL)
+    response = http.post(
+        "/v1/agencies/schools/records",
+        content=(EXAMPLES / "schools.csv").read_bytes(),
+        headers={**auth(sparkhill), "Content-Type": "text/csv"},
+    )
+    assert response.status_code == 207
+    answer = response.json()
+    assert answer["accepted"] == 2 and len(answer["refused"]) == 2
+    assert all(
+        r["reason"] == f"the record names organisation {MARYAMS_SCHOOL}, but it was sent as "
+        f"{YUSUFS_SCHOOL}'s"
+        for r in answer["refused"]
+    )
+
+
+def test_a_token_for_an_organisation_not_in_the_directory_cannot_be_issued(
+    sqlite_engine: Engine,
+) -> None:
+    directory_loaded(sqlite_engine)
+    credentials = AgencyCredentials(sqlite_engine)
+    with pytest.raises(ExchangeError, match="no school 999999 in the directory"):
+        credentials.issue(Agency.SCHOOLS, "unknown school", organisation="999999")
+    with pytest.raises(ExchangeError, match="belongs to no organisation"):
+        credentials.issue("auditor", "auditors", organisation="103512")
+    assert credentials.listed() == []

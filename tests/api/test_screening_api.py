@@ -12,7 +12,13 @@ from sqlalchemy import Engine
 
 from ehx.api import AgencyCredentials
 from ehx.schemas.vocabulary import Recipient
-from tests.flows import audit_entries, khans_on_file
+from tests.flows import (
+    MARYAMS_SCHOOL,
+    YUSUFS_SCHOOL,
+    audit_entries,
+    directory_loaded,
+    khans_on_file,
+)
 from tests.serving import auth
 
 pytestmark = pytest.mark.kafka
@@ -25,7 +31,8 @@ def test_each_holder_reads_its_own_view_and_every_read_is_recorded(
 ) -> None:
     http, credentials = client
     family = khans_on_file(sqlite_engine)
-    school = credentials.issue(Recipient.SCHOOLS, "school MIS")
+    directory_loaded(sqlite_engine)
+    school = credentials.issue(Recipient.SCHOOLS, "Sparkhill MIS", organisation=YUSUFS_SCHOOL)
     hub = credentials.issue(Recipient.EARLY_HELP, "early help hub")
     reader = f"dsl-{uuid.uuid4().hex[:6]}"
 
@@ -35,8 +42,8 @@ def test_each_holder_reads_its_own_view_and_every_read_is_recorded(
     assert seen.status_code == 200
     [entry] = seen.json()
     assert entry["basis"]["outcome"] == "notify" and "Operation Encompass" in entry["why"]
-    assert {p["role"] for p in entry["people"]} == {"child_present"}
-    assert all(p["name"].endswith("Khan") for p in entry["people"])
+    # Its own pupil only: Maryam, at another school, is that school's to read about.
+    assert [(p["role"], p["name"]) for p in entry["people"]] == [("child_present", "Yusuf Khan")]
     assert "summary" not in entry["fields"] and entry["details"] == {}
 
     indicators = http.get(
@@ -98,12 +105,50 @@ def test_alerts_are_for_the_screening_team(client: Client, sqlite_engine: Engine
         headers=auth(mash),
     )
     assert again.status_code == 409
-    school = credentials.issue(Recipient.SCHOOLS, "school")
-    notices = http.get("/v1/encompass", headers=auth(school)).json()
-    assert len(notices) == 2
-    ack = http.post(
-        f"/v1/encompass/{notices[0]['notification_id']}/acknowledge",
+    both = http.get("/v1/encompass", headers=auth(mash)).json()
+    assert {n["school_urn"] for n in both} == {YUSUFS_SCHOOL, MARYAMS_SCHOOL}
+
+
+def test_each_school_sees_and_acknowledges_only_its_own_pupils_notification(
+    client: Client, sqlite_engine: Engine
+) -> None:
+    """Issue 30's failure: a school's token listed another school's Operation Encompass
+    notification and acknowledged it (200), so the MASH saw it met by the wrong school."""
+    http, credentials = client
+    family = khans_on_file(sqlite_engine)
+    directory_loaded(sqlite_engine)
+    sparkhill = credentials.issue(Recipient.SCHOOLS, "Sparkhill", organisation=YUSUFS_SCHOOL)
+    ashfield = credentials.issue(Recipient.SCHOOLS, "Ashfield", organisation=MARYAMS_SCHOOL)
+    [own] = http.get("/v1/encompass", headers=auth(sparkhill)).json()
+    [theirs] = http.get("/v1/encompass", headers=auth(ashfield)).json()
+    assert (own["school_urn"], theirs["school_urn"]) == (YUSUFS_SCHOOL, MARYAMS_SCHOOL)
+    wrong = http.post(
+        f"/v1/encompass/{theirs['notification_id']}/acknowledge",
         json={"by": "ka-1"},
-        headers=auth(school),
+        headers=auth(sparkhill),
     )
-    assert ack.status_code == 200
+    assert wrong.status_code == 404  # not found for this school: never 200
+    right = http.post(
+        f"/v1/encompass/{own['notification_id']}/acknowledge",
+        json={"by": "ka-1"},
+        headers=auth(sparkhill),
+    )
+    assert right.status_code == 200
+    [still_due] = http.get("/v1/encompass", headers=auth(ashfield)).json()
+    assert still_due["acknowledged_at"] is None
+    # Each reads the family's timeline about its own pupil alone.
+    names = {
+        school: [
+            p["name"]
+            for e in http.get(
+                f"/v1/families/{family}/timeline", params={"reader": "dsl"}, headers=auth(token)
+            ).json()
+            for p in e["people"]
+        ]
+        for school, token in ((YUSUFS_SCHOOL, sparkhill), (MARYAMS_SCHOOL, ashfield))
+    }
+    assert names == {YUSUFS_SCHOOL: ["Yusuf Khan"], MARYAMS_SCHOOL: ["Maryam Khan"]}
+    # A school token issued before organisations names no school: it is told so.
+    legacy = credentials.issue(Recipient.SCHOOLS, "old MIS")
+    refused = http.get("/v1/encompass", headers=auth(legacy))
+    assert refused.status_code == 403 and "--org URN" in refused.json()["detail"]

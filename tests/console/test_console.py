@@ -23,7 +23,7 @@ from ehx.console.accounts import Accounts, Role
 from ehx.linker.store import LinkReview, LinkStore
 from ehx.schemas import KeyStore
 from ehx.schemas.vocabulary import Recipient
-from tests.flows import khans_with_a_plan
+from tests.flows import MARYAMS_SCHOOL, YUSUFS_SCHOOL, directory_loaded, khans_with_a_plan
 from tests.helpers import read_json
 from tests.serving import serve
 
@@ -42,11 +42,16 @@ def site(
     names = {
         "screener": f"sw-{run}",
         "school": f"dsl-{run}",
+        "other school": f"dsl2-{run}",
         "auditor": f"dpo-{run}",
         "admin": f"admin-{run}",
     }
+    directory_loaded(sqlite_engine)
     accounts.add(names["screener"], Role.SCREENER, PASSWORD)
-    accounts.add(names["school"], Role.PRACTITIONER, PASSWORD, Recipient.SCHOOLS)
+    accounts.add(names["school"], Role.PRACTITIONER, PASSWORD, Recipient.SCHOOLS, YUSUFS_SCHOOL)
+    accounts.add(
+        names["other school"], Role.PRACTITIONER, PASSWORD, Recipient.SCHOOLS, MARYAMS_SCHOOL
+    )
     accounts.add(names["auditor"], Role.AUDITOR, PASSWORD)
     accounts.add(names["admin"], Role.ADMIN, PASSWORD)
     with serve(kafka_bootstrap, sqlite_engine, keys) as base:
@@ -184,6 +189,11 @@ def test_a_school_sees_only_the_school_view_and_its_refusals_are_recorded(
         assert "Operation Encompass" in page.text  # the school's notification
         assert "child protection plan" not in page.text.lower()  # the MASH's, not theirs
         assert "significant harm override" not in page.text
+        # Its own pupil, and not his sister: she is at another school.
+        assert "Yusuf Khan" in page.text and "Maryam" not in page.text
+    with signed_in(base, names["other school"]) as http:
+        page = http.get(f"/families/{family}")
+        assert "Maryam Khan" in page.text and "Yusuf" not in page.text
     refused = asyncio.run(
         read_json(
             kafka_bootstrap,

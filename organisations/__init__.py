@@ -1,0 +1,1 @@
+"""Organisations: the directory a council loads, and who each organisation is."""
