@@ -3,10 +3,19 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from typing import Annotated
+
+from pydantic import StringConstraints
 
 #: Clocks at agencies drift; an instant this far ahead of ours is still "now".
 CLOCK_SKEW = timedelta(minutes=5)
 EARLIEST = date(1900, 1, 1)
+
+#: An organisation's own code in the council's directory (a landlord's, a force's): the
+#: shape ``organisations.directory`` checks for codes that are not URNs or ODS codes.
+OrganisationCode = Annotated[
+    str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Z0-9][A-Z0-9-]{1,31}$")
+]
 
 # DfE check-letter alphabet: 23 letters, I, O and S left out to avoid confusion.
 _UPN_LETTERS = "ABCDEFGHJKLMNPQRTUVWXYZ"

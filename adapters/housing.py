@@ -9,6 +9,7 @@ from typing import IO, Annotated, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from ehx.adapters.base import MappedRecord, build_event, require_past, validate
+from ehx.adapters.checks import OrganisationCode
 from ehx.adapters.framing import RawRecord, read_lines
 from ehx.schemas import (
     Agency,
@@ -39,6 +40,8 @@ class HousingRecord(_Strict):
     record_ref: Text
     version: Annotated[int, Field(ge=1, strict=True)]
     landlord: Text
+    #: The sender's code in the council's directory of organisations (optional).
+    landlord_code: OrganisationCode | None = None
     tenancy_ref: Text | None
     event_type: HousingEventType
     event_date: date
@@ -97,6 +100,7 @@ class HousingAdapter:
             source=dict(
                 agency=self.agency,
                 system=housing.landlord,
+                organisation=housing.landlord_code,
                 record_ref=housing.record_ref,
                 record_version=housing.version,
             ),

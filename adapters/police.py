@@ -9,6 +9,7 @@ from typing import IO, Annotated, ClassVar, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
 from ehx.adapters.base import MappedRecord, build_event, require_past, validate
+from ehx.adapters.checks import OrganisationCode
 from ehx.adapters.framing import RawRecord, read_lines
 from ehx.schemas import (
     Agency,
@@ -62,6 +63,8 @@ class PoliceRecord(_Strict):
     incident_ref: Text
     version: Annotated[int, Field(ge=1, strict=True)]
     force: Text
+    #: The sender's code in the council's directory of organisations (optional).
+    force_code: OrganisationCode | None = None
     occurred_at: AwareDatetime
     reported_at: AwareDatetime
     type: IncidentType
@@ -127,6 +130,7 @@ class PoliceAdapter:
             source=dict(
                 agency=self.agency,
                 system=incident.force,
+                organisation=incident.force_code,
                 record_ref=incident.incident_ref,
                 record_version=incident.version,
             ),

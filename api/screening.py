@@ -22,7 +22,7 @@ from ehx.api.params import Since, Until
 from ehx.api.permissions import Holder, OrganisationCode, gate
 from ehx.api.state import ApiState
 from ehx.consent.keys import DataKeyStore
-from ehx.consent.rolls import only_pupils, pupils_of
+from ehx.consent.rolls import only_about, served_by
 from ehx.consent.store import ConsentStore
 from ehx.schemas import ExchangeError
 from ehx.schemas.views import ShareView
@@ -114,8 +114,8 @@ async def family_timeline(
     except UnknownEntry as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
     views = page.entries
-    if holder is Recipient.SCHOOLS:
-        views = _own_pupils(views, state, family_id, _own_school(school))
+    if holder in SERVING:
+        views = _own_people(views, state, family_id, holder, _own(holder, school))
     if page.before:
         earlier = request.url.include_query_params(before=page.before)
         response.headers["Link"] = f'<{earlier}>; rel="prev"'
@@ -187,11 +187,30 @@ async def encompass(
     return [r for r in rows if r["school_urn"] == _own_school(school)]
 
 
-def _own_pupils(
-    views: list[ShareView], state: ApiState, family_id: str, urn: str
+#: Recipients that are many organisations, each reading only about the people it serves.
+SERVING = frozenset({Recipient.SCHOOLS, Recipient.HEALTH, Recipient.HOUSING})
+
+
+def _own_people(
+    views: list[ShareView], state: ApiState, family_id: str, holder: Recipient, code: str
 ) -> list[ShareView]:
-    """A school's timeline: entries about its own pupils, naming only them."""
-    return only_pupils(views, pupils_of(urn, ConsentStore(state.engine).family_events({family_id})))
+    """A school's, trust's or landlord's timeline: entries about the people it serves,
+    naming only them."""
+    events = ConsentStore(state.engine).family_events({family_id})
+    return only_about(views, served_by(holder.value, code, events))
+
+
+def _own(holder: Recipient, code: str | None) -> str:
+    """The organisation a school's, trust's or landlord's token acts for; one issued
+    before organisations acts for none and is told how to get one that does."""
+    if code is None:
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN,
+            f"this token names no organisation: {holder.label} read about the people "
+            f"they serve with a token issued for one (ehx agencies token {holder.value} "
+            "--org CODE)",
+        )
+    return code
 
 
 def _own_school(school: str | None) -> str:

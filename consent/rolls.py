@@ -1,12 +1,17 @@
-"""Which school a pupil is on the roll of (pure): the school that sent the latest record
-about them. A pupil who moved school is on the new school's roll from its first record.
+"""Whom an organisation serves, from the records on file (pure).
+
+A pupil is on the roll of the school that sent the latest record about them (a pupil who
+moved school is on the new school's roll from its first record); a patient is treated
+by every trust that sent a record about them; a tenant is the tenant of the landlord
+that sent the latest housing record about them. A school, a trust or a landlord reads
+about these people only.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 
-from ehx.schemas import CanonicalEvent
+from ehx.schemas import CanonicalEvent, Role
 from ehx.schemas.views import ShareView
 
 
@@ -29,11 +34,30 @@ def pupils_of(urn: str, events: Sequence[CanonicalEvent]) -> frozenset[str]:
     return frozenset(p for p, school in school_roll(people, events).items() if school == urn)
 
 
-def only_pupils(views: Sequence[ShareView], pupils: frozenset[str]) -> list[ShareView]:
-    """A school's views: those about its pupils, naming only them (a brother at another
-    school is that school's to read about)."""
+def served_by(agency: str, code: str, events: Sequence[CanonicalEvent]) -> frozenset[str]:
+    """The people organisation ``code`` of ``agency`` serves, from a family's records."""
+    if agency == "schools":
+        return pupils_of(code, events)
+    latest: dict[str, set[str]] = {}
+    for event in sorted(events, key=lambda e: e.occurred_at):
+        if event.source.agency.value != agency or not event.source.organisation:
+            continue
+        for subject in event.subjects:
+            if not subject.person_id:
+                continue
+            if agency == "health":  # every trust treating them (not their relatives)
+                if subject.role is Role.PATIENT:
+                    latest.setdefault(subject.person_id, set()).add(event.source.organisation)
+            else:  # the landlord of their latest tenancy
+                latest[subject.person_id] = {event.source.organisation}
+    return frozenset(p for p, by in latest.items() if code in by)
+
+
+def only_about(views: Sequence[ShareView], people: frozenset[str]) -> list[ShareView]:
+    """An organisation's views: those about people it serves, naming only them (a
+    brother at another school is that school's to read about)."""
     return [
         view.model_copy(update={"subjects": mine})
         for view in views
-        if (mine := tuple(s for s in view.subjects if s.person_id in pupils))
+        if (mine := tuple(s for s in view.subjects if s.person_id in people))
     ]

@@ -37,7 +37,7 @@ from ehx.audit.ledger import AuditLedger
 from ehx.audit.verify import verify
 from ehx.consent import ConsentRecord
 from ehx.consent.keys import DataKeyStore
-from ehx.consent.rolls import only_pupils, pupils_of
+from ehx.consent.rolls import only_about, served_by
 from ehx.consent.store import ConsentStore
 from ehx.console.accounts import Account, Accounts, Role
 from ehx.console.sessions import Clock, Sessions, utc_now
@@ -314,18 +314,20 @@ def _members(request: Request, people: dict[str, dict[str, Any]]) -> list[dict[s
     return members
 
 
-def _pupils(account: Account, engine: Engine, family_id: str) -> frozenset[str] | None:
-    """For a school's DSL, the family's pupils on their school's roll; None for others.
-    An account of the schools view that names no school reads no family."""
-    if account.view is not Recipient.SCHOOLS:
+def _served(account: Account, engine: Engine, family_id: str) -> frozenset[str] | None:
+    """For a school's, trust's or landlord's practitioner, the family's people their
+    organisation serves; None for the hubs and the police, who read the whole family.
+    An account of such a view that names no organisation reads no family."""
+    if account.view not in (Recipient.SCHOOLS, Recipient.HEALTH, Recipient.HOUSING):
         return None
     if account.organisation is None:
         raise HTTPException(
             status.HTTP_403_FORBIDDEN,
-            "your account names no school: an administrator adds it with "
-            "ehx people add NAME --role practitioner --view schools --org URN",
+            "your account names no organisation: an administrator adds it with "
+            f"ehx people add NAME --role practitioner --view {account.view.value} --org CODE",
         )
-    return pupils_of(account.organisation, ConsentStore(engine).family_events({family_id}))
+    events = ConsentStore(engine).family_events({family_id})
+    return served_by(account.view.value, account.organisation, events)
 
 
 @router.get("/families/{family_id}", response_class=HTMLResponse)
@@ -349,9 +351,9 @@ async def family(
     except UnknownEntry as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
     views = page.entries
-    pupils = _pupils(account, state.engine, family_id)
-    if pupils is not None:
-        views = only_pupils(views, pupils)
+    served = _served(account, state.engine, family_id)
+    if served is not None:
+        views = only_about(views, served)
     # The read is on the ledger before anything is shown.
     await record(
         request,
@@ -374,8 +376,8 @@ async def family(
     all_views = (
         views if whole else store.entries(TimelineQuery(_view(account), family_id=family_id))
     )
-    if pupils is not None:
-        all_views = only_pupils(all_views, pupils)
+    if served is not None:
+        all_views = only_about(all_views, served)
     seen = picture(all_views)
     level, reasons = suggest_level(
         seen, [v.basis.rule for v in all_views if v.basis.rule and v.basis.outcome == "override"]

@@ -7,6 +7,7 @@ import asyncio
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -25,7 +26,7 @@ from ehx.audit.service import AuditService, Checkpointer, register_audit
 from ehx.broker.publishing import KafkaPublisher
 from ehx.broker.settings import BrokerSettings
 from ehx.broker.topics import Topic
-from ehx.consent import load_policy
+from ehx.consent import Purpose, load_policy
 from ehx.consent.engine import ConsentEngine
 from ehx.consent.keys import DataKeyStore
 from ehx.consent.store import ConsentStore
@@ -34,10 +35,11 @@ from ehx.linker.service import Linker
 from ehx.linker.store import LinkStore
 from ehx.organisations.directory import read_directory
 from ehx.organisations.store import OrganisationStore
-from ehx.schemas import Agency, KeyStore
+from ehx.schemas import Agency, CanonicalEvent, KeyStore, Role
 from ehx.schemas.quarantine import QuarantineRecord
+from ehx.schemas.vocabulary import Recipient
 from ehx.timeline.store import TimelineStore
-from tests.consent.fakes import KHAN_FILES, linked_khans, variant
+from tests.consent.fakes import KHAN_FILES, family_consent, linked_khans, variant
 from tests.helpers import EXAMPLES, read_json
 from tests.records import NOW, PLAN, example_events
 
@@ -87,6 +89,51 @@ def directory_loaded(engine: Engine) -> None:
     found, problems = read_directory((EXAMPLES / "organisations.csv").read_text())
     assert not problems, problems
     OrganisationStore(engine).load(found, NOW)
+
+
+#: Amina's emergency attendance was at RQ3, Maryam's missed appointment was RRK's; the
+#: family's tenancy moved from the council (BCC) to Oakleaf.
+AMINAS_TRUST, MARYAMS_TRUST = "RQ3", "RRK"
+OLD_LANDLORD, NEW_LANDLORD = "BCC", "OAKLEAF"
+
+
+def khans_served_by_two_of_each(engine: Engine) -> str:
+    """The Khans on file with their organisations named: two trusts (one treats Amina,
+    one Maryam) and two landlords (the family's tenancy moved from one to the other),
+    the mother's consent to share with health and housing; returns the family id."""
+    khans = linked_khans()
+    named = []
+    for event in khans:
+        if event.source.agency is Agency.HEALTH:
+            patient = next(s for s in event.subjects if s.role is Role.PATIENT)
+            aminas = patient.demographics.given_name == "Amina"
+            event = _sent_by(event, AMINAS_TRUST if aminas else MARYAMS_TRUST)
+        elif event.source.agency is Agency.HOUSING:
+            event = _sent_by(event, OLD_LANDLORD)
+        named.append(event)
+    household = max(
+        (e for e in named if e.source.agency is Agency.HOUSING), key=lambda e: len(e.subjects)
+    )
+    moved = _sent_by(variant(household), NEW_LANDLORD)  # a month later, Oakleaf's tenants
+    named.append(moved.model_copy(update={"occurred_at": household.occurred_at + timedelta(30)}))
+    store = ConsentStore(engine)
+    consent = ConsentEngine(load_policy(), DataKeyStore(engine), store.load_registry(), store)
+    consent.registry.apply(
+        family_consent((Recipient.HEALTH, Recipient.HOUSING)).model_copy(
+            update={"purpose": Purpose.TEAM_AROUND_THE_FAMILY}
+        )
+    )
+    out = consent.on_events(sorted(named, key=lambda e: e.occurred_at), NOW)
+    consent.vault.flush()
+    store.save(out)
+    TimelineStore(engine).apply(out.messages)
+    return khans[0].subjects[0].family_id or ""
+
+
+def _sent_by(event: CanonicalEvent, code: str) -> CanonicalEvent:
+    return event.model_copy(
+        update={"source": event.source.model_copy(update={"organisation": code})}
+    )
 
 
 def khans_on_file(engine: Engine, *, high_risk: bool = False) -> str:
