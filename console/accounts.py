@@ -84,6 +84,8 @@ class Account:
 _hasher = PasswordHasher()
 #: Checked when the user is unknown too, so the time taken does not say who exists.
 _DUMMY = _hasher.hash("not a password anyone has")
+#: The password hash of an account made by single sign-on: no password opens it.
+SIGNED_ON = "signed-on:no-password"
 MIN_PASSWORD = 12
 
 
@@ -116,12 +118,7 @@ class Accounts:
             raise AccountError(f"a password needs at least {MIN_PASSWORD} characters")
         account = Account(username, role, _view_for(role, view), organisation)
         if organisation is not None:
-            kind = KIND_OF.get(account.view) if account.view else None
-            if kind is None or OrganisationStore(self._engine).get(kind, organisation) is None:
-                raise AccountError(
-                    f"no {kind.value if kind else 'organisation'} {organisation} in the directory "
-                    "for this view: ehx organisations list shows what is there"
-                )
+            self._require_listed(account)
         with self._engine.begin() as connection:
             exists = connection.execute(
                 select(console_people.c.username).where(console_people.c.username == username)
@@ -140,11 +137,67 @@ class Accounts:
             )
         return account
 
+    def signed_on(
+        self, username: str, role: Role, view: Recipient | None, organisation: str | None
+    ) -> Account:
+        """The account of someone their identity provider just signed in, made or brought
+        up to date from its claims. AccountError for a disabled account, for a built-in
+        one (it signs in with its password, never through the provider), and for an
+        organisation the directory does not know."""
+        account = Account(username, role, _view_for(role, view), organisation)
+        if organisation is not None:
+            self._require_listed(account)
+        with self._engine.begin() as connection:
+            row = connection.execute(
+                select(console_people.c.password_hash, console_people.c.disabled_at).where(
+                    console_people.c.username == username
+                )
+            ).first()
+            values = {
+                "role": role.value,
+                "view": account.view.value if account.view else None,
+                "organisation": organisation,
+            }
+            if row is None:
+                connection.execute(
+                    insert(console_people).values(
+                        username=username,
+                        password_hash=SIGNED_ON,
+                        created_at=datetime.now(UTC),
+                        **values,
+                    )
+                )
+            elif row.disabled_at is not None:
+                raise AccountError(f"the console account {username!r} is disabled")
+            elif row.password_hash != SIGNED_ON:
+                raise AccountError(
+                    f"{username!r} is a built-in account: it signs in with its password"
+                )
+            else:
+                connection.execute(
+                    update(console_people)
+                    .where(console_people.c.username == username)
+                    .values(**values)
+                )
+        return account
+
+    def _require_listed(self, account: Account) -> None:
+        kind = KIND_OF.get(account.view) if account.view else None
+        code = account.organisation or ""
+        if kind is None or OrganisationStore(self._engine).get(kind, code) is None:
+            raise AccountError(
+                f"no {kind.value if kind else 'organisation'} {code} in the directory "
+                "for this view: ehx organisations list shows what is there"
+            )
+
     def check(self, username: str, password: str) -> Account | None:
         """The account if the password is right and the account is live; else None."""
         row = self._live(username)
-        try:
-            _hasher.verify(row["password_hash"] if row else _DUMMY, password)
+        stored = row["password_hash"] if row else _DUMMY
+        try:  # an account made by single sign-on has no password: as slow to say so
+            _hasher.verify(_DUMMY if stored == SIGNED_ON else stored, password)
+            if stored == SIGNED_ON:
+                return None
         except (VerificationError, InvalidHashError):
             return None
         return self._account(row) if row else None

@@ -39,8 +39,17 @@ from ehx.consent import ConsentRecord
 from ehx.consent.keys import DataKeyStore
 from ehx.consent.rolls import only_about, served_by
 from ehx.consent.store import ConsentStore
-from ehx.console.accounts import Account, Accounts, Role
+from ehx.console.accounts import Account, AccountError, Accounts, Role
 from ehx.console.sessions import Clock, Sessions, utc_now
+from ehx.console.sso import (
+    STATE_COOKIE,
+    STATE_SECONDS,
+    Provider,
+    SignOnRefused,
+    identity,
+    opened,
+    sealer,
+)
 from ehx.console.throttle import LoginThrottle
 from ehx.database import linker_mentions
 from ehx.linker.index import LinkPolicy, confidence
@@ -82,6 +91,14 @@ class ConsoleSettings(BaseSettings):
     session_hours: float = 8.0
     #: Send the cookie over HTTPS only (set this behind TLS, as in production).
     secure_cookie: bool = False
+    #: Single sign-on (OpenID Connect): the provider's issuer URL turns it on.
+    oidc_issuer: str | None = None
+    oidc_client_id: str = "ehx-console"
+    oidc_client_secret: str = ""
+    oidc_scope: str = "openid ehx"
+    #: The claims that carry the person's groups and their organisation.
+    oidc_groups_claim: str = "groups"
+    oidc_organisation_claim: str = "organisation"
 
 
 def _secret(settings: ConsoleSettings, data_dir: Path) -> str:
@@ -102,12 +119,14 @@ def install(
     says when a session has expired (a test's own, instead of waiting)."""
     settings = settings or ConsoleSettings()
     app.state.console_sessions = (timedelta(hours=settings.session_hours), clock)
+    app.state.console_settings = settings
+    app.state.console_secret = _secret(settings, data_dir)
     app.state.console_throttle = LoginThrottle(clock)
     #: Password checks at once (Argon2id is deliberately slow: see ``login``).
     app.state.console_hashing = asyncio.Semaphore(2)
     app.add_middleware(
         SessionMiddleware,
-        secret_key=_secret(settings, data_dir),
+        secret_key=app.state.console_secret,
         session_cookie="ehx_session",
         max_age=int(settings.session_hours * 3600),
         same_site="strict",
@@ -178,7 +197,66 @@ def _page(request: Request, name: str, account: Account | None, **context: Any) 
 
 @router.get("/login", response_class=HTMLResponse)
 async def login_page(request: Request, failed: bool = False) -> HTMLResponse:
-    return _page(request, "login.html", None, failed=failed)
+    sso = request.app.state.console_settings.oidc_issuer is not None
+    return _page(request, "login.html", None, failed=failed, sso=sso)
+
+
+def _provider(request: Request) -> Provider:
+    settings: ConsoleSettings = request.app.state.console_settings
+    if settings.oidc_issuer is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "single sign-on is not set up here")
+    return Provider(
+        settings.oidc_issuer.rstrip("/"),
+        settings.oidc_client_id,
+        settings.oidc_client_secret,
+        settings.oidc_scope,
+    )
+
+
+@router.get("/login/sso")
+async def sso_start(request: Request) -> Response:
+    """Off to the organisation's identity provider, with PKCE and a nonce."""
+    provider = _provider(request)
+    url, flow = provider.start(await provider.metadata(), str(request.url_for("sso_callback")))
+    response = RedirectResponse(url, status.HTTP_303_SEE_OTHER)
+    response.set_cookie(
+        STATE_COOKIE,
+        sealer(request.app.state.console_secret).dumps(flow),
+        max_age=STATE_SECONDS,
+        path="/login/sso",
+        httponly=True,
+        samesite="lax",  # it must come back with the person from the provider's site
+        secure=request.app.state.console_settings.secure_cookie,
+    )
+    return response
+
+
+@router.get("/login/sso/callback", name="sso_callback", response_model=None)
+async def sso_callback(
+    request: Request, code: str = "", state: str = "", error: str = ""
+) -> Response:
+    """Back from the provider: check everything, then sign the person in as it says."""
+    provider, settings = _provider(request), request.app.state.console_settings
+    try:
+        flow = opened(request.cookies.get(STATE_COOKIE), request.app.state.console_secret)
+        if error or not code or not secrets.compare_digest(state, flow["state"]):
+            raise SignOnRefused("the identity provider did not sign you in: try again")
+        claims = await provider.claims(
+            await provider.metadata(), code, flow, str(request.url_for("sso_callback"))
+        )
+        who = identity(claims, settings.oidc_groups_claim, settings.oidc_organisation_claim)
+        account = Accounts(_state(request).engine).signed_on(
+            who.username, who.role, who.view, who.organisation
+        )
+    except (SignOnRefused, AccountError) as refused:
+        await record_refusal(request, status.HTTP_403_FORBIDDEN, f"single sign-on: {refused}")
+        page = _page(request, "login.html", None, failed=False, sso=True, refused=str(refused))
+        page.status_code = status.HTTP_403_FORBIDDEN
+        page.delete_cookie(STATE_COOKIE, path="/login/sso")
+        return page
+    response = _signed_in_as(request, account)
+    response.delete_cookie(STATE_COOKIE, path="/login/sso")
+    return response
 
 
 @router.post("/login")
@@ -208,7 +286,12 @@ async def login(
         await record_refusal(request, status.HTTP_401_UNAUTHORIZED, "wrong name or password")
         return RedirectResponse("/login?failed=true", status.HTTP_303_SEE_OTHER)
     throttle.succeeded(username.casefold())
-    request.session.clear()  # a new session at sign-in: no fixation
+    return _signed_in_as(request, account)
+
+
+def _signed_in_as(request: Request, account: Account) -> Response:
+    """A new session for ``account`` (none kept from before: no fixation), and its home."""
+    request.session.clear()
     request.session["session"] = _sessions(request).start(account.username)
     _csrf(request)
     home = (

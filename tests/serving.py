@@ -28,6 +28,7 @@ def serve(
     keys: KeyStore,
     console: ConsoleSettings | None = None,
     clock: Clock = utc_now,
+    port: int | None = None,
 ) -> Iterator[str]:
     """``ehx serve`` (API and console) on a loopback port, in a thread; yields its URL."""
     # In a thread of its own: Playwright's sync API keeps an event loop in this one.
@@ -40,7 +41,7 @@ def serve(
         console=console or ConsoleSettings(secret="test-" + "x" * 40),
         clock=clock,
     )
-    port = free_port()
+    port = port or free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

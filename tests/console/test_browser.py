@@ -11,9 +11,7 @@ tests skip, unless ``EHX_REQUIRE_BROWSER=1`` makes that a failure.
 
 from __future__ import annotations
 
-import os
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,40 +22,13 @@ from ehx.console.accounts import Accounts, Role
 from ehx.schemas import KeyStore
 from ehx.schemas.vocabulary import Recipient
 from tests.conftest import eventually_now
-from tests.flows import audit_service, khans_with_a_plan
+from tests.flows import YUSUFS_SCHOOL, audit_service, directory_loaded, khans_with_a_plan
 from tests.serving import serve
 
-CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).parents[2] / "test-artifacts"
 PASSWORD = "correct horse battery staple"
 
 pytestmark = [pytest.mark.kafka, pytest.mark.browser, pytest.mark.slow]
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if not CHROMIUM.exists():
-        if os.environ.get("EHX_REQUIRE_BROWSER") == "1":
-            pytest.fail("EHX_REQUIRE_BROWSER=1 but /usr/bin/chromium is missing")
-        pytest.skip("no /usr/bin/chromium: apt-get install chromium")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM),
-            # As root, on a machine with no outside network: no sandbox, no phoning home.
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-quic",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-            ],
-        )
-        yield browser
-        browser.close()
 
 
 def accessible(page: Any, name: str) -> None:
@@ -93,8 +64,9 @@ def test_screener_school_and_auditor_each_see_what_their_role_allows(
     run = uuid.uuid4().hex[:6]
     screener, school, auditor = f"sw-{run}", f"dsl-{run}", f"dpo-{run}"
     accounts = Accounts(sqlite_engine)
+    directory_loaded(sqlite_engine)
     accounts.add(screener, Role.SCREENER, PASSWORD)
-    accounts.add(school, Role.PRACTITIONER, PASSWORD, Recipient.SCHOOLS)
+    accounts.add(school, Role.PRACTITIONER, PASSWORD, Recipient.SCHOOLS, YUSUFS_SCHOOL)
     accounts.add(auditor, Role.AUDITOR, PASSWORD)
 
     with (
