@@ -104,9 +104,10 @@ async def test_every_event_is_decided_for_every_recipient_and_consent_changes_th
         await eventually(lambda: store.record(granted.record_id) == granted)
         shared = await messages_about(bootstrap, Topic.share(Recipient.EARLY_HELP), ids, count=16)
         allowed = [m for m in shared if m["basis"]["outcome"] == "allow"]
-        assert allowed and all(
-            str(granted.consent_id) in m["basis"]["consent_ids"] for m in allowed
-        )
+        # Views allowed under her consent. (The session's ehx.consent is shared by every
+        # test, and each test's Khans are family f00000001: another test's consent may
+        # allow some of these events too, so "all" would depend on the tests' order.)
+        assert any(str(granted.consent_id) in m["basis"]["consent_ids"] for m in allowed)
 
         # She withdraws it: the school's views under it are retracted; Encompass remains.
         withdrawn = granted.withdraw("ew-0042", datetime.now(UTC))
