@@ -1,7 +1,9 @@
 """Who may screen and decide an alert (pure).
 
 A significant-harm alert is a child protection matter: only the MASH screens it and
-decides what happens next. The early help hub screens the think-family alerts, where the
+decides what happens next, and only a MASH manager may close one with no further action
+(a screener's "nothing to do" on a child at risk of significant harm needs a second,
+senior pair of eyes). The early help hub screens the think-family alerts, where the
 question is whether a family needs early help.
 """
 
@@ -31,3 +33,20 @@ def refusal(kind: str, team: Recipient | None) -> str | None:
         return None
     who = " or ".join(sorted(r.label for r in allowed)) or "nobody"
     return f"a {AlertKind(kind).value.replace('_', '-')} alert is screened and decided by {who}"
+
+
+#: The one role that closes a significant-harm alert with no further action.
+MASH_MANAGER = "mash_manager"
+NO_FURTHER_ACTION = "no_further_action"
+
+
+def closing_refusal(kind: str, outcome: str, role: str | None) -> str | None:
+    """Why someone in ``role`` may not decide ``outcome`` on an alert of ``kind``; or
+    None. ``role`` is the ledger's name for it (``mash_screener``), None for a system."""
+    closing = AlertKind(kind) is AlertKind.SIGNIFICANT_HARM and outcome == NO_FURTHER_ACTION
+    if closing and role != MASH_MANAGER:
+        return (
+            "a significant-harm alert is closed with no further action only by a MASH "
+            "manager, in the console"
+        )
+    return None

@@ -90,7 +90,10 @@ PERMISSIONS: dict[tuple[str, str], Gate] = {
         HUBS, "alerts its team screens", "`alert.decided`"
     ),
     ("POST", "/v1/alerts/{alert_id}/decision"): Gate(
-        HUBS, "significant harm: the MASH only; think family: either hub", "`alert.decided`"
+        HUBS,
+        "significant harm: the MASH only (closing with no further action: a MASH manager, "
+        "in the console); think family: either hub",
+        "`alert.decided`",
     ),
     ("GET", "/v1/encompass"): Gate(
         HUBS | {Recipient.SCHOOLS.value}, "notifications (schools: those with a school)"

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response,
 from pydantic import BaseModel, ConfigDict
 
 from ehx.alerts.auditing import decided, queue_read
-from ehx.alerts.deciders import refusal
+from ehx.alerts.deciders import closing_refusal, refusal
 from ehx.alerts.store import AlertNotFound, AlertStore, ScreeningDecision
 from ehx.api.answers import REFUSALS
 from ehx.api.auditing import Reader, record, role_of
@@ -44,13 +44,16 @@ def _state(request: Request) -> ApiState:
     return state
 
 
-def _may_decide(store: AlertStore, alert_id: str, holder: Recipient) -> None:
-    """403, saying who may, when the holder's team does not screen this kind of alert."""
+def _may_decide(
+    store: AlertStore, alert_id: str, holder: Recipient, outcome: str | None = None
+) -> None:
+    """403, saying who may, when the holder's team does not screen this kind of alert, or
+    may not decide this outcome (a system is no MASH manager)."""
     try:
         kind = store.get(alert_id)["kind"]
     except AlertNotFound:
         return  # moving it answers 404
-    why = refusal(kind, holder)
+    why = refusal(kind, holder) or (closing_refusal(kind, outcome, None) if outcome else None)
     if why is not None:
         raise HTTPException(status.HTTP_403_FORBIDDEN, why)
 
@@ -169,7 +172,7 @@ async def decide_alert(
     request: Request, alert_id: str, body: Decision, holder: Holder
 ) -> dict[str, Any]:
     store = AlertStore(_state(request).engine)
-    _may_decide(store, alert_id, holder)
+    _may_decide(store, alert_id, holder, body.outcome)
     now = datetime.now(UTC)
     alert = _moved(store, alert_id, lambda: store.decide(alert_id, body.outcome, body.by, now))
     await record(request, decided(alert, body.by, role_of(holder), holder.value, now))

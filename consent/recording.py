@@ -53,3 +53,16 @@ def withdrawal_refusal(record: ConsentRecord, caller: Recipient) -> str | None:
         f"consent is withdrawn by the agency that recorded it "
         f"({record.recorded_by_agency.label}) or the MASH"
     )
+
+
+def review_refusal(reviewer: str, role: str | None, asserters: set[str]) -> str | None:
+    """Why ``reviewer`` (in ``role``, None if no such active account) may not countersign
+    or reverse an override that ``asserters`` asserted; or None."""
+    if role != "mash_manager":
+        return (
+            f"{reviewer} is not a MASH manager's active account: an override is "
+            "countersigned or reversed by a MASH manager (ehx people add NAME --role manager)"
+        )
+    if reviewer in asserters:
+        return f"{reviewer} asserted this harm: another MASH manager countersigns or reverses it"
+    return None

@@ -35,6 +35,9 @@ from ehx.schemas.vocabulary import Recipient
 
 class Role(StrEnum):
     SCREENER = "screener"
+    #: A MASH manager: screens like a screener, and alone closes a significant-harm
+    #: alert with no further action, or countersigns or reverses an override.
+    MANAGER = "manager"
     PRACTITIONER = "practitioner"
     AUDITOR = "auditor"
     ADMIN = "admin"
@@ -56,12 +59,12 @@ class Account:
     @property
     def screens(self) -> bool:
         """May see the alert queue and record screening decisions."""
-        return self.role is Role.SCREENER or self.view is Recipient.EARLY_HELP
+        return self.role in (Role.SCREENER, Role.MANAGER) or self.view is Recipient.EARLY_HELP
 
     @property
     def team(self) -> Recipient | None:
         """The team this person screens for: a screener the MASH's; a practitioner their view's."""
-        return Recipient.MASH if self.role is Role.SCREENER else self.view
+        return Recipient.MASH if self.role in (Role.SCREENER, Role.MANAGER) else self.view
 
     @property
     def reads_families(self) -> bool:
@@ -76,6 +79,8 @@ class Account:
         """The role as the audit ledger records it."""
         if self.role is Role.SCREENER:
             return "mash_screener"
+        if self.role is Role.MANAGER:
+            return "mash_manager"
         if self.role is Role.PRACTITIONER and self.view is not None:
             return f"{self.view.value}_practitioner"
         return self.role.value
@@ -90,7 +95,7 @@ MIN_PASSWORD = 12
 
 
 def _view_for(role: Role, view: Recipient | None) -> Recipient | None:
-    if role is Role.SCREENER:
+    if role in (Role.SCREENER, Role.MANAGER):
         return Recipient.MASH
     if role is Role.PRACTITIONER:
         if view is None or view is Recipient.MASH:

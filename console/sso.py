@@ -2,9 +2,9 @@
 
 The person signs in at their organisation's identity provider; the console reads who
 they are from the provider's answer, and what they may do from its claims: a group for
-the role (``ehx-screener``, ``ehx-practitioner``, ``ehx-auditor``, ``ehx-admin``), one for
-a practitioner's view (``ehx-view-schools``) and an organisation claim
-(``school:103512``). Their console account is made or brought up to date from those
+the role (``ehx-screener``, ``ehx-manager``, ``ehx-practitioner``, ``ehx-auditor``,
+``ehx-admin``), one for a practitioner's view (``ehx-view-schools``) and an organisation
+claim (``school:103512``). Their console account is made or brought up to date from those
 claims at each sign-in; a disabled account stays disabled, and a built-in account (one
 with a password) is never taken over. The built-in accounts remain the fallback.
 
@@ -39,6 +39,7 @@ STATE_COOKIE = "ehx_sso"
 STATE_SECONDS = 600
 ROLES = {
     "ehx-screener": Role.SCREENER,
+    "ehx-manager": Role.MANAGER,
     "ehx-practitioner": Role.PRACTITIONER,
     "ehx-auditor": Role.AUDITOR,
     "ehx-admin": Role.ADMIN,

@@ -27,7 +27,7 @@ from sqlalchemy import Engine, select
 from starlette.middleware.sessions import SessionMiddleware
 
 from ehx.alerts.auditing import decided, queue_read
-from ehx.alerts.deciders import refusal
+from ehx.alerts.deciders import closing_refusal, refusal
 from ehx.alerts.needs import picture, suggest_level
 from ehx.alerts.store import AlertStore, ScreeningDecision
 from ehx.api.auditing import record, record_read, record_refusal
@@ -543,7 +543,8 @@ async def decide(
         )
     store, now = AlertStore(_state(request).engine), datetime.now(UTC)
     try:
-        why = refusal(store.get(alert_id)["kind"], account.team)
+        kind = store.get(alert_id)["kind"]
+        why = refusal(kind, account.team) or closing_refusal(kind, outcome, account.role_name)
         if why is not None:
             raise HTTPException(status.HTTP_403_FORBIDDEN, why)
         store.decide(alert_id, outcome, account.username, now)

@@ -31,9 +31,11 @@ from ehx.consent import (
     SubjectKind,
     load_policy,
 )
+from ehx.consent.recording import review_refusal
 from ehx.consent.registry import ConsentTopicRecord
 from ehx.consent.service import consent_message
 from ehx.consent.store import ConsentStore
+from ehx.console.accounts import Accounts
 from ehx.database import migrate, open_engine
 from ehx.runtime import require_bootstrap
 from ehx.schemas import THINK_FAMILY_PROBLEMS, Category, ExchangeError
@@ -303,12 +305,27 @@ def review(
     ] = False,
     note: Annotated[str, typer.Option(help="The manager's note.")] = "",
 ) -> None:
-    """Countersign or reverse a significant-harm override (reversing retracts what it sent)."""
-    rows = [
-        d for d in _store().decisions(outcome=Outcome.OVERRIDE) if d["decision_id"] == override_id
-    ]
+    """Countersign or reverse a significant-harm override (reversing retracts what it sent).
+
+    --by must be a MASH manager's console account (ehx people add NAME --role manager),
+    and not the practitioner who asserted the harm: nobody countersigns their own.
+    """
+    engine = open_engine()
+    migrate(engine)
+    store = ConsentStore(engine)
+    rows = [d for d in store.decisions(outcome=Outcome.OVERRIDE) if d["decision_id"] == override_id]
     if not rows:
         raise ExchangeError(f"no override {override_id} (ehx consent overrides lists them)")
+    asserters = {
+        found.asserted_by
+        for ref in rows[0]["body"].get("evidence_event_ids", [])
+        if ref.startswith("assertion:")
+        and isinstance(found := store.record(ref.removeprefix("assertion:")), HarmAssertion)
+    }
+    reviewer = Accounts(engine).get(by)
+    why = review_refusal(by, reviewer.role_name if reviewer else None, asserters)
+    if why is not None:
+        raise ExchangeError(why)
     record = OverrideReview(
         override_id=override_id,
         outcome=ReviewOutcome.REVERSED if reverse else ReviewOutcome.COUNTERSIGNED,

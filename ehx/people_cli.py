@@ -30,7 +30,13 @@ def _accounts() -> Accounts:
 @app.command("add")
 def add(
     username: Annotated[str, typer.Argument(help="The name they sign in with.")],
-    role: Annotated[Role, typer.Option(help="screener, practitioner, auditor or admin.")],
+    role: Annotated[
+        Role,
+        typer.Option(
+            help="screener (MASH), manager (MASH: closes significant-harm alerts, reviews "
+            "overrides), practitioner, auditor or admin."
+        ),
+    ],
     view: Annotated[
         Recipient | None,
         typer.Option(
@@ -52,8 +58,10 @@ def add(
     """Add an account. The password (12 characters or more) is asked for, never echoed,
     and stored only as an Argon2id hash.
 
-    A screener reads the MASH view and screens alerts; a practitioner reads one agency's
-    view; an auditor reads the audit pages; an administrator sees the accounts.
+    A screener reads the MASH view and screens alerts; a manager does too, and alone
+    closes a significant-harm alert with no further action or countersigns or reverses
+    an override (never their own assertion's); a practitioner reads one agency's view;
+    an auditor reads the audit pages; an administrator sees the accounts.
     """
     if password_stdin:
         password = sys.stdin.readline().rstrip("\n")

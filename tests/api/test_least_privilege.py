@@ -137,6 +137,10 @@ def test_a_significant_harm_alert_is_decided_by_the_mash_not_the_early_help_hub(
 
     # The hub screens the think-family alert, as before; the MASH decides the harm one.
     assert http.post(f"/v1/alerts/{think}/decision", json=nfa, headers=auth(hub)).status_code == 200
+    # Even the MASH's system does not close it with no further action: a manager does,
+    # in the console.
+    closing = http.post(f"/v1/alerts/{harm}/decision", json=nfa, headers=auth(mash))
+    assert closing.status_code == 403 and "only by a MASH manager" in closing.json()["detail"]
     decided = http.post(
         f"/v1/alerts/{harm}/decision",
         json={"by": "sw-1", "outcome": "s47_enquiry"},

@@ -41,6 +41,7 @@ def site(
     accounts = Accounts(sqlite_engine)
     names = {
         "screener": f"sw-{run}",
+        "manager": f"mgr-{run}",
         "school": f"dsl-{run}",
         "other school": f"dsl2-{run}",
         "auditor": f"dpo-{run}",
@@ -48,6 +49,7 @@ def site(
     }
     directory_loaded(sqlite_engine)
     accounts.add(names["screener"], Role.SCREENER, PASSWORD)
+    accounts.add(names["manager"], Role.MANAGER, PASSWORD)
     accounts.add(names["school"], Role.PRACTITIONER, PASSWORD, Recipient.SCHOOLS, YUSUFS_SCHOOL)
     accounts.add(
         names["other school"], Role.PRACTITIONER, PASSWORD, Recipient.SCHOOLS, MARYAMS_SCHOOL
@@ -137,6 +139,29 @@ def test_a_screener_reads_the_queue_and_the_family_and_records_a_decision(
         assert done.status_code == 303
         decided = AlertStore(sqlite_engine).get(alert["alert_id"])
         assert (decided["decision"], decided["decided_by"]) == ("s47_enquiry", names["screener"])
+
+
+def test_only_a_mash_manager_closes_a_significant_harm_alert_with_no_further_action(
+    site: tuple[str, str, dict[str, str]], sqlite_engine: Engine
+) -> None:
+    base, family, names = site
+    [alert] = [
+        a
+        for a in AlertStore(sqlite_engine).queue()
+        if a["family_id"] == family and a["kind"] == "significant_harm"
+    ]
+    url = f"/alerts/{alert['alert_id']}/decision"
+    with signed_in(base, names["screener"]) as http:
+        page = http.get(f"/families/{family}")
+        refused = http.post(url, data={"outcome": "no_further_action", "csrf": _csrf(page.text)})
+        assert refused.status_code == 403 and "only by a MASH manager" in refused.text
+    assert AlertStore(sqlite_engine).get(alert["alert_id"])["status"] != "decided"
+    with signed_in(base, names["manager"]) as http:
+        page = http.get(f"/families/{family}")
+        done = http.post(url, data={"outcome": "no_further_action", "csrf": _csrf(page.text)})
+        assert done.status_code == 303
+    decided = AlertStore(sqlite_engine).get(alert["alert_id"])
+    assert (decided["decision"], decided["decided_by"]) == ("no_further_action", names["manager"])
 
 
 def test_a_long_timeline_shows_its_latest_page_and_links_to_the_earlier_entries(
