@@ -42,6 +42,8 @@ class Gate:
     data: str
     #: What the ledger records when the route is used (— where nothing is read).
     recorded: str = "—"
+    #: A school's, trust's or landlord's answer is its own organisation's only.
+    scoped: bool = False
 
     @property
     def who(self) -> str:
@@ -67,10 +69,16 @@ _NAMES = {
 #: (method, route) -> who may call it. Every route of the API is here.
 PERMISSIONS: dict[tuple[str, str], Gate] = {
     ("POST", "/v1/agencies/{agency}/records"): Gate(
-        AGENCIES, "its own records, as itself", "`record.accepted` / `record.refused`"
+        AGENCIES,
+        "its own records, as its own organisation",
+        "`record.accepted` / `record.refused`",
+        scoped=True,
     ),
     ("GET", "/v1/families/{family_id}/timeline"): Gate(
-        RECIPIENTS, "its own recipient view", "`timeline.read`"
+        RECIPIENTS,
+        "its own recipient view; a school, trust or landlord: the people it serves",
+        "`timeline.read`",
+        scoped=True,
     ),
     ("GET", "/v1/families/{family_id}/preview"): Gate(
         RECIPIENTS, "its own view; the hubs any recipient's", "`preview.read`"
@@ -96,10 +104,10 @@ PERMISSIONS: dict[tuple[str, str], Gate] = {
         "`alert.decided`",
     ),
     ("GET", "/v1/encompass"): Gate(
-        HUBS | {Recipient.SCHOOLS.value}, "notifications (schools: those with a school)"
+        HUBS | {Recipient.SCHOOLS.value}, "notifications (a school: its own)", scoped=True
     ),
     ("POST", "/v1/encompass/{notification_id}/acknowledge"): Gate(
-        frozenset({Recipient.SCHOOLS.value}), "a notification to its pupils"
+        frozenset({Recipient.SCHOOLS.value}), "a notification to its own pupils", scoped=True
     ),
     ("GET", "/v1/links/review"): Gate(MASH, "the identity review queue", "`links.read`"),
     ("POST", "/v1/links/review/{review_id}"): Gate(MASH, "identity links", "`link.reviewed`"),
@@ -125,7 +133,8 @@ def table() -> str:
     """The permission table as ``docs/security.md`` shows it (a test holds them equal)."""
     rows = ["| route | who may | on whose data | recorded as |", "|---|---|---|---|"]
     for (method, route), allowed in PERMISSIONS.items():
-        rows.append(f"| `{method} {route}` | {allowed.who} | {allowed.data} | {allowed.recorded} |")
+        data = allowed.data + (" (scoped to its organisation)" if allowed.scoped else "")
+        rows.append(f"| `{method} {route}` | {allowed.who} | {data} | {allowed.recorded} |")
     return "\n".join(rows)
 
 

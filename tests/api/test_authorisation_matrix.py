@@ -3,12 +3,14 @@ with every kind of token (and none, and a dead one), held to ``PERMISSIONS``.
 
 The probe's matrix was 23 operations x 11 token kinds; this one is every route in the
 table x the seven kinds of token there are, plus no token, an unknown token, a revoked
-and an expired one. One server, all calls: about 250 requests.
+and an expired one (about 250 requests), and every route the table marks scoped to an
+organisation, called by another organisation of the same kind.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -18,6 +20,8 @@ from sqlalchemy import Engine, update
 from ehx.api import AgencyCredentials
 from ehx.api.permissions import AGENCIES, HOLDERS, PERMISSIONS
 from ehx.database import agency_credentials
+from tests.flows import MARYAMS_SCHOOL, YUSUFS_SCHOOL, directory_loaded, khans_on_file
+from tests.helpers import EXAMPLES
 from tests.serving import auth
 
 pytestmark = pytest.mark.kafka
@@ -88,3 +92,71 @@ def test_the_table_covers_every_route_the_api_serves(client: Client) -> None:
         for method in operations
     }
     assert served == set(PERMISSIONS)
+
+
+def test_every_scoped_route_gives_another_school_nothing_of_the_first(
+    client: Client, sqlite_engine: Engine
+) -> None:
+    """The table's organisation-scoped routes, each called by another organisation of the
+    same kind: Ashfield (Maryam's school) against what is Sparkhill's (Yusuf's)."""
+    http, credentials = client
+    family = khans_on_file(sqlite_engine)
+    directory_loaded(sqlite_engine)
+    sparkhill = credentials.issue("schools", "Sparkhill", organisation=YUSUFS_SCHOOL)
+    ashfield = credentials.issue("schools", "Ashfield", organisation=MARYAMS_SCHOOL)
+    mash = credentials.issue("mash", "MASH")
+    yusufs = next(
+        n
+        for n in http.get("/v1/encompass", headers=auth(mash)).json()
+        if n["school_urn"] == YUSUFS_SCHOOL
+    )
+    yusuf = yusufs["person_id"]
+    sparkhill_row = next(
+        line
+        for line in (EXAMPLES / "schools.csv").read_text().splitlines()
+        if f",{YUSUFS_SCHOOL}," in line
+    )
+    header = (EXAMPLES / "schools.csv").read_text().splitlines()[0]
+
+    def timeline(token: str) -> set[str]:
+        url = f"/v1/families/{family}/timeline"
+        entries = http.get(url, params={"reader": "dsl-1"}, headers=auth(token)).json()
+        return {p["person_id"] for e in entries for p in e["people"]}
+
+    def encompass(token: str) -> set[str]:
+        return {n["person_id"] for n in http.get("/v1/encompass", headers=auth(token)).json()}
+
+    def acknowledge(token: str) -> int:
+        url = f"/v1/encompass/{yusufs['notification_id']}/acknowledge"
+        return http.post(url, json={"by": "ka-1"}, headers=auth(token)).status_code
+
+    def submit(token: str) -> int:
+        body = f"{header}\n{sparkhill_row}\n".encode()
+        headers = {**auth(token), "Content-Type": "text/csv"}
+        return int(
+            http.post("/v1/agencies/schools/records", content=body, headers=headers).json()[
+                "accepted"
+            ]
+        )
+
+    # Each check: what the other school gets of Sparkhill's, then Sparkhill's own.
+    checks: dict[tuple[str, str], tuple[Callable[[], bool], Callable[[str], object]]] = {
+        ("POST", "/v1/agencies/{agency}/records"): (lambda: submit(ashfield) == 0, submit),
+        ("GET", "/v1/families/{family_id}/timeline"): (
+            lambda: yusuf not in timeline(ashfield),
+            lambda t: yusuf in timeline(t),
+        ),
+        ("GET", "/v1/encompass"): (
+            lambda: yusuf not in encompass(ashfield),
+            lambda t: yusuf in encompass(t),
+        ),
+        ("POST", "/v1/encompass/{notification_id}/acknowledge"): (
+            lambda: acknowledge(ashfield) == 404,
+            lambda t: acknowledge(t) == 200,
+        ),
+    }
+    scoped = {route for route, allowed in PERMISSIONS.items() if allowed.scoped}
+    assert scoped == set(checks), "every scoped route in the table needs a check here"
+    for route, (other_gets_nothing, own_gets_it) in checks.items():
+        assert other_gets_nothing(), route
+        assert own_gets_it(sparkhill), route
