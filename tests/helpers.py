@@ -9,6 +9,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import pytest
 from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
@@ -115,3 +116,12 @@ async def read_json(
     finally:
         await consumer.stop()
     return found
+
+
+def cli_environment(monkeypatch: pytest.MonkeyPatch, data_dir: Path, bootstrap: str) -> None:
+    """``ehx`` commands as an operator runs them: this data directory (its SQLite
+    database and keys) and this broker, whatever the machine's environment says."""
+    for name in ("EHX_DATABASE_URL", "EHX_KEY_DIR", "EHX_KEY_PASSPHRASE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("EHX_DATA_DIR", str(data_dir))
+    monkeypatch.setenv("EHX_BOOTSTRAP_SERVERS", bootstrap)

@@ -19,6 +19,7 @@ from ehx.console.accounts import Accounts, Role
 from ehx.database import migrate, open_engine
 from ehx.schemas.vocabulary import Recipient
 from tests.consent.fakes import AMINA, FAMILY, KHANS
+from tests.helpers import cli_environment
 from tests.records import NOW
 
 pytestmark = pytest.mark.kafka
@@ -35,10 +36,7 @@ def test_only_a_mash_manager_reviews_and_never_their_own_assertion() -> None:
 @pytest.fixture
 def override(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kafka_bootstrap: str) -> str:
     """The Khans on file with an override the MASH manager mgr-1 asserted; its id."""
-    for name in ("EHX_DATABASE_URL", "EHX_KEY_DIR", "EHX_KEY_PASSPHRASE"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("EHX_DATA_DIR", str(tmp_path))
-    monkeypatch.setenv("EHX_BOOTSTRAP_SERVERS", kafka_bootstrap)
+    cli_environment(monkeypatch, tmp_path, kafka_bootstrap)
     engine = open_engine()
     migrate(engine)
     store = ConsentStore(engine)

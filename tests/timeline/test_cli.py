@@ -12,16 +12,14 @@ from typer.testing import CliRunner
 from ehx.cli import app
 from ehx.database import migrate, open_engine
 from tests.flows import audit_entries, khans_on_file
+from tests.helpers import cli_environment
 
 pytestmark = pytest.mark.kafka
 
 
 @pytest.fixture
 def family(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kafka_bootstrap: str) -> str:
-    for name in ("EHX_DATABASE_URL", "EHX_KEY_DIR", "EHX_KEY_PASSPHRASE"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("EHX_DATA_DIR", str(tmp_path))
-    monkeypatch.setenv("EHX_BOOTSTRAP_SERVERS", kafka_bootstrap)
+    cli_environment(monkeypatch, tmp_path, kafka_bootstrap)
     engine = open_engine()
     migrate(engine)
     found = khans_on_file(engine)
