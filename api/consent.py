@@ -7,6 +7,7 @@ Writes answer 202: the record is on the topic, and the consent service applies i
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -15,7 +16,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationErro
 
 from ehx.api.answers import REFUSALS, invalid
 from ehx.api.auditing import Reader, record_read
-from ehx.api.permissions import Holder, gate
+from ehx.api.permissions import Holder, OrganisationCode, gate
 from ehx.api.state import ApiState
 from ehx.consent import (
     ConsentRecord,
@@ -29,11 +30,13 @@ from ehx.consent import (
 from ehx.consent.preview import preview
 from ehx.consent.recording import (
     CONSENT_KEEPERS,
+    SERVING,
     OnFile,
     recording_refusal,
     withdrawal_refusal,
 )
 from ehx.consent.registry import ConsentTopicRecord
+from ehx.consent.rolls import served_by
 from ehx.consent.service import consent_message
 from ehx.consent.store import ConsentStore
 from ehx.schemas import Category
@@ -97,7 +100,9 @@ def _refuse(exc: ValidationError) -> HTTPException:
 
 
 @router.post("/consents", status_code=status.HTTP_202_ACCEPTED, summary="Record consent")
-async def record_consent(request: Request, body: ConsentRequest, holder: Holder) -> dict[str, Any]:
+async def record_consent(
+    request: Request, body: ConsentRequest, holder: Holder, organisation: OrganisationCode
+) -> dict[str, Any]:
     """Record a grant or a refusal; the consent service re-decides what it touches."""
     if body.state not in (ConsentState.GRANTED, ConsentState.REFUSED):
         raise invalid(
@@ -110,11 +115,13 @@ async def record_consent(request: Request, body: ConsentRequest, holder: Holder)
             **body.model_dump(exclude={"valid_from"}),
             valid_from=body.valid_from or now,
             recorded_by_agency=holder,
+            recorded_by_organisation=organisation,
             recorded_at=now,
         )
     except ValidationError as exc:
         raise _refuse(exc) from exc
-    why = recording_refusal(record, holder, _on_file(ConsentStore(_state(request).engine), record))
+    on_file = _on_file(ConsentStore(_state(request).engine), record)
+    why = recording_refusal(record, holder, on_file, organisation)
     if why is not None:
         raise HTTPException(status.HTTP_403_FORBIDDEN, why)
     await _publish(request, record)
@@ -131,6 +138,11 @@ def _on_file(store: ConsentStore, record: ConsentRecord) -> OnFile:
     return OnFile(
         people=frozenset(s.person_id for e in events for s in e.subjects if s.person_id),
         agencies=frozenset(e.source.agency.value for e in events),
+        organisations=frozenset(
+            f"{e.source.agency.value}:{e.source.organisation}"
+            for e in events
+            if e.source.organisation
+        ),
     )
 
 
@@ -138,7 +150,11 @@ def _on_file(store: ConsentStore, record: ConsentRecord) -> OnFile:
     "/consents/{consent_id}/withdraw", status_code=status.HTTP_202_ACCEPTED, summary="Withdraw"
 )
 async def withdraw_consent(
-    request: Request, consent_id: str, body: WithdrawRequest, holder: Holder
+    request: Request,
+    consent_id: str,
+    body: WithdrawRequest,
+    holder: Holder,
+    organisation: OrganisationCode,
 ) -> dict[str, Any]:
     """Withdraw consent: flows stop; what recipients hold under it becomes unreadable."""
     found = ConsentStore(_state(request).engine).record(consent_id)
@@ -148,7 +164,7 @@ async def withdraw_consent(
         raise HTTPException(
             status.HTTP_409_CONFLICT, f"consent {consent_id} is {found.state.value}, not granted"
         )
-    why = withdrawal_refusal(found, holder)
+    why = withdrawal_refusal(found, holder, organisation)
     if why is not None:
         raise HTTPException(status.HTTP_403_FORBIDDEN, why)
     # The ledger names the practitioner and the agency whose token withdrew it.
@@ -158,7 +174,11 @@ async def withdraw_consent(
 
 @router.get("/subjects/{subject_id}/consents", summary="Consent about a person or family")
 async def show_consents(
-    request: Request, subject_id: str, holder: Holder, reader: Reader = ""
+    request: Request,
+    subject_id: str,
+    holder: Holder,
+    organisation: OrganisationCode,
+    reader: Reader = "",
 ) -> list[dict[str, Any]]:
     """The MASH and the early help hub see every consent about the subject; any other
     agency the consents it recorded itself. The read is on the ledger first."""
@@ -167,7 +187,13 @@ async def show_consents(
         r
         for r in ConsentStore(_state(request).engine).records_about(subject_id)
         if isinstance(r, ConsentRecord)
-        and (holder in CONSENT_KEEPERS or r.recorded_by_agency is holder)
+        and (
+            holder in CONSENT_KEEPERS
+            or (
+                r.recorded_by_agency is holder
+                and r.recorded_by_organisation in (None, organisation)
+            )
+        )
     ]
     await record_read(
         request,
@@ -200,6 +226,7 @@ async def preview_family(
     request: Request,
     family_id: str,
     holder: Holder,
+    organisation: OrganisationCode,
     recipient: Annotated[Recipient, Query(alias="as")],
     reader: Reader = "",
 ) -> list[dict[str, Any]]:
@@ -225,4 +252,17 @@ async def preview_family(
     )
     store = ConsentStore(_state(request).engine)
     lines = preview(store, load_policy(), family_id, recipient, datetime.now(UTC))
+    if holder in SERVING:  # as itself: about the people its organisation serves
+        if organisation is None:
+            raise HTTPException(
+                status.HTTP_403_FORBIDDEN,
+                f"this token names no organisation: preview as one with a token issued for "
+                f"it (ehx agencies token {holder.value} --org CODE)",
+            )
+        served = served_by(holder.value, organisation, store.family_events({family_id}))
+        lines = [
+            replace(line, people=tuple(p for p in line.people if p.split(" ")[0] in served))
+            for line in lines
+            if served & set(line.decision.shared)
+        ]
     return [line.as_dict() for line in lines]

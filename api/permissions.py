@@ -81,16 +81,29 @@ PERMISSIONS: dict[tuple[str, str], Gate] = {
         scoped=True,
     ),
     ("GET", "/v1/families/{family_id}/preview"): Gate(
-        RECIPIENTS, "its own view; the hubs any recipient's", "`preview.read`"
+        RECIPIENTS,
+        "its own view (a school, trust or landlord: about the people it serves); the hubs "
+        "any recipient's",
+        "`preview.read`",
+        scoped=True,
     ),
     ("GET", "/v1/subjects/{subject_id}/consents"): Gate(
-        RECIPIENTS, "the hubs every consent; an agency those it recorded", "`consents.read`"
+        RECIPIENTS,
+        "the hubs every consent; an organisation those it recorded",
+        "`consents.read`",
+        scoped=True,
     ),
     ("POST", "/v1/consents"): Gate(
-        RECIPIENTS, "a family it works with, in its own name", "`consent.granted` / `refused`"
+        RECIPIENTS,
+        "a family its organisation works with, in its own name",
+        "`consent.granted` / `refused`",
+        scoped=True,
     ),
     ("POST", "/v1/consents/{consent_id}/withdraw"): Gate(
-        RECIPIENTS, "consents it recorded; the MASH any", "`consent.withdrawn`"
+        RECIPIENTS,
+        "consents its organisation recorded; the MASH any",
+        "`consent.withdrawn`",
+        scoped=True,
     ),
     ("POST", "/v1/harm-assertions"): Gate(RECIPIENTS, "the family", "`harm.asserted`"),
     ("GET", "/v1/alerts"): Gate(HUBS, "the alert queue", "`alerts.read`"),
@@ -104,7 +117,10 @@ PERMISSIONS: dict[tuple[str, str], Gate] = {
         "`alert.decided`",
     ),
     ("GET", "/v1/encompass"): Gate(
-        HUBS | {Recipient.SCHOOLS.value}, "notifications (a school: its own)", scoped=True
+        HUBS | {Recipient.SCHOOLS.value},
+        "notifications (a school: its own)",
+        "`encompass.read`",
+        scoped=True,
     ),
     ("POST", "/v1/encompass/{notification_id}/acknowledge"): Gate(
         frozenset({Recipient.SCHOOLS.value}), "a notification to its own pupils", scoped=True

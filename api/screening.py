@@ -17,14 +17,16 @@ from ehx.alerts.auditing import decided, queue_read
 from ehx.alerts.deciders import closing_refusal, refusal
 from ehx.alerts.store import AlertNotFound, AlertStore, ScreeningDecision
 from ehx.api.answers import REFUSALS
-from ehx.api.auditing import Reader, record, role_of
+from ehx.api.auditing import Reader, record, record_read, role_of
 from ehx.api.params import Since, Until
 from ehx.api.permissions import Holder, OrganisationCode, gate
 from ehx.api.state import ApiState
 from ehx.consent.keys import DataKeyStore
+from ehx.consent.recording import SERVING
 from ehx.consent.rolls import only_about, served_by
 from ehx.consent.store import ConsentStore
 from ehx.schemas import ExchangeError
+from ehx.schemas.audit import Action
 from ehx.schemas.views import ShareView
 from ehx.schemas.vocabulary import Recipient
 from ehx.timeline.reading import audit_record, open_entry
@@ -181,17 +183,22 @@ async def decide_alert(
 
 @router.get("/encompass", summary="Operation Encompass notifications and their deadlines")
 async def encompass(
-    request: Request, holder: Holder, school: OrganisationCode
+    request: Request, holder: Holder, school: OrganisationCode, reader: Reader = ""
 ) -> list[dict[str, Any]]:
-    """The MASH and the early help hub see every notification; a school, its own."""
+    """The MASH and the early help hub see every notification; a school, its own. The
+    read is on the ledger first: which children, of which families, at which schools."""
     rows = AlertStore(_state(request).engine).notifications(datetime.now(UTC))
-    if holder in SCREENERS:
-        return rows
-    return [r for r in rows if r["school_urn"] == _own_school(school)]
-
-
-#: Recipients that are many organisations, each reading only about the people it serves.
-SERVING = frozenset({Recipient.SCHOOLS, Recipient.HEALTH, Recipient.HOUSING})
+    if holder not in SCREENERS:
+        rows = [r for r in rows if r["school_urn"] == _own_school(school)]
+    await record_read(
+        request,
+        Action.ENCOMPASS_READ,
+        holder,
+        reader,
+        "Operation Encompass notifications",
+        subject_ids=tuple(sorted({str(r["person_id"]) for r in rows})),
+    )
+    return rows
 
 
 def _own_people(

@@ -144,7 +144,7 @@ def change_record(record: ConsentTopicRecord) -> AuditRecord:
             audit_id=stable_id("consent", record.consent_id, record.state.value),
             action=f"consent.{record.state.value}",
             actor=record.withdrawn_by or record.recorded_by,
-            role="practitioner",
+            role=record.withdrawn_by_role or "practitioner",
             agency=(record.withdrawn_by_agency or record.recorded_by_agency).value,
             purpose=record.purpose.value,
             family_id=record.subject_id if record.subject_kind.value == "family" else None,

@@ -1,9 +1,10 @@
 """Who may record and withdraw consent (pure).
 
-Consent is recorded by a practitioner of an agency working with the family (one that has
-sent the exchange a record about it), or by the MASH or the early help hub, who record
-consent with families as their work. It names who gave it, a person of that family, and
-where it is written down. It is withdrawn by the agency that recorded it or by the MASH.
+Consent is recorded by a practitioner of an organisation working with the family (one
+that has sent the exchange a record about it: a school, not every school), or by the MASH
+or the early help hub, who record consent with families as their work. It names who gave
+it, a person of that family, and where it is written down. It is withdrawn by the
+organisation that recorded it, the MASH, or the data protection officer.
 """
 
 from __future__ import annotations
@@ -15,6 +16,9 @@ from ehx.schemas.vocabulary import Recipient
 
 #: Who record consent with any family, and see every consent about a subject.
 CONSENT_KEEPERS = frozenset({Recipient.MASH, Recipient.EARLY_HELP})
+#: Recipients that are many organisations: each records and withdraws as one of them.
+SERVING = frozenset({Recipient.SCHOOLS, Recipient.HEALTH, Recipient.HOUSING})
+DPO = "data_protection_officer"
 
 
 @dataclass(frozen=True)
@@ -24,17 +28,28 @@ class OnFile:
 
     people: frozenset[str]
     agencies: frozenset[str]
+    #: ``kind:code`` of each organisation that sent one (``schools:103512``).
+    organisations: frozenset[str] = frozenset()
 
 
-def recording_refusal(record: ConsentRecord, caller: Recipient, on_file: OnFile) -> str | None:
-    """Why ``caller`` may not record ``record``, in words that say who may; or None."""
+def recording_refusal(
+    record: ConsentRecord, caller: Recipient, on_file: OnFile, organisation: str | None = None
+) -> str | None:
+    """Why ``caller`` (of ``organisation``) may not record ``record``, in words that say
+    who may; or None."""
     kind = record.subject_kind.value
     if not on_file.people:
         return f"subject_id: the exchange holds no records about {kind} {record.subject_id}"
-    if caller not in CONSENT_KEEPERS and caller.value not in on_file.agencies:
+    working_with = (
+        f"{caller.value}:{organisation}" in on_file.organisations
+        if caller in SERVING
+        else caller.value in on_file.agencies
+    )
+    if caller not in CONSENT_KEEPERS and not working_with:
+        sender = f"{caller.value} {organisation}" if organisation else caller.label
         return (
-            f"{caller.label} has sent no record about this {kind}: consent is recorded by an "
-            "agency working with the family, the early help hub or the MASH"
+            f"{sender} has sent no record about this {kind}: consent is recorded by an "
+            "organisation working with the family, the early help hub or the MASH"
         )
     if record.state is ConsentState.GRANTED and not record.evidence.strip():
         return "evidence: say where the consent is written down (a signed form, a case note)"
@@ -45,13 +60,24 @@ def recording_refusal(record: ConsentRecord, caller: Recipient, on_file: OnFile)
     return None
 
 
-def withdrawal_refusal(record: ConsentRecord, caller: Recipient) -> str | None:
-    """Why ``caller`` may not withdraw ``record``, saying who may; or None."""
-    if caller in (record.recorded_by_agency, Recipient.MASH):
+def withdrawal_refusal(
+    record: ConsentRecord, caller: Recipient | None, organisation: str | None = None
+) -> str | None:
+    """Why ``caller`` (of ``organisation``; None for the data protection officer) may not
+    withdraw ``record``, saying who may; or None."""
+    if caller is None or caller is Recipient.MASH:
         return None
+    recorder = record.recorded_by_organisation
+    if caller is record.recorded_by_agency and recorder in (None, organisation):
+        return None
+    who = (
+        f"{record.recorded_by_agency.value} {recorder}"
+        if recorder
+        else (record.recorded_by_agency.label)
+    )
     return (
-        f"consent is withdrawn by the agency that recorded it "
-        f"({record.recorded_by_agency.label}) or the MASH"
+        f"consent is withdrawn by the organisation that recorded it ({who}), the MASH or "
+        "the data protection officer"
     )
 
 

@@ -69,6 +69,9 @@ class ConsentRecord(_Record):
     giver: Giver
     recorded_by: Annotated[str, Field(min_length=1, max_length=64)]  # practitioner id
     recorded_by_agency: Recipient
+    #: The recorder's organisation (its code in the directory: a school's URN), where the
+    #: agency is many organisations; only that organisation (or the MASH) withdraws it.
+    recorded_by_organisation: str | None = None
     recipients: Annotated[tuple[Recipient, ...], Field(min_length=1)]
     categories: Annotated[tuple[Category, ...], Field(min_length=1)]
     purpose: Purpose
@@ -80,6 +83,8 @@ class ConsentRecord(_Record):
     withdrawn_by: str | None = None
     #: The agency whose practitioner withdrew it (the token's holder over HTTP).
     withdrawn_by_agency: Recipient | None = None
+    #: Where the withdrawal was not a practitioner's: the data protection officer's.
+    withdrawn_by_role: str | None = None
 
     @model_validator(mode="after")
     def _coherent(self) -> ConsentRecord:
@@ -99,16 +104,20 @@ class ConsentRecord(_Record):
     def record_id(self) -> str:
         return str(self.consent_id)
 
-    def withdraw(self, by: str, at: datetime, agency: Recipient | None = None) -> ConsentRecord:
+    def withdraw(
+        self, by: str, at: datetime, agency: Recipient | None = None, role: str | None = None
+    ) -> ConsentRecord:
         """The same consent, withdrawn: future flows stop and what was shared is shredded.
 
-        ``agency``: whose practitioner ``by`` is, where it is not the recording agency."""
+        ``agency``: whose practitioner ``by`` is, where it is not the recording agency;
+        ``role``: where ``by`` is not a practitioner (``data_protection_officer``)."""
         return self.model_copy(
             update={
                 "state": ConsentState.WITHDRAWN,
                 "withdrawn_at": at,
                 "withdrawn_by": by,
                 "withdrawn_by_agency": agency,
+                "withdrawn_by_role": role,
                 "recorded_at": at,
             }
         )

@@ -40,6 +40,8 @@ class Role(StrEnum):
     MANAGER = "manager"
     PRACTITIONER = "practitioner"
     AUDITOR = "auditor"
+    #: The data protection officer: the audit pages, and may withdraw any consent.
+    DPO = "dpo"
     ADMIN = "admin"
 
 
@@ -72,7 +74,7 @@ class Account:
 
     @property
     def audits(self) -> bool:
-        return self.role is Role.AUDITOR
+        return self.role in (Role.AUDITOR, Role.DPO)
 
     @property
     def role_name(self) -> str:
@@ -81,6 +83,8 @@ class Account:
             return "mash_screener"
         if self.role is Role.MANAGER:
             return "mash_manager"
+        if self.role is Role.DPO:
+            return "data_protection_officer"
         if self.role is Role.PRACTITIONER and self.view is not None:
             return f"{self.view.value}_practitioner"
         return self.role.value

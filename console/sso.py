@@ -30,6 +30,7 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
+from ehx.consent.recording import SERVING
 from ehx.console.accounts import Role
 from ehx.organisations.directory import KIND_OF, parse_ref
 from ehx.schemas.vocabulary import Recipient
@@ -42,11 +43,10 @@ ROLES = {
     "ehx-manager": Role.MANAGER,
     "ehx-practitioner": Role.PRACTITIONER,
     "ehx-auditor": Role.AUDITOR,
+    "ehx-dpo": Role.DPO,
     "ehx-admin": Role.ADMIN,
 }
 VIEW_PREFIX = "ehx-view-"
-#: Views that are many organisations: a practitioner of one must name theirs.
-SERVING = (Recipient.SCHOOLS, Recipient.HEALTH, Recipient.HOUSING)
 
 
 class SignOnRefused(Exception):

@@ -37,6 +37,7 @@ from ehx.audit.ledger import AuditLedger
 from ehx.audit.verify import verify
 from ehx.consent import ConsentRecord
 from ehx.consent.keys import DataKeyStore
+from ehx.consent.recording import SERVING
 from ehx.consent.rolls import only_about, served_by
 from ehx.consent.store import ConsentStore
 from ehx.console.accounts import Account, AccountError, Accounts, Role
@@ -401,7 +402,7 @@ def _served(account: Account, engine: Engine, family_id: str) -> frozenset[str] 
     """For a school's, trust's or landlord's practitioner, the family's people their
     organisation serves; None for the hubs and the police, who read the whole family.
     An account of such a view that names no organisation reads no family."""
-    if account.view not in (Recipient.SCHOOLS, Recipient.HEALTH, Recipient.HOUSING):
+    if account.view not in SERVING:
         return None
     if account.organisation is None:
         raise HTTPException(

@@ -31,11 +31,11 @@ from ehx.consent import (
     SubjectKind,
     load_policy,
 )
-from ehx.consent.recording import review_refusal
+from ehx.consent.recording import DPO, review_refusal, withdrawal_refusal
 from ehx.consent.registry import ConsentTopicRecord
 from ehx.consent.service import consent_message
 from ehx.consent.store import ConsentStore
-from ehx.console.accounts import Accounts
+from ehx.console.accounts import Accounts, Role
 from ehx.database import migrate, open_engine
 from ehx.runtime import require_bootstrap
 from ehx.schemas import THINK_FAMILY_PROBLEMS, Category, ExchangeError
@@ -256,13 +256,31 @@ def withdraw(
     consent_id: Annotated[str, typer.Argument(help="The consent to withdraw.")],
     by: ByOpt,
 ) -> None:
-    """Withdraw consent: flows stop at once; what recipients got under it is made unreadable."""
-    found = _store().record(consent_id)
+    """Withdraw consent: flows stop at once; what recipients got under it is made unreadable.
+
+    --by must be an active console account: the data protection officer (--role dpo), a
+    MASH screener or manager, or a practitioner of the organisation that recorded it.
+    The ledger names them and their role.
+    """
+    engine = open_engine()
+    migrate(engine)
+    found = ConsentStore(engine).record(consent_id)
     if not isinstance(found, ConsentRecord):
         raise ExchangeError(f"no consent {consent_id} on record (ehx consent show SUBJECT)")
     if found.state is not ConsentState.GRANTED:
         raise ExchangeError(f"consent {consent_id} is {found.state.value}, not granted")
-    _publish(found.withdraw(by, datetime.now(UTC)))
+    account = Accounts(engine).get(by)
+    role = DPO if account is not None and account.role is Role.DPO else None
+    caller = account.team if account is not None and role is None else None
+    if account is None or (role is None and caller is None):
+        raise ExchangeError(
+            f"{by} is not an active account that withdraws consent: the data protection "
+            "officer, the MASH, or a practitioner of the organisation that recorded it"
+        )
+    why = withdrawal_refusal(found, caller, account.organisation)
+    if why is not None:
+        raise ExchangeError(why)
+    _publish(found.withdraw(by, datetime.now(UTC), caller, role))
     console.print(f"Consent {consent_id} withdrawn; recipients' keys for it will be destroyed.")
 
 

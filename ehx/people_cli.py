@@ -34,7 +34,7 @@ def add(
         Role,
         typer.Option(
             help="screener (MASH), manager (MASH: closes significant-harm alerts, reviews "
-            "overrides), practitioner, auditor or admin."
+            "overrides), practitioner, auditor, dpo (data protection officer) or admin."
         ),
     ],
     view: Annotated[
@@ -61,7 +61,8 @@ def add(
     A screener reads the MASH view and screens alerts; a manager does too, and alone
     closes a significant-harm alert with no further action or countersigns or reverses
     an override (never their own assertion's); a practitioner reads one agency's view;
-    an auditor reads the audit pages; an administrator sees the accounts.
+    an auditor reads the audit pages, and so does the data protection officer, who also
+    withdraws consent; an administrator sees the accounts.
     """
     if password_stdin:
         password = sys.stdin.readline().rstrip("\n")

@@ -50,6 +50,8 @@ class Action(StrEnum):
     CONSENTS_READ = "consents.read"
     #: What a recipient would see of a family previewed: event types, agencies, dates.
     PREVIEW_READ = "preview.read"
+    #: Operation Encompass notifications listed: which children, which schools, when.
+    ENCOMPASS_READ = "encompass.read"
     #: A request refused (401 or 403): who tried what.
     ACCESS_REFUSED = "access.refused"
 
@@ -71,6 +73,7 @@ READS = frozenset(
         Action.LINKS_READ,
         Action.CONSENTS_READ,
         Action.PREVIEW_READ,
+        Action.ENCOMPASS_READ,
     }
 )
 #: A recipient was sent information (``who-saw``'s "received").

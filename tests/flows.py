@@ -82,6 +82,8 @@ async def audit_entries(bootstrap: str, actor: str) -> list[dict[str, Any]]:
 #: The Khan children's schools (examples/schools.csv): Yusuf at Sparkhill Park Academy,
 #: Maryam at Ashfield Primary.
 YUSUFS_SCHOOL, MARYAMS_SCHOOL = "103512", "103377"
+#: A school in the directory that none of the Khans attends.
+ANDERTON = "103291"
 
 
 def directory_loaded(engine: Engine) -> None:

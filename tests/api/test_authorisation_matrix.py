@@ -19,8 +19,11 @@ from sqlalchemy import Engine, update
 
 from ehx.api import AgencyCredentials
 from ehx.api.permissions import AGENCIES, HOLDERS, PERMISSIONS
+from ehx.consent.store import ConsentStore
 from ehx.database import agency_credentials
-from tests.flows import MARYAMS_SCHOOL, YUSUFS_SCHOOL, directory_loaded, khans_on_file
+from ehx.schemas.vocabulary import Recipient
+from tests.consent.fakes import AMINA, FAMILY, family_consent
+from tests.flows import ANDERTON, MARYAMS_SCHOOL, YUSUFS_SCHOOL, directory_loaded, khans_on_file
 from tests.helpers import EXAMPLES
 from tests.serving import auth
 
@@ -104,6 +107,7 @@ def test_every_scoped_route_gives_another_school_nothing_of_the_first(
     directory_loaded(sqlite_engine)
     sparkhill = credentials.issue("schools", "Sparkhill", organisation=YUSUFS_SCHOOL)
     ashfield = credentials.issue("schools", "Ashfield", organisation=MARYAMS_SCHOOL)
+    anderton = credentials.issue("schools", "Anderton", organisation=ANDERTON)
     mash = credentials.issue("mash", "MASH")
     yusufs = next(
         n
@@ -122,6 +126,39 @@ def test_every_scoped_route_gives_another_school_nothing_of_the_first(
         url = f"/v1/families/{family}/timeline"
         entries = http.get(url, params={"reader": "dsl-1"}, headers=auth(token)).json()
         return {p["person_id"] for e in entries for p in e["people"]}
+
+    def previewed(token: str) -> set[str]:
+        url = f"/v1/families/{family}/preview"
+        lines = http.get(url, params={"as": "schools"}, headers=auth(token)).json()
+        return {p.split(" ")[0] for line in lines for p in line["people"]}
+
+    # A consent Sparkhill recorded, as the consent service keeps it.
+    theirs = family_consent((Recipient.SCHOOLS,)).model_copy(
+        update={"recorded_by_agency": Recipient.SCHOOLS, "recorded_by_organisation": YUSUFS_SCHOOL}
+    )
+    ConsentStore(sqlite_engine).save_record(theirs)
+
+    def consents(token: str) -> set[str]:
+        url = f"/v1/subjects/{FAMILY}/consents"
+        return {c["consent_id"] for c in http.get(url, headers=auth(token)).json()}
+
+    def record(token: str) -> int:
+        body = {
+            "subject_kind": "family",
+            "subject_id": family,
+            "given_by": AMINA,
+            "giver": "parent",
+            "recorded_by": "dsl-1",
+            "recipients": ["schools"],
+            "categories": ["domestic_violence_abuse"],
+            "purpose": "early_help_assessment",
+            "evidence": "signed form in the pupil file",
+        }
+        return http.post("/v1/consents", json=body, headers=auth(token)).status_code
+
+    def withdraw(token: str) -> int:
+        url = f"/v1/consents/{theirs.consent_id}/withdraw"
+        return http.post(url, json={"withdrawn_by": "dsl-1"}, headers=auth(token)).status_code
 
     def encompass(token: str) -> set[str]:
         return {n["person_id"] for n in http.get("/v1/encompass", headers=auth(token)).json()}
@@ -153,6 +190,20 @@ def test_every_scoped_route_gives_another_school_nothing_of_the_first(
         ("POST", "/v1/encompass/{notification_id}/acknowledge"): (
             lambda: acknowledge(ashfield) == 404,
             lambda t: acknowledge(t) == 200,
+        ),
+        ("GET", "/v1/families/{family_id}/preview"): (
+            lambda: yusuf not in previewed(ashfield),
+            lambda t: yusuf in previewed(t),
+        ),
+        ("GET", "/v1/subjects/{subject_id}/consents"): (
+            lambda: str(theirs.consent_id) not in consents(ashfield),
+            lambda t: str(theirs.consent_id) in consents(t),
+        ),
+        # A school that works with the family records consent; one that does not cannot.
+        ("POST", "/v1/consents"): (lambda: record(anderton) == 403, lambda t: record(t) == 202),
+        ("POST", "/v1/consents/{consent_id}/withdraw"): (
+            lambda: withdraw(ashfield) == 403,
+            lambda t: withdraw(t) == 202,
         ),
     }
     scoped = {route for route, allowed in PERMISSIONS.items() if allowed.scoped}

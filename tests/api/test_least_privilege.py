@@ -30,7 +30,15 @@ from ehx.linker.store import LinkStore
 from ehx.schemas import Agency
 from ehx.schemas.vocabulary import Recipient
 from tests.consent.fakes import AMINA, FAMILY, KHAN_FILES, KHANS, family_consent
-from tests.flows import audit_entries, khans_on_file
+from tests.flows import (
+    ANDERTON,
+    MARYAMS_SCHOOL,
+    OLD_LANDLORD,
+    YUSUFS_SCHOOL,
+    audit_entries,
+    directory_loaded,
+    khans_on_file,
+)
 from tests.helpers import read_json
 from tests.records import NOW, events
 from tests.serving import auth
@@ -49,7 +57,8 @@ def test_an_agency_previews_only_its_own_view_and_every_preview_is_recorded(
 ) -> None:
     http, credentials = client
     family = khans_on_file(sqlite_engine, high_risk=True)
-    housing = credentials.issue(Recipient.HOUSING, "housing system")
+    directory_loaded(sqlite_engine)
+    housing = credentials.issue(Recipient.HOUSING, "housing system", organisation=OLD_LANDLORD)
     url = f"/v1/families/{family}/preview"
 
     refused = http.get(url, params={"as": "mash"}, headers=auth(housing))
@@ -208,8 +217,8 @@ def test_a_consent_is_withdrawn_by_its_recorder_or_the_mash_and_the_ledger_names
     refused = http.post(url, json={"withdrawn_by": "dsl-1"}, headers=auth(school))
     assert refused.status_code == 403
     assert (
-        "withdrawn by the agency that recorded it (the early help hub) or the MASH"
-        in (refused.json()["detail"])
+        "withdrawn by the organisation that recorded it (the early help hub), the MASH or "
+        "the data protection officer" in (refused.json()["detail"])
     )
     mash = credentials.issue(Recipient.MASH, "mash")
     assert http.post(url, json={"withdrawn_by": "sw-9"}, headers=auth(mash)).status_code == 202
@@ -225,3 +234,37 @@ def test_a_consent_is_withdrawn_by_its_recorder_or_the_mash_and_the_ledger_names
     assert withdrawn["withdrawn_by_agency"] == "mash"
     entry = change_record(ConsentRecord.model_validate(withdrawn))
     assert (entry.actor, entry.agency) == ("sw-9", "mash")  # who did it, not who recorded
+
+
+def test_consent_is_recorded_and_withdrawn_by_an_organisation_working_with_the_family(
+    client: Client, sqlite_engine: Engine
+) -> None:
+    """A school records consent for a family only if it has sent a record about it (it is
+    the school of one of the children), and only that school or the MASH withdraws it."""
+    http, credentials = client
+    family = khans_on_file(sqlite_engine)
+    directory_loaded(sqlite_engine)
+    yusufs = credentials.issue(Recipient.SCHOOLS, "Sparkhill", organisation=YUSUFS_SCHOOL)
+    maryams = credentials.issue(Recipient.SCHOOLS, "Ashfield", organisation=MARYAMS_SCHOOL)
+    stranger = credentials.issue(Recipient.SCHOOLS, "Anderton", organisation=ANDERTON)
+    body = _grant(family, recipients=["schools"], recorded_by="dsl-1")
+
+    refused = http.post("/v1/consents", json=body, headers=auth(stranger))
+    assert refused.status_code == 403
+    assert f"schools {ANDERTON} has sent no record about this family" in refused.json()["detail"]
+    assert http.post("/v1/consents", json=body, headers=auth(yusufs)).status_code == 202
+
+    # As the consent service keeps it once it has applied it: recorded by Sparkhill.
+    record = family_consent((Recipient.SCHOOLS,)).model_copy(
+        update={
+            "recorded_by_agency": Recipient.SCHOOLS,
+            "recorded_by_organisation": YUSUFS_SCHOOL,
+        }
+    )
+    ConsentStore(sqlite_engine).save_record(record)
+    url = f"/v1/consents/{record.consent_id}/withdraw"
+    other = http.post(url, json={"withdrawn_by": "dsl-2"}, headers=auth(maryams))
+    assert other.status_code == 403
+    assert f"(schools {YUSUFS_SCHOOL})" in other.json()["detail"]
+    own = http.post(url, json={"withdrawn_by": "dsl-1"}, headers=auth(yusufs))
+    assert own.status_code == 202

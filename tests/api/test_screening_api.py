@@ -110,7 +110,7 @@ def test_alerts_are_for_the_screening_team(client: Client, sqlite_engine: Engine
 
 
 def test_each_school_sees_and_acknowledges_only_its_own_pupils_notification(
-    client: Client, sqlite_engine: Engine
+    client: Client, sqlite_engine: Engine, kafka_bootstrap: str
 ) -> None:
     """Issue 30's failure: a school's token listed another school's Operation Encompass
     notification and acknowledged it (200), so the MASH saw it met by the wrong school."""
@@ -119,7 +119,11 @@ def test_each_school_sees_and_acknowledges_only_its_own_pupils_notification(
     directory_loaded(sqlite_engine)
     sparkhill = credentials.issue(Recipient.SCHOOLS, "Sparkhill", organisation=YUSUFS_SCHOOL)
     ashfield = credentials.issue(Recipient.SCHOOLS, "Ashfield", organisation=MARYAMS_SCHOOL)
-    [own] = http.get("/v1/encompass", headers=auth(sparkhill)).json()
+    key_adult = f"ka-{uuid.uuid4().hex[:6]}"
+    [own] = http.get("/v1/encompass", params={"reader": key_adult}, headers=auth(sparkhill)).json()
+    # The list is a read of which children are at which school: on the ledger first.
+    [read] = asyncio.run(audit_entries(kafka_bootstrap, key_adult))
+    assert read["action"] == "encompass.read" and read["subject_ids"] == [own["person_id"]]
     [theirs] = http.get("/v1/encompass", headers=auth(ashfield)).json()
     assert (own["school_urn"], theirs["school_urn"]) == (YUSUFS_SCHOOL, MARYAMS_SCHOOL)
     wrong = http.post(
