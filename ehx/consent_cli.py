@@ -37,8 +37,10 @@ from ehx.consent.service import consent_message
 from ehx.consent.store import ConsentStore
 from ehx.console.accounts import Accounts, Role
 from ehx.database import migrate, open_engine
+from ehx.reading_cli import operator_read, record_read
 from ehx.runtime import require_bootstrap
 from ehx.schemas import THINK_FAMILY_PROBLEMS, Category, ExchangeError
+from ehx.schemas.audit import Action
 from ehx.schemas.vocabulary import Recipient
 
 console = Console()
@@ -153,6 +155,9 @@ GivenByOpt = Annotated[
     typer.Option("--given-by", help="Person id of who gave it (a parent covers themselves too)."),
 ]
 ByOpt = Annotated[str, typer.Option("--by", help="The practitioner's id (who recorded it).")]
+ReaderOpt = Annotated[
+    str | None, typer.Option("--by", help="Your id (recorded for audit); default: you.")
+]
 AgencyOpt = Annotated[Recipient, typer.Option("--agency", help="The practitioner's agency.")]
 ToOpt = Annotated[
     list[Recipient], typer.Option("--to", help="A recipient it covers (repeat for several).")
@@ -358,10 +363,15 @@ def review(
 @app.command()
 def show(
     subject: Annotated[str, typer.Argument(help="A person id or a family id.")],
+    by: ReaderOpt = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Show the consent records about a person or a family, and their state now."""
+    """Show the consent records about a person or a family, and their state now.
+
+    Consent records name people and say where the evidence is: your look is recorded
+    for audit before they are shown (so a broker must be running)."""
     records = [r for r in _store().records_about(subject) if isinstance(r, ConsentRecord)]
+    record_read(operator_read(Action.CONSENTS_READ, by, "consent records", subject_ids=(subject,)))
     now = datetime.now(UTC)
     if as_json:
         _print_json([r.model_dump(mode="json") | {"in_force": r.in_force(now)} for r in records])
@@ -398,15 +408,19 @@ def show(
 def preview(
     family: Annotated[str, typer.Argument(help="The family id.")],
     recipient: Annotated[Recipient, typer.Option("--as", help="The recipient to preview.")],
+    by: ReaderOpt = None,
     as_json: JsonOption = False,
 ) -> None:
     """What RECIPIENT would see of FAMILY now, under the consents on record and the policy.
 
-    Field names and people, not values: nothing is disclosed by previewing.
+    Field names and people, not values; still, which agencies know the family and when
+    is personal: your look is recorded for audit first (so a broker must be running).
     """
     from ehx.consent.preview import preview as run_preview
 
     lines = run_preview(_store(), load_policy(), family, recipient, datetime.now(UTC))
+    purpose = f"preview of {recipient.label}'s view"
+    record_read(operator_read(Action.PREVIEW_READ, by, purpose, family_id=family))
     if as_json:
         _print_json([line.as_dict() for line in lines])
         return

@@ -22,10 +22,18 @@ from rich.table import Table
 from ehx.broker.publishing import KafkaPublisher
 from ehx.broker.settings import BrokerSettings
 from ehx.database import migrate, open_engine
-from ehx.linker.people import composition, family_history, merge_decision, split_decision
+from ehx.linker.people import (
+    composition,
+    family_history,
+    merge_decision,
+    people_in_reviews,
+    split_decision,
+)
 from ehx.linker.service import review_message
 from ehx.linker.store import LinkStore
+from ehx.reading_cli import operator_read, record_read
 from ehx.runtime import require_bootstrap
+from ehx.schemas.audit import Action
 from ehx.schemas.links import ReviewDecision
 
 console = Console()
@@ -46,6 +54,9 @@ def _who(record: dict[str, Any]) -> str:
 
 def review(
     show_all: Annotated[bool, typer.Option("--all", help="Include decided pairs.")] = False,
+    by: Annotated[
+        str | None, typer.Option("--by", help="Your id (recorded for audit); default: you.")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")] = False,
 ) -> None:
     """The pairs the linker was unsure of (between its two thresholds), strongest first,
@@ -54,6 +65,8 @@ def review(
     Decide one with `ehx links decide REVIEW --same` or `--different`.
     """
     rows = _store().reviews(open_only=not show_all)
+    who = people_in_reviews(rows)
+    record_read(operator_read(Action.LINKS_READ, by, "link review queue", subject_ids=who))
     if as_json:
         sys.stdout.write(json.dumps(rows, indent=2, default=str) + "\n")
         return
@@ -117,6 +130,9 @@ def _send(decision: ReviewDecision) -> None:
 
 def person(
     person_id: Annotated[str, typer.Argument(help="A person id, as timelines show it.")],
+    by: Annotated[
+        str | None, typer.Option("--by", help="Your id (recorded for audit); default: you.")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")] = False,
 ) -> None:
     """The ids that make this person now, each with its own records, and what joined them.
@@ -127,6 +143,7 @@ def person(
     found = composition(_store(), person_id)
     if found is None:
         raise typer.BadParameter(f"the linker has no person {person_id!r}")
+    record_read(operator_read(Action.LINKS_READ, by, "who a person is", subject_ids=(person_id,)))
     if as_json:
         sys.stdout.write(json.dumps(found, indent=2, default=str) + "\n")
         return
@@ -148,6 +165,9 @@ def person(
 
 def family(
     family_id: Annotated[str, typer.Argument(help="A family id, as timelines show it.")],
+    by: Annotated[
+        str | None, typer.Option("--by", help="Your id (recorded for audit); default: you.")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")] = False,
 ) -> None:
     """Who has been in this family and when, where each lived from when to when, and the
@@ -159,6 +179,7 @@ def family(
     found = family_history(_store(), family_id)
     if found is None:
         raise typer.BadParameter(f"the linker has no family {family_id!r}")
+    record_read(operator_read(Action.LINKS_READ, by, "a family's members", family_id=family_id))
     if as_json:
         sys.stdout.write(json.dumps(found, indent=2, default=str) + "\n")
         return

@@ -27,7 +27,7 @@ from ehx.consent import load_policy
 from ehx.consent.keys import DataKeyStore
 from ehx.database import migrate, open_engine
 from ehx.runtime import require_bootstrap
-from ehx.schemas.audit import AuditRecord
+from ehx.schemas.audit import Action, AuditRecord
 from ehx.schemas.vocabulary import Recipient
 from ehx.timeline.reading import audit_record, open_entry
 from ehx.timeline.service import rebuild
@@ -62,6 +62,28 @@ def record_read(record: AuditRecord) -> None:
             await publisher.publish([audit_message(record)])
 
     asyncio.run(send())
+
+
+def operator_read(
+    action: Action,
+    by: str | None,
+    purpose: str,
+    *,
+    family_id: str | None = None,
+    subject_ids: tuple[str, ...] = (),
+) -> AuditRecord:
+    """A read from the command line, as the ledger keeps it: the person at the keyboard
+    (``--by``, else their login name), as the exchange's operator."""
+    return AuditRecord(
+        action=action,
+        actor=by or getpass.getuser(),
+        role="operator",
+        agency="exchange",
+        purpose=purpose,
+        family_id=family_id,
+        subject_ids=subject_ids,
+        at=datetime.now(UTC),
+    )
 
 
 def timeline(
@@ -245,13 +267,30 @@ encompass_app = typer.Typer(
 
 
 @encompass_app.callback()
-def encompass_report(ctx: typer.Context, as_json: JsonOption = False) -> None:
-    """Every notification: to whom, due when, met, breached or pending, escalation."""
+def encompass_report(
+    ctx: typer.Context,
+    by: Annotated[
+        str | None, typer.Option("--by", help="Your practitioner id (audited); default: you.")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Every notification: to whom, due when, met, breached or pending, escalation.
+
+    Which children, at which schools, is personal: your look is recorded for audit first.
+    """
     if ctx.invoked_subcommand is not None:
         return
     store = AlertStore(_engine())
     store.escalate(load_policy().operation_encompass, datetime.now(UTC))
     rows = store.notifications(datetime.now(UTC))
+    record_read(
+        operator_read(
+            Action.ENCOMPASS_READ,
+            by,
+            "Operation Encompass notifications",
+            subject_ids=tuple(sorted({str(r["person_id"]) for r in rows})),
+        )
+    )
     if as_json:
         _print_json(rows)
         return

@@ -52,3 +52,27 @@ def test_last_shows_the_latest_entries_and_says_how_to_ask_for_the_ones_before(
 
     unknown = runner.invoke(app, [*view, "--by", reader, "--last", "2", "--before", "nope"])
     assert unknown.exit_code == 2 and "no entry nope" in unknown.output
+
+
+def test_command_line_reads_of_consent_previews_and_encompass_go_on_the_ledger(
+    family: str, kafka_bootstrap: str
+) -> None:
+    """The operator's reads are reads too: each is recorded before it is shown."""
+    import asyncio
+
+    runner = CliRunner()
+    reader = f"op-{uuid.uuid4().hex[:6]}"
+    for command in (
+        ["consent", "show", family, "--by", reader],
+        ["consent", "preview", family, "--as", "schools", "--by", reader],
+        ["encompass", "--by", reader],
+    ):
+        result = runner.invoke(app, command)
+        assert result.exit_code == 0, (command, result.output)
+    reads = asyncio.run(audit_entries(kafka_bootstrap, reader))
+    assert sorted(r["action"] for r in reads) == [
+        "consents.read",
+        "encompass.read",
+        "preview.read",
+    ]
+    assert all(r["role"] == "operator" for r in reads)
