@@ -50,10 +50,15 @@ async def test_every_event_is_decided_for_every_recipient_and_consent_changes_th
 
     # A decision for every recipient of every event (the source agency excepted), each
     # event's together in one message.
+    # First decisions only: another test's consent for family f00000001 on the shared
+    # consent topic may have this test's consent service decide some events again.
     found = await read_json(
         bootstrap,
         Topic.DECISIONS.value,
-        lambda b: any(d.get("event_id") in ids for d in b.get("decisions", ())),
+        lambda b: (
+            any(d.get("event_id") in ids for d in b.get("decisions", ()))
+            and all(d.get("revision") == 1 for d in b["decisions"])
+        ),
         count=10,
     )
     assert len(found) == 10
@@ -69,7 +74,12 @@ async def test_every_event_is_decided_for_every_recipient_and_consent_changes_th
     assert all(d["_key"] == d["family_id"] for d in decisions)
 
     # Operation Encompass: the school hears about the children, not the narrative.
-    [school] = await messages_about(bootstrap, Topic.share(Recipient.SCHOOLS), ids, count=1)
+    # Its first view (another test's consent change may have it sealed again since).
+    [school] = [
+        m
+        for m in await messages_about(bootstrap, Topic.share(Recipient.SCHOOLS), ids, count=1)
+        if m["revision"] == 1
+    ]
     assert school["basis"]["outcome"] == "notify"
     assert {s["role"] for s in school["subjects"]} == {Role.CHILD_PRESENT.value}
     assert school["details"] is None and "summary" not in school["fields"]
