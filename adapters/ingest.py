@@ -295,6 +295,8 @@ class Ingestor:
                 f"but it was sent as {self.organisation}'s",
                 "organisation",
             )
+        if named:  # it names its sender already: nothing to copy (the usual case)
+            return mapped
         events = tuple(
             e.model_copy(
                 update={"source": e.source.model_copy(update={"organisation": self.organisation})}

@@ -16,7 +16,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationErro
 
 from ehx.api.answers import REFUSALS, invalid
 from ehx.api.auditing import Reader, record_read
-from ehx.api.permissions import Holder, OrganisationCode, gate
+from ehx.api.permissions import Holder, OrganisationCode, gate, own_organisation
 from ehx.api.state import ApiState
 from ehx.consent import (
     ConsentRecord,
@@ -36,7 +36,6 @@ from ehx.consent.recording import (
     withdrawal_refusal,
 )
 from ehx.consent.registry import ConsentTopicRecord
-from ehx.consent.rolls import served_by
 from ehx.consent.service import consent_message
 from ehx.consent.store import ConsentStore
 from ehx.schemas import Category
@@ -253,13 +252,8 @@ async def preview_family(
     store = ConsentStore(_state(request).engine)
     lines = preview(store, load_policy(), family_id, recipient, datetime.now(UTC))
     if holder in SERVING:  # as itself: about the people its organisation serves
-        if organisation is None:
-            raise HTTPException(
-                status.HTTP_403_FORBIDDEN,
-                f"this token names no organisation: preview as one with a token issued for "
-                f"it (ehx agencies token {holder.value} --org CODE)",
-            )
-        served = served_by(holder.value, organisation, store.family_events({family_id}))
+        code = own_organisation(holder, organisation)
+        served = store.served_by(holder.value, code, family_id)
         lines = [
             replace(line, people=tuple(p for p in line.people if p.split(" ")[0] in served))
             for line in lines

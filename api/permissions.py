@@ -204,6 +204,20 @@ async def organisation(request: Request, role: Annotated[str, Depends(gate)]) ->
     return code
 
 
+def own_organisation(holder: Recipient, code: str | None) -> str:
+    """The organisation a school's, trust's or landlord's token acts for. One issued
+    before organisations acts for none, and is told how to get one that does."""
+    if code is None:
+        kind = "URN" if holder is Recipient.SCHOOLS else "CODE"
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN,
+            f"this token names no organisation: {holder.label} read and act only as one "
+            f"organisation, with a token issued for it (ehx agencies token {holder.value} "
+            f"--org {kind})",
+        )
+    return code
+
+
 Caller = Annotated[str, Depends(gate)]
 OrganisationCode = Annotated[str | None, Depends(organisation)]
 Holder = Annotated[Recipient, Depends(recipient)]

@@ -19,15 +19,14 @@ from ehx.alerts.store import AlertNotFound, AlertStore, ScreeningDecision
 from ehx.api.answers import REFUSALS
 from ehx.api.auditing import Reader, record, record_read, role_of
 from ehx.api.params import Since, Until
-from ehx.api.permissions import Holder, OrganisationCode, gate
+from ehx.api.permissions import Holder, OrganisationCode, gate, own_organisation
 from ehx.api.state import ApiState
 from ehx.consent.keys import DataKeyStore
 from ehx.consent.recording import SERVING
-from ehx.consent.rolls import only_about, served_by
+from ehx.consent.rolls import only_about
 from ehx.consent.store import ConsentStore
 from ehx.schemas import ExchangeError
 from ehx.schemas.audit import Action
-from ehx.schemas.views import ShareView
 from ehx.schemas.vocabulary import Recipient
 from ehx.timeline.reading import audit_record, open_entry
 from ehx.timeline.store import TimelineQuery, TimelineStore, UnknownEntry
@@ -120,7 +119,9 @@ async def family_timeline(
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
     views = page.entries
     if holder in SERVING:
-        views = _own_people(views, state, family_id, holder, _own(holder, school))
+        code = own_organisation(holder, school)
+        served = ConsentStore(state.engine).served_by(holder.value, code, family_id)
+        views = only_about(views, served)
     if page.before:
         earlier = request.url.include_query_params(before=page.before)
         response.headers["Link"] = f'<{earlier}>; rel="prev"'
@@ -189,7 +190,7 @@ async def encompass(
     read is on the ledger first: which children, of which families, at which schools."""
     rows = AlertStore(_state(request).engine).notifications(datetime.now(UTC))
     if holder not in SCREENERS:
-        rows = [r for r in rows if r["school_urn"] == _own_school(school)]
+        rows = [r for r in rows if r["school_urn"] == own_organisation(holder, school)]
     await record_read(
         request,
         Action.ENCOMPASS_READ,
@@ -201,46 +202,16 @@ async def encompass(
     return rows
 
 
-def _own_people(
-    views: list[ShareView], state: ApiState, family_id: str, holder: Recipient, code: str
-) -> list[ShareView]:
-    """A school's, trust's or landlord's timeline: entries about the people it serves,
-    naming only them."""
-    events = ConsentStore(state.engine).family_events({family_id})
-    return only_about(views, served_by(holder.value, code, events))
-
-
-def _own(holder: Recipient, code: str | None) -> str:
-    """The organisation a school's, trust's or landlord's token acts for; one issued
-    before organisations acts for none and is told how to get one that does."""
-    if code is None:
-        raise HTTPException(
-            status.HTTP_403_FORBIDDEN,
-            f"this token names no organisation: {holder.label} read about the people "
-            f"they serve with a token issued for one (ehx agencies token {holder.value} "
-            "--org CODE)",
-        )
-    return code
-
-
-def _own_school(school: str | None) -> str:
-    """A school's token acts for one school; one issued before organisations, for none."""
-    if school is None:
-        raise HTTPException(
-            status.HTTP_403_FORBIDDEN,
-            "this token names no school: a school's notifications are for a token issued "
-            "with its URN (ehx agencies token schools --org URN)",
-        )
-    return school
-
-
 @router.post("/encompass/{notification_id}/acknowledge", summary="The key adult acknowledges")
 async def acknowledge(
     request: Request, notification_id: str, body: Screening, school: OrganisationCode
 ) -> dict[str, str]:
     try:
         AlertStore(_state(request).engine).acknowledge(
-            notification_id, body.by, datetime.now(UTC), _own_school(school)
+            notification_id,
+            body.by,
+            datetime.now(UTC),
+            own_organisation(Recipient.SCHOOLS, school),
         )
     except AlertNotFound as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc

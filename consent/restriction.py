@@ -11,7 +11,7 @@ restricted record" instead.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from typing import Any
 
 from ehx.schemas import CanonicalEvent, Restriction
@@ -34,9 +34,8 @@ def marked(events: Iterable[CanonicalEvent]) -> dict[str, Restriction]:
     return found
 
 
-def restricted_in(event: CanonicalEvent, known: Iterable[str]) -> frozenset[str]:
+def restricted_in(event: CanonicalEvent, known: Collection[str]) -> frozenset[str]:
     """The people of ``event`` who are restricted: marked here, or known to be."""
-    known = set(known)
     return frozenset(
         s.person_id or "unlinked"
         for s in event.subjects

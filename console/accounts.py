@@ -146,14 +146,13 @@ class Accounts:
             )
         return account
 
-    def signed_on(
-        self, username: str, role: Role, view: Recipient | None, organisation: str | None
-    ) -> Account:
+    def signed_on(self, claimed: Account) -> Account:
         """The account of someone their identity provider just signed in, made or brought
-        up to date from its claims. AccountError for a disabled account, for a built-in
-        one (it signs in with its password, never through the provider), and for an
-        organisation the directory does not know."""
-        account = Account(username, role, _view_for(role, view), organisation)
+        up to date from what its claims say (``claimed``). AccountError for a disabled
+        account, for a built-in one (it signs in with its password, never through the
+        provider), and for an organisation the directory does not know."""
+        username, role, organisation = claimed.username, claimed.role, claimed.organisation
+        account = Account(username, role, _view_for(role, claimed.view), organisation)
         if organisation is not None:
             self._require_listed(account)
         with self._engine.begin() as connection:

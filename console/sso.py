@@ -31,7 +31,7 @@ from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
 from ehx.consent.recording import SERVING
-from ehx.console.accounts import Role
+from ehx.console.accounts import Account, Role
 from ehx.organisations.directory import KIND_OF, parse_ref
 from ehx.schemas.vocabulary import Recipient
 
@@ -53,16 +53,9 @@ class SignOnRefused(Exception):
     """Why a sign-in through the provider cannot go on, in words for the person."""
 
 
-@dataclass(frozen=True)
-class Identity:
-    username: str
-    role: Role
-    view: Recipient | None
-    organisation: str | None
-
-
-def identity(claims: dict[str, Any], groups_claim: str, organisation_claim: str) -> Identity:
-    """Who the provider says this is, and what they may do (pure)."""
+def identity(claims: dict[str, Any], groups_claim: str, organisation_claim: str) -> Account:
+    """Who the provider says this is, and what they may do (pure): the console account
+    their claims describe."""
     username = str(claims.get("preferred_username") or claims.get("sub") or "")
     if not username or len(username) > 64:
         raise SignOnRefused("the identity provider sent no usable name for you")
@@ -104,7 +97,7 @@ def identity(claims: dict[str, Any], groups_claim: str, organisation_claim: str)
             raise SignOnRefused(f"the organisation claim is not KIND:CODE: {exc}") from None
         if view is None or KIND_OF[view] is not kind:
             raise SignOnRefused(f"the organisation claim names a {kind.value}, not a {view}")
-    return Identity(username, role, view, organisation)
+    return Account(username, role, view, organisation)
 
 
 @dataclass(frozen=True)

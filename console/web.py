@@ -38,7 +38,7 @@ from ehx.audit.verify import verify
 from ehx.consent import ConsentRecord
 from ehx.consent.keys import DataKeyStore
 from ehx.consent.recording import SERVING
-from ehx.consent.rolls import only_about, served_by
+from ehx.consent.rolls import only_about
 from ehx.consent.store import ConsentStore
 from ehx.console.accounts import Account, AccountError, Accounts, Role
 from ehx.console.sessions import Clock, Sessions, utc_now
@@ -246,9 +246,7 @@ async def sso_callback(
             await provider.metadata(), code, flow, str(request.url_for("sso_callback"))
         )
         who = identity(claims, settings.oidc_groups_claim, settings.oidc_organisation_claim)
-        account = Accounts(_state(request).engine).signed_on(
-            who.username, who.role, who.view, who.organisation
-        )
+        account = Accounts(_state(request).engine).signed_on(who)
     except (SignOnRefused, AccountError) as refused:
         await record_refusal(request, status.HTTP_403_FORBIDDEN, f"single sign-on: {refused}")
         page = _page(request, "login.html", None, failed=False, sso=True, refused=str(refused))
@@ -410,8 +408,7 @@ def _served(account: Account, engine: Engine, family_id: str) -> frozenset[str] 
             "your account names no organisation: an administrator adds it with "
             f"ehx people add NAME --role practitioner --view {account.view.value} --org CODE",
         )
-    events = ConsentStore(engine).family_events({family_id})
-    return served_by(account.view.value, account.organisation, events)
+    return ConsentStore(engine).served_by(account.view.value, account.organisation, family_id)
 
 
 @router.get("/families/{family_id}", response_class=HTMLResponse)

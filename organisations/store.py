@@ -58,8 +58,9 @@ class OrganisationStore:
                 connection.execute(organisations.insert(), rows)
         return Loaded(added, changed, len(found) - added - changed)
 
-    def current(self, kind: Kind | None = None) -> list[Organisation]:
-        """Each organisation at its latest version, by kind and code."""
+    def current(self, kind: Kind | None = None, code: str | None = None) -> list[Organisation]:
+        """Each organisation at its latest version, by kind and code (of one kind, or
+        the one of that kind and code)."""
         o = organisations.c
         latest = (
             select(o.kind, o.code, func.max(o.version).label("version"))
@@ -78,6 +79,8 @@ class OrganisationStore:
         )
         if kind is not None:
             query = query.where(o.kind == kind.value)
+        if code is not None:
+            query = query.where(o.code == code)
         with self._engine.connect() as connection:
             return [
                 Organisation(Kind(r.kind), r.code, r.name, r.key_adult, r.deputy, r.calendar)
@@ -85,7 +88,7 @@ class OrganisationStore:
             ]
 
     def get(self, kind: Kind, code: str) -> Organisation | None:
-        found = [o for o in self.current(kind) if o.code == code]
+        found = self.current(kind, code)  # a sign-on asks this: not the whole kind
         return found[0] if found else None
 
     def _versions(self) -> dict[tuple[Kind, str], int]:

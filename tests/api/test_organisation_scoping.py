@@ -32,12 +32,16 @@ def names_read(http: httpx.Client, token: str, family: str) -> set[str]:
     return {p["name"] for e in answer.json() for p in e["people"]}
 
 
-def test_each_trust_reads_only_about_its_own_patients(
-    client: Client, sqlite_engine: Engine
-) -> None:
-    http, credentials = client
-    family = khans_served_by_two_of_each(sqlite_engine)
+@pytest.fixture
+def family(sqlite_engine: Engine) -> str:
+    """The Khans with two trusts and two landlords, and the directory that names them."""
+    found = khans_served_by_two_of_each(sqlite_engine)
     directory_loaded(sqlite_engine)
+    return found
+
+
+def test_each_trust_reads_only_about_its_own_patients(client: Client, family: str) -> None:
+    http, credentials = client
     aminas = credentials.issue(Recipient.HEALTH, "RQ3 EPR", organisation=AMINAS_TRUST)
     maryams = credentials.issue(Recipient.HEALTH, "RRK EPR", organisation=MARYAMS_TRUST)
     assert names_read(http, aminas, family) == {"Amina Khan"}
@@ -50,11 +54,9 @@ def test_each_trust_reads_only_about_its_own_patients(
 
 
 def test_the_landlord_of_the_tenancy_reads_about_its_tenants_and_the_last_one_stops(
-    client: Client, sqlite_engine: Engine
+    client: Client, family: str
 ) -> None:
     http, credentials = client
-    family = khans_served_by_two_of_each(sqlite_engine)
-    directory_loaded(sqlite_engine)
     old = credentials.issue(Recipient.HOUSING, "council", organisation=OLD_LANDLORD)
     new = credentials.issue(Recipient.HOUSING, "Oakleaf", organisation=NEW_LANDLORD)
     assert names_read(http, new, family)  # the family are its tenants now
