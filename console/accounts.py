@@ -17,6 +17,7 @@ behind a proxy meanwhile).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -257,3 +258,35 @@ class Accounts:
         data = dict(row)  # type: ignore[call-overload]
         view = Recipient(data["view"]) if data["view"] else None
         return Account(str(data["username"]), Role(data["role"]), view, data.get("organisation"))
+
+
+@dataclass(frozen=True)
+class Page:
+    """Who may open a console page, in words and as a rule on their account."""
+
+    who: str
+    may: Callable[[Account], bool]
+
+
+#: Who may open each console page: the one table the pages check, shown in
+#: docs/security.md (a test holds the two equal, another opens each page as each role).
+PAGES: dict[str, Page] = {
+    "/": Page("MASH screeners and managers, and early help practitioners", lambda a: a.screens),
+    "/families": Page("anyone with a recipient view, as that view", lambda a: a.reads_families),
+    "/links": Page("MASH screeners and managers", lambda a: a.team is Recipient.MASH),
+    "/audit": Page("auditors and the data protection officer", lambda a: a.audits),
+    "/admin": Page("administrators", lambda a: a.role is Role.ADMIN),
+}
+
+
+def page_refusal(path: str, account: Account) -> str | None:
+    """Why ``account`` may not open the page at ``path``, saying who may; or None."""
+    page = PAGES[path]
+    return None if page.may(account) else f"this page is for {page.who}"
+
+
+def pages_table() -> str:
+    """The page rules as ``docs/security.md`` shows them."""
+    rows = ["| page | who may |", "|---|---|"]
+    rows += [f"| `{path}` | {page.who} |" for path, page in PAGES.items()]
+    return "\n".join(rows)

@@ -40,7 +40,7 @@ from ehx.consent.keys import DataKeyStore
 from ehx.consent.recording import SERVING
 from ehx.consent.rolls import only_about
 from ehx.consent.store import ConsentStore
-from ehx.console.accounts import Account, AccountError, Accounts, Role
+from ehx.console.accounts import Account, AccountError, Accounts, Role, page_refusal
 from ehx.console.sessions import Clock, Sessions, utc_now
 from ehx.console.sso import (
     STATE_COOKIE,
@@ -183,6 +183,13 @@ async def checked_form(request: Request, csrf: Annotated[str, Form()] = "") -> N
 
 
 Who = Annotated[Account, Depends(signed_in)]
+
+
+def _may_open(path: str, account: Account) -> None:
+    """403, saying who may, for a page the table (``PAGES``) does not open to them."""
+    why = page_refusal(path, account)
+    if why is not None:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, why)
 
 
 def _page(request: Request, name: str, account: Account | None, **context: Any) -> HTMLResponse:
@@ -332,8 +339,7 @@ def _clock(due: Any, now: datetime) -> dict[str, Any] | None:
 
 @router.get("/", response_class=HTMLResponse)
 async def queue(request: Request, account: Who, decided_too: bool = False) -> HTMLResponse:
-    if not account.screens:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, "the alert queue is the screening team's")
+    _may_open("/", account)
     store, now = AlertStore(_state(request).engine), datetime.now(UTC)
     rows = store.queue(include_decided=decided_too)
     await record(
@@ -354,8 +360,7 @@ def _view(account: Account) -> str:
 
 @router.get("/families", response_class=HTMLResponse)
 async def families(request: Request, account: Who) -> HTMLResponse:
-    if not account.reads_families:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, "your role reads no family")
+    _may_open("/families", account)
     found = TimelineStore(_state(request).engine).families(_view(account))
     return _page(request, "families.html", account, families=found)
 
@@ -419,8 +424,7 @@ async def family(
     category: Annotated[list[str] | None, Query()] = None,
     before: Annotated[str | None, Query()] = None,
 ) -> HTMLResponse:
-    if not account.reads_families:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, "your role reads no family")
+    _may_open("/families", account)
     state, now = _state(request), datetime.now(UTC)
     store = TimelineStore(state.engine)
     chosen = frozenset(category or ())
@@ -558,8 +562,7 @@ async def decide(
 
 @router.get("/audit", response_class=HTMLResponse)
 async def audit_page(request: Request, account: Who, family: str | None = None) -> HTMLResponse:
-    if not account.audits:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, "the audit pages are for auditors")
+    _may_open("/audit", account)
     state = _state(request)
     ledger = AuditLedger(state.engine)
     seen = queries.who_saw(ledger, family) if family else []
@@ -586,8 +589,7 @@ async def audit_page(request: Request, account: Who, family: str | None = None) 
 @router.get("/admin", response_class=HTMLResponse)
 async def admin_page(request: Request, account: Who) -> HTMLResponse:
     """The accounts, their roles and views (added and disabled with ``ehx people``)."""
-    if account.role is not Role.ADMIN:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, "the accounts are the administrator's")
+    _may_open("/admin", account)
     return _page(request, "admin.html", account, people=Accounts(_state(request).engine).all())
 
 
@@ -597,8 +599,7 @@ async def admin_page(request: Request, account: Who) -> HTMLResponse:
 @router.get("/links", response_class=HTMLResponse)
 async def links_page(request: Request, account: Who) -> HTMLResponse:
     """Uncertain identity links, strongest first, the evidence field by field."""
-    if account.team is not Recipient.MASH:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, "link review is the MASH screening team's")
+    _may_open("/links", account)
     rows = LinkStore(_state(request).engine).reviews()
     await record_read(
         request,

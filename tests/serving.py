@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 
+import httpx
 import uvicorn
 from sqlalchemy import Engine
 
@@ -55,3 +57,22 @@ def serve(
 
 def auth(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+def csrf_of(page: str) -> str:
+    """The CSRF token a console page's forms carry."""
+    found = re.search(r'name="csrf" value="([^"]+)"', page)
+    assert found, "the page carries no CSRF token"
+    return found.group(1)
+
+
+@contextmanager
+def signed_in(base: str, username: str, password: str) -> Iterator[httpx.Client]:
+    """A client signed in to the console at ``base`` with a built-in account."""
+    with httpx.Client(base_url=base, timeout=30) as http:
+        token = csrf_of(http.get("/login").text)
+        answer = http.post(
+            "/login", data={"username": username, "password": password, "csrf": token}
+        )
+        assert answer.status_code == 303, answer.text
+        yield http

@@ -25,7 +25,8 @@ from ehx.schemas import KeyStore
 from ehx.schemas.vocabulary import Recipient
 from tests.flows import MARYAMS_SCHOOL, YUSUFS_SCHOOL, directory_loaded, khans_with_a_plan
 from tests.helpers import read_json
-from tests.serving import serve
+from tests.serving import csrf_of, serve
+from tests.serving import signed_in as console_session
 
 pytestmark = pytest.mark.kafka
 PASSWORD = "correct horse battery staple"
@@ -60,12 +61,6 @@ def site(
         yield base, family, names
 
 
-def _csrf(page: str) -> str:
-    found = re.search(r'name="csrf" value="([^"]+)"', page)
-    assert found, "the page carries no CSRF token"
-    return found.group(1)
-
-
 class FakeClock:
     """A clock the test moves: a session's hours pass in no time."""
 
@@ -81,12 +76,7 @@ class FakeClock:
 
 @contextmanager
 def signed_in(base: str, username: str) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=base, timeout=30) as http:
-        token = _csrf(http.get("/login").text)
-        answer = http.post(
-            "/login", data={"username": username, "password": PASSWORD, "csrf": token}
-        )
-        assert answer.status_code == 303, answer.text
+    with console_session(base, username, PASSWORD) as http:
         yield http
 
 
@@ -97,7 +87,7 @@ def test_nothing_without_signing_in_and_a_wrong_password_signs_nobody_in(
     with httpx.Client(base_url=base) as http:
         assert http.get("/").status_code == 401
         assert http.get(f"/families/{family}").status_code == 401
-        token = _csrf(http.get("/login").text)
+        token = csrf_of(http.get("/login").text)
         wrong = http.post(
             "/login", data={"username": names["screener"], "password": "guess" * 3, "csrf": token}
         )
@@ -134,7 +124,7 @@ def test_a_screener_reads_the_queue_and_the_family_and_records_a_decision(
         assert bare.status_code == 403
         done = http.post(
             f"/alerts/{alert['alert_id']}/decision",
-            data={"outcome": "s47_enquiry", "csrf": _csrf(page.text)},
+            data={"outcome": "s47_enquiry", "csrf": csrf_of(page.text)},
         )
         assert done.status_code == 303
         decided = AlertStore(sqlite_engine).get(alert["alert_id"])
@@ -153,12 +143,12 @@ def test_only_a_mash_manager_closes_a_significant_harm_alert_with_no_further_act
     url = f"/alerts/{alert['alert_id']}/decision"
     with signed_in(base, names["screener"]) as http:
         page = http.get(f"/families/{family}")
-        refused = http.post(url, data={"outcome": "no_further_action", "csrf": _csrf(page.text)})
+        refused = http.post(url, data={"outcome": "no_further_action", "csrf": csrf_of(page.text)})
         assert refused.status_code == 403 and "only by a MASH manager" in refused.text
     assert AlertStore(sqlite_engine).get(alert["alert_id"])["status"] != "decided"
     with signed_in(base, names["manager"]) as http:
         page = http.get(f"/families/{family}")
-        done = http.post(url, data={"outcome": "no_further_action", "csrf": _csrf(page.text)})
+        done = http.post(url, data={"outcome": "no_further_action", "csrf": csrf_of(page.text)})
         assert done.status_code == 303
     decided = AlertStore(sqlite_engine).get(alert["alert_id"])
     assert (decided["decision"], decided["decided_by"]) == ("no_further_action", names["manager"])
@@ -239,7 +229,7 @@ def test_an_auditor_reads_the_audit_page_but_no_family(
         page = http.get("/audit", params={"family": family})
         assert page.status_code == 200
         assert "The chain holds" in page.text or "The ledger does not hold" in page.text
-        sign_out = http.post("/logout", data={"csrf": _csrf(page.text)})
+        sign_out = http.post("/logout", data={"csrf": csrf_of(page.text)})
         assert sign_out.status_code == 303
         assert http.get("/audit").status_code == 401
 
@@ -282,7 +272,7 @@ def test_a_screener_decides_an_uncertain_link_and_the_decision_goes_on_ehx_links
         assert "p00000003 and p00000002" in page.text and "variant" in page.text
         sent = http.post(
             "/links/p00000003~p00000002",
-            data={"same": "no", "reason": "different dates of birth", "csrf": _csrf(page.text)},
+            data={"same": "no", "reason": "different dates of birth", "csrf": csrf_of(page.text)},
         )
         assert sent.status_code == 303
     [(_, decision)] = asyncio.run(
@@ -318,7 +308,7 @@ def test_signing_out_ends_the_session_for_a_copied_cookie_too(
     with serve(kafka_bootstrap, sqlite_engine, keys) as base, signed_in(base, "sw-leaving") as http:
         copied = dict(http.cookies)  # what someone at the next desk could have taken
         assert http.get("/").status_code == 200
-        out = http.post("/logout", data={"csrf": _csrf(http.get("/").text)})
+        out = http.post("/logout", data={"csrf": csrf_of(http.get("/").text)})
         assert out.status_code == 303
         with httpx.Client(base_url=base, cookies=copied) as other:
             assert other.get("/").status_code == 401
@@ -336,7 +326,7 @@ def test_a_name_that_keeps_failing_is_locked_out_and_the_lock_lifts(
     ):
 
         def attempt(password: str) -> httpx.Response:
-            token = _csrf(http.get("/login").text)
+            token = csrf_of(http.get("/login").text)
             return http.post(
                 "/login", data={"username": "sw-target", "password": password, "csrf": token}
             )
