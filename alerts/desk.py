@@ -15,7 +15,7 @@ from datetime import datetime
 from ehx.alerts.store import AlertStore
 from ehx.consent.policy import Policy
 from ehx.schemas.views import Retraction, ShareView
-from ehx.schemas.vocabulary import Recipient
+from ehx.schemas.vocabulary import Recipient, holds_for
 from ehx.timeline.store import TimelineStore
 
 #: The recipients whose views the MASH screening team works from.
@@ -53,7 +53,7 @@ class AlertDesk:
         notices = [
             m
             for m in messages
-            if isinstance(m, ShareView) and m.recipient == Recipient.SCHOOLS.value
+            if isinstance(m, ShareView) and holds_for(m.recipient, Recipient.SCHOOLS)
         ]
         self.alerts.notify(notices, self.policy.operation_encompass, count=False)
         return changed

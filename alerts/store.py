@@ -181,9 +181,44 @@ class AlertStore:
                     }
                 )
         with self._engine.begin() as connection:
-            return insert_ignoring_duplicates(
+            made = insert_ignoring_duplicates(
                 connection, encompass_notifications, rows, count=count
             )
+            self._reroute(connection, [r for r in rows if r["school_urn"]])
+        return made
+
+    @staticmethod
+    def _reroute(connection: Connection, named: list[dict[str, Any]]) -> None:
+        """A notification made while the child was on no roll we held went to the local
+        authority; once the roll names the school, it goes to that school's key adult,
+        if it is not yet met and its deadline has not passed."""
+        if not named:
+            return
+        n = encompass_notifications.c
+        connection.execute(
+            update(encompass_notifications)
+            .where(
+                n.notification_id == bindparam("_id"),
+                n.school_urn.is_(None),
+                n.acknowledged_at.is_(None),
+                n.due_at > bindparam("_at"),
+            )
+            .values(
+                school_urn=bindparam("_urn"),
+                addressed_to=bindparam("_to"),
+                escalation=Escalation.NONE.value,
+                escalated_at=None,
+            ),
+            [
+                {
+                    "_id": r["notification_id"],
+                    "_at": r["created_at"],
+                    "_urn": r["school_urn"],
+                    "_to": r["addressed_to"],
+                }
+                for r in named
+            ],
+        )
 
     def acknowledge(
         self, notification_id: str, by: str, now: datetime, school_urn: str | None = None

@@ -13,7 +13,7 @@ decisions do not say (retractions, keys destroyed, consent changes) consent publ
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 
 from ehx.consent.decide import Decision
@@ -39,7 +39,7 @@ def decision_record(decision: Decision, trace_id: str | None = None) -> AuditRec
         action=f"decision.{decision.outcome.value}",
         actor=SYSTEM,
         role=ROLE,
-        agency=decision.recipient.value,
+        agency=str(decision.addressee),
         purpose=decision.reason[:200],
         family_id=decision.family_id,
         subject_ids=tuple(sorted(set(decision.shared) | set(withheld))),
@@ -58,7 +58,7 @@ def delivered_record(decision: Decision, trace_id: str | None = None) -> AuditRe
         action=Action.DELIVERED,
         actor=SYSTEM,
         role=ROLE,
-        agency=decision.recipient.value,
+        agency=str(decision.addressee),
         purpose=decision.outcome.value,
         family_id=decision.family_id,
         subject_ids=tuple(sorted(set(decision.shared))),
@@ -77,7 +77,7 @@ def decision_acts(decision: Decision, trace_id: str | None = None) -> list[Audit
     return [decision_record(decision, trace_id)]
 
 
-def retracted_record(message: Retraction) -> AuditRecord:
+def retracted_record(message: Retraction, trace_id: str | None = None) -> AuditRecord:
     return AuditRecord(
         audit_id=stable_id("retracted", message.decision_id, message.revision),
         action=Action.RETRACTED,
@@ -88,6 +88,7 @@ def retracted_record(message: Retraction) -> AuditRecord:
         family_id=message.family_id,
         event_ids=(str(message.event_id),),
         at=message.retracted_at,
+        trace_id=trace_id,
     )
 
 
@@ -97,11 +98,18 @@ def trace_id_of(traceparent: str | None) -> str | None:
     return parts[1] if len(parts) >= 4 else None
 
 
-def consent_acts(outbox: Outbox, at: datetime) -> list[AuditRecord]:
+def consent_acts(
+    outbox: Outbox, at: datetime, traces: Mapping[str, str] | None = None
+) -> list[AuditRecord]:
     """What the consent service itself puts on ``ehx.audit`` for an outbox: every
     retraction and every key destroyed (its decisions and deliveries reach the ledger
-    from ``ehx.decisions``)."""
-    records = [retracted_record(m) for m in outbox.messages if isinstance(m, Retraction)]
+    from ``ehx.decisions``). ``traces``: each event's W3C traceparent, where it has one."""
+    traced = traces or {}
+    records = [
+        retracted_record(m, trace_id_of(traced.get(str(m.event_id))))
+        for m in outbox.messages
+        if isinstance(m, Retraction)
+    ]
     records += [
         AuditRecord(
             audit_id=stable_id("shredded", shred.recipient, shred.person_id, *shred.key_ids),
@@ -133,7 +141,7 @@ def outbox_records(
         for d in outbox.decisions
         for act in decision_acts(d, trace_id_of(traced.get(str(d.event_id))))
     ]
-    return records + consent_acts(outbox, at)
+    return records + consent_acts(outbox, at, traced)
 
 
 def change_record(record: ConsentTopicRecord) -> AuditRecord:

@@ -25,6 +25,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationErro
 from ehx.consent.policy import HarmRule, Policy, is_child
 from ehx.consent.records import ConsentRecord, ConsentState, Giver, HarmAssertion, SubjectKind
 from ehx.schemas import CanonicalEvent, Recipient, Subject, family_key
+from ehx.schemas.vocabulary import Addressee
 
 
 class Outcome(StrEnum):
@@ -59,6 +60,8 @@ class Decision(BaseModel):
     family_id: str
     source_agency: str
     recipient: Recipient
+    #: Which school, trust or landlord (its code): the one serving the people shared.
+    organisation: str | None = None
     outcome: Outcome
     #: Person ids whose information the recipient's view carries.
     shared: tuple[str, ...] = ()
@@ -77,6 +80,10 @@ class Decision(BaseModel):
     @property
     def shares(self) -> bool:
         return self.outcome in SHARED
+
+    @property
+    def addressee(self) -> Addressee:
+        return Addressee(self.recipient, self.organisation)
 
 
 class EventDecisions(BaseModel):
@@ -204,6 +211,11 @@ def decide(
     ]
 
 
+def decision_id(event_id: UUID | str, addressee: Addressee) -> str:
+    """One event, one addressee: ``<event id>:school:103291``, ``<event id>:mash``."""
+    return f"{event_id}:{addressee}"
+
+
 def decide_for(
     event: CanonicalEvent,
     recipient: Recipient,
@@ -211,17 +223,24 @@ def decide_for(
     policy: Policy,
     hits: Sequence[RuleHit],
     now: datetime,
+    organisation: str | None = None,
+    served: frozenset[str] | None = None,
 ) -> Decision:
-    """Decide one recipient of one event."""
+    """Decide one recipient of one event: as ``organisation`` of it, where it is many.
+
+    ``served``: the people that organisation serves (its pupils, patients, tenants); the
+    others in the event are not its business and are not considered at all."""
     base = {
-        "decision_id": f"{event.event_id}:{recipient.value}",
+        "decision_id": decision_id(event.event_id, Addressee(recipient, organisation)),
         "event_id": event.event_id,
         "family_id": family_of(event),
         "source_agency": event.source.agency.value,
         "recipient": recipient,
+        "organisation": organisation,
         "decided_at": now,
     }
-    everyone = tuple(_pid(s) for s in event.subjects)
+    subjects = [s for s in event.subjects if served is None or _pid(s) in served]
+    everyone = tuple(_pid(s) for s in subjects)
     if recipient is Recipient.MASH and hits:
         return Decision(
             **base,
@@ -237,8 +256,8 @@ def decide_for(
         )
     allowed: dict[str, str] = {}
     withheld: list[Withheld] = []
-    for subject in event.subjects:
-        granted, why = consent_for(subject, recipient, event, consents, policy, now)
+    for subject in subjects:
+        granted, why = consent_for(subject, recipient, event, consents, policy, now, organisation)
         if granted is not None:
             allowed[_pid(subject)] = str(granted.consent_id)
         else:
@@ -257,7 +276,7 @@ def decide_for(
     for notification in policy.notifications:
         if notification.recipient is not recipient or not notification.when.subjects(event):
             continue
-        named = tuple(_pid(s) for s in event.subjects if s.role in notification.subjects)
+        named = tuple(_pid(s) for s in subjects if s.role in notification.subjects)
         if named:
             return Decision(
                 **base,
@@ -301,6 +320,7 @@ def consent_for(
     consents: Sequence[ConsentRecord],
     policy: Policy,
     now: datetime,
+    organisation: str | None = None,
 ) -> tuple[ConsentRecord | None, str]:
     """The consent that lets ``recipient`` hear about ``subject`` in ``event``, or why none does."""
     about = [c for c in consents if _covers_person(c, subject, event)]
@@ -311,7 +331,7 @@ def consent_for(
         c
         for c in about
         if c.state is ConsentState.REFUSED
-        and recipient in c.recipients
+        and c.names(recipient, organisation)
         and c.valid_from <= now
         and (c.valid_until is None or now < c.valid_until)
     ]
@@ -319,7 +339,7 @@ def consent_for(
         c
         for c in about
         if c.in_force(now)
-        and recipient in c.recipients
+        and c.names(recipient, organisation)
         and event.categories
         and set(event.categories) <= set(c.categories)
         and c.purpose in purposes
@@ -336,12 +356,13 @@ def consent_for(
         latest = max(refusals, key=lambda c: c.recorded_at)
         return None, f"consent refused (record {latest.consent_id})"
     latest = max(about, key=lambda c: c.recorded_at)
-    return None, _why_not(latest, recipient, event, purposes, now)
+    return None, _why_not(latest, recipient, organisation, event, purposes, now)
 
 
 def _why_not(
     consent: ConsentRecord,
     recipient: Recipient,
+    organisation: str | None,
     event: CanonicalEvent,
     purposes: tuple[object, ...],
     now: datetime,
@@ -355,6 +376,9 @@ def _why_not(
         return f"consent expired {record}"
     if recipient not in consent.recipients:
         return f"consent does not name {recipient.value} {record}"
+    if not consent.names(recipient, organisation):
+        named = ", ".join(consent.organisations)
+        return f"consent names {named}, not {Addressee(recipient, organisation)} {record}"
     missing = [c.value for c in event.categories if c not in consent.categories]
     if missing or not event.categories:
         what = ", ".join(missing) or "an uncategorised event"

@@ -22,7 +22,7 @@ and the latest decision for each event and recipient.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
@@ -33,12 +33,12 @@ from ehx.consent.policy import Policy, is_child
 from ehx.consent.records import ConsentRecord, ConsentState, HarmAssertion, SubjectKind
 from ehx.consent.registry import ConsentRegistry, ConsentTopicRecord
 from ehx.consent.restriction import marked, restricted_in
-from ehx.consent.rolls import school_roll
+from ehx.consent.rolls import school_roll, serving
 from ehx.consent.views import build_view, retraction
 from ehx.schemas import CanonicalEvent, Restriction
 from ehx.schemas.links import Relink
 from ehx.schemas.views import Retraction, ShareView
-from ehx.schemas.vocabulary import Recipient
+from ehx.schemas.vocabulary import SERVING_KINDS, Recipient
 
 
 class ConsentLedger(Protocol):
@@ -54,6 +54,7 @@ class ConsentLedger(Protocol):
     def families_on_file(self, family_ids: Iterable[str]) -> set[str]: ...
     def families_of(self, person_id: str) -> set[str]: ...
     def latest(self, decision_ids: Sequence[str]) -> dict[str, Decision]: ...
+    def decisions_of(self, event_ids: Sequence[str]) -> dict[str, Decision]: ...
     def restricted(self, person_ids: Iterable[str]) -> set[str]: ...
 
 
@@ -142,7 +143,49 @@ class ConsentEngine:
             out.held.append(event)
             for family in families:
                 pending.setdefault(family, []).append(event)
+        self._follow_rolls(pending, on_file, now, out, known)
         return out
+
+    def _follow_rolls(
+        self,
+        batch: dict[str, list[CanonicalEvent]],
+        on_file: _BatchHistory,
+        now: datetime,
+        out: Outbox,
+        known: set[str],
+    ) -> None:
+        """Where the batch changed whom a school, trust or landlord serves in a family (a
+        pupil's first record from a new school, a new trust treating someone), decide the
+        family's events again for that kind: the new organisation gets what it may see
+        of them, one that no longer serves them gets nothing more, and a notification
+        made while no school was known goes to the child's school."""
+        for family, arrived in batch.items():
+            kinds = {
+                Recipient(e.source.agency.value)
+                for e in arrived
+                if e.source.agency.value in {r.value for r in SERVING_KINDS}
+            }
+            if not kinds:
+                continue
+            earlier = on_file.of({family})
+            everything = [*earlier, *arrived]
+            changed = [
+                kind
+                for kind in sorted(kinds)
+                if serving(kind.value, earlier) != serving(kind.value, everything)
+            ]
+            if not changed:
+                continue
+            for event in everything:
+                self._decide(
+                    event,
+                    changed,
+                    now,
+                    out,
+                    on_file=everything,
+                    because="the organisations serving the family changed",
+                    restricted=restricted_in(event, known),
+                )
 
     def on_relinks(self, relinks: Sequence[Relink], now: datetime) -> Outbox:
         """Events linked again: withdraw them from everyone, then decide them afresh.
@@ -166,12 +209,8 @@ class ConsentEngine:
             stored[str(moved.event_id)] = moved
             because = f"relinked after review {relink.cause}"
             wanted = [r for r in Recipient if r.value != event.source.agency.value]
-            latest = self.ledger.latest([f"{event.event_id}:{r.value}" for r in wanted])
             floor: dict[str, int] = {}
-            for recipient in wanted:
-                before = latest.get(f"{event.event_id}:{recipient.value}")
-                if before is None:
-                    continue
+            for before in self.ledger.decisions_of([str(event.event_id)]).values():
                 floor[before.decision_id] = before.revision
                 if before.shares:
                     gone = withdrawn(before, because, now)
@@ -257,6 +296,7 @@ class ConsentEngine:
                 recipients,
                 now,
                 out,
+                on_file=events,
                 reissue=reissue,
                 because=because,
                 restricted=restricted_in(event, known),
@@ -281,11 +321,8 @@ class ConsentEngine:
         families = {
             s.family_id for e in events for s in e.subjects if s.person_id in new and s.family_id
         }
-        earlier = [
-            e
-            for e in self.ledger.family_events(families)
-            if any(s.person_id in new for s in e.subjects)
-        ]
+        family = self.ledger.family_events(families)
+        earlier = [e for e in family if any(s.person_id in new for s in e.subjects)]
         if not earlier:
             return known
         for recipient in Recipient:
@@ -299,6 +336,7 @@ class ConsentEngine:
                 list(Recipient),
                 now,
                 out,
+                on_file=family,
                 reissue=frozenset(s.person_id for s in event.subjects if s.person_id),
                 because=because,
                 restricted=restricted_in(event, known),
@@ -330,6 +368,7 @@ class ConsentEngine:
         out: Outbox,
         *,
         history: Callable[[], Sequence[CanonicalEvent]] | None = None,
+        on_file: Sequence[CanonicalEvent] | None = None,
         reissue: frozenset[str] = frozenset(),
         because: str = "",
         floor: dict[str, int] | None = None,
@@ -339,6 +378,7 @@ class ConsentEngine:
 
         A re-decision says something only where the decision changed, or where keys it
         relied on were destroyed (``reissue``) and the view must be sealed again.
+        ``on_file``: the family's events, where the caller has them already.
         ``floor``: for an event decided afresh (a relink), the revisions already used.
         """
         new = history is not None
@@ -346,8 +386,8 @@ class ConsentEngine:
         if history is None:
             families = {s.family_id for s in event.subjects if s.family_id}
 
-            def history() -> list[CanonicalEvent]:
-                return self.ledger.family_events(families)
+            def history() -> Sequence[CanonicalEvent]:
+                return on_file if on_file is not None else self.ledger.family_events(families)
 
         hits = harm_hits(
             event,
@@ -357,9 +397,13 @@ class ConsentEngine:
             self.registry.reversed_overrides,
         )
         consents = self.registry.for_event(event)
-        latest = {} if new else self.ledger.latest([f"{event.event_id}:{r.value}" for r in wanted])
-        for recipient in wanted:
-            decision = decide_for(event, recipient, consents, self.policy, hits, now)
+        latest = {} if new else self._latest(str(event.event_id), out)
+        for recipient, organisation, served in addressees(event, wanted, history, latest):
+            decision = decide_for(
+                event, recipient, consents, self.policy, hits, now, organisation, served
+            )
+            if served is not None and organisation is None:
+                decision = statutory_only(decision)
             before = latest.get(decision.decision_id)
             resealed = bool(reissue.intersection(decision.shared))
             if not new:
@@ -387,6 +431,73 @@ class ConsentEngine:
             elif before is not None and before.shares:
                 out.messages.append(retraction(decision, because or decision.reason, now, revision))
 
+    def _latest(self, event_id: str, out: Outbox) -> dict[str, Decision]:
+        """The latest decisions about an event: on file, or made earlier in this step."""
+        latest = self.ledger.decisions_of([event_id])
+        for decision in out.decisions:
+            if str(decision.event_id) == event_id:
+                before = latest.get(decision.decision_id)
+                if before is None or decision.revision > before.revision:
+                    latest[decision.decision_id] = decision
+        return latest
+
+
+def addressees(
+    event: CanonicalEvent,
+    recipients: Sequence[Recipient],
+    history: Callable[[], Sequence[CanonicalEvent]],
+    earlier: Mapping[str, Decision],
+) -> list[tuple[Recipient, str | None, frozenset[str] | None]]:
+    """Whom to decide ``event`` for: each recipient, and for schools, trusts and
+    landlords each organisation serving someone in it (with those people), from the
+    family's records when it is decided.
+
+    An organisation decided for before is decided again (a pupil who left is no longer
+    its to hear about: what it held is taken back if the decision changes). People no
+    organisation of a kind serves are decided for the kind itself, for what is
+    statutory only: an Operation Encompass notification for a child on no roll we hold.
+    """
+    people = {s.person_id or "unlinked" for s in event.subjects}
+    found: list[tuple[Recipient, str | None, frozenset[str] | None]] = []
+    on_file: Sequence[CanonicalEvent] | None = None
+    for recipient in recipients:
+        if recipient not in SERVING_KINDS:
+            found.append((recipient, None, None))
+            continue
+        on_file = history() if on_file is None else on_file
+        mine = {
+            code: served & people
+            for code, served in serving(recipient.value, on_file).items()
+            if served & people
+        }
+        held_before = {d.organisation for d in earlier.values() if d.recipient is recipient}
+        for code in held_before - {None}:
+            mine.setdefault(str(code), frozenset())
+        found += [(recipient, code, served) for code, served in sorted(mine.items())]
+        unserved = frozenset(people - {p for served in mine.values() for p in served})
+        if unserved or not mine or None in held_before:
+            found.append((recipient, None, unserved))
+    return found
+
+
+def statutory_only(decision: Decision) -> Decision:
+    """A kind's decision about people none of its organisations serves: a statutory
+    notification stands (the local authority routes it); nothing else has anyone to go to."""
+    if decision.outcome in (Outcome.NOTIFY, Outcome.DENY):
+        return decision
+    return decision.model_copy(
+        update={
+            "outcome": Outcome.DENY,
+            "shared": (),
+            "consent_ids": (),
+            "rule": None,
+            "lawful_basis": None,
+            "details": False,
+            "view": None,
+            "reason": f"no {decision.recipient.label} on record serves them yet",
+        }
+    )
+
 
 class _BatchHistory:
     """A batch's families' history on file, asked of the ledger only where there is one.
@@ -402,14 +513,18 @@ class _BatchHistory:
         self._ledger = ledger
         self._families = {s.family_id for e in events for s in e.subjects if s.family_id}
         self._on_file: set[str] | None = None
+        self._read: dict[frozenset[str], list[CanonicalEvent]] = {}
 
     def of(self, families: set[str]) -> list[CanonicalEvent]:
-        """As ``ledger.family_events(families)``."""
+        """As ``ledger.family_events(families)``, read once a batch."""
         if self._on_file is None:
             self._on_file = self._ledger.families_on_file(self._families)
         if not families & self._on_file:
             return []
-        return self._ledger.family_events(families)
+        key = frozenset(families)
+        if key not in self._read:
+            self._read[key] = self._ledger.family_events(families)
+        return self._read[key]
 
 
 def relinked(event: CanonicalEvent, relink: Relink) -> CanonicalEvent:

@@ -19,15 +19,26 @@ from typing import Any, Protocol
 import orjson
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, or_, select, update
 
 from ehx.database import data_keys
 from ehx.database.upsert import insert_ignoring_duplicates
 from ehx.schemas import ExchangeError
 from ehx.schemas.views import SealedBox
-from ehx.schemas.vocabulary import Recipient
+from ehx.schemas.vocabulary import Recipient, holds_for, organisations_prefix
 
-_RECIPIENTS = tuple(r.value for r in Recipient)
+
+def _organisations_of(recipient: str) -> str | None:
+    """``school:`` for ``schools``: how the keys of each of its organisations begin."""
+    kind = Recipient.__members__.get(recipient.upper())
+    return organisations_prefix(kind) if kind is not None else None
+
+
+def covers(recipient: str, holder: str) -> bool:
+    """Whether destroying ``recipient``'s keys destroys ``holder``'s: the same, or a
+    kind's (``schools``) and one of its organisations (``school:103291``)."""
+    kind = Recipient.__members__.get(recipient.upper())
+    return holder == recipient or (kind is not None and holds_for(holder, kind))
 
 
 class KeyDestroyed(ExchangeError):
@@ -125,7 +136,7 @@ class DataKeyStore:
         cached = self._current.get((recipient, person_id))
         if cached is not None:
             return cached
-        if (recipient, person_id) not in self._known:
+        if (recipient, person_id) not in self._known and person_id not in self._prefetched:
             with self._engine.connect() as connection:
                 row = connection.execute(
                     select(data_keys.c.key_id, data_keys.c.key, data_keys.c.version)
@@ -176,17 +187,15 @@ class DataKeyStore:
                 pair = (row.recipient, row.person_id)
                 if pair not in latest or row.version > latest[pair].version:
                     latest[pair] = row
-        for person_id in wanted:
-            for recipient in _RECIPIENTS:
-                pair = (recipient, person_id)
-                if pair in self._known:
-                    continue
-                self._known.add(pair)
-                found = latest.get(pair)
-                self._versions[pair] = found.version if found is not None else 0
-                if found is not None and found.key is not None:
-                    self._current[pair] = (found.key_id, bytes(found.key))
-                    self._by_id[found.key_id] = bytes(found.key)
+        for (recipient, person_id), found in latest.items():
+            pair = (recipient, person_id)
+            if pair in self._known:
+                continue
+            self._known.add(pair)
+            self._versions[pair] = found.version
+            if found.key is not None:
+                self._current[pair] = (found.key_id, bytes(found.key))
+                self._by_id[found.key_id] = bytes(found.key)
         self._prefetched.update(wanted)
         if len(self._prefetched) > 1_000_000:  # bound the memory a long run can hold
             self._prefetched.clear()
@@ -209,13 +218,18 @@ class DataKeyStore:
         return self._by_id[key_id]
 
     def destroy(self, recipient: str, person_id: str, because: str) -> list[str]:
-        """Destroy every key this recipient holds for this person; return their ids."""
+        """Destroy every key this recipient (for schools, every school) holds for this
+        person; return their ids."""
         self.flush()
+        holders = data_keys.c.recipient == recipient
+        prefix = _organisations_of(recipient)
+        if prefix is not None:
+            holders = or_(holders, data_keys.c.recipient.startswith(prefix, autoescape=True))
         with self._engine.begin() as connection:
             ids = list(
                 connection.execute(
                     select(data_keys.c.key_id).where(
-                        data_keys.c.recipient == recipient,
+                        holders,
                         data_keys.c.person_id == person_id,
                         data_keys.c.key.is_not(None),
                     )
@@ -227,7 +241,8 @@ class DataKeyStore:
                     .where(data_keys.c.key_id.in_(ids))
                     .values(key=None, destroyed_at=datetime.now(UTC), destroyed_because=because)
                 )
-        self._current.pop((recipient, person_id), None)
+        for pair in [p for p in self._current if p[1] == person_id and covers(recipient, p[0])]:
+            self._current.pop(pair)
         for key_id in ids:
             self._by_id[key_id] = None
         return ids

@@ -13,6 +13,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from ehx.consent.decide import Decision, family_of
 from ehx.consent.engine import Outbox
+from ehx.consent.keys import covers
 from ehx.schemas import CanonicalEvent
 
 
@@ -44,6 +45,10 @@ class MemoryLedger:
 
     def latest(self, decision_ids: Sequence[str]) -> dict[str, Decision]:
         return {d: self.decisions[d] for d in decision_ids if d in self.decisions}
+
+    def decisions_of(self, event_ids: Sequence[str]) -> dict[str, Decision]:
+        wanted = set(event_ids)
+        return {i: d for i, d in self.decisions.items() if str(d.event_id) in wanted}
 
     def restricted(self, person_ids: Iterable[str]) -> set[str]:
         return set(person_ids) & self.restricted_people
@@ -97,8 +102,11 @@ class MemoryKeyVault:
         """Nothing to load: the dict is the store."""
 
     def destroy(self, recipient: str, person_id: str, because: str) -> list[str]:
-        prefix = f"{recipient}:{person_id}:v"
-        gone = [k for k, v in self.keys.items() if k.startswith(prefix) and v is not None]
+        gone = []
+        for key_id, key in self.keys.items():
+            holder, person, _version = key_id.rsplit(":", 2)
+            if key is not None and person == person_id and covers(recipient, holder):
+                gone.append(key_id)
         for key_id in gone:
             self.keys[key_id] = None
         return gone

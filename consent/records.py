@@ -16,7 +16,7 @@ from uuid import UUID
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from ehx.schemas import Category, new_event_id
-from ehx.schemas.vocabulary import Recipient
+from ehx.schemas.vocabulary import SERVING_KINDS, Addressee, Recipient
 
 
 class ConsentState(StrEnum):
@@ -72,7 +72,13 @@ class ConsentRecord(_Record):
     #: The recorder's organisation (its code in the directory: a school's URN), where the
     #: agency is many organisations; only that organisation (or the MASH) withdraws it.
     recorded_by_organisation: str | None = None
+    #: Who may hear, by kind: ``schools`` is the child's school (whichever school the
+    #: child is on the roll of when an event is decided), ``health`` any trust treating
+    #: them, ``housing`` their landlord.
     recipients: Annotated[tuple[Recipient, ...], Field(min_length=1)]
+    #: Named organisations (``school:103291``): where a kind has any here, the consent
+    #: reaches only these of that kind, and still only while they serve the person.
+    organisations: tuple[Annotated[str, Field(max_length=48)], ...] = ()
     categories: Annotated[tuple[Category, ...], Field(min_length=1)]
     purpose: Purpose
     valid_from: AwareDatetime
@@ -98,7 +104,20 @@ class ConsentRecord(_Record):
             raise ValueError("valid_until must be after valid_from")
         if (self.state is ConsentState.WITHDRAWN) != (self.withdrawn_at is not None):
             raise ValueError("withdrawn_at is set exactly when the state is withdrawn")
+        for ref in self.organisations:
+            named = Addressee.parse(ref)
+            if named.recipient not in SERVING_KINDS or named.code is None:
+                raise ValueError(f"{ref}: name a school, trust or landlord as KIND:CODE")
+            if named.recipient not in self.recipients:
+                raise ValueError(f"{ref} is not among the recipients it narrows")
         return self
+
+    def names(self, recipient: Recipient, organisation: str | None = None) -> bool:
+        """Whether this consent's scope reaches ``recipient`` (as ``organisation``)."""
+        if recipient not in self.recipients:
+            return False
+        narrowed = [a for a in map(Addressee.parse, self.organisations) if a.recipient is recipient]
+        return not narrowed or Addressee(recipient, organisation) in narrowed
 
     @property
     def record_id(self) -> str:

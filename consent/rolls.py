@@ -36,9 +36,26 @@ def pupils_of(urn: str, events: Sequence[CanonicalEvent]) -> frozenset[str]:
 
 def served_by(agency: str, code: str, events: Sequence[CanonicalEvent]) -> frozenset[str]:
     """The people organisation ``code`` of ``agency`` serves, from a family's records."""
+    return serving(agency, events).get(code, frozenset())
+
+
+def serving(agency: str, events: Sequence[CanonicalEvent]) -> dict[str, frozenset[str]]:
+    """Each organisation of ``agency`` (by code) and the people it serves, from records."""
     if agency == "schools":
-        return pupils_of(code, events)
-    latest: dict[str, set[str]] = {}
+        people = {s.person_id for e in events for s in e.subjects if s.person_id}
+        by_person = {p: {urn} for p, urn in school_roll(people, events).items()}
+    else:
+        by_person = _relationships(agency, events)
+    served: dict[str, set[str]] = {}
+    for person, codes in by_person.items():
+        for code in codes:
+            served.setdefault(code, set()).add(person)
+    return {code: frozenset(people) for code, people in sorted(served.items())}
+
+
+def _relationships(agency: str, events: Sequence[CanonicalEvent]) -> dict[str, set[str]]:
+    """Each person's trusts (every one treating them) or landlord (the latest)."""
+    by_person: dict[str, set[str]] = {}
     for event in sorted(events, key=lambda e: e.occurred_at):
         if event.source.agency.value != agency or not event.source.organisation:
             continue
@@ -47,10 +64,10 @@ def served_by(agency: str, code: str, events: Sequence[CanonicalEvent]) -> froze
                 continue
             if agency == "health":  # every trust treating them (not their relatives)
                 if subject.role is Role.PATIENT:
-                    latest.setdefault(subject.person_id, set()).add(event.source.organisation)
+                    by_person.setdefault(subject.person_id, set()).add(event.source.organisation)
             else:  # the landlord of their latest tenancy
-                latest[subject.person_id] = {event.source.organisation}
-    return frozenset(p for p, by in latest.items() if code in by)
+                by_person[subject.person_id] = {event.source.organisation}
+    return by_person
 
 
 def only_about(views: Sequence[ShareView], people: frozenset[str]) -> list[ShareView]:

@@ -64,7 +64,7 @@ from ehx.consent.store import ConsentStore
 from ehx.schemas import CanonicalEvent, SignatureVerifier
 from ehx.schemas.links import Relink
 from ehx.schemas.quarantine import QuarantineRecord
-from ehx.schemas.vocabulary import Recipient
+from ehx.schemas.vocabulary import Addressee, Recipient
 
 GROUP = "consent"
 log = logging.getLogger(__name__)
@@ -98,7 +98,7 @@ def outbox_messages(
         headers.update((carried or {}).get(str(message.event_id), {}))
         out.append(
             OutboundMessage(
-                Topic.share(Recipient(message.recipient)),
+                Topic.share(Addressee.parse(message.recipient).recipient),
                 message.family_id.encode(),
                 message.model_dump_json().encode(),
                 tuple((k, v.encode()) for k, v in headers.items()),
@@ -197,7 +197,8 @@ def register_consent(
             outbox = await asyncio.to_thread(service.engine.on_events, events, now)
             await asyncio.to_thread(service.engine.vault.flush)  # keys before what they seal
             out += outbox_messages(outbox, carried)
-            out += audit_messages(consent_acts(outbox, now))
+            traces = {i: h.get(telemetry.TRACEPARENT, "") for i, h in carried.items()}
+            out += audit_messages(consent_acts(outbox, now, traces))
             await batches.commit(
                 out, Store(partial(service.store.save, outbox, as_received), "consent decisions")
             )

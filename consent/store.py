@@ -122,6 +122,18 @@ class ConsentStore:
             decisions = [Decision.model_validate(body) for body in rows]
         return {d.decision_id: d for d in decisions}
 
+    def decisions_of(self, event_ids: Sequence[str]) -> dict[str, Decision]:
+        if not event_ids:
+            return {}
+        with self._engine.connect() as connection:
+            rows = connection.execute(
+                select(sharing_decisions.c.body).where(
+                    sharing_decisions.c.event_id.in_(list(event_ids))
+                )
+            ).scalars()
+            decisions = [Decision.model_validate(body) for body in rows]
+        return {d.decision_id: d for d in decisions}
+
     def restricted(self, person_ids: Iterable[str]) -> set[str]:
         wanted = sorted(set(person_ids))
         if not wanted:
@@ -297,7 +309,7 @@ def _decision_row(decision: Decision, body: bytes) -> dict[str, Any]:
         "decision_id": decision.decision_id,
         "event_id": str(decision.event_id),
         "family_id": decision.family_id,
-        "recipient": decision.recipient.value,
+        "recipient": str(decision.addressee),
         "outcome": decision.outcome.value,
         "rule": decision.rule,
         "revision": decision.revision,

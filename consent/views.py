@@ -34,7 +34,7 @@ def build_view(
     Where there is one, nobody's address in the event is in the view, nor the event's
     address fields: a child's or partner's address is usually hers."""
     assert decision.shares, "only a sharing decision has a view"
-    recipient = decision.recipient.value
+    recipient = str(decision.addressee)
     shared = set(decision.shared)
     indicator = decision.outcome is Outcome.INDICATOR
     subjects = []
@@ -124,7 +124,7 @@ def retraction(decision: Decision, reason: str, now: datetime, revision: int) ->
         event_id=decision.event_id,
         decision_id=decision.decision_id,
         revision=revision,
-        recipient=decision.recipient.value,
+        recipient=str(decision.addressee),
         family_id=decision.family_id,
         reason=reason,
         retracted_at=now,

@@ -54,6 +54,7 @@ class ShareView(_View):
     event_id: UUID
     decision_id: str
     revision: int = 1
+    #: The addressee: ``mash``, ``police``, or one organisation (``school:103291``).
     recipient: str
     family_id: str
     source_agency: str

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import StrEnum
 
 
@@ -38,6 +39,68 @@ _RECIPIENT_LABELS = {
     Recipient.SCHOOLS: "schools",
     Recipient.HOUSING: "housing",
 }
+
+
+#: Recipients that are many organisations of one kind (400 schools, several trusts,
+#: dozens of landlords): each organisation hears only about the people it serves.
+SERVING_KINDS = frozenset({Recipient.SCHOOLS, Recipient.HEALTH, Recipient.HOUSING})
+
+#: How the organisations directory names a serving kind's organisations.
+_REF_KINDS = {Recipient.SCHOOLS: "school", Recipient.HEALTH: "health", Recipient.HOUSING: "housing"}
+_BY_REF_KIND = {kind: recipient for recipient, kind in _REF_KINDS.items()}
+
+
+@dataclass(frozen=True, order=True)
+class Addressee:
+    """Who receives a view: a recipient, and for schools, trusts and landlords which one.
+
+    Written as the organisations directory names it: ``school:103291``, ``health:RQ3``,
+    ``housing:BCC``; the hubs and the police are one organisation each (``mash``). A
+    serving kind without a code (``schools``) receives only what is statutory about
+    people no organisation of it is known to serve yet (an Operation Encompass
+    notification for a child on no school roll we hold: the local authority's to work).
+    """
+
+    recipient: Recipient
+    code: str | None = None
+
+    def __str__(self) -> str:
+        if self.code is None:
+            return self.recipient.value
+        return f"{_REF_KINDS[self.recipient]}:{self.code}"
+
+    @classmethod
+    def parse(cls, text: str) -> Addressee:
+        """``school:103291`` or ``mash`` (``schools:103291`` too); ValueError otherwise."""
+        kind, sep, code = text.partition(":")
+        if not sep:
+            return cls(Recipient(kind))
+        recipient = _BY_REF_KIND.get(kind) or _BY_REF_KIND.get(kind.removesuffix("s"))
+        if recipient is None or not code:
+            raise ValueError(
+                f"{text[:40]!r}: an organisation is school:URN, health:ODS or housing:CODE"
+            )
+        return cls(recipient, code)
+
+    @property
+    def label(self) -> str:
+        """In plain words: "school 103291", "the MASH"."""
+        if self.code is None:
+            return self.recipient.label
+        return f"{_REF_KINDS[self.recipient]} {self.code}"
+
+
+def organisations_prefix(recipient: Recipient) -> str | None:
+    """How each organisation of a serving kind begins when written (``school:``)."""
+    kind = _REF_KINDS.get(recipient)
+    return f"{kind}:" if kind else None
+
+
+def holds_for(text: str, recipient: Recipient) -> bool:
+    """Whether ``text`` (an addressee as written on a view or key) is ``recipient`` or
+    one of its organisations."""
+    prefix = organisations_prefix(recipient)
+    return text == recipient.value or (prefix is not None and text.startswith(prefix))
 
 
 #: Roles of people named in a record who are not of the family it is about: they are

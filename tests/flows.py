@@ -39,7 +39,7 @@ from ehx.schemas import Agency, CanonicalEvent, KeyStore, Role
 from ehx.schemas.quarantine import QuarantineRecord
 from ehx.schemas.vocabulary import Recipient
 from ehx.timeline.store import TimelineStore
-from tests.consent.fakes import KHAN_FILES, family_consent, linked_khans, variant
+from tests.consent.fakes import KHAN_FILES, family_consent, linked_khans, sent_by, variant
 from tests.helpers import EXAMPLES, read_json
 from tests.records import NOW, PLAN, example_events
 
@@ -109,14 +109,14 @@ def khans_served_by_two_of_each(engine: Engine) -> str:
         if event.source.agency is Agency.HEALTH:
             patient = next(s for s in event.subjects if s.role is Role.PATIENT)
             aminas = patient.demographics.given_name == "Amina"
-            event = _sent_by(event, AMINAS_TRUST if aminas else MARYAMS_TRUST)
+            event = sent_by(event, AMINAS_TRUST if aminas else MARYAMS_TRUST)
         elif event.source.agency is Agency.HOUSING:
-            event = _sent_by(event, OLD_LANDLORD)
+            event = sent_by(event, OLD_LANDLORD)
         named.append(event)
     household = max(
         (e for e in named if e.source.agency is Agency.HOUSING), key=lambda e: len(e.subjects)
     )
-    moved = _sent_by(variant(household), NEW_LANDLORD)  # a month later, Oakleaf's tenants
+    moved = sent_by(variant(household), NEW_LANDLORD)  # a month later, Oakleaf's tenants
     named.append(moved.model_copy(update={"occurred_at": household.occurred_at + timedelta(30)}))
     store = ConsentStore(engine)
     consent = ConsentEngine(load_policy(), DataKeyStore(engine), store.load_registry(), store)
@@ -130,12 +130,6 @@ def khans_served_by_two_of_each(engine: Engine) -> str:
     store.save(out)
     TimelineStore(engine).apply(out.messages)
     return khans[0].subjects[0].family_id or ""
-
-
-def _sent_by(event: CanonicalEvent, code: str) -> CanonicalEvent:
-    return event.model_copy(
-        update={"source": event.source.model_copy(update={"organisation": code})}
-    )
 
 
 def khans_on_file(engine: Engine, *, high_risk: bool = False) -> str:

@@ -29,12 +29,13 @@ from ehx.consent import (
     decide_for,
     harm_hits,
 )
-from ehx.consent.engine import Outbox
+from ehx.consent.engine import Outbox, statutory_only
 from ehx.consent.keys import KeyDestroyed, open_box
+from ehx.consent.rolls import serving
 from ehx.consent.views import seal_context
 from ehx.schemas import Category
 from ehx.schemas.views import ShareView
-from ehx.schemas.vocabulary import Recipient
+from ehx.schemas.vocabulary import SERVING_KINDS, Addressee, Recipient
 from tests.consent.fakes import linked_khans, memory_engine
 from tests.records import NOW
 
@@ -211,14 +212,25 @@ class ConsentMachine(RuleBasedStateMachine):
                 registry.assertions_for(event),
                 registry.reversed_overrides,
             )
+            to = Addressee.parse(view.recipient)
+            served = None
+            if to.recipient in SERVING_KINDS:  # as the roll on file says now
+                orgs = serving(to.recipient.value, self.ledger.family_events({FAMILY}))
+                people = {s.person_id or "unlinked" for s in event.subjects}
+                anyone = {p for served in orgs.values() for p in served}
+                served = orgs.get(to.code, frozenset()) if to.code else people - anyone
             now: Decision = decide_for(
                 event,
-                Recipient(view.recipient),
+                to.recipient,
                 registry.for_event(event),
                 self.engine.policy,
                 hits,
                 self.now,
+                to.code,
+                None if served is None else frozenset(served),
             )
+            if served is not None and to.code is None:
+                now = statutory_only(now)
             assert now.shares, f"{decision_id}: held but no basis allows it now"
             assert set(p.person_id for p in view.subjects) <= set(now.shared)
 

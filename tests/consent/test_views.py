@@ -8,23 +8,34 @@ import pytest
 
 from ehx.consent import ConsentState
 from ehx.consent.keys import KeyDestroyed, open_box, seal
+from ehx.consent.memory import MemoryKeyVault
 from ehx.consent.views import seal_context
 from ehx.schemas.views import Retraction, ShareView
-from ehx.schemas.vocabulary import Recipient
+from ehx.schemas.vocabulary import Recipient, holds_for
 from tests.consent.fakes import INCIDENT, KHANS, family_consent, memory_engine
 from tests.records import NOW
 
+YUSUFS, MARYAMS = "school:103512", "school:103377"
+
 
 def views(messages: list[ShareView | Retraction], recipient: str) -> list[ShareView]:
-    return [m for m in messages if isinstance(m, ShareView) and m.recipient == recipient]
+    """The views to ``recipient``: for ``schools``, to the kind or any one school."""
+    kind = Recipient(recipient.split(":")[0]) if ":" not in recipient else None
+    return [
+        m
+        for m in messages
+        if isinstance(m, ShareView)
+        and (m.recipient == recipient or (kind is not None and holds_for(m.recipient, kind)))
+    ]
 
 
 def test_the_school_hears_that_it_happened_with_its_pupils_present_and_nothing_more() -> None:
     engine, _, vault = memory_engine()
     out = engine.on_events(KHANS, NOW)
-    [school] = views(out.messages, "schools")
+    [school] = views(out.messages, YUSUFS)
     assert school.basis.outcome == "notify" and school.event_id == INCIDENT.event_id
-    assert {s.role for s in school.subjects} == {"child_present"}  # not the suspect, not the victim
+    # Yusuf only: not the suspect, not the victim, not his sister at another school.
+    assert [(s.role, s.person_id) for s in school.subjects] == [("child_present", "p00000003")]
     assert set(school.fields) == {"incident_type", "reported_at", "children_present", "force"}
     assert school.details is None  # no narrative
     assert school.contact and "Operation Encompass" in school.contact
@@ -36,9 +47,49 @@ def test_the_school_hears_that_it_happened_with_its_pupils_present_and_nothing_m
     opened = open_box(
         vault,
         child.demographics,
-        seal_context(school.event_id, "schools", f"person:{child.person_id}"),
+        seal_context(school.event_id, YUSUFS, f"person:{child.person_id}"),
     )
     assert opened["family_name"] == "Khan"
+
+
+def test_each_school_is_told_of_its_own_pupil_under_its_own_keys() -> None:
+    engine, _, vault = memory_engine()
+    out = engine.on_events(KHANS, NOW)
+    [yusufs] = views(out.messages, YUSUFS)
+    [maryams] = views(out.messages, MARYAMS)
+    assert [s.person_id for s in yusufs.subjects] == ["p00000003"]
+    assert [s.person_id for s in maryams.subjects] == ["p00000004"]
+    assert maryams.school_roll == {"p00000004": "103377"}
+    only_yusufs_school = MemoryKeyVault()
+    for key_id, key in vault.keys.items():
+        if key_id.startswith(f"{YUSUFS}:"):
+            only_yusufs_school.keys[key_id] = key
+    box = maryams.subjects[0].demographics
+    assert box is not None
+    with pytest.raises(KeyDestroyed):  # Yusuf's school holds no key to Maryam's name
+        open_box(
+            only_yusufs_school, box, seal_context(maryams.event_id, MARYAMS, "person:p00000004")
+        )
+
+
+def test_a_notification_made_before_the_roll_is_known_goes_to_the_school_once_it_is() -> None:
+    """The police incident comes first in the batch, when no school's record of the
+    children is on file: the local authority's, then each child's school's."""
+    engine, _, _ = memory_engine()
+    out = engine.on_events(KHANS, NOW)
+    [first] = [v for v in views(out.messages, "schools") if v.recipient == "schools"]
+    assert first.basis.outcome == "notify" and first.school_roll == {}
+    [taken_back] = [
+        m for m in out.messages if isinstance(m, Retraction) and m.decision_id == first.decision_id
+    ]
+    assert taken_back.revision == first.revision + 1
+    assert {
+        v.recipient for v in views(out.messages, "schools") if v.event_id == first.event_id
+    } == {
+        "schools",
+        YUSUFS,
+        MARYAMS,
+    }
 
 
 def test_indicators_carry_no_names_and_no_content() -> None:
@@ -55,14 +106,14 @@ def test_indicators_carry_no_names_and_no_content() -> None:
 def test_a_sealed_box_opens_only_for_its_own_event_and_recipient() -> None:
     engine, _, vault = memory_engine()
     out = engine.on_events(KHANS, NOW)
-    [school] = views(out.messages, "schools")
+    [school] = views(out.messages, YUSUFS)
     box = school.subjects[0].demographics
     assert box is not None
     with pytest.raises(KeyDestroyed):  # moved to another event: the bound context differs
         open_box(
             vault,
             box,
-            seal_context(KHANS[-1].event_id, "schools", f"person:{school.subjects[0].person_id}"),
+            seal_context(KHANS[-1].event_id, YUSUFS, f"person:{school.subjects[0].person_id}"),
         )
 
 
@@ -112,19 +163,26 @@ def test_withdrawal_shreds_what_was_shared_and_keeps_what_another_basis_allows()
     # sealed again under new keys; everything else it got under the consent is retracted.
     again = views(withdrawn.messages, "early_help")
     assert again and all(v.basis.outcome == "indicator" for v in again)
-    [encompass] = views(withdrawn.messages, "schools")
-    assert encompass.basis.outcome == "notify"
-    child = encompass.subjects[0]
-    assert child.demographics is not None
-    assert open_box(
-        vault,
-        child.demographics,
-        seal_context(encompass.event_id, "schools", f"person:{child.person_id}"),
-    )
-    retracted = [
-        m for m in withdrawn.messages if isinstance(m, Retraction) and m.recipient == "schools"
-    ]
-    assert len(retracted) == len(views(granted.messages, "schools")) - 1
+    # Each child's own school, under that school's new keys, and about its pupil only.
+    encompass = views(withdrawn.messages, "schools")
+    assert {v.recipient for v in encompass} == {"school:103512", "school:103377"}
+    for view in encompass:
+        assert view.basis.outcome == "notify"
+        [child] = view.subjects
+        assert child.demographics is not None
+        assert open_box(
+            vault,
+            child.demographics,
+            seal_context(view.event_id, view.recipient, f"person:{child.person_id}"),
+        )
+    retracted = {
+        (m.recipient, m.event_id)
+        for m in withdrawn.messages
+        if isinstance(m, Retraction) and holds_for(m.recipient, Recipient.SCHOOLS)
+    }
+    kept = {(v.recipient, v.event_id) for v in encompass}
+    under_consent = {(v.recipient, v.event_id) for v in views(granted.messages, "schools")}
+    assert retracted and retracted == under_consent - kept
 
 
 def test_expiry_is_recorded_and_shreds_like_a_withdrawal() -> None:
