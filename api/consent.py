@@ -7,7 +7,6 @@ Writes answer 202: the record is on the topic, and the consent service applies i
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -16,7 +15,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationErro
 
 from ehx.api.answers import REFUSALS, invalid
 from ehx.api.auditing import Reader, record_read
-from ehx.api.permissions import Holder, OrganisationCode, gate, own_organisation
+from ehx.api.permissions import Holder, OrganisationCode, gate, reading_as
 from ehx.api.state import ApiState
 from ehx.consent import (
     ConsentRecord,
@@ -30,7 +29,6 @@ from ehx.consent import (
 from ehx.consent.preview import preview
 from ehx.consent.recording import (
     CONSENT_KEEPERS,
-    SERVING,
     OnFile,
     recording_refusal,
     withdrawal_refusal,
@@ -40,7 +38,7 @@ from ehx.consent.service import consent_message
 from ehx.consent.store import ConsentStore
 from ehx.schemas import Category
 from ehx.schemas.audit import Action
-from ehx.schemas.vocabulary import Recipient
+from ehx.schemas.vocabulary import Addressee, Recipient
 
 router = APIRouter(
     prefix="/v1", tags=["consent"], responses={**REFUSALS}, dependencies=[Depends(gate)]
@@ -226,37 +224,43 @@ async def preview_family(
     family_id: str,
     holder: Holder,
     organisation: OrganisationCode,
-    recipient: Annotated[Recipient, Query(alias="as")],
+    recipient: Annotated[
+        str,
+        Query(
+            alias="as",
+            max_length=48,
+            description="One organisation (school:103291), a kind (schools), mash, ...",
+        ),
+    ],
     reader: Reader = "",
 ) -> list[dict[str, Any]]:
     """What ``as`` would see of the family now: outcomes, people and field names, no values.
 
-    An agency previews its own view; the MASH and the early help hub, who record consent
-    with families, any recipient's (what a school would see under this consent). The read
-    is on the ledger first: even without values, which agencies know the family, and
-    when, is personal."""
-    if recipient is not holder and holder not in CONSENT_KEEPERS:
-        raise HTTPException(
-            status.HTTP_403_FORBIDDEN,
-            f"you may preview your own view (as={holder.value}); "
-            "the MASH and the early help hub may preview any recipient's",
-        )
+    An agency previews its own view (a school, trust or landlord its own organisation's);
+    the MASH and the early help hub, who record consent with families, any recipient's
+    (what a school would see under this consent). The read is on the ledger first: even
+    without values, which agencies know the family, and when, is personal."""
+    try:
+        who = Addressee.parse(recipient)
+    except ValueError as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, str(exc)) from None
+    if holder not in CONSENT_KEEPERS:
+        own = Addressee.parse(reading_as(holder, organisation))
+        if who.recipient is not holder or who.code not in (None, own.code):
+            raise HTTPException(
+                status.HTTP_403_FORBIDDEN,
+                f"you may preview your own view (as={own}); "
+                "the MASH and the early help hub may preview any recipient's",
+            )
+        who = own
     await record_read(
         request,
         Action.PREVIEW_READ,
         holder,
         reader,
-        f"preview of {recipient.label}'s view",
+        f"preview of {who.label}'s view",
         family_id=family_id,
     )
     store = ConsentStore(_state(request).engine)
-    lines = preview(store, load_policy(), family_id, recipient, datetime.now(UTC))
-    if holder in SERVING:  # as itself: about the people its organisation serves
-        code = own_organisation(holder, organisation)
-        served = store.served_by(holder.value, code, family_id)
-        lines = [
-            replace(line, people=tuple(p for p in line.people if p.split(" ")[0] in served))
-            for line in lines
-            if served & set(line.decision.shared)
-        ]
+    lines = preview(store, load_policy(), family_id, who, datetime.now(UTC))
     return [line.as_dict() for line in lines]

@@ -21,7 +21,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from ehx.api.credentials import AUDITOR
 from ehx.api.state import ApiState
-from ehx.schemas.vocabulary import Agency, Recipient
+from ehx.schemas.vocabulary import SERVING_KINDS, Addressee, Agency, Recipient
 
 bearer = HTTPBearer(auto_error=False, description="Your system's token (ehx agencies token)")
 
@@ -216,6 +216,14 @@ def own_organisation(holder: Recipient, code: str | None) -> str:
             f"--org {kind})",
         )
     return code
+
+
+def reading_as(holder: Recipient, code: str | None) -> str:
+    """Whose views a token reads: its hub's or the police's, or its own school's, trust's
+    or landlord's (``school:103291``); one of those issued before organisations, none."""
+    if holder in SERVING_KINDS:
+        return str(Addressee(holder, own_organisation(holder, code)))
+    return holder.value
 
 
 Caller = Annotated[str, Depends(gate)]

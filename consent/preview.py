@@ -12,10 +12,12 @@ from datetime import datetime
 from typing import Any
 
 from ehx.consent.decide import Decision, Outcome, decide_for, harm_hits
+from ehx.consent.engine import addressees, statutory_only
 from ehx.consent.policy import Policy
 from ehx.consent.restriction import ADDRESS_FIELDS, WITHHELD, marked, restricted_in
 from ehx.consent.store import ConsentStore
-from ehx.schemas.vocabulary import Recipient
+from ehx.schemas import CanonicalEvent
+from ehx.schemas.vocabulary import Addressee
 
 
 @dataclass(frozen=True)
@@ -33,6 +35,7 @@ class PreviewLine:
     def as_dict(self) -> dict[str, Any]:
         d = self.decision
         return {
+            "recipient": str(d.addressee),
             "event_id": self.event_id,
             "event_type": self.event_type,
             "agency": self.agency,
@@ -49,16 +52,21 @@ class PreviewLine:
 
 
 def preview(
-    store: ConsentStore, policy: Policy, family_id: str, recipient: Recipient, now: datetime
+    store: ConsentStore, policy: Policy, family_id: str, who: Addressee, now: datetime
 ) -> list[PreviewLine]:
-    """Each of the family's events on file, as ``recipient`` would receive it now."""
+    """Each of the family's events on file, as ``who`` would receive it now.
+
+    ``who`` is one organisation (``school:103291``: only the events about people it
+    serves, only those people), or a kind (``schools``: each of its organisations that
+    serves someone in the family, a line each), decided as the consent service decides.
+    """
     registry = store.load_registry()
     events = store.family_events({family_id})
     people = {s.person_id for e in events for s in e.subjects if s.person_id}
     known = store.restricted(people) | set(marked(events))
     lines = []
     for event in events:
-        if event.source.agency.value == recipient.value:
+        if event.source.agency.value == who.recipient.value:
             continue
         earlier = [e for e in events if e.occurred_at <= event.occurred_at]
         hits = harm_hits(
@@ -68,27 +76,42 @@ def preview(
             registry.assertions_for(event),
             registry.reversed_overrides,
         )
-        decision = decide_for(event, recipient, registry.for_event(event), policy, hits, now)
-        fields: tuple[str, ...] = ()
-        withheld = bool(restricted_in(event, known)) and decision.shares
-        if decision.view and decision.outcome is not Outcome.INDICATOR:
-            fields = tuple(
-                f
-                for f in policy.view_fields(decision.view, event.event_type)
-                if (decision.details or f not in policy.sealed_fields)
-                and not (withheld and f in ADDRESS_FIELDS)
+        for recipient, organisation, served in addressees(
+            event, [who.recipient], lambda: events, {}
+        ):
+            if who.code is not None and organisation != who.code:
+                continue
+            decision = decide_for(
+                event, recipient, registry.for_event(event), policy, hits, now, organisation, served
             )
-        roles = {s.person_id: s.role.value for s in event.subjects}
-        lines.append(
-            PreviewLine(
-                str(event.event_id),
-                event.event_type.value,
-                event.source.agency.value,
-                event.occurred_at,
-                decision,
-                tuple(f"{p} ({roles.get(p, '?')})" for p in decision.shared),
-                fields,
-                withheld,
-            )
-        )
+            if served is not None and organisation is None:
+                decision = statutory_only(decision)
+                if not decision.shares:
+                    continue  # nobody of the kind to tell
+            lines.append(_line(event, decision, policy, bool(restricted_in(event, known))))
     return lines
+
+
+def _line(
+    event: CanonicalEvent, decision: Decision, policy: Policy, restricted: bool
+) -> PreviewLine:
+    fields: tuple[str, ...] = ()
+    withheld = restricted and decision.shares
+    if decision.view and decision.outcome is not Outcome.INDICATOR:
+        fields = tuple(
+            f
+            for f in policy.view_fields(decision.view, event.event_type)
+            if (decision.details or f not in policy.sealed_fields)
+            and not (withheld and f in ADDRESS_FIELDS)
+        )
+    roles = {s.person_id: s.role.value for s in event.subjects}
+    return PreviewLine(
+        str(event.event_id),
+        event.event_type.value,
+        event.source.agency.value,
+        event.occurred_at,
+        decision,
+        tuple(f"{p} ({roles.get(p, '?')})" for p in decision.shared),
+        fields,
+        withheld,
+    )

@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 
 from ehx.schemas import CanonicalEvent, Role
-from ehx.schemas.views import ShareView
 
 
 def school_roll(people: Collection[str], events: Sequence[CanonicalEvent]) -> dict[str, str]:
@@ -26,17 +25,6 @@ def school_roll(people: Collection[str], events: Sequence[CanonicalEvent]) -> di
             if subject.person_id and subject.person_id in people:
                 roll[subject.person_id] = urn
     return roll
-
-
-def pupils_of(urn: str, events: Sequence[CanonicalEvent]) -> frozenset[str]:
-    """The people on school ``urn``'s roll, from a family's records."""
-    people = {s.person_id for e in events for s in e.subjects if s.person_id}
-    return frozenset(p for p, school in school_roll(people, events).items() if school == urn)
-
-
-def served_by(agency: str, code: str, events: Sequence[CanonicalEvent]) -> frozenset[str]:
-    """The people organisation ``code`` of ``agency`` serves, from a family's records."""
-    return serving(agency, events).get(code, frozenset())
 
 
 def serving(agency: str, events: Sequence[CanonicalEvent]) -> dict[str, frozenset[str]]:
@@ -68,13 +56,3 @@ def _relationships(agency: str, events: Sequence[CanonicalEvent]) -> dict[str, s
             else:  # the landlord of their latest tenancy
                 by_person[subject.person_id] = {event.source.organisation}
     return by_person
-
-
-def only_about(views: Sequence[ShareView], people: frozenset[str]) -> list[ShareView]:
-    """An organisation's views: those about people it serves, naming only them (a
-    brother at another school is that school's to read about)."""
-    return [
-        view.model_copy(update={"subjects": mine})
-        for view in views
-        if (mine := tuple(s for s in view.subjects if s.person_id in people))
-    ]

@@ -14,7 +14,6 @@ from ehx.consent.decide import Decision, Outcome, family_of
 from ehx.consent.engine import Outbox
 from ehx.consent.records import ConsentRecord, HarmAssertion, OverrideReview
 from ehx.consent.registry import ConsentRegistry, ConsentTopicRecord
-from ehx.consent.rolls import served_by
 from ehx.database import (
     consent_events,
     consent_records,
@@ -146,10 +145,6 @@ class ConsentStore:
                     )
                 ).scalars()
             )
-
-    def served_by(self, agency: str, code: str, family_id: str) -> frozenset[str]:
-        """The people of this family that organisation ``code`` of ``agency`` serves."""
-        return served_by(agency, code, self.family_events({family_id}))
 
     def _person_families(self) -> dict[str, set[str]]:
         if self._families is None:

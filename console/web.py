@@ -23,7 +23,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from pydantic_settings import BaseSettings, SettingsConfigDict
-from sqlalchemy import Engine, select
+from sqlalchemy import select
 from starlette.middleware.sessions import SessionMiddleware
 
 from ehx.alerts.auditing import decided, queue_read
@@ -38,7 +38,6 @@ from ehx.audit.verify import verify
 from ehx.consent import ConsentRecord
 from ehx.consent.keys import DataKeyStore
 from ehx.consent.recording import SERVING
-from ehx.consent.rolls import only_about
 from ehx.consent.store import ConsentStore
 from ehx.console.accounts import Account, AccountError, Accounts, Role, page_refusal
 from ehx.console.sessions import Clock, Sessions, utc_now
@@ -60,6 +59,7 @@ from ehx.linker.store import LinkStore
 from ehx.schemas import THINK_FAMILY_PROBLEMS, ExchangeError, Recipient
 from ehx.schemas.audit import Action
 from ehx.schemas.links import ReviewDecision
+from ehx.schemas.vocabulary import Addressee
 from ehx.timeline.reading import audit_record, open_entry
 from ehx.timeline.store import TimelineQuery, TimelineStore, UnknownEntry
 
@@ -352,6 +352,18 @@ async def queue(request: Request, account: Who, decided_too: bool = False) -> HT
 
 
 def _view(account: Account) -> str:
+    """Whose views the account reads: its hub's or the police's, or, for a school's,
+    trust's or landlord's practitioner, its own organisation's (``school:103291``). Such
+    an account that names no organisation reads none."""
+    if account.view in SERVING:
+        if account.organisation is None:
+            raise HTTPException(
+                status.HTTP_403_FORBIDDEN,
+                "your account names no organisation: an administrator adds it with "
+                f"ehx people add NAME --role practitioner --view {account.view.value} "
+                "--org CODE",
+            )
+        return str(Addressee(account.view, account.organisation))
     return account.view.value if account.view else account.role.value
 
 
@@ -401,21 +413,6 @@ def _members(request: Request, people: dict[str, dict[str, Any]]) -> list[dict[s
     return members
 
 
-def _served(account: Account, engine: Engine, family_id: str) -> frozenset[str] | None:
-    """For a school's, trust's or landlord's practitioner, the family's people their
-    organisation serves; None for the hubs and the police, who read the whole family.
-    An account of such a view that names no organisation reads no family."""
-    if account.view not in SERVING:
-        return None
-    if account.organisation is None:
-        raise HTTPException(
-            status.HTTP_403_FORBIDDEN,
-            "your account names no organisation: an administrator adds it with "
-            f"ehx people add NAME --role practitioner --view {account.view.value} --org CODE",
-        )
-    return ConsentStore(engine).served_by(account.view.value, account.organisation, family_id)
-
-
 @router.get("/families/{family_id}", response_class=HTMLResponse)
 async def family(
     request: Request,
@@ -436,9 +433,6 @@ async def family(
     except UnknownEntry as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
     views = page.entries
-    served = _served(account, state.engine, family_id)
-    if served is not None:
-        views = only_about(views, served)
     # The read is on the ledger before anything is shown.
     await record(
         request,
@@ -461,8 +455,6 @@ async def family(
     all_views = (
         views if whole else store.entries(TimelineQuery(_view(account), family_id=family_id))
     )
-    if served is not None:
-        all_views = only_about(all_views, served)
     seen = picture(all_views)
     level, reasons = suggest_level(
         seen, [v.basis.rule for v in all_views if v.basis.rule and v.basis.outcome == "override"]

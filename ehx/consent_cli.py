@@ -41,7 +41,7 @@ from ehx.reading_cli import operator_read, record_read
 from ehx.runtime import require_bootstrap
 from ehx.schemas import THINK_FAMILY_PROBLEMS, Category, ExchangeError
 from ehx.schemas.audit import Action
-from ehx.schemas.vocabulary import Recipient
+from ehx.schemas.vocabulary import Addressee, Recipient
 
 console = Console()
 app = typer.Typer(
@@ -407,17 +407,29 @@ def show(
 @app.command()
 def preview(
     family: Annotated[str, typer.Argument(help="The family id.")],
-    recipient: Annotated[Recipient, typer.Option("--as", help="The recipient to preview.")],
+    who: Annotated[
+        str,
+        typer.Option(
+            "--as",
+            help="Who: one organisation (school:103291, health:RQ3, housing:BCC), a kind "
+            "(schools: each school serving the family, a line each), mash, early_help, police.",
+        ),
+    ],
     by: ReaderOpt = None,
     as_json: JsonOption = False,
 ) -> None:
-    """What RECIPIENT would see of FAMILY now, under the consents on record and the policy.
+    """What one organisation would see of FAMILY now, under the consents on record and
+    the policy: as the consent service would decide it (a school sees only its pupils).
 
     Field names and people, not values; still, which agencies know the family and when
     is personal: your look is recorded for audit first (so a broker must be running).
     """
     from ehx.consent.preview import preview as run_preview
 
+    try:
+        recipient = Addressee.parse(who)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--as") from None
     lines = run_preview(_store(), load_policy(), family, recipient, datetime.now(UTC))
     purpose = f"preview of {recipient.label}'s view"
     record_read(operator_read(Action.PREVIEW_READ, by, purpose, family_id=family))
@@ -426,18 +438,20 @@ def preview(
         return
     table = Table(
         "when",
+        "to",
         "agency",
         "event",
         "outcome",
         "basis",
         "people",
         "fields",
-        title=f"{family} as {recipient.value} would see it",
+        title=f"{family} as {recipient} would see it",
     )
     for line in lines:
         d = line.as_dict()
         table.add_row(
             d["occurred_at"][:10],
+            d["recipient"],
             d["agency"],
             d["event_type"],
             d["outcome"],

@@ -174,13 +174,12 @@ class DemoReport:
             "after she withdraws it",
             title=f"4. Consent service: what each recipient receives about family {self.family}",
         )
-        for recipient in Recipient:
+        tallied = (self.before_consent, self.after_consent, self.after_withdrawal)
+        # Each hub, the police, and each school, trust and landlord serving the family.
+        for recipient in sorted({r for counts in tallied for r, _ in counts}):
             decisions.add_row(
-                recipient.value,
-                *(
-                    _tally(counts, recipient)
-                    for counts in (self.before_consent, self.after_consent, self.after_withdrawal)
-                ),
+                recipient,
+                *(_tally(counts, recipient) for counts in tallied),
             )
         console.print(decisions)
         console.print(

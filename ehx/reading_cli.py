@@ -28,7 +28,7 @@ from ehx.consent.keys import DataKeyStore
 from ehx.database import migrate, open_engine
 from ehx.runtime import require_bootstrap
 from ehx.schemas.audit import Action, AuditRecord
-from ehx.schemas.vocabulary import Recipient
+from ehx.schemas.vocabulary import SERVING_KINDS, Addressee, Recipient
 from ehx.timeline.reading import audit_record, open_entry
 from ehx.timeline.service import rebuild
 from ehx.timeline.store import TimelineQuery, TimelineStore, UnknownEntry
@@ -93,8 +93,13 @@ def timeline(
             help="A family id (f...) or a person id (p...); or `rebuild` to replay the topics."
         ),
     ],
-    recipient: Annotated[
-        Recipient | None, typer.Option("--as", help="Whose view: mash, early_help, schools, ...")
+    who: Annotated[
+        str | None,
+        typer.Option(
+            "--as",
+            help="Whose view: mash, early_help, police, or one organisation (school:103291, "
+            "health:RQ3, housing:BCC).",
+        ),
     ] = None,
     by: Annotated[str | None, typer.Option("--by", help="Your practitioner id (audited).")] = None,
     purpose: PurposeOpt = "case work",
@@ -133,10 +138,19 @@ def timeline(
             f"{applied.retracted} retracted, {applied.replays} replays."
         )
         return
-    if recipient is None or by is None:
+    if who is None or by is None:
         raise typer.BadParameter("say whose view (--as) and who you are (--by)")
+    try:
+        recipient = Addressee.parse(who)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--as") from None
+    if recipient.recipient in SERVING_KINDS and recipient.code is None:
+        one = Addressee(recipient.recipient, "CODE")
+        raise typer.BadParameter(
+            f"{recipient.label} read as one of them: --as {one}", param_hint="--as"
+        )
     query = TimelineQuery(
-        recipient.value,
+        str(recipient),
         family_id=subject if subject.startswith("f") else None,
         person_id=subject if subject.startswith("p") else None,
         categories=frozenset(category or ()),
@@ -155,8 +169,8 @@ def timeline(
         audit_record(
             views,
             by,
-            ROLES.get(recipient, f"{recipient.value}_practitioner"),
-            recipient.value,
+            ROLES.get(recipient.recipient, f"{recipient.recipient.value}_practitioner"),
+            str(recipient),
             purpose,
             datetime.now(UTC),
             family_id=query.family_id,
@@ -168,7 +182,7 @@ def timeline(
         _print_json([e.as_dict() for e in entries])
         return
     if not entries:
-        console.print(f"Nothing about {subject} in the {recipient.value} view.")
+        console.print(f"Nothing about {subject} in the {recipient} view.")
         return
     table = Table(
         "when",
@@ -176,7 +190,7 @@ def timeline(
         "what happened",
         "people",
         "why you may see it",
-        title=f"{subject} as {recipient.value} sees it ({len(entries)} entries)",
+        title=f"{subject} as {recipient} sees it ({len(entries)} entries)",
     )
     for entry in entries:
         people = ", ".join(f"{p.name or p.person_id} ({p.role})" for p in entry.people)
@@ -191,7 +205,7 @@ def timeline(
     console.print(table)
     if page.before:
         console.print(
-            f"Earlier entries: ehx timeline {subject} --as {recipient.value} --by {by} "
+            f"Earlier entries: ehx timeline {subject} --as {recipient} --by {by} "
             f"--last {last} --before {page.before}",
             soft_wrap=True,  # one line, to copy whole
         )
