@@ -15,12 +15,13 @@ from ehx.api.answers import REFUSALS
 from ehx.api.auditing import record
 from ehx.api.credentials import AUDITOR
 from ehx.api.params import Since, Until
-from ehx.api.permissions import Caller, gate
+from ehx.api.permissions import RECIPIENTS, Caller, OrganisationCode, gate, reading_as
 from ehx.api.state import ApiState
 from ehx.audit import queries
 from ehx.audit.access import AccessLog
 from ehx.audit.ledger import AuditLedger
 from ehx.schemas.audit import Action
+from ehx.schemas.vocabulary import SERVING_KINDS, Recipient
 
 router = APIRouter(
     prefix="/v1/audit", tags=["audit"], responses={**REFUSALS}, dependencies=[Depends(gate)]
@@ -100,9 +101,14 @@ async def export(
 
 
 @router.get("/access", summary="CP-IS access notifications: your records viewed, or your views")
-async def access(request: Request, role: Role, person: str | None = None) -> list[dict[str, Any]]:
-    """An auditor sees all; an agency sees views of its records and views it made."""
+async def access(
+    request: Request, role: Role, organisation: OrganisationCode, person: str | None = None
+) -> list[dict[str, Any]]:
+    """An auditor sees all; an agency sees views of its records and views it made; a
+    school, trust or landlord the views its own organisation made."""
     agency = None if role == AUDITOR else role
+    if agency in RECIPIENTS and Recipient(agency) in SERVING_KINDS:
+        agency = reading_as(Recipient(agency), organisation)
     return [
         n.as_dict()
         for n in AccessLog(_state(request).engine).history(agency=agency, person_id=person)

@@ -243,7 +243,7 @@ async def preview_family(
     try:
         who = Addressee.parse(recipient)
     except ValueError as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, str(exc)) from None
+        raise invalid("as", str(exc)) from None
     if holder not in CONSENT_KEEPERS:
         own = Addressee.parse(reading_as(holder, organisation))
         if who.recipient is not holder or who.code not in (None, own.code):

@@ -35,7 +35,7 @@ from ehx.linker.service import Linker
 from ehx.linker.store import LinkStore
 from ehx.organisations.directory import read_directory
 from ehx.organisations.store import OrganisationStore
-from ehx.schemas import Agency, CanonicalEvent, KeyStore, Role
+from ehx.schemas import Agency, KeyStore, Role
 from ehx.schemas.quarantine import QuarantineRecord
 from ehx.schemas.vocabulary import Recipient
 from ehx.timeline.store import TimelineStore

@@ -39,20 +39,22 @@ def test_the_shipped_policy_carries_a_holiday_calendar() -> None:
     assert calendar.holidays and not calendar.is_school_day(date(2026, 12, 24))
 
 
-def encompass_view() -> ShareView:
+def encompass_views() -> list[ShareView]:
+    """The incident's notifications: one to each child's school."""
     engine, _, _ = memory_engine()
     khans = linked_khans()
     schools_first = sorted(khans, key=lambda e: e.source.agency.value != "schools")
     out = engine.on_events(schools_first, NOW)
-    [view] = [m for m in out.messages if isinstance(m, ShareView) and m.recipient == "schools"]
-    return view
+    views = [m for m in out.messages if isinstance(m, ShareView) and m.basis.outcome == "notify"]
+    assert sorted(v.recipient for v in views) == ["school:103377", "school:103512"]
+    return views
 
 
 def test_unacknowledged_goes_to_the_deputy_then_the_local_authority(sqlite_engine: Engine) -> None:
     store = AlertStore(sqlite_engine)
-    view = encompass_view()
-    assert store.notify([view], CALENDAR) == 2
-    assert store.notify([view], CALENDAR) == 0  # idempotent
+    views = encompass_views()
+    assert store.notify(views, CALENDAR) == 2
+    assert store.notify(views, CALENDAR) == 0  # idempotent
     first, second = store.notifications(NOW)
     due = first["due_at"].replace(tzinfo=UTC)
     store.acknowledge(first["notification_id"], "key-adult-1", due - timedelta(minutes=30))
@@ -72,8 +74,34 @@ def test_a_child_on_no_school_roll_goes_straight_to_the_local_authority(
     sqlite_engine: Engine,
 ) -> None:
     store = AlertStore(sqlite_engine)
-    view = encompass_view().model_copy(update={"school_roll": {}})
-    store.notify([view], CALENDAR)
+    views = [v.model_copy(update={"school_roll": {}}) for v in encompass_views()]
+    store.notify(views, CALENDAR)
     notices = store.notifications(NOW)
     assert notices and all(n["addressed_to"] == "local authority" for n in notices)
     assert all(n["escalation"] == Escalation.LOCAL_AUTHORITY.value for n in notices)
+
+
+def test_the_local_authoritys_notification_goes_to_the_school_once_the_roll_names_it(
+    sqlite_engine: Engine,
+) -> None:
+    store = AlertStore(sqlite_engine)
+    named = encompass_views()
+    store.notify([v.model_copy(update={"school_roll": {}}) for v in named], CALENDAR)
+    assert {n["addressed_to"] for n in store.notifications(NOW)} == {"local authority"}
+    store.notify(named, CALENDAR)  # the schools' records arrive: the roll names each
+    notices = store.notifications(NOW)
+    assert sorted(n["school_urn"] for n in notices) == ["103377", "103512"]
+    assert all(n["escalation"] == Escalation.NONE.value for n in notices)
+    assert all(n["addressed_to"].endswith("key adult") for n in notices)
+
+
+def test_a_notification_past_its_deadline_stays_with_the_local_authority(
+    sqlite_engine: Engine,
+) -> None:
+    store = AlertStore(sqlite_engine)
+    named = encompass_views()
+    store.notify([v.model_copy(update={"school_roll": {}}) for v in named], CALENDAR)
+    due = store.notifications(NOW)[0]["due_at"].replace(tzinfo=UTC)
+    late = [v.model_copy(update={"shared_at": due + timedelta(hours=1)}) for v in named]
+    store.notify(late, CALENDAR)
+    assert {n["addressed_to"] for n in store.notifications(NOW)} == {"local authority"}

@@ -72,7 +72,9 @@ def test_who_saw_returns_exactly_the_reads_performed_and_plan_views_notify_the_h
         for recipient, reader in script:
             entries = _read(http, tokens[recipient], family, reader)
             if any(p["person_id"] == maryam for e in entries for p in e["people"]):
-                expected.append((reader, recipient.value))
+                # The ledger names the organisation: the school by its URN.
+                whose = f"school:{MARYAMS_SCHOOL}" if recipient is Recipient.SCHOOLS else None
+                expected.append((reader, whose or recipient.value))
         queue = http.get(
             "/v1/alerts", params={"reader": f"sw-a-{run}"}, headers=auth(tokens[Recipient.MASH])
         )
@@ -125,15 +127,21 @@ def test_who_saw_returns_exactly_the_reads_performed_and_plan_views_notify_the_h
         asyncio.run(eventually(lambda: bool(AccessLog(sqlite_engine).history(agency="police"))))
         police = http.get("/v1/audit/access", headers=auth(tokens[Recipient.POLICE])).json()
         schools_view = [
-            n for n in police if n["viewer"] == "schools" and n["actor"] == f"dsl-{run}"
+            n
+            for n in police
+            if n["viewer"] == f"school:{MARYAMS_SCHOOL}" and n["actor"] == f"dsl-{run}"
         ]
         assert schools_view and all(
             n["owner"] == "police" and n["person_id"] == maryam for n in schools_view
         )
         school_side = http.get("/v1/audit/access", headers=auth(tokens[Recipient.SCHOOLS])).json()
         assert any(n["actor"] == f"dsl-{run}" for n in school_side)  # both can see it
-        housing = http.get("/v1/audit/access", headers=auth(tokens[Recipient.HOUSING])).json()
-        assert all("housing" in (n["owner"], n["viewer"]) for n in housing)
+        # A landlord's token that names no landlord sees none; one that does, its own.
+        unnamed = http.get("/v1/audit/access", headers=auth(tokens[Recipient.HOUSING]))
+        assert unnamed.status_code == 403 and "names no organisation" in unnamed.text
+        landlord = credentials.issue(Recipient.HOUSING, "BCC housing", organisation="BCC")
+        housing = http.get("/v1/audit/access", headers=auth(landlord)).json()
+        assert all("housing:BCC" in (n["owner"], n["viewer"]) for n in housing)
         # Police reading their own records about her notify nobody of themselves.
         assert not [n for n in police if n["viewer"] == "police" and n["owner"] == "police"]
 

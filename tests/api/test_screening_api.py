@@ -52,7 +52,7 @@ def test_each_holder_reads_its_own_view_and_every_read_is_recorded(
     assert indicators.json() and all(e["people"][0]["name"] is None for e in indicators.json())
 
     [read] = asyncio.run(audit_entries(kafka_bootstrap, reader))
-    assert read["action"] == "timeline.read" and read["agency"] == "schools"
+    assert read["action"] == "timeline.read" and read["agency"] == f"school:{YUSUFS_SCHOOL}"
     assert read["event_ids"] == [entry["event_id"]] and read["family_id"] == family
     assert "Khan" not in json.dumps(read)  # ids, never names
 
