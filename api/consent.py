@@ -58,7 +58,16 @@ class ConsentRequest(BaseModel):
     given_by: str | None = Field(None, max_length=64, description="Person id of who gave it.")
     giver: Giver
     recorded_by: str = Field(min_length=1, max_length=64, description="The practitioner's id.")
-    recipients: list[Recipient] = Field(min_length=1)
+    recipients: list[Recipient] = Field(
+        min_length=1,
+        description="Kinds: schools is the child's school (whichever it is when an event is "
+        "decided), health any trust treating them, housing their landlord.",
+    )
+    organisations: list[str] = Field(
+        default_factory=list,
+        max_length=20,
+        description="Named organisations (school:103291): a kind named here reaches only these.",
+    )
     categories: list[Category] = Field(min_length=1)
     purpose: Purpose
     valid_from: AwareDatetime | None = None

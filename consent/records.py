@@ -8,6 +8,7 @@ name: ``evidence`` is a note about where the consent is written down, not a narr
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Literal
@@ -17,6 +18,21 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validato
 
 from ehx.schemas import Category, new_event_id
 from ehx.schemas.vocabulary import SERVING_KINDS, Addressee, Recipient
+
+
+def scope(names: Iterable[str]) -> tuple[tuple[Recipient, ...], tuple[str, ...]]:
+    """Who a consent reaches, from names as a practitioner gives them: a kind (``schools``:
+    the child's school, whichever it is when an event is decided; ``health``: any trust
+    treating them) or one organisation (``school:103291``: that school only, and only
+    while the child is on its roll). ValueError names the one not understood."""
+    kinds: dict[Recipient, None] = {}
+    named: dict[str, None] = {}
+    for name in names:
+        addressee = Addressee.parse(name)
+        kinds[addressee.recipient] = None
+        if addressee.code is not None:
+            named[str(addressee)] = None
+    return tuple(kinds), tuple(named)
 
 
 class ConsentState(StrEnum):

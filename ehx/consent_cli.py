@@ -32,6 +32,7 @@ from ehx.consent import (
     load_policy,
 )
 from ehx.consent.recording import DPO, review_refusal, withdrawal_refusal
+from ehx.consent.records import scope
 from ehx.consent.registry import ConsentTopicRecord
 from ehx.consent.service import consent_message
 from ehx.consent.store import ConsentStore
@@ -105,7 +106,7 @@ def _record(
     given_by: str | None,
     by: str,
     agency: Recipient,
-    to: list[Recipient],
+    to: list[str],
     category: list[str],
     purpose: Purpose,
     valid_from: datetime | None,
@@ -115,6 +116,7 @@ def _record(
     kind, subject_id = _subject(person, family)
     now = datetime.now(UTC)
     try:
+        recipients, organisations = scope(to)
         return ConsentRecord(
             state=state,
             subject_kind=kind,
@@ -124,7 +126,8 @@ def _record(
             giver=giver,
             recorded_by=by,
             recorded_by_agency=agency,
-            recipients=tuple(to),
+            recipients=recipients,
+            organisations=organisations,
             categories=_categories(category),
             purpose=purpose,
             valid_from=_aware(valid_from) or now,
@@ -160,7 +163,13 @@ ReaderOpt = Annotated[
 ]
 AgencyOpt = Annotated[Recipient, typer.Option("--agency", help="The practitioner's agency.")]
 ToOpt = Annotated[
-    list[Recipient], typer.Option("--to", help="A recipient it covers (repeat for several).")
+    list[str],
+    typer.Option(
+        "--to",
+        help="Who it covers (repeat): a kind (schools: the child's school, whichever it is "
+        "when an event is decided; health: any NHS trust treating them; housing: their "
+        "landlord; police; mash; early_help) or one organisation (school:103291).",
+    ),
 ]
 CategoryOpt = Annotated[
     list[str],

@@ -76,13 +76,14 @@ async def test_accepted_refused_decided_delivered_consented_and_shredded_are_all
     def received(recipient: str) -> set[str]:
         return {e for row in queries.received(ledger, recipient) for e in row["event_ids"]}
 
-    for recipient in ("early_help", "schools"):  # the MASH gets nothing about the Khans
+    # The MASH gets nothing about the Khans; each school only its own pupil's notice.
+    for recipient in ("early_help", "school:103512", "school:103377"):
         await eventually(lambda r=recipient: bool(shown(r)))  # type: ignore[misc]
         await eventually(lambda r=recipient: shown(r) <= received(r))  # type: ignore[misc]
     assert not shown("mash") and not received("mash") & ids
 
     # A consent given and withdrawn: both recorded, and the keys destroyed.
-    family = next(v.family_id for v in timeline.entries(TimelineQuery("schools")))
+    family = next(v.family_id for v in timeline.entries(TimelineQuery("school:103512")))
     now = datetime.now(UTC)
     granted = ConsentRecord(
         state=ConsentState.GRANTED,

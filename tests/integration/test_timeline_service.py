@@ -67,7 +67,9 @@ async def test_timelines_and_alerts_follow_the_shares_and_a_rebuild_reaches_the_
 
     await eventually(lambda: len(entries()) >= 9)  # indicators and Encompass
     family = next(
-        v.family_id for v in store.entries(TimelineQuery("schools")) if str(v.event_id) in ids
+        v.family_id
+        for v in store.entries(TimelineQuery("school:103512"))  # Yusuf's school
+        if str(v.event_id) in ids
     )
     alerts = AlertStore(engine)
     await eventually(lambda: any(a["family_id"] == family for a in alerts.queue()))
