@@ -83,3 +83,43 @@ def list_(
     for o in found:
         table.add_row(o.ref, o.name, o.key_adult, o.deputy)
     console.print(table)
+
+
+@app.command()
+def legacy(
+    apply: Annotated[
+        bool, typer.Option("--apply", help="Move the entries the roll places (else report).")
+    ] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """What an exchange set up before organisations still holds type-wide, and where it goes.
+
+    Tokens and console accounts of schools, trusts and landlords that name no
+    organisation (they read nothing until reissued with --org); timeline entries a whole
+    kind received, each moved (with --apply) to the one organisation the roll places its
+    people with, or reported with the reason it cannot be.
+    """
+    from ehx.timeline.legacy import map_legacy
+
+    engine = open_engine()
+    migrate(engine)
+    unbound = OrganisationStore(engine).unbound()
+    report = map_legacy(engine, apply=apply)
+    if as_json:
+        out = {"unbound": unbound, "applied": apply, **report.as_dict()}
+        sys.stdout.write(json.dumps(out) + "\n")
+        return
+    for row in unbound:
+        console.print(
+            f"{row['what']} {row['name']} ({row['kind']}) names no organisation: {row['fix']}"
+        )
+    verb = "moved" if apply else "would move"
+    console.print(f"Timeline entries: {len(report.moved)} {verb} to their organisation.")
+    for kind, event_id, to in report.moved:
+        console.print(f"  {kind} {event_id} -> {to}")
+    if report.kept:
+        console.print(f"{len(report.kept)} not moved:")
+        for kind, event_id, why in report.kept:
+            console.print(f"  {kind} {event_id}: {why}")
+    if report.moved and not apply:
+        console.print("Run again with --apply to move them.")

@@ -13,8 +13,9 @@ from datetime import datetime
 
 from sqlalchemy import Engine, func, select
 
-from ehx.database import organisations
+from ehx.database import agency_credentials, console_people, organisations
 from ehx.organisations.directory import Kind, Organisation
+from ehx.schemas.vocabulary import SERVING_KINDS
 
 
 @dataclass(frozen=True)
@@ -90,6 +91,44 @@ class OrganisationStore:
     def get(self, kind: Kind, code: str) -> Organisation | None:
         found = self.current(kind, code)  # a sign-on asks this: not the whole kind
         return found[0] if found else None
+
+    def unbound(self) -> list[dict[str, str]]:
+        """Live tokens and active console accounts of schools, trusts or landlords that
+        name no organisation (issued before organisations): they read nothing until
+        reissued or re-added with one. Labels and usernames, never a token."""
+        kinds = sorted(k.value for k in SERVING_KINDS)
+        t, p = agency_credentials.c, console_people.c
+        with self._engine.connect() as connection:
+            tokens = connection.execute(
+                select(t.agency, t.label).where(
+                    t.agency.in_(kinds), t.organisation.is_(None), t.revoked_at.is_(None)
+                )
+            ).all()
+            people = connection.execute(
+                select(p.view, p.username).where(
+                    p.view.in_(kinds), p.organisation.is_(None), p.disabled_at.is_(None)
+                )
+            ).all()
+        return [
+            *(
+                {
+                    "what": "token",
+                    "kind": k,
+                    "name": label,
+                    "fix": f"ehx agencies token {k} --org CODE",
+                }
+                for k, label in tokens
+            ),
+            *(
+                {
+                    "what": "account",
+                    "kind": k,
+                    "name": name,
+                    "fix": f"ehx people add {name} --view {k} --org CODE",
+                }
+                for k, name in people
+            ),
+        ]
 
     def _versions(self) -> dict[tuple[Kind, str], int]:
         o = organisations.c
