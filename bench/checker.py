@@ -20,7 +20,7 @@ from ehx.database import (
     source_records,
     timeline_entries,
 )
-from ehx.schemas.vocabulary import OUTSIDE_ROLES, Recipient
+from ehx.schemas.vocabulary import OUTSIDE_ROLES, Addressee, Recipient
 
 
 @dataclass(frozen=True)
@@ -113,14 +113,19 @@ def check(engine: Engine, accepted: dict[str, str]) -> Check:
     duplicated["linker"] = sorted(f"{e}#{i}" for (e, i), n in linked.items() if n > 1)
 
     decided = {(d.event_id, d.recipient): d for d in decisions if d.event_id in wanted}
+    # Every kind decided for: the kind itself, or its organisations (school:103291).
+    kinds = {(e, Addressee.parse(r).recipient.value) for e, r in decided}
     lost["consent"] = sorted(
         f"{event}:{recipient.value}"
         for event, agency in accepted.items()
         for recipient in Recipient
-        if recipient.value != agency and (event, recipient.value) not in decided
+        if recipient.value != agency and (event, recipient.value) not in kinds
     )
     shares = {key for key, d in decided.items() if d.outcome != "deny"}
-    shown = {(e.event_id, e.recipient): e for e in entries if e.event_id in wanted}
+    # Entries on show (a retraction keeps its row as a tombstone, shown to nobody).
+    shown = {
+        (e.event_id, e.recipient): e for e in entries if e.event_id in wanted and e.state == "shown"
+    }
     lost["timeline"] = sorted(
         f"{e}:{r}"
         for (e, r) in shares
@@ -138,12 +143,22 @@ def check(engine: Engine, accepted: dict[str, str]) -> Check:
         [f"decision {e}:{r}" for (e, r) in decided if not acts[("decision", e, r)]]
         + [f"delivery {e}:{r}" for (e, r) in shares if not acts[("share", e, r)]]
     )
-    duplicated["audit"] = sorted(f"{k} {e}:{r}" for (k, e, r), n in acts.items() if n > 1)
+    # One decision (and at most one delivery) a revision: a decision decided again (a
+    # change in whom a school serves, a consent) is recorded again, as its next revision.
+    duplicated["audit"] = sorted(
+        f"{k} {e}:{r}"
+        for (k, e, r), n in acts.items()
+        if n > (decided[(e, r)].revision if (e, r) in decided else 1)
+    )
 
     # Order: the linker publishes a family's events in the order it links them (its
     # mentions' sequence), all under the family's key; the consent service must decide
     # them in that order, crash or not.
-    decided_at = {e: d.decided_at for (e, _), d in decided.items()}
+    # When each event was first decided: a later change in whom a school serves decides
+    # it again for that kind, later, and that is not an event out of order.
+    decided_at: dict[str, Any] = {}
+    for (e, _), d in decided.items():
+        decided_at[e] = min(decided_at.get(e, d.decided_at), d.decided_at)
     keys: dict[str, str] = {}
     for event_id, group in groupby(mentions, key=lambda m: m.event_id):
         if event_id not in wanted:
