@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
-from ehx.consent.decide import Decision, Outcome, decide_for, harm_hits
+from ehx.consent.decide import Decision, Outcome, decide_for, family_of, harm_hits
 from ehx.consent.keys import KeyVault
 from ehx.consent.policy import Policy, is_child
 from ehx.consent.records import ConsentRecord, ConsentState, HarmAssertion, SubjectKind
@@ -84,6 +84,20 @@ class Outbox:
     #: Relinks of events never decided here (quarantined before): nothing to move.
     unknown: int = 0
     _json: dict[tuple[str, int], bytes] = field(default_factory=dict, repr=False)
+    _by_event: dict[str, dict[str, Decision]] = field(default_factory=dict, repr=False)
+    _indexed: int = field(default=0, repr=False)
+    #: Decisions on file about events this step decides again, read in one query.
+    on_file: dict[str, dict[str, Decision]] = field(default_factory=dict, repr=False)
+
+    def decided_about(self, event_id: str) -> dict[str, Decision]:
+        """This step's latest decisions about an event, by decision id."""
+        for decision in self.decisions[self._indexed :]:
+            made = self._by_event.setdefault(str(decision.event_id), {})
+            before = made.get(decision.decision_id)
+            if before is None or decision.revision > before.revision:
+                made[decision.decision_id] = decision
+        self._indexed = len(self.decisions)
+        return self._by_event.get(event_id, {})
 
     def decision_json(self, decision: Decision) -> bytes:
         """A decision's JSON, serialised once for both its message and its row."""
@@ -174,18 +188,22 @@ class ConsentEngine:
                 for kind in sorted(kinds)
                 if serving(kind.value, earlier) != serving(kind.value, everything)
             ]
-            if not changed:
-                continue
-            for event in everything:
-                self._decide(
-                    event,
-                    changed,
-                    now,
-                    out,
-                    on_file=everything,
-                    because="the organisations serving the family changed",
-                    restricted=restricted_in(event, known),
-                )
+            for kind in changed:
+                # Events decided after the batch's last record of this kind saw the roll
+                # as it now is; those before it, and those on file, did not.
+                last = max(i for i, e in enumerate(arrived) if e.source.agency.value == kind)
+                again = [*earlier, *arrived[:last]]
+                self._prefetch(earlier, out)
+                for event in again:
+                    self._decide(
+                        event,
+                        [kind],
+                        now,
+                        out,
+                        on_file=everything,
+                        because="the organisations serving the family changed",
+                        restricted=restricted_in(event, known),
+                    )
 
     def on_relinks(self, relinks: Sequence[Relink], now: datetime) -> Outbox:
         """Events linked again: withdraw them from everyone, then decide them afresh.
@@ -290,6 +308,7 @@ class ConsentEngine:
         """Decide events on file again for ``recipients``, restricted people withheld."""
         people = {s.person_id for e in events for s in e.subjects if s.person_id}
         known = self.ledger.restricted(people) | set(marked(events))
+        self._prefetch(events, out)
         for event in events:
             self._decide(
                 event,
@@ -431,14 +450,24 @@ class ConsentEngine:
             elif before is not None and before.shares:
                 out.messages.append(retraction(decision, because or decision.reason, now, revision))
 
+    def _prefetch(self, events: Sequence[CanonicalEvent], out: Outbox) -> None:
+        """Read the decisions on file about events about to be decided again, at once."""
+        wanted = [str(e.event_id) for e in events if str(e.event_id) not in out.on_file]
+        for event_id in wanted:
+            out.on_file[event_id] = {}
+        for decision_id, decision in self.ledger.decisions_of(wanted).items():
+            out.on_file[str(decision.event_id)][decision_id] = decision
+
     def _latest(self, event_id: str, out: Outbox) -> dict[str, Decision]:
         """The latest decisions about an event: on file, or made earlier in this step."""
-        latest = self.ledger.decisions_of([event_id])
-        for decision in out.decisions:
-            if str(decision.event_id) == event_id:
-                before = latest.get(decision.decision_id)
-                if before is None or decision.revision > before.revision:
-                    latest[decision.decision_id] = decision
+        if event_id in out.on_file:
+            latest = dict(out.on_file[event_id])
+        else:
+            latest = self.ledger.decisions_of([event_id])
+        for decision in out.decided_about(event_id).values():
+            before = latest.get(decision.decision_id)
+            if before is None or decision.revision > before.revision:
+                latest[decision.decision_id] = decision
         return latest
 
 
@@ -513,18 +542,23 @@ class _BatchHistory:
         self._ledger = ledger
         self._families = {s.family_id for e in events for s in e.subjects if s.family_id}
         self._on_file: set[str] | None = None
-        self._read: dict[frozenset[str], list[CanonicalEvent]] = {}
+        self._read: dict[str, dict[str, CanonicalEvent]] = {}
 
     def of(self, families: set[str]) -> list[CanonicalEvent]:
-        """As ``ledger.family_events(families)``, read once a batch."""
+        """As ``ledger.family_events(families)``; each family read once a batch."""
         if self._on_file is None:
             self._on_file = self._ledger.families_on_file(self._families)
-        if not families & self._on_file:
-            return []
-        key = frozenset(families)
-        if key not in self._read:
-            self._read[key] = self._ledger.family_events(families)
-        return self._read[key]
+        on_file = families & self._on_file
+        missing = on_file - self._read.keys()
+        if missing:
+            for family in missing:
+                self._read[family] = {}
+            for event in self._ledger.family_events(missing):
+                families_of = {s.family_id for s in event.subjects if s.family_id}
+                for family in (families_of or {family_of(event)}) & missing:
+                    self._read[family][str(event.event_id)] = event
+        found = {i: e for f in on_file for i, e in self._read[f].items()}
+        return sorted(found.values(), key=lambda e: (e.occurred_at, str(e.event_id)))
 
 
 def relinked(event: CanonicalEvent, relink: Relink) -> CanonicalEvent:

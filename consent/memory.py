@@ -23,6 +23,7 @@ class MemoryLedger:
     def __init__(self) -> None:
         self.events_by_id: dict[str, CanonicalEvent] = {}
         self.decisions: dict[str, Decision] = {}
+        self._decisions_of: dict[str, set[str]] = defaultdict(set)
         self._by_family: dict[str, dict[str, CanonicalEvent]] = defaultdict(dict)
         self._families_of: dict[str, set[str]] = defaultdict(set)
         self.restricted_people: set[str] = set()
@@ -47,8 +48,7 @@ class MemoryLedger:
         return {d: self.decisions[d] for d in decision_ids if d in self.decisions}
 
     def decisions_of(self, event_ids: Sequence[str]) -> dict[str, Decision]:
-        wanted = set(event_ids)
-        return {i: d for i, d in self.decisions.items() if str(d.event_id) in wanted}
+        return {i: self.decisions[i] for e in event_ids for i in self._decisions_of.get(e, ())}
 
     def restricted(self, person_ids: Iterable[str]) -> set[str]:
         return set(person_ids) & self.restricted_people
@@ -72,6 +72,7 @@ class MemoryLedger:
             before = self.decisions.get(decision.decision_id)
             if before is None or decision.revision > before.revision:
                 self.decisions[decision.decision_id] = decision
+                self._decisions_of[str(decision.event_id)].add(decision.decision_id)
 
 
 class MemoryKeyVault:
