@@ -52,6 +52,9 @@ EXAMPLES: dict[Agency, tuple[str, ...]] = {
     Agency.HOUSING: ("housing.jsonl",),
     Agency.POLICE: ("police.jsonl", "refused-police.jsonl"),
 }
+#: Who sent the examples that do not name their sender, as in the example directory
+#: (organisations.csv): as an operator says with ``ehx ingest AGENCY FILE --org CODE``.
+SENDERS = {Agency.HEALTH: "RQ3", Agency.HOUSING: "BCC", Agency.POLICE: "WMP"}
 
 
 @dataclass
@@ -185,6 +188,9 @@ class DemoReport:
         console.print(
             "   allow = with consent; notify = Operation Encompass to the children's school; "
             "indicator = category, date and agency only (no content); deny = nothing.\n"
+            "   Schools, trusts and landlords receive as themselves (school:103512); a kind "
+            "alone (schools) stands for people none of them serves yet: only a statutory "
+            "notice goes there.\n"
             f"   The mother's consent ({self.consent_id}) covers her and her children, not "
             "her partner; on withdrawal "
             f"{self.keys_destroyed} recipient key(s) were destroyed, so what was shared under "
@@ -436,6 +442,7 @@ async def run_demo(
                     [_example(name) for name in names],
                     keys=keys,
                     database_url=database.url,
+                    organisation=SENDERS.get(agency),
                 )
                 report.summaries.append(summary)
             report.published = sum(s.events_published for s in report.summaries)
