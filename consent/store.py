@@ -110,25 +110,18 @@ class ConsentStore:
         return set(self._person_families().get(person_id, set()))
 
     def latest(self, decision_ids: Sequence[str]) -> dict[str, Decision]:
-        if not decision_ids:
-            return {}
-        with self._engine.connect() as connection:
-            rows = connection.execute(
-                select(sharing_decisions.c.body).where(
-                    sharing_decisions.c.decision_id.in_(list(decision_ids))
-                )
-            ).scalars()
-            decisions = [Decision.model_validate(body) for body in rows]
-        return {d.decision_id: d for d in decisions}
+        return self._decisions(sharing_decisions.c.decision_id, decision_ids)
 
     def decisions_of(self, event_ids: Sequence[str]) -> dict[str, Decision]:
-        if not event_ids:
+        return self._decisions(sharing_decisions.c.event_id, event_ids)
+
+    def _decisions(self, column: Any, values: Sequence[str]) -> dict[str, Decision]:
+        """The latest decisions whose ``column`` is one of ``values``, by decision id."""
+        if not values:
             return {}
         with self._engine.connect() as connection:
             rows = connection.execute(
-                select(sharing_decisions.c.body).where(
-                    sharing_decisions.c.event_id.in_(list(event_ids))
-                )
+                select(sharing_decisions.c.body).where(column.in_(list(values)))
             ).scalars()
             decisions = [Decision.model_validate(body) for body in rows]
         return {d.decision_id: d for d in decisions}
