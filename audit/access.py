@@ -20,7 +20,7 @@ from sqlalchemy import Engine, and_, insert, or_, select
 from ehx.audit.ledger import Found
 from ehx.database import access_notifications, timeline_entries, timeline_people
 from ehx.schemas.audit import READS
-from ehx.schemas.vocabulary import Recipient, holds_for
+from ehx.schemas.vocabulary import covers
 
 PLAN_FLAGS = frozenset({"child_protection_plan", "unborn_child_protection_plan"})
 
@@ -66,7 +66,7 @@ def notices(
     owned: dict[tuple[str, str], list[str]] = {}
     for event_id in record.event_ids:
         owner, people = holdings.get(event_id, ("", frozenset()))
-        if not owner or owner == record.agency.split(":")[0] or _same_kind(owner, record.agency):
+        if not owner or covers(owner, record.agency):
             continue  # an agency reading its own records is no news to it
         for person in sorted(people & on_plan):
             owned.setdefault((owner, person), []).append(event_id)
@@ -84,12 +84,6 @@ def notices(
         )
         for (owner, person), events in sorted(owned.items())
     ]
-
-
-def _same_kind(owner: str, reader: str) -> bool:
-    """A school (``school:103291``) reading a schools record: its own kind's."""
-    kind = Recipient.__members__.get(owner.upper())
-    return kind is not None and holds_for(reader, kind)
 
 
 class AccessLog:

@@ -229,7 +229,44 @@ def decide_for(
     """Decide one recipient of one event: as ``organisation`` of it, where it is many.
 
     ``served``: the people that organisation serves (its pupils, patients, tenants); the
-    others in the event are not its business and are not considered at all."""
+    others in the event are not its business and are not considered at all. ``served``
+    without an organisation: the people none of the kind's organisations serves, for
+    whom only a statutory notification stands (see ``statutory_only``)."""
+    decision = _decide_for(event, recipient, consents, policy, hits, now, organisation, served)
+    if served is not None and organisation is None:
+        return statutory_only(decision)
+    return decision
+
+
+def statutory_only(decision: Decision) -> Decision:
+    """A kind's decision about people none of its organisations serves: a statutory
+    notification stands (the local authority routes it); nothing else has anyone to go to."""
+    if decision.outcome in (Outcome.NOTIFY, Outcome.DENY):
+        return decision
+    return decision.model_copy(
+        update={
+            "outcome": Outcome.DENY,
+            "shared": (),
+            "consent_ids": (),
+            "rule": None,
+            "lawful_basis": None,
+            "details": False,
+            "view": None,
+            "reason": f"no {decision.recipient.label} on record serves them yet",
+        }
+    )
+
+
+def _decide_for(
+    event: CanonicalEvent,
+    recipient: Recipient,
+    consents: Sequence[ConsentRecord],
+    policy: Policy,
+    hits: Sequence[RuleHit],
+    now: datetime,
+    organisation: str | None,
+    served: frozenset[str] | None,
+) -> Decision:
     base = {
         "decision_id": decision_id(event.event_id, Addressee(recipient, organisation)),
         "event_id": event.event_id,

@@ -177,7 +177,7 @@ class ConsentEngine:
             kinds = {
                 Recipient(e.source.agency.value)
                 for e in arrived
-                if e.source.agency.value in {r.value for r in SERVING_KINDS}
+                if e.source.agency.value in _SERVING_AGENCIES
             }
             if not kinds:
                 continue
@@ -421,8 +421,6 @@ class ConsentEngine:
             decision = decide_for(
                 event, recipient, consents, self.policy, hits, now, organisation, served
             )
-            if served is not None and organisation is None:
-                decision = statutory_only(decision)
             before = latest.get(decision.decision_id)
             resealed = bool(reissue.intersection(decision.shared))
             if not new:
@@ -509,23 +507,8 @@ def addressees(
     return found
 
 
-def statutory_only(decision: Decision) -> Decision:
-    """A kind's decision about people none of its organisations serves: a statutory
-    notification stands (the local authority routes it); nothing else has anyone to go to."""
-    if decision.outcome in (Outcome.NOTIFY, Outcome.DENY):
-        return decision
-    return decision.model_copy(
-        update={
-            "outcome": Outcome.DENY,
-            "shared": (),
-            "consent_ids": (),
-            "rule": None,
-            "lawful_basis": None,
-            "details": False,
-            "view": None,
-            "reason": f"no {decision.recipient.label} on record serves them yet",
-        }
-    )
+#: The agencies whose records say whom one of their organisations serves.
+_SERVING_AGENCIES = frozenset(kind.value for kind in SERVING_KINDS)
 
 
 class _BatchHistory:

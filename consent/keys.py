@@ -25,20 +25,13 @@ from ehx.database import data_keys
 from ehx.database.upsert import insert_ignoring_duplicates
 from ehx.schemas import ExchangeError
 from ehx.schemas.views import SealedBox
-from ehx.schemas.vocabulary import Recipient, holds_for, organisations_prefix
+from ehx.schemas.vocabulary import Recipient, covers, organisations_prefix
 
 
 def _organisations_of(recipient: str) -> str | None:
     """``school:`` for ``schools``: how the keys of each of its organisations begin."""
     kind = Recipient.__members__.get(recipient.upper())
     return organisations_prefix(kind) if kind is not None else None
-
-
-def covers(recipient: str, holder: str) -> bool:
-    """Whether destroying ``recipient``'s keys destroys ``holder``'s: the same, or a
-    kind's (``schools``) and one of its organisations (``school:103291``)."""
-    kind = Recipient.__members__.get(recipient.upper())
-    return holder == recipient or (kind is not None and holds_for(holder, kind))
 
 
 class KeyDestroyed(ExchangeError):

@@ -13,8 +13,8 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from ehx.consent.decide import Decision, family_of
 from ehx.consent.engine import Outbox
-from ehx.consent.keys import covers
 from ehx.schemas import CanonicalEvent
+from ehx.schemas.vocabulary import covers
 
 
 class MemoryLedger:

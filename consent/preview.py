@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from ehx.consent.decide import Decision, Outcome, decide_for, harm_hits
-from ehx.consent.engine import addressees, statutory_only
+from ehx.consent.engine import addressees
 from ehx.consent.policy import Policy
 from ehx.consent.restriction import ADDRESS_FIELDS, WITHHELD, marked, restricted_in
 from ehx.consent.store import ConsentStore
@@ -84,10 +84,8 @@ def preview(
             decision = decide_for(
                 event, recipient, registry.for_event(event), policy, hits, now, organisation, served
             )
-            if served is not None and organisation is None:
-                decision = statutory_only(decision)
-                if not decision.shares:
-                    continue  # nobody of the kind to tell
+            if served is not None and organisation is None and not decision.shares:
+                continue  # nobody of the kind to tell
             lines.append(_line(event, decision, policy, bool(restricted_in(event, known))))
     return lines
 

@@ -96,6 +96,13 @@ def organisations_prefix(recipient: Recipient) -> str | None:
     return f"{kind}:" if kind else None
 
 
+def covers(recipient: str, holder: str) -> bool:
+    """Whether ``holder`` (``school:103291``) is ``recipient`` or, where ``recipient``
+    names a kind (``schools``), one of its organisations."""
+    kind = Recipient.__members__.get(recipient.upper())
+    return holder == recipient or (kind is not None and holds_for(holder, kind))
+
+
 def holds_for(text: str, recipient: Recipient) -> bool:
     """Whether ``text`` (an addressee as written on a view or key) is ``recipient`` or
     one of its organisations."""

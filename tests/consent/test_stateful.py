@@ -29,7 +29,7 @@ from ehx.consent import (
     decide_for,
     harm_hits,
 )
-from ehx.consent.engine import Outbox, statutory_only
+from ehx.consent.engine import Outbox
 from ehx.consent.keys import KeyDestroyed, open_box
 from ehx.consent.rolls import serving
 from ehx.consent.views import seal_context
@@ -229,8 +229,6 @@ class ConsentMachine(RuleBasedStateMachine):
                 to.code,
                 None if served is None else frozenset(served),
             )
-            if served is not None and to.code is None:
-                now = statutory_only(now)
             assert now.shares, f"{decision_id}: held but no basis allows it now"
             assert set(p.person_id for p in view.subjects) <= set(now.shared)
 
