@@ -47,6 +47,6 @@ def closing_refusal(kind: str, outcome: str, role: str | None) -> str | None:
     if closing and role != MASH_MANAGER:
         return (
             "a significant-harm alert is closed with no further action only by a MASH "
-            "manager, in the console"
+            "manager (ehx people add NAME --role manager)"
         )
     return None

@@ -12,6 +12,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from ehx.consent.policy import SchoolCalendar
+from ehx.schemas.vocabulary import Addressee, Recipient
 
 
 class Escalation(StrEnum):
@@ -20,7 +21,17 @@ class Escalation(StrEnum):
     LOCAL_AUTHORITY = "local_authority"
 
 
-__all__ = ["Escalation", "SchoolCalendar", "escalation_due"]
+__all__ = ["Escalation", "SchoolCalendar", "acknowledgers", "escalation_due"]
+
+
+def acknowledgers(school_urn: str | None, escalation: str) -> tuple[str, ...]:
+    """Who may acknowledge a notification, as accounts act for them: its school's people
+    (``school:103512``); and, once it is the local authority's (the child on no roll we
+    hold, or unmet past the deputy), the local authority's Operation Encompass officer."""
+    who: tuple[str, ...] = (str(Addressee(Recipient.SCHOOLS, school_urn)),) if school_urn else ()
+    if escalation == Escalation.LOCAL_AUTHORITY:
+        who += (Escalation.LOCAL_AUTHORITY.value,)
+    return who
 
 
 def escalation_due(

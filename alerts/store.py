@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, bindparam, insert, select, update
 
 from ehx.alerts.deciders import AlertKind
-from ehx.alerts.encompass import Escalation, SchoolCalendar, escalation_due
+from ehx.alerts.encompass import Escalation, SchoolCalendar, acknowledgers, escalation_due
 from ehx.alerts.needs import LevelOfNeed, picture, suggest_level
 from ehx.database import alerts, encompass_notifications
 from ehx.database.bulk import execute_many
@@ -221,22 +221,31 @@ class AlertStore:
         )
 
     def acknowledge(
-        self, notification_id: str, by: str, now: datetime, school_urn: str | None = None
+        self, notification_id: str, by: str, now: datetime, acts_for: str | None = None
     ) -> None:
-        """Mark a notification met; with ``school_urn``, only if it is to that school (a
-        notification to another school is not found, never acknowledged)."""
+        """Mark a notification met; with ``acts_for`` (``school:103512``,
+        ``local_authority``), only if that is who acknowledges it (``acknowledgers``): one
+        that is another's is not found, never acknowledged."""
         n = encompass_notifications.c
-        wanted = [n.notification_id == notification_id, n.acknowledged_at.is_(None)]
-        if school_urn is not None:
-            wanted.append(n.school_urn == school_urn)
         with self._engine.begin() as connection:
-            done = connection.execute(
-                update(encompass_notifications)
-                .where(*wanted)
-                .values(acknowledged_at=now, acknowledged_by=by)
-            ).rowcount
+            row = connection.execute(
+                select(n.school_urn, n.escalation).where(
+                    n.notification_id == notification_id, n.acknowledged_at.is_(None)
+                )
+            ).first()
+            theirs = row is not None and (
+                acts_for is None or acts_for in acknowledgers(row.school_urn, row.escalation)
+            )
+            done = (
+                theirs
+                and connection.execute(
+                    update(encompass_notifications)
+                    .where(n.notification_id == notification_id, n.acknowledged_at.is_(None))
+                    .values(acknowledged_at=now, acknowledged_by=by)
+                ).rowcount
+            )
         if not done:
-            where = f" to school {school_urn}" if school_urn else ""
+            where = f" for {acts_for}" if acts_for else ""
             raise AlertNotFound(f"no unacknowledged notification {notification_id}{where}")
 
     def escalate(self, calendar: SchoolCalendar, now: datetime) -> list[tuple[str, str]]:
@@ -262,8 +271,18 @@ class AlertStore:
                     moved.append((row.notification_id, target.value))
         return moved
 
-    def notifications(self, now: datetime) -> list[dict[str, Any]]:
-        """Every notification with its deadline met, breached, or still pending."""
+    def notification(self, notification_id: str) -> dict[str, Any] | None:
+        with self._engine.connect() as connection:
+            row = connection.execute(
+                select(encompass_notifications).where(
+                    encompass_notifications.c.notification_id == notification_id
+                )
+            ).first()
+        return dict(row._mapping) if row else None
+
+    def notifications(self, now: datetime, acts_for: str | None = None) -> list[dict[str, Any]]:
+        """Every notification with its deadline met, breached, or still pending; with
+        ``acts_for``, only those that are theirs to acknowledge (``acknowledgers``)."""
         with self._engine.connect() as connection:
             rows = [
                 dict(r._mapping)
@@ -271,6 +290,8 @@ class AlertStore:
                     select(encompass_notifications).order_by(encompass_notifications.c.due_at)
                 )
             ]
+        if acts_for is not None:
+            rows = [r for r in rows if acts_for in acknowledgers(r["school_urn"], r["escalation"])]
         for row in rows:
             due, acked = _aware(row["due_at"]), _aware(row["acknowledged_at"])
             assert due is not None

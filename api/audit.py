@@ -12,21 +12,24 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import PlainTextResponse
 
 from ehx.api.answers import REFUSALS
-from ehx.api.auditing import record
-from ehx.api.credentials import AUDITOR
+from ehx.api.auditing import acting, record
+from ehx.api.credentials import RECIPIENTS
 from ehx.api.params import Since, Until
-from ehx.api.permissions import RECIPIENTS, Caller, OrganisationCode, gate, reading_as
+from ehx.api.permissions import Caller, OrganisationCode, gate, reading_as
 from ehx.api.state import ApiState
 from ehx.audit import queries
 from ehx.audit.access import AccessLog
 from ehx.audit.ledger import AuditLedger
+from ehx.organisations.people import AUDITOR
 from ehx.schemas.audit import Action
 from ehx.schemas.vocabulary import SERVING_KINDS, Recipient
 
 router = APIRouter(
     prefix="/v1/audit", tags=["audit"], responses={**REFUSALS}, dependencies=[Depends(gate)]
 )
-Auditor = Annotated[str, Query(description="The auditor asking (audited).")]
+Auditor = Annotated[
+    str, Query(description="The auditor asking: a live auditor's or DPO's account (audited).")
+]
 
 
 def _state(request: Request) -> ApiState:
@@ -47,6 +50,7 @@ async def who_saw(
     since: Since = None,
     until: Until = None,
 ) -> list[dict[str, Any]]:
+    acting(request, AUDITOR, by)
     await record(request, queries.auditors_query(by, "who-saw", subject_id))
     return queries.who_saw(AuditLedger(_state(request).engine), subject_id, since, until)
 
@@ -55,6 +59,7 @@ async def who_saw(
 async def overrides(
     request: Request, role: AuditorRole, by: Auditor, since: Since = None, until: Until = None
 ) -> list[dict[str, Any]]:
+    acting(request, AUDITOR, by)
     await record(request, queries.auditors_query(by, "overrides"))
     return queries.overrides(AuditLedger(_state(request).engine), since, until)
 
@@ -68,6 +73,7 @@ async def received(
     since: Since = None,
     until: Until = None,
 ) -> list[dict[str, Any]]:
+    acting(request, AUDITOR, by)
     await record(request, queries.auditors_query(by, f"received by {agency}"))
     return queries.received(AuditLedger(_state(request).engine), agency, since, until)
 
@@ -91,6 +97,7 @@ async def export(
     since: Since = None,
     until: Until = None,
 ) -> Any:
+    acting(request, AUDITOR, by)
     await record(
         request, queries.auditors_query(by, f"export as {format}", subject, Action.AUDIT_EXPORTED)
     )

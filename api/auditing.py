@@ -9,15 +9,17 @@ bearer token (never the token), or ``anonymous``.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, NamedTuple
 
-from fastapi import Query, Request
+from fastapi import HTTPException, Query, Request, status
 
+from ehx.api.credentials import RECIPIENTS
 from ehx.api.refusals import Caller
 from ehx.api.state import ApiState
 from ehx.broker.auditing import audit_message
+from ehx.organisations.people import AccountError, Accounts
 from ehx.schemas.audit import Action, AuditRecord
-from ehx.schemas.vocabulary import Recipient
+from ehx.schemas.vocabulary import SERVING_KINDS, Addressee, Recipient
 
 
 def _state(request: Request) -> ApiState:
@@ -29,13 +31,46 @@ async def record(request: Request, entry: AuditRecord) -> None:
     await _state(request).publisher.publish([audit_message(entry)])
 
 
-#: Who is reading, for the ledger: a practitioner's id (the holder's system when empty).
-Reader = Annotated[str, Query(max_length=64, description="The practitioner reading (audited).")]
+#: Who is reading, for the ledger: a person with an account of the token's organisation
+#: (the holder's system when empty).
+Reader = Annotated[
+    str,
+    Query(
+        max_length=64,
+        description="The person reading: a live account of your organisation (audited).",
+    ),
+]
 
 
 def role_of(holder: Recipient) -> str:
     """The role a token's holder reads in, as the ledger names it."""
     return "mash_screener" if holder is Recipient.MASH else f"{holder.value}_practitioner"
+
+
+class Acting(NamedTuple):
+    """Who reads or acts, as the ledger records them."""
+
+    person: str
+    role: str
+    #: Whom for: the organisation (``school:103291``), the hub, or the token's kind.
+    agency: str
+
+
+def acting(request: Request, holder: str, name: str) -> Acting:
+    """Who reads or acts. A name must be a live account of the organisation the token
+    acts for (403 saying whose would do, before anything is read); with none, the
+    holder's system."""
+    if not name and holder in RECIPIENTS:
+        return Acting(f"{holder} system", role_of(Recipient(holder)), holder)
+    code: str | None = getattr(request.state, "organisation", None)
+    acts_for = holder
+    if holder in RECIPIENTS and Recipient(holder) in SERVING_KINDS and code:
+        acts_for = str(Addressee(Recipient(holder), code))
+    try:
+        account = Accounts(_state(request).engine).acting(name, acts_for)
+    except AccountError as exc:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, str(exc)) from None
+    return Acting(account.username, account.role_name, acts_for)
 
 
 async def record_read(
@@ -48,15 +83,16 @@ async def record_read(
     family_id: str | None = None,
     subject_ids: tuple[str, ...] = (),
 ) -> None:
-    """Put a read on the ledger before it is answered: who (the practitioner, or the
-    holder's system when none is named), in what role, about whom."""
+    """Put a read on the ledger before it is answered: who (the person, checked by
+    ``acting``, or the holder's system when none is named), in what role, about whom."""
+    who = acting(request, holder.value, reader)
     await record(
         request,
         AuditRecord(
             action=action,
-            actor=reader or f"{holder.value} system",
-            role=role_of(holder),
-            agency=holder.value,
+            actor=who.person,
+            role=who.role,
+            agency=who.agency,
             purpose=purpose[:200],
             family_id=family_id,
             subject_ids=subject_ids,

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
 from ehx.api.answers import REFUSALS, invalid
-from ehx.api.auditing import Reader, record_read
+from ehx.api.auditing import Reader, acting, record_read
 from ehx.api.permissions import Holder, OrganisationCode, gate, reading_as
 from ehx.api.state import ApiState
 from ehx.consent import (
@@ -130,6 +130,7 @@ async def record_consent(
     why = recording_refusal(record, holder, on_file, organisation)
     if why is not None:
         raise HTTPException(status.HTTP_403_FORBIDDEN, why)
+    acting(request, holder.value, body.recorded_by)
     await _publish(request, record)
     return {"consent_id": str(record.consent_id), "state": record.state.value}
 
@@ -173,6 +174,7 @@ async def withdraw_consent(
     why = withdrawal_refusal(found, holder, organisation)
     if why is not None:
         raise HTTPException(status.HTTP_403_FORBIDDEN, why)
+    acting(request, holder.value, body.withdrawn_by)
     # The ledger names the practitioner and the agency whose token withdrew it.
     await _publish(request, found.withdraw(body.withdrawn_by, datetime.now(UTC), holder))
     return {"consent_id": consent_id, "state": ConsentState.WITHDRAWN.value}
@@ -217,6 +219,7 @@ async def show_consents(
 )
 async def assert_harm(request: Request, body: AssertionRequest, holder: Holder) -> dict[str, Any]:
     """A practitioner asserts significant harm: the family's events go to the MASH."""
+    acting(request, holder.value, body.asserted_by)
     try:
         record = HarmAssertion(
             **body.model_dump(), asserted_by_agency=holder, asserted_at=datetime.now(UTC)

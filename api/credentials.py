@@ -15,6 +15,7 @@ from sqlalchemy import Engine, or_, select, update
 
 from ehx.database import agency_credentials
 from ehx.organisations.directory import KIND_OF
+from ehx.organisations.people import AUDITOR
 from ehx.organisations.store import OrganisationStore
 from ehx.schemas import Agency, ExchangeError
 from ehx.schemas.vocabulary import Recipient
@@ -23,8 +24,7 @@ RECIPIENTS = frozenset(r.value for r in Recipient)
 
 PREFIX = "ehx_"
 #: A token's holder is a recipient (an agency, the MASH, the early help hub) or an
-#: auditor, who reads the audit ledger and nothing else.
-AUDITOR = "auditor"
+#: auditor (``AUDITOR``), who reads the audit ledger and nothing else.
 #: How long a token lives unless its issuer says otherwise: a system's token is renewed
 #: on a schedule, so one copied from a retired server stops working by itself.
 DEFAULT_DAYS = 365

@@ -18,7 +18,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request, status
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from ehx.api.answers import REFUSALS
-from ehx.api.auditing import Reader, record_read
+from ehx.api.auditing import Reader, acting, record_read
 from ehx.api.permissions import Holder, gate
 from ehx.api.state import ApiState
 from ehx.linker.people import (
@@ -77,6 +77,7 @@ class Decide(BaseModel):
 async def decide(
     request: Request, review_id: str, body: Decide, holder: Reviewer
 ) -> dict[str, Any]:
+    acting(request, holder.value, body.by)
     state = _state(request)
     row = LinkStore(state.engine).review(review_id)
     if row is None:
@@ -131,6 +132,7 @@ class Merge(BaseModel):
 
 @router.post("/merge", summary="Two people are one: relink what was sent about either")
 async def merge(request: Request, body: Merge, holder: Reviewer) -> dict[str, Any]:
+    acting(request, holder.value, body.by)
     return await _decide(
         request,
         lambda store: merge_decision(store, body.person_id, body.other_id, body.by, body.reason),
@@ -147,6 +149,7 @@ class Split(BaseModel):
 
 @router.post("/split", summary="Undo a wrong merge: retract, then decide again under the right one")
 async def split(request: Request, body: Split, holder: Reviewer) -> dict[str, Any]:
+    acting(request, holder.value, body.by)
     return await _decide(
         request, lambda store: split_decision(store, body.person_id, body.by, body.reason)
     )

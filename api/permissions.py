@@ -19,14 +19,14 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from ehx.api.credentials import AUDITOR
+from ehx.api.credentials import RECIPIENTS
 from ehx.api.state import ApiState
+from ehx.organisations.people import AUDITOR
 from ehx.schemas.vocabulary import SERVING_KINDS, Addressee, Agency, Recipient
 
 bearer = HTTPBearer(auto_error=False, description="Your system's token (ehx agencies token)")
 
 AGENCIES = frozenset(a.value for a in Agency)
-RECIPIENTS = frozenset(r.value for r in Recipient)
 HUBS = frozenset({Recipient.MASH.value, Recipient.EARLY_HELP.value})
 MASH = frozenset({Recipient.MASH.value})
 AUDITORS = frozenset({AUDITOR})
@@ -112,8 +112,8 @@ PERMISSIONS: dict[tuple[str, str], Gate] = {
     ),
     ("POST", "/v1/alerts/{alert_id}/decision"): Gate(
         HUBS,
-        "significant harm: the MASH only (closing with no further action: a MASH manager, "
-        "in the console); think family: either hub",
+        "significant harm: the MASH only (closing with no further action: a MASH "
+        "manager's account as `by`); think family: either hub",
         "`alert.decided`",
     ),
     ("GET", "/v1/encompass"): Gate(

@@ -11,15 +11,15 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from ehx.alerts.auditing import decided, queue_read
 from ehx.alerts.deciders import closing_refusal, refusal
 from ehx.alerts.store import AlertNotFound, AlertStore, ScreeningDecision
 from ehx.api.answers import REFUSALS
-from ehx.api.auditing import Reader, record, record_read, role_of
+from ehx.api.auditing import Reader, acting, record, record_read
 from ehx.api.params import Since, Until
-from ehx.api.permissions import Holder, OrganisationCode, gate, own_organisation, reading_as
+from ehx.api.permissions import Holder, OrganisationCode, gate, reading_as
 from ehx.api.state import ApiState
 from ehx.consent.keys import DataKeyStore
 from ehx.schemas import ExchangeError
@@ -43,15 +43,15 @@ def _state(request: Request) -> ApiState:
 
 
 def _may_decide(
-    store: AlertStore, alert_id: str, holder: Recipient, outcome: str | None = None
+    store: AlertStore, alert_id: str, holder: Recipient, role: str, outcome: str | None = None
 ) -> None:
     """403, saying who may, when the holder's team does not screen this kind of alert, or
-    may not decide this outcome (a system is no MASH manager)."""
+    the person (in ``role``) may not decide this outcome."""
     try:
         kind = store.get(alert_id)["kind"]
     except AlertNotFound:
         return  # moving it answers 404
-    why = refusal(kind, holder) or (closing_refusal(kind, outcome, None) if outcome else None)
+    why = refusal(kind, holder) or (closing_refusal(kind, outcome, role) if outcome else None)
     if why is not None:
         raise HTTPException(status.HTTP_403_FORBIDDEN, why)
 
@@ -101,6 +101,7 @@ async def family_timeline(
     state = _state(request)
     # A school, trust or landlord reads its own organisation's views only.
     whose = reading_as(holder, school)
+    actor, role, _ = acting(request, holder.value, reader)
     query = TimelineQuery(
         whose,
         family_id=family_id,
@@ -122,7 +123,7 @@ async def family_timeline(
         response.headers["Link"] = f'<{earlier}>; rel="prev"'
     await record(
         request,
-        audit_record(views, reader, role_of(holder), whose, purpose, datetime.now(UTC), family_id),
+        audit_record(views, actor, role, whose, purpose, datetime.now(UTC), family_id),
     )
     keys = DataKeyStore(state.engine)
     return [open_entry(v, keys).as_dict() for v in views]
@@ -135,22 +136,22 @@ async def alert_queue(
     reader: Reader = "",
     include_decided: bool = False,
 ) -> list[dict[str, Any]]:
+    actor, role, _ = acting(request, holder.value, reader)
     rows = AlertStore(_state(request).engine).queue(include_decided)
-    actor = reader or f"{holder.value} system"
-    await record(request, queue_read(rows, actor, role_of(holder), holder.value, datetime.now(UTC)))
+    await record(request, queue_read(rows, actor, role, holder.value, datetime.now(UTC)))
     return rows
 
 
 class Screening(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    by: str
+    by: Annotated[str, Field(min_length=1, max_length=64)]
 
 
 class Decision(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    by: str
+    by: Annotated[str, Field(min_length=1, max_length=64)]
     outcome: ScreeningDecision
 
 
@@ -158,20 +159,22 @@ class Decision(BaseModel):
 async def screen_alert(
     request: Request, alert_id: str, body: Screening, holder: Holder
 ) -> dict[str, Any]:
+    by, role, _ = acting(request, holder.value, body.by)
     store = AlertStore(_state(request).engine)
-    _may_decide(store, alert_id, holder)
-    return _moved(store, alert_id, lambda: store.screen(alert_id, body.by, datetime.now(UTC)))
+    _may_decide(store, alert_id, holder, role)
+    return _moved(store, alert_id, lambda: store.screen(alert_id, by, datetime.now(UTC)))
 
 
 @router.post("/alerts/{alert_id}/decision", summary="Record the screening decision")
 async def decide_alert(
     request: Request, alert_id: str, body: Decision, holder: Holder
 ) -> dict[str, Any]:
+    by, role, _ = acting(request, holder.value, body.by)
     store = AlertStore(_state(request).engine)
-    _may_decide(store, alert_id, holder, body.outcome)
+    _may_decide(store, alert_id, holder, role, body.outcome)
     now = datetime.now(UTC)
-    alert = _moved(store, alert_id, lambda: store.decide(alert_id, body.outcome, body.by, now))
-    await record(request, decided(alert, body.by, role_of(holder), holder.value, now))
+    alert = _moved(store, alert_id, lambda: store.decide(alert_id, body.outcome, by, now))
+    await record(request, decided(alert, by, role, holder.value, now))
     return alert
 
 
@@ -181,9 +184,8 @@ async def encompass(
 ) -> list[dict[str, Any]]:
     """The MASH and the early help hub see every notification; a school, its own. The
     read is on the ledger first: which children, of which families, at which schools."""
-    rows = AlertStore(_state(request).engine).notifications(datetime.now(UTC))
-    if holder not in SCREENERS:
-        rows = [r for r in rows if r["school_urn"] == own_organisation(holder, school)]
+    own = None if holder in SCREENERS else reading_as(holder, school)
+    rows = AlertStore(_state(request).engine).notifications(datetime.now(UTC), own)
     await record_read(
         request,
         Action.ENCOMPASS_READ,
@@ -199,13 +201,10 @@ async def encompass(
 async def acknowledge(
     request: Request, notification_id: str, body: Screening, school: OrganisationCode
 ) -> dict[str, str]:
+    own = reading_as(Recipient.SCHOOLS, school)
+    by, _, _ = acting(request, Recipient.SCHOOLS.value, body.by)
     try:
-        AlertStore(_state(request).engine).acknowledge(
-            notification_id,
-            body.by,
-            datetime.now(UTC),
-            own_organisation(Recipient.SCHOOLS, school),
-        )
+        AlertStore(_state(request).engine).acknowledge(notification_id, by, datetime.now(UTC), own)
     except AlertNotFound as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
-    return {"notification_id": notification_id, "acknowledged_by": body.by}
+    return {"notification_id": notification_id, "acknowledged_by": by}

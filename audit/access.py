@@ -1,8 +1,9 @@
 """Access notifications, as the NHS Child Protection Information Sharing service does them.
 
-When someone in one agency views information about a child on a child protection plan
-that another agency holds, the agency holding it is told: who looked (actor, role,
-agency), when, why, and at which of its records. Both agencies can see that history.
+When someone in one organisation views information about a child on a child protection
+plan that another holds, the organisation holding it (the trust that sent the record,
+``health:RQ3``; the police) is told: who looked (actor, role, organisation), when, why,
+and at which of its records. Both can see that history.
 
 Whether a child is on a plan, and which agency holds each record, is read from the
 MASH's timeline (a plan flag is always shared with the MASH: ``child_protection_plan``
@@ -20,7 +21,7 @@ from sqlalchemy import Engine, and_, insert, or_, select
 from ehx.audit.ledger import Found
 from ehx.database import access_notifications, timeline_entries, timeline_people
 from ehx.schemas.audit import READS
-from ehx.schemas.vocabulary import covers
+from ehx.schemas.vocabulary import Addressee, covers
 
 PLAN_FLAGS = frozenset({"child_protection_plan", "unborn_child_protection_plan"})
 
@@ -58,7 +59,8 @@ def notices(
 ) -> list[AccessNotice]:
     """The notices one ledger entry calls for (pure).
 
-    ``holdings``: event id -> (the agency that sent it, the people it is about).
+    ``holdings``: event id -> (the organisation that sent it, ``health:RQ3``, or the
+    agency where it is one or the sender is not known; the people it is about).
     """
     record = found.record
     if record.action not in READS:
@@ -130,13 +132,17 @@ class AccessLog:
         if not ids:
             return {}
         with self._engine.connect() as connection:
-            owners = dict(
-                connection.execute(
-                    select(timeline_entries.c.event_id, timeline_entries.c.source_agency)
-                    .where(timeline_entries.c.event_id.in_(ids))
-                    .distinct()
-                ).all()
-            )
+            # Any recipient's view of an event names its sender alike; the first will do.
+            owners: dict[str, str] = {}
+            for event_id, agency, view in connection.execute(
+                select(
+                    timeline_entries.c.event_id,
+                    timeline_entries.c.source_agency,
+                    timeline_entries.c.view,
+                ).where(timeline_entries.c.event_id.in_(ids))
+            ):
+                sent_by = (view or {}).get("source_organisation")
+                owners.setdefault(event_id, str(Addressee.sender(agency, sent_by)))
             people: dict[str, set[str]] = {}
             for event_id, person in connection.execute(
                 select(timeline_people.c.event_id, timeline_people.c.person_id)
@@ -144,7 +150,7 @@ class AccessLog:
                 .distinct()
             ):
                 people.setdefault(event_id, set()).add(person)
-        return {e: (str(owners[e]), frozenset(people.get(e, ()))) for e in owners}
+        return {e: (owners[e], frozenset(people.get(e, ()))) for e in owners}
 
     def notice(self, entries: Sequence[Found], now: datetime) -> list[AccessNotice]:
         """Work out and keep the notices a batch of new ledger entries calls for."""

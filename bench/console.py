@@ -28,9 +28,9 @@ from bench.timeline import fill, template
 from ehx.broker.admin import apply_topology
 from ehx.broker.embedded import EmbeddedBroker, free_port
 from ehx.broker.settings import BrokerSettings
-from ehx.console.accounts import Accounts, Role
 from ehx.console.web import ConsoleSettings
 from ehx.database import migrate, open_engine
+from ehx.organisations.people import Accounts, Role
 from ehx.schemas import KeyStore
 from ehx.schemas.vocabulary import Recipient
 from ehx.timeline.store import TimelineStore

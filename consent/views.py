@@ -83,6 +83,7 @@ def build_view(
         recipient=recipient,
         family_id=decision.family_id,
         source_agency=event.source.agency.value,
+        source_organisation=event.source.organisation,
         record_ref=event.source.record_ref,
         record_version=event.source.record_version,
         event_type=event.event_type.value,

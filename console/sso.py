@@ -2,11 +2,12 @@
 
 The person signs in at their organisation's identity provider; the console reads who
 they are from the provider's answer, and what they may do from its claims: a group for
-the role (``ehx-screener``, ``ehx-manager``, ``ehx-practitioner``, ``ehx-auditor``,
-``ehx-admin``), one for a practitioner's view (``ehx-view-schools``) and an organisation
-claim (``school:103512``). Their console account is made or brought up to date from those
-claims at each sign-in; a disabled account stays disabled, and a built-in account (one
-with a password) is never taken over. The built-in accounts remain the fallback.
+the role (``ehx-screener``, ``ehx-manager``, ``ehx-practitioner``,
+``ehx-encompass-officer``, ``ehx-auditor``, ``ehx-dpo``, ``ehx-admin``), one for a
+practitioner's view (``ehx-view-schools``) and an organisation claim (``school:103512``).
+Their console account is made or brought up to date from those claims at each sign-in;
+a disabled account stays disabled, and a built-in account (one with a password) is never
+taken over. The built-in accounts remain the fallback.
 
 Authlib builds the PKCE challenge and the tokens; joserfc (Authlib's JOSE library)
 checks the ID token's signature, issuer, audience and nonce. Authlib's Starlette client
@@ -31,8 +32,8 @@ from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
 from ehx.consent.recording import SERVING
-from ehx.console.accounts import Account, Role
 from ehx.organisations.directory import KIND_OF, parse_ref
+from ehx.organisations.people import Account, Role
 from ehx.schemas.vocabulary import Recipient
 
 STATE_COOKIE = "ehx_sso"
@@ -44,6 +45,7 @@ ROLES = {
     "ehx-practitioner": Role.PRACTITIONER,
     "ehx-auditor": Role.AUDITOR,
     "ehx-dpo": Role.DPO,
+    "ehx-encompass-officer": Role.ENCOMPASS_OFFICER,
     "ehx-admin": Role.ADMIN,
 }
 VIEW_PREFIX = "ehx-view-"

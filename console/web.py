@@ -29,7 +29,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from ehx.alerts.auditing import decided, queue_read
 from ehx.alerts.deciders import closing_refusal, refusal
 from ehx.alerts.needs import picture, suggest_level
-from ehx.alerts.store import AlertStore, ScreeningDecision
+from ehx.alerts.store import AlertNotFound, AlertStore, ScreeningDecision
 from ehx.api.auditing import record, record_read, record_refusal
 from ehx.api.hardening import strict_transport
 from ehx.audit import queries
@@ -39,7 +39,7 @@ from ehx.consent import ConsentRecord
 from ehx.consent.keys import DataKeyStore
 from ehx.consent.recording import SERVING
 from ehx.consent.store import ConsentStore
-from ehx.console.accounts import Account, AccountError, Accounts, Role, page_refusal
+from ehx.console.accounts import page_refusal
 from ehx.console.sessions import Clock, Sessions, utc_now
 from ehx.console.sso import (
     STATE_COOKIE,
@@ -56,8 +56,9 @@ from ehx.linker.index import LinkPolicy, confidence
 from ehx.linker.people import people_in_reviews
 from ehx.linker.service import review_message
 from ehx.linker.store import LinkStore
+from ehx.organisations.people import Account, AccountError, Accounts, Role
 from ehx.schemas import THINK_FAMILY_PROBLEMS, ExchangeError, Recipient
-from ehx.schemas.audit import Action
+from ehx.schemas.audit import Action, AuditRecord
 from ehx.schemas.links import ReviewDecision
 from ehx.schemas.vocabulary import Addressee
 from ehx.timeline.reading import audit_record, open_entry
@@ -547,6 +548,58 @@ async def decide(
     alert = store.get(alert_id)
     await record(request, decided(alert, account.username, account.role_name, _view(account), now))
     return RedirectResponse(f"/families/{alert['family_id']}#decision", status.HTTP_303_SEE_OTHER)
+
+
+# --- Operation Encompass -----------------------------------------------------------------------
+
+
+@router.get("/encompass", response_class=HTMLResponse)
+async def encompass_page(request: Request, account: Who) -> HTMLResponse:
+    """Operation Encompass notifications: a school's people see and acknowledge their
+    pupils'; the local authority's officer those no school has met (a child on no roll
+    we hold, or unmet past the deputy); the MASH reads them all."""
+    _may_open("/encompass", account)
+    now = datetime.now(UTC)
+    whose = None if account.team is Recipient.MASH else account.acts_for
+    rows = AlertStore(_state(request).engine).notifications(now, whose)
+    await record(
+        request,
+        AuditRecord(
+            action=Action.ENCOMPASS_READ,
+            actor=account.username,
+            role=account.role_name,
+            agency=account.acts_for or account.role.value,
+            purpose="Operation Encompass notifications",
+            subject_ids=tuple(sorted({str(r["person_id"]) for r in rows})),
+            at=now,
+        ),
+    )
+    for row in rows:
+        row["clock"] = _clock(row["due_at"], now)
+    return _page(request, "encompass.html", account, notices=rows)
+
+
+@router.post("/encompass/{notification_id}/acknowledge")
+async def acknowledge_notification(
+    request: Request,
+    notification_id: str,
+    account: Who,
+    _: Annotated[None, Depends(checked_form)],
+) -> Response:
+    """Acknowledged in the person's name; another school's notification is not found."""
+    if not account.acknowledges_encompass:
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN,
+            "a notification is acknowledged by its school's key adult or the local "
+            "authority's Operation Encompass officer",
+        )
+    try:
+        AlertStore(_state(request).engine).acknowledge(
+            notification_id, account.username, datetime.now(UTC), account.acts_for
+        )
+    except AlertNotFound as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
+    return RedirectResponse("/encompass?acknowledged=1", status.HTTP_303_SEE_OTHER)
 
 
 # --- the auditor's page -----------------------------------------------------------------------

@@ -23,7 +23,8 @@ from ehx.audit.checkpoints import CheckpointExport
 from ehx.audit.ledger import AuditLedger
 from ehx.audit.verify import verify
 from ehx.database import migrate, open_engine
-from ehx.reading_cli import record_read
+from ehx.organisations.people import AUDITOR
+from ehx.reading_cli import record_read, staff
 from ehx.schemas import KeyStore
 from ehx.schemas.audit import Action
 
@@ -33,7 +34,12 @@ app = typer.Typer(
 )
 console = Console()
 JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
-ByOpt = Annotated[str, typer.Option("--by", help="Your auditor id (your query is audited too).")]
+ByOpt = Annotated[
+    str,
+    typer.Option(
+        "--by", help="Your auditor's or DPO's account (ehx people); your query is audited too."
+    ),
+]
 FromOpt = Annotated[datetime | None, typer.Option("--from", help="From this date or instant.")]
 ToOpt = Annotated[datetime | None, typer.Option("--to", help="Up to this date or instant.")]
 
@@ -55,6 +61,7 @@ def _print_json(data: Any) -> None:
 def _audited(
     by: str, what: str, subject: str | None = None, action: str = Action.AUDIT_READ
 ) -> None:
+    staff(by, AUDITOR)  # a live auditor's or DPO's account, before anything is read
     record_read(queries.auditors_query(by, what, subject, action))
 
 
@@ -259,7 +266,6 @@ def token(
 ) -> None:
     """Issue an auditor's API token (reads /v1/audit/*, nothing else); shown once."""
     from ehx.api import AgencyCredentials
-    from ehx.api.credentials import AUDITOR
 
     engine = open_engine()
     migrate(engine)

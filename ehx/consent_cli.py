@@ -36,8 +36,8 @@ from ehx.consent.records import scope
 from ehx.consent.registry import ConsentTopicRecord
 from ehx.consent.service import consent_message
 from ehx.consent.store import ConsentStore
-from ehx.console.accounts import Accounts, Role
 from ehx.database import migrate, open_engine
+from ehx.organisations.people import Account, Accounts, Role
 from ehx.reading_cli import operator_read, record_read
 from ehx.runtime import require_bootstrap
 from ehx.schemas import THINK_FAMILY_PROBLEMS, Category, ExchangeError
@@ -98,6 +98,21 @@ def _subject(person: str | None, family: str | None) -> tuple[SubjectKind, str]:
     return (SubjectKind.PERSON, person) if person else (SubjectKind.FAMILY, family or "")
 
 
+def _recorder(by: str, agency: Recipient) -> Account:
+    """The live account --by names, if it is one of ``agency``'s people (its school, trust
+    or landlord is recorded with the consent); refused, saying whose would do, if not."""
+    engine = open_engine()
+    migrate(engine)
+    account = Accounts(engine).get(by)
+    if account is None or account.team is not agency:
+        raise typer.BadParameter(
+            f"the person named is not a live account of {agency.label}: name someone with "
+            f"an account of {agency.label} (ehx people list shows them)",
+            param_hint="--by",
+        )
+    return account
+
+
 def _record(
     state: ConsentState,
     person: str | None,
@@ -114,6 +129,7 @@ def _record(
     evidence: str,
 ) -> ConsentRecord:
     kind, subject_id = _subject(person, family)
+    recorder = _recorder(by, agency)
     now = datetime.now(UTC)
     try:
         recipients, organisations = scope(to)
@@ -126,6 +142,7 @@ def _record(
             giver=giver,
             recorded_by=by,
             recorded_by_agency=agency,
+            recorded_by_organisation=recorder.organisation,
             recipients=recipients,
             organisations=organisations,
             categories=_categories(category),
@@ -157,7 +174,9 @@ GivenByOpt = Annotated[
     str | None,
     typer.Option("--given-by", help="Person id of who gave it (a parent covers themselves too)."),
 ]
-ByOpt = Annotated[str, typer.Option("--by", help="The practitioner's id (who recorded it).")]
+ByOpt = Annotated[
+    str, typer.Option("--by", help="The practitioner's account (ehx people): who recorded it.")
+]
 ReaderOpt = Annotated[
     str | None, typer.Option("--by", help="Your id (recorded for audit); default: you.")
 ]
@@ -311,6 +330,7 @@ def assert_harm(
     The assertion and its reason are recorded; a manager must countersign or reverse
     each override it opens (ehx consent overrides, ehx consent review).
     """
+    _recorder(by, agency)
     try:
         record = HarmAssertion(
             person_id=person,

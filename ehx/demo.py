@@ -255,8 +255,9 @@ class DemoReport:
             f"({self.seconds:.1f}s)."
         )
         console.print(
-            "Next: ehx up, then ehx timeline FAMILY --as mash --by YOU, ehx alerts, "
-            "ehx encompass, ehx audit verify, ehx audit who-saw PERSON --by YOU."
+            "Next: ehx up; ehx people add YOU --role screener (--by names an account); "
+            "ehx timeline FAMILY --as mash --by YOU, ehx alerts, ehx encompass, "
+            "ehx audit verify; ehx people add DPO --role dpo, ehx audit who-saw PERSON --by DPO."
         )
 
 

@@ -31,10 +31,14 @@ from ehx.linker.people import (
 )
 from ehx.linker.service import review_message
 from ehx.linker.store import LinkStore
-from ehx.reading_cli import operator_read, record_read
+from ehx.reading_cli import operator_read, record_read, staff
 from ehx.runtime import require_bootstrap
 from ehx.schemas.audit import Action
 from ehx.schemas.links import ReviewDecision
+from ehx.schemas.vocabulary import Recipient
+
+#: Identity links are the MASH's to decide.
+MASH = Recipient.MASH.value
 
 console = Console()
 
@@ -89,7 +93,7 @@ def review(
 
 def decide(
     review_id: Annotated[str, typer.Argument(help="The pair, as `ehx links review` shows it.")],
-    by: Annotated[str, typer.Option("--by", help="Your id (recorded, and audited).")],
+    by: Annotated[str, typer.Option("--by", help="Your MASH account (recorded, and audited).")],
     reason: Annotated[str, typer.Option(help="Why: what settled it.")],
     same: Annotated[
         bool | None, typer.Option("--same/--different", help="One person, or two.")
@@ -103,6 +107,7 @@ def decide(
     """
     if same is None:
         raise typer.BadParameter("say --same or --different")
+    staff(by, MASH)
     row = _store().review(review_id)
     if row is None:
         raise typer.BadParameter(f"no pair {review_id!r} in the review queue")
@@ -210,11 +215,12 @@ def family(
 def merge(
     person_id: Annotated[str, typer.Argument(help="The person who stays.")],
     other_id: Annotated[str, typer.Argument(help="The person who is the same one.")],
-    by: Annotated[str, typer.Option("--by", help="Your id (recorded, and audited).")],
+    by: Annotated[str, typer.Option("--by", help="Your MASH account (recorded, and audited).")],
     reason: Annotated[str, typer.Option(help="Why: what settled it.")],
 ) -> None:
     """Two people are one. Events already sent about either are relinked to one person
     and family; recipients get them again under it. Needs a running broker (`ehx up`)."""
+    staff(by, MASH)
     try:
         decision = merge_decision(_store(), person_id, other_id, by, reason)
     except ValueError as exc:
@@ -227,7 +233,7 @@ def split(
     person_id: Annotated[
         str, typer.Argument(help="The id wrongly merged (see `ehx links person`).")
     ],
-    by: Annotated[str, typer.Option("--by", help="Your id (recorded, and audited).")],
+    by: Annotated[str, typer.Option("--by", help="Your MASH account (recorded, and audited).")],
     reason: Annotated[str, typer.Option(help="Why: what settled it.")],
 ) -> None:
     """Undo a wrong merge: PERSON_ID is its own person again, kept apart from the other.
@@ -236,6 +242,7 @@ def split(
     the events are then decided afresh under the right person and family.
     Needs a running broker (`ehx up`).
     """
+    staff(by, MASH)
     try:
         decision = split_decision(_store(), person_id, by, reason)
     except ValueError as exc:

@@ -10,12 +10,13 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from ehx.console.accounts import Accounts, Role
 from ehx.database import migrate, open_engine
+from ehx.organisations.people import Accounts, Role
 from ehx.schemas.vocabulary import Recipient
 
 app = typer.Typer(
-    help="Console accounts: MASH screeners, practitioners, auditors, administrators.",
+    help="People's accounts: MASH screeners and managers, practitioners, the Encompass "
+    "officer, auditors, administrators. Readers and actors everywhere are named by them.",
     no_args_is_help=True,
 )
 console = Console()
@@ -34,7 +35,8 @@ def add(
         Role,
         typer.Option(
             help="screener (MASH), manager (MASH: closes significant-harm alerts, reviews "
-            "overrides), practitioner, auditor, dpo (data protection officer) or admin."
+            "overrides), practitioner, encompass_officer (the local authority's Operation "
+            "Encompass officer), auditor, dpo (data protection officer) or admin."
         ),
     ],
     view: Annotated[
@@ -60,9 +62,14 @@ def add(
 
     A screener reads the MASH view and screens alerts; a manager does too, and alone
     closes a significant-harm alert with no further action or countersigns or reverses
-    an override (never their own assertion's); a practitioner reads one agency's view;
-    an auditor reads the audit pages, and so does the data protection officer, who also
-    withdraws consent; an administrator sees the accounts.
+    an override (never their own assertion's); a practitioner reads one organisation's
+    view (a school's practitioner also acknowledges its pupils' Operation Encompass
+    notifications); the local authority's Encompass officer works the notifications no
+    school has met; an auditor reads the audit pages, and so does the data protection
+    officer, who also withdraws consent; an administrator sees the accounts.
+
+    The name is who they are wherever they act: the API's reader= and by, and the
+    command line's --by, must name a live account of the organisation acting.
     """
     if password_stdin:
         password = sys.stdin.readline().rstrip("\n")

@@ -18,6 +18,8 @@ from rich.console import Console
 from rich.table import Table
 
 from ehx.alerts.auditing import decided, queue_read
+from ehx.alerts.deciders import closing_refusal, refusal
+from ehx.alerts.encompass import acknowledgers
 from ehx.alerts.store import AlertStore, ScreeningDecision
 from ehx.broker.auditing import audit_message
 from ehx.broker.heap import keep_long_lived_out_of_collections
@@ -26,6 +28,7 @@ from ehx.broker.settings import BrokerSettings
 from ehx.consent import load_policy
 from ehx.consent.keys import DataKeyStore
 from ehx.database import migrate, open_engine
+from ehx.organisations.people import LOCAL_AUTHORITY, Account, AccountError, Accounts
 from ehx.runtime import require_bootstrap
 from ehx.schemas.audit import Action, AuditRecord
 from ehx.schemas.vocabulary import SERVING_KINDS, Addressee, Recipient
@@ -37,10 +40,8 @@ console = Console()
 JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 ByOpt = Annotated[str, typer.Option("--by", help="Your practitioner id (recorded for audit).")]
 PurposeOpt = Annotated[str, typer.Option(help="Why you are looking (recorded for audit).")]
-ROLES = {
-    Recipient.MASH: "mash_screener",
-    Recipient.EARLY_HELP: "early_help_practitioner",
-}
+#: Who screens alerts: the MASH, and the early help hub (Think Family alerts).
+SCREENING_TEAMS = (Recipient.MASH.value, Recipient.EARLY_HELP.value)
 
 
 def _print_json(data: Any) -> None:
@@ -64,6 +65,15 @@ def record_read(record: AuditRecord) -> None:
     asyncio.run(send())
 
 
+def staff(by: str, *acts_for: str) -> Account:
+    """The live account ``--by`` names, acting for one of ``acts_for`` (``mash``,
+    ``school:103291``, ``auditor``...); refused, saying whose account would do, if not."""
+    try:
+        return Accounts(_engine()).acting(by, *acts_for)
+    except AccountError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--by") from None
+
+
 def operator_read(
     action: Action,
     by: str | None,
@@ -71,14 +81,18 @@ def operator_read(
     *,
     family_id: str | None = None,
     subject_ids: tuple[str, ...] = (),
+    acts_for: tuple[str, ...] = (Recipient.MASH.value,),
 ) -> AuditRecord:
-    """A read from the command line, as the ledger keeps it: the person at the keyboard
-    (``--by``, else their login name), as the exchange's operator."""
+    """A read from the command line, as the ledger keeps it: the person ``--by`` names (a
+    live account acting for one of ``acts_for``: these reads see every family), in their
+    role; with no ``--by``, the person at the keyboard by their login name, as the
+    exchange's operator."""
+    account = staff(by, *acts_for) if by else None
     return AuditRecord(
         action=action,
-        actor=by or getpass.getuser(),
-        role="operator",
-        agency="exchange",
+        actor=account.username if account else getpass.getuser(),
+        role=account.role_name if account else "operator",
+        agency=(account.acts_for or "exchange") if account else "exchange",
         purpose=purpose,
         family_id=family_id,
         subject_ids=subject_ids,
@@ -149,6 +163,7 @@ def timeline(
         raise typer.BadParameter(
             f"{recipient.label} read as one of them: --as {one}", param_hint="--as"
         )
+    reader = staff(by, str(recipient))  # before anything is read: someone who reads as --as
     query = TimelineQuery(
         str(recipient),
         family_id=subject if subject.startswith("f") else None,
@@ -168,8 +183,8 @@ def timeline(
     record_read(
         audit_record(
             views,
-            by,
-            ROLES.get(recipient.recipient, f"{recipient.recipient.value}_practitioner"),
+            reader.username,
+            reader.role_name,
             str(recipient),
             purpose,
             datetime.now(UTC),
@@ -232,9 +247,12 @@ def alerts_queue(
     """
     if ctx.invoked_subcommand is not None:
         return
+    account = staff(by, *SCREENING_TEAMS) if by else None
     rows = AlertStore(_engine()).queue(include_decided=show_all)
-    reader = by or getpass.getuser()
-    record_read(queue_read(rows, reader, ROLES[Recipient.MASH], "mash", datetime.now(UTC)))
+    reader, role = (
+        (account.username, account.role_name) if account else (getpass.getuser(), "operator")
+    )
+    record_read(queue_read(rows, reader, role, "mash", datetime.now(UTC)))
     if as_json:
         _print_json(rows)
         return
@@ -257,7 +275,9 @@ def alerts_queue(
 @alerts_app.command("screen")
 def alerts_screen(alert_id: Annotated[str, typer.Argument()], by: ByOpt) -> None:
     """Take an alert into screening (new → in screening)."""
-    AlertStore(_engine()).screen(alert_id, by, datetime.now(UTC))
+    store = AlertStore(_engine())
+    _may_move(store, alert_id, staff(by, *SCREENING_TEAMS))
+    store.screen(alert_id, by, datetime.now(UTC))
     console.print(f"{alert_id}: in screening ({by}).")
 
 
@@ -267,11 +287,27 @@ def alerts_decide(
     outcome: Annotated[ScreeningDecision, typer.Option(help="The screening decision.")],
     by: ByOpt,
 ) -> None:
-    """Record the screening decision, with who made it and when (audited)."""
+    """Record the screening decision, with who made it and when (audited).
+
+    --by is a MASH screener's or manager's account (or, for a Think Family alert, an early
+    help practitioner's); only a MASH manager closes a significant-harm alert with no
+    further action."""
     store, now = AlertStore(_engine()), datetime.now(UTC)
+    account = staff(by, *SCREENING_TEAMS)
+    _may_move(store, alert_id, account, outcome)
     store.decide(alert_id, outcome, by, now)
-    record_read(decided(store.get(alert_id), by, ROLES[Recipient.MASH], "mash", now))
+    team = account.acts_for or ""
+    record_read(decided(store.get(alert_id), by, account.role_name, team, now))
     console.print(f"{alert_id}: decided {outcome.value} ({by}).")
+
+
+def _may_move(store: AlertStore, alert_id: str, account: Account, outcome: str = "") -> None:
+    """Refuse, saying who may, a person whose team does not screen this kind of alert or
+    whose role may not decide this outcome."""
+    kind = store.get(alert_id)["kind"]
+    why = refusal(kind, account.team) or closing_refusal(kind, outcome, account.role_name)
+    if why is not None:
+        raise typer.BadParameter(why, param_hint="--by")
 
 
 encompass_app = typer.Typer(
@@ -303,6 +339,7 @@ def encompass_report(
             by,
             "Operation Encompass notifications",
             subject_ids=tuple(sorted({str(r["person_id"]) for r in rows})),
+            acts_for=(Recipient.MASH.value, LOCAL_AUTHORITY),
         )
     )
     if as_json:
@@ -334,6 +371,16 @@ def encompass_report(
 
 @encompass_app.command("ack")
 def encompass_ack(notification_id: Annotated[str, typer.Argument()], by: ByOpt) -> None:
-    """The key adult acknowledges a notification."""
-    AlertStore(_engine()).acknowledge(notification_id, by, datetime.now(UTC))
+    """The key adult acknowledges a notification.
+
+    --by is an account of the child's school (ehx people add NAME --role practitioner
+    --view schools --org URN) or, for a notification that is the local authority's (the
+    child on no roll, or unmet past the deputy), its Operation Encompass officer (--role
+    encompass_officer)."""
+    store = AlertStore(_engine())
+    found = store.notification(notification_id)
+    if found is None:
+        raise typer.BadParameter(f"no notification {notification_id} (ehx encompass lists them)")
+    account = staff(by, *acknowledgers(found["school_urn"], found["escalation"]))
+    store.acknowledge(notification_id, by, datetime.now(UTC), account.acts_for)
     console.print(f"{notification_id}: acknowledged by {by}.")

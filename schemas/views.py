@@ -58,6 +58,9 @@ class ShareView(_View):
     recipient: str
     family_id: str
     source_agency: str
+    #: The organisation that sent the record (a trust's ODS code, a school's URN), where
+    #: it is known: who an access notification about it tells.
+    source_organisation: str | None = None
     record_ref: str
     record_version: int
     event_type: str

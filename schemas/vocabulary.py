@@ -82,6 +82,14 @@ class Addressee:
             )
         return cls(recipient, code)
 
+    @classmethod
+    def sender(cls, agency: str, organisation: str | None) -> Addressee:
+        """The organisation that sent a record, as a view addresses it: a school, trust or
+        landlord by its code (``health:RQ3``); the police as the police; a record whose
+        sender is not known, its agency's kind."""
+        recipient = Recipient(agency)
+        return cls(recipient, organisation if recipient in SERVING_KINDS else None)
+
     @property
     def label(self) -> str:
         """In plain words: "school 103291", "the MASH"."""

@@ -20,13 +20,14 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import Engine
 
 from ehx.api import AgencyCredentials
-from ehx.api.credentials import AUDITOR
 from ehx.audit.access import AccessLog
 from ehx.audit.verify import verify
+from ehx.organisations.people import AUDITOR
 from ehx.schemas.vocabulary import Recipient
 from tests.conftest import eventually
 from tests.flows import MARYAMS_SCHOOL, audit_service, directory_loaded, khans_with_a_plan
 from tests.helpers import read_json
+from tests.people import registered
 from tests.serving import auth
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
@@ -68,6 +69,10 @@ def test_who_saw_returns_exactly_the_reads_performed_and_plan_views_notify_the_h
             (Recipient.POLICE, f"pc-{run}"),
             (Recipient.MASH, f"sw-a-{run}"),  # the same screener looks again: two reads
         ]
+        of = {Recipient.SCHOOLS: f"school:{MARYAMS_SCHOOL}"}
+        for recipient, reader in script:
+            registered(sqlite_engine, reader, of.get(recipient, recipient.value))
+        registered(sqlite_engine, f"dpo-{run}", "dpo")
         expected: list[tuple[str, str]] = []
         for recipient, reader in script:
             entries = _read(http, tokens[recipient], family, reader)

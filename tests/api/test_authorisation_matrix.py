@@ -25,6 +25,7 @@ from ehx.schemas.vocabulary import Recipient
 from tests.consent.fakes import AMINA, FAMILY, family_consent
 from tests.flows import ANDERTON, MARYAMS_SCHOOL, YUSUFS_SCHOOL, directory_loaded, khans_on_file
 from tests.helpers import EXAMPLES
+from tests.people import registered
 from tests.serving import auth
 
 pytestmark = pytest.mark.kafka
@@ -109,6 +110,15 @@ def test_every_scoped_route_gives_another_school_nothing_of_the_first(
     ashfield = credentials.issue("schools", "Ashfield", organisation=MARYAMS_SCHOOL)
     anderton = credentials.issue("schools", "Anderton", organisation=ANDERTON)
     mash = credentials.issue("mash", "MASH")
+    # Each school's designated safeguarding lead, who reads and acts with its token.
+    dsl = {
+        token: registered(sqlite_engine, f"dsl-{urn}", f"school:{urn}")
+        for token, urn in (
+            (sparkhill, YUSUFS_SCHOOL),
+            (ashfield, MARYAMS_SCHOOL),
+            (anderton, ANDERTON),
+        )
+    }
     yusufs = next(
         n
         for n in http.get("/v1/encompass", headers=auth(mash)).json()
@@ -124,7 +134,7 @@ def test_every_scoped_route_gives_another_school_nothing_of_the_first(
 
     def timeline(token: str) -> set[str]:
         url = f"/v1/families/{family}/timeline"
-        entries = http.get(url, params={"reader": "dsl-1"}, headers=auth(token)).json()
+        entries = http.get(url, params={"reader": dsl[token]}, headers=auth(token)).json()
         return {p["person_id"] for e in entries for p in e["people"]}
 
     def previewed(token: str) -> set[str]:
@@ -148,7 +158,7 @@ def test_every_scoped_route_gives_another_school_nothing_of_the_first(
             "subject_id": family,
             "given_by": AMINA,
             "giver": "parent",
-            "recorded_by": "dsl-1",
+            "recorded_by": dsl[token],
             "recipients": ["housing"],  # not schools: the consent topic is shared
             "categories": ["domestic_violence_abuse"],
             "purpose": "early_help_assessment",
@@ -158,14 +168,14 @@ def test_every_scoped_route_gives_another_school_nothing_of_the_first(
 
     def withdraw(token: str) -> int:
         url = f"/v1/consents/{theirs.consent_id}/withdraw"
-        return http.post(url, json={"withdrawn_by": "dsl-1"}, headers=auth(token)).status_code
+        return http.post(url, json={"withdrawn_by": dsl[token]}, headers=auth(token)).status_code
 
     def encompass(token: str) -> set[str]:
         return {n["person_id"] for n in http.get("/v1/encompass", headers=auth(token)).json()}
 
     def acknowledge(token: str) -> int:
         url = f"/v1/encompass/{yusufs['notification_id']}/acknowledge"
-        return http.post(url, json={"by": "ka-1"}, headers=auth(token)).status_code
+        return http.post(url, json={"by": dsl[token]}, headers=auth(token)).status_code
 
     def submit(token: str) -> int:
         body = f"{header}\n{sparkhill_row}\n".encode()

@@ -22,6 +22,7 @@ from ehx.schemas.vocabulary import Recipient
 from tests.consent.fakes import AMINA, linked_khans
 from tests.flows import khans_on_file
 from tests.helpers import read_json
+from tests.people import registered
 from tests.records import NOW
 from tests.serving import auth
 
@@ -58,6 +59,11 @@ def test_consent_is_recorded_in_the_token_holders_name(
     family = khans_on_file(sqlite_engine)
     token = credentials.issue(Recipient.EARLY_HELP, "early help hub case system")
     khans = GRANT | {"subject_id": family, "given_by": AMINA}
+    # Recorded by someone the exchange knows as one of the early help hub's people.
+    stranger = http.post("/v1/consents", json=khans, headers=auth(token))
+    assert stranger.status_code == 403
+    assert "not a live account of early_help" in stranger.json()["detail"]
+    registered(sqlite_engine, "ew-0042", "early_help")  # GRANT's recorder
     answer = http.post("/v1/consents", json=khans, headers=auth(token))
     assert answer.status_code == 202, answer.text
     consent_id = answer.json()["consent_id"]
@@ -96,8 +102,11 @@ def test_without_a_token_nothing_is_recorded(client: Client) -> None:
     assert http.post("/v1/consents", json=GRANT, headers=auth("ehx_nope")).status_code == 401
 
 
-def test_withdrawing_a_consent_nobody_recorded_is_a_404(client: Client) -> None:
+def test_withdrawing_a_consent_nobody_recorded_is_a_404(
+    client: Client, sqlite_engine: Engine
+) -> None:
     http, credentials = client
+    registered(sqlite_engine, "sw-1", "mash")
     token = credentials.issue(Recipient.MASH, "MASH")
     answer = http.post(
         f"/v1/consents/{uuid.uuid4()}/withdraw", json={"withdrawn_by": "sw-1"}, headers=auth(token)

@@ -26,7 +26,7 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 from sqlalchemy import Engine
 
 from ehx.api import AgencyCredentials
-from ehx.api.credentials import AUDITOR
+from ehx.organisations.people import AUDITOR
 from ehx.schemas import KeyStore
 from ehx.schemas.vocabulary import Recipient
 from tests.serving import auth, serve

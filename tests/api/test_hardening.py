@@ -85,7 +85,7 @@ def test_a_number_is_not_taken_for_a_date_nor_zero_for_false(client: Client) -> 
     """Finding 20: the fuzzer's ``to=-3047580956`` was read as a date in 1873 and
     ``same_person: 0`` as false. The schema says ISO 8601 and a boolean: so does the
     server."""
-    from ehx.api.credentials import AUDITOR
+    from ehx.organisations.people import AUDITOR
 
     http, credentials = client
     auditor = credentials.issue(AUDITOR, "auditors")

@@ -40,6 +40,7 @@ from tests.flows import (
     khans_on_file,
 )
 from tests.helpers import read_json
+from tests.people import registered
 from tests.records import NOW, events
 from tests.serving import auth
 
@@ -65,14 +66,15 @@ def test_an_agency_previews_only_its_own_view_and_every_preview_is_recorded(
     assert refused.status_code == 403
     assert "the MASH and the early help hub may preview" in refused.json()["detail"]
 
-    reader = _reader()
+    reader = registered(sqlite_engine, _reader(), f"housing:{OLD_LANDLORD}")
     own = http.get(url, params={"as": "housing", "reader": reader}, headers=auth(housing))
     assert own.status_code == 200
     mash = credentials.issue(Recipient.MASH, "mash")
     assert http.get(url, params={"as": "schools"}, headers=auth(mash)).status_code == 200
     [read] = asyncio.run(audit_entries(kafka_bootstrap, reader))
     assert read["action"] == "preview.read" and read["family_id"] == family
-    assert read["agency"] == "housing" and read["role"] == "housing_practitioner"
+    # Recorded as who they are: a practitioner of that landlord.
+    assert read["agency"] == f"housing:{OLD_LANDLORD}" and read["role"] == "housing_practitioner"
 
 
 def test_consents_are_shown_to_their_keepers_and_their_recorder_and_each_read_is_recorded(
@@ -80,12 +82,14 @@ def test_consents_are_shown_to_their_keepers_and_their_recorder_and_each_read_is
 ) -> None:
     http, credentials = client
     khans_on_file(sqlite_engine)
+    directory_loaded(sqlite_engine)
     ConsentStore(sqlite_engine).save_record(
         family_consent((Recipient.EARLY_HELP, Recipient.SCHOOLS))
     )
     url = f"/v1/subjects/{FAMILY}/consents"
-    housing_reader, hub_reader = _reader(), _reader()
-    housing = credentials.issue(Recipient.HOUSING, "housing system")
+    housing_reader = registered(sqlite_engine, _reader(), f"housing:{OLD_LANDLORD}")
+    hub_reader = registered(sqlite_engine, _reader(), "early_help")
+    housing = credentials.issue(Recipient.HOUSING, "housing system", organisation=OLD_LANDLORD)
     hub = credentials.issue(Recipient.EARLY_HELP, "early help hub")
 
     # Housing recorded none of them: it sees none, and its look is on the ledger anyway.
@@ -118,7 +122,7 @@ def test_who_a_person_is_across_agencies_is_the_mash_s_to_read_and_is_recorded(
         assert refused.status_code == 403, url
         assert "MASH screening team" in refused.json()["detail"]
 
-    reader = _reader()
+    reader = registered(sqlite_engine, _reader(), "mash")
     seen = http.get(person, params={"reader": reader}, headers=auth(mash))
     assert seen.status_code == 200
     [read] = asyncio.run(audit_entries(kafka_bootstrap, reader))
@@ -134,7 +138,7 @@ def test_a_significant_harm_alert_is_decided_by_the_mash_not_the_early_help_hub(
     hub = credentials.issue(Recipient.EARLY_HELP, "early help hub")
     mash = credentials.issue(Recipient.MASH, "mash")
     harm, think = f"significant_harm:{family}:1", f"think_family:{family}:1"
-    nfa = {"by": "ew-1", "outcome": "no_further_action"}
+    nfa = {"by": registered(sqlite_engine, "ew-1", "early_help"), "outcome": "no_further_action"}
 
     closed = http.post(f"/v1/alerts/{harm}/decision", json=nfa, headers=auth(hub))
     assert closed.status_code == 403
@@ -146,16 +150,14 @@ def test_a_significant_harm_alert_is_decided_by_the_mash_not_the_early_help_hub(
 
     # The hub screens the think-family alert, as before; the MASH decides the harm one.
     assert http.post(f"/v1/alerts/{think}/decision", json=nfa, headers=auth(hub)).status_code == 200
-    # Even the MASH's system does not close it with no further action: a manager does,
-    # in the console.
-    closing = http.post(f"/v1/alerts/{harm}/decision", json=nfa, headers=auth(mash))
+    # A MASH screener does not close it with no further action: a MASH manager does.
+    screener = nfa | {"by": registered(sqlite_engine, "sw-1", "mash")}
+    closing = http.post(f"/v1/alerts/{harm}/decision", json=screener, headers=auth(mash))
     assert closing.status_code == 403 and "only by a MASH manager" in closing.json()["detail"]
-    decided = http.post(
-        f"/v1/alerts/{harm}/decision",
-        json={"by": "sw-1", "outcome": "s47_enquiry"},
-        headers=auth(mash),
-    )
-    assert decided.status_code == 200 and decided.json()["decision"] == "s47_enquiry"
+    manager = nfa | {"by": registered(sqlite_engine, "mgr-1", "manager")}
+    decided = http.post(f"/v1/alerts/{harm}/decision", json=manager, headers=auth(mash))
+    assert decided.status_code == 200 and decided.json()["decision"] == "no_further_action"
+    assert decided.json()["decided_by"] == "mgr-1"
 
 
 def _grant(family: str, **changes: object) -> dict[str, object]:
@@ -199,9 +201,17 @@ def test_consent_is_recorded_by_an_agency_working_with_the_family_with_giver_and
     assert "not in the records" in outsider.json()["detail"]
     assert {r.status_code for r in (unknown, no_evidence, no_giver, outsider)} == {403}
 
-    assert http.post(url, json=_grant(FAMILY), headers=auth(police)).status_code == 202
+    # Recorded by a person the exchange knows as one of the police's.
+    not_theirs = http.post(url, json=_grant(FAMILY), headers=auth(police))
+    assert not_theirs.status_code == 403
+    assert "not a live account of police" in not_theirs.json()["detail"]
+    officer = registered(sqlite_engine, "pc-7", "police")
+    mine = http.post(url, json=_grant(FAMILY, recorded_by=officer), headers=auth(police))
+    assert mine.status_code == 202
     hub = credentials.issue(Recipient.EARLY_HELP, "early help hub")
-    assert http.post(url, json=_grant(FAMILY), headers=auth(hub)).status_code == 202
+    worker = registered(sqlite_engine, "ew-7", "early_help")
+    ours = http.post(url, json=_grant(FAMILY, recorded_by=worker), headers=auth(hub))
+    assert ours.status_code == 202
 
 
 def test_a_consent_is_withdrawn_by_its_recorder_or_the_mash_and_the_ledger_names_who(
@@ -221,6 +231,7 @@ def test_a_consent_is_withdrawn_by_its_recorder_or_the_mash_and_the_ledger_names
         "the data protection officer" in (refused.json()["detail"])
     )
     mash = credentials.issue(Recipient.MASH, "mash")
+    registered(sqlite_engine, "sw-9", "mash")
     assert http.post(url, json={"withdrawn_by": "sw-9"}, headers=auth(mash)).status_code == 202
     [(_, withdrawn)] = asyncio.run(
         read_json(
@@ -249,7 +260,7 @@ def test_consent_is_recorded_and_withdrawn_by_an_organisation_working_with_the_f
     stranger = credentials.issue(Recipient.SCHOOLS, "Anderton", organisation=ANDERTON)
     # Naming housing, not schools: every test's Khans are f00000001 on one shared consent
     # topic, and a consent naming schools would change what other tests' schools see.
-    body = _grant(family, recorded_by="dsl-1")
+    body = _grant(family, recorded_by=registered(sqlite_engine, "dsl-1", f"school:{YUSUFS_SCHOOL}"))
 
     refused = http.post("/v1/consents", json=body, headers=auth(stranger))
     assert refused.status_code == 403

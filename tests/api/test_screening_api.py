@@ -19,6 +19,7 @@ from tests.flows import (
     directory_loaded,
     khans_on_file,
 )
+from tests.people import registered
 from tests.serving import auth
 
 pytestmark = pytest.mark.kafka
@@ -34,7 +35,8 @@ def test_each_holder_reads_its_own_view_and_every_read_is_recorded(
     directory_loaded(sqlite_engine)
     school = credentials.issue(Recipient.SCHOOLS, "Sparkhill MIS", organisation=YUSUFS_SCHOOL)
     hub = credentials.issue(Recipient.EARLY_HELP, "early help hub")
-    reader = f"dsl-{uuid.uuid4().hex[:6]}"
+    reader = registered(sqlite_engine, f"dsl-{uuid.uuid4().hex[:6]}", f"school:{YUSUFS_SCHOOL}")
+    registered(sqlite_engine, "ew-1", "early_help")
 
     seen = http.get(
         f"/v1/families/{family}/timeline", params={"reader": reader}, headers=auth(school)
@@ -53,6 +55,7 @@ def test_each_holder_reads_its_own_view_and_every_read_is_recorded(
 
     [read] = asyncio.run(audit_entries(kafka_bootstrap, reader))
     assert read["action"] == "timeline.read" and read["agency"] == f"school:{YUSUFS_SCHOOL}"
+    assert read["role"] == "schools_practitioner"
     assert read["event_ids"] == [entry["event_id"]] and read["family_id"] == family
     assert "Khan" not in json.dumps(read)  # ids, never names
 
@@ -64,9 +67,10 @@ def test_a_long_timeline_comes_a_page_at_a_time_and_only_the_page_is_recorded_as
     family = khans_on_file(sqlite_engine)
     hub = credentials.issue(Recipient.EARLY_HELP, "early help hub")
     url = f"/v1/families/{family}/timeline"
+    registered(sqlite_engine, "ew-2", "early_help")
     whole = http.get(url, params={"reader": "ew-2"}, headers=auth(hub)).json()
     assert len(whole) >= 3
-    reader = f"ew-{uuid.uuid4().hex[:6]}"
+    reader = registered(sqlite_engine, f"ew-{uuid.uuid4().hex[:6]}", "early_help")
     latest = http.get(url, params={"reader": reader, "limit": 2}, headers=auth(hub))
     assert [e["event_id"] for e in latest.json()] == [e["event_id"] for e in whole[-2:]]
     earlier = latest.links["prev"]["url"]
@@ -87,6 +91,8 @@ def test_alerts_are_for_the_screening_team(client: Client, sqlite_engine: Engine
         == 403
     )
     mash = credentials.issue(Recipient.MASH, "MASH")
+    registered(sqlite_engine, "sw-4", "mash")
+    registered(sqlite_engine, "sw-5", "mash")
     [alert] = http.get("/v1/alerts", headers=auth(mash)).json()
     assert alert["kind"] == "think_family" and alert["level"] == "additional_needs"
     screened = http.post(
@@ -119,7 +125,12 @@ def test_each_school_sees_and_acknowledges_only_its_own_pupils_notification(
     directory_loaded(sqlite_engine)
     sparkhill = credentials.issue(Recipient.SCHOOLS, "Sparkhill", organisation=YUSUFS_SCHOOL)
     ashfield = credentials.issue(Recipient.SCHOOLS, "Ashfield", organisation=MARYAMS_SCHOOL)
-    key_adult = f"ka-{uuid.uuid4().hex[:6]}"
+    key_adult = registered(sqlite_engine, f"ka-{uuid.uuid4().hex[:6]}", f"school:{YUSUFS_SCHOOL}")
+    registered(sqlite_engine, "ka-1", f"school:{YUSUFS_SCHOOL}")
+    dsls = {
+        YUSUFS_SCHOOL: registered(sqlite_engine, "dsl-s", f"school:{YUSUFS_SCHOOL}"),
+        MARYAMS_SCHOOL: registered(sqlite_engine, "dsl-a", f"school:{MARYAMS_SCHOOL}"),
+    }
     [own] = http.get("/v1/encompass", params={"reader": key_adult}, headers=auth(sparkhill)).json()
     # The list is a read of which children are at which school: on the ledger first.
     [read] = asyncio.run(audit_entries(kafka_bootstrap, key_adult))
@@ -145,7 +156,9 @@ def test_each_school_sees_and_acknowledges_only_its_own_pupils_notification(
         school: [
             p["name"]
             for e in http.get(
-                f"/v1/families/{family}/timeline", params={"reader": "dsl"}, headers=auth(token)
+                f"/v1/families/{family}/timeline",
+                params={"reader": dsls[school]},
+                headers=auth(token),
             ).json()
             for p in e["people"]
         ]

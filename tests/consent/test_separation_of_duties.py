@@ -19,8 +19,8 @@ from ehx.consent.engine import ConsentEngine
 from ehx.consent.keys import DataKeyStore
 from ehx.consent.recording import DPO, review_refusal, withdrawal_refusal
 from ehx.consent.store import ConsentStore
-from ehx.console.accounts import Accounts, Role
 from ehx.database import migrate, open_engine
+from ehx.organisations.people import Accounts, Role
 from ehx.schemas.vocabulary import Recipient
 from tests.consent.fakes import AMINA, FAMILY, KHANS, family_consent
 from tests.helpers import cli_environment, read_json

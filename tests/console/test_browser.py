@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine
 
-from ehx.console.accounts import Accounts, Role
+from ehx.organisations.people import Accounts, Role
 from ehx.schemas import KeyStore
 from ehx.schemas.vocabulary import Recipient
 from tests.conftest import eventually_now

@@ -19,8 +19,9 @@ from sqlalchemy import Engine
 
 from ehx.alerts.store import AlertStore
 from ehx.broker.topics import Topic
-from ehx.console.accounts import Accounts, Role
+from ehx.consent import load_policy
 from ehx.linker.store import LinkReview, LinkStore
+from ehx.organisations.people import Accounts, Role
 from ehx.schemas import KeyStore
 from ehx.schemas.vocabulary import Recipient
 from tests.flows import MARYAMS_SCHOOL, YUSUFS_SCHOOL, directory_loaded, khans_with_a_plan
@@ -47,6 +48,7 @@ def site(
         "other school": f"dsl2-{run}",
         "auditor": f"dpo-{run}",
         "admin": f"admin-{run}",
+        "encompass officer": f"la-{run}",
     }
     directory_loaded(sqlite_engine)
     accounts.add(names["screener"], Role.SCREENER, PASSWORD)
@@ -57,6 +59,7 @@ def site(
     )
     accounts.add(names["auditor"], Role.AUDITOR, PASSWORD)
     accounts.add(names["admin"], Role.ADMIN, PASSWORD)
+    accounts.add(names["encompass officer"], Role.ENCOMPASS_OFFICER, PASSWORD)
     with serve(kafka_bootstrap, sqlite_engine, keys) as base:
         yield base, family, names
 
@@ -218,6 +221,54 @@ def test_a_school_sees_only_the_school_view_and_its_refusals_are_recorded(
         )
     )
     assert len(refused) == 2
+
+
+def test_each_school_acknowledges_only_its_own_pupils_notification_in_the_console(
+    site: tuple[str, str, dict[str, str]], sqlite_engine: Engine
+) -> None:
+    """Issue 30's done-when, in the console: each school's DSL sees and acknowledges its
+    own pupil's Operation Encompass notification only (the other's is 404); the MASH
+    reads both; what no school meets, the local authority's officer works."""
+    base, _, names = site
+    store = AlertStore(sqlite_engine)
+    to = {n["school_urn"]: n for n in store.notifications(datetime.now(UTC))}
+    yusufs, maryams = to[YUSUFS_SCHOOL], to[MARYAMS_SCHOOL]
+
+    def acknowledge(http: httpx.Client, notice: dict[str, str]) -> int:
+        page = http.get("/encompass")
+        url = f"/encompass/{notice['notification_id']}/acknowledge"
+        return http.post(url, data={"csrf": csrf_of(page.text)}).status_code
+
+    with signed_in(base, names["school"]) as http:
+        page = http.get("/encompass").text
+        assert yusufs["person_id"] in page and maryams["person_id"] not in page
+        assert acknowledge(http, maryams) == 404  # another school's: not found, never met
+        assert acknowledge(http, yusufs) == 303
+        assert f"by {names['school']}" in http.get("/encompass").text
+    with signed_in(base, names["other school"]) as http:
+        page = http.get("/encompass").text
+        assert maryams["person_id"] in page and yusufs["person_id"] not in page
+    with signed_in(base, names["screener"]) as http:
+        page = http.get("/encompass").text
+        assert yusufs["person_id"] in page and maryams["person_id"] in page
+        assert acknowledge(http, maryams) == 403  # the MASH reads; the school acknowledges
+    assert {
+        n["person_id"]: n["acknowledged_by"] for n in store.notifications(datetime.now(UTC))
+    } == {
+        yusufs["person_id"]: names["school"],
+        maryams["person_id"]: None,
+    }
+
+    # Unmet past the school's deputy, Maryam's goes to the local authority's officer.
+    with signed_in(base, names["encompass officer"]) as http:
+        assert maryams["person_id"] not in http.get("/encompass").text  # the school's, still
+        store.escalate(load_policy().operation_encompass, datetime.now(UTC) + timedelta(days=30))
+        page = http.get("/encompass").text
+        assert maryams["person_id"] in page and yusufs["person_id"] not in page
+        assert http.get("/families").status_code == 403  # no family's timeline
+        assert acknowledge(http, maryams) == 303
+    [met] = [n for n in store.notifications(datetime.now(UTC)) if n["school_urn"] == MARYAMS_SCHOOL]
+    assert met["acknowledged_by"] == names["encompass officer"]
 
 
 def test_an_auditor_reads_the_audit_page_but_no_family(

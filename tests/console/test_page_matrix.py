@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
-from ehx.console.accounts import PAGES, Accounts, Role, pages_table
+from ehx.console.accounts import PAGES, pages_table
+from ehx.organisations.people import Accounts, Role
 from ehx.schemas import KeyStore
 from ehx.schemas.vocabulary import Recipient
 from tests.flows import YUSUFS_SCHOOL, directory_loaded, khans_on_file

@@ -13,8 +13,8 @@ import pytest
 from sqlalchemy import Engine
 
 from ehx.broker.embedded import free_port
-from ehx.console.accounts import Accounts, Role
 from ehx.console.web import ConsoleSettings
+from ehx.organisations.people import Accounts, Role
 from ehx.schemas import KeyStore
 from ehx.schemas.vocabulary import Recipient
 from tests.flows import YUSUFS_SCHOOL, directory_loaded, khans_with_a_plan

@@ -31,6 +31,7 @@ from ehx.schemas.views import ShareView
 from ehx.schemas.vocabulary import Recipient
 from ehx.timeline.store import TimelineQuery, TimelineStore
 from tests.conftest import eventually
+from tests.people import registered
 from tests.records import MOHAMMED, MUHAMMAD, police_line
 from tests.serving import auth, serve
 
@@ -54,6 +55,7 @@ async def test_a_pair_decided_over_http_is_applied_by_the_linker_and_audited(
 
     token = AgencyCredentials(engine).issue(Recipient.MASH, "MASH")
     school = AgencyCredentials(engine).issue(Recipient.SCHOOLS, "school")
+    registered(engine, "sw-7", "mash")
 
     def decide() -> tuple[int, int, int, str]:
         with serve(bootstrap, engine, keys) as base, httpx.Client(base_url=base) as http:
@@ -125,6 +127,7 @@ async def test_a_wrong_link_split_over_http_moves_the_event_in_every_timeline(
     assert [v.family_id for v in hub()] == [family, family]  # one man, as the linker saw it
     person = hub()[0].subjects[0].person_id
     token = AgencyCredentials(engine).issue(Recipient.MASH, "MASH")
+    registered(engine, "sw-7", "mash")
 
     def split() -> tuple[dict[str, Any], int]:
         with serve(bootstrap, engine, keys) as base, httpx.Client(base_url=base) as http:

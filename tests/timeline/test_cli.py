@@ -7,14 +7,20 @@ import uuid
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from ehx.cli import app
 from ehx.database import migrate, open_engine
 from tests.flows import audit_entries, khans_on_file
 from tests.helpers import cli_environment
+from tests.people import registered
 
 pytestmark = pytest.mark.kafka
+
+
+def said(result: Result) -> str:
+    """What a command printed, as one line (the error panel wraps and frames it)."""
+    return " ".join(result.output.replace("│", " ").split())
 
 
 @pytest.fixture
@@ -34,9 +40,15 @@ def test_last_shows_the_latest_entries_and_says_how_to_ask_for_the_ones_before(
 
     runner = CliRunner()
     view = ["timeline", family, "--as", "early_help"]
+    engine = open_engine()
+    # --by names someone with an account of the view read: nobody else.
+    stranger = runner.invoke(app, [*view, "--by", "ew-1", "--json"])
+    assert stranger.exit_code == 2 and "not a live account of early_help" in said(stranger)
+    registered(engine, "ew-1", "early_help")
     whole = json.loads(runner.invoke(app, [*view, "--by", "ew-1", "--json"]).output)
     assert len(whole) >= 3
-    reader = f"ew-{uuid.uuid4().hex[:6]}"
+    reader = registered(engine, f"ew-{uuid.uuid4().hex[:6]}", "early_help")
+    engine.dispose()
 
     latest = runner.invoke(app, [*view, "--by", reader, "--last", "2", "--json"])
     assert latest.exit_code == 0, latest.output
@@ -61,7 +73,9 @@ def test_command_line_reads_of_consent_previews_and_encompass_go_on_the_ledger(
     import asyncio
 
     runner = CliRunner()
-    reader = f"op-{uuid.uuid4().hex[:6]}"
+    engine = open_engine()
+    reader = registered(engine, f"sw-{uuid.uuid4().hex[:6]}", "mash")
+    engine.dispose()
     for command in (
         ["consent", "show", family, "--by", reader],
         ["consent", "preview", family, "--as", "schools", "--by", reader],
@@ -75,4 +89,8 @@ def test_command_line_reads_of_consent_previews_and_encompass_go_on_the_ledger(
         "encompass.read",
         "preview.read",
     ]
-    assert all(r["role"] == "operator" for r in reads)
+    # Recorded as who they are: a MASH screener, for the MASH.
+    assert all((r["role"], r["agency"]) == ("mash_screener", "mash") for r in reads)
+    refused = runner.invoke(app, ["encompass", "--by", "nobody-here"])
+    assert refused.exit_code == 2
+    assert "not a live account of mash or local_authority" in said(refused)
