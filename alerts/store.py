@@ -158,16 +158,14 @@ class AlertStore:
         """
         rows = []
         for view in views:
-            if view.basis.rule != "operation_encompass":
-                continue
-            for subject in view.subjects:
-                school = view.school_roll.get(subject.person_id)
+            for person_id in _notified(view):
+                school = view.school_roll.get(person_id)
                 rows.append(
                     {
-                        "notification_id": f"{view.event_id}:{subject.person_id}",
+                        "notification_id": f"{view.event_id}:{person_id}",
                         "event_id": str(view.event_id),
                         "family_id": view.family_id,
-                        "person_id": subject.person_id,
+                        "person_id": person_id,
                         "school_urn": school,
                         "addressed_to": f"school {school} key adult"
                         if school
@@ -300,6 +298,17 @@ class AlertStore:
             else:
                 row["deadline"] = "breached" if now > due else "pending"
         return rows
+
+
+def _notified(view: ShareView) -> tuple[str, ...]:
+    """The children a view owes an Operation Encompass notification: those its basis
+    names, whatever else it shares under consent (a view from before ``notified`` was
+    kept: everyone in a notification's view)."""
+    if view.basis.notified:
+        return view.basis.notified
+    if view.basis.rule == "operation_encompass":
+        return tuple(s.person_id for s in view.subjects)
+    return ()
 
 
 def _wanted(views: list[ShareView], review_hours: int) -> list[tuple[AlertKind, dict[str, Any]]]:

@@ -22,7 +22,7 @@ from uuid import UUID
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
-from ehx.consent.policy import HarmRule, Policy, is_child
+from ehx.consent.policy import HarmRule, Notification, Policy, is_child
 from ehx.consent.records import ConsentRecord, ConsentState, Giver, HarmAssertion, SubjectKind
 from ehx.schemas import CanonicalEvent, Recipient, Subject, family_key
 from ehx.schemas.vocabulary import Addressee
@@ -73,6 +73,9 @@ class Decision(BaseModel):
     #: Whether free text (narratives, reasons) may be shown: only when nobody is withheld.
     details: bool = False
     view: str | None = None
+    #: The people a statutory notification names (Operation Encompass: the children
+    #: present), whatever else the recipient is given under consent: it is owed anyway.
+    notified: tuple[str, ...] = ()
     reason: str
     decided_at: AwareDatetime
     review_due: AwareDatetime | None = None
@@ -232,10 +235,13 @@ def decide_for(
     others in the event are not its business and are not considered at all. ``served``
     without an organisation: the people none of the kind's organisations serves, for
     whom only a statutory notification stands (see ``statutory_only``)."""
-    decision = _decide_for(event, recipient, consents, policy, hits, now, organisation, served)
     if served is not None and organisation is None:
-        return statutory_only(decision)
-    return decision
+        # Nobody here has an organisation of the kind to have consented to: only what is
+        # statutory can stand (and a consent naming the kind must not displace it).
+        return statutory_only(
+            _decide_for(event, recipient, (), policy, hits, now, organisation, served)
+        )
+    return _decide_for(event, recipient, consents, policy, hits, now, organisation, served)
 
 
 def statutory_only(decision: Decision) -> Decision:
@@ -299,6 +305,7 @@ def _decide_for(
             allowed[_pid(subject)] = str(granted.consent_id)
         else:
             withheld.append(Withheld(person_id=_pid(subject), reason=why))
+    statutory = _statutory(event, recipient, subjects, policy)
     if allowed:
         return Decision(
             **base,
@@ -308,24 +315,23 @@ def _decide_for(
             consent_ids=tuple(dict.fromkeys(allowed.values())),
             details=not withheld,
             view=recipient.value,
+            notified=statutory[1] if statutory else (),
             reason="consent" if not withheld else "consent for some of the people in it",
         )
-    for notification in policy.notifications:
-        if notification.recipient is not recipient or not notification.when.subjects(event):
-            continue
-        named = tuple(_pid(s) for s in subjects if s.role in notification.subjects)
-        if named:
-            return Decision(
-                **base,
-                outcome=Outcome.NOTIFY,
-                shared=named,
-                withheld=tuple(w for w in withheld if w.person_id not in named),
-                rule=notification.id,
-                lawful_basis=policy.lawful_basis(notification.basis),
-                evidence_event_ids=(str(event.event_id),),
-                view=notification.view,
-                reason=f"statutory notification: {notification.id}",
-            )
+    if statutory is not None:
+        notification, named = statutory
+        return Decision(
+            **base,
+            outcome=Outcome.NOTIFY,
+            shared=named,
+            withheld=tuple(w for w in withheld if w.person_id not in named),
+            rule=notification.id,
+            lawful_basis=policy.lawful_basis(notification.basis),
+            evidence_event_ids=(str(event.event_id),),
+            view=notification.view,
+            notified=named,
+            reason=f"statutory notification: {notification.id}",
+        )
     indicators = policy.indicators
     if (
         indicators.enabled
@@ -348,6 +354,20 @@ def _decide_for(
         withheld=tuple(withheld),
         reason="; ".join(dict.fromkeys(w.reason for w in withheld)) or "no basis to share",
     )
+
+
+def _statutory(
+    event: CanonicalEvent, recipient: Recipient, subjects: Sequence[Subject], policy: Policy
+) -> tuple[Notification, tuple[str, ...]] | None:
+    """The statutory notification ``recipient`` is owed about this event, and the people
+    it names (of ``subjects``); None if there is none."""
+    for notification in policy.notifications:
+        if notification.recipient is not recipient or not notification.when.subjects(event):
+            continue
+        named = tuple(_pid(s) for s in subjects if s.role in notification.subjects)
+        if named:
+            return notification, named
+    return None
 
 
 def consent_for(

@@ -435,11 +435,7 @@ class ConsentEngine:
                 decision = decision.model_copy(update={"revision": revision})
             out.decisions.append(decision)
             if decision.shares:
-                roll = (
-                    school_roll(decision.shared, history())
-                    if decision.outcome is Outcome.NOTIFY
-                    else None
-                )
+                roll = school_roll(decision.notified, history()) if decision.notified else None
                 out.messages.append(
                     build_view(
                         event, decision, self.policy, self.vault, now, revision, roll, restricted
@@ -578,7 +574,7 @@ def withdrawn(before: Decision, because: str, now: datetime) -> Decision:
 
 
 def _same(a: Decision, b: Decision) -> bool:
-    keys = ("outcome", "shared", "consent_ids", "rule", "details", "view")
+    keys = ("outcome", "shared", "consent_ids", "rule", "details", "view", "notified")
     return all(getattr(a, k) == getattr(b, k) for k in keys)
 
 

@@ -94,6 +94,7 @@ def build_view(
             consent_ids=decision.consent_ids,
             rule=decision.rule,
             lawful_basis=decision.lawful_basis,
+            notified=decision.notified,
         ),
         subjects=tuple(subjects),
         fields=fields,

@@ -45,6 +45,9 @@ class Basis(_View):
     consent_ids: tuple[str, ...] = ()
     rule: str | None = None
     lawful_basis: str | None = None
+    #: The people a statutory notification (Operation Encompass) names, whatever the
+    #: outcome: a consent that shares more does not take the notification away.
+    notified: tuple[str, ...] = ()
 
 
 class ShareView(_View):

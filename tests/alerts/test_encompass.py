@@ -12,7 +12,8 @@ from ehx.alerts.store import AlertStore
 from ehx.consent import load_policy
 from ehx.consent.policy import Holiday
 from ehx.schemas.views import ShareView
-from tests.consent.fakes import linked_khans, memory_engine
+from ehx.schemas.vocabulary import Recipient
+from tests.consent.fakes import family_consent, linked_khans, memory_engine
 from tests.records import NOW
 
 CALENDAR = SchoolCalendar(holidays=(Holiday(start=date(2026, 12, 21), end=date(2027, 1, 1)),))
@@ -105,3 +106,28 @@ def test_a_notification_past_its_deadline_stays_with_the_local_authority(
     late = [v.model_copy(update={"shared_at": due + timedelta(hours=1)}) for v in named]
     store.notify(late, CALENDAR)
     assert {n["addressed_to"] for n in store.notifications(NOW)} == {"local authority"}
+
+
+def test_a_consent_to_share_with_schools_does_not_take_the_notification_away(
+    sqlite_engine: Engine,
+) -> None:
+    """Issue 31's second finding: once the mother had consented to share with schools, a
+    domestic abuse incident with both children present made no notification at all (the
+    schools' decision became "allow" and the notification path was never reached)."""
+    engine, _, _ = memory_engine()
+    engine.registry.apply(family_consent((Recipient.SCHOOLS,)))
+    khans = sorted(linked_khans(), key=lambda e: e.source.agency.value != "schools")
+    out = engine.on_events(khans, NOW)
+    incident = [
+        m
+        for m in out.messages
+        if isinstance(m, ShareView) and m.event_type == "police.incident" and m.basis.notified
+    ]
+    # Each school is given the incident under the consent, and is still notified.
+    assert sorted((v.recipient, v.basis.outcome) for v in incident) == [
+        ("school:103377", "allow"),
+        ("school:103512", "allow"),
+    ]
+    store = AlertStore(sqlite_engine)
+    assert store.notify(incident, CALENDAR) == 2
+    assert {n["school_urn"] for n in store.notifications(NOW)} == {"103377", "103512"}
