@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
-from ehx.schemas import THINK_FAMILY_PROBLEMS, Category
+from ehx.schemas import Category
 from ehx.schemas.views import ShareView
 
 PROBLEM_NAMES = {
@@ -26,6 +26,19 @@ PROBLEM_NAMES = {
 }
 #: Problems that raise the level by themselves when they come with another.
 SERIOUS = frozenset({Category.DOMESTIC_ABUSE, Category.CHILD_IN_NEED_OR_PROTECTION})
+#: Which problem a record counts towards when it carries several: the most specific. A
+#: domestic abuse incident is also a crime, but it is one problem, domestic abuse; crime
+#: counts when another record shows it (as the Think Family strategy counts them).
+PRECEDENCE = (
+    Category.DOMESTIC_ABUSE,
+    Category.CHILD_IN_NEED_OR_PROTECTION,
+    Category.SCHOOL_ATTENDANCE,
+    Category.FINANCIAL_EXCLUSION,
+    Category.HEALTH,
+    Category.CRIME_ASB,
+)
+#: Records named in a reason before "and N more".
+NAMED_RECORDS = 3
 
 
 class LevelOfNeed(StrEnum):
@@ -40,6 +53,8 @@ class FamilyPicture:
 
     problems: dict[Category, tuple[str, ...]]
     agencies: dict[Category, tuple[str, ...]]
+    #: The records behind each problem, as their agencies name them ("police WMP-1").
+    records: dict[Category, tuple[str, ...]]
     overrides: tuple[str, ...]
     #: Events the hub holds as indicators only (no consent yet, no override).
     indicator_only: tuple[str, ...]
@@ -61,6 +76,7 @@ def picture(views: Iterable[ShareView]) -> FamilyPicture:
     # membership test made this quadratic (10,000 entries: 820 ms, now a few).
     problems: dict[Category, dict[str, None]] = defaultdict(dict)
     agencies: dict[Category, set[str]] = defaultdict(set)
+    records: dict[Category, dict[str, None]] = defaultdict(dict)
     overrides: list[str] = []
     indicator_only: list[str] = []
     detailed: list[str] = []
@@ -69,11 +85,11 @@ def picture(views: Iterable[ShareView]) -> FamilyPicture:
         event_id = str(view.event_id)
         if view.basis.outcome == "override":
             overrides.append(event_id)
-        for value in view.categories:
-            category = Category(value)
-            if category in THINK_FAMILY_PROBLEMS and event_id not in problems[category]:
-                problems[category][event_id] = None
-                agencies[category].add(view.source_agency)
+        category = counted_as(view.categories)
+        if category is not None and event_id not in problems[category]:
+            problems[category][event_id] = None
+            agencies[category].add(view.source_agency)
+            records[category][f"{view.source_agency} {view.record_ref}"] = None
         if event_id in seen:
             continue
         seen.add(event_id)
@@ -84,10 +100,41 @@ def picture(views: Iterable[ShareView]) -> FamilyPicture:
     return FamilyPicture(
         problems={c: tuple(e) for c, e in problems.items()},
         agencies={c: tuple(sorted(a)) for c, a in agencies.items()},
+        records={c: tuple(r) for c, r in records.items()},
         overrides=tuple(dict.fromkeys(overrides)),
         indicator_only=tuple(indicator_only),
         detailed=tuple(detailed),
     )
+
+
+def counted_as(categories: Iterable[str]) -> Category | None:
+    """The one Think Family problem a record counts towards (``PRECEDENCE``), if any."""
+    present = set(categories)
+    return next((c for c in PRECEDENCE if c.value in present), None)
+
+
+def problem_reasons(family: FamilyPicture) -> list[str]:
+    """Each problem with the records behind it, for the screener to check."""
+    lines = []
+    for category in PRECEDENCE:
+        named = family.records.get(category, ())
+        if not named:
+            continue
+        more = len(named) - NAMED_RECORDS
+        shown = ", ".join(named[:NAMED_RECORDS]) + (f" and {more} more" if more > 0 else "")
+        lines.append(f"{PROBLEM_NAMES[category]}: {shown}")
+    return lines
+
+
+def think_family_reasons(family: FamilyPicture) -> list[str]:
+    """The family's Think Family problems, the records behind each, and the agencies."""
+    names = [PROBLEM_NAMES[c] for c in sorted(family.problems)]
+    agencies = sorted({a for group in family.agencies.values() for a in group})
+    return [
+        f"{len(names)} Think Family problem(s): {', '.join(names)}",
+        *problem_reasons(family),
+        f"known to {len(agencies)} agency(ies): {', '.join(agencies)}",
+    ]
 
 
 def suggest_level(
@@ -99,10 +146,8 @@ def suggest_level(
     if family.overrides or rules:
         reasons.append("a significant-harm rule fired: " + (", ".join(rules) or "override"))
         return LevelOfNeed.COMPLEX_SIGNIFICANT, reasons
-    names = [PROBLEM_NAMES[c] for c in sorted(family.problems)]
+    reasons.extend(think_family_reasons(family))
     agencies = sorted({a for group in family.agencies.values() for a in group})
-    reasons.append(f"{len(names)} Think Family problem(s): {', '.join(names)}")
-    reasons.append(f"known to {len(agencies)} agency(ies): {', '.join(agencies)}")
     serious = sorted(PROBLEM_NAMES[c] for c in SERIOUS & set(family.problems))
     if len(family.problems) >= 3:
         reasons.append("three or more problems need a co-ordinated multi-agency response")

@@ -19,7 +19,7 @@ from sqlalchemy import Connection, Engine, bindparam, insert, select, update
 
 from ehx.alerts.deciders import AlertKind
 from ehx.alerts.encompass import Escalation, SchoolCalendar, acknowledgers, escalation_due
-from ehx.alerts.needs import LevelOfNeed, picture, suggest_level
+from ehx.alerts.needs import LevelOfNeed, picture, suggest_level, think_family_reasons
 from ehx.database import alerts, encompass_notifications
 from ehx.database.bulk import execute_many
 from ehx.database.upsert import insert_ignoring_duplicates
@@ -31,11 +31,19 @@ class AlertStatus(StrEnum):
     NEW = "new"
     IN_SCREENING = "in_screening"
     DECIDED = "decided"
+    #: A Think Family alert gathered into its family's significant-harm case: the family
+    #: is screened once, as one case (its rationale names the case).
+    GATHERED = "gathered"
+
+
+#: Alerts that are still someone's to screen.
+OPEN = (AlertStatus.NEW.value, AlertStatus.IN_SCREENING.value)
 
 
 class ScreeningDecision(StrEnum):
     NO_FURTHER_ACTION = "no_further_action"
     UNIVERSAL_PLUS = "universal_plus"
+    STRATEGY_DISCUSSION = "strategy_discussion"
     EARLY_HELP_TAF = "early_help_team_around_the_family"
     S17_CHILD_IN_NEED = "s17_child_in_need_assessment"
     S47_ENQUIRY = "s47_enquiry"
@@ -46,7 +54,13 @@ SEEK_CONSENT = (
     "Seek the family's consent to see the details."
 )
 log = logging.getLogger(__name__)
+#: The shortest rationale a screening decision is taken with.
+MIN_RATIONALE = 10
 _URGENCY = {LevelOfNeed.COMPLEX_SIGNIFICANT: 0, LevelOfNeed.ADDITIONAL_NEEDS: 1}
+
+
+class NoRationale(ExchangeError):
+    """A screening decision offered without its reasons."""
 
 
 class AlertNotFound(ExchangeError):
@@ -83,12 +97,17 @@ class AlertStore:
                 mapping = dict(row._mapping)
                 existing.setdefault((mapping["family_id"], mapping["kind"]), []).append(mapping)
             new: list[dict[str, Any]] = []
+            harmed = []
             for family_id, views in families.items():
                 for kind, values in _wanted(views, review_hours):
                     rows = existing.get((family_id, kind.value), [])
                     changed += _upsert(connection, rows, family_id, kind, values, now, new)
+                    if kind is AlertKind.SIGNIFICANT_HARM:
+                        harmed.append(family_id)
             if new:
                 execute_many(connection, insert(alerts), new, "alerts")
+            for family_id in harmed:
+                changed += _gather(connection, existing, family_id, new, now)
         return changed
 
     # --- screening ----------------------------------------------------------------------
@@ -98,7 +117,7 @@ class AlertStore:
         with self._engine.connect() as connection:
             query = select(alerts)
             if not include_decided:
-                query = query.where(alerts.c.status != AlertStatus.DECIDED.value)
+                query = query.where(alerts.c.status.in_(OPEN))
             rows = [dict(r._mapping) for r in connection.execute(query)]
         return sorted(
             rows,
@@ -119,8 +138,8 @@ class AlertStore:
     def screen(self, alert_id: str, by: str, now: datetime) -> None:
         """A screener takes the alert: new → in screening."""
         alert = self.get(alert_id)
-        if alert["status"] == AlertStatus.DECIDED.value:
-            raise ExchangeError(f"alert {alert_id} was decided already")
+        if alert["status"] not in OPEN:
+            raise ExchangeError(f"alert {alert_id} is {_closed(alert)}")
         with self._engine.begin() as connection:
             connection.execute(
                 update(alerts)
@@ -128,16 +147,30 @@ class AlertStore:
                 .values(status=AlertStatus.IN_SCREENING.value, screened_by=by, screened_at=now)
             )
 
-    def decide(self, alert_id: str, decision: ScreeningDecision, by: str, now: datetime) -> None:
-        """Record the screening decision, who made it and when."""
+    def decide(
+        self,
+        alert_id: str,
+        decision: ScreeningDecision,
+        by: str,
+        now: datetime,
+        rationale: str,
+    ) -> None:
+        """Record the screening decision, who made it, when and why (``rationale``, in
+        their words: a decision without one is refused)."""
+        if len(rationale.strip()) < MIN_RATIONALE:
+            raise NoRationale(
+                f"say why, in a sentence or more ({MIN_RATIONALE} characters at least): the "
+                "rationale is what the family, a manager and an auditor read later"
+            )
         alert = self.get(alert_id)
-        if alert["status"] == AlertStatus.DECIDED.value:
-            raise ExchangeError(f"alert {alert_id} was decided already ({alert['decision']})")
+        if alert["status"] not in OPEN:
+            raise ExchangeError(f"alert {alert_id} is {_closed(alert)}")
         values: dict[str, Any] = {
             "status": AlertStatus.DECIDED.value,
             "decision": decision.value,
             "decided_by": by,
             "decided_at": now,
+            "rationale": rationale.strip(),
         }
         if alert["screened_by"] is None:
             values |= {"screened_by": by, "screened_at": now}
@@ -300,6 +333,13 @@ class AlertStore:
         return rows
 
 
+def _closed(alert: dict[str, Any]) -> str:
+    """Why an alert is no longer open, in words."""
+    if alert["status"] == AlertStatus.GATHERED.value:
+        return f"part of the family's case {alert['rationale']}: screen that"
+    return f"decided already ({alert['decision']})"
+
+
 def _notified(view: ShareView) -> tuple[str, ...]:
     """The children a view owes an Operation Encompass notification: those its basis
     names, whatever else it shares under consent (a view from before ``notified`` was
@@ -312,45 +352,79 @@ def _notified(view: ShareView) -> tuple[str, ...]:
 
 
 def _wanted(views: list[ShareView], review_hours: int) -> list[tuple[AlertKind, dict[str, Any]]]:
-    """The alerts a family's views call for, with their level, reasons and evidence."""
+    """The alert a family's views call for, with its level, reasons and evidence: one case
+    a family. Where significant harm fired, that is the case, and it gathers the Think
+    Family problems too (a second alert asking for consent would contradict it)."""
     family = picture(views)
-    wanted: list[tuple[AlertKind, dict[str, Any]]] = []
+    problems = {c.value: list(ids) for c, ids in sorted(family.problems.items())}
+    in_problems = sorted({e for ids in family.problems.values() for e in ids})
     overrides = [v for v in views if v.basis.outcome == "override"]
     if overrides:
         rules = sorted({r for v in overrides for r in (v.basis.rule or "").split(",") if r})
         level, reasons = suggest_level(family, rules)
+        if family.problems:
+            reasons = [*reasons, *think_family_reasons(family)]
         events = [str(v.event_id) for v in overrides]
-        wanted.append(
+        return [
             (
                 AlertKind.SIGNIFICANT_HARM,
                 {
                     "level": level.value,
                     "reasons": reasons,
-                    "problems": {"significant_harm": events},
-                    "event_ids": events,
+                    "problems": {"significant_harm": events, **problems},
+                    "event_ids": sorted({*events, *in_problems}),
                     "indicators_only": False,
                     "due_at": min(v.shared_at for v in overrides) + timedelta(hours=review_hours),
                 },
             )
+        ]
+    if not family.think_family:
+        return []
+    level, reasons = suggest_level(family)
+    if family.indicators_only:
+        reasons = [*reasons, SEEK_CONSENT]
+    return [
+        (
+            AlertKind.THINK_FAMILY,
+            {
+                "level": level.value,
+                "reasons": reasons,
+                "problems": problems,
+                "event_ids": in_problems,
+                "indicators_only": family.indicators_only,
+                "due_at": None,
+            },
         )
-    if family.think_family:
-        level, reasons = suggest_level(family)
-        if family.indicators_only:
-            reasons = [*reasons, SEEK_CONSENT]
-        wanted.append(
-            (
-                AlertKind.THINK_FAMILY,
-                {
-                    "level": level.value,
-                    "reasons": reasons,
-                    "problems": {c.value: list(ids) for c, ids in sorted(family.problems.items())},
-                    "event_ids": sorted({e for ids in family.problems.values() for e in ids}),
-                    "indicators_only": family.indicators_only,
-                    "due_at": None,
-                },
-            )
-        )
-    return wanted
+    ]
+
+
+def _gather(
+    connection: Connection,
+    existing: dict[tuple[str, str], list[dict[str, Any]]],
+    family_id: str,
+    new: list[dict[str, Any]],
+    now: datetime,
+) -> list[str]:
+    """Gather a family's open Think Family alert into its significant-harm case (the one
+    open, or just raised): the family is screened once. The ids that changed."""
+    harm = AlertKind.SIGNIFICANT_HARM.value
+    case = next(
+        (a["alert_id"] for a in new if a["family_id"] == family_id and a["kind"] == harm),
+        None,
+    ) or next(
+        (a["alert_id"] for a in existing.get((family_id, harm), []) if a["status"] in OPEN),
+        None,
+    )
+    think = existing.get((family_id, AlertKind.THINK_FAMILY.value), [])
+    gathered = [a["alert_id"] for a in think if a["status"] in OPEN]
+    if case is None or not gathered:
+        return []
+    connection.execute(
+        update(alerts)
+        .where(alerts.c.alert_id.in_(gathered))
+        .values(status=AlertStatus.GATHERED.value, rationale=case, updated_at=now)
+    )
+    return gathered
 
 
 #: One statement for every fill-in, its values bound at execution: a statement built

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ehx.alerts.auditing import decided, queue_read
 from ehx.alerts.deciders import closing_refusal, refusal
-from ehx.alerts.store import AlertNotFound, AlertStore, ScreeningDecision
+from ehx.alerts.store import MIN_RATIONALE, AlertNotFound, AlertStore, ScreeningDecision
 from ehx.api.answers import REFUSALS
 from ehx.api.auditing import Reader, acting, record, record_read
 from ehx.api.params import Since, Until
@@ -153,6 +153,8 @@ class Decision(BaseModel):
 
     by: Annotated[str, Field(min_length=1, max_length=64)]
     outcome: ScreeningDecision
+    #: Why, in the screener's words: what the family, a manager and an auditor read later.
+    rationale: Annotated[str, Field(min_length=MIN_RATIONALE, max_length=4000)]
 
 
 @router.post("/alerts/{alert_id}/screen", summary="Take an alert into screening")
@@ -173,7 +175,9 @@ async def decide_alert(
     store = AlertStore(_state(request).engine)
     _may_decide(store, alert_id, holder, role, body.outcome)
     now = datetime.now(UTC)
-    alert = _moved(store, alert_id, lambda: store.decide(alert_id, body.outcome, by, now))
+    alert = _moved(
+        store, alert_id, lambda: store.decide(alert_id, body.outcome, by, now, body.rationale)
+    )
     await record(request, decided(alert, by, role, holder.value, now))
     return alert
 

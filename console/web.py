@@ -29,7 +29,13 @@ from starlette.middleware.sessions import SessionMiddleware
 from ehx.alerts.auditing import decided, queue_read
 from ehx.alerts.deciders import closing_refusal, refusal
 from ehx.alerts.needs import picture, suggest_level
-from ehx.alerts.store import AlertNotFound, AlertStore, ScreeningDecision
+from ehx.alerts.store import (
+    MIN_RATIONALE,
+    AlertNotFound,
+    AlertStore,
+    NoRationale,
+    ScreeningDecision,
+)
 from ehx.api.auditing import record, record_read, record_refusal
 from ehx.api.hardening import strict_transport
 from ehx.audit import queries
@@ -492,6 +498,7 @@ async def family(
         consents=consents,
         alerts=alerts,
         decisions=list(ScreeningDecision),
+        min_rationale=MIN_RATIONALE,
         categories=categories,
         chosen=chosen,
         # Links to the other pages of the same filtered timeline: this page's own query,
@@ -530,6 +537,7 @@ async def decide(
     alert_id: str,
     account: Who,
     outcome: Annotated[ScreeningDecision, Form()],
+    rationale: Annotated[str, Form(max_length=4000)],
     _: Annotated[None, Depends(checked_form)],
 ) -> Response:
     if not account.screens:
@@ -542,7 +550,9 @@ async def decide(
         why = refusal(kind, account.team) or closing_refusal(kind, outcome, account.role_name)
         if why is not None:
             raise HTTPException(status.HTTP_403_FORBIDDEN, why)
-        store.decide(alert_id, outcome, account.username, now)
+        store.decide(alert_id, outcome, account.username, now, rationale)
+    except NoRationale as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
     except ExchangeError as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
     alert = store.get(alert_id)

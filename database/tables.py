@@ -247,6 +247,9 @@ alerts = Table(
     Column("decision", String(32)),
     Column("decided_by", String(64)),
     Column("decided_at", DateTime(timezone=True)),
+    #: Why it was decided as it was, in the screener's words (or, for an alert gathered
+    #: into its family's significant-harm case, which case).
+    Column("rationale", Text),
 )
 
 #: Operation Encompass notifications: one per child per incident, due before the start
@@ -311,7 +314,7 @@ access_notifications = Table(
     "access_notifications",
     metadata,
     Column("seq", Integer, nullable=False),
-    Column("owner", String(16), nullable=False, index=True),
+    Column("owner", String(48), nullable=False, index=True),
     Column("person_id", String(40), nullable=False, index=True),
     Column("viewer", String(48), nullable=False, index=True),
     Column("actor", String(120), nullable=False),

@@ -30,6 +30,7 @@ from ehx.consent.keys import DataKeyStore
 from ehx.database import migrate, open_engine
 from ehx.organisations.people import LOCAL_AUTHORITY, Account, AccountError, Accounts
 from ehx.runtime import require_bootstrap
+from ehx.schemas import ExchangeError
 from ehx.schemas.audit import Action, AuditRecord
 from ehx.schemas.vocabulary import SERVING_KINDS, Addressee, Recipient
 from ehx.timeline.reading import audit_record, open_entry
@@ -286,6 +287,12 @@ def alerts_decide(
     alert_id: Annotated[str, typer.Argument()],
     outcome: Annotated[ScreeningDecision, typer.Option(help="The screening decision.")],
     by: ByOpt,
+    rationale: Annotated[
+        str,
+        typer.Option(
+            help="Why, in a sentence or more: what the family, a manager and an auditor read later."
+        ),
+    ],
 ) -> None:
     """Record the screening decision, with who made it and when (audited).
 
@@ -295,7 +302,10 @@ def alerts_decide(
     store, now = AlertStore(_engine()), datetime.now(UTC)
     account = staff(by, *SCREENING_TEAMS)
     _may_move(store, alert_id, account, outcome)
-    store.decide(alert_id, outcome, by, now)
+    try:
+        store.decide(alert_id, outcome, by, now, rationale)
+    except ExchangeError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--rationale") from None
     team = account.acts_for or ""
     record_read(decided(store.get(alert_id), by, account.role_name, team, now))
     console.print(f"{alert_id}: decided {outcome.value} ({by}).")

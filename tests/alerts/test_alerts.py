@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import Engine
 
 from ehx.alerts import LevelOfNeed, picture, suggest_level
-from ehx.alerts.store import AlertStore, ScreeningDecision
+from ehx.alerts.store import AlertStore, NoRationale, ScreeningDecision
 from ehx.schemas import ExchangeError
 from ehx.schemas.views import ShareView
 from tests.consent.fakes import linked_khans, memory_engine
@@ -58,12 +58,50 @@ def test_an_override_makes_it_complex_and_raises_a_significant_harm_alert_first(
     store = AlertStore(sqlite_engine)
     views = hub_views(dash="high")
     store.refresh(views[0].family_id, views, NOW, review_hours=72)
-    queue = store.queue()
-    assert [a["kind"] for a in queue] == ["significant_harm", "think_family"]
-    harm = queue[0]
+    # One case for the family: the significant-harm alert, gathering its Think Family
+    # problems, and no second alert asking for the family's consent.
+    [harm] = store.queue()
+    assert harm["kind"] == "significant_harm"
     assert harm["level"] == LevelOfNeed.COMPLEX_SIGNIFICANT.value
     assert "domestic_abuse_high_risk_children_present" in harm["reasons"][0]
+    assert any("Think Family problem(s)" in r for r in harm["reasons"])
+    assert not any("Seek the family's consent" in r for r in harm["reasons"])
     assert harm["due_at"] is not None
+
+
+def test_a_think_family_alert_raised_first_is_gathered_into_the_significant_harm_case(
+    sqlite_engine: Engine,
+) -> None:
+    """Issue 31, fifth finding: each significant-harm family also got a Think Family
+    alert saying "seek the family's consent", and it stayed new after the s.47."""
+    store = AlertStore(sqlite_engine)
+    first = hub_views()
+    [think] = store.refresh(first[0].family_id, first, NOW, review_hours=72)
+    high = hub_views("high")
+    store.refresh(high[0].family_id, [*first, *high], NOW, review_hours=72)
+    [case] = store.queue()
+    assert case["kind"] == "significant_harm"
+    gathered = store.get(think)
+    assert (gathered["status"], gathered["rationale"]) == ("gathered", case["alert_id"])
+    with pytest.raises(ExchangeError, match="part of the family's case"):
+        store.decide(think, ScreeningDecision.UNIVERSAL_PLUS, "sw-1", NOW, "duplicate case")
+
+
+def test_one_incident_is_one_problem_and_the_reasons_name_the_records() -> None:
+    """Issue 31, fifth finding: one domestic abuse incident counted as two Think Family
+    problems (crime and domestic abuse), and so as a Think Family family on its own."""
+    incident = [v for v in hub_views() if v.source_agency == "police" and len(v.categories) > 1]
+    assert incident and {"crime_antisocial_behaviour", "domestic_violence_abuse"} <= set(
+        incident[0].categories
+    )
+    alone = picture(incident)
+    assert [c.value for c in alone.problems] == ["domestic_violence_abuse"]
+    assert not alone.think_family
+    _, reasons = suggest_level(picture(hub_views()))
+    assert any(
+        r.startswith("domestic violence and abuse: police ") and incident[0].record_ref in r
+        for r in reasons
+    )
 
 
 def test_screening_records_who_decided_what_and_when(sqlite_engine: Engine) -> None:
@@ -73,15 +111,20 @@ def test_screening_records_who_decided_what_and_when(sqlite_engine: Engine) -> N
     assert store.get(alert_id)["status"] == "new"
     store.screen(alert_id, "sw-12", NOW + timedelta(minutes=5))
     assert store.get(alert_id)["status"] == "in_screening"
-    store.decide(alert_id, ScreeningDecision.EARLY_HELP_TAF, "sw-12", NOW + timedelta(minutes=20))
+    # A decision needs its reasons in the screener's words.
+    with pytest.raises(NoRationale, match="say why"):
+        store.decide(alert_id, ScreeningDecision.EARLY_HELP_TAF, "sw-12", NOW, "  ok  ")
+    why = "Mother agrees; school and health to join a team around the family."
+    store.decide(alert_id, ScreeningDecision.EARLY_HELP_TAF, "sw-12", NOW, why)
     decided = store.get(alert_id)
     assert (decided["status"], decided["decision"], decided["decided_by"]) == (
         "decided",
         "early_help_team_around_the_family",
         "sw-12",
     )
+    assert decided["rationale"] == why
     with pytest.raises(ExchangeError, match="decided already"):
-        store.decide(alert_id, ScreeningDecision.S47_ENQUIRY, "sw-13", NOW)
+        store.decide(alert_id, ScreeningDecision.S47_ENQUIRY, "sw-13", NOW, why)
     # The same evidence again opens nothing; new evidence opens a new alert.
     assert store.refresh(views[0].family_id, views, NOW, review_hours=72) == []
     assert store.queue() == []

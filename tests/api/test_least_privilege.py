@@ -138,7 +138,11 @@ def test_a_significant_harm_alert_is_decided_by_the_mash_not_the_early_help_hub(
     hub = credentials.issue(Recipient.EARLY_HELP, "early help hub")
     mash = credentials.issue(Recipient.MASH, "mash")
     harm, think = f"significant_harm:{family}:1", f"think_family:{family}:1"
-    nfa = {"by": registered(sqlite_engine, "ew-1", "early_help"), "outcome": "no_further_action"}
+    nfa = {
+        "by": registered(sqlite_engine, "ew-1", "early_help"),
+        "outcome": "no_further_action",
+        "rationale": "Seen at home; the family's needs are met by universal services.",
+    }
 
     closed = http.post(f"/v1/alerts/{harm}/decision", json=nfa, headers=auth(hub))
     assert closed.status_code == 403

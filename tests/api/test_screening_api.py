@@ -101,13 +101,17 @@ def test_alerts_are_for_the_screening_team(client: Client, sqlite_engine: Engine
     assert screened.json()["status"] == "in_screening"
     decided = http.post(
         f"/v1/alerts/{alert['alert_id']}/decision",
-        json={"by": "sw-4", "outcome": "early_help_team_around_the_family"},
+        json={
+            "by": "sw-4",
+            "outcome": "early_help_team_around_the_family",
+            "rationale": "Mother agrees to a team around the family.",
+        },
         headers=auth(mash),
     )
     assert decided.json()["decided_by"] == "sw-4" and decided.json()["status"] == "decided"
     again = http.post(
         f"/v1/alerts/{alert['alert_id']}/decision",
-        json={"by": "sw-5", "outcome": "s47_enquiry"},
+        json={"by": "sw-5", "outcome": "s47_enquiry", "rationale": "A second look, too late."},
         headers=auth(mash),
     )
     assert again.status_code == 409

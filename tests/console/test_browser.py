@@ -85,6 +85,7 @@ def test_screener_school_and_auditor_each_see_what_their_role_allows(
         assert "Why you may see it" in page.locator(".timeline").inner_text()
         accessible(page, "2-family-as-mash")
         page.get_by_label("Screening decision").first.select_option("s47_enquiry")
+        page.get_by_label("Why").first.fill("Present at a high-risk incident while on a plan.")
         page.get_by_role("button", name="Record decision").first.click()
         page.wait_for_url(f"{base}/families/{family}#decision")
         assert (

@@ -123,15 +123,22 @@ def test_a_screener_reads_the_queue_and_the_family_and_records_a_decision(
             if a["family_id"] == family and a["kind"] == "significant_harm"
         ]
         # Without the form's token the decision is refused; with it, recorded.
-        bare = http.post(f"/alerts/{alert['alert_id']}/decision", data={"outcome": "s47_enquiry"})
+        url = f"/alerts/{alert['alert_id']}/decision"
+        why = "Maryam is on a plan and was present at a high-risk incident."
+        bare = http.post(url, data={"outcome": "s47_enquiry", "rationale": why})
         assert bare.status_code == 403
-        done = http.post(
-            f"/alerts/{alert['alert_id']}/decision",
-            data={"outcome": "s47_enquiry", "csrf": csrf_of(page.text)},
+        token = csrf_of(page.text)
+        # A decision without its reasons is refused, saying so; with them, recorded.
+        unexplained = http.post(
+            url, data={"outcome": "s47_enquiry", "rationale": "s47", "csrf": token}
         )
+        assert unexplained.status_code == 422 and "say why" in unexplained.text
+        done = http.post(url, data={"outcome": "s47_enquiry", "rationale": why, "csrf": token})
         assert done.status_code == 303
         decided = AlertStore(sqlite_engine).get(alert["alert_id"])
         assert (decided["decision"], decided["decided_by"]) == ("s47_enquiry", names["screener"])
+        assert decided["rationale"] == why
+        assert f"Why: {why}" in http.get(f"/families/{family}").text
 
 
 def test_only_a_mash_manager_closes_a_significant_harm_alert_with_no_further_action(
@@ -144,14 +151,15 @@ def test_only_a_mash_manager_closes_a_significant_harm_alert_with_no_further_act
         if a["family_id"] == family and a["kind"] == "significant_harm"
     ]
     url = f"/alerts/{alert['alert_id']}/decision"
+    nfa = {"outcome": "no_further_action", "rationale": "Plan reviewed; risk is managed."}
     with signed_in(base, names["screener"]) as http:
         page = http.get(f"/families/{family}")
-        refused = http.post(url, data={"outcome": "no_further_action", "csrf": csrf_of(page.text)})
+        refused = http.post(url, data={**nfa, "csrf": csrf_of(page.text)})
         assert refused.status_code == 403 and "only by a MASH manager" in refused.text
     assert AlertStore(sqlite_engine).get(alert["alert_id"])["status"] != "decided"
     with signed_in(base, names["manager"]) as http:
         page = http.get(f"/families/{family}")
-        done = http.post(url, data={"outcome": "no_further_action", "csrf": csrf_of(page.text)})
+        done = http.post(url, data={**nfa, "csrf": csrf_of(page.text)})
         assert done.status_code == 303
     decided = AlertStore(sqlite_engine).get(alert["alert_id"])
     assert (decided["decision"], decided["decided_by"]) == ("no_further_action", names["manager"])

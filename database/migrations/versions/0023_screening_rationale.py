@@ -1,0 +1,33 @@
+"""A screening decision's rationale; access notices owned by organisations.
+
+A screening decision now needs its rationale in the screener's words (``alerts.rationale``;
+an alert gathered into its family's significant-harm case names that case there). A
+CP-IS access notice names the organisation that sent the record (``health:RQ3``), up to
+the directory's 32-character codes, so its owner column is widened as the viewer's was.
+
+Revision ID: 0023
+Revises: 0022
+Create Date: 2026-12-07
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0023"
+down_revision = "0022"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("alerts") as batch:
+        batch.add_column(sa.Column("rationale", sa.Text()))
+    with op.batch_alter_table("access_notifications") as batch:
+        batch.alter_column("owner", type_=sa.String(48), existing_type=sa.String(16))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("access_notifications") as batch:
+        batch.alter_column("owner", type_=sa.String(16), existing_type=sa.String(48))
+    with op.batch_alter_table("alerts") as batch:
+        batch.drop_column("rationale")
