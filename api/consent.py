@@ -30,6 +30,7 @@ from ehx.consent.preview import preview
 from ehx.consent.recording import (
     CONSENT_KEEPERS,
     OnFile,
+    on_file,
     recording_refusal,
     withdrawal_refusal,
 )
@@ -73,6 +74,11 @@ class ConsentRequest(BaseModel):
     valid_from: AwareDatetime | None = None
     valid_until: AwareDatetime | None = None
     evidence: str = Field("", max_length=500, description="Where it is written down.")
+    competence: str = Field(
+        "",
+        max_length=200,
+        description="A young person's own consent: where their competence was assessed.",
+    )
 
 
 class WithdrawRequest(BaseModel):
@@ -127,7 +133,8 @@ async def record_consent(
     except ValidationError as exc:
         raise _refuse(exc) from exc
     on_file = _on_file(ConsentStore(_state(request).engine), record)
-    why = recording_refusal(record, holder, on_file, organisation)
+    policy = load_policy()
+    why = recording_refusal(record, holder, on_file, organisation, now, policy.young_person_min_age)
     if why is not None:
         raise HTTPException(status.HTTP_403_FORBIDDEN, why)
     acting(request, holder.value, body.recorded_by)
@@ -136,21 +143,13 @@ async def record_consent(
 
 
 def _on_file(store: ConsentStore, record: ConsentRecord) -> OnFile:
-    """The people and agencies in the events the consent service holds about the subject."""
+    """What the consent service holds about the subject: its people, their ages and
+    parents, and who sent the records."""
     if record.subject_kind is SubjectKind.FAMILY:
         families = {record.subject_id}
     else:
         families = store.families_of(record.subject_id)
-    events = store.family_events(families)
-    return OnFile(
-        people=frozenset(s.person_id for e in events for s in e.subjects if s.person_id),
-        agencies=frozenset(e.source.agency.value for e in events),
-        organisations=frozenset(
-            f"{e.source.agency.value}:{e.source.organisation}"
-            for e in events
-            if e.source.organisation
-        ),
-    )
+    return on_file(store.family_events(families))
 
 
 @router.post(

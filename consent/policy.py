@@ -195,6 +195,9 @@ class Policy(_Strict):
     views: dict[str, dict[EventType, tuple[str, ...]]]
     contacts: dict[str, str] = {}
     operation_encompass: SchoolCalendar = SchoolCalendar()
+    #: From this age a young person consents for their own information (with the
+    #: practitioner's assessment of their competence); below it, a parent or carer does.
+    young_person_min_age: Annotated[int, Field(ge=0, le=18)] = 12
 
     @model_validator(mode="after")
     def _references_resolve(self) -> Policy:

@@ -100,6 +100,9 @@ class ConsentRecord(_Record):
     valid_from: AwareDatetime
     valid_until: AwareDatetime | None = None
     evidence: Annotated[str, Field(max_length=500)] = ""
+    #: A young person's own consent: where the practitioner recorded their assessment of
+    #: the young person's competence to give it (a form or case note reference).
+    competence: Annotated[str, Field(max_length=200)] = ""
     recorded_at: AwareDatetime
     withdrawn_at: AwareDatetime | None = None
     withdrawn_by: str | None = None

@@ -31,7 +31,13 @@ from ehx.consent import (
     SubjectKind,
     load_policy,
 )
-from ehx.consent.recording import DPO, review_refusal, withdrawal_refusal
+from ehx.consent.recording import (
+    DPO,
+    giving_refusal,
+    on_file,
+    review_refusal,
+    withdrawal_refusal,
+)
 from ehx.consent.records import scope
 from ehx.consent.registry import ConsentTopicRecord
 from ehx.consent.service import consent_message
@@ -127,13 +133,14 @@ def _record(
     valid_from: datetime | None,
     until: datetime | None,
     evidence: str,
+    competence: str = "",
 ) -> ConsentRecord:
     kind, subject_id = _subject(person, family)
     recorder = _recorder(by, agency)
     now = datetime.now(UTC)
     try:
         recipients, organisations = scope(to)
-        return ConsentRecord(
+        record = ConsentRecord(
             state=state,
             subject_kind=kind,
             subject_id=subject_id,
@@ -150,10 +157,18 @@ def _record(
             valid_from=_aware(valid_from) or now,
             valid_until=_aware(until),
             evidence=evidence,
+            competence=competence,
             recorded_at=now,
         )
     except ValueError as exc:
         raise typer.BadParameter(str(exc).splitlines()[-1].strip()) from exc
+    store = _store()
+    families = {subject_id} if kind is SubjectKind.FAMILY else store.families_of(subject_id)
+    held = on_file(store.family_events(families))
+    why = giving_refusal(record, held, now, load_policy().young_person_min_age)
+    if why is not None:
+        raise typer.BadParameter(why, param_hint="--giver/--given-by")
+    return record
 
 
 def _aware(moment: datetime | None) -> datetime | None:
@@ -203,6 +218,13 @@ UntilOpt = Annotated[datetime | None, typer.Option("--until", help="Valid until 
 EvidenceOpt = Annotated[
     str, typer.Option(help="Where the consent is written down (a form reference, not a narrative).")
 ]
+CompetenceOpt = Annotated[
+    str,
+    typer.Option(
+        help="A young person's own consent: where you recorded their competence to give it "
+        "(from the policy's minimum age, 12)."
+    ),
+]
 
 
 @app.command()
@@ -219,6 +241,7 @@ def grant(
     valid_from: FromOpt = None,
     until: UntilOpt = None,
     evidence: EvidenceOpt = "",
+    competence: CompetenceOpt = "",
 ) -> None:
     """Record consent to share, with its scope. Prints the consent id.
 
@@ -244,6 +267,7 @@ def grant(
         valid_from,
         until,
         evidence,
+        competence,
     )
     _publish(record)
     console.print(f"Consent {record.consent_id} granted; the consent service re-decides now.")
@@ -263,6 +287,7 @@ def refuse(
     valid_from: FromOpt = None,
     until: UntilOpt = None,
     evidence: EvidenceOpt = "",
+    competence: CompetenceOpt = "",
 ) -> None:
     """Record that consent was refused (a refusal is kept, and named in every denial)."""
     record = _record(
@@ -279,6 +304,7 @@ def refuse(
         valid_from,
         until,
         evidence,
+        competence,
     )
     _publish(record)
     console.print(f"Refusal {record.consent_id} recorded.")

@@ -152,3 +152,30 @@ def test_consent_on_record_is_shown_and_the_preview_says_what_a_school_would_see
     assert incident["outcome"] == "notify"
     assert "summary" not in incident["fields"]
     assert all("child_present" in person for person in incident["people"])
+
+
+def test_a_seven_year_old_does_not_consent_for_herself_nor_a_mother_for_a_man(
+    client: Client, sqlite_engine: Engine
+) -> None:
+    """Issue 31, sixth finding: both were accepted, and schools then received her records."""
+    http, credentials = client
+    family = khans_on_file(sqlite_engine)
+    token = credentials.issue(Recipient.EARLY_HELP, "early help hub case system")
+    registered(sqlite_engine, "ew-0042", "early_help")
+    events = ConsentStore(sqlite_engine).family_events({family})
+    people = {s.demographics.given_name: s.person_id for e in events for s in e.subjects}
+    maryam, imran = people["Maryam"], people["Imran"]
+    herself = GRANT | {
+        "subject_kind": "person",
+        "subject_id": maryam,
+        "given_by": maryam,
+        "giver": "young_person",
+        "competence": "assessed at school",
+    }
+    refused = http.post("/v1/consents", json=herself, headers=auth(token))
+    assert refused.status_code == 403
+    assert "from 12: " in refused.json()["detail"]
+    assert "a parent or carer consents for them" in refused.json()["detail"]
+    for_him = GRANT | {"subject_kind": "person", "subject_id": imran, "given_by": AMINA}
+    refused = http.post("/v1/consents", json=for_him, headers=auth(token))
+    assert refused.status_code == 403 and "never for another adult" in refused.json()["detail"]
