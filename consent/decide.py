@@ -173,6 +173,38 @@ def harm_hits(
     return hits
 
 
+def family_hits(
+    event: CanonicalEvent,
+    policy: Policy,
+    history: Callable[[], Sequence[CanonicalEvent]] = tuple,
+    assertions: Sequence[HarmAssertion] = (),
+    reversed_overrides: frozenset[str] = frozenset(),
+) -> list[RuleHit]:
+    """The significant-harm rules that open this event to the MASH: its own, or, where
+    none fires for it, those that fired for another event of its family within the
+    policy's scope (``override_scope_months`` either side). The MASH screens the family,
+    not one incident: the attendance, the landlord's note, the next incident too."""
+    own = harm_hits(event, policy, history, assertions, reversed_overrides)
+    if own or policy.override_scope_months == 0:
+        return own
+    if override_id(event.event_id) in reversed_overrides:
+        return []  # a manager reversed what the family's override opened of this one
+    months = timedelta(days=round(policy.override_scope_months * 30.44))
+    families = {s.family_id for s in event.subjects if s.family_id}
+    evidence: dict[str, dict[str, None]] = {}  # rule -> the events behind it, in order
+    earlier = history()
+    for other in earlier:
+        if other.event_id == event.event_id or abs(other.occurred_at - event.occurred_at) > months:
+            continue
+        if not families & {s.family_id for s in other.subjects}:
+            continue
+        if not any(rule.when.subjects(other) for rule in policy.significant_harm):
+            continue  # cheap first: most events match no rule at all
+        for hit in harm_hits(other, policy, lambda: earlier, (), reversed_overrides):
+            evidence.setdefault(hit.rule, {}).update(dict.fromkeys(hit.evidence))
+    return [RuleHit(rule, tuple(ids)) for rule, ids in evidence.items()]
+
+
 def _episodes(
     rule: HarmRule, person_id: str | None, event: CanonicalEvent, earlier: Sequence[CanonicalEvent]
 ) -> list[str]:
@@ -294,7 +326,12 @@ def _decide_for(
             evidence_event_ids=tuple(dict.fromkeys(e for hit in hits for e in hit.evidence)),
             details=True,
             view=recipient.value,
-            reason="significant harm: " + ", ".join(dict.fromkeys(hit.rule for hit in hits)),
+            reason=(
+                "significant harm: "
+                if any(str(event.event_id) in hit.evidence for hit in hits)
+                else "significant harm in the family: "
+            )
+            + ", ".join(dict.fromkeys(hit.rule for hit in hits)),
             review_due=now + timedelta(hours=policy.override_review_hours),
         )
     allowed: dict[str, str] = {}

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
-from ehx.consent.decide import Decision, Outcome, decide_for, family_of, harm_hits
+from ehx.consent.decide import Decision, Outcome, decide_for, family_hits, family_of
 from ehx.consent.keys import KeyVault
 from ehx.consent.policy import Policy, is_child
 from ehx.consent.records import ConsentRecord, ConsentState, HarmAssertion, SubjectKind
@@ -158,7 +158,47 @@ class ConsentEngine:
             for family in families:
                 pending.setdefault(family, []).append(event)
         self._follow_rolls(pending, on_file, now, out, known)
+        self._open_to_the_mash(pending, on_file, now, out, known)
         return out
+
+    def _open_to_the_mash(
+        self,
+        batch: dict[str, list[CanonicalEvent]],
+        on_file: _BatchHistory,
+        now: datetime,
+        out: Outbox,
+        known: set[str],
+    ) -> None:
+        """Where significant harm fired in the batch, decide the family's earlier events
+        again for the MASH: within the policy's scope they are overrides now too."""
+        if self.policy.override_scope_months == 0:
+            return
+        fired = {
+            str(d.event_id)
+            for d in out.decisions
+            if d.recipient is Recipient.MASH
+            and d.outcome is Outcome.OVERRIDE
+            and str(d.event_id) in d.evidence_event_ids
+        }
+        for family, arrived in batch.items():
+            trigger = next((i for i, e in enumerate(arrived) if str(e.event_id) in fired), None)
+            if trigger is None:
+                continue
+            earlier = on_file.of({family})
+            everything = [*earlier, *arrived]
+            # Events after the trigger in the batch were decided knowing of it already.
+            again = [*earlier, *arrived[:trigger]]
+            self._prefetch(earlier, out)
+            for event in again:
+                self._decide(
+                    event,
+                    [Recipient.MASH],
+                    now,
+                    out,
+                    on_file=everything,
+                    because="significant harm in the family",
+                    restricted=restricted_in(event, known),
+                )
 
     def _follow_rolls(
         self,
@@ -288,11 +328,9 @@ class ConsentEngine:
             events = self.ledger.family_events({record.family_id})
             self._redecide(events, [Recipient.MASH], now, out, "assertion")
         else:
-            events = [
-                e
-                for e in self.ledger.family_events(self._override_families(record.override_id))
-                if f"{e.event_id}:{Recipient.MASH.value}" == record.override_id
-            ]
+            # The whole family: what the reversed override opened to the MASH beyond its
+            # own event (the family's other events in scope) is taken back with it.
+            events = self.ledger.family_events(self._override_families(record.override_id))
             self._redecide(events, [Recipient.MASH], now, out, "override reversed")
         return out
 
@@ -408,7 +446,7 @@ class ConsentEngine:
             def history() -> Sequence[CanonicalEvent]:
                 return on_file if on_file is not None else self.ledger.family_events(families)
 
-        hits = harm_hits(
+        hits = family_hits(
             event,
             self.policy,
             history,

@@ -186,6 +186,9 @@ class Policy(_Strict):
     version: int
     lawful_bases: dict[str, str]
     override_review_hours: Annotated[int, Field(gt=0)]
+    #: Significant harm fired for a family: the MASH receives the family's events from
+    #: this many months before it, and for as long after (0: the firing event only).
+    override_scope_months: Annotated[int, Field(ge=0, le=120)] = 12
     significant_harm: tuple[HarmRule, ...]
     practitioner_assertion: AssertionRule
     notifications: tuple[Notification, ...] = ()

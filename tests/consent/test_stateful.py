@@ -27,8 +27,8 @@ from ehx.consent import (
     ReviewOutcome,
     SubjectKind,
     decide_for,
-    harm_hits,
 )
+from ehx.consent.decide import family_hits
 from ehx.consent.engine import Outbox
 from ehx.consent.keys import KeyDestroyed, open_box
 from ehx.consent.rolls import serving
@@ -205,7 +205,7 @@ class ConsentMachine(RuleBasedStateMachine):
             if view is None:
                 continue
             event = self.ledger.events_by_id[str(view.event_id)]
-            hits = harm_hits(
+            hits = family_hits(
                 event,
                 self.engine.policy,
                 lambda event=event: self.ledger.family_events({FAMILY}),  # type: ignore[misc]

@@ -13,6 +13,7 @@ from ehx.consent import (
     ConsentRecord,
     ConsentRegistry,
     HarmAssertion,
+    Outcome,
     OverrideReview,
     ReviewOutcome,
     load_policy,
@@ -145,7 +146,13 @@ def test_a_rule_that_looks_back_sees_the_history_on_file_and_in_the_batch(
     if on_file:
         ledger.save(engine.on_events(episodes[:on_file], NOW))
     out = engine.on_events(episodes[on_file:], NOW)
-    mash = [d for d in out.decisions if d.recipient is Recipient.MASH]
-    assert mash[-1].event_id == episodes[-1].event_id
-    assert mash[-1].rule == "repeated_missing_episodes"
-    assert [d.rule for d in mash[:-1]] == [None] * (2 - on_file)
+    latest = {d.event_id: d for d in out.decisions if d.recipient is Recipient.MASH}
+    third = latest[episodes[-1].event_id]
+    assert third.rule == "repeated_missing_episodes"
+    assert third.reason.startswith("significant harm: ")
+    # The earlier episodes, on file or in the batch, are its evidence: once the third
+    # fires, the MASH is given them too, as overrides under the same rule.
+    for earlier in episodes[:-1]:
+        decided = latest[earlier.event_id]
+        assert (decided.outcome, decided.rule) == (Outcome.OVERRIDE, "repeated_missing_episodes")
+        assert str(earlier.event_id) in decided.evidence_event_ids
