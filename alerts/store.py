@@ -362,6 +362,9 @@ def _wanted(views: list[ShareView], review_hours: int) -> list[tuple[AlertKind, 
     if overrides:
         rules = sorted({r for v in overrides for r in (v.basis.rule or "").split(",") if r})
         level, reasons = suggest_level(family, rules)
+        signs = list(dict.fromkeys(sign for v in overrides for sign in v.basis.signs))
+        if signs:
+            reasons = [*reasons, "signs that add up: " + "; ".join(signs)]
         if family.problems:
             reasons = [*reasons, *think_family_reasons(family)]
         events = [str(v.event_id) for v in overrides]

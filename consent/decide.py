@@ -76,6 +76,8 @@ class Decision(BaseModel):
     #: The people a statutory notification names (Operation Encompass: the children
     #: present), whatever else the recipient is given under consent: it is owed anyway.
     notified: tuple[str, ...] = ()
+    #: For an override a cumulative-risk rule made: the signs that added up, in words.
+    signs: tuple[str, ...] = ()
     reason: str
     decided_at: AwareDatetime
     review_due: AwareDatetime | None = None
@@ -130,6 +132,8 @@ class RuleHit:
 
     rule: str
     evidence: tuple[str, ...]
+    #: For a cumulative-risk rule: the signs that added up, in plain words.
+    signs: tuple[str, ...] = ()
 
 
 def harm_hits(
@@ -148,7 +152,12 @@ def harm_hits(
         return []
     hits = []
     for rule in policy.significant_harm:
-        subjects = rule.when.subjects(event)
+        if rule.cumulative is not None:
+            added = _signs_add_up(rule, event, history)
+            if added is not None:
+                hits.append(added)
+            continue
+        subjects = rule.subjects(event)
         if not subjects:
             continue
         if rule.repeated is None:
@@ -198,18 +207,43 @@ def family_hits(
             continue
         if not families & {s.family_id for s in other.subjects}:
             continue
-        if not any(rule.when.subjects(other) for rule in policy.significant_harm):
+        if not any(rule.subjects(other) for rule in policy.significant_harm):
             continue  # cheap first: most events match no rule at all
         for hit in harm_hits(other, policy, lambda: earlier, (), reversed_overrides):
             evidence.setdefault(hit.rule, {}).update(dict.fromkeys(hit.evidence))
     return [RuleHit(rule, tuple(ids)) for rule, ids in evidence.items()]
 
 
+def _signs_add_up(
+    rule: HarmRule, event: CanonicalEvent, history: Callable[[], Sequence[CanonicalEvent]]
+) -> RuleHit | None:
+    """A cumulative-risk rule's hit: where this event is one of its signs about a child,
+    and enough distinct signs about that child fall in the window ending with it."""
+    assert rule.cumulative is not None
+    cumulative = rule.cumulative
+    here = cumulative.matched(event)
+    if not here:
+        return None
+    start = event.occurred_at - timedelta(days=cumulative.within_days)
+    window = [e for e in history() if start <= e.occurred_at <= event.occurred_at]
+    words = {sign.id: sign.words for sign in cumulative.signs}
+    for child in sorted({s.person_id for group in here.values() for s in group if s.person_id}):
+        seen: dict[str, dict[str, None]] = {}  # sign -> the events that showed it
+        for other in [event, *(e for e in window if e.event_id != event.event_id)]:
+            for sign, children in cumulative.matched(other).items():
+                if any(c.person_id == child for c in children):
+                    seen.setdefault(sign, {})[str(other.event_id)] = None
+        if len(seen) >= cumulative.at_least:
+            evidence = dict.fromkeys(e for ids in seen.values() for e in ids)
+            return RuleHit(rule.id, tuple(evidence), tuple(words[s] for s in seen))
+    return None
+
+
 def _episodes(
     rule: HarmRule, person_id: str | None, event: CanonicalEvent, earlier: Sequence[CanonicalEvent]
 ) -> list[str]:
     """This person's matches of a repeated rule in its window ending with ``event``."""
-    assert rule.repeated is not None
+    assert rule.repeated is not None and rule.when is not None
     start = event.occurred_at - timedelta(days=rule.repeated.within_days)
     found = {str(event.event_id)}
     for other in earlier:
@@ -324,6 +358,7 @@ def _decide_for(
             rule=",".join(dict.fromkeys(hit.rule for hit in hits)),
             lawful_basis=policy.lawful_basis("significant_harm"),
             evidence_event_ids=tuple(dict.fromkeys(e for hit in hits for e in hit.evidence)),
+            signs=tuple(dict.fromkeys(sign for hit in hits for sign in hit.signs)),
             details=True,
             view=recipient.value,
             reason=(

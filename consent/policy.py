@@ -103,13 +103,67 @@ class Repeated(_Strict):
     within_days: Annotated[int, Field(ge=1)]
 
 
+class Sign(_Strict):
+    """One sign a cumulative-risk rule adds up: an event of one kind, in plain words."""
+
+    id: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
+    words: str
+    when: Condition
+
+
+class Cumulative(_Strict):
+    """Signs across agencies that add up to a concern for one child: ``at_least`` of the
+    distinct ``signs`` within ``within_days``, for a child of ``ages`` (10 to 17)."""
+
+    signs: Annotated[tuple[Sign, ...], Field(min_length=2)]
+    at_least: Annotated[int, Field(ge=2)]
+    within_days: Annotated[int, Field(ge=1)]
+    ages: tuple[Annotated[int, Field(ge=0, le=17)], Annotated[int, Field(ge=0, le=17)]] = (0, 17)
+
+    def matched(self, event: CanonicalEvent) -> dict[str, list[Subject]]:
+        """The signs this event is, with the children of the ages it is a sign about."""
+        found: dict[str, list[Subject]] = {}
+        low, high = self.ages
+        for sign in self.signs:
+            children = [
+                s
+                for s in sign.when.subjects(event)
+                if (years := _months_old(s, event.occurred_at)) is not None
+                and low * 12 <= years < (high + 1) * 12
+            ]
+            if children:
+                found[sign.id] = children
+        return found
+
+
 class HarmRule(_Strict):
-    """A significant-harm criterion: when it fires, the MASH receives without consent."""
+    """A significant-harm criterion: when it fires, the MASH receives without consent.
+
+    One event (``when``), the same event repeated (``when`` and ``repeated``), or signs
+    across agencies adding up for one child (``cumulative``): the safeguarding board
+    edits them here."""
 
     id: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
     description: str
-    when: Condition
+    when: Condition | None = None
     repeated: Repeated | None = None
+    cumulative: Cumulative | None = None
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> HarmRule:
+        if (self.when is None) == (self.cumulative is None):
+            raise ValueError(f"{self.id}: give either when (one event) or cumulative (signs)")
+        if self.repeated is not None and self.when is None:
+            raise ValueError(f"{self.id}: repeated counts a when, not cumulative signs")
+        return self
+
+    def subjects(self, event: CanonicalEvent) -> list[Subject]:
+        """The subjects this event could fire the rule for (a cheap first test)."""
+        if self.when is not None:
+            return self.when.subjects(event)
+        assert self.cumulative is not None
+        found = self.cumulative.matched(event)
+        return list({id(s): s for group in found.values() for s in group}.values())
 
 
 class AssertionRule(_Strict):

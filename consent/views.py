@@ -95,6 +95,7 @@ def build_view(
             rule=decision.rule,
             lawful_basis=decision.lawful_basis,
             notified=decision.notified,
+            signs=decision.signs,
         ),
         subjects=tuple(subjects),
         fields=fields,

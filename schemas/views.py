@@ -48,6 +48,8 @@ class Basis(_View):
     #: The people a statutory notification (Operation Encompass) names, whatever the
     #: outcome: a consent that shares more does not take the notification away.
     notified: tuple[str, ...] = ()
+    #: Where a cumulative-risk rule fired: the signs that added up, in plain words.
+    signs: tuple[str, ...] = ()
 
 
 class ShareView(_View):

@@ -22,6 +22,7 @@ def test_the_shipped_policy_holds_every_criterion_the_board_asked_for() -> None:
         "school_concern_significant_harm",
         "child_protection_plan",
         "repeated_missing_episodes",
+        "child_exploitation_concern",
     }
     assert policy.practitioner_assertion.id == "practitioner_assertion"
     assert [n.id for n in policy.notifications] == ["operation_encompass"]
