@@ -152,6 +152,8 @@ def harm_hits(
         return []
     hits = []
     for rule in policy.significant_harm:
+        if event.event_type not in rule.event_types:
+            continue
         if rule.cumulative is not None:
             added = _signs_add_up(rule, event, history)
             if added is not None:
@@ -188,11 +190,16 @@ def family_hits(
     history: Callable[[], Sequence[CanonicalEvent]] = tuple,
     assertions: Sequence[HarmAssertion] = (),
     reversed_overrides: frozenset[str] = frozenset(),
+    fired: dict[str, list[RuleHit]] | None = None,
 ) -> list[RuleHit]:
     """The significant-harm rules that open this event to the MASH: its own, or, where
     none fires for it, those that fired for another event of its family within the
     policy's scope (``override_scope_months`` either side). The MASH screens the family,
-    not one incident: the attendance, the landlord's note, the next incident too."""
+    not one incident: the attendance, the landlord's note, the next incident too.
+
+    ``fired``: the rules each event of the family fired by itself, kept by the caller
+    across one step's events (a family's history is walked once for each of its events).
+    """
     own = harm_hits(event, policy, history, assertions, reversed_overrides)
     if own or policy.override_scope_months == 0:
         return own
@@ -205,11 +212,17 @@ def family_hits(
     for other in earlier:
         if other.event_id == event.event_id or abs(other.occurred_at - event.occurred_at) > months:
             continue
+        if other.event_type not in policy.harm_event_types:
+            continue  # cheap first: most events can fire no rule at all
         if not families & {s.family_id for s in other.subjects}:
             continue
-        if not any(rule.subjects(other) for rule in policy.significant_harm):
-            continue  # cheap first: most events match no rule at all
-        for hit in harm_hits(other, policy, lambda: earlier, (), reversed_overrides):
+        key = str(other.event_id)
+        found = fired.get(key) if fired is not None else None
+        if found is None:
+            found = harm_hits(other, policy, lambda: earlier, (), reversed_overrides)
+            if fired is not None:
+                fired[key] = found
+        for hit in found:
             evidence.setdefault(hit.rule, {}).update(dict.fromkeys(hit.evidence))
     return [RuleHit(rule, tuple(ids)) for rule, ids in evidence.items()]
 

@@ -27,7 +27,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
-from ehx.consent.decide import Decision, Outcome, decide_for, family_hits, family_of
+from ehx.consent.decide import (
+    Decision,
+    Outcome,
+    RuleHit,
+    decide_for,
+    family_hits,
+    family_of,
+)
 from ehx.consent.keys import KeyVault
 from ehx.consent.policy import Policy, is_child
 from ehx.consent.records import ConsentRecord, ConsentState, HarmAssertion, SubjectKind
@@ -88,6 +95,8 @@ class Outbox:
     _indexed: int = field(default=0, repr=False)
     #: Decisions on file about events this step decides again, read in one query.
     on_file: dict[str, dict[str, Decision]] = field(default_factory=dict, repr=False)
+    #: The significant-harm rules each event fired by itself, as this step found them.
+    fired: dict[str, list[RuleHit]] = field(default_factory=dict, repr=False)
 
     def decided_about(self, event_id: str) -> dict[str, Decision]:
         """This step's latest decisions about an event, by decision id."""
@@ -452,6 +461,7 @@ class ConsentEngine:
             history,
             self.registry.assertions_for(event),
             self.registry.reversed_overrides,
+            out.fired,
         )
         consents = self.registry.for_event(event)
         latest = {} if new else self._latest(str(event.event_id), out)

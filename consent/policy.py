@@ -120,17 +120,27 @@ class Cumulative(_Strict):
     within_days: Annotated[int, Field(ge=1)]
     ages: tuple[Annotated[int, Field(ge=0, le=17)], Annotated[int, Field(ge=0, le=17)]] = (0, 17)
 
+    @cached_property
+    def event_types(self) -> frozenset[EventType]:
+        return frozenset(t for sign in self.signs for t in sign.when.event_types)
+
     def matched(self, event: CanonicalEvent) -> dict[str, list[Subject]]:
         """The signs this event is, with the children of the ages it is a sign about."""
         found: dict[str, list[Subject]] = {}
+        if event.event_type not in self.event_types:
+            return found
         low, high = self.ages
+        of_age = [
+            s
+            for s in event.subjects
+            if (months := _months_old(s, event.occurred_at)) is not None
+            and low * 12 <= months < (high + 1) * 12
+        ]
+        if not of_age:
+            return found  # nobody of the ages the signs are about
+        aged = {id(s) for s in of_age}
         for sign in self.signs:
-            children = [
-                s
-                for s in sign.when.subjects(event)
-                if (years := _months_old(s, event.occurred_at)) is not None
-                and low * 12 <= years < (high + 1) * 12
-            ]
+            children = [s for s in sign.when.subjects(event) if id(s) in aged]
             if children:
                 found[sign.id] = children
         return found
@@ -156,6 +166,14 @@ class HarmRule(_Strict):
         if self.repeated is not None and self.when is None:
             raise ValueError(f"{self.id}: repeated counts a when, not cumulative signs")
         return self
+
+    @cached_property
+    def event_types(self) -> frozenset[EventType]:
+        """The kinds of event that can fire it."""
+        if self.when is not None:
+            return self.when.event_types
+        assert self.cumulative is not None
+        return self.cumulative.event_types
 
     def subjects(self, event: CanonicalEvent) -> list[Subject]:
         """The subjects this event could fire the rule for (a cheap first test)."""
@@ -255,6 +273,11 @@ class Policy(_Strict):
     #: From this age a young person consents for their own information (with the
     #: practitioner's assessment of their competence); below it, a parent or carer does.
     young_person_min_age: Annotated[int, Field(ge=0, le=18)] = 12
+
+    @cached_property
+    def harm_event_types(self) -> frozenset[EventType]:
+        """The kinds of event any significant-harm rule can fire on."""
+        return frozenset(t for rule in self.significant_harm for t in rule.event_types)
 
     @model_validator(mode="after")
     def _references_resolve(self) -> Policy:
