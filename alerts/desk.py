@@ -49,7 +49,7 @@ class AlertDesk:
         views = self.timeline.family_views(SCREENING, families, ChainMap(self._views, batch))
         while len(self._views) > VIEWS_KEPT:
             self._views.popitem(last=False)
-        changed = self.alerts.refresh_all(views, now, self.policy.override_review_hours)
+        changed = self.alerts.refresh_all(views, now, self.policy.screening)
         notices = [
             m
             for m in messages

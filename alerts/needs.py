@@ -11,8 +11,10 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 
+from ehx.consent.policy import ScreeningTimescales
 from ehx.schemas import Category
 from ehx.schemas.views import ShareView
 
@@ -45,6 +47,25 @@ class LevelOfNeed(StrEnum):
     UNIVERSAL_PLUS = "universal_plus"
     ADDITIONAL_NEEDS = "additional_needs"
     COMPLEX_SIGNIFICANT = "complex_significant"
+
+    @property
+    def rag(self) -> str:
+        """The screening RAG rating: red, amber or green."""
+        return _RAG[self]
+
+
+_RAG = {
+    LevelOfNeed.COMPLEX_SIGNIFICANT: "red",
+    LevelOfNeed.ADDITIONAL_NEEDS: "amber",
+    LevelOfNeed.UNIVERSAL_PLUS: "green",
+}
+
+
+def screening_due(
+    level: LevelOfNeed, raised: datetime, timescales: ScreeningTimescales
+) -> datetime:
+    """When an alert at ``level`` raised at ``raised`` is due to have been screened."""
+    return timescales.due(raised, getattr(timescales, level.rag))
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Iterable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -19,7 +19,14 @@ from sqlalchemy import Connection, Engine, bindparam, insert, select, update
 
 from ehx.alerts.deciders import AlertKind
 from ehx.alerts.encompass import Escalation, SchoolCalendar, acknowledgers, escalation_due
-from ehx.alerts.needs import LevelOfNeed, picture, suggest_level, think_family_reasons
+from ehx.alerts.needs import (
+    LevelOfNeed,
+    picture,
+    screening_due,
+    suggest_level,
+    think_family_reasons,
+)
+from ehx.consent.policy import ScreeningTimescales
 from ehx.database import alerts, encompass_notifications
 from ehx.database.bulk import execute_many
 from ehx.database.upsert import insert_ignoring_duplicates
@@ -75,13 +82,20 @@ class AlertStore:
     # --- raising ------------------------------------------------------------------------
 
     def refresh(
-        self, family_id: str, views: list[ShareView], now: datetime, review_hours: int
+        self,
+        family_id: str,
+        views: list[ShareView],
+        now: datetime,
+        screening: ScreeningTimescales,
     ) -> list[str]:
         """Raise or fill in one family's alerts from what the MASH and hub hold."""
-        return self.refresh_all({family_id: views}, now, review_hours)
+        return self.refresh_all({family_id: views}, now, screening)
 
     def refresh_all(
-        self, families: dict[str, list[ShareView]], now: datetime, review_hours: int
+        self,
+        families: dict[str, list[ShareView]],
+        now: datetime,
+        screening: ScreeningTimescales,
     ) -> list[str]:
         """Raise or fill in many families' alerts in one transaction; the ids that changed."""
         if not families:
@@ -99,9 +113,11 @@ class AlertStore:
             new: list[dict[str, Any]] = []
             harmed = []
             for family_id, views in families.items():
-                for kind, values in _wanted(views, review_hours):
+                for kind, values in _wanted(views):
                     rows = existing.get((family_id, kind.value), [])
-                    changed += _upsert(connection, rows, family_id, kind, values, now, new)
+                    changed += _upsert(
+                        connection, rows, family_id, kind, values, now, new, screening
+                    )
                     if kind is AlertKind.SIGNIFICANT_HARM:
                         harmed.append(family_id)
             if new:
@@ -118,7 +134,7 @@ class AlertStore:
             query = select(alerts)
             if not include_decided:
                 query = query.where(alerts.c.status.in_(OPEN))
-            rows = [dict(r._mapping) for r in connection.execute(query)]
+            rows = [_rated(dict(r._mapping)) for r in connection.execute(query)]
         return sorted(
             rows,
             key=lambda r: (
@@ -133,7 +149,7 @@ class AlertStore:
             row = connection.execute(select(alerts).where(alerts.c.alert_id == alert_id)).first()
         if row is None:
             raise AlertNotFound(f"alert {alert_id}")
-        return dict(row._mapping)
+        return _rated(dict(row._mapping))
 
     def screen(self, alert_id: str, by: str, now: datetime) -> None:
         """A screener takes the alert: new → in screening."""
@@ -333,6 +349,11 @@ class AlertStore:
         return rows
 
 
+def _rated(alert: dict[str, Any]) -> dict[str, Any]:
+    """The alert with its RAG rating, which its level of need gives."""
+    return alert | {"rag": LevelOfNeed(alert["level"]).rag}
+
+
 def _closed(alert: dict[str, Any]) -> str:
     """Why an alert is no longer open, in words."""
     if alert["status"] == AlertStatus.GATHERED.value:
@@ -351,7 +372,7 @@ def _notified(view: ShareView) -> tuple[str, ...]:
     return ()
 
 
-def _wanted(views: list[ShareView], review_hours: int) -> list[tuple[AlertKind, dict[str, Any]]]:
+def _wanted(views: list[ShareView]) -> list[tuple[AlertKind, dict[str, Any]]]:
     """The alert a family's views call for, with its level, reasons and evidence: one case
     a family. Where significant harm fired, that is the case, and it gathers the Think
     Family problems too (a second alert asking for consent would contradict it)."""
@@ -377,7 +398,6 @@ def _wanted(views: list[ShareView], review_hours: int) -> list[tuple[AlertKind, 
                     "problems": {"significant_harm": events, **problems},
                     "event_ids": sorted({*events, *in_problems}),
                     "indicators_only": False,
-                    "due_at": min(v.shared_at for v in overrides) + timedelta(hours=review_hours),
                 },
             )
         ]
@@ -395,7 +415,6 @@ def _wanted(views: list[ShareView], review_hours: int) -> list[tuple[AlertKind, 
                 "problems": problems,
                 "event_ids": in_problems,
                 "indicators_only": family.indicators_only,
-                "due_at": None,
             },
         )
     ]
@@ -444,13 +463,18 @@ def _upsert(
     values: dict[str, Any],
     now: datetime,
     new: list[dict[str, Any]],
+    screening: ScreeningTimescales,
 ) -> list[str]:
     """Fill in the open alert, or open a new one on new evidence (appended to ``new``, for
-    the caller to insert with the rest); the id if it changed."""
+    the caller to insert with the rest); the id if it changed. Either is due to be
+    screened by its RAG rating's timescale from when it was raised (a level that rises
+    brings the deadline forward)."""
     latest = rows[0] if rows else None
-    if latest is not None and latest["status"] != AlertStatus.DECIDED:
-        if all(latest[k] == v for k, v in values.items() if k != "due_at"):
+    if latest is not None and latest["status"] in OPEN:
+        if all(latest[k] == v for k, v in values.items()):
             return []
+        raised = _aware(latest["raised_at"]) or now
+        values = values | {"due_at": screening_due(LevelOfNeed(values["level"]), raised, screening)}
         connection.execute(_FILL_IN, {"target": latest["alert_id"], **values, "updated_at": now})
         return [latest["alert_id"]]
     if latest is not None and set(values["event_ids"]) <= set(latest["event_ids"]):
@@ -464,6 +488,7 @@ def _upsert(
             "status": AlertStatus.NEW.value,
             "raised_at": now,
             "updated_at": now,
+            "due_at": screening_due(LevelOfNeed(values["level"]), now, screening),
             **values,
         }
     )

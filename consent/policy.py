@@ -252,6 +252,37 @@ class SchoolCalendar(_Strict):
         raise ValueError("no school day in the next 400 days: check the holiday calendar")
 
 
+class ScreeningTimescales(_Strict):
+    """How soon the MASH screens an alert, by its RAG rating: red (Complex/Significant)
+    the same working day, amber (Additional Needs) within one, green within three.
+    A working day ends at ``day_ends`` local time; weekends are not working days."""
+
+    timezone: str = "Europe/London"
+    day_ends: time = time(17, 0)
+    red: Annotated[int, Field(ge=0)] = 0
+    amber: Annotated[int, Field(ge=0)] = 1
+    green: Annotated[int, Field(ge=0)] = 3
+
+    def due(self, raised: datetime, working_days: int) -> datetime:
+        """The end of the working day ``working_days`` after the one ``raised`` falls in
+        (raised after hours or at a weekend: the next working day counts as the first)."""
+        zone = ZoneInfo(self.timezone)
+        local = raised.astimezone(zone)
+        day = local.date()
+        if day.weekday() >= 5 or local.time() >= self.day_ends:
+            day = _next_working_day(day)
+        for _ in range(working_days):
+            day = _next_working_day(day)
+        return datetime.combine(day, self.day_ends, tzinfo=zone)
+
+
+def _next_working_day(day: date) -> date:
+    day += timedelta(days=1)
+    while day.weekday() >= 5:
+        day += timedelta(days=1)
+    return day
+
+
 class Policy(_Strict):
     """The whole sharing policy, validated."""
 
@@ -270,6 +301,7 @@ class Policy(_Strict):
     views: dict[str, dict[EventType, tuple[str, ...]]]
     contacts: dict[str, str] = {}
     operation_encompass: SchoolCalendar = SchoolCalendar()
+    screening: ScreeningTimescales = ScreeningTimescales()
     #: From this age a young person consents for their own information (with the
     #: practitioner's assessment of their competence); below it, a parent or carer does.
     young_person_min_age: Annotated[int, Field(ge=0, le=18)] = 12

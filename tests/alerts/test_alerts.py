@@ -10,10 +10,13 @@ from sqlalchemy import Engine
 
 from ehx.alerts import LevelOfNeed, picture, suggest_level
 from ehx.alerts.store import AlertStore, NoRationale, ScreeningDecision
+from ehx.consent import load_policy
 from ehx.schemas import ExchangeError
 from ehx.schemas.views import ShareView
 from tests.consent.fakes import linked_khans, memory_engine
 from tests.records import NOW
+
+SCREENING = load_policy().screening
 
 KHANS = linked_khans()
 
@@ -57,7 +60,7 @@ def test_an_override_makes_it_complex_and_raises_a_significant_harm_alert_first(
 ) -> None:
     store = AlertStore(sqlite_engine)
     views = hub_views(dash="high")
-    store.refresh(views[0].family_id, views, NOW, review_hours=72)
+    store.refresh(views[0].family_id, views, NOW, SCREENING)
     # One case for the family: the significant-harm alert, gathering its Think Family
     # problems, and no second alert asking for the family's consent.
     [harm] = store.queue()
@@ -76,9 +79,9 @@ def test_a_think_family_alert_raised_first_is_gathered_into_the_significant_harm
     alert saying "seek the family's consent", and it stayed new after the s.47."""
     store = AlertStore(sqlite_engine)
     first = hub_views()
-    [think] = store.refresh(first[0].family_id, first, NOW, review_hours=72)
+    [think] = store.refresh(first[0].family_id, first, NOW, SCREENING)
     high = hub_views("high")
-    store.refresh(high[0].family_id, [*first, *high], NOW, review_hours=72)
+    store.refresh(high[0].family_id, [*first, *high], NOW, SCREENING)
     [case] = store.queue()
     assert case["kind"] == "significant_harm"
     gathered = store.get(think)
@@ -107,7 +110,7 @@ def test_one_incident_is_one_problem_and_the_reasons_name_the_records() -> None:
 def test_screening_records_who_decided_what_and_when(sqlite_engine: Engine) -> None:
     store = AlertStore(sqlite_engine)
     views = hub_views()
-    [alert_id] = store.refresh(views[0].family_id, views, NOW, review_hours=72)
+    [alert_id] = store.refresh(views[0].family_id, views, NOW, SCREENING)
     assert store.get(alert_id)["status"] == "new"
     store.screen(alert_id, "sw-12", NOW + timedelta(minutes=5))
     assert store.get(alert_id)["status"] == "in_screening"
@@ -126,8 +129,42 @@ def test_screening_records_who_decided_what_and_when(sqlite_engine: Engine) -> N
     with pytest.raises(ExchangeError, match="decided already"):
         store.decide(alert_id, ScreeningDecision.S47_ENQUIRY, "sw-13", NOW, why)
     # The same evidence again opens nothing; new evidence opens a new alert.
-    assert store.refresh(views[0].family_id, views, NOW, review_hours=72) == []
+    assert store.refresh(views[0].family_id, views, NOW, SCREENING) == []
     assert store.queue() == []
     extra = views[0].model_copy(update={"event_id": uuid4()})
-    [again] = store.refresh(views[0].family_id, [*views, extra], NOW, review_hours=72)
+    [again] = store.refresh(views[0].family_id, [*views, extra], NOW, SCREENING)
     assert again != alert_id and store.get(again)["status"] == "new"
+
+
+@pytest.mark.parametrize(
+    ("raised", "level", "due"),
+    [
+        ("2026-11-23T09:00:00+00:00", "complex_significant", "2026-11-23T17:00:00+00:00"),
+        ("2026-11-23T09:00:00+00:00", "additional_needs", "2026-11-24T17:00:00+00:00"),
+        ("2026-11-23T09:00:00+00:00", "universal_plus", "2026-11-26T17:00:00+00:00"),
+        ("2026-11-27T18:30:00+00:00", "complex_significant", "2026-11-30T17:00:00+00:00"),
+        ("2026-11-28T10:00:00+00:00", "additional_needs", "2026-12-01T17:00:00+00:00"),
+        ("2026-06-01T15:00:00+00:00", "complex_significant", "2026-06-01T16:00:00+00:00"),
+    ],
+    ids=["red", "amber", "green", "red on a Friday night", "amber at a weekend", "summer time"],
+)
+def test_an_alert_is_due_for_screening_by_its_rag_rating(raised: str, level: str, due: str) -> None:
+    """Issue 31, fourth finding: the clock shown was the override's 72-hour review, not a
+    screening timescale. Red is screened the same working day, amber within one."""
+    from datetime import datetime
+
+    from ehx.alerts.needs import screening_due
+
+    when = screening_due(LevelOfNeed(level), datetime.fromisoformat(raised), SCREENING)
+    assert when == datetime.fromisoformat(due)
+
+
+def test_the_queue_shows_each_alerts_rag_rating_and_screening_deadline(
+    sqlite_engine: Engine,
+) -> None:
+    store = AlertStore(sqlite_engine)
+    views = hub_views(dash="high")
+    store.refresh(views[0].family_id, views, NOW, SCREENING)
+    [harm] = store.queue()
+    assert harm["rag"] == "red"
+    assert harm["due_at"].replace(tzinfo=None) == SCREENING.due(NOW, 0).replace(tzinfo=None)

@@ -17,6 +17,8 @@ from ehx.schemas.vocabulary import Recipient
 from tests.consent.fakes import KHANS, memory_engine, variant
 from tests.records import NOW
 
+SCREENING = load_policy().screening
+
 POLICY = load_policy()
 RULE = "child_exploitation_concern"
 
@@ -87,7 +89,7 @@ def test_the_mash_gets_the_signs_and_the_alert_lists_them(sqlite_engine: Engine)
     ]
     assert views
     store = AlertStore(sqlite_engine)
-    store.refresh(views[0].family_id, views, NOW, review_hours=72)
+    store.refresh(views[0].family_id, views, NOW, SCREENING)
     [alert] = store.queue()
     assert alert["kind"] == "significant_harm"
     assert any(RULE in r for r in alert["reasons"])
