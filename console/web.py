@@ -24,6 +24,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy import select
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
 from ehx.alerts.auditing import decided, queue_read
@@ -144,6 +145,32 @@ def install(
         strict_transport(app)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.include_router(router)
+    _answer_people_in_pages(app)
+
+
+def _answer_people_in_pages(app: FastAPI) -> None:
+    """A refusal or an error shown to a person in a browser is a page in plain words,
+    saying what to do next; an API client still gets JSON. Either way the API's handler
+    runs first (it records every 401 and 403 on the ledger)."""
+    recorded = app.exception_handlers[StarletteHTTPException]
+
+    async def answer(request: Request, exc: Exception) -> Response:
+        json_answer = recorded(request, exc)
+        if not isinstance(json_answer, Response):
+            json_answer = await json_answer
+        wants_page = "text/html" in request.headers.get("accept", "")
+        if request.url.path.startswith("/v1") or not wants_page:
+            return json_answer
+        assert isinstance(exc, StarletteHTTPException)
+        return templates.TemplateResponse(
+            request,
+            "error.html",
+            {"account": None, "status": exc.status_code, "detail": str(exc.detail)},
+            status_code=exc.status_code,
+            headers=exc.headers,
+        )
+
+    app.add_exception_handler(StarletteHTTPException, answer)
 
 
 # --- who is asking ------------------------------------------------------------------------
@@ -529,6 +556,32 @@ def _consents(state: ApiState, family_id: str, people: Sequence[str]) -> list[di
         }
         for r in sorted(found.values(), key=lambda r: r.recorded_at)
     ]
+
+
+@router.post("/alerts/{alert_id}/take")
+async def take(
+    request: Request,
+    alert_id: str,
+    account: Who,
+    _: Annotated[None, Depends(checked_form)],
+) -> Response:
+    """A screener takes the alert: in screening, in their name, for the team to see."""
+    store = AlertStore(_state(request).engine)
+    try:
+        why = (
+            refusal(store.get(alert_id)["kind"], account.team)
+            if account.screens
+            else ("screening is the screening team's")
+        )
+        if why is not None:
+            raise HTTPException(status.HTTP_403_FORBIDDEN, why)
+        store.screen(alert_id, account.username, datetime.now(UTC))
+    except AlertNotFound as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
+    except ExchangeError as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
+    family = store.get(alert_id)["family_id"]
+    return RedirectResponse(f"/families/{family}#decision", status.HTTP_303_SEE_OTHER)
 
 
 @router.post("/alerts/{alert_id}/decision")

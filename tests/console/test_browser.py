@@ -84,6 +84,9 @@ def test_screener_school_and_auditor_each_see_what_their_role_allows(
         assert "child protection plan" in page.locator(".timeline").inner_text().lower()
         assert "Why you may see it" in page.locator(".timeline").inner_text()
         accessible(page, "2-family-as-mash")
+        page.get_by_role("button", name="Take this alert").first.click()
+        page.wait_for_url(f"{base}/families/{family}#decision")
+        assert f"Taken by {screener}" in page.locator("main").inner_text()
         page.get_by_label("Screening decision").first.select_option("s47_enquiry")
         page.get_by_label("Why").first.fill("Present at a high-risk incident while on a plan.")
         page.get_by_role("button", name="Record decision").first.click()
@@ -101,6 +104,13 @@ def test_screener_school_and_auditor_each_see_what_their_role_allows(
         accessible(page, "3-family-as-school-on-a-tablet")
         # Nothing runs off the side of a tablet's screen.
         assert page.evaluate("document.documentElement.scrollWidth") <= 768
+        # The DSL's Operation Encompass list: their pupil's notification, acknowledged.
+        page.get_by_role("link", name="Operation Encompass").click()
+        page.wait_for_url(f"{base}/encompass")
+        accessible(page, "3b-encompass-as-school")
+        page.get_by_role("button", name="Acknowledge").first.click()
+        page.wait_for_url(f"{base}/encompass?acknowledged=1")
+        assert f"by {school}" in page.locator("table").inner_text()
 
         page = sign_in(browser, base, auditor)
         page.wait_for_url(f"{base}/audit")

@@ -128,6 +128,11 @@ def test_a_screener_reads_the_queue_and_the_family_and_records_a_decision(
         bare = http.post(url, data={"outcome": "s47_enquiry", "rationale": why})
         assert bare.status_code == 403
         token = csrf_of(page.text)
+        # The screener takes it first: in screening, in their name.
+        taken = http.post(f"/alerts/{alert['alert_id']}/take", data={"csrf": token})
+        assert taken.status_code == 303
+        assert AlertStore(sqlite_engine).get(alert["alert_id"])["screened_by"] == names["screener"]
+        assert f"Taken by {names['screener']}" in http.get(f"/families/{family}").text
         # A decision without its reasons is refused, saying so; with them, recorded.
         unexplained = http.post(
             url, data={"outcome": "s47_enquiry", "rationale": "s47", "csrf": token}
@@ -209,6 +214,10 @@ def test_a_school_sees_only_the_school_view_and_its_refusals_are_recorded(
     base, family, names = site
     with signed_in(base, names["school"]) as http:
         assert http.get("/").status_code == 403  # the queue is the screening team's
+        # In a browser, a refusal is a page in plain words, not JSON.
+        page = http.get("/", headers={"Accept": "text/html"})
+        assert page.status_code == 403 and page.headers["content-type"].startswith("text/html")
+        assert "Not for this account" in page.text and "this page is for" in page.text
         assert http.get("/audit").status_code == 403
         page = http.get(f"/families/{family}")
         assert page.status_code == 200
