@@ -7,9 +7,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 from ehx.consent.keys import KeyDestroyed, KeyVault, open_box
+from ehx.consent.policy import load_policy
 from ehx.consent.restriction import WITHHELD
 from ehx.consent.views import seal_context
 from ehx.schemas.audit import AuditRecord
@@ -139,15 +141,28 @@ def describe(view: ShareView, details: dict[str, Any]) -> str:
 
 
 def basis_text(view: ShareView) -> str:
-    """Why this reader may see it, in words."""
+    """Why this reader may see it, in words: the rule as the policy describes it, not
+    its id (the API's ``basis`` keeps the id for machines)."""
     basis = view.basis
     if basis.outcome == "allow":
         return "consent " + ", ".join(basis.consent_ids)
+    said = "; ".join(_rule_words().get(r, r) for r in (basis.rule or "").split(",") if r)
     if basis.outcome == "override":
-        return f"significant harm override ({basis.rule}): {basis.lawful_basis}"
+        signs = f" Signs: {'; '.join(basis.signs)}." if basis.signs else ""
+        return f"significant harm override: {said}.{signs} Lawful basis: {basis.lawful_basis}"
     if basis.outcome == "notify":
-        return f"statutory notification ({basis.rule}): {basis.lawful_basis}"
+        return f"statutory notification: {said}. Lawful basis: {basis.lawful_basis}"
     return f"indicators only: {basis.lawful_basis}"
+
+
+@cache
+def _rule_words() -> dict[str, str]:
+    """Each rule of the policy in force, as the policy describes it."""
+    policy = load_policy()
+    words = {rule.id: rule.description for rule in policy.significant_harm}
+    words |= {n.id: n.description for n in policy.notifications}
+    words[policy.practitioner_assertion.id] = policy.practitioner_assertion.description
+    return {rule: text.rstrip(".") for rule, text in words.items()}
 
 
 def audit_record(

@@ -228,3 +228,19 @@ def test_a_page_before_an_entry_the_timeline_does_not_hold_is_refused(engine: En
 
     with pytest.raises(UnknownEntry, match="no entry nope in early_help's timeline"):
         TimelineStore(engine).entries(hub(limit=5, before="nope"))
+
+
+def test_why_is_in_the_policys_words_not_a_rule_id() -> None:
+    """Issue 31, eighth finding: raw rule ids (domestic_abuse_high_risk_children_present)
+    were on screen where a screener reads why they may see an entry."""
+    from ehx.schemas.views import ShareView
+    from ehx.timeline.reading import basis_text
+    from tests.consent.fakes import INCIDENT, memory_engine, variant
+
+    engine, _, _ = memory_engine()
+    out = engine.on_events([variant(INCIDENT, dash_risk="high")], NOW)
+    [mash] = [m for m in out.messages if isinstance(m, ShareView) and m.recipient == "mash"]
+    why = basis_text(mash)
+    assert why.startswith("significant harm override: A domestic abuse incident")
+    assert "domestic_abuse_high_risk_children_present" not in why
+    assert "Children Act 1989" in why
