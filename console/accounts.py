@@ -27,6 +27,10 @@ PAGES: dict[str, Page] = {
     "/": Page("MASH screeners and managers, and early help practitioners", lambda a: a.screens),
     "/families": Page("anyone with a recipient view, as that view", lambda a: a.reads_families),
     "/links": Page("MASH screeners and managers", lambda a: a.team is Recipient.MASH),
+    "/search": Page(
+        "anyone with a recipient view: the MASH finds anyone, others the people their views name",
+        lambda a: a.reads_families and a.acts_for is not None,
+    ),
     "/encompass": Page(
         "a school's practitioners (their pupils), the local authority's Operation "
         "Encompass officer, and the MASH (to read)",

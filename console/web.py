@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -39,6 +39,7 @@ from ehx.alerts.store import (
 )
 from ehx.api.auditing import record, record_read, record_refusal
 from ehx.api.hardening import strict_transport
+from ehx.api.people_search import SearchRefused, find_people, search_read
 from ehx.audit import queries
 from ehx.audit.ledger import AuditLedger
 from ehx.audit.verify import verify
@@ -611,6 +612,59 @@ async def decide(
     alert = store.get(alert_id)
     await record(request, decided(alert, account.username, account.role_name, _view(account), now))
     return RedirectResponse(f"/families/{alert['family_id']}#decision", status.HTTP_303_SEE_OTHER)
+
+
+# --- finding a person ----------------------------------------------------------------------------
+
+
+@router.get("/search", response_class=HTMLResponse)
+async def search_page(
+    request: Request,
+    account: Who,
+    name: Annotated[str, Query(max_length=100)] = "",
+    born: Annotated[str, Query(max_length=10)] = "",
+    nhs_number: Annotated[str, Query(max_length=14)] = "",
+    purpose: Annotated[str, Query(max_length=200)] = "",
+) -> HTMLResponse:
+    """Find a person by name, date of birth or NHS number, as the account may see them."""
+    _may_open("/search", account)
+    asked = bool(name or born or nhs_number)
+    found: list[dict[str, Any]] = []
+    problem = ""
+    if asked:
+        try:
+            when = date.fromisoformat(born) if born else None
+        except ValueError:
+            when, problem = None, "a date of birth is written 2014-06-02"
+        if not problem and not purpose.strip():
+            problem = "say why you are looking: it is recorded with your search"
+        if not problem:
+            try:
+                found = find_people(
+                    _state(request).engine,
+                    account.acts_for or "",
+                    name=name,
+                    born=when,
+                    nhs_number=nhs_number,
+                )
+            except SearchRefused as exc:
+                problem = str(exc)
+            else:
+                await record(
+                    request,
+                    search_read(
+                        found, account.username, account.role_name, account.acts_for or "", purpose
+                    ),
+                )
+    return _page(
+        request,
+        "search.html",
+        account,
+        asked=asked and not problem,
+        found=found,
+        problem=problem,
+        query={"name": name, "born": born, "nhs_number": nhs_number, "purpose": purpose},
+    )
 
 
 # --- Operation Encompass -----------------------------------------------------------------------

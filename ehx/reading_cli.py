@@ -394,3 +394,62 @@ def encompass_ack(notification_id: Annotated[str, typer.Argument()], by: ByOpt) 
     account = staff(by, *acknowledgers(found["school_urn"], found["escalation"]))
     store.acknowledge(notification_id, by, datetime.now(UTC), account.acts_for)
     console.print(f"{notification_id}: acknowledged by {by}.")
+
+
+def find(
+    by: Annotated[
+        str, typer.Option("--by", help="Your account: whose views you search as (audited).")
+    ],
+    purpose: Annotated[str, typer.Option(help="Why you are looking (recorded for audit).")],
+    name: Annotated[str, typer.Option(help="Words of a given or family name, any case.")] = "",
+    born: Annotated[
+        datetime | None, typer.Option(formats=["%Y-%m-%d"], help="Date of birth.")
+    ] = None,
+    nhs_number: Annotated[str, typer.Option(help="An NHS number.")] = "",
+    as_json: JsonOption = False,
+) -> None:
+    """Find a person by name, date of birth or NHS number: their names, age and families.
+
+    The MASH finds anyone the exchange holds; anyone else only the people their own
+    views name (a school its pupils). Your search is recorded for audit first, with its
+    purpose and the people it showed, never the words you searched for.
+
+    \b
+      ehx find --name "maryam khan" --by sw-12 --purpose "strategy discussion prep"
+    """
+    from ehx.api.people_search import SearchRefused, find_people, search_read
+
+    engine = _engine()
+    account = Accounts(engine).get(by)
+    if account is None or not account.reads_families or account.acts_for is None:
+        raise typer.BadParameter(
+            "the person named is not a live account that reads families (ehx people list)",
+            param_hint="--by",
+        )
+    try:
+        found = find_people(
+            engine,
+            account.acts_for,
+            name=name,
+            born=born.date() if born else None,
+            nhs_number=nhs_number,
+        )
+    except SearchRefused as exc:
+        raise typer.BadParameter(str(exc)) from None
+    record_read(search_read(found, account.username, account.role_name, account.acts_for, purpose))
+    if as_json:
+        _print_json(found)
+        return
+    if not found:
+        console.print("Nobody you may see matches.")
+        return
+    table = Table("person", "names", "born", "age", "families", title=f"{len(found)} found")
+    for p in found:
+        table.add_row(
+            p["person_id"],
+            "; ".join(p["names"]),
+            p["date_of_birth"] or "",
+            str(p["age"] or ""),
+            ", ".join(p["families"]),
+        )
+    console.print(table)

@@ -8,7 +8,7 @@ from dataclasses import dataclass, fields
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import Engine, func, insert, select, update
+from sqlalchemy import Engine, Text, cast, func, insert, or_, select, update
 
 from ehx.database import link_reviews, linker_ids, linker_journal, linker_mentions, received_events
 from ehx.database.bulk import execute_many
@@ -266,6 +266,46 @@ class LinkStore:
                     found[member] = found[parent]
                     frontier.add(member)
         return found
+
+    def find(
+        self,
+        *,
+        name: str = "",
+        born: date | None = None,
+        nhs_number: str = "",
+        limit: int = 50,
+    ) -> list[dict[str, Any]]:
+        """People whose records match every part given: each word of ``name`` in a given
+        or family name (any case), the date of birth, the NHS number. One row a person
+        (the ids merged into them together), at most ``limit``."""
+        c = linker_mentions.c
+        query = select(
+            c.person_id, c.family_id, c.given_name, c.family_name, c.date_of_birth, c.restricted
+        )
+        for word in name.split():
+            like = f"%{word.casefold()}%"
+            query = query.where(
+                or_(func.lower(c.given_name).like(like), func.lower(c.family_name).like(like))
+            )
+        if born is not None:
+            query = query.where(c.date_of_birth == born)
+        digits = "".join(ch for ch in nhs_number if ch.isdigit())
+        if digits:
+            query = query.where(cast(c.identifiers, Text).contains(digits))
+        with self._engine.connect() as connection:
+            rows = connection.execute(query.limit(limit * 10)).all()
+        people: dict[str, dict[str, Any]] = {}
+        for row in rows:
+            root = self.root(row.person_id)
+            person = people.setdefault(
+                root,
+                {"person_id": root, "ids": set(), "families": set(), "names": set(), "born": None},
+            )
+            person["ids"] |= {row.person_id, root}
+            person["families"].add(row.family_id)
+            person["names"].add(f"{row.given_name} {row.family_name}")
+            person["born"] = person["born"] or row.date_of_birth
+        return sorted(people.values(), key=lambda p: p["person_id"])[:limit]
 
     def family_appearances(self, family_id: str) -> list[Appearance]:
         """Everyone in every event that went out under this family id, with its date

@@ -52,6 +52,8 @@ class Action(StrEnum):
     PREVIEW_READ = "preview.read"
     #: Operation Encompass notifications listed: which children, which schools, when.
     ENCOMPASS_READ = "encompass.read"
+    #: A search for a person by name, birth date or NHS number, and whom it showed.
+    PEOPLE_SEARCHED = "people.searched"
     #: A request refused (401 or 403): who tried what.
     ACCESS_REFUSED = "access.refused"
 
@@ -74,6 +76,7 @@ READS = frozenset(
         Action.CONSENTS_READ,
         Action.PREVIEW_READ,
         Action.ENCOMPASS_READ,
+        Action.PEOPLE_SEARCHED,
     }
 )
 #: A recipient was sent information (``who-saw``'s "received").

@@ -264,6 +264,26 @@ class TimelineStore:
             ).all()
         return {state: int(n) for state, n in rows}
 
+    def named_in_view(self, recipient: str, person_ids: Iterable[str]) -> set[str]:
+        """Which of these people ``recipient``'s views name (their demographics shown to
+        it, not withheld or an indicator): the people it may find by name."""
+        ids = sorted(set(person_ids))
+        if not ids:
+            return set()
+        p, e = timeline_people.c, timeline_entries.c
+        query = (
+            select(p.person_id, e.view)
+            .join(timeline_entries, (e.recipient == p.recipient) & (e.event_id == p.event_id))
+            .where(p.recipient == recipient, p.person_id.in_(ids), e.state == "shown")
+        )
+        named = set()
+        with self._engine.connect() as connection:
+            for person_id, view in connection.execute(query):
+                subjects = (view or {}).get("subjects", [])
+                if any(s.get("person_id") == person_id and s.get("demographics") for s in subjects):
+                    named.add(person_id)
+        return named
+
     def families(self, recipient: str) -> list[str]:
         with self._engine.connect() as connection:
             return list(

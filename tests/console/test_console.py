@@ -405,3 +405,33 @@ def test_a_name_that_keeps_failing_is_locked_out_and_the_lock_lifts(
         assert locked.status_code == 429 and "Sign-in is paused" in locked.text
         clock.advance(minutes=16)
         assert attempt(PASSWORD).status_code == 303  # signed in
+
+
+def test_a_person_is_found_by_name_as_the_searcher_may_see_them(
+    site: tuple[str, str, dict[str, str]], kafka_bootstrap: str
+) -> None:
+    """Issue 31, eighth finding: no search by name, date of birth or NHS number. The MASH
+    finds anyone; a school only its own pupils; every search is on the ledger first."""
+    base, _, names = site
+    ask = {"name": "khan", "purpose": "checking before a strategy discussion"}
+    with signed_in(base, names["screener"]) as http:
+        page = http.get("/search", params=ask).text
+        assert all(n in page for n in ("Amina Khan", "Maryam Khan", "Yusuf Khan"))
+        unexplained = http.get("/search", params={"name": "khan"}).text
+        assert "say why you are looking" in unexplained and "Yusuf Khan" not in unexplained
+        born = http.get("/search", params={"born": "2019-09-23", "purpose": "check"}).text
+        assert "Maryam Khan" in born and "Yusuf Khan" not in born
+    with signed_in(base, names["school"]) as http:
+        page = http.get("/search", params=ask).text
+        assert "Yusuf Khan" in page and "Maryam" not in page and "Amina" not in page
+    searched = asyncio.run(
+        read_json(
+            kafka_bootstrap,
+            Topic.AUDIT.value,
+            lambda b: b["action"] == "people.searched" and b["actor"] == names["school"],
+            count=1,
+        )
+    )
+    [(_, entry)] = searched
+    assert entry["purpose"] == ask["purpose"] and len(entry["subject_ids"]) == 1
+    assert "khan" not in str(entry).lower()  # the words searched for are not kept
