@@ -691,9 +691,38 @@ async def encompass_page(request: Request, account: Who) -> HTMLResponse:
             at=now,
         ),
     )
+    names = _children_named(request, rows, account)
     for row in rows:
         row["clock"] = _clock(row["due_at"], now)
+        row["name"], row["born"] = names.get((row["event_id"], row["person_id"]), (None, None))
     return _page(request, "encompass.html", account, notices=rows)
+
+
+def _children_named(
+    request: Request, rows: list[dict[str, Any]], account: Account
+) -> dict[tuple[str, str], tuple[str | None, str | None]]:
+    """Each notified child's name and date of birth, from the notification's own view
+    (the school's; the local authority's where no school was known), opened with its
+    keys: a school's people see their pupils', the officer and the MASH any."""
+    if account.acknowledges_encompass and account.role is not Role.ENCOMPASS_OFFICER:
+        whose = {account.acts_for or ""}
+    else:
+        whose = {f"school:{r['school_urn']}" for r in rows if r["school_urn"]}
+        whose.add(Recipient.SCHOOLS.value)
+    engine = _state(request).engine
+    families = sorted({str(r["family_id"]) for r in rows})
+    views = TimelineStore(engine).family_views(sorted(whose), families)
+    wanted = {(str(r["event_id"]), str(r["person_id"])) for r in rows}
+    keys = DataKeyStore(engine)
+    named: dict[tuple[str, str], tuple[str | None, str | None]] = {}
+    for view in (v for vs in views.values() for v in vs):
+        if not any((str(view.event_id), s.person_id) in wanted for s in view.subjects):
+            continue
+        for person in open_entry(view, keys).people:
+            key = (str(view.event_id), person.person_id)
+            if key in wanted and person.name:
+                named[key] = (person.name, person.date_of_birth)
+    return named
 
 
 @router.post("/encompass/{notification_id}/acknowledge")

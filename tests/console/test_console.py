@@ -259,6 +259,7 @@ def test_each_school_acknowledges_only_its_own_pupils_notification_in_the_consol
     with signed_in(base, names["school"]) as http:
         page = http.get("/encompass").text
         assert yusufs["person_id"] in page and maryams["person_id"] not in page
+        assert "Yusuf Khan" in page and "Maryam" not in page  # their pupil, by name
         assert acknowledge(http, maryams) == 404  # another school's: not found, never met
         assert acknowledge(http, yusufs) == 303
         assert f"by {names['school']}" in http.get("/encompass").text
@@ -282,6 +283,7 @@ def test_each_school_acknowledges_only_its_own_pupils_notification_in_the_consol
         store.escalate(load_policy().operation_encompass, datetime.now(UTC) + timedelta(days=30))
         page = http.get("/encompass").text
         assert maryams["person_id"] in page and yusufs["person_id"] not in page
+        assert "Maryam Khan" in page  # the officer needs her name to find her school
         assert http.get("/families").status_code == 403  # no family's timeline
         assert acknowledge(http, maryams) == 303
     [met] = [n for n in store.notifications(datetime.now(UTC)) if n["school_urn"] == MARYAMS_SCHOOL]
