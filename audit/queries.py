@@ -17,6 +17,7 @@ from fhir.resources.R4B.auditevent import AuditEvent
 
 from ehx.audit.ledger import AuditLedger, Found
 from ehx.schemas.audit import DELIVERIES, READS, Action, AuditRecord
+from ehx.schemas.spreadsheet import safe_cell
 
 OVERRIDES = (Action.DECISION_OVERRIDE.value,)
 REVIEWS = (Action.OVERRIDE_REVIEWED.value,)
@@ -132,21 +133,6 @@ CSV_COLUMNS = (
 
 
 #: What a spreadsheet takes for the start of a formula (OWASP's list for CSV injection).
-_FORMULA = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _cell(value: Any) -> Any:
-    """A value as a CSV cell; text a spreadsheet would run as a formula is quoted with a
-    leading apostrophe (a reader or purpose came from a caller: ``=HYPERLINK(...)``)."""
-    if value is None:
-        return ""
-    if isinstance(value, list):
-        value = " ".join(value)
-    if isinstance(value, str) and value.startswith(_FORMULA):
-        return "'" + value
-    return value
-
-
 def as_csv(found: Sequence[Found]) -> str:
     """One row per entry; lists joined with spaces (ids never contain one)."""
     out = io.StringIO()
@@ -154,7 +140,7 @@ def as_csv(found: Sequence[Found]) -> str:
     writer.writerow(CSV_COLUMNS)
     for f in found:
         row = _row(f)
-        writer.writerow([_cell(row[c]) for c in CSV_COLUMNS])
+        writer.writerow([safe_cell(row[c]) for c in CSV_COLUMNS])
     return out.getvalue()
 
 

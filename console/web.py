@@ -69,7 +69,7 @@ from ehx.schemas import THINK_FAMILY_PROBLEMS, ExchangeError, Recipient
 from ehx.schemas.audit import Action, AuditRecord
 from ehx.schemas.links import ReviewDecision
 from ehx.schemas.vocabulary import Addressee
-from ehx.timeline.reading import audit_record, open_entry
+from ehx.timeline.reading import audit_record, chronology_csv, open_entry
 from ehx.timeline.store import TimelineQuery, TimelineStore, UnknownEntry
 
 if TYPE_CHECKING:  # the API app installs the console: no import cycle at run time
@@ -410,6 +410,29 @@ async def families(request: Request, account: Who) -> HTMLResponse:
     _may_open("/families", account)
     found = TimelineStore(_state(request).engine).families(_view(account))
     return _page(request, "families.html", account, families=found)
+
+
+@router.get("/families/{family_id}/chronology.csv")
+async def chronology(request: Request, family_id: str, account: Who) -> Response:
+    """The family's whole chronology as this account may see it (for a strategy
+    discussion or the case file), as CSV; the read is on the ledger first."""
+    _may_open("/families", account)
+    state, now = _state(request), datetime.now(UTC)
+    whose = _view(account)
+    views = TimelineStore(state.engine).entries(TimelineQuery(whose, family_id=family_id))
+    await record(
+        request,
+        audit_record(
+            views, account.username, account.role_name, whose, "chronology export", now, family_id
+        ),
+    )
+    keys = DataKeyStore(state.engine)
+    named = "".join(c for c in family_id if c.isalnum() or c in "-_")[:40]
+    return Response(
+        chronology_csv([open_entry(v, keys) for v in views]),
+        media_type="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="chronology-{named}.csv"'},
+    )
 
 
 def _members(request: Request, people: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:

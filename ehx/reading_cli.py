@@ -33,7 +33,7 @@ from ehx.runtime import require_bootstrap
 from ehx.schemas import ExchangeError
 from ehx.schemas.audit import Action, AuditRecord
 from ehx.schemas.vocabulary import SERVING_KINDS, Addressee, Recipient
-from ehx.timeline.reading import audit_record, open_entry
+from ehx.timeline.reading import audit_record, chronology_csv, open_entry
 from ehx.timeline.service import rebuild
 from ehx.timeline.store import TimelineQuery, TimelineStore, UnknownEntry
 
@@ -130,6 +130,9 @@ def timeline(
         typer.Option(help="Only entries before this event id (the oldest one you were shown)."),
     ] = None,
     as_json: JsonOption = False,
+    as_csv: Annotated[
+        bool, typer.Option("--csv", help="Print the chronology as CSV (for a case file).")
+    ] = False,
 ) -> None:
     """A family's (or a person's) timeline across agencies, as one recipient may see it.
 
@@ -196,6 +199,9 @@ def timeline(
     entries = [open_entry(v, keys) for v in views]
     if as_json:
         _print_json([e.as_dict() for e in entries])
+        return
+    if as_csv:
+        sys.stdout.write(chronology_csv(entries))
         return
     if not entries:
         console.print(f"Nothing about {subject} in the {recipient} view.")

@@ -5,6 +5,9 @@ A read is recorded on ``ehx.audit`` before anything is shown (see ``audit_record
 
 from __future__ import annotations
 
+import csv
+import io
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
@@ -15,6 +18,7 @@ from ehx.consent.policy import load_policy
 from ehx.consent.restriction import WITHHELD
 from ehx.consent.views import seal_context
 from ehx.schemas.audit import AuditRecord
+from ehx.schemas.spreadsheet import safe_cell
 from ehx.schemas.views import ShareView
 from ehx.schemas.vocabulary import EventType
 
@@ -138,6 +142,28 @@ def describe(view: ShareView, details: dict[str, Any]) -> str:
         if details.get(key):
             text += f". {details[key]}"
     return text
+
+
+CHRONOLOGY_COLUMNS = ("date", "agency", "what happened", "people", "why you may see it")
+
+
+def chronology_csv(entries: Sequence[Entry]) -> str:
+    """A family's chronology as its reader may see it, one row an entry, oldest first."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(CHRONOLOGY_COLUMNS)
+    for entry in entries:
+        people = "; ".join(f"{p.name or p.person_id} ({p.role})" for p in entry.people)
+        what = entry.what if entry.readable else entry.what + " [details no longer readable]"
+        row = (
+            entry.view.occurred_at.date().isoformat(),
+            entry.view.source_agency,
+            what,
+            people,
+            entry.why,
+        )
+        writer.writerow([safe_cell(cell) for cell in row])
+    return out.getvalue()
 
 
 def basis_text(view: ShareView) -> str:

@@ -229,6 +229,12 @@ def test_a_school_sees_only_the_school_view_and_its_refusals_are_recorded(
     with signed_in(base, names["other school"]) as http:
         page = http.get(f"/families/{family}")
         assert "Maryam Khan" in page.text and "Yusuf" not in page.text
+        # The chronology to download is the same view: her, not her brother.
+        sheet = http.get(f"/families/{family}/chronology.csv")
+        assert sheet.headers["content-type"].startswith("text/csv")
+        lines = sheet.text.splitlines()
+        assert lines[0] == "date,agency,what happened,people,why you may see it"
+        assert len(lines) > 1 and "Maryam Khan" in sheet.text and "Yusuf" not in sheet.text
     refused = asyncio.run(
         read_json(
             kafka_bootstrap,

@@ -47,6 +47,9 @@ def test_last_shows_the_latest_entries_and_says_how_to_ask_for_the_ones_before(
     registered(engine, "ew-1", "early_help")
     whole = json.loads(runner.invoke(app, [*view, "--by", "ew-1", "--json"]).output)
     assert len(whole) >= 3
+    # The same chronology as CSV, for a case file: a header and a row an entry.
+    sheet = runner.invoke(app, [*view, "--by", "ew-1", "--csv"]).output.splitlines()
+    assert sheet[0].startswith("date,agency,what happened") and len(sheet) == len(whole) + 1
     reader = registered(engine, f"ew-{uuid.uuid4().hex[:6]}", "early_help")
     engine.dispose()
 
