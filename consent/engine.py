@@ -197,17 +197,9 @@ class ConsentEngine:
             everything = [*earlier, *arrived]
             # Events after the trigger in the batch were decided knowing of it already.
             again = [*earlier, *arrived[:trigger]]
-            self._prefetch(earlier, out)
-            for event in again:
-                self._decide(
-                    event,
-                    [Recipient.MASH],
-                    now,
-                    out,
-                    on_file=everything,
-                    because="significant harm in the family",
-                    restricted=restricted_in(event, known),
-                )
+            self._again(
+                again, Recipient.MASH, everything, now, out, known, "significant harm in the family"
+            )
 
     def _follow_rolls(
         self,
@@ -242,17 +234,32 @@ class ConsentEngine:
                 # as it now is; those before it, and those on file, did not.
                 last = max(i for i, e in enumerate(arrived) if e.source.agency.value == kind)
                 again = [*earlier, *arrived[:last]]
-                self._prefetch(earlier, out)
-                for event in again:
-                    self._decide(
-                        event,
-                        [kind],
-                        now,
-                        out,
-                        on_file=everything,
-                        because="the organisations serving the family changed",
-                        restricted=restricted_in(event, known),
-                    )
+                because = "the organisations serving the family changed"
+                self._again(again, kind, everything, now, out, known, because)
+
+    def _again(
+        self,
+        events: Sequence[CanonicalEvent],
+        recipient: Recipient,
+        everything: Sequence[CanonicalEvent],
+        now: datetime,
+        out: Outbox,
+        known: set[str],
+        because: str,
+    ) -> None:
+        """Decide a family's events again for one recipient, the family on file being
+        ``everything`` (on file and in the batch) after what the batch changed."""
+        self._prefetch(events, out)
+        for event in events:
+            self._decide(
+                event,
+                [recipient],
+                now,
+                out,
+                on_file=everything,
+                because=because,
+                restricted=restricted_in(event, known),
+            )
 
     def on_relinks(self, relinks: Sequence[Relink], now: datetime) -> Outbox:
         """Events linked again: withdraw them from everyone, then decide them afresh.
