@@ -9,7 +9,7 @@ what a recipient can still read is what the current consents and policy allow.
 from __future__ import annotations
 
 from datetime import timedelta
-from uuid import uuid4
+from uuid import UUID
 
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
@@ -69,6 +69,13 @@ class ConsentMachine(RuleBasedStateMachine):
         self.consents: dict[str, ConsentRecord] = {}
         self.ever_sent: list[ShareView] = []
         self.latest: dict[str, ShareView | None] = {}
+        self.made = 0
+
+    def next_id(self) -> UUID:
+        """Ids in the order things happen: the same steps draw the same choices each run
+        (a random id sorted into a list hypothesis samples from would not)."""
+        self.made += 1
+        return UUID(int=self.made)
 
     def take(self, out: Outbox) -> None:
         decided = {(d.decision_id, d.revision): d for d in out.decisions}
@@ -96,7 +103,7 @@ class ConsentMachine(RuleBasedStateMachine):
             payload = payload.model_copy(update={"dash_risk": "high"})
         fresh = event.model_copy(
             update={
-                "event_id": uuid4(),
+                "event_id": self.next_id(),
                 "payload": payload,
                 "occurred_at": self.now - timedelta(days=days_ago),
             }
@@ -122,6 +129,7 @@ class ConsentMachine(RuleBasedStateMachine):
     ) -> None:
         own = person is not None
         record = ConsentRecord(
+            consent_id=self.next_id(),
             state=ConsentState.REFUSED if refused else ConsentState.GRANTED,
             subject_kind=SubjectKind.PERSON if own else SubjectKind.FAMILY,
             subject_id=person or FAMILY,
@@ -161,6 +169,7 @@ class ConsentMachine(RuleBasedStateMachine):
     @rule(person=st.sampled_from(PEOPLE))
     def a_practitioner_asserts_harm(self, person: str) -> None:
         assertion = HarmAssertion(
+            assertion_id=self.next_id(),
             person_id=person,
             family_id=FAMILY,
             asserted_by="dsl-1",
