@@ -22,6 +22,11 @@ from typing import Protocol
 from ehx.linker.names import fold, postcode_key
 from ehx.schemas.vocabulary import OUTSIDE_ROLES
 
+#: People a record is about whom someone may report (a missing child, a child present).
+REPORTED_ROLES = frozenset({"missing_person", "subject", "child_present", "child", "pupil"})
+#: The role of someone who reported what a record is about.
+REPORTING = "reporting_person"
+
 #: Roles whose people, in one event at one address, are one household.
 HOUSEHOLD_ROLES = frozenset(
     {
@@ -104,7 +109,16 @@ class FamilyIndex:
 
     def observe(self, members: Iterable[Member]) -> None:
         """Learn from one event who belongs together."""
-        members = [m for m in members if m.role not in OUTSIDE_ROLES]
+        everyone = list(members)
+        inside = [m for m in everyone if m.role not in OUTSIDE_ROLES]
+        homes = {m.household for m in inside if m.household and m.role in REPORTED_ROLES}
+        # A witness, or someone reporting, is not of the family; except a person reporting
+        # someone from their own address: a mother reporting her daughter missing.
+        members = inside + [
+            m
+            for m in everyone
+            if m.role == REPORTING and m.household is not None and m.household in homes
+        ]
         for member in members:
             self._root(member.person_id)
             if member.household:

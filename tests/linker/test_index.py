@@ -151,3 +151,18 @@ def test_a_witness_is_not_made_family() -> None:
     assert families.family_of("p1") == families.family_of("p2")
     families.observe([Member("p9", "subject", "B7:3")])
     assert families.family_of("p9") != families.family_of("p1")
+
+
+def test_a_mother_reporting_her_daughter_missing_from_home_is_her_family() -> None:
+    """Issue 31, seventh finding: the mother, at the same address and the reporting
+    person, was put in a separate family; a neighbour reporting is still not family."""
+    families = FamilyIndex()
+    families.observe(
+        [
+            Member("p1", "missing_person", "B9:27"),
+            Member("p2", "reporting_person", "B9:27"),
+            Member("p3", "reporting_person", "B9:31"),
+        ]
+    )
+    assert families.family_of("p1") == families.family_of("p2")
+    assert families.family_of("p3") != families.family_of("p1")
