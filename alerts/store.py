@@ -66,8 +66,9 @@ MIN_RATIONALE = 10
 _URGENCY = {LevelOfNeed.COMPLEX_SIGNIFICANT: 0, LevelOfNeed.ADDITIONAL_NEEDS: 1}
 
 
-class NoRationale(ExchangeError):
-    """A screening decision offered without its reasons."""
+class DecisionIncomplete(ExchangeError):
+    """A screening decision offered without what it needs: its reasons, and for early
+    help with a team around the family, the lead professional."""
 
 
 class AlertNotFound(ExchangeError):
@@ -170,13 +171,21 @@ class AlertStore:
         by: str,
         now: datetime,
         rationale: str,
+        lead_professional: str = "",
     ) -> None:
         """Record the screening decision, who made it, when and why (``rationale``, in
-        their words: a decision without one is refused)."""
+        their words: a decision without one is refused); early help with a team around
+        the family names its lead professional."""
         if len(rationale.strip()) < MIN_RATIONALE:
-            raise NoRationale(
+            raise DecisionIncomplete(
                 f"say why, in a sentence or more ({MIN_RATIONALE} characters at least): the "
                 "rationale is what the family, a manager and an auditor read later"
+            )
+        lead = lead_professional.strip()
+        if decision is ScreeningDecision.EARLY_HELP_TAF and not lead:
+            raise DecisionIncomplete(
+                "name the lead professional for the team around the family (who, and which "
+                "organisation): the family and the team need one person to go to"
             )
         alert = self.get(alert_id)
         if alert["status"] not in OPEN:
@@ -187,6 +196,7 @@ class AlertStore:
             "decided_by": by,
             "decided_at": now,
             "rationale": rationale.strip(),
+            "lead_professional": lead or None,
         }
         if alert["screened_by"] is None:
             values |= {"screened_by": by, "screened_at": now}

@@ -15,7 +15,13 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ehx.alerts.auditing import decided, queue_read
 from ehx.alerts.deciders import closing_refusal, refusal
-from ehx.alerts.store import MIN_RATIONALE, AlertNotFound, AlertStore, ScreeningDecision
+from ehx.alerts.store import (
+    MIN_RATIONALE,
+    AlertNotFound,
+    AlertStore,
+    DecisionIncomplete,
+    ScreeningDecision,
+)
 from ehx.api.answers import REFUSALS
 from ehx.api.auditing import Reader, acting, record, record_read
 from ehx.api.params import Since, Until
@@ -62,6 +68,8 @@ def _moved(store: AlertStore, alert_id: str, move: Callable[[], None]) -> dict[s
         move()
     except AlertNotFound as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
+    except DecisionIncomplete as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
     except ExchangeError as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
     return store.get(alert_id)
@@ -155,6 +163,8 @@ class Decision(BaseModel):
     outcome: ScreeningDecision
     #: Why, in the screener's words: what the family, a manager and an auditor read later.
     rationale: Annotated[str, Field(min_length=MIN_RATIONALE, max_length=4000)]
+    #: Early help with a team around the family: who leads it, and for whom they work.
+    lead_professional: Annotated[str, Field(max_length=200)] = ""
 
 
 @router.post("/alerts/{alert_id}/screen", summary="Take an alert into screening")
@@ -175,8 +185,9 @@ async def decide_alert(
     store = AlertStore(_state(request).engine)
     _may_decide(store, alert_id, holder, role, body.outcome)
     now = datetime.now(UTC)
+    why, lead = body.rationale, body.lead_professional
     alert = _moved(
-        store, alert_id, lambda: store.decide(alert_id, body.outcome, by, now, body.rationale)
+        store, alert_id, lambda: store.decide(alert_id, body.outcome, by, now, why, lead)
     )
     await record(request, decided(alert, by, role, holder.value, now))
     return alert

@@ -34,7 +34,7 @@ from ehx.alerts.store import (
     MIN_RATIONALE,
     AlertNotFound,
     AlertStore,
-    NoRationale,
+    DecisionIncomplete,
     ScreeningDecision,
 )
 from ehx.api.auditing import record, record_read, record_refusal
@@ -616,6 +616,7 @@ async def decide(
     outcome: Annotated[ScreeningDecision, Form()],
     rationale: Annotated[str, Form(max_length=4000)],
     _: Annotated[None, Depends(checked_form)],
+    lead_professional: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
     if not account.screens:
         raise HTTPException(
@@ -627,8 +628,8 @@ async def decide(
         why = refusal(kind, account.team) or closing_refusal(kind, outcome, account.role_name)
         if why is not None:
             raise HTTPException(status.HTTP_403_FORBIDDEN, why)
-        store.decide(alert_id, outcome, account.username, now, rationale)
-    except NoRationale as exc:
+        store.decide(alert_id, outcome, account.username, now, rationale, lead_professional)
+    except DecisionIncomplete as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
     except ExchangeError as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc

@@ -250,6 +250,8 @@ alerts = Table(
     #: Why it was decided as it was, in the screener's words (or, for an alert gathered
     #: into its family's significant-harm case, which case).
     Column("rationale", Text),
+    #: Early help with a team around the family: who leads it, and for whom they work.
+    Column("lead_professional", String(200)),
 )
 
 #: Operation Encompass notifications: one per child per incident, due before the start

@@ -299,6 +299,13 @@ def alerts_decide(
             help="Why, in a sentence or more: what the family, a manager and an auditor read later."
         ),
     ],
+    lead_professional: Annotated[
+        str,
+        typer.Option(
+            help="Early help with a team around the family: the lead professional (who, "
+            "and for whom they work)."
+        ),
+    ] = "",
 ) -> None:
     """Record the screening decision, with who made it and when (audited).
 
@@ -309,9 +316,9 @@ def alerts_decide(
     account = staff(by, *SCREENING_TEAMS)
     _may_move(store, alert_id, account, outcome)
     try:
-        store.decide(alert_id, outcome, by, now, rationale)
+        store.decide(alert_id, outcome, by, now, rationale, lead_professional)
     except ExchangeError as exc:
-        raise typer.BadParameter(str(exc), param_hint="--rationale") from None
+        raise typer.BadParameter(str(exc)) from None
     team = account.acts_for or ""
     record_read(decided(store.get(alert_id), by, account.role_name, team, now))
     console.print(f"{alert_id}: decided {outcome.value} ({by}).")

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import Engine
 
 from ehx.alerts import LevelOfNeed, picture, suggest_level
-from ehx.alerts.store import AlertStore, NoRationale, ScreeningDecision
+from ehx.alerts.store import AlertStore, DecisionIncomplete, ScreeningDecision
 from ehx.consent import load_policy
 from ehx.schemas import ExchangeError
 from ehx.schemas.views import ShareView
@@ -115,17 +115,21 @@ def test_screening_records_who_decided_what_and_when(sqlite_engine: Engine) -> N
     store.screen(alert_id, "sw-12", NOW + timedelta(minutes=5))
     assert store.get(alert_id)["status"] == "in_screening"
     # A decision needs its reasons in the screener's words.
-    with pytest.raises(NoRationale, match="say why"):
+    with pytest.raises(DecisionIncomplete, match="say why"):
         store.decide(alert_id, ScreeningDecision.EARLY_HELP_TAF, "sw-12", NOW, "  ok  ")
     why = "Mother agrees; school and health to join a team around the family."
-    store.decide(alert_id, ScreeningDecision.EARLY_HELP_TAF, "sw-12", NOW, why)
+    # Early help with a team around the family names who leads it.
+    with pytest.raises(DecisionIncomplete, match="lead professional"):
+        store.decide(alert_id, ScreeningDecision.EARLY_HELP_TAF, "sw-12", NOW, why)
+    lead = "J. Patel, family support worker, Sparkhill early help"
+    store.decide(alert_id, ScreeningDecision.EARLY_HELP_TAF, "sw-12", NOW, why, lead)
     decided = store.get(alert_id)
     assert (decided["status"], decided["decision"], decided["decided_by"]) == (
         "decided",
         "early_help_team_around_the_family",
         "sw-12",
     )
-    assert decided["rationale"] == why
+    assert (decided["rationale"], decided["lead_professional"]) == (why, lead)
     with pytest.raises(ExchangeError, match="decided already"):
         store.decide(alert_id, ScreeningDecision.S47_ENQUIRY, "sw-13", NOW, why)
     # The same evidence again opens nothing; new evidence opens a new alert.

@@ -105,6 +105,7 @@ def test_alerts_are_for_the_screening_team(client: Client, sqlite_engine: Engine
             "by": "sw-4",
             "outcome": "early_help_team_around_the_family",
             "rationale": "Mother agrees to a team around the family.",
+            "lead_professional": "J. Patel, Sparkhill early help",
         },
         headers=auth(mash),
     )

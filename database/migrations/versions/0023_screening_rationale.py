@@ -1,7 +1,8 @@
-"""A screening decision's rationale; access notices owned by organisations.
+"""A screening decision's rationale and lead professional; access notices' owners.
 
 A screening decision now needs its rationale in the screener's words (``alerts.rationale``;
-an alert gathered into its family's significant-harm case names that case there). A
+an alert gathered into its family's significant-harm case names that case there), and
+early help with a team around the family its lead professional. A
 CP-IS access notice names the organisation that sent the record (``health:RQ3``), up to
 the directory's 32-character codes, so its owner column is widened as the viewer's was.
 
@@ -22,6 +23,7 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table("alerts") as batch:
         batch.add_column(sa.Column("rationale", sa.Text()))
+        batch.add_column(sa.Column("lead_professional", sa.String(200)))
     with op.batch_alter_table("access_notifications") as batch:
         batch.alter_column("owner", type_=sa.String(48), existing_type=sa.String(16))
 
@@ -30,4 +32,5 @@ def downgrade() -> None:
     with op.batch_alter_table("access_notifications") as batch:
         batch.alter_column("owner", type_=sa.String(16), existing_type=sa.String(48))
     with op.batch_alter_table("alerts") as batch:
+        batch.drop_column("lead_professional")
         batch.drop_column("rationale")
