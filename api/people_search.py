@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from ehx.consent.recording import age
 from ehx.linker.store import LinkStore
 from ehx.schemas.audit import Action, AuditRecord
 from ehx.schemas.vocabulary import Recipient
@@ -37,13 +38,13 @@ def find_people(
     if acts_for != Recipient.MASH.value:
         named = TimelineStore(engine).named_in_view(acts_for, {i for p in found for i in p["ids"]})
         found = [p for p in found if p["ids"] & named]
-    today = datetime.now(UTC).date()
+    now = datetime.now(UTC)
     return [
         {
             "person_id": p["person_id"],
             "names": sorted(p["names"]),
             "date_of_birth": p["born"].isoformat() if p["born"] else None,
-            "age": _age(p["born"], today),
+            "age": age(p["born"], now),
             "families": sorted(p["families"]),
         }
         for p in found
@@ -63,9 +64,3 @@ def search_read(
         subject_ids=tuple(p["person_id"] for p in found),
         at=datetime.now(UTC),
     )
-
-
-def _age(born: date | None, today: date) -> int | None:
-    if born is None:
-        return None
-    return today.year - born.year - ((today.month, today.day) < (born.month, born.day))

@@ -45,7 +45,7 @@ from ehx.audit.ledger import AuditLedger
 from ehx.audit.verify import verify
 from ehx.consent import ConsentRecord
 from ehx.consent.keys import DataKeyStore
-from ehx.consent.recording import SERVING
+from ehx.consent.recording import SERVING, age
 from ehx.consent.store import ConsentStore
 from ehx.console.accounts import page_refusal
 from ehx.console.sessions import Clock, Sessions, utc_now
@@ -380,10 +380,44 @@ async def queue(request: Request, account: Who, decided_too: bool = False) -> HT
     await record(
         request, queue_read(rows, account.username, account.role_name, _view(account), now)
     )
+    named = _people_named(request, [str(r["family_id"]) for r in rows[:QUEUE_NAMED]], account)
     for row in rows:
         row["clock"] = _clock(row["due_at"], now)
+        row["people"] = named.get(str(row["family_id"]), [])
     notices = [n | {"clock": _clock(n["due_at"], now)} for n in store.notifications(now)]
     return _page(request, "queue.html", account, alerts=rows, notices=notices)
+
+
+#: Queue rows whose families are named (the most urgent): each name is a sealed box opened.
+QUEUE_NAMED = 100
+
+
+def _people_named(request: Request, families: list[str], account: Account) -> dict[str, list[str]]:
+    """Each family's people as the account's views name them ("Yusuf Khan, 12"), the
+    children first; nobody the views do not name (an indicator names no one)."""
+    if not families:
+        return {}
+    engine = _state(request).engine
+    views = TimelineStore(engine).family_views([_view(account)], families)
+    keys = DataKeyStore(engine)
+    now = datetime.now(UTC)
+    named: dict[str, list[tuple[int, str]]] = {}
+    for family, found in views.items():
+        seen: dict[str, tuple[int, str]] = {}
+        for view in found:
+            if all(s.demographics is None or s.person_id in seen for s in view.subjects):
+                continue  # nobody new named here: no box to open
+            for person in open_entry(view, keys).people:
+                if person.name and person.person_id not in seen:
+                    years = _age(person.date_of_birth, now)
+                    words = f"{person.name}, {years}" if years is not None else person.name
+                    seen[person.person_id] = (years if years is not None else 200, words)
+        named[family] = sorted(seen.values())
+    return {family: [words for _, words in people] for family, people in named.items()}
+
+
+def _age(born: str | None, now: datetime) -> int | None:
+    return age(date.fromisoformat(str(born)[:10]), now) if born else None
 
 
 def _view(account: Account) -> str:

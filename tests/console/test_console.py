@@ -111,6 +111,8 @@ def test_a_screener_reads_the_queue_and_the_family_and_records_a_decision(
         queue = http.get("/")
         assert queue.status_code == 200
         assert family in queue.text and "significant harm" in queue.text
+        # The family's people as the MASH's views name them, with their ages.
+        assert re.search(r"Maryam Khan, \d+", queue.text)
         page = http.get(f"/families/{family}")
         assert page.status_code == 200
         assert "Why you may see it" in page.text and "significant harm override" in page.text
