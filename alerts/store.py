@@ -27,11 +27,17 @@ from ehx.alerts.needs import (
     think_family_reasons,
 )
 from ehx.consent.policy import ScreeningTimescales
-from ehx.database import alerts, encompass_notifications
+from ehx.database import (
+    alerts,
+    encompass_notifications,
+    screening_outcomes,
+    timeline_entries,
+)
 from ehx.database.bulk import execute_many
 from ehx.database.upsert import insert_ignoring_duplicates
 from ehx.schemas import ExchangeError
 from ehx.schemas.views import ShareView
+from ehx.schemas.vocabulary import Addressee
 
 
 class AlertStatus(StrEnum):
@@ -202,6 +208,16 @@ class AlertStore:
             values |= {"screened_by": by, "screened_at": now}
         with self._engine.begin() as connection:
             connection.execute(update(alerts).where(alerts.c.alert_id == alert_id).values(**values))
+            _tell_contributors(connection, alert, decision, lead, now)
+
+    def outcomes(self, told: str) -> list[dict[str, Any]]:
+        """What was decided about the cases ``told``'s records were behind, latest first."""
+        o = screening_outcomes.c
+        with self._engine.connect() as connection:
+            rows = connection.execute(
+                select(screening_outcomes).where(o.told == told).order_by(o.decided_at.desc())
+            )
+            return [dict(r._mapping) for r in rows]
 
     # --- Operation Encompass ------------------------------------------------------------
 
@@ -357,6 +373,42 @@ class AlertStore:
             else:
                 row["deadline"] = "breached" if now > due else "pending"
         return rows
+
+
+def _tell_contributors(
+    connection: Connection,
+    alert: dict[str, Any],
+    decision: ScreeningDecision,
+    lead: str,
+    now: datetime,
+) -> None:
+    """Each organisation whose records the case drew on is told the outcome (and the
+    lead professional), naming its own records: what happened to its referral."""
+    e = timeline_entries.c
+    found = connection.execute(
+        select(e.event_id, e.source_agency, e.record_ref, e.view).where(
+            e.event_id.in_(list(alert["event_ids"]))
+        )
+    ).all()
+    records: dict[str, dict[str, None]] = {}
+    for _, agency, ref, view in found:
+        if not agency:
+            continue
+        told = str(Addressee.sender(agency, (view or {}).get("source_organisation")))
+        records.setdefault(told, {})[str(ref)] = None
+    rows = [
+        {
+            "alert_id": alert["alert_id"],
+            "told": told,
+            "family_id": alert["family_id"],
+            "outcome": decision.value,
+            "lead_professional": lead or None,
+            "decided_at": now,
+            "records": sorted(refs),
+        }
+        for told, refs in sorted(records.items())
+    ]
+    insert_ignoring_duplicates(connection, screening_outcomes, rows, count=False)
 
 
 def _rated(alert: dict[str, Any]) -> dict[str, Any]:

@@ -31,6 +31,10 @@ PAGES: dict[str, Page] = {
         "anyone with a recipient view: the MASH finds anyone, others the people their views name",
         lambda a: a.reads_families and a.acts_for is not None,
     ),
+    "/outcomes": Page(
+        "practitioners: what was decided about the cases their organisation's records were behind",
+        lambda a: a.role is Role.PRACTITIONER and a.acts_for is not None,
+    ),
     "/encompass": Page(
         "a school's practitioners (their pupils), the local authority's Operation "
         "Encompass officer, and the MASH (to read)",

@@ -725,6 +725,31 @@ async def search_page(
     )
 
 
+# --- what was decided ----------------------------------------------------------------------------
+
+
+@router.get("/outcomes", response_class=HTMLResponse)
+async def outcomes_page(request: Request, account: Who) -> HTMLResponse:
+    """What the screening team decided about each case the organisation's records were
+    behind: the referrer hears what happened to the referral."""
+    _may_open("/outcomes", account)
+    whose = account.acts_for or ""
+    rows = AlertStore(_state(request).engine).outcomes(whose)
+    await record(
+        request,
+        AuditRecord(
+            action=Action.OUTCOMES_READ,
+            actor=account.username,
+            role=account.role_name,
+            agency=whose,
+            purpose="screening outcomes",
+            subject_ids=tuple(sorted({str(r["family_id"]) for r in rows})),
+            at=datetime.now(UTC),
+        ),
+    )
+    return _page(request, "outcomes.html", account, outcomes=rows)
+
+
 # --- Operation Encompass -----------------------------------------------------------------------
 
 

@@ -254,6 +254,21 @@ alerts = Table(
     Column("lead_professional", String(200)),
 )
 
+#: What the screening team decided, told to each organisation whose records were behind
+#: the case: one row an organisation a decision.
+screening_outcomes = Table(
+    "screening_outcomes",
+    metadata,
+    Column("alert_id", String(80), primary_key=True),
+    Column("told", String(48), primary_key=True),
+    Column("family_id", String(36), nullable=False),
+    Column("outcome", String(40), nullable=False),
+    Column("lead_professional", String(200)),
+    Column("decided_at", DateTime(timezone=True), nullable=False),
+    #: Their own records the case drew on ("WMP-2026-0409931").
+    Column("records", JSON, nullable=False),
+)
+
 #: Operation Encompass notifications: one per child per incident, due before the start
 #: of the next school day, acknowledged by the key adult or escalated.
 encompass_notifications = Table(

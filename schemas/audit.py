@@ -54,6 +54,8 @@ class Action(StrEnum):
     ENCOMPASS_READ = "encompass.read"
     #: A search for a person by name, birth date or NHS number, and whom it showed.
     PEOPLE_SEARCHED = "people.searched"
+    #: What the screening team decided about cases an organisation's records were behind.
+    OUTCOMES_READ = "outcomes.read"
     #: A request refused (401 or 403): who tried what.
     ACCESS_REFUSED = "access.refused"
 
@@ -77,6 +79,7 @@ READS = frozenset(
         Action.PREVIEW_READ,
         Action.ENCOMPASS_READ,
         Action.PEOPLE_SEARCHED,
+        Action.OUTCOMES_READ,
     }
 )
 #: A recipient was sent information (``who-saw``'s "received").

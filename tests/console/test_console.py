@@ -49,6 +49,7 @@ def site(
         "auditor": f"dpo-{run}",
         "admin": f"admin-{run}",
         "encompass officer": f"la-{run}",
+        "police": f"pc-{run}",
     }
     directory_loaded(sqlite_engine)
     accounts.add(names["screener"], Role.SCREENER, PASSWORD)
@@ -60,6 +61,7 @@ def site(
     accounts.add(names["auditor"], Role.AUDITOR, PASSWORD)
     accounts.add(names["admin"], Role.ADMIN, PASSWORD)
     accounts.add(names["encompass officer"], Role.ENCOMPASS_OFFICER, PASSWORD)
+    accounts.add(names["police"], Role.PRACTITIONER, PASSWORD, Recipient.POLICE)
     with serve(kafka_bootstrap, sqlite_engine, keys) as base:
         yield base, family, names
 
@@ -146,6 +148,12 @@ def test_a_screener_reads_the_queue_and_the_family_and_records_a_decision(
         assert (decided["decision"], decided["decided_by"]) == ("s47_enquiry", names["screener"])
         assert decided["rationale"] == why
         assert f"Why: {why}" in http.get(f"/families/{family}").text
+    # The agencies whose records the case drew on are told what was decided.
+    [told] = AlertStore(sqlite_engine).outcomes("police")
+    assert (told["family_id"], told["outcome"]) == (family, "s47_enquiry") and told["records"]
+    with signed_in(base, names["police"]) as http:
+        outcomes = http.get("/outcomes").text
+        assert "s47 enquiry" in outcomes and told["records"][0] in outcomes
 
 
 def test_only_a_mash_manager_closes_a_significant_harm_alert_with_no_further_action(
