@@ -735,19 +735,27 @@ async def outcomes_page(request: Request, account: Who) -> HTMLResponse:
     _may_open("/outcomes", account)
     whose = account.acts_for or ""
     rows = AlertStore(_state(request).engine).outcomes(whose)
+    families = {str(r["family_id"]) for r in rows}
+    await _read(request, account, Action.OUTCOMES_READ, "screening outcomes", families)
+    return _page(request, "outcomes.html", account, outcomes=rows)
+
+
+async def _read(
+    request: Request, account: Account, action: Action, purpose: str, about: set[str]
+) -> None:
+    """A page's read on the ledger before it is shown: who, as whom, about which ids."""
     await record(
         request,
         AuditRecord(
-            action=Action.OUTCOMES_READ,
+            action=action,
             actor=account.username,
             role=account.role_name,
-            agency=whose,
-            purpose="screening outcomes",
-            subject_ids=tuple(sorted({str(r["family_id"]) for r in rows})),
+            agency=account.acts_for or account.role.value,
+            purpose=purpose,
+            subject_ids=tuple(sorted(about)),
             at=datetime.now(UTC),
         ),
     )
-    return _page(request, "outcomes.html", account, outcomes=rows)
 
 
 # --- Operation Encompass -----------------------------------------------------------------------
@@ -762,17 +770,9 @@ async def encompass_page(request: Request, account: Who) -> HTMLResponse:
     now = datetime.now(UTC)
     whose = None if account.team is Recipient.MASH else account.acts_for
     rows = AlertStore(_state(request).engine).notifications(now, whose)
-    await record(
-        request,
-        AuditRecord(
-            action=Action.ENCOMPASS_READ,
-            actor=account.username,
-            role=account.role_name,
-            agency=account.acts_for or account.role.value,
-            purpose="Operation Encompass notifications",
-            subject_ids=tuple(sorted({str(r["person_id"]) for r in rows})),
-            at=now,
-        ),
+    children = {str(r["person_id"]) for r in rows}
+    await _read(
+        request, account, Action.ENCOMPASS_READ, "Operation Encompass notifications", children
     )
     names = _children_named(request, rows, account)
     for row in rows:
