@@ -240,10 +240,14 @@ def _signs_add_up(
     start = event.occurred_at - timedelta(days=cumulative.within_days)
     window = [e for e in history() if start <= e.occurred_at <= event.occurred_at]
     words = {sign.id: sign.words for sign in cumulative.signs}
+    # Each event's signs worked out once, whichever child they are then counted for.
+    shown = [(event, here)] + [
+        (e, cumulative.matched(e)) for e in window if e.event_id != event.event_id
+    ]
     for child in sorted({s.person_id for group in here.values() for s in group if s.person_id}):
         seen: dict[str, dict[str, None]] = {}  # sign -> the events that showed it
-        for other in [event, *(e for e in window if e.event_id != event.event_id)]:
-            for sign, children in cumulative.matched(other).items():
+        for other, signs in shown:
+            for sign, children in signs.items():
                 if any(c.person_id == child for c in children):
                     seen.setdefault(sign, {})[str(other.event_id)] = None
         if len(seen) >= cumulative.at_least:

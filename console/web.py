@@ -790,7 +790,9 @@ def _children_named(
     if account.acknowledges_encompass and account.role is not Role.ENCOMPASS_OFFICER:
         whose = {account.acts_for or ""}
     else:
-        whose = {f"school:{r['school_urn']}" for r in rows if r["school_urn"]}
+        whose = {
+            str(Addressee(Recipient.SCHOOLS, r["school_urn"])) for r in rows if r["school_urn"]
+        }
         whose.add(Recipient.SCHOOLS.value)
     engine = _state(request).engine
     families = sorted({str(r["family_id"]) for r in rows})
