@@ -29,6 +29,7 @@ from ehx.alerts.needs import (
 from ehx.consent.policy import ScreeningTimescales
 from ehx.database import (
     alerts,
+    consent_records,
     encompass_notifications,
     screening_outcomes,
     timeline_entries,
@@ -396,6 +397,8 @@ def _tell_contributors(
             continue
         told = str(Addressee.sender(agency, (view or {}).get("source_organisation")))
         records.setdefault(told, {})[str(ref)] = None
+    for told, concern in _referrers(connection, alert, now):
+        records.setdefault(told, {})[concern] = None
     rows = [
         {
             "alert_id": alert["alert_id"],
@@ -409,6 +412,35 @@ def _tell_contributors(
         for told, refs in sorted(records.items())
     ]
     insert_ignoring_duplicates(connection, screening_outcomes, rows, count=False)
+
+
+def _referrers(
+    connection: Connection, alert: dict[str, Any], now: datetime
+) -> list[tuple[str, str]]:
+    """(organisation, "concern raised 07 Dec 2026") for each concern a practitioner raised
+    about the family since its last decided case: the referrer hears what was decided."""
+    a = alerts.c
+    since = connection.execute(
+        select(a.decided_at).where(
+            a.family_id == alert["family_id"],
+            a.alert_id != alert["alert_id"],
+            a.status == AlertStatus.DECIDED.value,
+            a.decided_at.is_not(None),
+        )
+    ).scalars()
+    last = max((m for t in since if (m := _aware(t)) is not None), default=None)
+    c = consent_records.c
+    bodies = connection.execute(
+        select(c.body).where(c.subject_id == alert["family_id"], c.kind == "harm_assertion")
+    ).scalars()
+    found = []
+    for body in bodies:
+        at = datetime.fromisoformat(str(body["asserted_at"]))
+        by_the_hub = body["asserted_by_agency"] in ("mash", "early_help")  # not a referrer
+        if at <= now and (last is None or at > last) and not by_the_hub:
+            who = Addressee.sender(body["asserted_by_agency"], body.get("asserted_by_organisation"))
+            found.append((str(who), f"concern raised {at:%d %b %Y}"))
+    return found
 
 
 def _rated(alert: dict[str, Any]) -> dict[str, Any]:

@@ -39,7 +39,7 @@ from ehx.consent.service import consent_message
 from ehx.consent.store import ConsentStore
 from ehx.schemas import Category
 from ehx.schemas.audit import Action
-from ehx.schemas.vocabulary import Addressee, Recipient
+from ehx.schemas.vocabulary import SERVING_KINDS, Addressee, Recipient
 
 router = APIRouter(
     prefix="/v1", tags=["consent"], responses={**REFUSALS}, dependencies=[Depends(gate)]
@@ -216,12 +216,18 @@ async def show_consents(
 @router.post(
     "/harm-assertions", status_code=status.HTTP_202_ACCEPTED, summary="Assert significant harm"
 )
-async def assert_harm(request: Request, body: AssertionRequest, holder: Holder) -> dict[str, Any]:
-    """A practitioner asserts significant harm: the family's events go to the MASH."""
+async def assert_harm(
+    request: Request, body: AssertionRequest, holder: Holder, organisation: OrganisationCode
+) -> dict[str, Any]:
+    """A practitioner asserts significant harm: the family's events go to the MASH, and
+    their organisation, the referrer, is told what the MASH decides."""
     acting(request, holder.value, body.asserted_by)
     try:
         record = HarmAssertion(
-            **body.model_dump(), asserted_by_agency=holder, asserted_at=datetime.now(UTC)
+            **body.model_dump(),
+            asserted_by_agency=holder,
+            asserted_by_organisation=organisation if holder in SERVING_KINDS else None,
+            asserted_at=datetime.now(UTC),
         )
     except ValidationError as exc:  # a 422 with the field, never a 500 quoting the values
         raise _refuse(exc) from exc

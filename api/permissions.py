@@ -116,6 +116,12 @@ PERMISSIONS: dict[tuple[str, str], Gate] = {
         "manager's account as `by`); think family: either hub",
         "`alert.decided`",
     ),
+    ("GET", "/v1/outcomes"): Gate(
+        AGENCIES,
+        "what was decided about the cases its own records were behind",
+        "`outcomes.read`",
+        scoped=True,
+    ),
     ("GET", "/v1/encompass"): Gate(
         HUBS | {Recipient.SCHOOLS.value},
         "notifications (a school: its own)",

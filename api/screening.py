@@ -193,6 +193,25 @@ async def decide_alert(
     return alert
 
 
+@router.get("/outcomes", summary="What was decided about the cases your records were behind")
+async def outcomes(
+    request: Request, holder: Holder, organisation: OrganisationCode, reader: Reader = ""
+) -> list[dict[str, Any]]:
+    """The referrer hears what happened to its referral: for each case the holder's own
+    records were behind, the outcome, the lead professional and which of its records,
+    latest first. The read is on the ledger first, by family."""
+    rows = AlertStore(_state(request).engine).outcomes(reading_as(holder, organisation))
+    await record_read(
+        request,
+        Action.OUTCOMES_READ,
+        holder,
+        reader,
+        "screening outcomes",
+        subject_ids=tuple(sorted({str(r["family_id"]) for r in rows})),
+    )
+    return rows
+
+
 @router.get("/encompass", summary="Operation Encompass notifications and their deadlines")
 async def encompass(
     request: Request, holder: Holder, school: OrganisationCode, reader: Reader = ""

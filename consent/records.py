@@ -180,6 +180,9 @@ class HarmAssertion(_Record):
     family_id: Annotated[str, Field(min_length=1, max_length=64)]
     asserted_by: Annotated[str, Field(min_length=1, max_length=64)]
     asserted_by_agency: Recipient
+    #: The school, trust or landlord whose practitioner raised it (a URN, an ODS code):
+    #: the referrer, told what the MASH decided. None for the police and the hubs.
+    asserted_by_organisation: Annotated[str, Field(max_length=16)] | None = None
     reason: Annotated[str, Field(min_length=10, max_length=2_000)]
     asserted_at: AwareDatetime
 

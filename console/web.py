@@ -43,9 +43,10 @@ from ehx.api.people_search import SearchRefused, find_people, search_read
 from ehx.audit import queries
 from ehx.audit.ledger import AuditLedger
 from ehx.audit.verify import verify
-from ehx.consent import ConsentRecord
+from ehx.consent import ConsentRecord, HarmAssertion
 from ehx.consent.keys import DataKeyStore
 from ehx.consent.recording import SERVING, age
+from ehx.consent.service import consent_message
 from ehx.consent.store import ConsentStore
 from ehx.console.accounts import page_refusal
 from ehx.console.sessions import Clock, Sessions, utc_now
@@ -69,7 +70,7 @@ from ehx.schemas import THINK_FAMILY_PROBLEMS, ExchangeError, Recipient
 from ehx.schemas.audit import Action, AuditRecord
 from ehx.schemas.links import ReviewDecision
 from ehx.schemas.vocabulary import Addressee
-from ehx.timeline.reading import audit_record, chronology_csv, open_entry
+from ehx.timeline.reading import Entry, audit_record, chronology_csv, open_entry
 from ehx.timeline.store import TimelineQuery, TimelineStore, UnknownEntry
 
 if TYPE_CHECKING:  # the API app installs the console: no import cycle at run time
@@ -383,7 +384,7 @@ async def queue(request: Request, account: Who, decided_too: bool = False) -> HT
     named = _people_named(request, [str(r["family_id"]) for r in rows[:QUEUE_NAMED]], account)
     for row in rows:
         row["clock"] = _clock(row["due_at"], now)
-        row["people"] = named.get(str(row["family_id"]), [])
+        row["people"] = [words for _, words in named.get(str(row["family_id"]), [])]
     notices = [n | {"clock": _clock(n["due_at"], now)} for n in store.notifications(now)]
     return _page(request, "queue.html", account, alerts=rows, notices=notices)
 
@@ -392,18 +393,20 @@ async def queue(request: Request, account: Who, decided_too: bool = False) -> HT
 QUEUE_NAMED = 100
 
 
-def _people_named(request: Request, families: list[str], account: Account) -> dict[str, list[str]]:
-    """Each family's people as the account's views name them ("Yusuf Khan, 12"), the
-    children first; nobody the views do not name (an indicator names no one)."""
+def _people_named(
+    request: Request, families: list[str], account: Account
+) -> dict[str, list[tuple[str, str]]]:
+    """Each family's people as the account's views name them: (person id, "Yusuf Khan,
+    12"), the children first; nobody the views do not name (an indicator names no one)."""
     if not families:
         return {}
     engine = _state(request).engine
     views = TimelineStore(engine).family_views([_view(account)], families)
     keys = DataKeyStore(engine)
     now = datetime.now(UTC)
-    named: dict[str, list[tuple[int, str]]] = {}
+    named: dict[str, list[tuple[int, str, str]]] = {}
     for family, found in views.items():
-        seen: dict[str, tuple[int, str]] = {}
+        seen: dict[str, tuple[int, str, str]] = {}
         for view in found:
             if all(s.demographics is None or s.person_id in seen for s in view.subjects):
                 continue  # nobody new named here: no box to open
@@ -411,9 +414,13 @@ def _people_named(request: Request, families: list[str], account: Account) -> di
                 if person.name and person.person_id not in seen:
                     years = _age(person.date_of_birth, now)
                     words = f"{person.name}, {years}" if years is not None else person.name
-                    seen[person.person_id] = (years if years is not None else 200, words)
+                    seen[person.person_id] = (
+                        years if years is not None else 200,
+                        words,
+                        person.person_id,
+                    )
         named[family] = sorted(seen.values())
-    return {family: [words for _, words in people] for family, people in named.items()}
+    return {family: [(who, words) for _, words, who in found] for family, found in named.items()}
 
 
 def _age(born: str | None, now: datetime) -> int | None:
@@ -441,32 +448,58 @@ def _view(account: Account) -> str:
 
 @router.get("/families", response_class=HTMLResponse)
 async def families(request: Request, account: Who) -> HTMLResponse:
+    """The families with anything in the account's view, each with its people as the
+    view names them (the first hundred: each name is a sealed box opened); the read,
+    which families and which people, is on the ledger first."""
     _may_open("/families", account)
     found = TimelineStore(_state(request).engine).families(_view(account))
-    return _page(request, "families.html", account, families=found)
+    named = _people_named(request, found[:QUEUE_NAMED], account)
+    people = {who for family in named.values() for who, _ in family}
+    await _read(request, account, Action.FAMILIES_READ, "families list", {*found, *people})
+    rows = [{"family_id": f, "people": [w for _, w in named.get(f, [])]} for f in found]
+    return _page(request, "families.html", account, families=rows, named_up_to=QUEUE_NAMED)
 
 
-@router.get("/families/{family_id}/chronology.csv")
-async def chronology(request: Request, family_id: str, account: Who) -> Response:
-    """The family's whole chronology as this account may see it (for a strategy
-    discussion or the case file), as CSV; the read is on the ledger first."""
+async def _chronology(request: Request, family_id: str, account: Account) -> list[Entry]:
+    """The family's whole chronology as this account may see it, oldest first; the read
+    is on the ledger before it is opened."""
     _may_open("/families", account)
-    state, now = _state(request), datetime.now(UTC)
-    whose = _view(account)
+    state, whose = _state(request), _view(account)
     views = TimelineStore(state.engine).entries(TimelineQuery(whose, family_id=family_id))
     await record(
         request,
         audit_record(
-            views, account.username, account.role_name, whose, "chronology export", now, family_id
+            views,
+            account.username,
+            account.role_name,
+            whose,
+            "chronology export",
+            datetime.now(UTC),
+            family_id,
         ),
     )
     keys = DataKeyStore(state.engine)
+    return [open_entry(v, keys) for v in views]
+
+
+@router.get("/families/{family_id}/chronology.csv")
+async def chronology(request: Request, family_id: str, account: Who) -> Response:
+    """The chronology as CSV, for a strategy discussion or the case file."""
+    entries = await _chronology(request, family_id, account)
     named = "".join(c for c in family_id if c.isalnum() or c in "-_")[:40]
     return Response(
-        chronology_csv([open_entry(v, keys) for v in views]),
+        chronology_csv(entries),
         media_type="text/csv",
         headers={"Content-Disposition": f'attachment; filename="chronology-{named}.csv"'},
     )
+
+
+@router.get("/families/{family_id}/chronology", response_class=HTMLResponse)
+async def chronology_page(request: Request, family_id: str, account: Who) -> HTMLResponse:
+    """The chronology as one page to read or print (a browser saves it as PDF): every
+    entry, oldest first, with who it is about and why the reader may see it."""
+    entries = await _chronology(request, family_id, account)
+    return _page(request, "chronology.html", account, family_id=family_id, entries=entries)
 
 
 def _members(request: Request, people: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
@@ -584,6 +617,8 @@ async def family(
         alerts=alerts,
         decisions=list(ScreeningDecision),
         min_rationale=MIN_RATIONALE,
+        raises_concerns=_raises_concerns(account),
+        concern_raised=request.query_params.get("concern") == "raised",
         categories=categories,
         chosen=chosen,
         # Links to the other pages of the same filtered timeline: this page's own query,
@@ -593,6 +628,56 @@ async def family(
         else None,
         latest=f"?{request.url.remove_query_params('before').query}" if before else None,
     )
+
+
+@router.post("/families/{family_id}/concern")
+async def raise_concern(
+    request: Request,
+    family_id: str,
+    account: Who,
+    person_id: Annotated[str, Form(max_length=64)],
+    reason: Annotated[str, Form(max_length=2000)],
+    _: Annotated[None, Depends(checked_form)],
+) -> Response:
+    """A practitioner (a school's DSL, a health visitor) raises a concern that a child is
+    at risk of significant harm: the family's records go to the MASH as an override, and
+    the MASH screens it. Only about someone in their own view of the family."""
+    if not _raises_concerns(account) or account.view is None:
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN,
+            "concerns are raised by the practitioners who work with the family (a school's "
+            "DSL, a health visitor, a housing officer, the police); the MASH screens them",
+        )
+    seen = TimelineStore(_state(request).engine).entries(
+        TimelineQuery(_view(account), family_id=family_id)
+    )
+    if person_id not in {s.person_id for v in seen for s in v.subjects}:
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN,
+            "you may raise a concern about someone your organisation works with in this "
+            "family; about anyone else, call the MASH, who can see the whole family",
+        )
+    if len(reason.strip()) < MIN_RATIONALE:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            "say what you saw or were told, in a sentence: the MASH screens on your words",
+        )
+    assertion = HarmAssertion(
+        person_id=person_id,
+        family_id=family_id,
+        asserted_by=account.username,
+        asserted_by_agency=account.view,
+        asserted_by_organisation=account.organisation,
+        reason=reason.strip(),
+        asserted_at=datetime.now(UTC),
+    )
+    await _state(request).publisher.publish([consent_message(assertion)])
+    return RedirectResponse(f"/families/{family_id}?concern=raised", status.HTTP_303_SEE_OTHER)
+
+
+def _raises_concerns(account: Account) -> bool:
+    """Practitioners raise concerns; the screening team receives them."""
+    return account.role is Role.PRACTITIONER and account.view is not None
 
 
 def _consents(state: ApiState, family_id: str, people: Sequence[str]) -> list[dict[str, Any]]:

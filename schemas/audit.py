@@ -56,6 +56,8 @@ class Action(StrEnum):
     PEOPLE_SEARCHED = "people.searched"
     #: What the screening team decided about cases an organisation's records were behind.
     OUTCOMES_READ = "outcomes.read"
+    #: The families list: which families, and the people the reader's view names in them.
+    FAMILIES_READ = "families.read"
     #: A request refused (401 or 403): who tried what.
     ACCESS_REFUSED = "access.refused"
 
@@ -80,6 +82,7 @@ READS = frozenset(
         Action.ENCOMPASS_READ,
         Action.PEOPLE_SEARCHED,
         Action.OUTCOMES_READ,
+        Action.FAMILIES_READ,
     }
 )
 #: A recipient was sent information (``who-saw``'s "received").

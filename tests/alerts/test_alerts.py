@@ -10,10 +10,13 @@ from sqlalchemy import Engine
 
 from ehx.alerts import LevelOfNeed, picture, suggest_level
 from ehx.alerts.store import AlertStore, DecisionIncomplete, ScreeningDecision
-from ehx.consent import load_policy
+from ehx.consent import HarmAssertion, load_policy
+from ehx.consent.store import ConsentStore
 from ehx.schemas import ExchangeError
 from ehx.schemas.views import ShareView
+from ehx.schemas.vocabulary import Recipient
 from tests.consent.fakes import linked_khans, memory_engine
+from tests.flows import MARYAMS_SCHOOL, YUSUFS_SCHOOL, khans_on_file
 from tests.records import NOW
 
 SCREENING = load_policy().screening
@@ -172,3 +175,29 @@ def test_the_queue_shows_each_alerts_rag_rating_and_screening_deadline(
     [harm] = store.queue()
     assert harm["rag"] == "red"
     assert harm["due_at"].replace(tzinfo=None) == SCREENING.due(NOW, 0).replace(tzinfo=None)
+
+
+def test_the_school_that_raised_a_concern_hears_what_was_decided_once(
+    sqlite_engine: Engine,
+) -> None:
+    family = khans_on_file(sqlite_engine)
+    store = AlertStore(sqlite_engine)
+    [yusuf] = [n["person_id"] for n in store.notifications(NOW) if n["school_urn"] == YUSUFS_SCHOOL]
+    concern = HarmAssertion(
+        person_id=yusuf,
+        family_id=family,
+        asserted_by="dsl-sparkhill",
+        asserted_by_agency=Recipient.SCHOOLS,
+        asserted_by_organisation=YUSUFS_SCHOOL,
+        reason="Yusuf told his teacher he is hit at home.",
+        asserted_at=NOW,
+    )
+    ConsentStore(sqlite_engine).save_record(concern)
+    [case] = store.queue()
+    why = "Mother agrees to early help; the school will lead."
+    store.decide(case["alert_id"], ScreeningDecision.UNIVERSAL_PLUS, "sw-1", NOW, why)
+    [told] = store.outcomes(f"school:{YUSUFS_SCHOOL}")
+    assert (
+        told["outcome"] == "universal_plus" and f"concern raised {NOW:%d %b %Y}" in told["records"]
+    )
+    assert not store.outcomes(f"school:{MARYAMS_SCHOOL}")  # it raised nothing, sent nothing

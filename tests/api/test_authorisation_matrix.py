@@ -17,6 +17,7 @@ import httpx
 import pytest
 from sqlalchemy import Engine, update
 
+from ehx.alerts.store import AlertStore, ScreeningDecision
 from ehx.api import AgencyCredentials
 from ehx.api.permissions import AGENCIES, HOLDERS, PERMISSIONS
 from ehx.consent.store import ConsentStore
@@ -186,12 +187,30 @@ def test_every_scoped_route_gives_another_school_nothing_of_the_first(
             ]
         )
 
+    # The family's case decided: each school whose records were behind it is told.
+    [case] = AlertStore(sqlite_engine).queue()
+    AlertStore(sqlite_engine).decide(
+        case["alert_id"],
+        ScreeningDecision.UNIVERSAL_PLUS,
+        "sw-matrix",
+        datetime.now(UTC),
+        "Universal services can meet the needs seen.",
+    )
+
+    def outcomes(token: str) -> set[str]:
+        told = http.get("/v1/outcomes", params={"reader": dsl[token]}, headers=auth(token))
+        return {ref for o in told.json() for ref in o["records"]}
+
     # Each check: what the other school gets of Sparkhill's, then Sparkhill's own.
     checks: dict[tuple[str, str], tuple[Callable[[], bool], Callable[[str], object]]] = {
         ("POST", "/v1/agencies/{agency}/records"): (lambda: submit(ashfield) == 0, submit),
         ("GET", "/v1/families/{family_id}/timeline"): (
             lambda: yusuf not in timeline(ashfield),
             lambda t: yusuf in timeline(t),
+        ),
+        ("GET", "/v1/outcomes"): (
+            lambda: not outcomes(ashfield) & outcomes(sparkhill),
+            lambda t: bool(outcomes(t)),
         ),
         ("GET", "/v1/encompass"): (
             lambda: yusuf not in encompass(ashfield),

@@ -116,6 +116,16 @@ def test_alerts_are_for_the_screening_team(client: Client, sqlite_engine: Engine
         headers=auth(mash),
     )
     assert again.status_code == 409
+    # The police, whose incident was behind the case, hear what was decided and who leads.
+    police = credentials.issue(Recipient.POLICE, "West Midlands Police")
+    [told] = http.get("/v1/outcomes", headers=auth(police)).json()
+    assert (told["outcome"], told["family_id"]) == (
+        "early_help_team_around_the_family",
+        alert["family_id"],
+    )
+    assert told["lead_professional"] == "J. Patel, Sparkhill early help" and told["records"]
+    # Outcomes are for the agencies that referred, not the hubs that decided.
+    assert http.get("/v1/outcomes", headers=auth(mash)).status_code == 403
     both = http.get("/v1/encompass", headers=auth(mash)).json()
     assert {n["school_urn"] for n in both} == {YUSUFS_SCHOOL, MARYAMS_SCHOOL}
 

@@ -245,6 +245,11 @@ def test_a_school_sees_only_the_school_view_and_its_refusals_are_recorded(
         lines = sheet.text.splitlines()
         assert lines[0] == "date,agency,what happened,people,why you may see it"
         assert len(lines) > 1 and "Maryam Khan" in sheet.text and "Yusuf" not in sheet.text
+        # And as a page to print or save as PDF: each of those entries, and why.
+        printed = http.get(f"/families/{family}/chronology").text
+        assert printed.count("<tr>") - 1 == len(lines) - 1  # a row an entry, as the CSV
+        assert "Maryam Khan" in printed and "Yusuf" not in printed
+        assert "statutory notification" in printed and names["other school"] in printed
     refused = asyncio.run(
         read_json(
             kafka_bootstrap,
