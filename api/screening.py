@@ -28,6 +28,7 @@ from ehx.api.params import Since, Until
 from ehx.api.permissions import Holder, OrganisationCode, gate, reading_as
 from ehx.api.state import ApiState
 from ehx.consent.keys import DataKeyStore
+from ehx.rights.markers import Markers
 from ehx.schemas import ExchangeError
 from ehx.schemas.audit import Action
 from ehx.schemas.vocabulary import Recipient
@@ -134,7 +135,8 @@ async def family_timeline(
         audit_record(views, actor, role, whose, purpose, datetime.now(UTC), family_id),
     )
     keys = DataKeyStore(state.engine)
-    return [open_entry(v, keys).as_dict() for v in views]
+    entries = Markers(state.engine).shown_with_disputes([open_entry(v, keys) for v in views])
+    return [e.as_dict() for e in entries]
 
 
 @router.get("/alerts", summary="The alert queue, most urgent first")

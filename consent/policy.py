@@ -11,7 +11,7 @@ from datetime import date, datetime, time, timedelta
 from functools import cached_property
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
 import yaml
@@ -283,6 +283,17 @@ def _next_working_day(day: date) -> date:
     return day
 
 
+class SubjectAccess(_Strict):
+    """What a subject access release shows of other people (UK GDPR Art. 15(4), DPA 2018
+    Sch. 2 para 16): third parties (family members, a suspect, a neighbour) and staff
+    (an officer's collar number) are redacted unless the board decides otherwise."""
+
+    third_parties: Literal["redact", "release"] = "redact"
+    staff: Literal["redact", "release"] = "redact"
+    #: A request is answered within a month; the package says by when.
+    respond_within_days: Annotated[int, Field(ge=1, le=90)] = 30
+
+
 class Policy(_Strict):
     """The whole sharing policy, validated."""
 
@@ -305,6 +316,7 @@ class Policy(_Strict):
     #: From this age a young person consents for their own information (with the
     #: practitioner's assessment of their competence); below it, a parent or carer does.
     young_person_min_age: Annotated[int, Field(ge=0, le=18)] = 12
+    subject_access: SubjectAccess = SubjectAccess()
 
     @cached_property
     def harm_event_types(self) -> frozenset[EventType]:

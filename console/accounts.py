@@ -41,6 +41,9 @@ PAGES: dict[str, Page] = {
         lambda a: a.acknowledges_encompass or a.team is Recipient.MASH,
     ),
     "/audit": Page("auditors and the data protection officer", lambda a: a.audits),
+    "/rights": Page(
+        "the data protection officer: subject access requests", lambda a: a.role is Role.DPO
+    ),
     "/admin": Page("administrators", lambda a: a.role is Role.ADMIN),
 }
 

@@ -12,6 +12,7 @@ answered (by the app's one handler, ``api/auditing.py``).
 from __future__ import annotations
 
 import asyncio
+import json
 import secrets
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
@@ -43,7 +44,7 @@ from ehx.api.people_search import SearchRefused, find_people, search_read
 from ehx.audit import queries
 from ehx.audit.ledger import AuditLedger
 from ehx.audit.verify import verify
-from ehx.consent import ConsentRecord, HarmAssertion
+from ehx.consent import ConsentRecord, HarmAssertion, load_policy
 from ehx.consent.keys import DataKeyStore
 from ehx.consent.recording import SERVING, age
 from ehx.consent.service import consent_message
@@ -66,6 +67,8 @@ from ehx.linker.people import people_in_reviews
 from ehx.linker.service import review_message
 from ehx.linker.store import LinkStore
 from ehx.organisations.people import Account, AccountError, Accounts, Role
+from ehx.rights.access import Package, UnknownPerson, as_html, assemble
+from ehx.rights.markers import Markers
 from ehx.schemas import THINK_FAMILY_PROBLEMS, ExchangeError, Recipient
 from ehx.schemas.audit import Action, AuditRecord
 from ehx.schemas.links import ReviewDecision
@@ -479,7 +482,7 @@ async def _chronology(request: Request, family_id: str, account: Account) -> lis
         ),
     )
     keys = DataKeyStore(state.engine)
-    return [open_entry(v, keys) for v in views]
+    return Markers(state.engine).shown_with_disputes([open_entry(v, keys) for v in views])
 
 
 @router.get("/families/{family_id}/chronology.csv")
@@ -566,7 +569,7 @@ async def family(
         ),
     )
     keys = DataKeyStore(state.engine)
-    entries = [open_entry(v, keys) for v in views]
+    entries = Markers(state.engine).shown_with_disputes([open_entry(v, keys) for v in views])
     people: dict[str, dict[str, Any]] = {}
     for entry in entries:
         for p in entry.people:
@@ -942,6 +945,65 @@ async def audit_page(request: Request, account: Who, family: str | None = None) 
         verdict=verdict,
         last_checkpoint=points[-1] if points else None,
     )
+
+
+# --- the data protection officer's page -------------------------------------------------------
+
+
+@router.get("/rights", response_class=HTMLResponse)
+async def rights_page(request: Request, account: Who, person: str | None = None) -> HTMLResponse:
+    """A subject access request: what is held about a person, what will be released, and
+    what is held back for the DPO's decision. Assembling it is a read, on the ledger first."""
+    _may_open("/rights", account)
+    package = await _subject_access(request, account, person) if person else None
+    return _page(request, "rights.html", account, person=person, package=package)
+
+
+@router.get("/rights/{person}/subject-access.{kind}")
+async def rights_download(request: Request, account: Who, person: str, kind: str) -> Response:
+    """The requester's copy, as HTML (to read, print or save as PDF) or JSON."""
+    if kind not in ("html", "json"):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "the package is .html or .json")
+    package = await _subject_access(request, account, person)
+    named = "".join(c for c in person if c.isalnum())[:40]
+    body, media = (
+        (as_html(package), "text/html")
+        if kind == "html"
+        else (json.dumps(package.released(), indent=2), "application/json")
+    )
+    return Response(
+        body,
+        media_type=media,
+        headers={"Content-Disposition": f'attachment; filename="subject-access-{named}.{kind}"'},
+    )
+
+
+async def _subject_access(request: Request, account: Account, person: str) -> Package:
+    _may_open("/rights", account)
+    try:
+        package = assemble(
+            _state(request).engine,
+            person,
+            account.username,
+            load_policy().subject_access,
+            datetime.now(UTC),
+        )
+    except UnknownPerson as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
+    await record(
+        request,
+        AuditRecord(
+            action=Action.SUBJECT_ACCESS,
+            actor=account.username,
+            role=account.role_name,
+            agency=account.acts_for or "auditor",
+            purpose="subject access request",
+            subject_ids=tuple(package.ids),
+            event_ids=tuple(package.event_ids),
+            at=datetime.now(UTC),
+        ),
+    )
+    return package
 
 
 # --- the administrator's page -----------------------------------------------------------------

@@ -14,6 +14,7 @@ from ehx.database.tables import (
     console_people,
     console_sessions,
     data_keys,
+    disputed_items,
     encompass_notifications,
     link_reviews,
     linker_ids,
@@ -28,6 +29,7 @@ from ehx.database.tables import (
     source_records,
     timeline_entries,
     timeline_people,
+    withheld_items,
 )
 from ehx.database.wal import WalCheckpointer, checkpoint_in_background
 
@@ -46,6 +48,7 @@ __all__ = [
     "console_people",
     "console_sessions",
     "data_keys",
+    "disputed_items",
     "encompass_notifications",
     "json_column",
     "link_reviews",
@@ -63,4 +66,5 @@ __all__ = [
     "source_records",
     "timeline_entries",
     "timeline_people",
+    "withheld_items",
 ]

@@ -269,6 +269,29 @@ screening_outcomes = Table(
     Column("records", JSON, nullable=False),
 )
 
+#: Items a practitioner marked "withhold: serious harm" from a subject access release:
+#: listed for the data protection officer's decision with the reason, never dropped.
+withheld_items = Table(
+    "withheld_items",
+    metadata,
+    Column("event_id", String(36), primary_key=True),
+    Column("marked_by", String(64), nullable=False),
+    #: For whom they marked it (``school:103291``, ``police``).
+    Column("marked_for", String(48), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("marked_at", DateTime(timezone=True), nullable=False),
+)
+
+#: Items the data subject disputes (rectification): every view of the item shows it.
+disputed_items = Table(
+    "disputed_items",
+    metadata,
+    Column("event_id", String(36), primary_key=True),
+    Column("disputed_by", String(64), nullable=False),
+    Column("note", Text, nullable=False),
+    Column("disputed_at", DateTime(timezone=True), nullable=False),
+)
+
 #: Operation Encompass notifications: one per child per incident, due before the start
 #: of the next school day, acknowledged by the key adult or escalated.
 encompass_notifications = Table(

@@ -32,6 +32,7 @@ from ehx.checkout import NotACheckout, use_development_tools
 from ehx.consent_cli import app as consent_app
 from ehx.organisations_cli import app as organisations_app
 from ehx.people_cli import app as people_app
+from ehx.rights_cli import app as rights_app
 from ehx.runtime import (
     alive,
     broker_for_command,
@@ -87,6 +88,7 @@ app.add_typer(reading_cli.alerts_app, name="alerts")
 app.add_typer(reading_cli.encompass_app, name="encompass")
 app.add_typer(audit_app, name="audit")
 app.add_typer(people_app, name="people")
+app.add_typer(rights_app, name="rights")
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 

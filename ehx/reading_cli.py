@@ -29,6 +29,7 @@ from ehx.consent import load_policy
 from ehx.consent.keys import DataKeyStore
 from ehx.database import migrate, open_engine
 from ehx.organisations.people import LOCAL_AUTHORITY, Account, AccountError, Accounts
+from ehx.rights.markers import Markers
 from ehx.runtime import require_bootstrap
 from ehx.schemas import ExchangeError
 from ehx.schemas.audit import Action, AuditRecord
@@ -196,7 +197,7 @@ def timeline(
         )
     )
     keys = DataKeyStore(engine)
-    entries = [open_entry(v, keys) for v in views]
+    entries = Markers(engine).shown_with_disputes([open_entry(v, keys) for v in views])
     if as_json:
         _print_json([e.as_dict() for e in entries])
         return
@@ -216,11 +217,10 @@ def timeline(
     )
     for entry in entries:
         people = ", ".join(f"{p.name or p.person_id} ({p.role})" for p in entry.people)
-        what = entry.what if entry.readable else entry.what + " [details no longer readable]"
         table.add_row(
             entry.view.occurred_at.date().isoformat(),
             entry.view.source_agency,
-            what,
+            entry.told,
             people,
             entry.why,
         )

@@ -58,6 +58,14 @@ class Action(StrEnum):
     OUTCOMES_READ = "outcomes.read"
     #: The families list: which families, and the people the reader's view names in them.
     FAMILIES_READ = "families.read"
+    #: A subject access request answered: the DPO read everything held about a person.
+    SUBJECT_ACCESS = "rights.access"
+    #: The DPO released a subject access package (its SHA-256 in ``bases``).
+    SUBJECT_ACCESS_RELEASED = "rights.released"
+    #: A practitioner marked an item "withhold: serious harm" for the DPO's decision.
+    ITEM_WITHHELD = "rights.withheld"
+    #: The DPO marked an item disputed by the data subject.
+    ITEM_DISPUTED = "rights.disputed"
     #: A request refused (401 or 403): who tried what.
     ACCESS_REFUSED = "access.refused"
 
@@ -83,6 +91,7 @@ READS = frozenset(
         Action.PEOPLE_SEARCHED,
         Action.OUTCOMES_READ,
         Action.FAMILIES_READ,
+        Action.SUBJECT_ACCESS,
     }
 )
 #: A recipient was sent information (``who-saw``'s "received").

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
@@ -35,7 +35,7 @@ from ehx.linker.service import Linker
 from ehx.linker.store import LinkStore
 from ehx.organisations.directory import read_directory
 from ehx.organisations.store import OrganisationStore
-from ehx.schemas import Agency, KeyStore, Role
+from ehx.schemas import Agency, CanonicalEvent, KeyStore, Role
 from ehx.schemas.quarantine import QuarantineRecord
 from ehx.schemas.vocabulary import Recipient
 from ehx.timeline.store import TimelineStore
@@ -132,15 +132,18 @@ def khans_served_by_two_of_each(engine: Engine) -> str:
     return khans[0].subjects[0].family_id or ""
 
 
-def khans_on_file(engine: Engine, *, high_risk: bool = False) -> str:
+def khans_on_file(
+    engine: Engine, *, high_risk: bool = False, khans: Sequence[CanonicalEvent] = ()
+) -> str:
     """The Khan family decided, their views on the timelines, the alerts raised.
 
     ``high_risk``: the domestic abuse incident is DASH high with the children present, a
-    significant-harm override, so the MASH also gets a significant-harm alert."""
+    significant-harm override, so the MASH also gets a significant-harm alert. ``khans``:
+    these linked events of theirs (a test that compares with what went in), else fresh."""
     policy = load_policy()
     store = ConsentStore(engine)
     consent = ConsentEngine(policy, DataKeyStore(engine), store.load_registry(), store)
-    khans = linked_khans()
+    khans = list(khans) or linked_khans()
     if high_risk:
         khans = [
             variant(e, dash_risk="high")

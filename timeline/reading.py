@@ -45,6 +45,8 @@ class Entry:
     details: dict[str, Any] = field(default_factory=dict)
     #: False where keys were destroyed (consent withdrawn or expired since it was shared).
     readable: bool = True
+    #: What the person it is about says is wrong with it, where they dispute it.
+    disputed: str | None = None
 
     @property
     def what(self) -> str:
@@ -54,6 +56,15 @@ class Entry:
     @property
     def why(self) -> str:
         return basis_text(self.view)
+
+    @property
+    def told(self) -> str:
+        """What happened, with what its reader must know of it: no longer readable, or
+        disputed by the person it is about."""
+        said = self.what if self.readable else f"{self.what} [details no longer readable]"
+        if self.disputed:
+            said += f" [disputed by the person it is about: {self.disputed}]"
+        return said
 
     def as_dict(self) -> dict[str, Any]:
         v = self.view
@@ -72,6 +83,7 @@ class Entry:
             "readable": self.readable,
             "contact": v.contact,
             "address_withheld": WITHHELD if v.address_withheld else None,
+            "disputed": self.disputed,
         }
 
 
@@ -154,11 +166,10 @@ def chronology_csv(entries: Sequence[Entry]) -> str:
     writer.writerow(CHRONOLOGY_COLUMNS)
     for entry in entries:
         people = "; ".join(f"{p.name or p.person_id} ({p.role})" for p in entry.people)
-        what = entry.what if entry.readable else entry.what + " [details no longer readable]"
         row = (
             entry.view.occurred_at.date().isoformat(),
             entry.view.source_agency,
-            what,
+            entry.told,
             people,
             entry.why,
         )
@@ -169,16 +180,28 @@ def chronology_csv(entries: Sequence[Entry]) -> str:
 def basis_text(view: ShareView) -> str:
     """Why this reader may see it, in words: the rule as the policy describes it, not
     its id (the API's ``basis`` keeps the id for machines)."""
-    basis = view.basis
-    if basis.outcome == "allow":
-        return "consent " + ", ".join(basis.consent_ids)
-    said = "; ".join(_rule_words().get(r, r) for r in (basis.rule or "").split(",") if r)
-    if basis.outcome == "override":
-        signs = f" Signs: {'; '.join(basis.signs)}." if basis.signs else ""
-        return f"significant harm override: {said}.{signs} Lawful basis: {basis.lawful_basis}"
-    if basis.outcome == "notify":
-        return f"statutory notification: {said}. Lawful basis: {basis.lawful_basis}"
-    return f"indicators only: {basis.lawful_basis}"
+    b = view.basis
+    return basis_words(b.outcome, b.rule, b.lawful_basis, b.consent_ids, b.signs)
+
+
+def basis_words(
+    outcome: str,
+    rule: str | None,
+    lawful_basis: str | None,
+    consent_ids: Sequence[str] = (),
+    signs: Sequence[str] = (),
+) -> str:
+    """A sharing basis in words: consent, an override or a notification with the policy's
+    description of its rule and the lawful basis, or indicators only."""
+    if outcome == "allow":
+        return "consent " + ", ".join(consent_ids)
+    said = "; ".join(_rule_words().get(r, r) for r in (rule or "").split(",") if r)
+    if outcome == "override":
+        seen = f" Signs: {'; '.join(signs)}." if signs else ""
+        return f"significant harm override: {said}.{seen} Lawful basis: {lawful_basis}"
+    if outcome == "notify":
+        return f"statutory notification: {said}. Lawful basis: {lawful_basis}"
+    return f"indicators only: {lawful_basis}"
 
 
 @cache

@@ -1,0 +1,242 @@
+"""``ehx rights``: a data protection officer answers a subject access request, and marks
+items withheld for serious harm or disputed (docs/rights.md).
+
+Each act is recorded on ``ehx.audit`` before anything is written, so these commands need
+a running broker (``ehx up``) and ``--by``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from sqlalchemy import Engine
+
+from ehx.consent import load_policy
+from ehx.consent.store import ConsentStore
+from ehx.database import migrate, open_engine
+from ehx.organisations.people import AUDITOR, Account, Role
+from ehx.reading_cli import record_read, staff
+from ehx.rights.access import UnknownPerson, as_html, assemble
+from ehx.rights.markers import MIN_REASON, Markers
+from ehx.schemas.audit import Action, AuditRecord
+from ehx.schemas.vocabulary import Addressee, Recipient
+
+app = typer.Typer(
+    help="Data subject rights: subject access (what is held about a person, who received "
+    "it, who looked), items withheld for serious harm, items the person disputes.",
+    no_args_is_help=True,
+)
+console = Console()
+DpoOpt = Annotated[
+    str, typer.Option("--by", help="Your data protection officer's account (ehx people).")
+]
+RELEASE = "subject-access"
+
+
+def _engine() -> Engine:
+    engine = open_engine()
+    migrate(engine)
+    return engine
+
+
+def _dpo(by: str) -> Account:
+    """The live DPO account ``--by`` names; an auditor's, or anyone else's, is refused."""
+    account = staff(by, AUDITOR)
+    if account.role is not Role.DPO:
+        raise typer.BadParameter(
+            "subject access and disputes are the data protection officer's: name a DPO's "
+            "account (an administrator adds one with ehx people add NAME --role dpo)",
+            param_hint="--by",
+        )
+    return account
+
+
+def _recorded(account: Account, action: Action, purpose: str, **ids: tuple[str, ...]) -> None:
+    record_read(
+        AuditRecord(
+            action=action,
+            actor=account.username,
+            role=account.role_name,
+            agency=account.acts_for or AUDITOR,
+            purpose=purpose,
+            at=datetime.now(UTC),
+            **ids,
+        )
+    )
+
+
+@app.command("access")
+def access(
+    person: Annotated[str, typer.Argument(help="The person's id (p...): ehx find gives it.")],
+    by: DpoOpt,
+    out: Annotated[
+        Path, typer.Option(help="A folder for the package: an HTML copy and JSON.", file_okay=False)
+    ],
+    release_withheld: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--release-withheld",
+            help="An item held back for your decision that you have decided to release "
+            "(its event id); repeat for more.",
+        ),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+) -> None:
+    """Everything held about a person, for their subject access request.
+
+    Writes OUT/subject-access.html (their copy: each record as the agency sent it, who was
+    given it, when and why, the consent on record, and each time someone received or
+    looked at it; other people's details and staff names redacted), OUT/subject-access.json
+    (the same, for machines) and OUT/for-your-decision.json (items a practitioner asked to
+    withhold for serious harm, and concerns of significant harm, with why: not released
+    until you decide). Your reading of it all is recorded first.
+    """
+    account = _dpo(by)
+    engine = _engine()
+    try:
+        package = assemble(
+            engine,
+            person,
+            account.username,
+            load_policy().subject_access,
+            datetime.now(UTC),
+            frozenset(release_withheld or ()),
+        )
+    except UnknownPerson as exc:
+        raise typer.BadParameter(str(exc), param_hint="PERSON") from None
+    _recorded(
+        account,
+        Action.SUBJECT_ACCESS,
+        "subject access request",
+        subject_ids=tuple(package.ids),
+        event_ids=tuple(package.event_ids),
+    )
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{RELEASE}.html").write_text(as_html(package))
+    (out / f"{RELEASE}.json").write_text(json.dumps(package.released(), indent=2))
+    (out / "for-your-decision.json").write_text(json.dumps(package.for_decision, indent=2))
+    summary = {
+        "person_id": package.person_id,
+        "records": len(package.records),
+        "disclosures": len(package.disclosures),
+        "consents": len(package.consents),
+        "audit_entries": len(package.audit),
+        "for_your_decision": len(package.for_decision),
+        "respond_by": package.respond_by.date().isoformat(),
+        "out": str(out),
+    }
+    if as_json:
+        sys.stdout.write(json.dumps(summary, indent=2) + "\n")
+        return
+    console.print(
+        f"{summary['records']} records, {summary['disclosures']} disclosures, "
+        f"{summary['consents']} consent records and {summary['audit_entries']} audit "
+        f"entries about {person}, written to {out}. Respond by {summary['respond_by']}.",
+        highlight=False,
+    )
+    if package.for_decision:
+        console.print(
+            f"{len(package.for_decision)} items held back for your decision: "
+            f"{out / 'for-your-decision.json'} says why. To release one after all, run "
+            "this again with --release-withheld EVENT_ID.",
+            highlight=False,
+        )
+    console.print(
+        f"Read {out / (RELEASE + '.html')} before you send it; then ehx rights release "
+        f"{out} --by {account.username} records what you sent.",
+        highlight=False,
+    )
+
+
+@app.command("release")
+def release(
+    out: Annotated[
+        Path,
+        typer.Argument(help="The folder ehx rights access wrote.", exists=True, file_okay=False),
+    ],
+    by: DpoOpt,
+) -> None:
+    """Record that you sent the package: its SHA-256 goes on the audit ledger, so what
+    was released can be proved later."""
+    account = _dpo(by)
+    document = out / f"{RELEASE}.json"
+    if not document.exists():
+        raise typer.BadParameter(f"no {document.name} in {out}: run ehx rights access first")
+    package = json.loads(document.read_text())
+    digest = hashlib.sha256((out / f"{RELEASE}.html").read_bytes() + document.read_bytes())
+    record_read(
+        AuditRecord(
+            action=Action.SUBJECT_ACCESS_RELEASED,
+            actor=account.username,
+            role=account.role_name,
+            agency=AUDITOR,
+            purpose="subject access release",
+            subject_ids=tuple(package["ids"]),
+            bases=(f"sha256:{digest.hexdigest()}",),
+            at=datetime.now(UTC),
+        )
+    )
+    console.print(
+        f"Release to {package['person_id']} recorded (sha256 {digest.hexdigest()[:16]}…).",
+        highlight=False,
+    )
+
+
+@app.command("withhold")
+def withhold(
+    event: Annotated[str, typer.Argument(help="The item's event id (ehx timeline shows it).")],
+    by: Annotated[
+        str,
+        typer.Option(
+            "--by", help="Your account: of the organisation that sent the record, or the MASH."
+        ),
+    ],
+    reason: Annotated[
+        str, typer.Option(help="Why releasing it would be likely to cause serious harm.")
+    ],
+) -> None:
+    """Ask that an item be withheld from a subject access release because telling would
+    be likely to cause serious harm (DPA 2018 Sch. 3 para 7). The DPO decides; the item
+    and your reason are listed for them, never silently dropped."""
+    engine = _engine()
+    found = ConsentStore(engine).events([event])
+    if event not in found:
+        raise typer.BadParameter(f"no item {event} is held", param_hint="EVENT")
+    source = found[event].source
+    sender = str(Addressee.sender(source.agency.value, source.organisation))
+    account = staff(by, sender, Recipient.MASH.value)
+    if len(reason.strip()) < MIN_REASON:
+        raise typer.BadParameter(
+            "say why, in a sentence: the DPO decides on it", param_hint="--reason"
+        )
+    _recorded(account, Action.ITEM_WITHHELD, "withhold: serious harm", event_ids=(event,))
+    Markers(engine).withhold(
+        event, account.username, account.acts_for or sender, reason, datetime.now(UTC)
+    )
+    console.print(f"{event} is marked to withhold, for the DPO's decision.", highlight=False)
+
+
+@app.command("dispute")
+def dispute(
+    event: Annotated[str, typer.Argument(help="The item's event id.")],
+    by: DpoOpt,
+    note: Annotated[str, typer.Option(help="What the person says is wrong, in their words.")],
+) -> None:
+    """Mark an item disputed by the person it is about: every view of it shows the note
+    until the agency that sent it corrects it (a new version) or the dispute is settled."""
+    account = _dpo(by)
+    engine = _engine()
+    if event not in ConsentStore(engine).events([event]):
+        raise typer.BadParameter(f"no item {event} is held", param_hint="EVENT")
+    if len(note.strip()) < MIN_REASON:
+        raise typer.BadParameter("say what they dispute, in a sentence", param_hint="--note")
+    _recorded(account, Action.ITEM_DISPUTED, "disputed by the data subject", event_ids=(event,))
+    Markers(engine).dispute(event, account.username, note, datetime.now(UTC))
+    console.print(f"{event} is marked disputed; every view of it says so.", highlight=False)
