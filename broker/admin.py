@@ -102,10 +102,14 @@ async def _check(
     for spec in specs:
         name = str(spec.topic)
         report = TopicReport(name, TopicState.OK)
-        partitions = len(described.get(name, {}).get("partitions", []))
+        found = described.get(name, {}).get("partitions", [])
         count = settings.partitions(spec.partitions)
-        if partitions != count:
-            report.drift.append(f"partitions: {partitions} on the cluster, {count} wanted")
+        if len(found) != count:
+            report.drift.append(f"partitions: {len(found)} on the cluster, {count} wanted")
+        replicas = sorted({len(p.get("replicas", ())) for p in found})
+        if replicas and replicas != [replication_factor]:
+            shown = ", ".join(str(r) for r in replicas)
+            report.drift.append(f"replication: {shown} on the cluster, {replication_factor} wanted")
         configs = actual_configs.get(name, {})
         for key, wanted in spec.configs(replication_factor).items():
             if key not in configs:

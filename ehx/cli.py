@@ -270,7 +270,7 @@ def _render_topics(reports: list[TopicReport]) -> None:
         notes = "; ".join(report.drift) or (
             f"broker does not report: {', '.join(report.unverified)}" if report.unverified else ""
         )
-        style = {"created": "green", "ok": "", "drift": "bold red"}[report.state.value]
+        style = {"created": "green", "ok": "default", "drift": "bold red"}[report.state.value]
         table.add_row(
             report.topic, str(spec.partitions), spec.key, f"[{style}]{report.state}[/]", notes
         )

@@ -125,7 +125,8 @@ def build_services(
     migrate(engine)
     checkpoints = checkpoint_in_background(engine, database.wal_checkpoint_seconds)
     broker = ServicesBroker(
-        bootstrap,
+        # Every broker of a cluster ("a:9093,b:9093"): FastStream takes a string as one.
+        bootstrap.split(","),
         security=security_for(settings),
         client_id=f"{settings.client_id}-services",
         logger=logging.getLogger("ehx.services"),

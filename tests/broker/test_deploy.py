@@ -52,7 +52,9 @@ def test_compose_runs_kraft_with_three_nodes_and_applies_the_topology_with_repli
         name for name in compose["services"] if name.startswith("kafka-") and name[-1].isdigit()
     ]
     assert kafka == ["kafka-1", "kafka-2", "kafka-3"]
-    start = (DEPLOY / "kafka" / "start.sh").read_text()
+    # Each node's settings, which the test suite's real cluster runs too.
+    start = (DEPLOY / "kafka" / "server.properties").read_text()
+    assert "server.properties" in (DEPLOY / "kafka" / "start.sh").read_text()
     assert "process.roles=broker,controller" in start  # KRaft, no ZooKeeper
     assert "min.insync.replicas=2" in start and "default.replication.factor=3" in start
     assert "allow.everyone.if.no.acl.found=false" in start
