@@ -34,3 +34,14 @@ class NoRunningBroker(BrokerError):
             "no broker is running: start the local one with `ehx up`, "
             "or set EHX_BOOTSTRAP_SERVERS to a Kafka cluster"
         )
+
+
+class BrokerRefused(BrokerError):
+    """The cluster's ACLs do not let this principal do what it tried."""
+
+    def __init__(self, principal: str, what: str) -> None:
+        self.principal = principal
+        super().__init__(
+            f"the broker refused {principal} {what}: the cluster's ACLs do not allow it "
+            "(each principal's rights are in deploy/kafka/acls.yaml)"
+        )

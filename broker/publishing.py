@@ -23,8 +23,17 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import (
+    ClusterAuthorizationFailedError,
+    KafkaTimeoutError,
+    NotEnoughReplicasAfterAppendError,
+    NotEnoughReplicasError,
+    RequestTimedOutError,
+    TopicAuthorizationFailedError,
+)
 from aiokafka.partitioner import DefaultPartitioner
 
+from ehx.broker.errors import BrokerError, BrokerRefused
 from ehx.broker.logs import protect_logs
 from ehx.broker.settings import BrokerSettings
 
@@ -63,6 +72,8 @@ class KafkaPublisher:
             **settings.client_options(),
         }
         self._producer: AIOKafkaProducer | None = None
+        #: Who the cluster knows this client as, for a refusal to name.
+        self._principal = settings.sasl_username or "this client"
         self._partitioner = DefaultPartitioner()
         self._partitions: dict[str, list[int]] = {}
         #: Partition by (topic, key): keys repeat (families, actors), murmur2 is Python.
@@ -84,7 +95,30 @@ class KafkaPublisher:
             return
         if self._producer is None:
             raise RuntimeError("the publisher is not started: call start() first")
-        producer = self._producer
+        try:
+            await self._publish(self._producer, messages)
+        except (TopicAuthorizationFailedError, ClusterAuthorizationFailedError) as exc:
+            topics = ", ".join(sorted({m.topic for m in messages}))
+            raise BrokerRefused(self._principal, f"writing to {topics}") from exc
+        except (
+            KafkaTimeoutError,
+            RequestTimedOutError,
+            NotEnoughReplicasError,
+            NotEnoughReplicasAfterAppendError,
+        ) as exc:
+            # acks=all: the leader answers only when min.insync.replicas have the batch.
+            # aiokafka retries a shortfall until its request timeout, then gives up here.
+            topics = ", ".join(sorted({m.topic for m in messages}))
+            raise BrokerError(
+                f"the cluster did not acknowledge the write to {topics}: fewer replicas in "
+                "sync than min.insync.replicas, or no leader reachable. Nothing of this batch "
+                "is acknowledged; send it again when the brokers are back (some of it may "
+                "arrive twice: every reader keeps an event once, by its id)"
+            ) from exc
+
+    async def _publish(
+        self, producer: AIOKafkaProducer, messages: Sequence[OutboundMessage]
+    ) -> None:
         grouped: dict[tuple[str, int], list[OutboundMessage]] = {}
         for message in messages:
             place = (message.topic, await self._partition(message.topic, message.key))

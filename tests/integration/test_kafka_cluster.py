@@ -7,27 +7,35 @@ writes its own inbound topic only, refused by the broker anywhere else.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 from confluent_kafka import Consumer, KafkaError, Producer
-from confluent_kafka.admin import AdminClient, ConfigResource, ResourceType
-from sqlalchemy import select
+from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic, ResourceType
+from sqlalchemy import Engine, select
 
 from ehx.audit.ledger import AuditLedger
+from ehx.broker.errors import BrokerError
+from ehx.broker.publishing import KafkaPublisher, OutboundMessage
+from ehx.broker.settings import BrokerSettings
 from ehx.broker.topics import SPECS, Topic
-from ehx.database import open_engine, sharing_decisions, timeline_entries
-from ehx.schemas import Agency
+from ehx.database import migrate, open_engine, received_events, sharing_decisions, timeline_entries
+from ehx.schemas import Agency, KeyStore
 from ehx.schemas.vocabulary import Recipient
 from tests.conftest import eventually_now
 from tests.flows import FILES
 from tests.helpers import EXAMPLES
 from tests.kafka_cluster import ADMIN, KafkaCluster
+from tests.records import example_events
 
 pytestmark = [pytest.mark.kafka_cluster, pytest.mark.slow]
 
@@ -144,47 +152,70 @@ def test_a_service_may_do_only_what_its_stage_needs(topology: KafkaCluster) -> N
 SERVICES = ("intake", "linker", "consent", "timeline", "audit")
 
 
-def test_the_pipeline_runs_on_the_cluster_each_service_as_its_own_principal(
-    topology: KafkaCluster, tmp_path: Path
-) -> None:
-    data = {"EHX_DATA_DIR": str(tmp_path), "EHX_KEY_PASSPHRASE": ""}
-    env = {k: v for k, v in os.environ.items() if not k.startswith("EHX_")} | data
+@dataclass
+class Exchange:
+    """ehx on the cluster: a data folder (SQLite, keys) and its services, each a process
+    of its own as its own principal."""
 
-    def run(principal: str, *args: str) -> subprocess.CompletedProcess[str]:
+    cluster: KafkaCluster
+    folder: Path
+
+    @property
+    def env(self) -> dict[str, str]:
+        mine = {"EHX_DATA_DIR": str(self.folder), "EHX_KEY_PASSPHRASE": ""}
+        return {k: v for k, v in os.environ.items() if not k.startswith("EHX_")} | mine
+
+    def run(self, principal: str, *args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [sys.executable, "-m", "ehx", *args],
-            env=env | topology.env(principal),
+            env=self.env | self.cluster.env(principal),
             capture_output=True,
             text=True,
             timeout=120,
         )
 
-    assert run("ehx-admin", "keys", "init").returncode == 0
-    logs = {name: (tmp_path / f"{name}.log").open("wb") for name in SERVICES}
-    services = [
-        subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "ehx",
-                "services",
-                "--bootstrap",
-                topology.bootstrap,
-                "--only",
-                name,
-            ],
-            env=env | topology.env(f"ehx-{name}"),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        for name, log in logs.items()
-    ]
-    try:
+    @property
+    def engine(self) -> Engine:
+        return open_engine(f"sqlite:///{self.folder / 'ehx.db'}")
+
+    @contextmanager
+    def services(self, *names: str) -> Iterator[None]:
+        assert self.run("ehx-admin", "keys", "init").returncode == 0
+        migrate(self.engine)  # before the services, so the test may read it at once
+        logs = {name: (self.folder / f"{name}.log").open("wb") for name in names}
+        command = [sys.executable, "-m", "ehx", "services", "--bootstrap", self.cluster.bootstrap]
+        running = [
+            subprocess.Popen(
+                [*command, "--only", name],
+                env=self.env | self.cluster.env(f"ehx-{name}"),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+            for name, log in logs.items()
+        ]
+        try:
+            yield
+        finally:
+            for service in running:
+                service.terminate()
+            for service in running:
+                service.wait(30)
+            for log in logs.values():
+                log.close()
+        for name in names:  # nobody was refused by the broker on the way
+            assert "AUTHORIZATION_FAILED" not in (self.folder / f"{name}.log").read_text()
+
+
+def test_the_pipeline_runs_on_the_cluster_each_service_as_its_own_principal(
+    topology: KafkaCluster, tmp_path: Path
+) -> None:
+    ehx = Exchange(topology, tmp_path)
+    with ehx.services(*SERVICES):
         for agency, names in FILES.items():
             files = [str(EXAMPLES / n) for n in names]
-            sent = run("ehx-api", "ingest", agency.value, *files, "--json")
+            sent = ehx.run("ehx-api", "ingest", agency.value, *files, "--json")
             assert sent.returncode == 0, sent.stdout + sent.stderr
-        engine = open_engine(f"sqlite:///{tmp_path / 'ehx.db'}")
+        engine = ehx.engine
 
         def decided() -> int:
             with engine.connect() as connection:
@@ -198,14 +229,184 @@ def test_the_pipeline_runs_on_the_cluster_each_service_as_its_own_principal(
             shown = connection.execute(select(timeline_entries.c.event_id)).scalars().all()
             assert shown
         eventually_now(lambda: AuditLedger(engine).head() is not None, timeout=60)
-        verdict = run("ehx-admin", "audit", "verify", "--json")
+        verdict = ehx.run("ehx-admin", "audit", "verify", "--json")
         assert json.loads(verdict.stdout)["ok"], verdict.stdout
+
+
+def test_an_agency_system_produces_signed_events_straight_to_its_topic(
+    topology: KafkaCluster, tmp_path: Path
+) -> None:
+    """The third way in: an agency's own system, with its own principal and a client that
+    is not ours, produces signed canonical events to its inbound topic; intake treats them
+    as it treats HTTP and files: verified, stored once, refused into quarantine with why."""
+    ehx = Exchange(topology, tmp_path)
+    with ehx.services("intake"):
+        signer = KeyStore(tmp_path / "keys").signer(Agency.HOUSING)
+        event = signer.sign(example_events(Agency.HOUSING, EXAMPLES / "housing.jsonl")[0])
+        producer = Producer(topology.client("agency-housing", acks="all"))
+        topic, key = Topic.raw(Agency.HOUSING), event.source.record_ref.encode()
+        for _ in range(2):  # sent twice, as a retrying system does: stored once
+            producer.produce(topic, event.to_bytes(), key=key)
+        forged = event.model_copy(update={"occurred_at": event.occurred_at.replace(year=2020)})
+        producer.produce(topic, forged.to_bytes(), key=key)  # altered after signing
+        producer.produce(topic, b"{not json", key=b"broken")
+        assert producer.flush(30) == 0
+
+        def stored() -> list[str]:
+            with ehx.engine.connect() as connection:
+                rows = select(received_events.c.event_id).where(
+                    received_events.c.agency == Agency.HOUSING.value
+                )
+                return list(connection.execute(rows).scalars())
+
+        eventually_now(lambda: stored() == [str(event.event_id)], timeout=60)
+        refused = _quarantined(topology, 2)
+        assert all(r["stage"] == "intake" and r["position"] for r in refused)
+        reasons = " ".join(r["reason"] for r in refused)
+        assert "signature" in reasons and "JSON" in reasons, reasons
+        assert stored() == [str(event.event_id)]  # the copy and the forgery: not stored
+
+
+def _quarantined(cluster: KafkaCluster, count: int) -> list[dict[str, Any]]:
+    consumer = Consumer(
+        cluster.client(
+            ADMIN, **{"group.id": f"check-{os.getpid()}", "auto.offset.reset": "earliest"}
+        )
+    )
+    consumer.subscribe([Topic.QUARANTINE.value])
+    found: list[dict[str, Any]] = []
+    try:
+        for _ in range(60):
+            message = consumer.poll(1.0)
+            if message is not None and message.error() is None:
+                found.append(json.loads(message.value() or b"{}"))
+            if len(found) >= count:
+                break
     finally:
-        for service in services:
-            service.terminate()
-        for service in services:
-            service.wait(30)
-        for log in logs.values():
-            log.close()
-    for name in SERVICES:  # nobody was refused by the broker on the way
-        assert "AUTHORIZATION_FAILED" not in (tmp_path / f"{name}.log").read_text(), name
+        consumer.close()
+    return found
+
+
+def test_a_broker_killed_mid_stream_loses_nothing_acknowledged_and_keeps_order(
+    topology: KafkaCluster,
+) -> None:
+    """acks=all to a topic with three replicas and min.insync.replicas 2: one broker
+    SIGKILLed halfway through a steady stream and restarted; every acknowledged record is
+    there afterwards, each family's in the order sent."""
+    topic = f"faults-{os.urandom(4).hex()}"
+    admin = AdminClient(topology.client(ADMIN))
+    spec = NewTopic(topic, 3, 3, config={"min.insync.replicas": "2"})
+    admin.create_topics([spec])[topic].result(timeout=30)
+    settings = BrokerSettings(**_settings(topology, ADMIN))
+    acknowledged: list[tuple[str, int]] = []
+
+    retried = 0
+
+    async def stream() -> None:
+        nonlocal retried
+        async with KafkaPublisher(topology.bootstrap, settings) as publisher:
+            for batch in range(40):
+                if batch == 20:  # the leader of partition 0, lost without warning
+                    topology.kill(_leader(admin, topic, 0))
+                sent = [(f"f{n % 12:02d}", batch * 25 + n) for n in range(25)]
+                messages = [OutboundMessage(topic, f.encode(), str(s).encode()) for f, s in sent]
+                for _ in range(10):  # as a service does: a batch not acknowledged is sent again
+                    try:
+                        await publisher.publish(messages)
+                        break
+                    except Exception:
+                        retried += 1
+                acknowledged.extend(sent)
+
+    asyncio.run(stream())
+    for node in topology.nodes.values():
+        if node.process is None:
+            topology.start_node(node.node_id)
+    seen = [(key.decode(), int(value)) for key, value in _records(topology, topic)]
+    assert set(seen) == set(acknowledged)  # nothing acknowledged is lost
+    twice = len(seen) - len(set(seen))
+    print(f"broker killed: {retried} batches sent again, {twice} records twice")
+    for family in {f for f, _ in acknowledged}:
+        order = list(dict.fromkeys(s for f, s in seen if f == family))
+        assert order == sorted(order), family  # each family in the order sent
+
+
+def test_with_fewer_in_sync_replicas_than_required_a_write_is_refused_clearly(
+    topology: KafkaCluster,
+) -> None:
+    """Fewer replicas in sync than min.insync.replicas: the write is refused, saying so,
+    and nothing acknowledged before is lost. (Three combined nodes cannot lose two and
+    keep their controller quorum, so this topic asks for all three in sync and loses one.)"""
+    topic = f"isr-{os.urandom(4).hex()}"
+    admin = AdminClient(topology.client(ADMIN))
+    spec = NewTopic(topic, 1, 3, config={"min.insync.replicas": "3"})
+    admin.create_topics([spec])[topic].result(timeout=30)
+    settings = BrokerSettings(**_settings(topology, ADMIN))
+    follower = next(n for n in topology.nodes if n != _leader(admin, topic, 0))
+
+    async def write(value: bytes) -> None:
+        async with KafkaPublisher(topology.bootstrap, settings) as publisher:
+            await publisher.publish([OutboundMessage(topic, b"f01", value)])
+
+    asyncio.run(write(b"before"))
+    topology.kill(follower)
+    try:
+        with pytest.raises(BrokerError, match="in sync"):
+            asyncio.run(write(b"during"))
+    finally:
+        topology.start_node(follower)
+    # What was acknowledged is kept. The refused record may still appear once the
+    # replicas catch up (the leader had written it): readers keep an event once, by id.
+    assert [value for _, value in _records(topology, topic)][:1] == [b"before"]
+
+
+def _settings(cluster: KafkaCluster, principal: str) -> dict[str, Any]:
+    env = cluster.env(principal)
+    return {
+        "security_protocol": env["EHX_SECURITY_PROTOCOL"],
+        "sasl_mechanism": env["EHX_SASL_MECHANISM"],
+        "sasl_username": principal,
+        "sasl_password": env["EHX_SASL_PASSWORD"],
+    }
+
+
+def _leader(admin: AdminClient, topic: str, partition: int) -> int:
+    found = admin.list_topics(topic, timeout=10).topics[topic].partitions[partition]
+    return int(found.leader)
+
+
+def _records(cluster: KafkaCluster, topic: str) -> list[tuple[bytes, bytes]]:
+    """(key, value) of every record on ``topic``, each partition in its order, read until
+    the topic has been quiet for a few seconds."""
+    group = f"read-{os.urandom(4).hex()}"
+    consumer = Consumer(
+        cluster.client(ADMIN, **{"group.id": group, "auto.offset.reset": "earliest"})
+    )
+    consumer.subscribe([topic])
+    found: list[tuple[bytes, bytes]] = []
+    quiet = 0
+    try:
+        while quiet < 8:
+            message = consumer.poll(1.0)
+            if message is None or message.error() is not None:
+                quiet += 1
+                continue
+            quiet = 0
+            found.append((message.key() or b"", message.value() or b""))
+    finally:
+        consumer.close()
+    return found
+
+
+def test_ehx_says_plainly_when_the_broker_refuses_its_principal(
+    topology: KafkaCluster, tmp_path: Path
+) -> None:
+    ehx = Exchange(topology, tmp_path)
+    assert ehx.run("ehx-admin", "keys", "init").returncode == 0
+    health = str(EXAMPLES / "health-amina-ed.json")
+    sent = ehx.run("agency-police", "ingest", "health", health)
+    said = " ".join(sent.stderr.split())
+    assert sent.returncode == 2, said
+    assert "error: the broker refused agency-police writing to" in said
+    assert "ehx.raw.health" in said and "deploy/kafka/acls.yaml" in said
+    assert "Traceback" not in said
