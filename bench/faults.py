@@ -59,7 +59,7 @@ from ehx.database import (
     timeline_entries,
 )
 from ehx.runtime import SERVICES
-from ehx.schemas import Agency, KeyStore
+from ehx.schemas import Agency, KeySettings, KeyStore
 
 #: Records handed to the pipeline per agency batch.
 CHUNK = 100
@@ -75,6 +75,9 @@ class ServiceProcesses:
     bootstrap: str
     env: dict[str, str]
     logs: Path
+    #: What one service's process adds to ``env``: on a cluster with ACLs, its own
+    #: principal (``EHX_SASL_USERNAME``, ``EHX_SASL_PASSWORD``).
+    own: Callable[[str], dict[str, str]] = lambda _: {}
     running: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     starts: Counter[str] = field(default_factory=Counter)
 
@@ -83,7 +86,10 @@ class ServiceProcesses:
         log = (self.logs / f"{name}-{self.starts[name]}.log").open("wb")
         command = [sys.executable, "-m", "ehx", "services", "--bootstrap", self.bootstrap]
         self.running[name] = subprocess.Popen(
-            [*command, "--only", name], env=self.env, stdout=log, stderr=subprocess.STDOUT
+            [*command, "--only", name],
+            env=self.env | self.own(name),
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
         log.close()
 
@@ -352,9 +358,11 @@ async def fault_run(
     broker: subprocess.Popen[bytes] | None = None,
     database: PrivateCluster | None = None,
     limit: int | None = None,
+    own: Callable[[str], dict[str, str]] = lambda _: {},
 ) -> dict[str, Any]:
     """One run: stream a city of ``people`` (its first ``limit`` records) at ``rate``
-    while ``disrupt`` runs; check.
+    while ``disrupt`` runs; check. ``own``: what each service's process adds to the
+    environment (its principal on a cluster with ACLs; the stream publishes as this one).
 
     The first chunk of records warms the pipeline up (every group joined); the rest is
     streamed (``stream_seconds``: how long that should take, for the disruption to
@@ -362,7 +370,9 @@ async def fault_run(
     minutes, more for a long stream) to hold everything acknowledged.
     """
     rng = random.Random(seed)
-    keys = KeyStore(work / "keys")
+    # Encrypted with EHX_KEY_PASSPHRASE where it is set (the services refuse plain keys
+    # against a cluster with SASL or TLS).
+    keys = KeyStore(work / "keys", KeySettings().key_passphrase)
     keys.init()
     engine = open_engine(database_url)
     migrate(engine)
@@ -374,7 +384,7 @@ async def fault_run(
         "EHX_KEY_DIR": str(work / "keys"),
         "EHX_DATA_DIR": str(work),
     }
-    services = ServiceProcesses(bootstrap, env, work)
+    services = ServiceProcesses(bootstrap, env, work, own)
     city = generate_city(people, seed)
     records = city.records[:limit] if limit else city.records
     started = time.monotonic()

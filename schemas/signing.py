@@ -15,7 +15,7 @@ import orjson
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from pydantic import SecretStr
+from pydantic import SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ehx.schemas import merkle
@@ -32,6 +32,12 @@ class KeySettings(BaseSettings):
     data_dir: Path = Path(".ehx")
     key_dir: Path | None = None
     key_passphrase: SecretStr | None = None
+
+    @field_validator("key_passphrase")
+    @classmethod
+    def _empty_is_none(cls, value: SecretStr | None) -> SecretStr | None:
+        """``EHX_KEY_PASSPHRASE=`` (empty) encrypts nothing: it is no passphrase."""
+        return value if value is not None and value.get_secret_value() else None
 
     @property
     def resolved_key_dir(self) -> Path:

@@ -34,11 +34,14 @@ def test_keys_made_with_a_passphrase_are_encrypted_and_say_nothing(
     assert b"ENCRYPTED" in (data_dir / "keys" / "police.key").read_bytes()
 
 
+@pytest.mark.parametrize("passphrase", [None, ""])
 @pytest.mark.parametrize("command", [["serve"], ["services", "--bootstrap", "kafka-1:9093"]])
 def test_a_real_deployment_will_not_start_with_unencrypted_keys(
-    data_dir: Path, monkeypatch: pytest.MonkeyPatch, command: list[str]
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch, command: list[str], passphrase: str | None
 ) -> None:
     monkeypatch.setenv("EHX_SECURITY_PROTOCOL", "SASL_SSL")
+    if passphrase is not None:  # set, but empty: it encrypts nothing
+        monkeypatch.setenv("EHX_KEY_PASSPHRASE", passphrase)
     refused = CliRunner().invoke(app, command)
     assert refused.exit_code == 2
     assert "EHX_KEY_PASSPHRASE is not set" in refused.output
