@@ -3,16 +3,19 @@
 The broker is the Apache Kafka server from Maven Central (``deploy/kafka/pom.xml``),
 fetched once into a cache outside the repository (``EHX_KAFKA_CACHE``, else
 ``~/.cache/ehx/kafka``) and run on the machine's JDK. Each node runs the production
-settings of ``deploy/kafka/server.properties`` and the principals and ACLs of
-``deploy/kafka/acls.yaml``, so a wrong setting or ACL there fails a test. What a
-loopback cluster must change, and only that: ports and addresses, data folders, and no
-TLS (SASL/SCRAM over plain TCP; TLS needs certificates this session does not make).
+settings of ``deploy/kafka/server.properties`` as they are (TLS between the nodes with
+client certificates, SASL/SCRAM over TLS for clients) and the principals and ACLs of
+``deploy/kafka/acls.yaml``, so a wrong setting or ACL there fails a test. Only the names
+the file leaves open are filled in: loopback addresses and ports, data folders, and a
+throwaway certificate authority made here (each node's certificate names ``kafka-N``, as
+in production, and 127.0.0.1, where the tests reach it).
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import ipaddress
 import os
 import re
 import secrets
@@ -22,27 +25,70 @@ import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import yaml
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from ehx.broker.embedded import free_port
 
 KAFKA = Path(__file__).parents[1] / "deploy" / "kafka"
 #: The principal the fixture itself acts as (a super user, as in deploy/).
 ADMIN = "admin"
-#: A loopback cluster's changes to deploy/kafka/server.properties: no TLS.
-NO_TLS = {
-    "listener.security.protocol.map": (
-        "INTERNAL:PLAINTEXT,CLIENT:SASL_PLAINTEXT,CONTROLLER:PLAINTEXT"
-    ),
-    # Brokers and controllers reach each other over plain TCP, as ANONYMOUS.
-    "super.users": f"User:{ADMIN};User:ANONYMOUS",
-    "listener.name.client.scram-sha-512.sasl.jaas.config": (
-        "org.apache.kafka.common.security.scram.ScramLoginModule required;"
-    ),
-}
+
+
+def make_certificates(folder: Path) -> Path:
+    """A certificate authority and each node's key and certificate, as
+    deploy/scripts/make-secrets.sh makes them for Compose (``ca.crt``, ``kafka-N.pem``:
+    key then certificate); returns the folder."""
+    folder.mkdir(parents=True, exist_ok=True)
+    now = datetime.now(UTC)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "ehx-test-ca")])
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(days=2))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(ca_key, hashes.SHA256())
+    )
+    (folder / "ca.crt").write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    for n in (1, 2, 3):
+        key = ec.generate_private_key(ec.SECP256R1())
+        names = [x509.DNSName(f"kafka-{n}"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+        cert = (
+            x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"kafka-{n}")]))
+            .issuer_name(ca_name)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - timedelta(minutes=5))
+            .not_valid_after(now + timedelta(days=2))
+            .add_extension(x509.SubjectAlternativeName(names), critical=False)
+            .add_extension(
+                x509.ExtendedKeyUsage(
+                    [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]
+                ),
+                critical=False,
+            )
+            .sign(ca_key, hashes.SHA256())
+        )
+        pem = key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        ) + cert.public_bytes(serialization.Encoding.PEM)
+        (folder / f"kafka-{n}.pem").write_bytes(pem)
+    return folder
 
 
 def kafka_jars() -> Path:
@@ -82,8 +128,10 @@ def principals() -> dict[str, dict[str, Any]]:
     return found
 
 
-def node_settings(node_id: int, ports: dict[int, tuple[int, int, int]], data: Path) -> str:
-    """deploy/kafka/server.properties for one loopback node, with ``NO_TLS``."""
+def node_settings(
+    node_id: int, ports: dict[int, tuple[int, int, int]], data: Path, secrets: Path
+) -> str:
+    """deploy/kafka/server.properties for one loopback node: its names filled in."""
     internal, client, controller = ports[node_id]
     values = {
         "ID": str(node_id),
@@ -94,16 +142,13 @@ def node_settings(node_id: int, ports: dict[int, tuple[int, int, int]], data: Pa
         "CLIENT_PORT": str(client),
         "CONTROLLER_PORT": str(controller),
         "DATA": str(data),
+        "SECRETS": str(secrets),
     }
-    lines = []
-    for line in (KAFKA / "server.properties").read_text().splitlines():
-        if not line or line.startswith("#"):
-            continue
-        key = line.split("=", 1)[0]
-        if key.startswith("ssl.") or ".ssl." in key or key in NO_TLS:
-            continue
-        lines.append(re.sub(r"\$\{(\w+)\}", lambda m: values[m.group(1)], line))
-    lines += [f"{key}={value}" for key, value in NO_TLS.items()]
+    lines = [
+        re.sub(r"\$\{(\w+)\}", lambda m: values[m.group(1)], line)
+        for line in (KAFKA / "server.properties").read_text().splitlines()
+        if line and not line.startswith("#")
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -126,6 +171,10 @@ class KafkaCluster:
     passwords: dict[str, str] = field(default_factory=dict)
 
     @property
+    def secrets(self) -> Path:
+        return self.workdir / "secrets"
+
+    @property
     def bootstrap(self) -> str:
         return ",".join(f"127.0.0.1:{p[1]}" for _, p in sorted(self.ports.items()))
 
@@ -133,7 +182,8 @@ class KafkaCluster:
         """The ``EHX_`` settings an ehx process uses to reach the cluster as ``principal``."""
         return {
             "EHX_BOOTSTRAP_SERVERS": self.bootstrap,
-            "EHX_SECURITY_PROTOCOL": "SASL_PLAINTEXT",
+            "EHX_SECURITY_PROTOCOL": "SASL_SSL",
+            "EHX_SSL_CAFILE": str(self.secrets / "ca.crt"),
             "EHX_SASL_MECHANISM": "SCRAM-SHA-512",
             "EHX_SASL_USERNAME": principal,
             "EHX_SASL_PASSWORD": self.passwords[principal],
@@ -144,7 +194,8 @@ class KafkaCluster:
         """A confluent-kafka (librdkafka) client's settings, as ``principal``."""
         return {
             "bootstrap.servers": self.bootstrap,
-            "security.protocol": "SASL_PLAINTEXT",
+            "security.protocol": "SASL_SSL",
+            "ssl.ca.location": str(self.secrets / "ca.crt"),
             "sasl.mechanism": "SCRAM-SHA-512",
             "sasl.username": principal,
             "sasl.password": self.passwords[principal],
@@ -169,6 +220,7 @@ class KafkaCluster:
         """Format each node's storage with every principal's SCRAM credential, start the
         three, and wait until the cluster answers with three brokers and the ACLs set."""
         (self.workdir / "log4j2.yaml").write_text(_LOG4J)
+        make_certificates(self.secrets)
         self.passwords = {p: secrets.token_urlsafe(18) for p in [ADMIN, *principals()]}
         self.ports = {n: (free_port(), free_port(), free_port()) for n in (1, 2, 3)}
         scram = [
@@ -180,7 +232,7 @@ class KafkaCluster:
         for n in self.ports:
             data = self.workdir / f"node-{n}"
             config = self.workdir / f"node-{n}.properties"
-            config.write_text(node_settings(n, self.ports, data))
+            config.write_text(node_settings(n, self.ports, data, self.secrets))
             self.nodes[n] = Node(n, config, self.workdir / f"node-{n}.log")
             formatting.append(
                 subprocess.Popen(

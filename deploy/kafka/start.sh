@@ -5,6 +5,7 @@
 set -euo pipefail
 export ID=$1 HOST=kafka-$1 BIND="" INTERNAL_PORT=9092 CLIENT_PORT=9093 CONTROLLER_PORT=9094
 export VOTERS=1@kafka-1:9094,2@kafka-2:9094,3@kafka-3:9094 DATA=/var/lib/kafka/data
+export SECRETS=/etc/kafka/secrets
 CONFIG=/tmp/server.properties
 while IFS= read -r line; do
   eval "printf '%s\n' \"$line\""

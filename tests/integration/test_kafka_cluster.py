@@ -357,6 +357,7 @@ def _settings(cluster: KafkaCluster, principal: str) -> dict[str, Any]:
         "sasl_mechanism": env["EHX_SASL_MECHANISM"],
         "sasl_username": principal,
         "sasl_password": env["EHX_SASL_PASSWORD"],
+        "ssl_cafile": env["EHX_SSL_CAFILE"],
     }
 
 
