@@ -40,6 +40,7 @@ from sqlalchemy.exc import OperationalError
 
 from bench.checker import Check, accepted_events, check
 from bench.city import SourceRecord, generate_city
+from bench.kafka_cluster import KafkaCluster, acting_as, running_cluster
 from bench.postgres import PostgresUnavailable, PrivateCluster
 from ehx.adapters import ADAPTERS
 from ehx.adapters.framing import RawRecord
@@ -213,6 +214,41 @@ def database_restart(down: float = 5.0, after: float = 0.4) -> Disruption:
                 break
             await asyncio.sleep(0.5)
         return [{"database": "immediate stop", "down_seconds": down, "recovered": recovered}]
+
+    return disrupt
+
+
+def kill_a_leader(
+    cluster: KafkaCluster, topic: str = "ehx.linked", down: float = 5.0
+) -> Disruption:
+    """On a real cluster: SIGKILL the broker leading partition 0 of ``topic`` a third of
+    the way in; start it again ``down`` seconds later."""
+
+    async def disrupt(stage: Stage) -> list[dict[str, Any]]:
+        await asyncio.sleep(stage.seconds / 3)
+        node = await asyncio.to_thread(cluster.leader, topic)
+        await asyncio.to_thread(cluster.kill, node)
+        await asyncio.sleep(down)
+        cluster.start_node(node)
+        return [{"broker": node, "signal": "SIGKILL", "led": f"{topic} partition 0"}]
+
+    return disrupt
+
+
+def pause_a_broker(
+    cluster: KafkaCluster, topic: str = "ehx.decisions", seconds: float = 15.0
+) -> Disruption:
+    """On a real cluster: SIGSTOP the broker leading partition 0 of ``topic`` past its
+    session timeout (9 s): the controller fences it, its partitions move, and it comes
+    back to a cluster that went on without it."""
+
+    async def disrupt(stage: Stage) -> list[dict[str, Any]]:
+        await asyncio.sleep(stage.seconds / 3)
+        node = await asyncio.to_thread(cluster.leader, topic)
+        cluster.pause(node)
+        await asyncio.sleep(seconds)
+        cluster.resume(node)
+        return [{"broker": node, "signal": "SIGSTOP", "paused_seconds": seconds}]
 
     return disrupt
 
@@ -441,6 +477,59 @@ def scenarios(records: int, rate: float) -> list[tuple[str, Disruption, Rate, fl
         ("restart PostgreSQL", database_restart(), *steady_stream),
         ("burst", nothing(), burst(normal, 10.0, 20.0, 60.0), 100.0, burst_records),
     ]
+
+
+def cluster_run(people: int, rate: float, say: Callable[[str], None] = print) -> dict[str, Any]:
+    """The long version on Apache Kafka itself (``ehx bench --suite faults-cluster``):
+    three KRaft brokers with deploy/'s settings and ACLs (bench/kafka_cluster.py), each
+    service its own principal, a broker killed or paused while the city streams."""
+    from ehx.broker.admin import apply_topology
+
+    runs: list[dict[str, Any]] = []
+    records = len(generate_city(people, 7).records)
+    seconds = records / rate
+    with (
+        tempfile.TemporaryDirectory() as scratch,
+        contextlib.contextmanager(running_cluster)(Path(scratch) / "cluster") as cluster,
+    ):
+        # The stream publishes as the API's principal; the admin applies the topology.
+        admin = BrokerSettings(**_principal(cluster, "ehx-admin"))
+        asyncio.run(apply_topology(cluster.bootstrap, admin))
+        for name, disrupt in (
+            ("kill the leader of ehx.linked", kill_a_leader(cluster)),
+            ("pause a broker past its session timeout", pause_a_broker(cluster)),
+        ):
+            say(f"faults on the cluster: {name}: {records:,} records")
+            with tempfile.TemporaryDirectory() as run_scratch, acting_as(cluster, "ehx-api"):
+                work = Path(run_scratch)
+                report = asyncio.run(
+                    fault_run(
+                        cluster.bootstrap,
+                        f"sqlite:///{work / 'ehx.db'}",
+                        work,
+                        people=people,
+                        disrupt=disrupt,
+                        rate=steady(rate),
+                        stream_seconds=seconds,
+                        own=cluster.principal_env,
+                    )
+                )
+            cluster.whole()
+            say(f"faults on the cluster: {name}: {'ok' if report['ok'] else 'FAILED'}")
+            runs.append({"scenario": name, "rate": rate, "database": "sqlite"} | report)
+    return {"runs": runs, "skipped": []}
+
+
+def _principal(cluster: KafkaCluster, principal: str) -> dict[str, Any]:
+    env = cluster.env(principal)
+    return {
+        "security_protocol": env["EHX_SECURITY_PROTOCOL"],
+        "sasl_mechanism": env["EHX_SASL_MECHANISM"],
+        "sasl_username": principal,
+        "sasl_password": env["EHX_SASL_PASSWORD"],
+        "ssl_cafile": env["EHX_SSL_CAFILE"],
+        "replication_factor": 3,
+    }
 
 
 def run(

@@ -27,12 +27,14 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import os
 import shutil
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -43,6 +45,7 @@ from sqlalchemy import Engine, func, select
 from bench.checker import accepted_events, check
 from bench.city import generate_city
 from bench.faults import ServiceProcesses, steady, stream_city, wait_until_working
+from bench.kafka_cluster import ADMIN, acting_as, running_cluster
 from bench.report import cpu_seconds, spread
 from ehx.broker.admin import apply_topology
 from ehx.broker.embedded import EmbeddedBroker
@@ -58,7 +61,7 @@ from ehx.database import (
     timeline_entries,
 )
 from ehx.runtime import SERVICES
-from ehx.schemas import KeyStore
+from ehx.schemas import KeySettings, KeyStore
 
 #: What each stage leaves in the database, counted to see when it stops moving.
 PROGRESS = {
@@ -80,11 +83,11 @@ def _progress(engine: Engine) -> dict[str, int]:
         return {name: int(connection.execute(q).scalar_one()) for name, q in PROGRESS.items()}
 
 
-def _cpu_now(services: ServiceProcesses, broker: EmbeddedBroker) -> dict[str, float]:
-    """CPU seconds so far of each service, the broker and this driver process."""
+def _cpu_now(services: ServiceProcesses, target: Target) -> dict[str, float]:
+    """CPU seconds so far of each service, the brokers and this driver process."""
     cpu = {name: cpu_seconds(p.pid) for name, p in services.running.items()}
-    if broker.process is not None:
-        cpu["broker"] = cpu_seconds(broker.process.pid)
+    if target.processes:
+        cpu["broker"] = sum(cpu_seconds(p.pid) for p in target.processes)
     cpu["driver (adapters)"] = time.process_time()
     return cpu
 
@@ -204,9 +207,49 @@ def hot_frames(raw: Path, top: int = 5) -> dict[str, Any]:
     }
 
 
-async def measure_pipeline(people: int, seed: int, work: Path, profile: bool) -> dict[str, Any]:
-    """One pipeline run on a fresh broker; the raw events it carried, for the baseline."""
-    keys = KeyStore(work / "keys")
+@dataclass
+class Target:
+    """The brokers a run measures on: a fresh embedded broker, or the three-node Apache
+    Kafka cluster (bench/kafka_cluster.py) with each service as its own principal."""
+
+    bootstrap: str
+    #: aiokafka options for the baseline's and the reader's own clients (its principal).
+    options: dict[str, Any]
+    replicas: int
+    processes: list[subprocess.Popen[bytes]]
+    own: Callable[[str], dict[str, str]] = lambda _: {}
+
+
+@contextlib.contextmanager
+def _embedded(work: Path) -> Iterator[Target]:
+    with EmbeddedBroker(log_path=work / "broker.log") as broker:
+        asyncio.run(apply_topology(broker.bootstrap, BrokerSettings()))
+        yield Target(broker.bootstrap, {}, 1, [broker.process] if broker.process else [])
+
+
+@contextlib.contextmanager
+def _on_cluster(work: Path) -> Iterator[Target]:
+    with contextlib.contextmanager(running_cluster)(work / "cluster") as cluster:
+        # The admin applies the topology, and the baseline's bare clients and the topic
+        # reader act as it; the stream publishes as the API's principal.
+        with acting_as(cluster, ADMIN) as options:
+            asyncio.run(apply_topology(cluster.bootstrap, BrokerSettings()))
+        with acting_as(cluster, "ehx-api"):
+            yield Target(
+                cluster.bootstrap,
+                options,
+                3,
+                [n.process for n in cluster.nodes.values() if n.process is not None],
+                cluster.principal_env,
+            )
+
+
+async def measure_pipeline(
+    people: int, seed: int, work: Path, profile: bool, target: Target
+) -> dict[str, Any]:
+    """One pipeline run on ``target``'s fresh brokers; the raw events it carried, for the
+    baseline."""
+    keys = KeyStore(work / "keys", KeySettings().key_passphrase)
     keys.init()
     url = f"sqlite:///{work / 'ehx.db'}"
     engine = open_engine(url)
@@ -214,39 +257,38 @@ async def measure_pipeline(people: int, seed: int, work: Path, profile: bool) ->
     agency_engine = open_engine(f"sqlite:///{work / 'agencies.db'}")
     migrate(agency_engine)
     city = generate_city(people, seed)
-    with EmbeddedBroker(log_path=work / "broker.log") as broker:
-        await apply_topology(broker.bootstrap, BrokerSettings())
-        env = {
-            **os.environ,
-            "EHX_DATABASE_URL": url,
-            "EHX_KEY_DIR": str(work / "keys"),
-            "EHX_DATA_DIR": str(work),
-        }
-        services = ServiceProcesses(broker.bootstrap, env, work)
-        rss: dict[str, float] = {}
-        try:
-            for name in SERVICES:
-                services.start(name)
-            warm, rest = city.records[:100], city.records[100:]
-            await stream_city(broker.bootstrap, agency_engine, keys, warm, steady(1e6))
-            await wait_until_working(engine)
-            before = await asyncio.to_thread(_progress, engine)
-            await asyncio.sleep(QUIET_SECONDS)  # the warm-up's tail, off the clock
-            profiles = _profile(services, 30.0, work) if profile else {}
-            cpu_before = _cpu_now(services, broker)
-            started = time.monotonic()
-            sent = await stream_city(
-                broker.bootstrap, agency_engine, keys, rest, steady(1e6), chunk_size=IMPORT_CHUNK
-            )
-            sending = time.monotonic() - started
-            moved, counts = await _settle(engine, services, started, rss)
-            cpu_after = _cpu_now(services, broker)
-        finally:
-            services.stop_all()
-        accepted = accepted_events(agency_engine)
-        verdict = await asyncio.to_thread(check, engine, accepted)
-        carried, events = await read_topics(broker.bootstrap, keep=RAW_TOPICS)
-        baseline = await passthrough(broker.bootstrap, events)
+    bootstrap = target.bootstrap
+    env = {
+        **os.environ,
+        "EHX_DATABASE_URL": url,
+        "EHX_KEY_DIR": str(work / "keys"),
+        "EHX_DATA_DIR": str(work),
+    }
+    services = ServiceProcesses(bootstrap, env, work, target.own)
+    rss: dict[str, float] = {}
+    try:
+        for name in SERVICES:
+            services.start(name)
+        warm, rest = city.records[:100], city.records[100:]
+        await stream_city(bootstrap, agency_engine, keys, warm, steady(1e6))
+        await wait_until_working(engine)
+        before = await asyncio.to_thread(_progress, engine)
+        await asyncio.sleep(QUIET_SECONDS)  # the warm-up's tail, off the clock
+        profiles = _profile(services, 30.0, work) if profile else {}
+        cpu_before = _cpu_now(services, target)
+        started = time.monotonic()
+        sent = await stream_city(
+            bootstrap, agency_engine, keys, rest, steady(1e6), chunk_size=IMPORT_CHUNK
+        )
+        sending = time.monotonic() - started
+        moved, counts = await _settle(engine, services, started, rss)
+        cpu_after = _cpu_now(services, target)
+    finally:
+        services.stop_all()
+    accepted = accepted_events(agency_engine)
+    verdict = await asyncio.to_thread(check, engine, accepted)
+    carried, events = await read_topics(bootstrap, keep=RAW_TOPICS, options=target.options)
+    baseline = await passthrough(bootstrap, events, target.options, target.replicas)
     engine.dispose()
     agency_engine.dispose()
     seconds = max(moved.values())
@@ -281,7 +323,12 @@ class TopicsRead(NamedTuple):
     kept: list[tuple[bytes | None, bytes]]
 
 
-async def read_topics(bootstrap: str, prefix: str = "ehx.", keep: Iterable[str] = ()) -> TopicsRead:
+async def read_topics(
+    bootstrap: str,
+    prefix: str = "ehx.",
+    keep: Iterable[str] = (),
+    options: dict[str, Any] | None = None,
+) -> TopicsRead:
     """Every topic named ``prefix...`` read from the start: how many messages each holds,
     and the key and value of each message on the ``keep`` topics.
 
@@ -291,7 +338,7 @@ async def read_topics(bootstrap: str, prefix: str = "ehx.", keep: Iterable[str] 
     """
     wanted = set(keep)
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False
+        bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False, **(options or {})
     )
     await consumer.start()
     counts: collections.Counter[str] = collections.Counter()
@@ -335,19 +382,32 @@ def carrying(
     }
 
 
-async def passthrough(bootstrap: str, events: list[tuple[bytes | None, bytes]]) -> float:
-    """A bare consume→produce passthrough of ``events``: messages per second."""
+async def passthrough(
+    bootstrap: str,
+    events: list[tuple[bytes | None, bytes]],
+    options: dict[str, Any] | None = None,
+    replicas: int = 1,
+) -> float:
+    """A bare consume→produce passthrough of ``events``: messages per second. On a
+    cluster, its topics have the pipeline's replicas, and its clients ``options``."""
     source, sink = "bench.passthrough.in", "bench.passthrough.out"
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    options = options or {}
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **options)
     await admin.start()
     try:
         # As many partitions as the pipeline's family-keyed topics have on this broker.
         count = BrokerSettings().partitions(SPECS[Topic.LINKED].partitions)
-        await admin.create_topics([NewTopic(source, count, 1), NewTopic(sink, count, 1)])
+        await admin.create_topics(
+            [NewTopic(source, count, replicas), NewTopic(sink, count, replicas)]
+        )
     finally:
         await admin.close()
     producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap, acks="all", linger_ms=5, max_batch_size=512 * 1024
+        bootstrap_servers=bootstrap,
+        acks="all",
+        linger_ms=5,
+        max_batch_size=512 * 1024,
+        **options,
     )
     await producer.start()
     consumer = AIOKafkaConsumer(
@@ -357,6 +417,7 @@ async def passthrough(bootstrap: str, events: list[tuple[bytes | None, bytes]]) 
         auto_offset_reset="earliest",
         enable_auto_commit=False,
         session_timeout_ms=6_000,
+        **options,
     )
     try:
         futures = [await producer.send(source, value, key=key) for key, value in events]
@@ -382,13 +443,19 @@ async def passthrough(bootstrap: str, events: list[tuple[bytes | None, bytes]]) 
         await producer.stop()
 
 
-def run(people: int, repeat: int, say: Callable[[str], None] = print) -> dict[str, Any]:
-    """``ehx bench --suite pipeline``: ``repeat`` runs, each on a fresh broker."""
+def run(
+    people: int, repeat: int, say: Callable[[str], None] = print, cluster: bool = False
+) -> dict[str, Any]:
+    """``ehx bench --suite pipeline``: ``repeat`` runs, each on a fresh broker (with
+    ``cluster``, ``--suite pipeline-cluster``: a fresh three-node Apache Kafka cluster)."""
     runs = []
+    brokers = _on_cluster if cluster else _embedded
     for rep in range(repeat):
         say(f"pipeline: run {rep + 1} of {repeat}, a city of {people:,} people")
-        with tempfile.TemporaryDirectory() as scratch:
-            runs.append(asyncio.run(measure_pipeline(people, 7 + rep, Path(scratch), rep == 0)))
+        with tempfile.TemporaryDirectory() as scratch, brokers(Path(scratch)) as target:
+            runs.append(
+                asyncio.run(measure_pipeline(people, 7 + rep, Path(scratch), rep == 0, target))
+            )
         last = runs[-1]
         say(
             f"pipeline: {last['records_per_second']:,.0f} records/s, passthrough "

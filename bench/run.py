@@ -21,6 +21,7 @@ INGEST_TARGET = 5_000
 SUITES = (
     "ingest",
     "pipeline",
+    "pipeline-cluster",
     "consent",
     "latency",
     "timeline",
@@ -29,6 +30,7 @@ SUITES = (
     "linking",
     "replay",
     "faults",
+    "faults-cluster",
 )
 
 
@@ -43,6 +45,7 @@ def run_benchmarks(
     postgres_url: str | None = None,
     fault_people: int = 65_000,
     fault_rate: float = 200.0,
+    cluster_people: int = 6_000,
     replay_events: int = 1_000_000,
 ) -> dict[str, Any]:
     """Run the chosen benchmarks; update the JSON report and the Markdown; return the report.
@@ -69,6 +72,11 @@ def run_benchmarks(
         from bench.pipeline import run as pipeline_rates
 
         report["pipeline"] = pipeline_rates(people, repeat, say) | _measured()
+    if chosen("pipeline-cluster"):
+        from bench.pipeline import run as pipeline_rates
+
+        found = pipeline_rates(cluster_people, repeat, say, cluster=True)
+        report["pipeline_cluster"] = found | _measured()
     if chosen("consent"):
         report["consent"] = _consent(people, repeat, say)
     if chosen("latency"):
@@ -101,6 +109,11 @@ def run_benchmarks(
         from bench.faults import run as fault_runs
 
         report["faults"] = fault_runs(fault_people, fault_rate, say) | {**_measured()}
+    if chosen("faults-cluster"):
+        from bench.faults import cluster_run
+
+        found = cluster_run(cluster_people, fault_rate, say)
+        report["faults_cluster"] = found | {**_measured()}
     out.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(report, indent=2) + "\n")
     (out / "benchmarks.md").write_text(markdown(report))
@@ -208,6 +221,8 @@ def markdown(report: dict[str, Any]) -> str:
         lines += _ingest_markdown(report)
     if "pipeline" in report:
         lines += _pipeline_markdown(report["pipeline"])
+    if "pipeline_cluster" in report:
+        lines += _pipeline_markdown(report["pipeline_cluster"], cluster=True)
     if "consent" in report:
         lines += _consent_markdown(report["consent"], report.get("repeat", 3))
     if "latency" in report:
@@ -224,14 +239,27 @@ def markdown(report: dict[str, Any]) -> str:
         lines += _replay_markdown(report["replay"])
     if "faults" in report:
         lines += _faults_markdown(report["faults"])
+    if "faults_cluster" in report:
+        lines += _faults_markdown(report["faults_cluster"], cluster=True)
     return "\n".join(lines)
 
 
-def _pipeline_markdown(section: dict[str, Any]) -> list[str]:
+def _pipeline_markdown(section: dict[str, Any], cluster: bool = False) -> list[str]:
     first = section["runs"][0]
     lines = [
-        "## The whole pipeline (`ehx bench --suite pipeline`)",
+        "## The whole pipeline on Apache Kafka (`ehx bench --suite pipeline-cluster`)"
+        if cluster
+        else "## The whole pipeline (`ehx bench --suite pipeline`)",
         "",
+        *(
+            [
+                "On a fresh three-node KRaft cluster each run, deploy/'s settings (TLS,",
+                "SASL/SCRAM, replication 3, `min.insync.replicas` 2), each service its own",
+                "principal; the baseline on the same cluster, its topics with three replicas.",
+            ]
+            if cluster
+            else []
+        ),
         f"Measured {_when(section)}. A synthetic city of {section['people']:,} people "
         f"({first['records']:,} records, {first['events']:,} events) sent through the",
         "adapters as fast as the driver can, then intake, linker, consent, timeline and alerts,",
@@ -300,16 +328,31 @@ def _replay_markdown(section: dict[str, Any]) -> list[str]:
     ]
 
 
-def _faults_markdown(section: dict[str, Any]) -> list[str]:
+def _faults_markdown(section: dict[str, Any], cluster: bool = False) -> list[str]:
+    where = (
+        [
+            "## Faults on Apache Kafka (`ehx bench --suite faults-cluster`)",
+            "",
+            f"Measured {_when(section)}. The same checks on real replication: three KRaft",
+            "brokers with deploy/'s settings (TLS, SASL/SCRAM, replication 3,",
+            "`min.insync.replicas` 2) and ACLs, each service its own principal, SQLite; a",
+            "broker killed, or paused past its 9 s session timeout, a third of the way in.",
+        ]
+        if cluster
+        else [
+            "## Faults (`ehx bench --suite faults`)",
+            "",
+            f"Measured {_when(section)}. A synthetic city streamed through the adapters into",
+            "the five services, one process each, on a fresh embedded broker and a private",
+            "PostgreSQL server, while something goes wrong.",
+        ]
+    )
     lines = [
-        "## Faults (`ehx bench --suite faults`)",
-        "",
-        f"Measured {_when(section)}. A synthetic city streamed through the adapters into",
-        "the five services, one process each, on a fresh embedded broker and a private",
-        "PostgreSQL server, while something goes wrong; then everything acknowledged at the",
-        "input is compared with what intake, the linker, consent, every timeline and the",
-        "audit ledger hold. Backlog cleared: seconds from the end of the stream until",
-        "nothing is missing. Alert latency: accepted to MASH alert raised.",
+        *where,
+        "Then everything acknowledged at the input is compared with what intake, the",
+        "linker, consent, every timeline and the audit ledger hold. Backlog cleared:",
+        "seconds from the end of the stream until nothing is missing. Alert latency:",
+        "accepted to MASH alert raised.",
         "",
         "| scenario | records | disruptions | lost | duplicated | out of order | "
         "backlog cleared s | alert p50 / p99 / max ms |",

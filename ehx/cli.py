@@ -476,7 +476,8 @@ def bench(
         list[str] | None,
         typer.Option(
             help="Only these benchmarks (repeatable): ingest, pipeline, consent, latency, "
-            "timeline, audit, console, linking, replay, faults."
+            "timeline, audit, console, linking, replay, faults; pipeline-cluster and "
+            "faults-cluster run on Apache Kafka itself (three KRaft brokers: a JDK and Maven)."
         ),
     ] = None,
     people: Annotated[int, typer.Option(help="People in the consent benchmark's city.")] = 20_000,
@@ -491,6 +492,10 @@ def bench(
     replay_events: Annotated[
         int, typer.Option(help="Views on the share topics for the replay (timeline rebuild).")
     ] = 1_000_000,
+    cluster_people: Annotated[
+        int,
+        typer.Option(help="People in the city the Kafka cluster's pipeline and faults runs use."),
+    ] = 6_000,
     postgres_url: Annotated[
         str | None,
         typer.Option(
@@ -504,7 +509,8 @@ def bench(
     core busy (the goal's margin); timeline queries at 10, 1,000 and 10,000 entries; the
     audit ledger's append and verify rates against plain inserts; the fault runs (kills,
     SIGTERMs, pauses, a broker pause, a PostgreSQL restart, a burst), each checked for
-    anything lost, duplicated or out of order.
+    anything lost, duplicated or out of order; and, with faults-cluster, a broker killed
+    or paused on a three-node Apache Kafka cluster, checked the same way.
 
     Ingest runs on fresh embedded brokers. Writes OUT/benchmarks.json and
     OUT/benchmarks.md; a suite not run keeps its last figures, dated.
@@ -532,6 +538,7 @@ def bench(
         fault_people=fault_people,
         fault_rate=fault_rate,
         replay_events=replay_events,
+        cluster_people=cluster_people,
     )
     console.print((out / "benchmarks.md").read_text(), markup=False, highlight=False)
 

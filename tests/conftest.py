@@ -21,7 +21,7 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from ehx.database import migrate, open_engine
 from ehx.schemas import KeyStore
-from tests.kafka_cluster import KafkaCluster, running_cluster
+from bench.kafka_cluster import KafkaCluster, running_cluster
 
 POSTGRES_URL = os.environ.get("EHX_TEST_DATABASE_URL")
 

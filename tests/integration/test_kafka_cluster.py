@@ -24,7 +24,8 @@ from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic, Resourc
 from pydantic import SecretStr
 from sqlalchemy import Engine, select
 
-from bench.faults import Disruption, Stage, fault_run, steady
+from bench.faults import Disruption, fault_run, kill_a_leader, pause_a_broker, steady
+from bench.kafka_cluster import ADMIN, KafkaCluster
 from ehx.audit.ledger import AuditLedger
 from ehx.broker.errors import BrokerError
 from ehx.broker.publishing import KafkaPublisher, OutboundMessage
@@ -36,7 +37,6 @@ from ehx.schemas.vocabulary import Recipient
 from tests.conftest import eventually_now
 from tests.flows import FILES
 from tests.helpers import EXAMPLES
-from tests.kafka_cluster import ADMIN, KafkaCluster
 from tests.records import example_events
 
 pytestmark = [pytest.mark.kafka_cluster, pytest.mark.slow]
@@ -403,37 +403,7 @@ def test_ehx_says_plainly_when_the_broker_refuses_its_principal(
     assert "Traceback" not in said
 
 
-def _kill_linked_leader(cluster: KafkaCluster) -> Disruption:
-    """SIGKILL the broker leading partition 0 of ehx.linked a third of the way in; start
-    it again five seconds later."""
-
-    async def disrupt(stage: Stage) -> list[dict[str, Any]]:
-        await asyncio.sleep(stage.seconds / 3)
-        node = _leader(AdminClient(cluster.client(ADMIN)), Topic.LINKED.value, 0)
-        await asyncio.to_thread(cluster.kill, node)
-        await asyncio.sleep(5)
-        cluster.start_node(node)
-        return [{"broker": node, "signal": "SIGKILL", "led": "ehx.linked partition 0"}]
-
-    return disrupt
-
-
-def _pause_a_broker(cluster: KafkaCluster, seconds: float = 15.0) -> Disruption:
-    """SIGSTOP a broker past its session timeout (9 s): the controller fences it, its
-    partitions move, and it comes back to a cluster that went on without it."""
-
-    async def disrupt(stage: Stage) -> list[dict[str, Any]]:
-        await asyncio.sleep(stage.seconds / 3)
-        node = _leader(AdminClient(cluster.client(ADMIN)), Topic.DECISIONS.value, 0)
-        cluster.pause(node)
-        await asyncio.sleep(seconds)
-        cluster.resume(node)
-        return [{"broker": node, "signal": "SIGSTOP", "paused_seconds": seconds}]
-
-    return disrupt
-
-
-@pytest.mark.parametrize("fault", [_kill_linked_leader, _pause_a_broker])
+@pytest.mark.parametrize("fault", [kill_a_leader, pause_a_broker])
 def test_the_pipeline_loses_duplicates_and_reorders_nothing_when_a_broker_fails(
     topology: KafkaCluster,
     tmp_path: Path,
@@ -446,10 +416,6 @@ def test_the_pipeline_loses_duplicates_and_reorders_nothing_when_a_broker_fails(
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("EHX_KEY_PASSPHRASE", PASSPHRASE)
 
-    def own(service: str) -> dict[str, str]:
-        principal = f"ehx-{service}"
-        return {"EHX_SASL_USERNAME": principal, "EHX_SASL_PASSWORD": topology.passwords[principal]}
-
     report = asyncio.run(
         fault_run(
             topology.bootstrap,
@@ -460,12 +426,10 @@ def test_the_pipeline_loses_duplicates_and_reorders_nothing_when_a_broker_fails(
             rate=steady(100.0),
             stream_seconds=10.0,
             settle_seconds=180.0,
-            own=own,
+            own=topology.principal_env,
         )
     )
-    for node in topology.nodes.values():  # the next test's cluster is whole again
-        if node.process is None:
-            topology.start_node(node.node_id)
+    topology.whole()  # for the next test
     check = report["check"]
     assert report["ok"], check  # nothing lost, nothing twice, no family out of order
     assert set(check["lost"].values()) == set(check["duplicated"].values()) == {0}

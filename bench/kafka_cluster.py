@@ -1,4 +1,6 @@
-"""A real Apache Kafka cluster for the tests: three KRaft nodes on loopback.
+"""A real Apache Kafka cluster on this machine: three KRaft nodes on loopback, for the
+test suite (tests/integration/test_kafka_cluster.py) and ``ehx bench --suite
+faults-cluster``.
 
 The broker is the Apache Kafka server from Maven Central (``deploy/kafka/pom.xml``),
 fetched once into a cache outside the repository (``EHX_KAFKA_CACHE``, else
@@ -295,6 +297,25 @@ class KafkaCluster:
                     node.process.wait(30)
                 node.process = None
 
+    def leader(self, topic: str, partition: int = 0) -> int:
+        """The node leading ``partition`` of ``topic`` now."""
+        from confluent_kafka.admin import AdminClient
+
+        found = AdminClient(self.client(ADMIN)).list_topics(topic, timeout=10).topics[topic]
+        return int(found.partitions[partition].leader)
+
+    def principal_env(self, service: str) -> dict[str, str]:
+        """What ``ehx services --only SERVICE`` adds to reach the cluster as its own
+        principal (``ehx-intake``, ...), the rest of ``env`` being another's."""
+        principal = f"ehx-{service}"
+        return {"EHX_SASL_USERNAME": principal, "EHX_SASL_PASSWORD": self.passwords[principal]}
+
+    def whole(self) -> None:
+        """Every node running again (after a test or a run that killed one)."""
+        for node in self.nodes.values():
+            if node.process is None:
+                self.start_node(node.node_id)
+
     def _wait_for_brokers(self, count: int, timeout: float) -> None:
         from confluent_kafka.admin import AdminClient
 
@@ -357,6 +378,23 @@ def acl_bindings(acls: dict[str, dict[str, Any]]) -> list[Any]:
             for operation in (AclOperation.DESCRIBE_CONFIGS, AclOperation.DESCRIBE):
                 bindings.append(allow(ResourceType.TOPIC, "*", principal, operation))
     return bindings
+
+
+@contextlib.contextmanager
+def acting_as(cluster: KafkaCluster, principal: str) -> Iterator[dict[str, Any]]:
+    """This process's ehx settings (``EHX_...``) as ``principal`` on ``cluster``, with a
+    key passphrase (ehx refuses plain keys on a real deployment), until the block ends;
+    yields the aiokafka options for the same principal."""
+    saved = dict(os.environ)
+    os.environ.update(cluster.env(principal))
+    os.environ["EHX_KEY_PASSPHRASE"] = secrets.token_urlsafe(18)
+    try:
+        from ehx.broker.settings import BrokerSettings
+
+        yield BrokerSettings().client_options()
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
 
 
 def running_cluster(workdir: Path) -> Iterator[KafkaCluster]:
