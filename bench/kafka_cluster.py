@@ -221,6 +221,7 @@ class KafkaCluster:
     def start(self) -> None:
         """Format each node's storage with every principal's SCRAM credential, start the
         three, and wait until the cluster answers with three brokers and the ACLs set."""
+        self.workdir.mkdir(parents=True, exist_ok=True)
         (self.workdir / "log4j2.yaml").write_text(_LOG4J)
         make_certificates(self.secrets)
         self.passwords = {p: secrets.token_urlsafe(18) for p in [ADMIN, *principals()]}

@@ -345,23 +345,36 @@ async def read_topics(
     kept: list[tuple[bytes | None, bytes]] = []
     try:
         topics = sorted(t for t in await consumer.topics() if t.startswith(prefix))
+        # Each topic's partitions, asked of the cluster (the consumer's own metadata
+        # holds only what it was assigned or subscribed to).
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **(options or {}))
+        await admin.start()
+        try:
+            described = await admin.describe_topics(topics) if topics else []
+        finally:
+            await admin.close()
         partitions = [
-            TopicPartition(topic, p)
-            for topic in topics
-            for p in sorted(consumer.partitions_for_topic(topic) or ())
+            TopicPartition(d["topic"], p["partition"])
+            for d in described
+            for p in sorted(d["partitions"], key=lambda p: p["partition"])
         ]
         if not partitions:
             return TopicsRead({}, [])
         consumer.assign(partitions)
         await consumer.seek_to_beginning(*partitions)
-        quiet = 0
-        while quiet < 3:
+        # Quiet for three polls once reading has begun; a cluster's first fetches (TLS to
+        # three brokers, leaders looked up) may take several seconds to answer at all.
+        quiet, waited = 0, 0
+        while quiet < 3 and waited < 60:
             batch = await consumer.getmany(timeout_ms=1_000, max_records=10_000)
             for tp, records in batch.items():
                 counts[tp.topic] += len(records)
                 if tp.topic in wanted:
                     kept += [(r.key, r.value or b"") for r in records]
-            quiet = 0 if batch else quiet + 1
+            if counts:
+                quiet = 0 if batch else quiet + 1
+            else:
+                waited += 1
     finally:
         await consumer.stop()
     return TopicsRead(dict(sorted(counts.items())), kept)
