@@ -19,9 +19,9 @@ import pytest
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
+from bench.kafka_cluster import KafkaCluster, running_cluster
 from ehx.database import migrate, open_engine
 from ehx.schemas import KeyStore
-from bench.kafka_cluster import KafkaCluster, running_cluster
 
 POSTGRES_URL = os.environ.get("EHX_TEST_DATABASE_URL")
 
