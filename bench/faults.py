@@ -493,7 +493,7 @@ def cluster_run(people: int, rate: float, say: Callable[[str], None] = print) ->
         contextlib.contextmanager(running_cluster)(Path(scratch) / "cluster") as cluster,
     ):
         # The stream publishes as the API's principal; the admin applies the topology.
-        admin = BrokerSettings(**_principal(cluster, "ehx-admin"))
+        admin = cluster.settings("ehx-admin")
         asyncio.run(apply_topology(cluster.bootstrap, admin))
         for name, disrupt in (
             ("kill the leader of ehx.linked", kill_a_leader(cluster)),
@@ -518,18 +518,6 @@ def cluster_run(people: int, rate: float, say: Callable[[str], None] = print) ->
             say(f"faults on the cluster: {name}: {'ok' if report['ok'] else 'FAILED'}")
             runs.append({"scenario": name, "rate": rate, "database": "sqlite"} | report)
     return {"runs": runs, "skipped": []}
-
-
-def _principal(cluster: KafkaCluster, principal: str) -> dict[str, Any]:
-    env = cluster.env(principal)
-    return {
-        "security_protocol": env["EHX_SECURITY_PROTOCOL"],
-        "sasl_mechanism": env["EHX_SASL_MECHANISM"],
-        "sasl_username": principal,
-        "sasl_password": env["EHX_SASL_PASSWORD"],
-        "ssl_cafile": env["EHX_SSL_CAFILE"],
-        "replication_factor": 3,
-    }
 
 
 def run(

@@ -36,8 +36,10 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from pydantic import SecretStr
 
 from ehx.broker.embedded import free_port
+from ehx.broker.settings import BrokerSettings
 
 KAFKA = Path(__file__).parents[1] / "deploy" / "kafka"
 #: The principal the fixture itself acts as (a super user, as in deploy/).
@@ -191,6 +193,19 @@ class KafkaCluster:
             "EHX_SASL_PASSWORD": self.passwords[principal],
             "EHX_REPLICATION_FACTOR": "3",
         }
+
+    def settings(self, principal: str) -> BrokerSettings:
+        """ehx's broker settings (what ``env`` gives a process) as ``principal``."""
+        env = self.env(principal)
+        return BrokerSettings(
+            bootstrap_servers=self.bootstrap,
+            security_protocol="SASL_SSL",
+            sasl_mechanism="SCRAM-SHA-512",
+            sasl_username=principal,
+            sasl_password=SecretStr(env["EHX_SASL_PASSWORD"]),
+            ssl_cafile=Path(env["EHX_SSL_CAFILE"]),
+            replication_factor=3,
+        )
 
     def client(self, principal: str, **extra: Any) -> dict[str, Any]:
         """A confluent-kafka (librdkafka) client's settings, as ``principal``."""
@@ -390,8 +405,6 @@ def acting_as(cluster: KafkaCluster, principal: str) -> Iterator[dict[str, Any]]
     os.environ.update(cluster.env(principal))
     os.environ["EHX_KEY_PASSPHRASE"] = secrets.token_urlsafe(18)
     try:
-        from ehx.broker.settings import BrokerSettings
-
         yield BrokerSettings().client_options()
     finally:
         os.environ.clear()

@@ -29,7 +29,6 @@ from bench.kafka_cluster import ADMIN, KafkaCluster
 from ehx.audit.ledger import AuditLedger
 from ehx.broker.errors import BrokerError
 from ehx.broker.publishing import KafkaPublisher, OutboundMessage
-from ehx.broker.settings import BrokerSettings
 from ehx.broker.topics import SPECS, Topic
 from ehx.database import migrate, open_engine, received_events, sharing_decisions, timeline_entries
 from ehx.schemas import Agency, KeyStore
@@ -287,7 +286,7 @@ def test_a_broker_killed_mid_stream_loses_nothing_acknowledged_and_keeps_order(
     admin = AdminClient(topology.client(ADMIN))
     spec = NewTopic(topic, 3, 3, config={"min.insync.replicas": "2"})
     admin.create_topics([spec])[topic].result(timeout=30)
-    settings = BrokerSettings(**_settings(topology, ADMIN))
+    settings = topology.settings(ADMIN)
     acknowledged: list[tuple[str, int]] = []
 
     retried = 0
@@ -297,7 +296,7 @@ def test_a_broker_killed_mid_stream_loses_nothing_acknowledged_and_keeps_order(
         async with KafkaPublisher(topology.bootstrap, settings) as publisher:
             for batch in range(40):
                 if batch == 20:  # the leader of partition 0, lost without warning
-                    topology.kill(_leader(admin, topic, 0))
+                    topology.kill(topology.leader(topic))
                 sent = [(f"f{n % 12:02d}", batch * 25 + n) for n in range(25)]
                 messages = [OutboundMessage(topic, f.encode(), str(s).encode()) for f, s in sent]
                 for _ in range(10):  # as a service does: a batch not acknowledged is sent again
@@ -331,8 +330,8 @@ def test_with_fewer_in_sync_replicas_than_required_a_write_is_refused_clearly(
     admin = AdminClient(topology.client(ADMIN))
     spec = NewTopic(topic, 1, 3, config={"min.insync.replicas": "3"})
     admin.create_topics([spec])[topic].result(timeout=30)
-    settings = BrokerSettings(**_settings(topology, ADMIN))
-    follower = next(n for n in topology.nodes if n != _leader(admin, topic, 0))
+    settings = topology.settings(ADMIN)
+    follower = next(n for n in topology.nodes if n != topology.leader(topic))
 
     async def write(value: bytes) -> None:
         async with KafkaPublisher(topology.bootstrap, settings) as publisher:
@@ -348,22 +347,6 @@ def test_with_fewer_in_sync_replicas_than_required_a_write_is_refused_clearly(
     # What was acknowledged is kept. The refused record may still appear once the
     # replicas catch up (the leader had written it): readers keep an event once, by id.
     assert [value for _, value in _records(topology, topic)][:1] == [b"before"]
-
-
-def _settings(cluster: KafkaCluster, principal: str) -> dict[str, Any]:
-    env = cluster.env(principal)
-    return {
-        "security_protocol": env["EHX_SECURITY_PROTOCOL"],
-        "sasl_mechanism": env["EHX_SASL_MECHANISM"],
-        "sasl_username": principal,
-        "sasl_password": env["EHX_SASL_PASSWORD"],
-        "ssl_cafile": env["EHX_SSL_CAFILE"],
-    }
-
-
-def _leader(admin: AdminClient, topic: str, partition: int) -> int:
-    found = admin.list_topics(topic, timeout=10).topics[topic].partitions[partition]
-    return int(found.leader)
 
 
 def _records(cluster: KafkaCluster, topic: str) -> list[tuple[bytes, bytes]]:
