@@ -16,6 +16,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy import Engine
 
 from ehx.alerts.auditing import decided, queue_read
 from ehx.alerts.deciders import closing_refusal, refusal
@@ -50,7 +51,8 @@ def _print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
 
 
-def _engine() -> Any:
+def migrated_engine() -> Engine:
+    """The configured database, migrated to the latest schema (every command's first step)."""
     engine = open_engine()
     migrate(engine)
     return engine
@@ -71,7 +73,7 @@ def staff(by: str, *acts_for: str) -> Account:
     """The live account ``--by`` names, acting for one of ``acts_for`` (``mash``,
     ``school:103291``, ``auditor``...); refused, saying whose account would do, if not."""
     try:
-        return Accounts(_engine()).acting(by, *acts_for)
+        return Accounts(migrated_engine()).acting(by, *acts_for)
     except AccountError as exc:
         raise typer.BadParameter(str(exc), param_hint="--by") from None
 
@@ -146,7 +148,7 @@ def timeline(
 
     `ehx timeline rebuild` empties the timeline store and replays ehx.share.* into it.
     """
-    engine = _engine()
+    engine = migrated_engine()
     store = TimelineStore(engine)
     if subject == "rebuild":
         bootstrap = require_bootstrap(BrokerSettings())
@@ -255,7 +257,7 @@ def alerts_queue(
     if ctx.invoked_subcommand is not None:
         return
     account = staff(by, *SCREENING_TEAMS) if by else None
-    rows = AlertStore(_engine()).queue(include_decided=show_all)
+    rows = AlertStore(migrated_engine()).queue(include_decided=show_all)
     reader, role = (
         (account.username, account.role_name) if account else (getpass.getuser(), "operator")
     )
@@ -282,7 +284,7 @@ def alerts_queue(
 @alerts_app.command("screen")
 def alerts_screen(alert_id: Annotated[str, typer.Argument()], by: ByOpt) -> None:
     """Take an alert into screening (new → in screening)."""
-    store = AlertStore(_engine())
+    store = AlertStore(migrated_engine())
     _may_move(store, alert_id, staff(by, *SCREENING_TEAMS))
     store.screen(alert_id, by, datetime.now(UTC))
     console.print(f"{alert_id}: in screening ({by}).")
@@ -312,7 +314,7 @@ def alerts_decide(
     --by is a MASH screener's or manager's account (or, for a Think Family alert, an early
     help practitioner's); only a MASH manager closes a significant-harm alert with no
     further action."""
-    store, now = AlertStore(_engine()), datetime.now(UTC)
+    store, now = AlertStore(migrated_engine()), datetime.now(UTC)
     account = staff(by, *SCREENING_TEAMS)
     _may_move(store, alert_id, account, outcome)
     try:
@@ -353,7 +355,7 @@ def encompass_report(
     """
     if ctx.invoked_subcommand is not None:
         return
-    store = AlertStore(_engine())
+    store = AlertStore(migrated_engine())
     store.escalate(load_policy().operation_encompass, datetime.now(UTC))
     rows = store.notifications(datetime.now(UTC))
     record_read(
@@ -400,7 +402,7 @@ def encompass_ack(notification_id: Annotated[str, typer.Argument()], by: ByOpt) 
     --view schools --org URN) or, for a notification that is the local authority's (the
     child on no roll, or unmet past the deputy), its Operation Encompass officer (--role
     encompass_officer)."""
-    store = AlertStore(_engine())
+    store = AlertStore(migrated_engine())
     found = store.notification(notification_id)
     if found is None:
         raise typer.BadParameter(f"no notification {notification_id} (ehx encompass lists them)")
@@ -432,7 +434,7 @@ def find(
     """
     from ehx.api.people_search import SearchRefused, find_people, search_read
 
-    engine = _engine()
+    engine = migrated_engine()
     account = Accounts(engine).get(by)
     if account is None or not account.reads_families or account.acts_for is None:
         raise typer.BadParameter(

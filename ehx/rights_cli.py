@@ -16,13 +16,11 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from sqlalchemy import Engine
 
 from ehx.consent import load_policy
 from ehx.consent.store import ConsentStore
-from ehx.database import migrate, open_engine
 from ehx.organisations.people import AUDITOR, Account, Role
-from ehx.reading_cli import record_read, staff
+from ehx.reading_cli import migrated_engine, record_read, staff
 from ehx.rights.access import UnknownPerson, as_html, assemble
 from ehx.rights.markers import MIN_REASON, Markers
 from ehx.schemas.audit import Action, AuditRecord
@@ -38,12 +36,6 @@ DpoOpt = Annotated[
     str, typer.Option("--by", help="Your data protection officer's account (ehx people).")
 ]
 RELEASE = "subject-access"
-
-
-def _engine() -> Engine:
-    engine = open_engine()
-    migrate(engine)
-    return engine
 
 
 def _dpo(by: str) -> Account:
@@ -99,7 +91,7 @@ def access(
     until you decide). Your reading of it all is recorded first.
     """
     account = _dpo(by)
-    engine = _engine()
+    engine = migrated_engine()
     try:
         package = assemble(
             engine,
@@ -205,7 +197,7 @@ def withhold(
     """Ask that an item be withheld from a subject access release because telling would
     be likely to cause serious harm (DPA 2018 Sch. 3 para 7). The DPO decides; the item
     and your reason are listed for them, never silently dropped."""
-    engine = _engine()
+    engine = migrated_engine()
     found = ConsentStore(engine).events([event])
     if event not in found:
         raise typer.BadParameter(f"no item {event} is held", param_hint="EVENT")
@@ -232,7 +224,7 @@ def dispute(
     """Mark an item disputed by the person it is about: every view of it shows the note
     until the agency that sent it corrects it (a new version) or the dispute is settled."""
     account = _dpo(by)
-    engine = _engine()
+    engine = migrated_engine()
     if event not in ConsentStore(engine).events([event]):
         raise typer.BadParameter(f"no item {event} is held", param_hint="EVENT")
     if len(note.strip()) < MIN_REASON:
