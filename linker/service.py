@@ -133,6 +133,25 @@ class Linker:
         taken, self.pending_reviews = self.pending_reviews, []
         return taken
 
+    def link_new(
+        self, events: list[CanonicalEvent]
+    ) -> tuple[list[CanonicalEvent], list[LinkedMention]]:
+        """Link each event not linked before, once: skip what the store has (a replay
+        after a crash) and a repeat within the batch (a producer's retry after a broker
+        failed can write a raw record twice, side by side)."""
+        done = self.store.linked([str(e.event_id) for e in events])
+        linked: list[CanonicalEvent] = []
+        decisions: list[LinkedMention] = []
+        for event in events:
+            event_id = str(event.event_id)
+            if event_id in done:
+                continue
+            done.add(event_id)
+            one, made = self.link(event)
+            linked.append(one)
+            decisions += made
+        return linked, decisions
+
     def link(self, event: CanonicalEvent) -> tuple[CanonicalEvent, list[LinkedMention]]:
         """Resolve every subject; return the linked event and the decisions to store."""
         mentions = mentions_of(event)
@@ -262,16 +281,8 @@ def register_linker(
     ) -> tuple[list[OutboundMessage], list[LinkedMention]]:
         if linker.stale:
             linker.reload()
-        done = linker.store.linked([str(e.event_id) for e in events])
-        out: list[OutboundMessage] = []
-        decisions: list[LinkedMention] = []
-        for event in events:
-            if str(event.event_id) in done:
-                continue  # a replay after a crash: linked and stored already
-            linked, made = linker.link(event)
-            decisions += made
-            out.append(linked_message(linked, accepted.get(str(event.event_id))))
-        return out, decisions
+        linked, decisions = linker.link_new(events)
+        return [linked_message(e, accepted.get(str(e.event_id))) for e in linked], decisions
 
     @batch_subscriber(
         router,

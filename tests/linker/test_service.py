@@ -47,3 +47,16 @@ def test_linked_events_are_keyed_by_the_family_not_a_bystander() -> None:
     linked, _ = linker.link(incident)
     assert family_key(linked) == linked.subjects[0].family_id
     assert {s.family_id for s in linked.subjects} == {family_key(linked)}
+
+
+def test_a_record_written_twice_side_by_side_is_linked_once(engine: Engine) -> None:
+    # A producer's retry after a broker failed can put the same raw record twice in one
+    # batch; the second copy must not become a second mention (nor a second linked event).
+    linker = Linker.open(LinkStore(engine))
+    [incident, other] = events(Agency.POLICE, "police.jsonl")
+    linked, decisions = linker.link_new([incident, other, incident])
+    assert [e.event_id for e in linked] == [incident.event_id, other.event_id]
+    assert len(decisions) == len(incident.subjects) + len(other.subjects)
+    linker.store.save(decisions, linker.identities.take_journal())
+    again, _ = linker.link_new([other, incident])
+    assert again == []  # a replay after a crash: all stored already
