@@ -1,6 +1,8 @@
-"""Data keys and sealing: AES-GCM per recipient and person, destroyed to shred.
+"""Data keys and sealing: AES-GCM per recipient, person and retention period; destroyed to shred.
 
-Each recipient has one current key per person it hears about. A sealed box is encrypted
+Each recipient has one current key per person it hears about and retention period
+(``consent.retention``: the schedule's entry and the year of occurrence, ``mash/2026``),
+so a retention sweep can destroy what expired and nothing else. A sealed box is encrypted
 under a fresh content key, which is wrapped under every data key allowed to open it; the
 box's event, recipient and key ids are bound as associated data, so a box cannot be
 moved to another event or recipient. Destroying a data key (crypto-shredding) makes
@@ -45,9 +47,11 @@ class KeyDestroyed(ExchangeError):
 class KeyVault(Protocol):
     """Where data keys live (the database in production; a dict in unit tests)."""
 
-    def current(self, recipient: str, person_id: str) -> tuple[str, bytes]: ...
+    def current(self, recipient: str, person_id: str, period: str) -> tuple[str, bytes]: ...
     def get(self, key_id: str) -> bytes | None: ...
-    def destroy(self, recipient: str, person_id: str, because: str) -> list[str]: ...
+    def destroy(self, recipient: str, person_id: str, because: str) -> list[str]:
+        """Destroy every period's key this recipient holds for this person."""
+
     def flush(self) -> None:
         """Make new keys durable; called before anything sealed with them is published."""
 
@@ -64,9 +68,15 @@ def _aad(context: str, key_id: str) -> bytes:
 
 
 def seal(
-    vault: KeyVault, recipient: str, person_ids: Iterable[str], context: str, data: Any
+    vault: KeyVault,
+    recipient: str,
+    person_ids: Iterable[str],
+    context: str,
+    data: Any,
+    period: str,
 ) -> SealedBox:
-    """Seal ``data`` (JSON) so that any one of these people's keys for ``recipient`` opens it."""
+    """Seal ``data`` (JSON) so that any one of these people's keys for ``recipient`` and
+    ``period`` opens it."""
     people = tuple(dict.fromkeys(person_ids))
     # The content key and every nonce in one read of the OS's generator, not one read
     # each: a read is a system call. Sealing is about a tenth of consent's time (py-spy
@@ -76,7 +86,7 @@ def seal(
     content_key, nonce = fresh[:32], fresh[32:44]
     key_ids, wrapped = [], []
     for n, person_id in enumerate(people):
-        key_id, key = vault.current(recipient, person_id)
+        key_id, key = vault.current(recipient, person_id, period)
         key_nonce = fresh[44 + 12 * n : 56 + 12 * n]
         sealed_key = AESGCM(key).encrypt(key_nonce, content_key, _aad(context, key_id))
         key_ids.append(key_id)
@@ -118,76 +128,87 @@ class DataKeyStore:
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
-        self._current: dict[tuple[str, str], tuple[str, bytes]] = {}
+        #: By (recipient, person, period).
+        self._current: dict[tuple[str, str, str], tuple[str, bytes]] = {}
         self._by_id: dict[str, bytes | None] = {}
         self._pending: list[dict[str, Any]] = []
-        self._known: set[tuple[str, str]] = set()
-        self._versions: dict[tuple[str, str], int] = {}
+        self._known: set[tuple[str, str, str]] = set()
+        self._versions: dict[tuple[str, str, str], int] = {}
         self._prefetched: set[str] = set()
+        #: Keys destroyed elsewhere (a retention sweep, an erasure) up to this moment are
+        #: out of the caches: ``prefetch`` looks for later ones, once a batch.
+        self._destroyed_seen = datetime.now(UTC)
 
-    def current(self, recipient: str, person_id: str) -> tuple[str, bytes]:
-        cached = self._current.get((recipient, person_id))
+    def current(self, recipient: str, person_id: str, period: str) -> tuple[str, bytes]:
+        place = (recipient, person_id, period)
+        cached = self._current.get(place)
         if cached is not None:
             return cached
-        if (recipient, person_id) not in self._known and person_id not in self._prefetched:
+        if place not in self._known and person_id not in self._prefetched:
             with self._engine.connect() as connection:
                 row = connection.execute(
                     select(data_keys.c.key_id, data_keys.c.key, data_keys.c.version)
-                    .where(data_keys.c.recipient == recipient, data_keys.c.person_id == person_id)
+                    .where(
+                        data_keys.c.recipient == recipient,
+                        data_keys.c.person_id == person_id,
+                        data_keys.c.period == period,
+                    )
                     .order_by(data_keys.c.version.desc())
                     .limit(1)
                 ).first()
-            self._known.add((recipient, person_id))
-            self._versions[(recipient, person_id)] = row.version if row is not None else 0
+            self._known.add(place)
+            self._versions[place] = row.version if row is not None else 0
             if row is not None and row.key is not None:
                 found = (row.key_id, bytes(row.key))
-                self._current[(recipient, person_id)] = found
+                self._current[place] = found
                 self._by_id[found[0]] = found[1]
                 return found
-        version = self._versions.get((recipient, person_id), 0) + 1
-        key_id = f"{recipient}:{person_id}:v{version}"
+        version = self._versions.get(place, 0) + 1
+        key_id = f"{recipient}:{person_id}:{period}:v{version}"
         key = AESGCM.generate_key(bit_length=256)
         self._pending.append(
             {
                 "key_id": key_id,
                 "recipient": recipient,
                 "person_id": person_id,
+                "period": period,
                 "version": version,
                 "key": key,
                 "created_at": datetime.now(UTC),
             }
         )
-        self._versions[(recipient, person_id)] = version
-        self._current[(recipient, person_id)] = (key_id, key)
+        self._versions[place] = version
+        self._current[place] = (key_id, key)
         self._by_id[key_id] = key
         return key_id, key
 
     def prefetch(self, person_ids: Iterable[str]) -> None:
+        self._forget_destroyed()
         wanted = sorted({p for p in person_ids} - self._prefetched)
         if not wanted:
             return
-        latest: dict[tuple[str, str], Any] = {}
+        latest: dict[tuple[str, str, str], Any] = {}
         with self._engine.connect() as connection:
             for row in connection.execute(
                 select(
                     data_keys.c.key_id,
                     data_keys.c.recipient,
                     data_keys.c.person_id,
+                    data_keys.c.period,
                     data_keys.c.version,
                     data_keys.c.key,
-                ).where(data_keys.c.person_id.in_(wanted))
+                ).where(data_keys.c.person_id.in_(wanted), data_keys.c.period.is_not(None))
             ):
-                pair = (row.recipient, row.person_id)
-                if pair not in latest or row.version > latest[pair].version:
-                    latest[pair] = row
-        for (recipient, person_id), found in latest.items():
-            pair = (recipient, person_id)
-            if pair in self._known:
+                place = (row.recipient, row.person_id, row.period)
+                if place not in latest or row.version > latest[place].version:
+                    latest[place] = row
+        for place, found in latest.items():
+            if place in self._known:
                 continue
-            self._known.add(pair)
-            self._versions[pair] = found.version
+            self._known.add(place)
+            self._versions[place] = found.version
             if found.key is not None:
-                self._current[pair] = (found.key_id, bytes(found.key))
+                self._current[place] = (found.key_id, bytes(found.key))
                 self._by_id[found.key_id] = bytes(found.key)
         self._prefetched.update(wanted)
         if len(self._prefetched) > 1_000_000:  # bound the memory a long run can hold
@@ -234,8 +255,63 @@ class DataKeyStore:
                     .where(data_keys.c.key_id.in_(ids))
                     .values(key=None, destroyed_at=datetime.now(UTC), destroyed_because=because)
                 )
-        for pair in [p for p in self._current if p[1] == person_id and covers(recipient, p[0])]:
-            self._current.pop(pair)
+        for place in [p for p in self._current if p[1] == person_id and covers(recipient, p[0])]:
+            self._current.pop(place)
         for key_id in ids:
             self._by_id[key_id] = None
         return ids
+
+    def destroy_periods(self, periods: Iterable[str], because: str) -> list[str]:
+        """Destroy every key of these retention periods (``agency/2019``); return their ids."""
+        return self._destroy_where(data_keys.c.period.in_(sorted(set(periods))), because)
+
+    def destroy_person(self, person_id: str, because: str) -> list[str]:
+        """Destroy every key any recipient holds for this person (an erasure)."""
+        return self._destroy_where(data_keys.c.person_id == person_id, because)
+
+    def periods(self) -> set[str]:
+        """The retention periods with a key still held."""
+        with self._engine.connect() as connection:
+            return set(
+                connection.execute(
+                    select(data_keys.c.period)
+                    .where(data_keys.c.key.is_not(None), data_keys.c.period.is_not(None))
+                    .distinct()
+                ).scalars()
+            )
+
+    def _destroy_where(self, which: Any, because: str) -> list[str]:
+        self.flush()
+        with self._engine.begin() as connection:
+            ids = list(
+                connection.execute(
+                    select(data_keys.c.key_id).where(which, data_keys.c.key.is_not(None))
+                ).scalars()
+            )
+            for start in range(0, len(ids), 500):
+                connection.execute(
+                    update(data_keys)
+                    .where(data_keys.c.key_id.in_(ids[start : start + 500]))
+                    .values(key=None, destroyed_at=datetime.now(UTC), destroyed_because=because)
+                )
+        self._forget(ids)
+        return ids
+
+    def _forget_destroyed(self) -> None:
+        """Drop from the caches the keys another process destroyed since last asked."""
+        with self._engine.connect() as connection:
+            rows = connection.execute(
+                select(data_keys.c.key_id, data_keys.c.destroyed_at).where(
+                    data_keys.c.destroyed_at > self._destroyed_seen
+                )
+            ).all()
+        if rows:
+            self._destroyed_seen = max(r.destroyed_at for r in rows)
+            self._forget([r.key_id for r in rows])
+
+    def _forget(self, key_ids: Iterable[str]) -> None:
+        gone = set(key_ids)
+        for key_id in gone:
+            self._by_id[key_id] = None
+        for place in [p for p, (key_id, _) in self._current.items() if key_id in gone]:
+            self._current.pop(place)

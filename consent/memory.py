@@ -80,16 +80,16 @@ class MemoryKeyVault:
 
     def __init__(self) -> None:
         self.keys: dict[str, bytes | None] = {}
-        self._versions: dict[tuple[str, str], int] = {}
+        self._versions: dict[tuple[str, str, str], int] = {}
 
-    def current(self, recipient: str, person_id: str) -> tuple[str, bytes]:
-        version = self._versions.setdefault((recipient, person_id), 1)
-        key_id = f"{recipient}:{person_id}:v{version}"
+    def current(self, recipient: str, person_id: str, period: str) -> tuple[str, bytes]:
+        version = self._versions.setdefault((recipient, person_id, period), 1)
+        key_id = f"{recipient}:{person_id}:{period}:v{version}"
         key = self.keys.get(key_id)
         if key is None:
             if key_id in self.keys:  # destroyed: a new version
-                self._versions[(recipient, person_id)] = version + 1
-                return self.current(recipient, person_id)
+                self._versions[(recipient, person_id, period)] = version + 1
+                return self.current(recipient, person_id, period)
             key = self.keys[key_id] = AESGCM.generate_key(bit_length=256)
         return key_id, key
 
@@ -105,7 +105,7 @@ class MemoryKeyVault:
     def destroy(self, recipient: str, person_id: str, because: str) -> list[str]:
         gone = []
         for key_id, key in self.keys.items():
-            holder, person, _version = key_id.rsplit(":", 2)
+            holder, person, _period, _version = key_id.rsplit(":", 3)
             if key is not None and person == person_id and covers(recipient, holder):
                 gone.append(key_id)
         for key_id in gone:

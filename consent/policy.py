@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ehx.consent.records import Purpose
+from ehx.consent.retention import RetentionSchedule
 from ehx.schemas import CanonicalEvent, Category, EventType, ExchangeError, Role, Subject
 from ehx.schemas.payloads import Payload
 from ehx.schemas.vocabulary import Recipient
@@ -317,6 +318,8 @@ class Policy(_Strict):
     #: practitioner's assessment of their competence); below it, a parent or carer does.
     young_person_min_age: Annotated[int, Field(ge=0, le=18)] = 12
     subject_access: SubjectAccess = SubjectAccess()
+    #: How long each recipient keeps what it was given (``consent.retention``).
+    retention: RetentionSchedule
 
     @cached_property
     def harm_event_types(self) -> frozenset[EventType]:

@@ -9,8 +9,9 @@ from ehx.consent.decide import Decision, Outcome
 from ehx.consent.keys import KeyVault, seal
 from ehx.consent.policy import Policy
 from ehx.consent.restriction import ADDRESS_FIELDS, without_address
+from ehx.consent.retention import period as retention_period
 from ehx.schemas import CanonicalEvent
-from ehx.schemas.views import Basis, Retraction, ShareView, ViewSubject
+from ehx.schemas.views import Basis, Retraction, SealedBox, ShareView, ViewSubject
 
 
 def seal_context(event_id: object, recipient: str, part: str) -> str:
@@ -35,6 +36,15 @@ def build_view(
     address fields: a child's or partner's address is usually hers."""
     assert decision.shares, "only a sharing decision has a view"
     recipient = str(decision.addressee)
+    # Sealed under the keys of the retention period it falls in: they go when it expires.
+    period = retention_period(
+        policy.retention.entry_for(
+            decision.addressee.recipient,
+            decision.outcome.value,
+            (c.value for c in event.categories),
+        ),
+        event.occurred_at,
+    )
     shared = set(decision.shared)
     indicator = decision.outcome is Outcome.INDICATOR
     subjects = []
@@ -52,6 +62,7 @@ def build_view(
                 [person_id],
                 seal_context(event.event_id, recipient, f"person:{person_id}"),
                 without_address(shown) if hidden else shown,
+                period,
             )
         subjects.append(
             ViewSubject(
@@ -98,18 +109,8 @@ def build_view(
             signs=decision.signs,
         ),
         subjects=tuple(subjects),
-        fields=fields,
-        details=(
-            seal(
-                vault,
-                recipient,
-                [s.person_id for s in subjects],
-                seal_context(event.event_id, recipient, "details"),
-                details,
-            )
-            if details and subjects
-            else None
-        ),
+        facts=_sealed(vault, recipient, subjects, event, "facts", fields, period),
+        details=_sealed(vault, recipient, subjects, event, "details", details, period),
         contact=(
             policy.contacts.get(event.source.agency.value)
             if decision.outcome is Outcome.NOTIFY
@@ -118,6 +119,29 @@ def build_view(
         school_roll=school_roll or {},
         address_withheld=bool(restricted),
         shared_at=now,
+    )
+
+
+def _sealed(
+    vault: KeyVault,
+    recipient: str,
+    subjects: list[ViewSubject],
+    event: CanonicalEvent,
+    part: str,
+    data: dict[str, Any],
+    period: str,
+) -> SealedBox | None:
+    """``data`` sealed so that any one of the shared people's keys opens it (an event
+    about a mother and her child stays readable for the child's sake if her keys go)."""
+    if not data or not subjects:
+        return None
+    return seal(
+        vault,
+        recipient,
+        [s.person_id for s in subjects],
+        seal_context(event.event_id, recipient, part),
+        data,
+        period,
     )
 
 

@@ -185,9 +185,31 @@ data_keys = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("destroyed_at", DateTime(timezone=True)),
     Column("destroyed_because", String(200)),
+    #: The retention period it seals (``mash/2026``: ``consent.retention``); none for a
+    #: key made before the schedule (migration 0025).
+    Column("period", String(48), index=True),
     # A batch's people's keys, read before sealing; a person's keys, destroyed on
     # withdrawal (migration 0014: without it both scanned every key on file).
     Index("ix_data_keys_person_recipient", "person_id", "recipient"),
+    Index("ix_data_keys_destroyed_at", "destroyed_at"),
+)
+
+#: Each retention sweep and erasure: the items it removed (ids), whether it finished (an
+#: interrupted one resumes), and for an erasure salted hashes of the person's names, date
+#: of birth and identifiers, which the proof looks for in every table and topic.
+removals = Table(
+    "removals",
+    metadata,
+    Column("removal_id", String(80), primary_key=True),
+    Column("kind", String(16), nullable=False),
+    Column("person_id", String(36)),
+    Column("requested_by", String(64), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("finished_at", DateTime(timezone=True)),
+    Column("periods", JSON, nullable=False),
+    Column("items", JSON, nullable=False),
+    Column("fingerprints", JSON, nullable=False),
 )
 
 #: Each recipient's timeline: one row per event it was given, as last decided. A

@@ -73,8 +73,12 @@ class ShareView(_View):
     categories: tuple[str, ...]
     basis: Basis
     subjects: tuple[ViewSubject, ...]
-    #: Fields of the event the recipient's policy view shows that are not free text.
+    #: Fields of the event the recipient's policy view shows that are not free text,
+    #: plain: only in views written before they were sealed (``facts``); kept readable.
     fields: dict[str, Any] = Field(default_factory=dict)
+    #: Fields of the event the view shows that are not free text, sealed like the rest:
+    #: a destroyed key (consent withdrawn, retention over, erasure) shreds them too.
+    facts: SealedBox | None = None
     #: Free-text fields (narratives, reasons), sealed; absent if not to be shown.
     details: SealedBox | None = None
     contact: str | None = None

@@ -47,10 +47,12 @@ class Entry:
     readable: bool = True
     #: What the person it is about says is wrong with it, where they dispute it.
     disputed: str | None = None
+    #: The view's fields that are not free text, opened (``ShareView.facts``).
+    fields: dict[str, Any] = field(default_factory=dict)
 
     @property
     def what(self) -> str:
-        text = describe(self.view, self.details)
+        text = describe(self.view, {**self.fields, **self.details})
         return f"{text}. {WITHHELD_TEXT}" if self.view.address_withheld else text
 
     @property
@@ -78,7 +80,7 @@ class Entry:
             "why": self.why,
             "basis": v.basis.model_dump(),
             "people": [p.__dict__ for p in self.people],
-            "fields": v.fields,
+            "fields": self.fields,
             "details": self.details,
             "readable": self.readable,
             "contact": v.contact,
@@ -101,20 +103,21 @@ def open_entry(view: ShareView, vault: KeyVault) -> Entry:
             except KeyDestroyed:
                 readable = False
         people.append(Person(subject.person_id, subject.role, name, born, subject.address_withheld))
-    details: dict[str, Any] = {}
-    if view.details is not None:
+    opened: dict[str, dict[str, Any]] = {"facts": {}, "details": {}}
+    for part, box in (("facts", view.facts), ("details", view.details)):
+        if box is None:
+            continue
         try:
-            details = open_box(
-                vault, view.details, seal_context(view.event_id, view.recipient, "details")
-            )
+            opened[part] = open_box(vault, box, seal_context(view.event_id, view.recipient, part))
         except KeyDestroyed:
             readable = False
-    return Entry(view, tuple(people), details, readable)
+    fields = {**view.fields, **opened["facts"]}
+    return Entry(view, tuple(people), opened["details"], readable, fields=fields)
 
 
-def describe(view: ShareView, details: dict[str, Any]) -> str:
-    """One line a screener can read: what happened, from the fields this view shows."""
-    f = {**view.fields, **details}
+def describe(view: ShareView, f: dict[str, Any]) -> str:
+    """One line a screener can read: what happened, from the fields this view shows
+    (``f``: its facts and details, opened)."""
     label = LABELS.get(view.event_type, view.event_type)
     parts: list[str] = []
     if view.event_type == "police.incident":
@@ -151,8 +154,8 @@ def describe(view: ShareView, details: dict[str, Any]) -> str:
         parts.append("indicator only: " + ", ".join(c.replace("_", " ") for c in view.categories))
     text = ", ".join(parts)
     for key in ("summary", "reason", "description"):
-        if details.get(key):
-            text += f". {details[key]}"
+        if f.get(key):
+            text += f". {f[key]}"
     return text
 
 

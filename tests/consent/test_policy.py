@@ -57,6 +57,8 @@ def line_of(text: str, needle: str) -> int:
             "  schools: {purposes: [school_suport, early_help_assessment, team_around_the_family",
             "Input should be",
         ),
+        ("      recipients: [schools]\n", "      recipients: [school]\n", "Input should be"),
+        ("  ledger_years: 12", "  ledger_years: 6", "longer than the longest retention period"),
     ],
     ids=[
         "broken YAML",
@@ -65,6 +67,8 @@ def line_of(text: str, needle: str) -> int:
         "unknown lawful basis",
         "negative review time",
         "unknown purpose",
+        "retention for an unknown recipient",
+        "ledger kept shorter than what it describes",
     ],
 )
 def test_a_mistake_names_the_file_the_line_and_the_reason(
@@ -91,3 +95,14 @@ def test_a_policy_that_is_not_a_mapping_is_refused() -> None:
 def test_an_unreadable_policy_file_is_refused(tmp_path: Path) -> None:
     with pytest.raises(PolicyInvalid, match="cannot read it"):
         load_policy(tmp_path / "missing.yaml")
+
+
+def test_a_retention_schedule_that_leaves_something_without_a_period_is_refused() -> None:
+    text = SHIPPED.replace(
+        "    - name: agency\n      years: 6",
+        "    - name: agency\n      recipients: [police]\n      years: 6",
+    )
+    assert text != SHIPPED
+    with pytest.raises(PolicyInvalid) as refused:
+        parse_policy(text)
+    assert "must cover everything" in refused.value.reason

@@ -123,14 +123,32 @@ def test_a_restarted_service_knows_every_consent_assertion_and_review(engine: En
 
 def test_destroyed_keys_stay_destroyed_and_a_new_version_follows(engine: Engine) -> None:
     keys = DataKeyStore(engine)
-    key_id, key = keys.current("schools", PERSON)
-    assert keys.current("schools", PERSON) == (key_id, key)
+    key_id, key = keys.current("schools", PERSON, "agency/2026")
+    assert keys.current("schools", PERSON, "agency/2026") == (key_id, key)
     assert keys.destroy("schools", PERSON, "consent withdrawn") == [key_id]
     reopened = DataKeyStore(engine)
     assert reopened.get(key_id) is None
-    new_id, new_key = reopened.current("schools", PERSON)
+    new_id, new_key = reopened.current("schools", PERSON, "agency/2026")
     assert new_id.endswith(":v2") and new_key != key
     assert reopened.destroy("schools", PERSON, "again") == [new_id]
+
+
+def test_a_sweep_destroys_one_periods_keys_and_the_sealing_service_stops_using_them(
+    engine: Engine,
+) -> None:
+    sealing = DataKeyStore(engine)  # the consent service's, with its keys cached
+    old_id, _ = sealing.current("mash", PERSON, "mash/2019")
+    kept_id, kept = sealing.current("mash", PERSON, "mash/2026")
+    sealing.flush()
+    sweep = DataKeyStore(engine)  # the DPO's command, another process
+    assert sweep.periods() == {"mash/2019", "mash/2026"}
+    assert sweep.destroy_periods(["mash/2019"], "retention: mash, 2019") == [old_id]
+    assert sweep.periods() == {"mash/2026"}
+    sealing.prefetch([PERSON])  # the service's next batch
+    assert sealing.get(old_id) is None
+    again_id, _ = sealing.current("mash", PERSON, "mash/2019")  # a late 2019 record
+    assert again_id != old_id
+    assert sealing.current("mash", PERSON, "mash/2026") == (kept_id, kept)
 
 
 @pytest.mark.parametrize("on_file", [2, 1, 0], ids=["two on file", "one on file", "none"])

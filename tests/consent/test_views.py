@@ -36,11 +36,14 @@ def test_the_school_hears_that_it_happened_with_its_pupils_present_and_nothing_m
     assert school.basis.outcome == "notify" and school.event_id == INCIDENT.event_id
     # Yusuf only: not the suspect, not the victim, not his sister at another school.
     assert [(s.role, s.person_id) for s in school.subjects] == [("child_present", "p00000003")]
-    assert set(school.fields) == {"incident_type", "reported_at", "children_present", "force"}
     assert school.details is None  # no narrative
     assert school.contact and "Operation Encompass" in school.contact
     wire = school.model_dump_json()
     assert "summary" not in wire and "Imran" not in wire and "Stratford" not in wire
+    # Even what is not free text is sealed: on the wire, the kind of incident is not.
+    assert not school.fields and "incident_type" not in wire and school.facts is not None
+    facts = open_box(vault, school.facts, seal_context(school.event_id, YUSUFS, "facts"))
+    assert set(facts) == {"incident_type", "reported_at", "children_present", "force"}
     # The children's names are there for the key adult, sealed under the school's keys.
     child = school.subjects[0]
     assert child.demographics is not None
@@ -98,7 +101,7 @@ def test_indicators_carry_no_names_and_no_content() -> None:
     indicators = views(out.messages, "early_help")
     assert indicators and all(v.basis.outcome == "indicator" for v in indicators)
     for view in indicators:
-        assert not view.fields and view.details is None
+        assert not view.fields and view.facts is None and view.details is None
         assert all(s.demographics is None for s in view.subjects)
         assert view.categories
 
@@ -126,14 +129,16 @@ def test_a_box_for_several_people_opens_with_any_one_key_and_no_nonce_is_used_tw
 
     vault = MemoryKeyVault()
     people = ["p1", "p2", "p3"]
-    boxes = [seal(vault, "mash", people, f"e{n}|mash|details", {"n": n}) for n in range(50)]
+    boxes = [
+        seal(vault, "mash", people, f"e{n}|mash|details", {"n": n}, "mash/2026") for n in range(50)
+    ]
     nonces = [base64.b64decode(b.nonce) for b in boxes] + [
         base64.b64decode(w)[:12] for b in boxes for w in b.wrapped_keys
     ]
     assert len(set(nonces)) == len(nonces) == 50 * 4
     for person in people:
         only = MemoryKeyVault()
-        key_id, key = vault.current("mash", person)
+        key_id, key = vault.current("mash", person, "mash/2026")
         only.keys[key_id] = key
         assert open_box(only, boxes[7], "e7|mash|details") == {"n": 7}
 
