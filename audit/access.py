@@ -7,7 +7,8 @@ and at which of its records. Both can see that history.
 
 Whether a child is on a plan, and which agency holds each record, is read from the
 MASH's timeline (a plan flag is always shared with the MASH: ``child_protection_plan``
-is a significant-harm rule), so this needs nothing the exchange does not already hold.
+is a significant-harm rule), so this needs nothing the exchange does not already hold;
+the flag's fields are sealed like every view's, and opened here with the MASH's keys.
 """
 
 from __future__ import annotations
@@ -19,9 +20,12 @@ from datetime import UTC, datetime
 from sqlalchemy import Engine, and_, insert, or_, select
 
 from ehx.audit.ledger import Found
+from ehx.consent.keys import DataKeyStore
 from ehx.database import access_notifications, timeline_entries, timeline_people
 from ehx.schemas.audit import READS
+from ehx.schemas.views import ShareView
 from ehx.schemas.vocabulary import Addressee, covers
+from ehx.timeline.reading import opened_fields
 
 PLAN_FLAGS = frozenset({"child_protection_plan", "unborn_child_protection_plan"})
 
@@ -117,8 +121,9 @@ class AccessLog:
         with self._engine.connect() as connection:
             rows = connection.execute(query).all()
         current = set()
+        vault = DataKeyStore(self._engine)  # a plan flag's fields are sealed like the rest
         for person, view in rows:
-            fields = (view or {}).get("fields", {})
+            fields = opened_fields(ShareView.model_validate(view), vault) if view else {}
             if fields.get("flag_kind") not in PLAN_FLAGS:
                 continue
             ended = fields.get("period_end")

@@ -64,12 +64,22 @@ class TopicSpec:
         return configs
 
 
+#: How long the topics that carry records on their way keep them: each stage keeps what it
+#: needs in its own store, so a week covers an outage, and what a sweep or an erasure
+#: removes is off these topics within the week (docs/rights.md).
+TRANSIT_MS = 7 * DAY_MS
+
+
 def _raw(agency: Agency) -> TopicSpec:
     return TopicSpec(
         Topic.raw(agency),
         partitions=6,
         key="source record reference",
-        why="kept forever: the timeline and the linker are rebuilt by replaying it",
+        retention_ms=TRANSIT_MS,
+        why=(
+            "a week, in transit: intake and the linker keep what they need in their "
+            "stores; what a sweep or an erasure removes leaves the topic within the week"
+        ),
     )
 
 
@@ -78,7 +88,11 @@ def _share(recipient: Recipient) -> TopicSpec:
         Topic.share(recipient),
         partitions=12,
         key="family id",
-        why="one family, one partition: the recipient's timeline stays in order",
+        why=(
+            "one family, one partition: the recipient's timeline stays in order; kept, for "
+            "a timeline is rebuilt from it: sealed under keys per retention period, so what "
+            "expired or was erased cannot be read (ids, type, categories and dates remain)"
+        ),
     )
 
 
@@ -88,7 +102,11 @@ TOPOLOGY: tuple[TopicSpec, ...] = (
         Topic.LINKED,
         partitions=12,
         key="family id",
-        why="all of a family's events in order on one partition",
+        retention_ms=TRANSIT_MS,
+        why=(
+            "all of a family's events in order on one partition; a week, in transit: the "
+            "consent service keeps the events it decides on file"
+        ),
     ),
     TopicSpec(
         Topic.CONSENT,

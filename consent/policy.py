@@ -295,6 +295,23 @@ class SubjectAccess(_Strict):
     respond_within_days: Annotated[int, Field(ge=1, le=90)] = 30
 
 
+class Erasure(_Strict):
+    """When ``ehx rights erase`` refuses (UK GDPR Art. 17(3)(b): information needed for a
+    legal obligation or a task in the public interest, as safeguarding a child is).
+
+    ehx holds no case closure (the case management system does), so a case decision this
+    recent about the family is taken as an open case."""
+
+    #: Screening decisions that open a case (``alerts.store.ScreeningDecision`` values).
+    case_decisions: tuple[str, ...] = (
+        "s47_enquiry",
+        "strategy_discussion",
+        "s17_child_in_need_assessment",
+        "early_help_team_around_the_family",
+    )
+    case_open_months: Annotated[int, Field(ge=0, le=600)] = 12
+
+
 class Policy(_Strict):
     """The whole sharing policy, validated."""
 
@@ -320,6 +337,7 @@ class Policy(_Strict):
     subject_access: SubjectAccess = SubjectAccess()
     #: How long each recipient keeps what it was given (``consent.retention``).
     retention: RetentionSchedule
+    erasure: Erasure = Erasure()
 
     @cached_property
     def harm_event_types(self) -> frozenset[EventType]:

@@ -58,13 +58,13 @@ def migrated_engine() -> Engine:
     return engine
 
 
-def record_read(record: AuditRecord) -> None:
-    """Put the audit record on ``ehx.audit`` and wait for the broker's acknowledgement."""
+def record_read(*records: AuditRecord) -> None:
+    """Put the audit records on ``ehx.audit`` and wait for the broker's acknowledgement."""
 
     async def send() -> None:
         bootstrap = require_bootstrap(BrokerSettings())
         async with KafkaPublisher(bootstrap, BrokerSettings()) as publisher:
-            await publisher.publish([audit_message(record)])
+            await publisher.publish([audit_message(r) for r in records])
 
     asyncio.run(send())
 

@@ -1,5 +1,7 @@
-"""``ehx rights``: a data protection officer answers a subject access request, and marks
-items withheld for serious harm or disputed (docs/rights.md).
+"""``ehx rights``: a data protection officer answers a subject access request, marks items
+withheld for serious harm or disputed, sweeps what the retention schedule says has been
+kept long enough, erases a person where the law allows, and proves each removal
+(docs/rights.md).
 
 Each act is recorded on ``ehx.audit`` before anything is written, so these commands need
 a running broker (``ehx up``) and ``--by``.
@@ -7,6 +9,7 @@ a running broker (``ehx up``) and ``--by``.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import sys
@@ -16,19 +19,28 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.progress import Progress
 
+from ehx.broker.settings import BrokerSettings
 from ehx.consent import load_policy
+from ehx.consent.keys import DataKeyStore
 from ehx.consent.store import ConsentStore
 from ehx.organisations.people import AUDITOR, Account, Role
 from ehx.reading_cli import migrated_engine, record_read, staff
 from ehx.rights.access import UnknownPerson, as_html, assemble
+from ehx.rights.erase_person import ErasureRefused, erase
 from ehx.rights.markers import MIN_REASON, Markers
+from ehx.rights.proof import Proof, check_tables, check_topics, removed_of
+from ehx.rights.removal import Who
+from ehx.rights.sweep import sweep
+from ehx.runtime import require_bootstrap
 from ehx.schemas.audit import Action, AuditRecord
 from ehx.schemas.vocabulary import Addressee, Recipient
 
 app = typer.Typer(
     help="Data subject rights: subject access (what is held about a person, who received "
-    "it, who looked), items withheld for serious harm, items the person disputes.",
+    "it, who looked), items withheld for serious harm, items the person disputes, the "
+    "retention sweep, erasure, and the proof that what was removed cannot be read.",
     no_args_is_help=True,
 )
 console = Console()
@@ -232,3 +244,165 @@ def dispute(
     _recorded(account, Action.ITEM_DISPUTED, "disputed by the data subject", event_ids=(event,))
     Markers(engine).dispute(event, account.username, note, datetime.now(UTC))
     console.print(f"{event} is marked disputed; every view of it says so.", highlight=False)
+
+
+def _who(account: Account) -> Who:
+    return Who(account.username, account.role_name, account.acts_for or AUDITOR)
+
+
+def _prove(removal_id: str, who: Who) -> Proof:
+    """Read every table and topic for what the removal took away; record the check."""
+    engine = migrated_engine()
+    removed = removed_of(engine, removal_id)
+    if removed is None:
+        raise typer.BadParameter(f"no sweep or erasure {removal_id} on file", param_hint="REMOVAL")
+    proof = Proof(removal_id)
+    settings = BrokerSettings()
+    bootstrap = require_bootstrap(settings)
+    with Progress(transient=True, console=console) as progress:
+        progress.add_task("Reading every table", total=None)
+        check_tables(engine, removed, proof)
+        progress.add_task("Reading every topic", total=None)
+        vault = DataKeyStore(engine)
+        asyncio.run(check_topics(bootstrap, settings, vault, removed, proof, datetime.now(UTC)))
+    record_read(
+        AuditRecord(
+            action=Action.REMOVAL_PROVED,
+            actor=who.username,
+            role=who.role,
+            agency=who.agency,
+            purpose=f"proof of {removal_id}: "
+            + ("nothing readable" if proof.ok else "still readable"),
+            bases=(removal_id, f"{len(proof.readable)} readable", f"{len(proof.findings)} found"),
+            at=datetime.now(UTC),
+        )
+    )
+    return proof
+
+
+def _say_proof(proof: Proof) -> None:
+    console.print(
+        f"Proof: {proof.rows} rows in {proof.tables} tables and {proof.messages} messages on "
+        f"{proof.topics} topics read.",
+        highlight=False,
+    )
+    if proof.ok:
+        console.print("Nothing that was removed can be read.", highlight=False)
+    else:
+        console.print(
+            f"[bold red]{len(proof.readable)} place(s) can still be read:[/]", highlight=False
+        )
+        for finding in proof.readable[:20]:
+            console.print(f"  {finding.place}: {finding.what}", highlight=False)
+    later = [f for f in proof.findings if f.until is not None]
+    if later:
+        last = max(f.until for f in later if f.until is not None)
+        console.print(
+            f"{len(later)} message(s) on topics that keep records only for a while (the "
+            f"agencies' inbound topics, ehx.linked, the quarantine) still carry it; their "
+            f"retention deletes the last by {last:%d %b %Y}.",
+            highlight=False,
+        )
+
+
+@app.command("sweep")
+def sweep_command(
+    by: DpoOpt,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Remove what the retention schedule (the policy's ``retention``) says has been kept
+    long enough, then prove it.
+
+    Expired items leave recipients' timelines, Encompass notices, alert history and the
+    intake, linker and consent stores; the keys of every expired period are destroyed, so
+    copies on topics and in stores that cannot be reached are unreadable; each period's
+    removal goes on the audit ledger by id. Run it on a schedule (daily is fine: it does
+    nothing when nothing has expired). Interrupted, run it again: it finishes the same
+    sweep without removing anything twice.
+    """
+    account = _dpo(by)
+    who = _who(account)
+    report = sweep(migrated_engine(), load_policy().retention, who, datetime.now(UTC), record_read)
+    proof = _prove(report.removal_id, who)
+    if as_json:
+        sys.stdout.write(json.dumps(report.as_dict() | {"proof": proof.as_dict()}, indent=2) + "\n")
+        raise typer.Exit(0 if proof.ok else 1)
+    console.print(
+        f"{'Resumed' if report.resumed else 'Swept'} {report.removal_id}: {report.entries} "
+        f"timeline entries and {report.events} events removed, {report.keys} keys destroyed "
+        f"({', '.join(report.periods) or 'no period had expired'}).",
+        highlight=False,
+    )
+    _say_proof(proof)
+    raise typer.Exit(0 if proof.ok else 1)
+
+
+@app.command("erase")
+def erase_command(
+    person: Annotated[str, typer.Argument(help="The person's id (p...): ehx find gives it.")],
+    by: DpoOpt,
+    reason: Annotated[
+        str, typer.Option(help="Why, as your decision records it (the request, the ground).")
+    ],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Erase a person's information where the law allows it (UK GDPR Art. 17), then
+    prove it.
+
+    Refused, saying why, while the MASH is screening a concern about the family, while a
+    case is open, while an override that shared about them awaits review, or while a
+    school has not acknowledged an Operation Encompass notice about them. Otherwise what
+    is about them alone goes from every store, they are taken out of what is also about
+    others (a child's record stays), and every key held for them is destroyed. The ledger
+    keeps ids and salted hashes, so it still verifies and the proof can be run again.
+    """
+    account = _dpo(by)
+    if len(reason.strip()) < MIN_REASON:
+        raise typer.BadParameter("say why, in a sentence", param_hint="--reason")
+    who = _who(account)
+    try:
+        report = erase(
+            migrated_engine(),
+            person,
+            who,
+            reason,
+            load_policy().erasure,
+            datetime.now(UTC),
+            record_read,
+        )
+    except UnknownPerson as exc:
+        raise typer.BadParameter(str(exc), param_hint="PERSON") from None
+    except ErasureRefused as exc:
+        console.print(f"[bold]Refused[/]: {exc}", highlight=False)
+        raise typer.Exit(3) from None
+    proof = _prove(report.removal_id, who)
+    if as_json:
+        sys.stdout.write(json.dumps(report.as_dict() | {"proof": proof.as_dict()}, indent=2) + "\n")
+        raise typer.Exit(0 if proof.ok else 1)
+    console.print(
+        f"Erased {person} ({report.removal_id}): {report.events_removed} events about them "
+        f"alone removed, taken out of {report.events_redacted} events about others, "
+        f"{report.keys} keys destroyed.",
+        highlight=False,
+    )
+    _say_proof(proof)
+    raise typer.Exit(0 if proof.ok else 1)
+
+
+@app.command("proof")
+def proof_command(
+    removal: Annotated[
+        str, typer.Argument(help="The sweep or erasure's id (sweep-..., erasure-p...).")
+    ],
+    by: DpoOpt,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the proof as JSON.")] = False,
+) -> None:
+    """Check again that what a sweep or an erasure removed cannot be read: every table,
+    every message on every topic, every sealed box whose key is still held. Exits 1 if
+    anything can be read."""
+    proof = _prove(removal, _who(_dpo(by)))
+    if as_json:
+        sys.stdout.write(json.dumps(proof.as_dict(), indent=2) + "\n")
+    else:
+        _say_proof(proof)
+    raise typer.Exit(0 if proof.ok else 1)

@@ -66,6 +66,12 @@ class Action(StrEnum):
     ITEM_WITHHELD = "rights.withheld"
     #: The DPO marked an item disputed by the data subject.
     ITEM_DISPUTED = "rights.disputed"
+    #: A retention sweep removed what expired in one period (its ids, the schedule's line).
+    RETENTION_SWEPT = "rights.swept"
+    #: A person's information erased (ids only; the removal keeps salted hashes to prove it).
+    PERSON_ERASED = "rights.erased"
+    #: The proof after a sweep or an erasure: what was checked, what is still readable.
+    REMOVAL_PROVED = "rights.proved"
     #: A request refused (401 or 403): who tried what.
     ACCESS_REFUSED = "access.refused"
 

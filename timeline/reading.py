@@ -103,16 +103,28 @@ def open_entry(view: ShareView, vault: KeyVault) -> Entry:
             except KeyDestroyed:
                 readable = False
         people.append(Person(subject.person_id, subject.role, name, born, subject.address_withheld))
-    opened: dict[str, dict[str, Any]] = {"facts": {}, "details": {}}
-    for part, box in (("facts", view.facts), ("details", view.details)):
-        if box is None:
-            continue
-        try:
-            opened[part] = open_box(vault, box, seal_context(view.event_id, view.recipient, part))
-        except KeyDestroyed:
-            readable = False
-    fields = {**view.fields, **opened["facts"]}
-    return Entry(view, tuple(people), opened["details"], readable, fields=fields)
+    facts, details = _opened(view, vault, "facts"), _opened(view, vault, "details")
+    readable = readable and facts is not None and details is not None
+    return Entry(view, tuple(people), details or {}, readable, fields=opened_fields(view, vault))
+
+
+def opened_fields(view: ShareView, vault: KeyVault) -> dict[str, Any]:
+    """The view's fields that are not free text, opened (empty if its keys are gone)."""
+    return {**view.fields, **(_opened(view, vault, "facts") or {})}
+
+
+def _opened(view: ShareView, vault: KeyVault, part: str) -> dict[str, Any] | None:
+    """A sealed part opened: {} if the view has none, None if its keys were destroyed."""
+    box = view.facts if part == "facts" else view.details
+    if box is None:
+        return {}
+    try:
+        opened: dict[str, Any] = open_box(
+            vault, box, seal_context(view.event_id, view.recipient, part)
+        )
+    except KeyDestroyed:
+        return None
+    return opened
 
 
 def describe(view: ShareView, f: dict[str, Any]) -> str:

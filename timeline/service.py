@@ -10,12 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import partial
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
 from faststream import Context
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
@@ -32,6 +30,7 @@ from ehx.broker.consuming import (
     service_router,
 )
 from ehx.broker.publishing import MessagePublisher
+from ehx.broker.reading import read_from_start
 from ehx.broker.settings import BrokerSettings
 from ehx.broker.topics import SHARE_TOPICS
 from ehx.schemas.views import Retraction, ShareView
@@ -95,47 +94,22 @@ async def rebuild(
     """
     settings = settings or BrokerSettings()
     await asyncio.to_thread(store.clear)
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap,
-        group_id=None,
-        client_id=f"{settings.client_id}-rebuild-{uuid.uuid4().hex[:6]}",
-        enable_auto_commit=False,
-        auto_offset_reset="earliest",
-        **settings.client_options(),
-    )
-    await consumer.start()
     totals: dict[str, int] = {"shown": 0, "retracted": 0, "superseded": 0, "replays": 0}
     seen = 0
-    try:
-        await consumer.topics()  # fetches the cluster's metadata
-        partitions = [
-            TopicPartition(topic, p)
-            for topic in SHARE_TOPICS
-            for p in sorted(consumer.partitions_for_topic(topic) or ())
-        ]
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
-        empty = 0
-        while empty < quiet_polls:
-            batch = await consumer.getmany(timeout_ms=500, max_records=2_000)
-            records = [r for rs in batch.values() for r in rs]
-            if not records:
-                empty += 1
-                continue
-            empty = 0
-            messages, received = [], []
-            for record in records:
-                try:
-                    messages.append(parse_message(record.value or b""))
-                except ValidationError:
-                    continue  # the live service quarantined it already
-                received.append(record.value)
-            applied = await asyncio.to_thread(store.apply, messages, received)
-            for name in totals:
-                totals[name] += getattr(applied, name)
-            seen += len(records)
-            if on_progress is not None:
-                on_progress(seen)
-    finally:
-        await consumer.stop()
+    async for records in read_from_start(
+        bootstrap, settings, SHARE_TOPICS, purpose="rebuild", quiet_polls=quiet_polls
+    ):
+        messages, received = [], []
+        for record in records:
+            try:
+                messages.append(parse_message(record.value or b""))
+            except ValidationError:
+                continue  # the live service quarantined it already
+            received.append(record.value)
+        applied = await asyncio.to_thread(store.apply, messages, received)
+        for name in totals:
+            totals[name] += getattr(applied, name)
+        seen += len(records)
+        if on_progress is not None:
+            on_progress(seen)
     return Applied(**totals)

@@ -82,9 +82,10 @@ def test_consent_reads_a_batch_s_people_s_keys_by_person(tmp_path: Path) -> None
         tmp_path,
         data_keys,
         lambda n: {
-            "key_id": f"mash:p{n:08d}:v1",
+            "key_id": f"mash:p{n:08d}:mash/2026:v1",
             "recipient": "mash",
             "person_id": f"p{n:08d}",
+            "period": "mash/2026",
             "version": 1,
             "key": b"k" * 32,
             "created_at": NOW,
@@ -92,8 +93,11 @@ def test_consent_reads_a_batch_s_people_s_keys_by_person(tmp_path: Path) -> None
     )
     with plans(engine) as seen:
         DataKeyStore(engine).prefetch(["p00000001", "p00000002"])
-    [plan] = seen
-    assert "USING INDEX ix_data_keys_person_recipient (person_id=?)" in plan, plan
+    # Keys destroyed by another process since it last asked (a sweep, an erasure), then
+    # the batch's people's keys: each by its index, never a scan of every key on file.
+    [destroyed, people] = seen
+    assert "USING INDEX ix_data_keys_destroyed_at (destroyed_at>?)" in destroyed, destroyed
+    assert "USING INDEX ix_data_keys_person_recipient (person_id=?)" in people, people
 
 
 def test_an_import_marks_its_batch_published_by_record_reference(tmp_path: Path) -> None:
