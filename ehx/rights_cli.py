@@ -167,8 +167,9 @@ def release(
     ],
     by: DpoOpt,
 ) -> None:
-    """Record that you sent the package: its SHA-256 goes on the audit ledger, so what
-    was released can be proved later."""
+    """Record that you sent the package, so what was released can be proved later.
+
+    Its SHA-256 goes on the audit ledger."""
     account = _dpo(by)
     document = out / f"{RELEASE}.json"
     if not document.exists():
@@ -206,9 +207,10 @@ def withhold(
         str, typer.Option(help="Why releasing it would be likely to cause serious harm.")
     ],
 ) -> None:
-    """Ask that an item be withheld from a subject access release because telling would
-    be likely to cause serious harm (DPA 2018 Sch. 3 para 7). The DPO decides; the item
-    and your reason are listed for them, never silently dropped."""
+    """Ask that an item be withheld from a subject access release: serious harm.
+
+    Telling would be likely to cause serious harm (DPA 2018 Sch. 3 para 7). The DPO
+    decides; the item and your reason are listed for them, never silently dropped."""
     engine = migrated_engine()
     found = ConsentStore(engine).events([event])
     if event not in found:
@@ -233,8 +235,10 @@ def dispute(
     by: DpoOpt,
     note: Annotated[str, typer.Option(help="What the person says is wrong, in their words.")],
 ) -> None:
-    """Mark an item disputed by the person it is about: every view of it shows the note
-    until the agency that sent it corrects it (a new version) or the dispute is settled."""
+    """Mark an item disputed by the person it is about: every view of it says so.
+
+    Every view shows the note until the agency that sent it corrects it (a new version)
+    or the dispute is settled."""
     account = _dpo(by)
     engine = migrated_engine()
     if event not in ConsentStore(engine).events([event]):
@@ -310,9 +314,9 @@ def sweep_command(
     by: DpoOpt,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
-    """Remove what the retention schedule (the policy's ``retention``) says has been kept
-    long enough, then prove it.
+    """Remove what the retention schedule says has been kept long enough; prove it.
 
+    The schedule is the policy's ``retention``.
     Expired items leave recipients' timelines, Encompass notices, alert history and the
     intake, linker and consent stores; the keys of every expired period are destroyed, so
     copies on topics and in stores that cannot be reached are unreadable; each period's
@@ -346,8 +350,7 @@ def erase_command(
     ],
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
-    """Erase a person's information where the law allows it (UK GDPR Art. 17), then
-    prove it.
+    """Erase a person's information where the law allows it (Art. 17); prove it.
 
     Refused, saying why, while the MASH is screening a concern about the family, while a
     case is open, while an override that shared about them awaits review, or while a
@@ -397,9 +400,10 @@ def proof_command(
     by: DpoOpt,
     as_json: Annotated[bool, typer.Option("--json", help="Print the proof as JSON.")] = False,
 ) -> None:
-    """Check again that what a sweep or an erasure removed cannot be read: every table,
-    every message on every topic, every sealed box whose key is still held. Exits 1 if
-    anything can be read."""
+    """Check again that what a sweep or an erasure removed cannot be read.
+
+    Reads every table, every message on every topic, every sealed box whose key is still
+    held. Exits 1 if anything can be read."""
     proof = _prove(removal, _who(_dpo(by)))
     if as_json:
         sys.stdout.write(json.dumps(proof.as_dict(), indent=2) + "\n")
