@@ -15,7 +15,7 @@ import json
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -309,6 +309,17 @@ def _say_proof(proof: Proof) -> None:
         )
 
 
+def _proved(removal_id: str, who: Who, report: dict[str, Any], done: str, as_json: bool) -> None:
+    """Prove a removal just made, say both, and exit 1 if anything can still be read."""
+    proof = _prove(removal_id, who)
+    if as_json:
+        sys.stdout.write(json.dumps(report | {"proof": proof.as_dict()}, indent=2) + "\n")
+    else:
+        console.print(done, highlight=False)
+        _say_proof(proof)
+    raise typer.Exit(0 if proof.ok else 1)
+
+
 @app.command("sweep")
 def sweep_command(
     by: DpoOpt,
@@ -327,18 +338,15 @@ def sweep_command(
     account = _dpo(by)
     who = _who(account)
     report = sweep(migrated_engine(), load_policy().retention, who, datetime.now(UTC), record_read)
-    proof = _prove(report.removal_id, who)
-    if as_json:
-        sys.stdout.write(json.dumps(report.as_dict() | {"proof": proof.as_dict()}, indent=2) + "\n")
-        raise typer.Exit(0 if proof.ok else 1)
-    console.print(
+    _proved(
+        report.removal_id,
+        who,
+        report.as_dict(),
         f"{'Resumed' if report.resumed else 'Swept'} {report.removal_id}: {report.entries} "
         f"timeline entries and {report.events} events removed, {report.keys} keys destroyed "
         f"({', '.join(report.periods) or 'no period had expired'}).",
-        highlight=False,
+        as_json,
     )
-    _say_proof(proof)
-    raise typer.Exit(0 if proof.ok else 1)
 
 
 @app.command("erase")
@@ -378,18 +386,15 @@ def erase_command(
     except ErasureRefused as exc:
         console.print(f"[bold]Refused[/]: {exc}", highlight=False)
         raise typer.Exit(3) from None
-    proof = _prove(report.removal_id, who)
-    if as_json:
-        sys.stdout.write(json.dumps(report.as_dict() | {"proof": proof.as_dict()}, indent=2) + "\n")
-        raise typer.Exit(0 if proof.ok else 1)
-    console.print(
+    _proved(
+        report.removal_id,
+        who,
+        report.as_dict(),
         f"Erased {person} ({report.removal_id}): {report.events_removed} events about them "
         f"alone removed, taken out of {report.events_redacted} events about others, "
         f"{report.keys} keys destroyed.",
-        highlight=False,
+        as_json,
     )
-    _say_proof(proof)
-    raise typer.Exit(0 if proof.ok else 1)
 
 
 @app.command("proof")

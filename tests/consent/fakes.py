@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import create_engine
@@ -85,20 +85,26 @@ FAMILY = INCIDENT.subjects[0].family_id or ""
 AMINA = next(s.person_id for s in INCIDENT.subjects if s.role is Role.VICTIM) or ""
 
 
-def family_consent(recipients: tuple[Recipient, ...]) -> ConsentRecord:
+def family_consent(
+    recipients: tuple[Recipient, ...],
+    family: str = FAMILY,
+    mother: str = AMINA,
+    at: datetime = NOW,
+) -> ConsentRecord:
+    """The mother's consent, from yesterday, for the family's information to reach these."""
     return ConsentRecord(
         state=ConsentState.GRANTED,
         subject_kind=SubjectKind.FAMILY,
-        subject_id=FAMILY,
-        given_by=AMINA,
+        subject_id=family,
+        given_by=mother,
         giver=Giver.PARENT,
         recorded_by="ew-0042",
         recorded_by_agency=Recipient.EARLY_HELP,
         recipients=recipients,
         categories=tuple(Category),
         purpose=Purpose.EARLY_HELP_ASSESSMENT,
-        valid_from=NOW - timedelta(days=1),
-        recorded_at=NOW,
+        valid_from=at - timedelta(days=1),
+        recorded_at=at,
     )
 
 

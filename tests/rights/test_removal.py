@@ -13,7 +13,7 @@ import io
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import orjson
@@ -30,10 +30,8 @@ from ehx.broker.embedded import EmbeddedBroker
 from ehx.broker.publishing import KafkaPublisher
 from ehx.broker.settings import BrokerSettings
 from ehx.cli import app
-from ehx.consent import ConsentRecord, ConsentState
 from ehx.consent.decide import SHARED
 from ehx.consent.keys import DataKeyStore
-from ehx.consent.records import Giver, Purpose, SubjectKind
 from ehx.consent.service import consent_message
 from ehx.consent.store import ConsentStore
 from ehx.database import (
@@ -48,11 +46,12 @@ from ehx.database import (
 from ehx.database.settings import DatabaseSettings
 from ehx.linker.store import LinkStore
 from ehx.rights.removal import Removals
-from ehx.schemas import Agency, Category, KeySettings, KeyStore, Recipient
+from ehx.schemas import Agency, KeySettings, KeyStore, Recipient
 from ehx.services import build_services
 from ehx.timeline.reading import open_entry
 from ehx.timeline.store import parse_message
 from tests.conftest import eventually
+from tests.consent.fakes import family_consent
 from tests.flows import FILES
 from tests.helpers import EXAMPLES, cli_environment
 from tests.people import registered
@@ -207,21 +206,7 @@ async def consented(exchange: Exchange, mother: str) -> None:
     on the topic, and waited for until the hub holds what it allows."""
     engine = exchange.engine
     family = next(iter(ConsentStore(engine).families_of(mother)))
-    now = datetime.now(UTC)
-    consent = ConsentRecord(
-        state=ConsentState.GRANTED,
-        subject_kind=SubjectKind.FAMILY,
-        subject_id=family,
-        given_by=mother,
-        giver=Giver.PARENT,
-        recorded_by="ew-0042",
-        recorded_by_agency=Recipient.EARLY_HELP,
-        recipients=(Recipient.EARLY_HELP,),
-        categories=tuple(Category),
-        purpose=Purpose.EARLY_HELP_ASSESSMENT,
-        valid_from=now - timedelta(days=1),
-        recorded_at=now,
-    )
+    consent = family_consent((Recipient.EARLY_HELP,), family, mother, datetime.now(UTC))
     async with KafkaPublisher(exchange.bootstrap, BrokerSettings()) as publisher:
         await publisher.publish([consent_message(consent)])
     await eventually(lambda: has_key_for(engine, mother, "early_help"), timeout=60)
