@@ -357,8 +357,8 @@ class KafkaCluster:
 
 def acl_bindings(acls: dict[str, dict[str, Any]]) -> list[Any]:
     """The ACLs acls.yaml describes, as deploy/kafka/apply-acls.sh creates them: each
-    principal's topics to read and write, its consumer groups, and the admin's rights to
-    create topics and read their configs."""
+    principal's topics to read, write and delete from, its consumer groups (and groups
+    it may only look at), and the admin's rights to create topics and read their configs."""
     from confluent_kafka.admin import (
         AclBinding,
         AclOperation,
@@ -384,8 +384,12 @@ def acl_bindings(acls: dict[str, dict[str, Any]]) -> list[Any]:
             bindings.append(allow(ResourceType.TOPIC, topic, principal, AclOperation.READ))
         for topic in rights.get("write", []):
             bindings.append(allow(ResourceType.TOPIC, topic, principal, AclOperation.WRITE))
+        for topic in rights.get("delete", []):
+            bindings.append(allow(ResourceType.TOPIC, topic, principal, AclOperation.DELETE))
         for group in rights.get("groups", []):
             bindings.append(allow(ResourceType.GROUP, group, principal, AclOperation.READ))
+        for group in rights.get("describe_groups", []):
+            bindings.append(allow(ResourceType.GROUP, group, principal, AclOperation.DESCRIBE))
         if rights.get("create") == "all":
             bindings.append(
                 allow(ResourceType.BROKER, "kafka-cluster", principal, AclOperation.CREATE)

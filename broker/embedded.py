@@ -19,6 +19,8 @@ from typing import IO
 from ehx.broker.errors import EmbeddedBrokerError
 
 HOST = "127.0.0.1"
+#: The cluster id ``tansu`` reports: how a client knows it is talking to it.
+EMBEDDED_CLUSTER_ID = "tansu_cluster"
 
 
 def broker_binary() -> str:

@@ -33,6 +33,7 @@ from ehx.rights.markers import MIN_REASON, Markers
 from ehx.rights.proof import Proof, check_tables, check_topics, removed_of
 from ehx.rights.removal import Who
 from ehx.rights.sweep import sweep
+from ehx.rights.transit import cut_transit
 from ehx.runtime import require_bootstrap
 from ehx.schemas.audit import Action, AuditRecord
 from ehx.schemas.vocabulary import Addressee, Recipient
@@ -310,12 +311,24 @@ def _say_proof(proof: Proof) -> None:
 
 
 def _proved(removal_id: str, who: Who, report: dict[str, Any], done: str, as_json: bool) -> None:
-    """Prove a removal just made, say both, and exit 1 if anything can still be read."""
+    """Cut the transit topics at what every service has read, prove the removal just
+    made, say it all, and exit 1 if anything can still be read."""
+    settings = BrokerSettings()
+    cut = asyncio.run(cut_transit(require_bootstrap(settings), settings))
     proof = _prove(removal_id, who)
+    transit = {"cut": cut.cut, "refused": cut.refused}
     if as_json:
-        sys.stdout.write(json.dumps(report | {"proof": proof.as_dict()}, indent=2) + "\n")
+        sys.stdout.write(
+            json.dumps(report | {"transit": transit, "proof": proof.as_dict()}, indent=2) + "\n"
+        )
     else:
         console.print(done, highlight=False)
+        console.print(
+            cut.refused
+            or f"The inbound and linked topics were cut at what every service has read "
+            f"({len(cut.cut)} partitions).",
+            highlight=False,
+        )
         _say_proof(proof)
     raise typer.Exit(0 if proof.ok else 1)
 

@@ -12,7 +12,7 @@ for n in 1 2 3; do
   cat kafka-$n.key kafka-$n.crt > kafka-$n.pem
 done
 for p in admin agency-police agency-health agency-schools agency-housing ehx-intake ehx-linker \
-         ehx-consent ehx-timeline ehx-api ehx-audit ehx-admin; do
+         ehx-consent ehx-timeline ehx-api ehx-audit ehx-admin ehx-rights; do
   openssl rand -hex 24 > "$p.password"
 done
 cat > admin.properties <<PROPS

@@ -72,8 +72,11 @@ def test_each_agency_may_write_only_its_own_raw_topic() -> None:
         rights = acls[f"agency-{agency.value}"]
         assert rights == {"write": [Topic.raw(agency)]}
     for principal, rights in acls.items():
-        for op in ("read", "write"):
+        for op in ("read", "write", "delete"):
             assert set(rights.get(op, [])) <= known, (principal, op)
+    # Deleting records is the DPO's, and only from the topics that carry them on their way.
+    deleters = {p: r["delete"] for p, r in acls.items() if r.get("delete")}
+    assert deleters == {"ehx-rights": [*RAW_TOPICS, Topic.LINKED.value]}
 
 
 def test_kubernetes_users_carry_the_same_acls() -> None:
@@ -94,6 +97,14 @@ def test_kubernetes_users_carry_the_same_acls() -> None:
         }
         assert writes == set(rights.get("write", [])), name
         assert reads == set(rights.get("read", [])), name
+        deletes = {r["resource"]["name"] for r in rules if "Delete" in r["operations"]}
+        assert deletes == set(rights.get("delete", [])), name
+        looks = {
+            r["resource"]["name"]
+            for r in rules
+            if r["resource"]["type"] == "group" and r["operations"] == ["Describe"]
+        }
+        assert looks == set(rights.get("describe_groups", [])), name
 
 
 def test_every_services_consumer_group_is_allowed_by_name() -> None:

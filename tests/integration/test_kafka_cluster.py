@@ -29,13 +29,16 @@ from bench.kafka_cluster import ADMIN, KafkaCluster
 from ehx.audit.ledger import AuditLedger
 from ehx.broker.errors import BrokerError
 from ehx.broker.publishing import KafkaPublisher, OutboundMessage
-from ehx.broker.topics import SPECS, Topic
+from ehx.broker.reading import read_from_start
+from ehx.broker.settings import BrokerSettings
+from ehx.broker.topics import RAW_TOPICS, SPECS, Topic
 from ehx.database import migrate, open_engine, received_events, sharing_decisions, timeline_entries
 from ehx.schemas import Agency, KeyStore
 from ehx.schemas.vocabulary import Recipient
 from tests.conftest import eventually_now
 from tests.flows import FILES
 from tests.helpers import EXAMPLES
+from tests.people import registered
 from tests.records import example_events
 
 pytestmark = [pytest.mark.kafka_cluster, pytest.mark.slow]
@@ -236,6 +239,27 @@ def test_the_pipeline_runs_on_the_cluster_each_service_as_its_own_principal(
         eventually_now(lambda: AuditLedger(engine).head() is not None, timeout=60)
         verdict = ehx.run("ehx-admin", "audit", "verify", "--json")
         assert json.loads(verdict.stdout)["ok"], verdict.stdout
+
+        # The DPO's sweep, as the rights principal, while the services run: it proves
+        # over every topic, and cuts the inbound and linked topics at what every service
+        # has read, so a removed record does not wait out the week there.
+        registered(engine, "dpo-cluster", "dpo")
+        swept = ehx.run("ehx-rights", "rights", "sweep", "--by", "dpo-cluster", "--json")
+        assert swept.returncode == 0, swept.stdout + swept.stderr
+        report = json.loads(swept.stdout)
+        assert report["transit"]["refused"] is None and report["transit"]["cut"]
+        assert report["proof"]["ok"] and report["proof"]["messages"] > 0
+        transit = [*RAW_TOPICS, Topic.LINKED.value]
+        left = asyncio.run(_count(topology.bootstrap, topology.settings("ehx-rights"), transit))
+        assert left == 0  # every example record was read by every service, and cut
+
+
+async def _count(bootstrap: str, settings: BrokerSettings, topics: list[str]) -> int:
+    """How many records ``topics`` still hold, read from their beginning."""
+    seen = 0
+    async for records in read_from_start(bootstrap, settings, topics, purpose="count"):
+        seen += len(records)
+    return seen
 
 
 def test_an_agency_system_produces_signed_events_straight_to_its_topic(
