@@ -165,7 +165,8 @@ def person_named(engine: Engine, given: str) -> str:
 
 
 def said(result: Result) -> str:
-    return " ".join(result.output.split())
+    """What the command said, in one line (a refusal's box and wrapping taken out)."""
+    return " ".join(result.output.replace("│", " ").split())
 
 
 def has_key_for(engine: Engine, person: str, recipient: str) -> bool:
@@ -234,6 +235,13 @@ async def test_an_erasure_reaches_every_copy_and_leaves_her_childrens_records_wh
         )
     registered(engine, "dpo-erase", "dpo")
     reason = "Her request of 1 December; no case open; the DPO's decision is on file."
+
+    # Only a DPO, and only about someone on file.
+    registered(engine, "auditor-erase", "auditor")
+    by_auditor = await invoke("rights", "erase", amina, "--by", "auditor-erase", "--reason", reason)
+    assert by_auditor.exit_code == 2 and "data protection officer's" in said(by_auditor)
+    nobody = await invoke("rights", "erase", "p99999999", "--by", "dpo-erase", "--reason", reason)
+    assert nobody.exit_code == 2 and "nothing is held about p99999999" in said(nobody)
 
     # While the MASH is screening the family, the law does not allow it.
     refused = await invoke("rights", "erase", amina, "--by", "dpo-erase", "--reason", reason)
