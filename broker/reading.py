@@ -13,6 +13,7 @@ import uuid
 from collections.abc import AsyncIterator, Iterable
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 
 from ehx.broker.settings import BrokerSettings
 
@@ -34,14 +35,9 @@ async def read_from_start(
         auto_offset_reset="earliest",
         **settings.client_options(),
     )
+    partitions = await _partitions(bootstrap, settings, list(topics))
     await consumer.start()
     try:
-        await consumer.topics()  # fetches the cluster's metadata
-        partitions = [
-            TopicPartition(topic, p)
-            for topic in topics
-            for p in sorted(consumer.partitions_for_topic(topic) or ())
-        ]
         consumer.assign(partitions)
         await consumer.seek_to_beginning(*partitions)
         empty = 0
@@ -55,3 +51,29 @@ async def read_from_start(
             yield records
     finally:
         await consumer.stop()
+
+
+async def _partitions(
+    bootstrap: str, settings: BrokerSettings, topics: list[str]
+) -> list[TopicPartition]:
+    """Every partition of ``topics``, asked of the cluster by name.
+
+    (A consumer's own metadata cannot be trusted for this: ``AIOKafkaConsumer.topics()``
+    fetches the metadata into a copy it does not keep, and on Apache Kafka the consumer
+    starts knowing no topics, so it would read nothing.)"""
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=bootstrap,
+        client_id=f"{settings.client_id}-partitions",
+        **settings.client_options(),
+    )
+    await admin.start()
+    try:
+        described = await admin.describe_topics(topics)
+    finally:
+        await admin.close()
+    return [
+        TopicPartition(topic["topic"], partition["partition"])
+        for topic in described
+        if not topic["error_code"]
+        for partition in sorted(topic["partitions"], key=lambda p: p["partition"])
+    ]
