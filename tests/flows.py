@@ -4,6 +4,7 @@ or decided, and what landed on the quarantine and audit topics."""
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -209,3 +210,18 @@ def audit_service(bootstrap: str, engine: Engine, key: Ed25519PrivateKey) -> Ite
     finally:
         stop.set()
         thread.join(30)
+
+
+#: The JSON Lines examples' fields that say when something happened (not birth dates).
+WHEN = {"police.jsonl": ("occurred_at", "reported_at"), "housing.jsonl": ("event_date",)}
+
+
+def aged(name: str, years: int) -> bytes:
+    """An example file whose events happened ``years`` earlier (births unchanged)."""
+    lines = []
+    for line in (EXAMPLES / name).read_text().splitlines():
+        record = json.loads(line)
+        for key in WHEN[name]:
+            record[key] = f"{int(record[key][:4]) - years}{record[key][4:]}"
+        lines.append(json.dumps(record))
+    return "\n".join(lines).encode()

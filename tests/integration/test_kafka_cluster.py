@@ -36,10 +36,11 @@ from ehx.database import migrate, open_engine, received_events, sharing_decision
 from ehx.schemas import Agency, KeyStore
 from ehx.schemas.vocabulary import Recipient
 from tests.conftest import eventually_now
-from tests.flows import FILES
+from tests.flows import FILES, aged
 from tests.helpers import EXAMPLES
 from tests.people import registered
 from tests.records import example_events
+from tests.rights.test_removal import decide_every_alert, person_named
 
 pytestmark = [pytest.mark.kafka_cluster, pytest.mark.slow]
 
@@ -218,9 +219,12 @@ def test_the_pipeline_runs_on_the_cluster_each_service_as_its_own_principal(
     topology: KafkaCluster, tmp_path: Path
 ) -> None:
     ehx = Exchange(topology, tmp_path)
+    # The police incidents two years old: the schools' Encompass notices of them (kept a
+    # year) are due for the retention sweep below.
+    (tmp_path / "police.jsonl").write_bytes(aged("police.jsonl", 2))
     with ehx.services(*SERVICES):
         for agency, names in FILES.items():
-            files = [str(EXAMPLES / n) for n in names]
+            files = [str(tmp_path / n if n == "police.jsonl" else EXAMPLES / n) for n in names]
             sent = ehx.run("ehx-api", "ingest", agency.value, *files, "--json")
             assert sent.returncode == 0, sent.stdout + sent.stderr
         engine = ehx.engine
@@ -240,18 +244,34 @@ def test_the_pipeline_runs_on_the_cluster_each_service_as_its_own_principal(
         verdict = ehx.run("ehx-admin", "audit", "verify", "--json")
         assert json.loads(verdict.stdout)["ok"], verdict.stdout
 
-        # The DPO's sweep, as the rights principal, while the services run: it proves
-        # over every topic, and cuts the inbound and linked topics at what every service
-        # has read, so a removed record does not wait out the week there.
+        # The DPO's sweep and an erasure, as the rights principal, while the services
+        # run: each cuts the inbound and linked topics at what every service has read,
+        # then proves over every topic and table, and on Apache Kafka nothing removed is
+        # left to wait out a topic's week.
         registered(engine, "dpo-cluster", "dpo")
         swept = ehx.run("ehx-rights", "rights", "sweep", "--by", "dpo-cluster", "--json")
         assert swept.returncode == 0, swept.stdout + swept.stderr
         report = json.loads(swept.stdout)
+        assert report["entries"] >= 2  # the schools' notices of the old incident
         assert report["transit"]["refused"] is None and report["transit"]["cut"]
-        assert report["proof"]["ok"] and report["proof"]["messages"] > 0
+        proof = report["proof"]
+        assert proof["ok"] and proof["messages"] > 0
+        assert proof["readable"] == proof["until_retention"] == []
+        decide_every_alert(engine)
+        amina = person_named(engine, "Amina")
+        erased = ehx.run(
+            "ehx-rights",
+            *("rights", "erase", amina, "--by", "dpo-cluster", "--json"),
+            *("--reason", "Her request; no case open; the DPO's decision on file."),
+        )
+        assert erased.returncode == 0, erased.stdout + erased.stderr
+        proof = json.loads(erased.stdout)["proof"]
+        assert proof["ok"] and proof["readable"] == proof["until_retention"] == []
         transit = [*RAW_TOPICS, Topic.LINKED.value]
         left = asyncio.run(_count(topology.bootstrap, topology.settings("ehx-rights"), transit))
         assert left == 0  # every example record was read by every service, and cut
+        verdict = ehx.run("ehx-admin", "audit", "verify", "--json")
+        assert json.loads(verdict.stdout)["ok"], verdict.stdout
 
 
 async def _count(bootstrap: str, settings: BrokerSettings, topics: list[str]) -> int:

@@ -52,14 +52,12 @@ from ehx.timeline.reading import open_entry
 from ehx.timeline.store import parse_message
 from tests.conftest import eventually
 from tests.consent.fakes import family_consent
-from tests.flows import FILES
+from tests.flows import FILES, aged
 from tests.helpers import EXAMPLES, cli_environment
 from tests.people import registered
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 RUN = CliRunner()
-#: The JSON Lines examples' fields that say when something happened (not birth dates).
-WHEN = {"police.jsonl": ("occurred_at", "reported_at"), "housing.jsonl": ("event_date",)}
 
 
 @dataclass
@@ -67,17 +65,6 @@ class Exchange:
     bootstrap: str
     engine: Engine
     keys: KeyStore
-
-
-def aged(name: str, years: int) -> bytes:
-    """An example file whose events happened ``years`` earlier (births unchanged)."""
-    lines = []
-    for line in (EXAMPLES / name).read_text().splitlines():
-        record = json.loads(line)
-        for key in WHEN[name]:
-            record[key] = f"{int(record[key][:4]) - years}{record[key][4:]}"
-        lines.append(json.dumps(record))
-    return "\n".join(lines).encode()
 
 
 @pytest.fixture
