@@ -217,7 +217,9 @@ class IdentityIndex:
             if members and len(members) <= MAX_BLOCK:
                 candidates.update(self.person(p) for p in members)
         best_id, best, best_weight = None, None, 0.0
-        for candidate in candidates:
+        # In id order, so that of candidates who match equally well the first known wins
+        # whatever order a set keeps (it changes with PYTHONHASHSEED, run to run).
+        for candidate in sorted(candidates):
             for known in self._records[candidate]:
                 found = levels(record, known)
                 weight = sum(w for _, _, w in found)
