@@ -162,9 +162,18 @@ def levels(a: PersonRecord, b: PersonRecord) -> list[Level]:
     The linker scores every candidate in a block with this and builds the evidence of
     the best one only (evidence objects cost more to make than the comparison itself).
     """
-    given = _given(a.given_name, b.given_name)
-    family = _family(a.family_name, b.family_name)
-    found = [("given_name", given, GIVEN[given]), ("family_name", family, FAMILY[family])]
+    found: list[Level] = []
+    # A name one record lacks says nothing either way (as a missing birth date does):
+    # not "different" when one is blank, and never "exact" because both are.
+    for field, mine, theirs, level_of, weights in (
+        ("given_name", a.given_name, b.given_name, _given, GIVEN),
+        ("family_name", a.family_name, b.family_name, _family, FAMILY),
+    ):
+        if fold(mine) and fold(theirs):
+            level = level_of(mine, theirs)
+            found.append((field, level, weights[level]))
+        else:
+            found.append((field, "missing", 0.0))
     if a.date_of_birth and b.date_of_birth:
         dob = _dob(a.date_of_birth, b.date_of_birth)
         found.append(("date_of_birth", dob, DOB[dob]))

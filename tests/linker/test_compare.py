@@ -87,3 +87,19 @@ def test_identifiers_conflict_only_within_a_kind_both_carry() -> None:
     assert "identifiers" not in levels(nhs, record("nhs:4010232137", "nhs:9434765919"))
     assert levels(nhs, record("nhs:9434765919", "upn:A123"))["identifiers"] == "conflict"
     assert "identifiers" not in levels(nhs, record())
+
+
+def test_a_missing_name_says_nothing_either_way() -> None:
+    born = date(2012, 5, 1)
+    named = PersonRecord("Ayesha", "Begum", born, "B11 4AA")
+    unnamed = PersonRecord("", "Begum", born, "B11 4AA")
+    neither = PersonRecord("", "", born, "B11 4AA")
+    assert levels(named, unnamed)["given_name"] == "missing"  # not "different"
+    assert levels(neither, neither)["given_name"] == "missing"  # not "exact"
+    assert levels(neither, neither)["family_name"] == "missing"
+    # So two records sharing only a birth date and a postcode are not a confident match.
+    assert compare(neither, neither).weight < compare(named, named).weight - 10
+    assert (
+        compare(named, unnamed).weight
+        > compare(named, PersonRecord("Zofia", "Begum", born, "B11 4AA")).weight
+    )
