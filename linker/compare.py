@@ -89,8 +89,12 @@ POSTCODE = {
     "district": _w(0.12, 0.05),
     "different": _w(0.13, 0.948),
 }
-#: A different identifier of the same kind (two NHS numbers) all but rules a match out.
-IDENTIFIER_CONFLICT = -60.0
+#: A different identifier of the same kind (two NHS numbers): one in a thousand true
+#: matches carries a mistyped one that still passes its check, nearly every non-match
+#: does. About -10 bits: strong agreement elsewhere still reaches the review queue, with
+#: the conflict shown, where it once ruled the pair out (-60); the linker never links a
+#: conflicting pair on its own (``IdentityIndex.resolve``).
+IDENTIFIER_CONFLICT = _w(0.001, 0.999)
 
 
 def _given(a: str, b: str) -> str:

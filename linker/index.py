@@ -179,10 +179,12 @@ class IdentityIndex:
 
         best_id, best = self._best_candidate(record)
         if best_id is not None and best is not None:
-            given_differs = any(
-                f.field == "given_name" and f.level == "different" for f in best.fields
+            # A different given name, or a conflicting identifier: a person decides.
+            only_for_review = any(
+                (f.field, f.level) in (("given_name", "different"), ("identifiers", "conflict"))
+                for f in best.fields
             )
-            if best.weight >= self.policy.upper and not given_differs:
+            if best.weight >= self.policy.upper and not only_for_review:
                 # Its own id, merged: a reviewer can split exactly this link off again.
                 own = self._new(record)
                 self.merge(best_id, own, f"match {best.weight:.1f}")

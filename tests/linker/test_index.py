@@ -195,3 +195,26 @@ def test_a_record_matching_people_equally_well_goes_to_the_same_one_every_run() 
         for seed in range(6)
     }
     assert chosen == {"p00000001"}  # the first known, whatever the hash seed
+
+
+def test_a_conflicting_nhs_number_with_all_else_agreeing_goes_to_review_not_away() -> None:
+    """One digit mistyped that still passes the check: rare, but a reviewer should see
+    it, with the conflict shown; it is never linked without one."""
+    index = IdentityIndex()
+    on_file = index.resolve(
+        PersonRecord("Amina", "Khan", date(1990, 3, 14), "B11 4AA", frozenset({"nhs:9434765919"}))
+    )
+    typo = index.resolve(
+        PersonRecord("Amina", "Khan", date(1990, 3, 14), "B11 4AA", frozenset({"nhs:9434765870"}))
+    )
+    assert typo.band is Band.REVIEW and typo.candidate_id == on_file.person_id
+    [item] = index.review
+    assert {(f.field, f.level) for f in item.evidence.fields} >= {
+        ("identifiers", "conflict"),
+        ("date_of_birth", "exact"),
+    }
+    # A twin (another given name, another NHS number) is never linked on its own.
+    twin = index.resolve(
+        PersonRecord("Sara", "Khan", date(1990, 3, 14), "B11 4AA", frozenset({"nhs:9434765888"}))
+    )
+    assert twin.band in (Band.NEW, Band.REVIEW) and twin.person_id != on_file.person_id
