@@ -1,8 +1,9 @@
 """Normalising names, postcodes and dates of birth for matching, with common variants.
 
 Agencies spell names their own way: transliterations (Mohammed, Muhammad, Mohamed),
-nicknames (Danny for Daniel), accents, hyphens, case. Matching compares normalised
-forms; the variant groups below say which spellings are one name.
+nicknames (Danny for Daniel, Bill for William), accents, hyphens, case. Matching
+compares normalised forms; the variant groups below (local knowledge: transliterations
+above all) and an open list of English nicknames say which spellings are one name.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ import re
 import unicodedata
 from datetime import date
 from functools import lru_cache
+
+from nicknames import NickNamer
 
 #: Spellings that are one name. Extend with local knowledge: each line is a group.
 VARIANT_GROUPS: tuple[tuple[str, ...], ...] = (
@@ -76,10 +79,28 @@ def name_key(name: str) -> str:
     return VARIANT_GROUPS[group][0] if group is not None else fold(name)
 
 
+@lru_cache(maxsize=65_536)
 def same_variant(a: str, b: str) -> bool:
-    """True when two given names are spellings of one name (Mohammed and Muhammad)."""
+    """True when two given names are spellings or forms of one name: Mohammed and
+    Muhammad (the groups above), Bill and William, Jo and Joanne, Bill and Will (the
+    English nicknames list below)."""
     ga = _variant_group(a)
-    return ga is not None and ga == _variant_group(b)
+    if ga is not None and ga == _variant_group(b):
+        return True
+    fa, fb = fold(a).split(" ")[0], fold(b).split(" ")[0]
+    if not fa or not fb or fa == fb:
+        return False
+    names = _nicknames()
+    canon_a, canon_b = names.canonicals_of(fa), names.canonicals_of(fb)
+    return fb in names.nicknames_of(fa) or fa in names.nicknames_of(fb) or bool(canon_a & canon_b)
+
+
+@lru_cache(maxsize=1)
+def _nicknames() -> NickNamer:
+    """English given names and their nicknames and short forms (2,691 pairs), from the
+    hand-curated, Apache-2.0 list at github.com/carltonnorthern/nicknames, as its PyPI
+    package ships it: maintained there, so the linker keeps no copy of its own."""
+    return NickNamer()
 
 
 @lru_cache(maxsize=65_536)

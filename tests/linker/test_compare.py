@@ -108,3 +108,16 @@ def test_a_missing_name_says_nothing_either_way() -> None:
         compare(named, unnamed).weight
         > compare(named, PersonRecord("Zofia", "Begum", born, "B11 4AA")).weight
     )
+
+
+def test_nicknames_and_short_forms_are_one_name() -> None:
+    # From the open English nicknames list, not only the local groups.
+    from ehx.linker.names import same_variant
+
+    for short, full in [("Jo", "Joanne"), ("Bill", "William"), ("Peggy", "Margaret")]:
+        assert same_variant(short, full) and same_variant(full, short), (short, full)
+    assert same_variant("Bill", "Will")  # both William's
+    assert not same_variant("John", "Jane") and not same_variant("Amina", "Maryam")
+    born = date(1984, 2, 9)
+    joanne = PersonRecord("Joanne", "Smith", born, "B12 9QH")
+    assert levels(joanne, PersonRecord("Jo", "Smith", born, "B12 9QH"))["given_name"] == "variant"
