@@ -17,7 +17,7 @@ from bench.city import City, generate_city
 from ehx.adapters import ADAPTERS
 from ehx.adapters.framing import RawRecord
 from ehx.linker.families import FamilyIndex, Member
-from ehx.linker.index import Band, IdentityIndex, LinkPolicy
+from ehx.linker.index import Band, IdentityIndex, LinkPolicy, blocking_keys
 from ehx.linker.mentions import mentions_of
 from ehx.schemas import Agency, RecordRefused
 
@@ -58,6 +58,8 @@ class Evaluation:
     bands: dict[str, int]
     review_items: int
     records_per_second: float
+    #: Of the true pairs, the share that share a blocking key: the most recall can be.
+    pair_completeness: float
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -68,6 +70,7 @@ class Evaluation:
             "family_grouping": self.families.__dict__,
             "bands": self.bands,
             "review_items": self.review_items,
+            "blocking_pair_completeness": round(self.pair_completeness, 4),
             "linking_records_per_second": round(self.records_per_second),
         }
 
@@ -83,6 +86,7 @@ def evaluate(
     family_of = {p.person_id: p.family_id for p in city.people}
     identities, families = IdentityIndex(policy or LinkPolicy()), FamilyIndex()
     rows: list[tuple[str, str]] = []  # (true person, predicted person) per mention
+    keys: dict[str, list[set[tuple[str, ...]]]] = {}  # each true person's mentions' keys
     bands: Counter[str] = Counter()
     started = time.perf_counter()
     for number, source in enumerate(city.records):
@@ -98,6 +102,7 @@ def evaluate(
                 resolution = identities.resolve(mention.record)
                 bands[resolution.band.value] += 1
                 rows.append((truth, resolution.person_id))
+                keys.setdefault(truth, []).append(set(blocking_keys(mention.record)))
                 members.append(
                     Member(resolution.person_id, mention.role, mention.household, mention.related)
                 )
@@ -117,4 +122,17 @@ def evaluate(
         bands={band.value: bands[band.value] for band in Band},
         review_items=len(identities.review),
         records_per_second=len(city.records) / seconds,
+        pair_completeness=pair_completeness(keys),
     )
+
+
+def pair_completeness(keys: dict[str, list[set[tuple[str, ...]]]]) -> float:
+    """Of every pair of one true person's mentions, the share whose blocking keys meet:
+    a pair that shares none is never compared, so this bounds recall from above."""
+    met = total = 0
+    for mentions in keys.values():
+        for i, first in enumerate(mentions):
+            for second in mentions[i + 1 :]:
+                total += 1
+                met += bool(first & second)
+    return met / total if total else 1.0

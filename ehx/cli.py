@@ -602,7 +602,8 @@ def links_evaluate(
     """Link a synthetic city's records and score them against its kept truth.
 
     Pairwise precision and recall for person linking and for family grouping, the
-    review queue's size, and linking throughput (records through adapters and linker).
+    review queue's size, the blocking passes' pair completeness, and linking throughput
+    (records through adapters and linker).
     """
     _development_tools()
     from bench.evaluate import evaluate
@@ -624,7 +625,8 @@ def links_evaluate(
     console.print(
         f"{result.people:,} people, {result.records:,} records, {result.mentions:,} mentions; "
         f"{result.review_items:,} pairs for clerical review; "
-        f"{result.records_per_second:,.0f} records/s."
+        f"{result.pair_completeness:.2%} of true pairs share a blocking key (the most "
+        f"recall can be); {result.records_per_second:,.0f} records/s."
     )
 
 
