@@ -121,3 +121,18 @@ def test_nicknames_and_short_forms_are_one_name() -> None:
     born = date(1984, 2, 9)
     joanne = PersonRecord("Joanne", "Smith", born, "B12 9QH")
     assert levels(joanne, PersonRecord("Jo", "Smith", born, "B12 9QH"))["given_name"] == "variant"
+
+
+def test_given_and_family_names_the_other_way_round_are_a_swap_not_two_mismatches() -> None:
+    swapped = PersonRecord("Khan", "Amina", date(1990, 3, 14), "B11 4AA")
+    assert levels(AMINA, swapped) == {
+        "given_name": "swapped",
+        "family_name": "swapped",
+        "date_of_birth": "exact",
+        "postcode": "exact",
+    }
+    other = PersonRecord("Khan", "Zofia", date(1990, 3, 14), "B11 4AA")
+    assert levels(AMINA, other)["given_name"] == "different"  # not everyone named Khan
+    # Less than the names the right way round, far more than two mismatches.
+    assert compare(AMINA, AMINA).weight > compare(AMINA, swapped).weight
+    assert compare(AMINA, swapped).weight > compare(AMINA, other).weight + 15
