@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -32,6 +34,27 @@ class TopicReport:
     unverified: list[str] = field(default_factory=list)
 
 
+@contextlib.asynccontextmanager
+async def admin_client(
+    bootstrap: str, settings: BrokerSettings, purpose: str
+) -> AsyncIterator[AIOKafkaAdminClient]:
+    """An admin client as ``settings`` say (its id names ``purpose``), started, and closed
+    after; ``BrokerUnavailable`` if the broker does not answer."""
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=bootstrap,
+        client_id=f"{settings.client_id}-{purpose}",
+        **settings.client_options(),
+    )
+    try:
+        await admin.start()
+    except Exception as exc:
+        raise BrokerUnavailable(bootstrap, type(exc).__name__) from exc
+    try:
+        yield admin
+    finally:
+        await admin.close()
+
+
 async def apply_topology(
     bootstrap: str,
     settings: BrokerSettings,
@@ -42,16 +65,7 @@ async def apply_topology(
     Drift is reported, never "fixed": shrinking partitions is impossible and growing
     them would move families between partitions and break their order.
     """
-    admin = AIOKafkaAdminClient(
-        bootstrap_servers=bootstrap,
-        client_id=f"{settings.client_id}-admin",
-        **settings.client_options(),
-    )
-    try:
-        await admin.start()
-    except Exception as exc:
-        raise BrokerUnavailable(bootstrap, f"{type(exc).__name__}") from exc
-    try:
+    async with admin_client(bootstrap, settings, "admin") as admin:
         # List first and describe only what exists: some brokers (tansu) create a
         # topic with default settings when asked about one they do not know.
         existing = set(await admin.list_topics())
@@ -78,8 +92,6 @@ async def apply_topology(
             reports += await _check(admin, present, settings)
         order = {str(spec.topic): index for index, spec in enumerate(topology)}
         return sorted(reports, key=lambda report: order[report.topic])
-    finally:
-        await admin.close()
 
 
 async def _check(

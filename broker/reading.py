@@ -13,8 +13,8 @@ import uuid
 from collections.abc import AsyncIterator, Iterable
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
 
+from ehx.broker.admin import admin_client
 from ehx.broker.settings import BrokerSettings
 
 
@@ -61,16 +61,8 @@ async def _partitions(
     (A consumer's own metadata cannot be trusted for this: ``AIOKafkaConsumer.topics()``
     fetches the metadata into a copy it does not keep, and on Apache Kafka the consumer
     starts knowing no topics, so it would read nothing.)"""
-    admin = AIOKafkaAdminClient(
-        bootstrap_servers=bootstrap,
-        client_id=f"{settings.client_id}-partitions",
-        **settings.client_options(),
-    )
-    await admin.start()
-    try:
+    async with admin_client(bootstrap, settings, "partitions") as admin:
         described = await admin.describe_topics(topics)
-    finally:
-        await admin.close()
     return [
         TopicPartition(topic["topic"], partition["partition"])
         for topic in described

@@ -21,8 +21,8 @@ from aiokafka import TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, RecordsToDelete
 from aiokafka.errors import KafkaError
 
+from ehx.broker.admin import admin_client
 from ehx.broker.embedded import EMBEDDED_CLUSTER_ID
-from ehx.broker.errors import BrokerUnavailable
 from ehx.broker.settings import BrokerSettings
 
 
@@ -40,45 +40,40 @@ async def delete_what_was_read(
     """Cut each partition of each topic of ``readers`` (topic: the groups that read it) at
     the lowest offset all its groups have committed; a partition some group has never
     committed on is left whole."""
-    admin = AIOKafkaAdminClient(
-        bootstrap_servers=bootstrap,
-        client_id=f"{settings.client_id}-transit",
-        **settings.client_options(),
-    )
-    try:
-        await admin.start()
-    except Exception as exc:
-        raise BrokerUnavailable(bootstrap, type(exc).__name__) from exc
     found = Truncation()
-    try:
-        if (await admin.describe_cluster())["cluster_id"] == EMBEDDED_CLUSTER_ID:
-            # It advertises DeleteRecords, then drops the connection when asked.
+    async with admin_client(bootstrap, settings, "transit") as admin:
+        try:
+            await _cut(admin, readers, found)
+        except (KafkaError, OSError) as exc:
             found.refused = (
-                "the embedded broker cannot delete records; the topics' retention removes "
-                "them instead"
+                f"this broker would not delete records ({type(exc).__name__}); the topics' "
+                "retention removes them instead"
             )
-            return found
-        committed: dict[str, dict[TopicPartition, int]] = {}
-        for group in sorted({g for groups in readers.values() for g in groups}):
-            offsets = await admin.list_consumer_group_offsets(group)
-            committed[group] = {tp: meta.offset for tp, meta in offsets.items() if meta.offset >= 0}
-        cuts: dict[TopicPartition, RecordsToDelete] = {}
-        for topic, groups in readers.items():
-            partitions = {tp for g in groups for tp in committed.get(g, {}) if tp.topic == topic}
-            for tp in partitions:
-                reached = [committed[g].get(tp) for g in groups]
-                if all(r is not None for r in reached):
-                    lowest = min(r for r in reached if r is not None)
-                    if lowest > 0:
-                        cuts[tp] = RecordsToDelete(lowest)
-        if cuts:
-            done = await admin.delete_records(cuts)
-            found.cut = {f"{tp.topic}:{tp.partition}": low for tp, low in sorted(done.items())}
-    except (KafkaError, OSError) as exc:
-        found.refused = (
-            f"this broker would not delete records ({type(exc).__name__}); the topics' "
-            "retention removes them instead"
-        )
-    finally:
-        await admin.close()
     return found
+
+
+async def _cut(
+    admin: AIOKafkaAdminClient, readers: Mapping[str, Sequence[str]], found: Truncation
+) -> None:
+    if (await admin.describe_cluster())["cluster_id"] == EMBEDDED_CLUSTER_ID:
+        # It advertises DeleteRecords, then drops the connection when asked.
+        found.refused = (
+            "the embedded broker cannot delete records; the topics' retention removes them instead"
+        )
+        return
+    committed: dict[str, dict[TopicPartition, int]] = {}
+    for group in sorted({g for groups in readers.values() for g in groups}):
+        offsets = await admin.list_consumer_group_offsets(group)
+        committed[group] = {tp: meta.offset for tp, meta in offsets.items() if meta.offset >= 0}
+    cuts: dict[TopicPartition, RecordsToDelete] = {}
+    for topic, groups in readers.items():
+        partitions = {tp for g in groups for tp in committed.get(g, {}) if tp.topic == topic}
+        for tp in partitions:
+            reached = [committed[g].get(tp) for g in groups]
+            if all(r is not None for r in reached):
+                lowest = min(r for r in reached if r is not None)
+                if lowest > 0:
+                    cuts[tp] = RecordsToDelete(lowest)
+    if cuts:
+        done = await admin.delete_records(cuts)
+        found.cut = {f"{tp.topic}:{tp.partition}": low for tp, low in sorted(done.items())}
