@@ -31,6 +31,7 @@ from ehx.linker.people import (
 )
 from ehx.linker.service import review_message
 from ehx.linker.store import LinkStore
+from ehx.organisations.people import AUDITOR, Role
 from ehx.reading_cli import operator_read, record_read, staff
 from ehx.runtime import require_bootstrap
 from ehx.schemas.audit import Action
@@ -233,7 +234,14 @@ def split(
     person_id: Annotated[
         str, typer.Argument(help="The id wrongly merged (see `ehx links person`).")
     ],
-    by: Annotated[str, typer.Option("--by", help="Your MASH account (recorded, and audited).")],
+    by: Annotated[
+        str,
+        typer.Option(
+            "--by",
+            help="Your MASH account, or the data protection officer's (a link the person "
+            "it is about disputes: rectification). Recorded, and audited.",
+        ),
+    ],
     reason: Annotated[str, typer.Option(help="Why: what settled it.")],
 ) -> None:
     """Undo a wrong merge: PERSON_ID is its own person again, kept apart from the other.
@@ -242,7 +250,13 @@ def split(
     the events are then decided afresh under the right person and family.
     Needs a running broker (`ehx up`).
     """
-    staff(by, MASH)
+    account = staff(by, MASH, AUDITOR)
+    if account.acts_for == AUDITOR and account.role is not Role.DPO:
+        raise typer.BadParameter(
+            "a split is the MASH's, or the data protection officer's: an auditor's account "
+            "reads the audit only",
+            param_hint="--by",
+        )
     try:
         decision = split_decision(_store(), person_id, by, reason)
     except ValueError as exc:

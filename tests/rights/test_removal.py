@@ -369,3 +369,22 @@ async def test_a_sweep_removes_what_expired_everywhere_and_resumes_when_interrup
     quiet = await invoke("rights", "sweep", "--by", "dpo-sweep", "--json")
     assert quiet.exit_code == 0, quiet.output
     assert json.loads(quiet.output)["entries"] == 0 and json.loads(quiet.output)["keys"] == 0
+
+
+async def test_the_dpo_corrects_a_wrong_link_and_the_split_reaches_the_linker(
+    exchange: Exchange,
+) -> None:
+    """Rectification: a link the person disputes is split by the DPO, as by the MASH."""
+    await ingested(exchange, {})
+    engine = exchange.engine
+    links = LinkStore(engine)
+    amina = person_named(engine, "Amina")
+    merged = sorted(set(links.members([amina])) - {amina})[0]  # one of her records' own ids
+    registered(engine, "dpo-split", "dpo")
+    registered(engine, "auditor-split", "auditor")
+    reason = "She says the 2019 record is not hers; the police agree."
+    refused = await invoke("links", "split", merged, "--by", "auditor-split", "--reason", reason)
+    assert refused.exit_code == 2 and "data protection officer's" in said(refused)
+    split = await invoke("links", "split", merged, "--by", "dpo-split", "--reason", reason)
+    assert split.exit_code == 0, split.output
+    await eventually(lambda: LinkStore(engine).root(merged) == merged, timeout=60)
