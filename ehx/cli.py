@@ -54,15 +54,17 @@ app = typer.Typer(
         "Early Help Exchange: moves safeguarding information between agencies, "
         "with the family's consent or, where a child is at risk of significant harm, "
         "to the MASH with the override recorded.\n\n"
-        "Start here:  [bold]ehx demo[/bold] runs the whole thing once on this machine.\n\n"
-        "Day to day:  [bold]ehx up[/bold] starts a local broker and the services in the "
-        "background; [bold]ehx ingest police FILE[/bold] feeds records in; "
-        "[bold]ehx events[/bold] shows what arrived; [bold]ehx down[/bold] stops it all.\n\n"
+        "Start here: **ehx demo** runs the whole thing once on this machine.\n\n"
+        "Day to day: **ehx up** starts a local broker and the services in the "
+        "background; **ehx ingest police FILE** feeds records in; "
+        "**ehx events** shows what arrived; **ehx down** stops it all.\n\n"
         "Against a real cluster: set EHX_BOOTSTRAP_SERVERS (and EHX_SECURITY_PROTOCOL, "
         "EHX_SASL_*), EHX_DATABASE_URL and EHX_KEY_DIR; see the README."
     ),
     no_args_is_help=True,
-    rich_markup_mode="rich",
+    # Markdown: a docstring's lines join into paragraphs (in "rich" mode every line
+    # break of the source stays, and a command's summary wraps mid-sentence).
+    rich_markup_mode="markdown",
     pretty_exceptions_enable=False,
 )
 topics_app = typer.Typer(help="The Kafka topics the exchange uses.", no_args_is_help=True)

@@ -248,10 +248,12 @@ def grant(
     Example: a mother (p00000001) agrees that the early help hub and the school may
     share the family's Think Family information for an early help assessment:
 
-    \b
-      ehx consent grant --family f00000001 --giver parent --given-by p00000001
-        --by ew-0042 --agency early_help --to early_help --to schools
-        --category think_family --purpose early_help_assessment --evidence "EHA form 2211"
+    ```
+    ehx consent grant --family f00000001 --giver parent \\
+      --given-by p00000001 --by ew-0042 --agency early_help \\
+      --to early_help --to schools --category think_family \\
+      --purpose early_help_assessment --evidence "EHA form 2211"
+    ```
     """
     record = _record(
         ConsentState.GRANTED,

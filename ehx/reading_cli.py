@@ -429,8 +429,10 @@ def find(
     views name (a school its pupils). Your search is recorded for audit first, with its
     purpose and the people it showed, never the words you searched for.
 
-    \b
-      ehx find --name "maryam khan" --by sw-12 --purpose "strategy discussion prep"
+    ```
+    ehx find --name "maryam khan" --by sw-12 \\
+      --purpose "strategy discussion prep"
+    ```
     """
     from ehx.api.people_search import SearchRefused, find_people, search_read
 
