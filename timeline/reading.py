@@ -105,7 +105,8 @@ def open_entry(view: ShareView, vault: KeyVault) -> Entry:
         people.append(Person(subject.person_id, subject.role, name, born, subject.address_withheld))
     facts, details = _opened(view, vault, "facts"), _opened(view, vault, "details")
     readable = readable and facts is not None and details is not None
-    return Entry(view, tuple(people), details or {}, readable, fields=opened_fields(view, vault))
+    fields = {**view.fields, **(facts or {})}
+    return Entry(view, tuple(people), details or {}, readable, fields=fields)
 
 
 def opened_fields(view: ShareView, vault: KeyVault) -> dict[str, Any]:
