@@ -36,7 +36,6 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
-from pydantic import SecretStr
 
 from ehx.broker.embedded import free_port
 from ehx.broker.settings import BrokerSettings
@@ -195,17 +194,10 @@ class KafkaCluster:
         }
 
     def settings(self, principal: str) -> BrokerSettings:
-        """ehx's broker settings (what ``env`` gives a process) as ``principal``."""
-        env = self.env(principal)
-        return BrokerSettings(
-            bootstrap_servers=self.bootstrap,
-            security_protocol="SASL_SSL",
-            sasl_mechanism="SCRAM-SHA-512",
-            sasl_username=principal,
-            sasl_password=SecretStr(env["EHX_SASL_PASSWORD"]),
-            ssl_cafile=Path(env["EHX_SSL_CAFILE"]),
-            replication_factor=3,
-        )
+        """ehx's broker settings as ``principal``: what ``env`` gives a process, read as
+        the process would read it."""
+        fields = {k.removeprefix("EHX_").lower(): v for k, v in self.env(principal).items()}
+        return BrokerSettings.model_validate(fields)
 
     def client(self, principal: str, **extra: Any) -> dict[str, Any]:
         """A confluent-kafka (librdkafka) client's settings, as ``principal``."""

@@ -21,13 +21,13 @@ from typing import Any, Protocol
 import orjson
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from sqlalchemy import Engine, or_, select, update
+from sqlalchemy import Engine, and_, or_, select, update
 
 from ehx.database import data_keys
 from ehx.database.upsert import insert_ignoring_duplicates
 from ehx.schemas import ExchangeError
 from ehx.schemas.views import SealedBox
-from ehx.schemas.vocabulary import Recipient, covers, organisations_prefix
+from ehx.schemas.vocabulary import Recipient, organisations_prefix
 
 
 def _organisations_of(recipient: str) -> str | None:
@@ -234,32 +234,11 @@ class DataKeyStore:
     def destroy(self, recipient: str, person_id: str, because: str) -> list[str]:
         """Destroy every key this recipient (for schools, every school) holds for this
         person; return their ids."""
-        self.flush()
         holders = data_keys.c.recipient == recipient
         prefix = _organisations_of(recipient)
         if prefix is not None:
             holders = or_(holders, data_keys.c.recipient.startswith(prefix, autoescape=True))
-        with self._engine.begin() as connection:
-            ids = list(
-                connection.execute(
-                    select(data_keys.c.key_id).where(
-                        holders,
-                        data_keys.c.person_id == person_id,
-                        data_keys.c.key.is_not(None),
-                    )
-                ).scalars()
-            )
-            if ids:
-                connection.execute(
-                    update(data_keys)
-                    .where(data_keys.c.key_id.in_(ids))
-                    .values(key=None, destroyed_at=datetime.now(UTC), destroyed_because=because)
-                )
-        for place in [p for p in self._current if p[1] == person_id and covers(recipient, p[0])]:
-            self._current.pop(place)
-        for key_id in ids:
-            self._by_id[key_id] = None
-        return ids
+        return self._destroy_where(and_(holders, data_keys.c.person_id == person_id), because)
 
     def destroy_periods(self, periods: Iterable[str], because: str) -> list[str]:
         """Destroy every key of these retention periods (``agency/2019``); return their ids."""

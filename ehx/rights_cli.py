@@ -20,6 +20,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.progress import Progress
+from sqlalchemy import Engine
 
 from ehx.broker.settings import BrokerSettings
 from ehx.consent import load_policy
@@ -255,14 +256,12 @@ def _who(account: Account) -> Who:
     return Who(account.username, account.role_name, account.acts_for or AUDITOR)
 
 
-def _prove(removal_id: str, who: Who) -> Proof:
+def _prove(engine: Engine, settings: BrokerSettings, removal_id: str, who: Who) -> Proof:
     """Read every table and topic for what the removal took away; record the check."""
-    engine = migrated_engine()
     removed = removed_of(engine, removal_id)
     if removed is None:
         raise typer.BadParameter(f"no sweep or erasure {removal_id} on file", param_hint="REMOVAL")
     proof = Proof(removal_id)
-    settings = BrokerSettings()
     bootstrap = require_bootstrap(settings)
     with Progress(transient=True, console=console) as progress:
         progress.add_task("Reading every table", total=None)
@@ -310,12 +309,14 @@ def _say_proof(proof: Proof) -> None:
         )
 
 
-def _proved(removal_id: str, who: Who, report: dict[str, Any], done: str, as_json: bool) -> None:
+def _proved(
+    engine: Engine, removal_id: str, who: Who, report: dict[str, Any], done: str, as_json: bool
+) -> None:
     """Cut the transit topics at what every service has read, prove the removal just
     made, say it all, and exit 1 if anything can still be read."""
     settings = BrokerSettings()
     cut = asyncio.run(cut_transit(require_bootstrap(settings), settings))
-    proof = _prove(removal_id, who)
+    proof = _prove(engine, settings, removal_id, who)
     transit = {"cut": cut.cut, "refused": cut.refused}
     if as_json:
         sys.stdout.write(
@@ -350,8 +351,10 @@ def sweep_command(
     """
     account = _dpo(by)
     who = _who(account)
-    report = sweep(migrated_engine(), load_policy().retention, who, datetime.now(UTC), record_read)
+    engine = migrated_engine()
+    report = sweep(engine, load_policy().retention, who, datetime.now(UTC), record_read)
     _proved(
+        engine,
         report.removal_id,
         who,
         report.as_dict(),
@@ -384,9 +387,10 @@ def erase_command(
     if len(reason.strip()) < MIN_REASON:
         raise typer.BadParameter("say why, in a sentence", param_hint="--reason")
     who = _who(account)
+    engine = migrated_engine()
     try:
         report = erase(
-            migrated_engine(),
+            engine,
             person,
             who,
             reason,
@@ -400,6 +404,7 @@ def erase_command(
         console.print(f"[bold]Refused[/]: {exc}", highlight=False)
         raise typer.Exit(3) from None
     _proved(
+        engine,
         report.removal_id,
         who,
         report.as_dict(),
@@ -422,7 +427,8 @@ def proof_command(
 
     Reads every table, every message on every topic, every sealed box whose key is still
     held. Exits 1 if anything can be read."""
-    proof = _prove(removal, _who(_dpo(by)))
+    who = _who(_dpo(by))
+    proof = _prove(migrated_engine(), BrokerSettings(), removal, who)
     if as_json:
         sys.stdout.write(json.dumps(proof.as_dict(), indent=2) + "\n")
     else:

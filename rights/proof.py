@@ -19,7 +19,7 @@ type, categories, dates): nothing in it names anyone.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import orjson
@@ -32,6 +32,7 @@ from ehx.consent.keys import KeyDestroyed, KeyVault, open_box
 from ehx.consent.views import seal_context
 from ehx.database import metadata, removals
 from ehx.rights.fingerprints import prints_in
+from ehx.rights.removal import Removals
 from ehx.schemas.views import SealedBox
 
 #: Tables the proof does not read: the removals' own record (it holds the hashes).
@@ -217,9 +218,7 @@ def _plain(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def _value(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if hasattr(value, "isoformat"):
+    if isinstance(value, date):  # and datetime: as fingerprints print birth dates
         return value.isoformat()
     if isinstance(value, bytes | memoryview):
         return bytes(value).decode(errors="replace")
@@ -227,8 +226,6 @@ def _value(value: Any) -> Any:
 
 
 def removed_of(engine: Engine, removal_id: str) -> Removed | None:
-    with engine.connect() as connection:
-        row = connection.execute(
-            select(removals).where(removals.c.removal_id == removal_id)
-        ).first()
-    return Removed.of(dict(row._mapping)) if row is not None else None
+    """What the sweep or erasure ``removal_id`` took away, as the proof looks for it."""
+    row = Removals(engine).get(removal_id)
+    return Removed.of(row) if row is not None else None

@@ -171,6 +171,17 @@ class Removals:
                     sharing_decisions.c.review_due.is_not(None),
                 )
             ).all()
+            # Of those, the ones that shared something about them: one read, not one each.
+            about = set(ids)
+            about_them = {
+                event_id
+                for event_id, people in connection.execute(
+                    select(consent_events.c.event_id, consent_events.c.person_ids).where(
+                        consent_events.c.event_id.in_(sorted({r.event_id for r in reviews}))
+                    )
+                )
+                if about.intersection(people)
+            }
             unacknowledged = len(
                 connection.execute(
                     select(encompass_notifications.c.notification_id).where(
@@ -179,7 +190,6 @@ class Removals:
                     )
                 ).all()
             )
-        about = set(ids)
         return Standing(
             open_alerts=[
                 (r.alert_id, _aware(r.raised_at)) for r in found if r.status not in _CLOSED
@@ -190,9 +200,7 @@ class Removals:
                 reverse=True,
             ),
             reviews_due=[
-                (r.event_id, _aware(r.review_due))
-                for r in reviews
-                if _shared_about(r.event_id, about, self._engine)
+                (r.event_id, _aware(r.review_due)) for r in reviews if r.event_id in about_them
             ],
             unacknowledged=unacknowledged,
         )
@@ -334,14 +342,6 @@ def _unique(items: Iterable[Any]) -> list[Any]:
 
 def _aware(at: datetime) -> datetime:
     return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
-
-
-def _shared_about(event_id: str, people: set[str], engine: Engine) -> bool:
-    with engine.connect() as connection:
-        row = connection.execute(
-            select(consent_events.c.person_ids).where(consent_events.c.event_id == event_id)
-        ).first()
-    return row is not None and bool(people.intersection(row.person_ids))
 
 
 def _remove_where_all_gone(connection: Connection, table: Any, column: str, gone: set[str]) -> int:
