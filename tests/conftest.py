@@ -12,8 +12,9 @@ import asyncio
 import os
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from sqlalchemy import Engine, text
@@ -22,6 +23,9 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 from bench.kafka_cluster import KafkaCluster, running_cluster
 from ehx.database import migrate, open_engine
 from ehx.schemas import KeyStore
+
+if TYPE_CHECKING:
+    from tests.exchange import Exchange
 
 POSTGRES_URL = os.environ.get("EHX_TEST_DATABASE_URL")
 
@@ -178,3 +182,14 @@ def sqlite_engine(tmp_path: Path) -> Iterator[Engine]:
     migrate(sqlite)
     yield sqlite
     sqlite.dispose()
+
+
+@pytest.fixture
+async def exchange(
+    sqlite_engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[Exchange]:
+    """Every service on a broker of its own, over SQLite (tests/exchange.py)."""
+    from tests.exchange import running_exchange  # it uses this module's helpers
+
+    async with running_exchange(sqlite_engine, tmp_path, monkeypatch) as running:
+        yield running

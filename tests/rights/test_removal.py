@@ -9,30 +9,17 @@ commands, and the proof reads every table, every topic and every recipient's sto
 from __future__ import annotations
 
 import asyncio
-import io
 import json
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 
 import orjson
 import pytest
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, select
 from typer.testing import CliRunner, Result
 
-from ehx.adapters import ADAPTERS
-from ehx.adapters.ingest import Ingestor
-from ehx.adapters.registry import RecordRegistry
 from ehx.alerts.store import AlertStore, ScreeningDecision
-from ehx.broker.admin import apply_topology
-from ehx.broker.embedded import EmbeddedBroker
-from ehx.broker.publishing import KafkaPublisher
-from ehx.broker.settings import BrokerSettings
 from ehx.cli import app
-from ehx.consent.decide import SHARED
 from ehx.consent.keys import DataKeyStore
-from ehx.consent.service import consent_message
 from ehx.consent.store import ConsentStore
 from ehx.database import (
     audit_ledger,
@@ -40,99 +27,19 @@ from ehx.database import (
     data_keys,
     linker_mentions,
     received_events,
-    sharing_decisions,
     timeline_entries,
 )
-from ehx.database.settings import DatabaseSettings
 from ehx.linker.store import LinkStore
 from ehx.rights.removal import Removals
-from ehx.schemas import Agency, KeySettings, KeyStore, Recipient
-from ehx.services import build_services
+from ehx.schemas import Agency
 from ehx.timeline.reading import open_entry
 from ehx.timeline.store import parse_message
 from tests.conftest import eventually
-from tests.consent.fakes import family_consent
-from tests.flows import FILES, aged
-from tests.helpers import EXAMPLES, cli_environment
+from tests.exchange import Exchange, consented, has_key_for, ingested, person_named
 from tests.people import registered
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 RUN = CliRunner()
-
-
-@dataclass
-class Exchange:
-    bootstrap: str
-    engine: Engine
-    keys: KeyStore
-
-
-@pytest.fixture
-async def exchange(
-    sqlite_engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> AsyncIterator[Exchange]:
-    """(SQLite: the commands open their own engines, which a test on PostgreSQL would see
-    left open; test_stores.py holds the same removals on PostgreSQL.)"""
-    engine = sqlite_engine
-    with EmbeddedBroker() as broker:
-        cli_environment(monkeypatch, tmp_path / "data", broker.bootstrap)
-        url = engine.url.render_as_string(hide_password=False)
-        monkeypatch.setenv("EHX_DATABASE_URL", url)
-        monkeypatch.setenv("EHX_KEY_DIR", str(tmp_path / "keys"))
-        settings = BrokerSettings()
-        await apply_topology(broker.bootstrap, settings)
-        keys = KeyStore(tmp_path / "keys")
-        keys.init()
-        services = build_services(
-            broker.bootstrap,
-            settings,
-            DatabaseSettings(database_url=url),
-            KeySettings(key_dir=tmp_path / "keys"),
-            session_timeout_ms=6000,
-        )
-        await services.start()
-        try:
-            yield Exchange(broker.bootstrap, engine, keys)
-        finally:
-            await services.stop()
-            services.close_database()
-
-
-async def ingested(exchange: Exchange, aging: dict[str, int]) -> None:
-    """Every example file sent (those named in ``aging`` that many years older), and
-    waited for until every recipient holds what it was given."""
-    async with KafkaPublisher(exchange.bootstrap, BrokerSettings()) as publisher:
-        for agency, names in FILES.items():
-            ingestor = Ingestor(
-                ADAPTERS[agency],
-                RecordRegistry(exchange.engine),
-                exchange.keys.signer(agency),
-                publisher,
-            )
-            for name in names:
-                data = aged(name, aging[name]) if name in aging else (EXAMPLES / name).read_bytes()
-                summary = await ingestor.ingest(io.BytesIO(data), name)
-                assert not summary.refused, summary
-    await eventually(lambda: _all_delivered(exchange.engine), timeout=90)
-
-
-def _all_delivered(engine: Engine) -> bool:
-    with engine.connect() as connection:
-        received = set(connection.execute(select(received_events.c.event_id)).scalars())
-        decided = set(connection.execute(select(consent_events.c.event_id)).scalars())
-        shared = {
-            (r, e)
-            for r, e in connection.execute(
-                select(sharing_decisions.c.recipient, sharing_decisions.c.event_id).where(
-                    sharing_decisions.c.outcome.in_([o.value for o in SHARED])
-                )
-            )
-        }
-        held = set(
-            connection.execute(select(timeline_entries.c.recipient, timeline_entries.c.event_id))
-        )
-        ledger = connection.execute(select(func.count()).select_from(audit_ledger)).scalar_one()
-    return len(received) == 10 and decided == received and shared <= held and ledger > 0
 
 
 async def invoke(*args: str) -> Result:
@@ -140,34 +47,9 @@ async def invoke(*args: str) -> Result:
     return await asyncio.to_thread(RUN.invoke, app, list(args))
 
 
-def person_named(engine: Engine, given: str) -> str:
-    """The person the linker made of everyone recorded under this given name."""
-    links = LinkStore(engine)
-    with engine.connect() as connection:
-        own = connection.execute(
-            select(linker_mentions.c.person_id).where(linker_mentions.c.given_name == given)
-        ).scalars()
-        [person] = {links.root(p) for p in own}
-    return person
-
-
 def said(result: Result) -> str:
     """What the command said, in one line (a refusal's box and wrapping taken out)."""
     return " ".join(result.output.replace("│", " ").split())
-
-
-def has_key_for(engine: Engine, person: str, recipient: str) -> bool:
-    with engine.connect() as connection:
-        return (
-            connection.execute(
-                select(data_keys.c.key_id).where(
-                    data_keys.c.person_id == person,
-                    data_keys.c.recipient == recipient,
-                    data_keys.c.key.is_not(None),
-                )
-            ).first()
-            is not None
-        )
 
 
 def ledger_actions(engine: Engine) -> list[str]:
@@ -187,18 +69,6 @@ def decide_every_alert(engine: Engine) -> None:
             datetime.now(UTC),
             "Seen with the school; universal services hold it.",
         )
-
-
-async def consented(exchange: Exchange, mother: str) -> None:
-    """The mother's consent for her family's information to reach the early help hub,
-    on the topic, and waited for until the hub holds what it allows."""
-    engine = exchange.engine
-    family = next(iter(ConsentStore(engine).families_of(mother)))
-    consent = family_consent((Recipient.EARLY_HELP,), family, mother, datetime.now(UTC))
-    async with KafkaPublisher(exchange.bootstrap, BrokerSettings()) as publisher:
-        await publisher.publish([consent_message(consent)])
-    await eventually(lambda: has_key_for(engine, mother, "early_help"), timeout=60)
-    await eventually(lambda: _all_delivered(engine), timeout=60)
 
 
 async def test_an_erasure_reaches_every_copy_and_leaves_her_childrens_records_whole(
