@@ -36,11 +36,12 @@ from ehx.database import migrate, open_engine, received_events, sharing_decision
 from ehx.schemas import Agency, KeyStore
 from ehx.schemas.vocabulary import Recipient
 from tests.conftest import eventually_now
+from tests.exchange import person_named
 from tests.flows import FILES, aged
 from tests.helpers import EXAMPLES
 from tests.people import registered
 from tests.records import example_events
-from tests.rights.test_removal import decide_every_alert, person_named
+from tests.rights.test_removal import decide_every_alert
 
 pytestmark = [pytest.mark.kafka_cluster, pytest.mark.slow]
 
