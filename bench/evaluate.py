@@ -16,36 +16,13 @@ from datetime import UTC, datetime
 from bench.city import City, generate_city
 from ehx.adapters import ADAPTERS
 from ehx.adapters.framing import RawRecord
+from ehx.linker.evaluate import Scores, pair_completeness, pair_scores
 from ehx.linker.families import FamilyIndex, Member
 from ehx.linker.index import Band, IdentityIndex, LinkPolicy, blocking_keys
 from ehx.linker.mentions import mentions_of
 from ehx.schemas import Agency, RecordRefused
 
 NOW = datetime(2026, 11, 23, 12, tzinfo=UTC)
-
-
-@dataclass(frozen=True)
-class Scores:
-    precision: float
-    recall: float
-    true_pairs: int
-    predicted_pairs: int
-
-
-def pair_scores(truth: list[str], predicted: list[str]) -> Scores:
-    """Pairwise precision and recall of a clustering against the truth."""
-
-    def pairs(counts: Counter[object]) -> int:
-        return sum(n * (n - 1) // 2 for n in counts.values())
-
-    both = pairs(Counter(zip(truth, predicted, strict=True)))
-    true_pairs, predicted_pairs = pairs(Counter(truth)), pairs(Counter(predicted))
-    return Scores(
-        both / predicted_pairs if predicted_pairs else 1.0,
-        both / true_pairs if true_pairs else 1.0,
-        true_pairs,
-        predicted_pairs,
-    )
 
 
 @dataclass(frozen=True)
@@ -124,15 +101,3 @@ def evaluate(
         records_per_second=len(city.records) / seconds,
         pair_completeness=pair_completeness(keys),
     )
-
-
-def pair_completeness(keys: dict[str, list[set[tuple[str, ...]]]]) -> float:
-    """Of every pair of one true person's mentions, the share whose blocking keys meet:
-    a pair that shares none is never compared, so this bounds recall from above."""
-    met = total = 0
-    for mentions in keys.values():
-        for i, first in enumerate(mentions):
-            for second in mentions[i + 1 :]:
-                total += 1
-                met += bool(first & second)
-    return met / total if total else 1.0

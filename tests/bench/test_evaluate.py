@@ -1,14 +1,7 @@
 """Linking measured against a synthetic city's kept truth (small here; 20,000 in the README)."""
 
 from bench.city import generate_city
-from bench.evaluate import evaluate, pair_scores
-
-
-def test_pair_scores_count_pairs_from_cluster_sizes() -> None:
-    scores = pair_scores(["a", "a", "a", "b"], ["x", "x", "y", "y"])
-    # True pairs: 3 (a-a). Predicted: 2 (x-x, y-y). Right: 1 (the x-x pair, both a).
-    assert (scores.true_pairs, scores.predicted_pairs) == (3, 2)
-    assert (scores.precision, scores.recall) == (0.5, 1 / 3)
+from bench.evaluate import evaluate
 
 
 def test_a_synthetic_city_links_at_the_goal_precision_and_recall() -> None:
