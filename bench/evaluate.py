@@ -18,8 +18,9 @@ from ehx.adapters import ADAPTERS
 from ehx.adapters.framing import RawRecord
 from ehx.linker.evaluate import Scores, pair_completeness, pair_scores
 from ehx.linker.families import FamilyIndex, Member
-from ehx.linker.index import Band, IdentityIndex, LinkPolicy, blocking_keys
+from ehx.linker.index import Band, IdentityIndex, blocking_keys
 from ehx.linker.mentions import mentions_of
+from ehx.linker.model import DEFAULT, LinkModel, LinkPolicy
 from ehx.schemas import Agency, RecordRefused
 
 NOW = datetime(2026, 11, 23, 12, tzinfo=UTC)
@@ -57,11 +58,12 @@ def evaluate(
     people: int = 20_000,
     seed: int = 2026,
     policy: LinkPolicy | None = None,
+    model: LinkModel = DEFAULT,
 ) -> Evaluation:
     """Link every record of a synthetic city and score the result against its truth."""
     city = city or generate_city(people, seed)
     family_of = {p.person_id: p.family_id for p in city.people}
-    identities, families = IdentityIndex(policy or LinkPolicy()), FamilyIndex()
+    identities, families = IdentityIndex(policy, model), FamilyIndex()
     rows: list[tuple[str, str]] = []  # (true person, predicted person) per mention
     keys: dict[str, list[set[tuple[str, ...]]]] = {}  # each true person's mentions' keys
     bands: Counter[str] = Counter()

@@ -62,7 +62,8 @@ from ehx.console.sso import (
 )
 from ehx.console.throttle import LoginThrottle
 from ehx.database import linker_mentions
-from ehx.linker.index import LinkPolicy, confidence
+from ehx.linker.index import confidence
+from ehx.linker.model import LinkPolicy
 from ehx.linker.people import people_in_reviews
 from ehx.linker.service import review_message
 from ehx.linker.store import LinkStore

@@ -117,6 +117,17 @@ linker_mentions = Table(
     Column("restricted", Boolean, nullable=False, server_default=false()),
 )
 
+#: Match models learnt by ``ehx links train`` (m and u, how common each name is, the
+#: thresholds set for them): the linker weighs pairs with the latest on start.
+link_models = Table(
+    "link_models",
+    metadata,
+    Column("model_id", Integer, primary_key=True, autoincrement=True),
+    Column("trained_at", DateTime(timezone=True), nullable=False),
+    Column("trained_by", String(64), nullable=False),
+    Column("body", JSON, nullable=False),
+)
+
 #: The consent registry's records as last seen on ``ehx.consent`` (consents,
 #: significant-harm assertions, override reviews), latest state per record id.
 consent_records = Table(

@@ -82,6 +82,7 @@ links_app.command("person")(links_cli.person)
 links_app.command("family")(links_cli.family)
 links_app.command("merge")(links_cli.merge)
 links_app.command("split")(links_cli.split)
+links_app.command("train")(links_cli.train)
 app.add_typer(agencies_app, name="agencies")
 app.add_typer(organisations_app, name="organisations")
 app.add_typer(consent_app, name="consent")
@@ -615,6 +616,13 @@ def links_evaluate(
             "swapped names, missing fields, moved house), in the --records format."
         ),
     ] = False,
+    learn: Annotated[
+        bool,
+        typer.Option(
+            help="Learn the model from the sample's own records first (no labels used), as "
+            "`ehx links train` learns from the records on file; else the stored model."
+        ),
+    ] = False,
     people: Annotated[int, typer.Option(help="People in the synthetic city.")] = 20_000,
     seed: Annotated[int, typer.Option(help="Seed: the same seed makes the same city.")] = 2026,
     as_json: JsonOption = False,
@@ -626,8 +634,9 @@ def links_evaluate(
     `cluster`, the true person it is (any label; rows with one label are one person).
     An empty field is a missing value; `date_of_birth` is YYYY-MM-DD; the postcode is
     kept as written. The sample is linked in a fresh index, in file order, with the
-    linker's model; nothing is stored. A wrong line refuses the file, with every line
-    and its reason.
+    model the linker uses (the last `ehx links train` stored, or the hand-set one), or
+    with `--learn` one learnt from the sample itself; nothing is stored. A wrong line
+    refuses the file, with every line and its reason.
 
     ```
     ehx links evaluate --records labelled.csv --json
@@ -637,13 +646,13 @@ def links_evaluate(
     linking and family grouping against the city's kept truth, and throughput.
     """
     if records is not None:
-        _print_sample_evaluation(_read_sample(records), as_json)
+        _print_sample_evaluation(_read_sample(records), learn, as_json)
         return
     _development_tools()
     if harsh:
         from bench.corruptions import harsh_sample
 
-        _print_sample_evaluation(harsh_sample(people, seed), as_json)
+        _print_sample_evaluation(harsh_sample(people, seed), learn, as_json)
         return
     from bench.evaluate import evaluate
 
@@ -687,10 +696,17 @@ def _read_sample(path: Path) -> list[LabelledRecord]:
     return sample
 
 
-def _print_sample_evaluation(sample: list[LabelledRecord], as_json: bool) -> None:
-    result = evaluate_sample(sample)
+def _print_sample_evaluation(sample: list[LabelledRecord], learn: bool, as_json: bool) -> None:
+    if learn:
+        from ehx.linker.training import train
+
+        with errors.status(f"Learning the model from {len(sample):,} records..."):
+            model = train([item.record for item in sample]).model
+    else:
+        model = links_cli.stored_model()
+    result = evaluate_sample(sample, model=model)
     if as_json:
-        _print_json(result.as_dict())
+        _print_json(result.as_dict() | {"model": model.source, **model.policy.as_dict()})
         return
     scores = result.scores
     table = Table("precision", "recall", "F1", "true pairs", "pairs linked", title="Linking")
@@ -711,7 +727,7 @@ def _print_sample_evaluation(sample: list[LabelledRecord], as_json: bool) -> Non
         f"{result.records:,} records of {result.clusters:,} people, before any review; "
         f"{result.review_items:,} pairs would wait for a person to decide{purity}; "
         f"{result.pair_completeness:.2%} of true pairs share a blocking key (the most "
-        "recall can be)."
+        f"recall can be). Model: {model.source}; links at {model.policy.upper:g} bits."
     )
 
 

@@ -22,6 +22,7 @@ from rich.table import Table
 from ehx.broker.publishing import KafkaPublisher
 from ehx.broker.settings import BrokerSettings
 from ehx.database import migrate, open_engine
+from ehx.linker.model import LinkModel
 from ehx.linker.people import (
     composition,
     family_history,
@@ -48,6 +49,11 @@ def _store() -> LinkStore:
     engine = open_engine()
     migrate(engine)
     return LinkStore(engine)
+
+
+def stored_model() -> LinkModel:
+    """The model the linker weighs pairs with: the last one trained, or the hand-set one."""
+    return _store().latest_model()
 
 
 def _who(record: dict[str, Any]) -> str:
@@ -269,3 +275,52 @@ def _postcode(record: dict[str, Any]) -> str:
     if record.get("address_withheld"):
         return f"postcode withheld: {record['address_withheld']}"
     return str(record.get("postcode") or "-")
+
+
+def train(
+    by: Annotated[str, typer.Option(help="Your account (the MASH's): recorded with the model.")],
+    seed: Annotated[int, typer.Option(help="Seed for the pairs sampled.")] = 0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")] = False,
+) -> None:
+    """Learn the match model from the records on file, and store it for the linker.
+
+    m (how often one person's records agree at each level of each field) is learnt by
+    expectation maximisation on the pairs blocking puts together, u (how often
+    different people's do) on random pairs, as Splink does; no labels are needed. It also
+    counts how common each name is, so a shared common name (Khan, Begum, Smith) weighs
+    less than a rare one. The linker weighs new records with it from its next start;
+    links already made stay as they are. Run it again as records accumulate, and check
+    the result on a labelled sample with `ehx links evaluate --records`.
+    """
+    from ehx.linker.training import train as learn
+
+    account = staff(by, MASH)
+    store = _store()
+    records = [m.record for m in store.mentions()]
+    if len(records) < 1000:
+        console.print(
+            f"Refused: {len(records):,} records on file; a model needs 1,000 at least "
+            "to learn from. The linker keeps the model it has."
+        )
+        raise typer.Exit(2)
+    with console.status(f"Learning from {len(records):,} records..."):
+        learnt = learn(records, seed=seed)
+    model_id = store.save_model(learnt.model, account.username, datetime.now(UTC))
+    if as_json:
+        body = learnt.model.as_dict()
+        body["frequencies"] = {f: len(v) for f, v in body["frequencies"].items()}
+        sys.stdout.write(json.dumps({"model_id": model_id, **body}, indent=2) + "\n")
+        return
+    table = Table("field", "level", "m", "u", "weight (bits)", title="The learnt model")
+    for field, level, m, u, weight in learnt.model.table():
+        table.add_row(field, level, f"{m:.4f}", f"{u:.6f}", f"{weight:+.1f}")
+    console.print(table)
+    policy = learnt.model.policy
+    listed = {f: len(v) for f, v in learnt.model.frequencies.items()}
+    console.print(
+        f"Model {model_id}, {learnt.model.source}"
+        f"{'' if learnt.converged else ' (EM had not settled: run it again with more records)'}. "
+        f"Term frequencies for {listed.get('given_name', 0):,} given and "
+        f"{listed.get('family_name', 0):,} family names. Links at {policy.upper:g} bits, "
+        f"review from {policy.lower:g}. The linker uses it from its next start."
+    )

@@ -5,8 +5,9 @@ Pure (no Kafka, no database). ``linker.service`` subscribes; ``linker.store`` ke
 
 from ehx.linker.compare import MatchEvidence, PersonRecord, compare
 from ehx.linker.families import FamilyIndex, Member, household_key
-from ehx.linker.index import Band, IdentityIndex, LinkPolicy, Resolution, ReviewItem
+from ehx.linker.index import Band, IdentityIndex, Resolution, ReviewItem
 from ehx.linker.mentions import Mention, mentions_of
+from ehx.linker.model import LinkPolicy
 
 __all__ = [
     "Band",

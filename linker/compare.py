@@ -1,11 +1,11 @@
 """Fellegi-Sunter comparison of two person records: a match weight, field by field.
 
-Each field is compared at a few levels (exact, variant, close, different, missing). A
-level carries m (how often true matches look like this) and u (how often non-matches
-do); its weight is log2(m/u), and the record's weight is the sum. This is the model
-Splink uses; the m and u values below are set from the synthetic city and the
-literature, and the thresholds sit in ``LinkPolicy``. Every comparison keeps its
-evidence so a reviewer can see why, field by field.
+Each field is compared at a few levels (exact, variant, close, similar, different,
+missing). A level carries m (how often true matches look like this) and u (how often
+non-matches do); its weight is log2(m/u), and the record's weight is the sum. This is
+the model Splink uses; the m and u values are the model's (``model``: set by hand, or
+learnt from the agencies' records), and the thresholds sit in ``LinkPolicy``. Every
+comparison keeps its evidence so a reviewer can see why, field by field.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from datetime import date
 
 from rapidfuzz.distance import JaroWinkler
 
+from ehx.linker.model import DEFAULT, LinkModel
 from ehx.linker.names import (
     dob_one_typo,
     dob_swapped,
@@ -61,44 +62,16 @@ class MatchEvidence:
         }
 
 
-def _w(m: float, u: float) -> float:
-    return math.log2(m / u)
-
-
-# (m, u) per level. u for an exact date of birth: about one person in 25,000 shares it.
-GIVEN = {
-    "exact": _w(0.86, 0.01),
-    "variant": _w(0.06, 0.002),
-    "close": _w(0.05, 0.006),
-    "different": _w(0.03, 0.982),
-}
-FAMILY = {
-    "exact": _w(0.90, 0.004),
-    "close": _w(0.06, 0.004),
-    "different": _w(0.04, 0.992),
-}
-#: Given and family names the other way round (Khan Amina for Amina Khan): one true
-#: match in a hundred, about one non-match in 25,000 (each name's chance of the other).
-#: The weight is the pair's, put on the given name; the family name's is then 0.
-SWAPPED = _w(0.01, 0.00004)
-DOB = {
-    "exact": _w(0.90, 0.00004),
-    "swapped": _w(0.02, 0.00004),
-    "one_typo": _w(0.04, 0.0005),
-    "same_year": _w(0.02, 0.012),
-    "different": _w(0.02, 0.9875),
-}
-POSTCODE = {
-    "exact": _w(0.75, 0.002),
-    "district": _w(0.12, 0.05),
-    "different": _w(0.13, 0.948),
-}
 #: A different identifier of the same kind (two NHS numbers): one in a thousand true
 #: matches carries a mistyped one that still passes its check, nearly every non-match
 #: does. About -10 bits: strong agreement elsewhere still reaches the review queue, with
 #: the conflict shown, where it once ruled the pair out (-60); the linker never links a
-#: conflicting pair on its own (``IdentityIndex.resolve``).
-IDENTIFIER_CONFLICT = _w(0.001, 0.999)
+#: conflicting pair on its own (``IdentityIndex.resolve``). Not learnt: the records a
+#: model learns from rarely carry two identifiers of one kind.
+IDENTIFIER_CONFLICT = math.log2(0.001 / 0.999)
+#: Jaro-Winkler similarity of two names at the "close" level (a letter or two wrong),
+#: and at "similar" (more wrong, or a short name mistyped).
+CLOSE, SIMILAR = 0.9, 0.8
 
 
 def _given(a: str, b: str) -> str:
@@ -107,9 +80,10 @@ def _given(a: str, b: str) -> str:
         return "exact"
     if same_variant(a, b) or name_key(a) == name_key(b):
         return "variant"
-    if JaroWinkler.similarity(fa, fb) >= 0.9:
+    similarity = JaroWinkler.similarity(fa, fb)
+    if similarity >= CLOSE:
         return "close"
-    return "different"
+    return "similar" if similarity >= SIMILAR else "different"
 
 
 def _family(a: str, b: str) -> str:
@@ -117,11 +91,10 @@ def _family(a: str, b: str) -> str:
     if fa == fb:
         return "exact"
     # Double-barrelled or reordered surnames: one contained in the other.
-    if JaroWinkler.similarity(fa, fb) >= 0.9 or (
-        min(len(fa), len(fb)) >= 3 and (fa in fb or fb in fa)
-    ):
+    similarity = JaroWinkler.similarity(fa, fb)
+    if similarity >= CLOSE or (min(len(fa), len(fb)) >= 3 and (fa in fb or fb in fa)):
         return "close"
-    return "different"
+    return "similar" if similarity >= SIMILAR else "different"
 
 
 def _dob(a: date, b: date) -> str:
@@ -150,10 +123,13 @@ def _swapped(a: PersonRecord, b: PersonRecord) -> bool:
     if not all(fold(n) for n in names) or fold(a.given_name) == fold(a.family_name):
         return False
     return (
-        _given(a.given_name, b.family_name) != "different"
-        and _family(a.family_name, b.given_name) != "different"
-        and _given(a.given_name, b.given_name) == "different"
+        _given(a.given_name, b.family_name) not in _UNLIKE
+        and _family(a.family_name, b.given_name) not in _UNLIKE
+        and _given(a.given_name, b.given_name) in _UNLIKE
     )
+
+
+_UNLIKE = frozenset({"similar", "different"})
 
 
 #: The identifiers that name one person, by their kind's prefix (all four characters).
@@ -176,36 +152,43 @@ def identifier_conflict(a: frozenset[str], b: frozenset[str]) -> bool:
 Level = tuple[str, str, float]
 
 
-def levels(a: PersonRecord, b: PersonRecord) -> list[Level]:
-    """Each field's level and weight: what ``compare`` says, as plain tuples.
+def levels(a: PersonRecord, b: PersonRecord, model: LinkModel = DEFAULT) -> list[Level]:
+    """Each field's level and weight under ``model``: what ``compare`` says, as tuples.
 
     The linker scores every candidate in a block with this and builds the evidence of
     the best one only (evidence objects cost more to make than the comparison itself).
     """
     found: list[Level] = []
     if _swapped(a, b):
-        found += [("given_name", "swapped", SWAPPED), ("family_name", "swapped", 0.0)]
+        found += [
+            ("given_name", "swapped", model.weight("given_name", "swapped")),
+            ("family_name", "swapped", 0.0),  # the pair's weight is on the given name
+        ]
     # A name one record lacks says nothing either way (as a missing birth date does):
     # not "different" when one is blank, and never "exact" because both are.
-    for field, mine, theirs, level_of, weights in (
-        ("given_name", a.given_name, b.given_name, _given, GIVEN),
-        ("family_name", a.family_name, b.family_name, _family, FAMILY),
+    for field, mine, theirs, level_of in (
+        ("given_name", a.given_name, b.given_name, _given),
+        ("family_name", a.family_name, b.family_name, _family),
     ):
         if found and found[0][1] == "swapped":
             break
-        if fold(mine) and fold(theirs):
+        folded = fold(mine)
+        if folded and fold(theirs):
             level = level_of(mine, theirs)
-            found.append((field, level, weights[level]))
+            weight = (
+                model.exact_name(field, folded) if level == "exact" else model.weight(field, level)
+            )
+            found.append((field, level, weight))
         else:
             found.append((field, "missing", 0.0))
     if a.date_of_birth and b.date_of_birth:
         dob = _dob(a.date_of_birth, b.date_of_birth)
-        found.append(("date_of_birth", dob, DOB[dob]))
+        found.append(("date_of_birth", dob, model.weight("date_of_birth", dob)))
     else:
         found.append(("date_of_birth", "missing", 0.0))
     if a.postcode and b.postcode:
         postcode = _postcode(a.postcode, b.postcode)
-        found.append(("postcode", postcode, POSTCODE[postcode]))
+        found.append(("postcode", postcode, model.weight("postcode", postcode)))
     else:
         found.append(("postcode", "missing", 0.0))
     if identifier_conflict(a.identifiers, b.identifiers):
@@ -219,6 +202,6 @@ def evidence(found: list[Level]) -> MatchEvidence:
     return MatchEvidence(sum(f.weight for f in fields), fields)
 
 
-def compare(a: PersonRecord, b: PersonRecord) -> MatchEvidence:
+def compare(a: PersonRecord, b: PersonRecord, model: LinkModel = DEFAULT) -> MatchEvidence:
     """The Fellegi-Sunter match weight of two records, with the evidence for it."""
-    return evidence(levels(a, b))
+    return evidence(levels(a, b, model))

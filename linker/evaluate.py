@@ -21,7 +21,8 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from ehx.linker.compare import PersonRecord
-from ehx.linker.index import Band, IdentityIndex, LinkPolicy, blocking_keys
+from ehx.linker.index import Band, IdentityIndex, blocking_keys
+from ehx.linker.model import DEFAULT, LinkModel, LinkPolicy
 
 #: The sample's columns, in this order, with a header row.
 COLUMNS = ("record_id", "given_name", "family_name", "date_of_birth", "postcode", "cluster")
@@ -173,10 +174,12 @@ class SampleEvaluation:
 
 
 def evaluate_sample(
-    sample: Iterable[LabelledRecord], policy: LinkPolicy | None = None
+    sample: Iterable[LabelledRecord],
+    policy: LinkPolicy | None = None,
+    model: LinkModel = DEFAULT,
 ) -> SampleEvaluation:
     """Link the sample in a fresh index, in order, and score it against its labels."""
-    index = IdentityIndex(policy or LinkPolicy())
+    index = IdentityIndex(policy, model)
     cluster_of: dict[str, str] = {}  # each record's own person id -> its true person
     rows: list[tuple[str, str]] = []
     keys: dict[str, list[set[tuple[str, ...]]]] = {}

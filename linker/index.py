@@ -9,8 +9,9 @@ are scored with Fellegi-Sunter (``compare``) and the best one decides the band:
   candidate, with the evidence field by field;
 - below ``lower``: a new person.
 
-Never linked automatically: records whose given names are simply different (twins
-share a surname, a birthday and an address), nor two people a reviewer kept apart.
+Never linked automatically (``only_for_review``): records whose given names or birth
+dates are simply different, whose identifiers conflict, or that agree only on what a
+household shares; nor two people a reviewer kept apart.
 
 Every link that joins two people is a merge, kept in ``journal``: a probabilistic link
 gives the record its own person id and merges it into the candidate, so a wrong link
@@ -29,6 +30,7 @@ from enum import StrEnum
 import jellyfish
 
 from ehx.linker.compare import MatchEvidence, PersonRecord, evidence, levels
+from ehx.linker.model import DEFAULT, LinkModel, LinkPolicy
 from ehx.linker.names import fold, name_key, postcode_key
 
 #: Records kept per person for comparison; more adds cost and little evidence.
@@ -42,20 +44,6 @@ class Band(StrEnum):
     LINKED = "linked"
     REVIEW = "review"
     NEW = "new"
-
-
-@dataclass(frozen=True)
-class LinkPolicy:
-    """Thresholds in bits of match weight (log2 of the likelihood ratio).
-
-    Set on the synthetic city (``ehx links evaluate``): at 22 bits person linking is
-    above 0.99 precision and 0.95 recall; lower thresholds buy recall with precision.
-    """
-
-    upper: float = 22.0
-    lower: float = 16.0
-    #: Prior odds of two blocked records being one person, for the confidence figure.
-    prior_bits: float = -14.0
 
 
 @dataclass(frozen=True)
@@ -140,6 +128,30 @@ def blocking_keys(record: PersonRecord) -> list[tuple[str, ...]]:
     return keys
 
 
+#: Levels at which a given name, or a birth date, is the person's own evidence.
+_OWN_EVIDENCE = {
+    "given_name": frozenset({"exact", "variant", "swapped", "close"}),
+    "date_of_birth": frozenset({"exact", "swapped", "one_typo"}),
+}
+
+
+def only_for_review(best: MatchEvidence) -> bool:
+    """Pairs the linker never links alone, however much else agrees; a person decides.
+
+    A different given name (twins share a surname, a birthday and an address); a
+    different birth date (a father and son of one name at one address); a conflicting
+    identifier; and a pair with neither a given name nor a birth date in agreement: a
+    family name and a postcode are a household's, not a person's (they agree together,
+    so their weights, added as if independent, overstate it).
+    """
+    level = {f.field: f.level for f in best.fields}
+    if level.get("identifiers") == "conflict":
+        return True
+    if level.get("given_name") == "different" or level.get("date_of_birth") == "different":
+        return True
+    return not any(level.get(f) in agreeing for f, agreeing in _OWN_EVIDENCE.items())
+
+
 def confidence(weight: float, policy: LinkPolicy) -> float:
     """The posterior probability of a match for a weight, under the policy's prior."""
     bits = weight + policy.prior_bits
@@ -152,7 +164,10 @@ def confidence(weight: float, policy: LinkPolicy) -> float:
 class IdentityIndex:
     """Mentions to people: deterministic and probabilistic links, merges, review queue."""
 
-    policy: LinkPolicy = field(default_factory=LinkPolicy)
+    #: The thresholds; None: the model's own (they are set for its weights).
+    policy: LinkPolicy | None = None
+    #: The m and u values pairs are weighed with (``ehx links train`` learns them).
+    model: LinkModel = DEFAULT
     _records: dict[str, list[PersonRecord]] = field(default_factory=dict)
     _by_identifier: dict[str, str] = field(default_factory=dict)
     _blocks: dict[tuple[str, ...], set[str]] = field(default_factory=lambda: defaultdict(set))
@@ -164,6 +179,14 @@ class IdentityIndex:
     #: Merges, splits and keep-aparts since the service last stored them.
     journal: list[JournalEntry] = field(default_factory=list)
     _next: int = 0
+
+    def __post_init__(self) -> None:
+        self.policy = self.policy or self.model.policy
+
+    @property
+    def thresholds(self) -> LinkPolicy:
+        assert self.policy is not None  # set on creation
+        return self.policy
 
     def person(self, person_id: str) -> str:
         """The surviving id of a person who may since have been merged into another."""
@@ -199,12 +222,7 @@ class IdentityIndex:
 
         best_id, best = self._best_candidate(record)
         if best_id is not None and best is not None:
-            # A different given name, or a conflicting identifier: a person decides.
-            only_for_review = any(
-                (f.field, f.level) in (("given_name", "different"), ("identifiers", "conflict"))
-                for f in best.fields
-            )
-            if best.weight >= self.policy.upper and not only_for_review:
+            if best.weight >= self.thresholds.upper and not only_for_review(best):
                 # Its own id, merged: a reviewer can split exactly this link off again.
                 own = self._new(record)
                 self.merge(best_id, own, f"match {best.weight:.1f}")
@@ -212,24 +230,24 @@ class IdentityIndex:
                     best_id,
                     Band.LINKED,
                     best.weight,
-                    confidence(best.weight, self.policy),
+                    confidence(best.weight, self.thresholds),
                     best,
                     own_id=own,
                 )
-            if best.weight >= self.policy.lower:
+            if best.weight >= self.thresholds.lower:
                 person_id = self._new(record)
                 self.review.append(ReviewItem(person_id, best_id, best))
                 return Resolution(
                     person_id,
                     Band.REVIEW,
                     best.weight,
-                    1.0 - confidence(best.weight, self.policy),
+                    1.0 - confidence(best.weight, self.thresholds),
                     best,
                     best_id,
                 )
         person_id = self._new(record)
         weight = best.weight if best else None
-        sure = 1.0 - confidence(weight, self.policy) if weight is not None else 1.0
+        sure = 1.0 - confidence(weight, self.thresholds) if weight is not None else 1.0
         return Resolution(person_id, Band.NEW, weight, sure, best)
 
     def _best_candidate(self, record: PersonRecord) -> tuple[str | None, MatchEvidence | None]:
@@ -243,7 +261,7 @@ class IdentityIndex:
         # whatever order a set keeps (it changes with PYTHONHASHSEED, run to run).
         for candidate in sorted(candidates):
             for known in self._records[candidate]:
-                found = levels(record, known)
+                found = levels(record, known, self.model)
                 weight = sum(w for _, _, w in found)
                 if best is None or weight > best_weight:
                     best_id, best, best_weight = candidate, found, weight

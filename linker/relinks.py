@@ -13,7 +13,8 @@ from datetime import datetime
 from itertools import groupby
 from uuid import UUID
 
-from ehx.linker.index import Band, LinkPolicy, confidence
+from ehx.linker.index import Band, confidence
+from ehx.linker.model import LinkPolicy
 from ehx.linker.store import LinkedMention
 from ehx.schemas.links import Relink, SubjectLink
 from ehx.schemas.vocabulary import OUTSIDE_ROLES

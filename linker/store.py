@@ -10,13 +10,21 @@ from typing import Any
 
 from sqlalchemy import Engine, Text, cast, func, insert, or_, select, update
 
-from ehx.database import link_reviews, linker_ids, linker_journal, linker_mentions, received_events
+from ehx.database import (
+    link_models,
+    link_reviews,
+    linker_ids,
+    linker_journal,
+    linker_mentions,
+    received_events,
+)
 from ehx.database.bulk import execute_many
 from ehx.database.upsert import upsert
 from ehx.linker.compare import PersonRecord
 from ehx.linker.families import FamilyIndex, regroup
 from ehx.linker.history import Appearance
 from ehx.linker.index import IdentityIndex, JournalEntry, Op
+from ehx.linker.model import DEFAULT, LinkModel
 from ehx.schemas.links import ReviewDecision
 from ehx.schemas.vocabulary import WITHHELD
 
@@ -171,7 +179,7 @@ class LinkStore:
         running linker writes more (read the other way round, a merge could name a
         person not yet read).
         """
-        identities = IdentityIndex()
+        identities = IdentityIndex(model=self.latest_model())
         journal = self.journal()
         mentions = self.mentions()
         reserved = self._reserved()
@@ -185,6 +193,24 @@ class LinkStore:
         return identities, regroup(
             mentions, identities.person, max(floor, reserved.get("family", 0))
         )
+
+    def save_model(self, model: LinkModel, by: str, at: datetime) -> int:
+        """Store a learnt model; the linker weighs new pairs with it from its next start."""
+        with self._engine.begin() as connection:
+            made = connection.execute(
+                insert(link_models)
+                .values(trained_at=at, trained_by=by, body=model.as_dict())
+                .returning(link_models.c.model_id)
+            )
+            return int(made.scalar_one())
+
+    def latest_model(self) -> LinkModel:
+        """The model ``ehx links train`` stored last, or the hand-set one if none."""
+        with self._engine.connect() as connection:
+            body = connection.execute(
+                select(link_models.c.body).order_by(link_models.c.model_id.desc()).limit(1)
+            ).scalar()
+        return LinkModel.from_dict(body) if isinstance(body, dict) else DEFAULT
 
     def mentions(self) -> list[LinkedMention]:
         """Every mention, in the order the linker made them."""

@@ -136,3 +136,14 @@ def test_given_and_family_names_the_other_way_round_are_a_swap_not_two_mismatche
     # Less than the names the right way round, far more than two mismatches.
     assert compare(AMINA, AMINA).weight > compare(AMINA, swapped).weight
     assert compare(AMINA, swapped).weight > compare(AMINA, other).weight + 15
+
+
+def test_names_a_few_letters_out_are_similar_not_different() -> None:
+    """Jaro-Winkler levels: a typo in a short name (Iqbal, Ikbal) is not a stranger's."""
+    found = levels(
+        PersonRecord("Amina", "Iqbal", date(1990, 3, 14), None),
+        PersonRecord("Amina", "Ikbal", date(1990, 3, 14), None),
+    )
+    assert found["family_name"] == "similar"
+    assert levels(AMINA, PersonRecord("Amina", "Kahm", None, None))["family_name"] == "different"
+    assert levels(AMINA, PersonRecord("Amnia", "Khan", None, None))["given_name"] == "close"

@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime
 from ehx.adapters import ADAPTERS
 from ehx.linker import Band, FamilyIndex, IdentityIndex, Member, PersonRecord, mentions_of
 from ehx.linker.index import Op
+from ehx.linker.training import LEARNT
 from ehx.schemas import Agency
 from tests.helpers import EXAMPLES
 
@@ -232,3 +233,26 @@ def test_records_of_one_person_that_differ_in_two_ways_still_meet_in_a_block() -
         PersonRecord("Aminah", "Khna", date(1991, 3, 4), "B11 4AA"),  # the street only
     ):
         assert set(blocking_keys(amina)) & set(blocking_keys(other)), other
+
+
+def test_a_father_and_son_of_one_name_at_one_address_are_not_linked_by_the_linker() -> None:
+    """Everything agrees but the birth date, decades apart: a person decides (at a learnt
+    model's thresholds, where the weights alone would link them)."""
+    index = IdentityIndex(LEARNT)
+    father = index.resolve(PersonRecord("Mohammed", "Iqbal", date(1968, 2, 9), "B11 4AA"))
+    son = index.resolve(PersonRecord("Mohammed", "Iqbal", date(1994, 7, 30), "B11 4AA"))
+    assert son.person_id != father.person_id
+    assert son.band is Band.REVIEW, son  # and the pair is on the queue to decide
+    assert {f.level for f in son.evidence.fields if f.field == "date_of_birth"} == {"different"}  # type: ignore[union-attr]
+
+
+def test_what_a_household_shares_is_not_enough_for_the_linker_to_link() -> None:
+    """No given name and no birth date: a family name and a postcode are the household's,
+    so a record with only those is not joined to whichever member it meets first."""
+    index = IdentityIndex(LEARNT)
+    mother = index.resolve(PersonRecord("Amina", "Khan", date(1990, 3, 14), "B11 4AA"))
+    nameless = index.resolve(PersonRecord("", "Khan", None, "B11 4AA"))
+    assert nameless.person_id != mother.person_id and nameless.band is not Band.LINKED
+    # With her given name as well, the same evidence is hers.
+    named = index.resolve(PersonRecord("Amina", "Khan", None, "B11 4AA"))
+    assert named.band is Band.LINKED and named.person_id == mother.person_id
