@@ -506,6 +506,13 @@ def bench(
             help="A PostgreSQL server for the timeline and audit suites (a scratch database)."
         ),
     ] = None,
+    harsh_people: Annotated[
+        list[int] | None,
+        typer.Option(
+            help="People in the linking suite's harsh samples (repeatable; default 20,000 "
+            "and 200,000; 1,000,000 takes about 20 minutes)."
+        ),
+    ] = None,
 ) -> None:
     """Measure: ingest against a bare aiokafka producer; the whole pipeline against a bare
     aiokafka passthrough (--people's city); consent decisions/s; alert latency
@@ -543,6 +550,7 @@ def bench(
         fault_rate=fault_rate,
         replay_events=replay_events,
         cluster_people=cluster_people,
+        harsh_people=tuple(harsh_people) if harsh_people else (20_000, 200_000),
     )
     console.print((out / "benchmarks.md").read_text(), markup=False, highlight=False)
 

@@ -322,5 +322,11 @@ def train(
         f"{'' if learnt.converged else ' (EM had not settled: run it again with more records)'}. "
         f"Term frequencies for {listed.get('given_name', 0):,} given and "
         f"{listed.get('family_name', 0):,} family names. Links at {policy.upper:g} bits, "
-        f"review from {policy.lower:g}. The linker uses it from its next start."
+        f"review from {policy.lower:g}"
+        + (
+            f", both rising as the people on file pass {policy.reference_people:,}"
+            if policy.reference_people
+            else ""
+        )
+        + ". The linker uses it from its next start."
     )

@@ -222,7 +222,8 @@ class IdentityIndex:
 
         best_id, best = self._best_candidate(record)
         if best_id is not None and best is not None:
-            if best.weight >= self.thresholds.upper and not only_for_review(best):
+            rise = self.thresholds.rise(len(self._records) - len(self._merged_into))
+            if best.weight >= self.thresholds.upper + rise and not only_for_review(best):
                 # Its own id, merged: a reviewer can split exactly this link off again.
                 own = self._new(record)
                 self.merge(best_id, own, f"match {best.weight:.1f}")
@@ -234,7 +235,7 @@ class IdentityIndex:
                     best,
                     own_id=own,
                 )
-            if best.weight >= self.thresholds.lower:
+            if best.weight >= self.thresholds.lower + rise:
                 person_id = self._new(record)
                 self.review.append(ReviewItem(person_id, best_id, best))
                 return Resolution(

@@ -45,9 +45,25 @@ class LinkPolicy:
     lower: float = 16.0
     #: Prior odds of two blocked records being one person, for the confidence figure.
     prior_bits: float = -14.0
+    #: The thresholds hold up to this many people; beyond it both rise by log2 of how
+    #: many times more there are. The more people on file, the more share a name and a
+    #: birthday by chance, so the same agreement is weaker evidence (the prior odds of a
+    #: candidate being the one fall as the candidates grow). None: fixed thresholds.
+    reference_people: int | None = None
 
-    def as_dict(self) -> dict[str, float]:
-        return {"upper": self.upper, "lower": self.lower, "prior_bits": self.prior_bits}
+    def as_dict(self) -> dict[str, float | int | None]:
+        return {
+            "upper": self.upper,
+            "lower": self.lower,
+            "prior_bits": self.prior_bits,
+            "reference_people": self.reference_people,
+        }
+
+    def rise(self, people: int) -> float:
+        """How many bits both thresholds rise with this many people on file."""
+        if not self.reference_people or people <= self.reference_people:
+            return 0.0
+        return math.log2(people / self.reference_people)
 
 
 #: The hand-set model's thresholds, set on the synthetic city (``ehx links evaluate``):

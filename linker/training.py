@@ -38,7 +38,7 @@ Pattern = tuple[tuple[str, str], ...]
 #: at 0.999 and 0.956 on the harsh sample (5,000 people, seed 1), where 22 bits loses
 #: a tenth of the true pairs. The prior puts 14 bits at the hand-set model's confidence
 #: for 22 (docs/linking.md).
-LEARNT = LinkPolicy(upper=14.0, lower=10.0, prior_bits=-6.0)
+LEARNT = LinkPolicy(upper=14.0, lower=10.0, prior_bits=-6.0, reference_people=20_000)
 
 
 @dataclass(frozen=True)
