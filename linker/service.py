@@ -115,7 +115,7 @@ class Linker:
             return []
         self.families = regroup(mentions, identities.person, self.families._next)
         after = current_links(mentions, identities.person, self.families.family_of)
-        return relinks(mentions, before, after, cause, decision.decided_at, identities.policy)
+        return relinks(mentions, before, after, cause, decision.decided_at, identities.thresholds)
 
     def reload(self) -> None:
         """Forget what was linked but not stored: the indexes as the store has them
