@@ -511,7 +511,8 @@ def _members(request: Request, people: dict[str, dict[str, Any]]) -> list[dict[s
     # A probabilistic link keeps the record under an id of its own, merged into the
     # person: gather every id that is now each person.
     engine = _state(request).engine
-    person_of = LinkStore(engine).members(people)
+    links_store = LinkStore(engine)
+    person_of = links_store.members(people)
     with engine.connect() as connection:
         rows = connection.execute(
             select(
@@ -521,6 +522,8 @@ def _members(request: Request, people: dict[str, dict[str, Any]]) -> list[dict[s
     links: dict[str, list[tuple[str, float | None]]] = {}
     for member, band, weight in rows:
         links.setdefault(person_of[member], []).append((band, weight))
+    # The prior the weights were set against: the model's (hand-set, or the last learnt).
+    policy = links_store.latest_model().policy if links else None
     members = []
     for person_id, seen in sorted(people.items()):
         bands = links.get(person_id, [])
@@ -528,7 +531,7 @@ def _members(request: Request, people: dict[str, dict[str, Any]]) -> list[dict[s
             how = "a possible match awaits review"
         elif any(b == "linked" for b, _ in bands):
             weakest = min(w for b, w in bands if b == "linked" and w is not None)
-            sure = confidence(weakest, LinkPolicy())
+            sure = confidence(weakest, policy or LinkPolicy())
             odds = "over 99.99%" if sure > 0.9999 else f"{sure:.2%}"
             how = (
                 f"matched across agencies on name, birth date and address: the weakest "
