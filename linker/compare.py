@@ -158,39 +158,33 @@ def levels(a: PersonRecord, b: PersonRecord, model: LinkModel = DEFAULT) -> list
     The linker scores every candidate in a block with this and builds the evidence of
     the best one only (evidence objects cost more to make than the comparison itself).
     """
+    weights = model.weights
     found: list[Level] = []
-    if _swapped(a, b):
-        found += [
-            ("given_name", "swapped", model.weight("given_name", "swapped")),
-            ("family_name", "swapped", 0.0),  # the pair's weight is on the given name
-        ]
     # A name one record lacks says nothing either way (as a missing birth date does):
     # not "different" when one is blank, and never "exact" because both are.
-    for field, mine, theirs, level_of in (
-        ("given_name", a.given_name, b.given_name, _given),
-        ("family_name", a.family_name, b.family_name, _family),
-    ):
-        if found and found[0][1] == "swapped":
-            break
-        folded = fold(mine)
-        if folded and fold(theirs):
+    if _swapped(a, b):
+        found += [
+            ("given_name", "swapped", weights["given_name"]["swapped"]),
+            ("family_name", "swapped", 0.0),  # the pair's weight is on the given name
+        ]
+    else:
+        for name_field, mine, theirs, level_of in (
+            ("given_name", a.given_name, b.given_name, _given),
+            ("family_name", a.family_name, b.family_name, _family),
+        ):
+            folded = fold(mine)
+            if not folded or not fold(theirs):
+                found.append((name_field, "missing", 0.0))
+                continue
             level = level_of(mine, theirs)
-            weight = (
-                model.exact_name(field, folded) if level == "exact" else model.weight(field, level)
-            )
-            found.append((field, level, weight))
-        else:
-            found.append((field, "missing", 0.0))
-    if a.date_of_birth and b.date_of_birth:
-        dob = _dob(a.date_of_birth, b.date_of_birth)
-        found.append(("date_of_birth", dob, model.weight("date_of_birth", dob)))
-    else:
-        found.append(("date_of_birth", "missing", 0.0))
-    if a.postcode and b.postcode:
-        postcode = _postcode(a.postcode, b.postcode)
-        found.append(("postcode", postcode, model.weight("postcode", postcode)))
-    else:
-        found.append(("postcode", "missing", 0.0))
+            if level == "exact":
+                found.append((name_field, level, model.exact_name(name_field, folded)))
+            else:
+                found.append((name_field, level, weights[name_field][level]))
+    dob = _dob(a.date_of_birth, b.date_of_birth) if a.date_of_birth and b.date_of_birth else None
+    found.append(("date_of_birth", dob or "missing", weights["date_of_birth"][dob or "missing"]))
+    postcode = _postcode(a.postcode, b.postcode) if a.postcode and b.postcode else "missing"
+    found.append(("postcode", postcode, weights["postcode"][postcode]))
     if identifier_conflict(a.identifiers, b.identifiers):
         found.append(("identifiers", "conflict", IDENTIFIER_CONFLICT))
     return found

@@ -89,27 +89,38 @@ class LinkModel:
     #: The thresholds set for this model's weights.
     policy: LinkPolicy = HAND_SET
 
+    #: Each field's level -> weight in bits ("missing" 0), worked out once: the linker
+    #: looks them up for every candidate it scores.
+    weights: dict[str, dict[str, float]] = field(init=False, repr=False, compare=False)
+    #: Each name field's exact weight for each listed name, and for any other.
+    _exact: dict[str, tuple[dict[str, float], float]] = field(init=False, repr=False, compare=False)
+
     def __post_init__(self) -> None:
         weights = {
-            f: {level: math.log2(self.m[f][level] / self.u[f][level]) for level in levels}
+            f: {"missing": 0.0}
+            | {level: math.log2(self.m[f][level] / self.u[f][level]) for level in levels}
             for f, levels in LEVELS.items()
         }
-        object.__setattr__(self, "_weights", weights)
+        exact = {}
+        for name_field in ("given_name", "family_name"):
+            shares = self.frequencies.get(name_field) or {}
+            m = self.m[name_field]["exact"]
+            unlisted = max(self.unlisted.get(name_field, MIN_FREQUENCY), MIN_FREQUENCY)
+            exact[name_field] = (
+                {name: math.log2(m / max(share, MIN_FREQUENCY)) for name, share in shares.items()},
+                math.log2(m / unlisted) if shares else weights[name_field]["exact"],
+            )
+        object.__setattr__(self, "weights", weights)
+        object.__setattr__(self, "_exact", exact)
 
     def weight(self, field_name: str, level: str) -> float:
-        if level == "missing":
-            return 0.0
-        weights: dict[str, dict[str, float]] = self._weights  # type: ignore[attr-defined]
-        return weights[field_name][level]
+        return self.weights[field_name][level]
 
     def exact_name(self, field_name: str, folded: str) -> float:
-        """The weight of two records agreeing exactly on this name."""
-        shares = self.frequencies.get(field_name)
-        if not shares:
-            return self.weight(field_name, "exact")
-        unlisted = self.unlisted.get(field_name, MIN_FREQUENCY)
-        share = max(shares.get(folded, unlisted), MIN_FREQUENCY)
-        return math.log2(self.m[field_name]["exact"] / share)
+        """The weight of two records agreeing exactly on this name: log2(m / the share of
+        records bearing it) where the model knows how common names are."""
+        listed, otherwise = self._exact[field_name]
+        return listed.get(folded, otherwise)
 
     def as_dict(self) -> dict[str, Any]:
         return {
