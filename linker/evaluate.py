@@ -74,33 +74,30 @@ def read_sample(text: str) -> tuple[list[LabelledRecord], list[SampleProblem]]:
             problems.append(SampleProblem(line, f"{len(row)} fields, expected {len(COLUMNS)}"))
             continue
         record_id, given, family, born, postcode, cluster = (cell.strip() for cell in row)
-        reason = _wrong(record_id, born, cluster, first_seen.get(record_id))
+        reason: str | None
+        try:
+            birth = date.fromisoformat(born) if born else None
+        except ValueError:
+            birth, reason = None, f"date_of_birth {born!r} is not an ISO 8601 date (YYYY-MM-DD)"
+        else:
+            reason = _wrong(record_id, cluster, first_seen.get(record_id))
         if reason:
             problems.append(SampleProblem(line, reason))
             continue
         first_seen[record_id] = line
         found.append(
-            LabelledRecord(
-                record_id,
-                PersonRecord(given, family, date.fromisoformat(born) if born else None, postcode),
-                cluster,
-            )
+            LabelledRecord(record_id, PersonRecord(given, family, birth, postcode), cluster)
         )
     return found, problems
 
 
-def _wrong(record_id: str, born: str, cluster: str, seen_on: int | None) -> str | None:
+def _wrong(record_id: str, cluster: str, seen_on: int | None) -> str | None:
     if not record_id:
         return "record_id is empty"
     if seen_on is not None:
         return f"record_id {record_id!r} is already on line {seen_on}"
     if not cluster:
         return "cluster is empty: each record must name its true person"
-    if born:
-        try:
-            date.fromisoformat(born)
-        except ValueError:
-            return f"date_of_birth {born!r} is not an ISO 8601 date (YYYY-MM-DD)"
     return None
 
 

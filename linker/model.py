@@ -82,8 +82,6 @@ class LinkModel:
     frequencies: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
     #: The share given to a name the table does not list (too rare to list, or new).
     unlisted: Mapping[str, float] = field(default_factory=dict)
-    #: Of blocked pairs, the share that are one person (learnt; for the confidence).
-    match_share: float | None = None
     #: Where it came from, in words: "set by hand", or what it was trained on.
     source: str = "set by hand"
     #: The thresholds set for this model's weights.
@@ -128,7 +126,6 @@ class LinkModel:
             "u": {f: dict(v) for f, v in self.u.items()},
             "frequencies": {f: dict(v) for f, v in self.frequencies.items()},
             "unlisted": dict(self.unlisted),
-            "match_share": self.match_share,
             "source": self.source,
             "policy": self.policy.as_dict(),
         }
@@ -140,7 +137,6 @@ class LinkModel:
             u=data["u"],
             frequencies=data.get("frequencies") or {},
             unlisted=data.get("unlisted") or {},
-            match_share=data.get("match_share"),
             source=data.get("source", "stored"),
             policy=LinkPolicy(**data["policy"]) if data.get("policy") else HAND_SET,
         )

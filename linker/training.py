@@ -43,13 +43,9 @@ LEARNT = LinkPolicy(upper=14.0, lower=10.0, prior_bits=-6.0, reference_people=20
 
 @dataclass(frozen=True)
 class Training:
-    """What training used and how it went, to print beside the model."""
+    """The model learnt (its ``source`` says from what), and whether EM settled."""
 
     model: LinkModel
-    records: int
-    random_pairs: int
-    blocked_pairs: int
-    iterations: int
     converged: bool
 
 
@@ -78,9 +74,10 @@ def train(
     rng = random.Random(seed)  # noqa: S311 (sampling pairs, not secrets)
     u = _estimate_u(records, rng, random_pairs)
     m = {f: dict(DEFAULT.m[f]) for f in LEVELS}
+    blocks = _blocks(records)
     blocked, iterations, converged = 0, 0, True
     for blocking, learns in SESSIONS.items():
-        patterns = _blocked_patterns(records, rng, max_blocked_pairs, blocking, learns)
+        patterns = _blocked_patterns(records, blocks[blocking], rng, max_blocked_pairs, learns)
         learnt, ran, settled = _expectation_maximisation(patterns, m, u, learns, max_iterations)
         for f in learns:
             m[f] = learnt[f]
@@ -98,7 +95,7 @@ def train(
         ),
         policy=LEARNT,
     )
-    return Training(model, len(records), random_pairs, blocked, iterations, converged)
+    return Training(model, converged)
 
 
 def _pattern(a: PersonRecord, b: PersonRecord, fields: Iterable[str] = LEVELS) -> Pattern:
@@ -131,20 +128,29 @@ def _estimate_u(
     return _shares(counts)
 
 
+Blocks = dict[tuple[str, ...], list[int]]
+
+
+def _blocks(records: Sequence[PersonRecord]) -> dict[str, Blocks]:
+    """For each session's blocking pass, its blocks: key -> the records' numbers (the
+    keys worked out once for both sessions)."""
+    found: dict[str, Blocks] = {blocking: defaultdict(list) for blocking in SESSIONS}
+    for number, record in enumerate(records):
+        for key in blocking_keys(record):
+            if key[0] in found:
+                found[key[0]][key].append(number)
+    return found
+
+
 def _blocked_patterns(
     records: Sequence[PersonRecord],
+    blocks: Blocks,
     rng: random.Random,
     most: int,
-    blocking: str,
     fields: Sequence[str],
 ) -> Counter[Pattern]:
     """Each pattern of levels in ``fields`` among the pairs one blocking pass puts
     together (all of them, or those of randomly chosen blocks, about ``most``)."""
-    blocks: dict[tuple[str, ...], list[int]] = defaultdict(list)
-    for number, record in enumerate(records):
-        for key in blocking_keys(record):
-            if key[0] == blocking:
-                blocks[key].append(number)
     # Blocks in a random order, each block's pairs whole, until ``most`` are taken: a
     # city's blocks hold far more pairs than training needs, and listing them all would
     # not fit in memory at a million people.
