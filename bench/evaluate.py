@@ -16,9 +16,10 @@ from datetime import UTC, datetime
 from bench.city import City, generate_city
 from ehx.adapters import ADAPTERS
 from ehx.adapters.framing import RawRecord
+from ehx.linker.blocking import Keys, blocking_keys
 from ehx.linker.evaluate import Scores, pair_completeness, pair_scores
 from ehx.linker.families import FamilyIndex, Member
-from ehx.linker.index import Band, IdentityIndex, blocking_keys
+from ehx.linker.index import Band, IdentityIndex
 from ehx.linker.mentions import mentions_of
 from ehx.linker.model import DEFAULT, LinkModel, LinkPolicy
 from ehx.schemas import Agency, RecordRefused
@@ -65,7 +66,7 @@ def evaluate(
     family_of = {p.person_id: p.family_id for p in city.people}
     identities, families = IdentityIndex(policy, model), FamilyIndex()
     rows: list[tuple[str, str]] = []  # (true person, predicted person) per mention
-    keys: dict[str, list[set[tuple[str, ...]]]] = {}  # each true person's mentions' keys
+    keys: dict[str, list[Keys]] = {}  # each true person's mentions' keys
     bands: Counter[str] = Counter()
     started = time.perf_counter()
     for number, source in enumerate(city.records):
@@ -81,7 +82,7 @@ def evaluate(
                 resolution = identities.resolve(mention.record)
                 bands[resolution.band.value] += 1
                 rows.append((truth, resolution.person_id))
-                keys.setdefault(truth, []).append(set(blocking_keys(mention.record)))
+                keys.setdefault(truth, []).append(blocking_keys(mention.record))
                 members.append(
                     Member(resolution.person_id, mention.role, mention.household, mention.related)
                 )

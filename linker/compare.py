@@ -22,6 +22,7 @@ from ehx.linker.names import (
     dob_swapped,
     fold,
     name_key,
+    near_variant,
     postcode_district,
     postcode_key,
     same_variant,
@@ -81,7 +82,8 @@ def _given(a: str, b: str) -> str:
     if same_variant(a, b) or name_key(a) == name_key(b):
         return "variant"
     similarity = JaroWinkler.similarity(fa, fb)
-    if similarity >= CLOSE:
+    # A nickname or full form mistyped (Wlilie for Wilbur) is as close as a typo.
+    if similarity >= CLOSE or near_variant(a, b, CLOSE):
         return "close"
     return "similar" if similarity >= SIMILAR else "different"
 
@@ -118,14 +120,14 @@ def _postcode(a: str, b: str) -> str:
 
 
 def _swapped(a: PersonRecord, b: PersonRecord) -> bool:
-    """Each record's given name is the other's family name (close, or one's variant)."""
+    """Each record's given name is the other's family name (close, or one's variant),
+    for records whose given names are unlike."""
     names = (a.given_name, a.family_name, b.given_name, b.family_name)
     if not all(fold(n) for n in names) or fold(a.given_name) == fold(a.family_name):
         return False
     return (
         _given(a.given_name, b.family_name) not in _UNLIKE
         and _family(a.family_name, b.given_name) not in _UNLIKE
-        and _given(a.given_name, b.given_name) in _UNLIKE
     )
 
 
@@ -162,22 +164,24 @@ def levels(a: PersonRecord, b: PersonRecord, model: LinkModel = DEFAULT) -> list
     found: list[Level] = []
     # A name one record lacks says nothing either way (as a missing birth date does):
     # not "different" when one is blank, and never "exact" because both are.
-    if _swapped(a, b):
+    given, family = fold(a.given_name), fold(a.family_name)
+    given_level = _given(a.given_name, b.given_name) if given and fold(b.given_name) else None
+    if given_level in _UNLIKE and _swapped(a, b):
         found += [
             ("given_name", "swapped", weights["given_name"]["swapped"]),
             ("family_name", "swapped", 0.0),  # the pair's weight is on the given name
         ]
     else:
-        for name_field, mine, theirs, level_of in (
-            ("given_name", a.given_name, b.given_name, _given),
-            ("family_name", a.family_name, b.family_name, _family),
+        family_level = (
+            _family(a.family_name, b.family_name) if family and fold(b.family_name) else None
+        )
+        for name_field, folded, level in (
+            ("given_name", given, given_level),
+            ("family_name", family, family_level),
         ):
-            folded = fold(mine)
-            if not folded or not fold(theirs):
+            if level is None:
                 found.append((name_field, "missing", 0.0))
-                continue
-            level = level_of(mine, theirs)
-            if level == "exact":
+            elif level == "exact":
                 found.append((name_field, level, model.exact_name(name_field, folded)))
             else:
                 found.append((name_field, level, weights[name_field][level]))

@@ -20,8 +20,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
+from ehx.linker.blocking import Keys, blocking_keys
 from ehx.linker.compare import PersonRecord
-from ehx.linker.index import Band, IdentityIndex, blocking_keys
+from ehx.linker.index import Band, IdentityIndex
 from ehx.linker.model import DEFAULT, LinkModel, LinkPolicy
 
 #: The sample's columns, in this order, with a header row.
@@ -130,15 +131,15 @@ def pair_scores(truth: Sequence[str], predicted: Sequence[str]) -> Scores:
     )
 
 
-def pair_completeness(keys: dict[str, list[set[tuple[str, ...]]]]) -> float:
-    """Of every pair of one true person's mentions, the share whose blocking keys meet:
-    a pair that shares none is never compared, so this bounds recall from above."""
+def pair_completeness(keys: dict[str, list[Keys]]) -> float:
+    """Of every pair of one true person's mentions, the share that blocking brings
+    together: a pair that never meets is never compared, so this bounds recall."""
     met = total = 0
     for mentions in keys.values():
         for i, first in enumerate(mentions):
             for second in mentions[i + 1 :]:
                 total += 1
-                met += bool(first & second)
+                met += first.meet(second)
     return met / total if total else 1.0
 
 
@@ -179,14 +180,14 @@ def evaluate_sample(
     index = IdentityIndex(policy, model)
     cluster_of: dict[str, str] = {}  # each record's own person id -> its true person
     rows: list[tuple[str, str]] = []
-    keys: dict[str, list[set[tuple[str, ...]]]] = {}
+    keys: dict[str, list[Keys]] = {}
     bands: Counter[str] = Counter()
     for item in sample:
         resolution = index.resolve(item.record)
         bands[resolution.band.value] += 1
         cluster_of[resolution.own] = item.cluster
         rows.append((item.cluster, resolution.person_id))
-        keys.setdefault(item.cluster, []).append(set(blocking_keys(item.record)))
+        keys.setdefault(item.cluster, []).append(blocking_keys(item.record))
     truth = [t for t, _ in rows]
     scores = pair_scores(truth, [index.person(p) for _, p in rows])
     right = [cluster_of.get(r.person_id) == cluster_of.get(r.candidate_id) for r in index.review]

@@ -27,11 +27,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-import jellyfish
-
+from ehx.linker.blocking import blocking_keys
 from ehx.linker.compare import MatchEvidence, PersonRecord, evidence, levels
 from ehx.linker.model import DEFAULT, LinkModel, LinkPolicy
-from ehx.linker.names import fold, name_key, postcode_key
 
 #: Records kept per person for comparison; more adds cost and little evidence.
 RECORDS_PER_PERSON = 6
@@ -90,42 +88,6 @@ class ReviewItem:
     person_id: str
     candidate_id: str
     evidence: MatchEvidence
-
-
-def blocking_keys(record: PersonRecord) -> list[tuple[str, ...]]:
-    """Cheap keys that true matches usually share, so only a few candidates are scored.
-
-    Several passes, each for a way records of one person differ: a date of birth alone
-    (a family name changed or mistyped); the year and family name (day and month swapped
-    or mistyped); the family name and postcode; the given name's initial and the day and
-    month either way round (swapped, with the family name mistyped too); the names the
-    other way round (given and family swapped); the full postcode. ``ehx links
-    evaluate`` reports the share of true pairs that meet in one (pair completeness)."""
-    family = jellyfish.metaphone(fold(record.family_name)) if record.family_name else ""
-    given = name_key(record.given_name)
-    keys: list[tuple[str, ...]] = [("given_family", given, family)]
-    if record.given_name and record.family_name:
-        # Swapped: this record's names read the other way give the other's own key.
-        swapped = (name_key(record.family_name), jellyfish.metaphone(fold(record.given_name)))
-        if swapped != (given, family):
-            keys.append(("given_family", *swapped))
-    if record.date_of_birth:
-        dob = record.date_of_birth
-        keys.append(("dob", dob.isoformat()))
-        # Day and month swapped, or one of them mistyped, keep the year and family name.
-        keys.append(("year_family", str(dob.year), family))
-        if given and dob.day <= 12 and dob.day != dob.month:
-            turned = dob.replace(month=dob.day, day=dob.month).isoformat()
-            keys.append(("initial_dob", given[:1], turned))
-            keys.append(("initial_dob", given[:1], dob.isoformat()))
-    postcode = postcode_key(record.postcode)
-    if postcode:
-        keys.append(("family_postcode", family, postcode))
-        # A full postcode is a street's few households: everyone there is compared,
-        # whatever the names and dates say (a sound-alike code off by a letter, and a
-        # mistyped birth date, miss every other pass).
-        keys.append(("postcode", postcode))
-    return keys
 
 
 #: Levels at which a given name, or a birth date, is the person's own evidence.
@@ -253,7 +215,7 @@ class IdentityIndex:
 
     def _best_candidate(self, record: PersonRecord) -> tuple[str | None, MatchEvidence | None]:
         candidates: set[str] = set()
-        for key in blocking_keys(record):
+        for key in blocking_keys(record).searched:
             members = self._blocks.get(key)
             if members and len(members) <= MAX_BLOCK:
                 candidates.update(self.person(p) for p in members)
@@ -291,7 +253,7 @@ class IdentityIndex:
         own = self._own.get(person_id)
         if not copied and own is not None and record not in own and len(own) < RECORDS_PER_PERSON:
             own.append(record)
-        for key in blocking_keys(record):
+        for key in blocking_keys(record).filed:
             self._blocks[key].add(person_id)
 
     def merge(self, keep: str, other: str, cause: str) -> str:
@@ -307,7 +269,7 @@ class IdentityIndex:
         for record in self._records[other]:
             self._remember(keep, record, copied=True)
             # Blocks name the survivor only: a block does not fill up with merged ids.
-            for key in blocking_keys(record):
+            for key in blocking_keys(record).filed:
                 self._blocks[key].discard(other)
         self.journal.append(JournalEntry(Op.MERGE, keep, other, cause))
         return keep
@@ -366,7 +328,7 @@ class IdentityIndex:
                         kept.append(record)
             self._records[ancestor] = kept
         for record in moved:
-            for key in blocking_keys(record):
+            for key in blocking_keys(record).filed:
                 self._blocks[key].add(merged)
         for identifier in carried:
             if self.person(self._by_identifier.get(identifier, merged)) == root:

@@ -14,6 +14,7 @@ from datetime import date
 from functools import lru_cache
 
 from nicknames import NickNamer
+from rapidfuzz.distance import JaroWinkler
 
 #: Spellings that are one name. Extend with local knowledge: each line is a group.
 VARIANT_GROUPS: tuple[tuple[str, ...], ...] = (
@@ -79,7 +80,6 @@ def name_key(name: str) -> str:
     return VARIANT_GROUPS[group][0] if group is not None else fold(name)
 
 
-@lru_cache(maxsize=65_536)
 def same_variant(a: str, b: str) -> bool:
     """True when two given names are spellings or forms of one name: Mohammed and
     Muhammad (the groups above), Bill and William, Jo and Joanne, Bill and Will (the
@@ -90,9 +90,33 @@ def same_variant(a: str, b: str) -> bool:
     fa, fb = fold(a).split(" ")[0], fold(b).split(" ")[0]
     if not fa or not fb or fa == fb:
         return False
+    nicknames_a, canonicals_a = _forms(fa)
+    nicknames_b, canonicals_b = _forms(fb)
+    return fb in nicknames_a or fa in nicknames_b or not canonicals_a.isdisjoint(canonicals_b)
+
+
+def near_variant(a: str, b: str, similar: float) -> bool:
+    """True when one given name is a form of the other with a letter or two wrong
+    (Wlilie for Willie, Wilbur's short form): at least ``similar`` (Jaro-Winkler) to a
+    nickname or full form of the other."""
+    fa, fb = fold(a).split(" ")[0], fold(b).split(" ")[0]
+    if not fa or not fb:
+        return False
+    for mine, theirs in ((fa, fb), (fb, fa)):
+        nicknames, canonicals = _forms(mine)
+        for form in nicknames | canonicals:
+            if JaroWinkler.similarity(form, theirs, score_cutoff=similar):
+                return True
+    return False
+
+
+# Per name, not per pair: a city's pairs of names are too many to cache, its names are
+# not, and asking the list afresh for every candidate was a tenth of linking's time.
+@lru_cache(maxsize=65_536)
+def _forms(first: str) -> tuple[frozenset[str], frozenset[str]]:
+    """A folded first name's nicknames and the names it is a nickname of."""
     names = _nicknames()
-    canon_a, canon_b = names.canonicals_of(fa), names.canonicals_of(fb)
-    return fb in names.nicknames_of(fa) or fa in names.nicknames_of(fb) or bool(canon_a & canon_b)
+    return frozenset(names.nicknames_of(first)), frozenset(names.canonicals_of(first))
 
 
 @lru_cache(maxsize=1)

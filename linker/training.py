@@ -18,10 +18,12 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+import jellyfish
+
 from ehx.linker.compare import PersonRecord, levels
-from ehx.linker.index import MAX_BLOCK, blocking_keys
+from ehx.linker.index import MAX_BLOCK
 from ehx.linker.model import DEFAULT, LEVELS, LinkModel, LinkPolicy
-from ehx.linker.names import fold
+from ehx.linker.names import fold, name_key
 
 #: A level nobody's pairs showed is not taken as impossible: this is added to each count.
 SMOOTHING = 0.5
@@ -50,7 +52,8 @@ class Training:
 
 
 #: Splink's way of keeping EM on people, not households: m is learnt in two sessions,
-#: each on pairs one blocking pass makes, for the fields that pass does not compare
+#: each on the pairs one blocking rule makes (the linker's own passes are narrower, for
+#: speed), for the fields that rule does not compare
 #: (pairs that share a birth date teach the names and the postcode; pairs that share a
 #: name teach the birth date). On every blocked pair at once, EM learns "one household"
 #: (a family name and a postcode shared) instead of "one person".
@@ -132,13 +135,16 @@ Blocks = dict[tuple[str, ...], list[int]]
 
 
 def _blocks(records: Sequence[PersonRecord]) -> dict[str, Blocks]:
-    """For each session's blocking pass, its blocks: key -> the records' numbers (the
-    keys worked out once for both sessions)."""
+    """For each session's blocking rule, its blocks: key -> the records' numbers. The
+    birth date alone; the given name's normal form with the family name's sound-alike
+    code."""
     found: dict[str, Blocks] = {blocking: defaultdict(list) for blocking in SESSIONS}
     for number, record in enumerate(records):
-        for key in blocking_keys(record):
-            if key[0] in found:
-                found[key[0]][key].append(number)
+        if record.date_of_birth:
+            found["dob"][(record.date_of_birth.isoformat(),)].append(number)
+        if record.given_name and record.family_name:
+            names = (name_key(record.given_name), jellyfish.metaphone(fold(record.family_name)))
+            found["given_family"][names].append(number)
     return found
 
 

@@ -147,3 +147,15 @@ def test_names_a_few_letters_out_are_similar_not_different() -> None:
     assert found["family_name"] == "similar"
     assert levels(AMINA, PersonRecord("Amina", "Kahm", None, None))["family_name"] == "different"
     assert levels(AMINA, PersonRecord("Amnia", "Khan", None, None))["given_name"] == "close"
+
+
+def test_a_mistyped_nickname_is_close_not_a_different_name() -> None:
+    """Wlilie (Willie, a letter turned) for Wilbur: a clerk's typo on a short form. Scored
+    "different", the linker would never link it (twins' rule); two given names with no
+    form in common, as twins have, still are."""
+    born = date(2011, 6, 2)
+    wilbur = PersonRecord("Wilbur", "Walsh", born, "B12 9QH")
+    assert levels(wilbur, PersonRecord("Wlilie", "Walsh", born, "B12 9QH"))["given_name"] == "close"
+    assert levels(wilbur, PersonRecord("Maryam", "Walsh", born, "B12 9QH"))["given_name"] == (
+        "different"
+    )

@@ -1,0 +1,126 @@
+"""Blocking: which people on file a new record is compared with at all.
+
+Scoring every person for every record is out of the question in a city; blocking files
+each record under cheap keys and compares a new record only with the people filed under
+the keys it searches. A pair that meets under no key is never compared, so the keys are
+made for the ways one person's records differ (``ehx links evaluate`` reports the share
+of true pairs that meet: pair completeness, the most recall can be).
+
+Each key is narrow enough that its blocks stay a handful of people at a million: a
+birth date alone is shared by thirty people there, a given and family name by hundreds,
+and every one of them would be scored for every record. The passes:
+
+- the names (given name's normal form, family name's sound-alike code), either way
+  round, with the birth year, or with the day and month (one of the two mistyped);
+- the birth date, or its day and month turned, with the given name, the family name's
+  code, or the two names' first letters (one or both names mistyped, or swapped);
+- the birth year and month, or year and day, with the family name's code (the given
+  name a nickname or mistyped, and one of day or month mistyped);
+- the postcode with the family name's code, with the birth date, or with a first
+  letter of the names (a street's few households).
+
+A wide key is filed and searched only where the narrow one cannot serve: a record with no
+birth date searches every record of its names, and is filed where records with a birth
+date look; a record missing a name likewise for the birth date and a first letter.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import jellyfish
+
+from ehx.linker.compare import PersonRecord
+from ehx.linker.names import fold, name_key, postcode_key
+
+Key = tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Keys:
+    """Where a record is filed, and where the linker looks for its candidates."""
+
+    filed: frozenset[Key]
+    searched: frozenset[Key]
+
+    def meet(self, other: Keys) -> bool:
+        """Whether blocking brings the two records together to be compared."""
+        return not (self.searched.isdisjoint(other.filed) and other.searched.isdisjoint(self.filed))
+
+
+class _Keys:
+    def __init__(self) -> None:
+        self.filed: set[Key] = set()
+        self.searched: set[Key] = set()
+
+    def both(self, *key: str) -> None:
+        self.filed.add(key)
+        self.searched.add(key)
+
+    def wide(self, narrow: bool, wide: Key, lacking: Key) -> None:
+        """``wide`` is what a record lacking a field searches, and ``lacking`` where it
+        is filed; a record with the field is filed under ``wide`` and searches ``lacking``
+        (its own narrow keys already meet those of its kind)."""
+        if narrow:
+            self.filed.add(wide)
+            self.searched.add(lacking)
+        else:
+            self.searched.add(wide)
+            self.both(*lacking)
+
+
+# Cached for the record being linked: resolving it, remembering it and any merge it
+# makes each need its keys.
+@lru_cache(maxsize=1024)
+def blocking_keys(record: PersonRecord) -> Keys:
+    """Where ``record`` is filed and what it searches (the passes above)."""
+    given_text, family_text = fold(record.given_name), fold(record.family_name)
+    family = jellyfish.metaphone(family_text) if family_text else ""
+    given = name_key(record.given_name) if given_text else ""
+    dob = record.date_of_birth
+    postcode = postcode_key(record.postcode)
+    keys = _Keys()
+    names = []
+    if given and family:
+        names.append((given, family))
+        # Swapped: this record's names read the other way give the other's own key.
+        swapped = (name_key(record.family_name), jellyfish.metaphone(given_text))
+        if swapped != (given, family) and all(swapped):
+            names.append(swapped)
+    for g, f in names:
+        keys.wide(dob is not None, ("names", g, f), ("names_undated", g, f))
+        if dob:
+            keys.both("names_year", g, f, str(dob.year))
+            day, month = sorted((dob.day, dob.month))
+            keys.both("names_day_month", g, f, str(day), str(month))
+    given_letters = {n[:1] for n in (given, given_text) if n}
+    family_letter = family_text[:1]
+    letters = sorted(given_letters | {family_letter} - {""})
+    if dob:
+        dates = [dob.isoformat()]
+        if dob.day <= 12 and dob.day != dob.month:
+            dates.append(dob.replace(month=dob.day, day=dob.month).isoformat())
+        for when in dates:
+            if given:
+                keys.both("dob_given", when, given)
+            if family:
+                keys.both("dob_family", when, family)
+            if postcode:
+                keys.both("postcode_dob", postcode, when)
+            for g in given_letters if family_letter else ():
+                keys.both("dob_initials", when, g + family_letter)
+                keys.both("dob_initials", when, family_letter + g)
+            for letter in letters:
+                whole = bool(given_letters and family_letter)
+                keys.wide(whole, ("dob_letter", when, letter), ("dob_letter_partial", when, letter))
+        if family:
+            year = str(dob.year)
+            keys.both("year_month_family", year, str(dob.month), family)
+            keys.both("year_day_family", year, str(dob.day), family)
+    if postcode:
+        if family:
+            keys.both("family_postcode", family, postcode)
+        for letter in letters:
+            keys.both("postcode_letter", postcode, letter)
+    return Keys(frozenset(keys.filed), frozenset(keys.searched))
