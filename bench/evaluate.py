@@ -80,6 +80,7 @@ def evaluate(
             members = []
             for mention, truth in zip(mentions_of(event), source.truth, strict=True):
                 resolution = identities.resolve(mention.record)
+                identities.join(resolution)
                 bands[resolution.band.value] += 1
                 rows.append((truth, resolution.person_id))
                 keys.setdefault(truth, []).append(blocking_keys(mention.record))

@@ -66,6 +66,8 @@ def _once(people: int) -> dict[str, Any]:
         found = mentions_of(event)
         mentions += len(found)
         resolved = [identities.resolve(m.record) for m in found]
+        for resolution in resolved:
+            identities.join(resolution)
         families.observe(
             Member(r.person_id, m.role, m.household, m.related)
             for m, r in zip(found, resolved, strict=True)

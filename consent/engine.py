@@ -43,7 +43,7 @@ from ehx.consent.restriction import marked, restricted_in
 from ehx.consent.rolls import school_roll, serving
 from ehx.consent.views import build_view, retraction
 from ehx.schemas import CanonicalEvent, Restriction
-from ehx.schemas.links import Relink
+from ehx.schemas.links import JOINED, Relink
 from ehx.schemas.views import Retraction, ShareView
 from ehx.schemas.vocabulary import SERVING_KINDS, Recipient
 
@@ -281,7 +281,11 @@ class ConsentEngine:
                 out.replays += 1
                 continue
             stored[str(moved.event_id)] = moved
-            because = f"relinked after review {relink.cause}"
+            because = (
+                f"relinked: {relink.cause}"
+                if relink.cause.startswith(JOINED)
+                else f"relinked after review {relink.cause}"
+            )
             wanted = [r for r in Recipient if r.value != event.source.agency.value]
             floor: dict[str, int] = {}
             for before in self.ledger.decisions_of([str(event.event_id)]).values():

@@ -184,6 +184,7 @@ def evaluate_sample(
     bands: Counter[str] = Counter()
     for item in sample:
         resolution = index.resolve(item.record)
+        index.join(resolution)
         bands[resolution.band.value] += 1
         cluster_of[resolution.own] = item.cluster
         rows.append((item.cluster, resolution.person_id))

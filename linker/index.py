@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from ehx.linker.blocking import blocking_keys
-from ehx.linker.compare import MatchEvidence, PersonRecord, evidence, levels
+from ehx.linker.compare import Level, MatchEvidence, PersonRecord, evidence, levels
 from ehx.linker.model import DEFAULT, LinkModel, LinkPolicy
 
 #: Records kept per person for comparison; more adds cost and little evidence.
@@ -55,6 +55,9 @@ class Resolution:
     #: The id this record was given itself, when it differs from ``person_id`` (a
     #: probabilistic link merged it in): what the linker stores, and a split restores.
     own_id: str | None = None
+    #: People already on file this record showed to be the same person as ``person_id``
+    #: (each with its cause), for ``IdentityIndex.join`` to merge.
+    joined: tuple[tuple[str, str], ...] = ()
 
     @property
     def own(self) -> str:
@@ -112,6 +115,13 @@ def only_for_review(best: MatchEvidence) -> bool:
     if level.get("given_name") == "different" or level.get("date_of_birth") == "different":
         return True
     return not any(level.get(f) in agreeing for f, agreeing in _OWN_EVIDENCE.items())
+
+
+def _contradict(found: MatchEvidence) -> bool:
+    """Two records that name different given names or birth dates: one person's records
+    do not say both (a twin, a father and son), so their people are not joined."""
+    level = {f.field: f.level for f in found.fields}
+    return level.get("given_name") == "different" or level.get("date_of_birth") == "different"
 
 
 def confidence(weight: float, policy: LinkPolicy) -> float:
@@ -182,13 +192,16 @@ class IdentityIndex:
             self._remember(person_id, record)
             return Resolution(person_id, Band.DETERMINISTIC, None, 1.0)
 
-        best_id, best = self._best_candidate(record)
+        scored = self._scored(record)
+        best_id, best = (scored[0][0], evidence(scored[0][1])) if scored else (None, None)
         if best_id is not None and best is not None:
             rise = self.thresholds.rise(len(self._records) - len(self._merged_into))
-            if best.weight >= self.thresholds.upper + rise and not only_for_review(best):
+            upper = self.thresholds.upper + rise
+            if best.weight >= upper and not only_for_review(best):
                 # Its own id, merged: a reviewer can split exactly this link off again.
                 own = self._new(record)
                 self.merge(best_id, own, f"match {best.weight:.1f}")
+                joined = self._also(best_id, own, scored[1:], upper)
                 return Resolution(
                     best_id,
                     Band.LINKED,
@@ -196,6 +209,7 @@ class IdentityIndex:
                     confidence(best.weight, self.thresholds),
                     best,
                     own_id=own,
+                    joined=joined,
                 )
             if best.weight >= self.thresholds.lower + rise:
                 person_id = self._new(record)
@@ -213,22 +227,73 @@ class IdentityIndex:
         sure = 1.0 - confidence(weight, self.thresholds) if weight is not None else 1.0
         return Resolution(person_id, Band.NEW, weight, sure, best)
 
-    def _best_candidate(self, record: PersonRecord) -> tuple[str | None, MatchEvidence | None]:
+    def _scored(self, record: PersonRecord) -> list[tuple[str, list[Level], float]]:
+        """Each candidate blocking finds, with its best-matching record's levels and
+        weight: the best first, equal weights in id order (not a set's order, which
+        changes with PYTHONHASHSEED run to run)."""
         candidates: set[str] = set()
         for key in blocking_keys(record).searched:
             members = self._blocks.get(key)
             if members and len(members) <= MAX_BLOCK:
                 candidates.update(self.person(p) for p in members)
-        best_id, best, best_weight = None, None, 0.0
-        # In id order, so that of candidates who match equally well the first known wins
-        # whatever order a set keeps (it changes with PYTHONHASHSEED, run to run).
+        scored = []
         for candidate in sorted(candidates):
+            best: list[Level] | None = None
+            best_weight = 0.0
             for known in self._records[candidate]:
                 found = levels(record, known, self.model)
                 weight = sum(w for _, _, w in found)
                 if best is None or weight > best_weight:
-                    best_id, best, best_weight = candidate, found, weight
-        return best_id, evidence(best) if best is not None else None
+                    best, best_weight = found, weight
+            if best is not None:
+                scored.append((candidate, best, best_weight))
+        scored.sort(key=lambda one: -one[2])  # stable: ties stay in id order
+        return scored
+
+    def _also(
+        self, person_id: str, own: str, others: list[tuple[str, list[Level], float]], upper: float
+    ) -> tuple[tuple[str, str], ...]:
+        """Clusters, not pairs: the other people this record matches as surely as the one
+        it joined, and who would link to that person themselves, are that person too
+        (``join`` merges them). Never the pairs a person must decide, nor two people a
+        reviewer kept apart. Each with the cause its merge is journalled with."""
+        found = []
+        for other, levels_found, weight in others:
+            if weight < upper:
+                break
+            if self.person(other) == self.person(person_id) or self.kept_apart(person_id, other):
+                continue
+            if only_for_review(evidence(levels_found)):
+                continue
+            if self._alike(person_id, other, own, upper):
+                found.append((other, f"match {weight:.1f} through {own}"))
+        return tuple(found)
+
+    def join(self, resolution: Resolution) -> None:
+        """Merge into the record's person the others it showed to be them (reversibly:
+        a reviewer splits any of them off again). The linker service calls this between
+        reading where events pointed and where they point now, to relink them."""
+        for other, cause in resolution.joined:
+            if not self.kept_apart(resolution.person_id, other):
+                self.merge(resolution.person_id, other, cause)
+
+    def _alike(self, person_id: str, other: str, own: str, upper: float) -> bool:
+        """Whether the two people's own records, the bridging one aside, would link
+        themselves: a record that matches both of two people halfway (J Smith, 1990, for
+        John and for Jane) does not make them one."""
+        bridge = self._records[own]
+        best: MatchEvidence | None = None
+        for mine in self._records[self.person(person_id)]:
+            # By identity: a record of theirs that reads the same as the bridge counts.
+            if any(mine is record for record in bridge):
+                continue
+            for theirs in self._records[self.person(other)]:
+                found = evidence(levels(mine, theirs, self.model))
+                if _contradict(found):
+                    return False
+                if best is None or found.weight > best.weight:
+                    best = found
+        return best is not None and best.weight >= upper and not only_for_review(best)
 
     def restore(self, person_id: str, record: PersonRecord) -> None:
         """Replay a stored decision: ``record`` belongs to ``person_id``."""

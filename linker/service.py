@@ -48,14 +48,14 @@ from ehx.broker.consuming import (
 from ehx.broker.publishing import MessagePublisher, OutboundMessage
 from ehx.broker.topics import RAW_TOPICS, Topic
 from ehx.linker.families import FamilyIndex, Member, regroup
-from ehx.linker.index import Band, IdentityIndex, Op
+from ehx.linker.index import Band, IdentityIndex, Op, Resolution
 from ehx.linker.mentions import mentions_of
 from ehx.linker.relinks import current_links, relinks
 from ehx.linker.store import LinkedMention, LinkReview, LinkStore
 from ehx.schemas import CanonicalEvent, SignatureVerifier, family_key
 from ehx.schemas.audit import Action, AuditRecord, stable_id
 from ehx.schemas.errors import LinkDecisionRefused
-from ehx.schemas.links import Relink, ReviewDecision
+from ehx.schemas.links import JOINED, Relink, ReviewDecision
 from ehx.schemas.quarantine import QuarantineRecord
 
 GROUP = "linker"
@@ -72,6 +72,10 @@ class Linker:
     families: FamilyIndex
     #: Uncertain pairs met since the service last took them (for the review queue).
     pending_reviews: list[LinkReview] = field(default_factory=list)
+    #: What this batch linked, not yet stored; and the relinks that joining two people
+    #: through a record caused, not yet published.
+    unstored: list[LinkedMention] = field(default_factory=list)
+    relinks: list[tuple[str, Relink]] = field(default_factory=list)
     #: Linking a batch and applying a decision take turns: each stores its own journal.
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     #: A batch or decision failed after changing the indexes: they hold links the store
@@ -122,12 +126,36 @@ class Linker:
         (numbering on from the ids reserved, so none already published is reused)."""
         self.identities, self.families = self.store.load()
         self.pending_reviews = []
+        self.unstored, self.relinks = [], []
         self.stale = False
 
     def reserve(self) -> None:
         """Put the highest person and family numbers handed out on file: call before
         publishing anything that names them."""
         self.store.reserve(self.identities._next, self.families._next)
+
+    def _join(self, event: CanonicalEvent, joining: list[Resolution]) -> list[tuple[str, Relink]]:
+        """Clusters: people this event's records showed to be one are merged, and every
+        event already linked about them (stored, or earlier in this batch) is relinked,
+        as after a reviewer's merge. Rare: the mentions are read only when it happens."""
+        stored = self.store.mentions()
+        on_file = {(m.event_id, m.subject_index) for m in stored}
+        mentions = [
+            *stored,
+            *(m for m in self.unstored if (m.event_id, m.subject_index) not in on_file),
+        ]
+        identities = self.identities
+        before = current_links(mentions, identities.person, self.families.family_of)
+        for resolution in joining:
+            identities.join(resolution)
+        self.families = regroup(mentions, identities.person, self.families._next)
+        after = current_links(mentions, identities.person, self.families.family_of)
+        cause = f"{JOINED} {event.event_id}"
+        return relinks(mentions, before, after, cause, event.recorded_at, identities.thresholds)
+
+    def take_relinks(self) -> list[tuple[str, Relink]]:
+        taken, self.relinks = self.relinks, []
+        return taken
 
     def take_reviews(self) -> list[LinkReview]:
         taken, self.pending_reviews = self.pending_reviews, []
@@ -140,6 +168,7 @@ class Linker:
         after a crash) and a repeat within the batch (a producer's retry after a broker
         failed can write a raw record twice, side by side)."""
         done = self.store.linked([str(e.event_id) for e in events])
+        self.unstored = []
         linked: list[CanonicalEvent] = []
         decisions: list[LinkedMention] = []
         for event in events:
@@ -160,6 +189,7 @@ class Linker:
             Member(r.person_id, m.role, m.household, m.related)
             for m, r in zip(mentions, resolutions, strict=True)
         )
+        joining = [r for r in resolutions if r.joined]
         subjects = []
         decisions = []
         event_id = str(event.event_id)
@@ -206,6 +236,9 @@ class Linker:
                     mention.restricted,
                 )
             )
+        self.unstored += decisions
+        if joining:
+            self.relinks += self._join(event, joining)
         return event.model_copy(update={"subjects": tuple(subjects)}), decisions
 
 
@@ -303,9 +336,11 @@ def register_linker(
             # Reviews first: a crash before the mentions are stored replays the batch and
             # queues the same pairs again, which the queue keeps once.
             reviews = linker.take_reviews()
+            joined = [relink_message(key, relink) for key, relink in linker.take_relinks()]
             journal = linker.identities.take_journal()
+            # Relinks after the events: one a record joined is read before its relink.
             await batches.commit(
-                batch.refused + linked,
+                batch.refused + linked + joined,
                 Store(lambda: linker.store.save_reviews(reviews), "linker reviews"),
                 Store(
                     lambda: linker.store.save(decisions, journal),

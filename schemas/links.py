@@ -38,6 +38,11 @@ class SubjectLink(BaseModel):
     match_confidence: float | None = None
 
 
+#: How a relink's cause begins when no reviewer decided it: a record showed two people
+#: on file to be one, and the linker joined them (the event's id follows).
+JOINED = "linked through event"
+
+
 class Relink(BaseModel):
     """An event linked before, linked again after a merge or a split (on ``ehx.linked``).
 
@@ -51,6 +56,7 @@ class Relink(BaseModel):
     kind: Literal["relink"] = "relink"
     event_id: UUID
     subjects: Annotated[tuple[SubjectLink, ...], Field(min_length=1)]
-    #: The reviewer's decision that caused it.
+    #: The reviewer's decision that caused it, or ``JOINED`` and the event whose record
+    #: joined two people.
     cause: Annotated[str, Field(min_length=1, max_length=80)]
     decided_at: AwareDatetime
