@@ -56,7 +56,8 @@ class Resolution:
     #: probabilistic link merged it in): what the linker stores, and a split restores.
     own_id: str | None = None
     #: People already on file this record showed to be the same person as ``person_id``
-    #: (each with its cause), for ``IdentityIndex.join`` to merge.
+    #: (it carries identifiers of both, or matches both surely), each with its cause,
+    #: for ``IdentityIndex.join`` to merge.
     joined: tuple[tuple[str, str], ...] = ()
 
     @property
@@ -185,12 +186,15 @@ class IdentityIndex:
             if i in self._by_identifier
         }
         if known:
+            # Identifiers of two people on one record: one person (``join`` merges them).
             person_id = min(known)
-            for other in sorted(known - {person_id}):
-                if not self.kept_apart(person_id, other):
-                    self.merge(person_id, other, "identifier")
+            joined = tuple(
+                (other, "identifier")
+                for other in sorted(known - {person_id})
+                if not self.kept_apart(person_id, other)
+            )
             self._remember(person_id, record)
-            return Resolution(person_id, Band.DETERMINISTIC, None, 1.0)
+            return Resolution(person_id, Band.DETERMINISTIC, None, 1.0, joined=joined)
 
         scored = self._scored(record)
         best_id, best = (scored[0][0], evidence(scored[0][1])) if scored else (None, None)

@@ -135,9 +135,10 @@ class Linker:
         self.store.reserve(self.identities._next, self.families._next)
 
     def _join(self, event: CanonicalEvent, joining: list[Resolution]) -> list[tuple[str, Relink]]:
-        """Clusters: people this event's records showed to be one are merged, and every
-        event already linked about them (stored, or earlier in this batch) is relinked,
-        as after a reviewer's merge. Rare: the mentions are read only when it happens."""
+        """People this event's records showed to be one (identifiers of both on one
+        record, or a record matching both surely) are merged, and every event already
+        linked about them (stored, or earlier in this batch) is relinked, as after a
+        reviewer's merge. Rare: the mentions are read only when it happens."""
         stored = self.store.mentions()
         on_file = {(m.event_id, m.subject_index) for m in stored}
         mentions = [

@@ -307,3 +307,17 @@ def test_what_a_household_shares_is_not_enough_for_the_linker_to_link() -> None:
     # With her given name as well, the same evidence is hers.
     named = index.resolve(PersonRecord("Amina", "Khan", None, "B11 4AA"))
     assert named.band is Band.LINKED and named.person_id == mother.person_id
+
+
+def test_a_record_carrying_two_peoples_identifiers_joins_them() -> None:
+    index = IdentityIndex()
+    school = index.resolve(PersonRecord("Yusuf", "Khan", None, None, frozenset({"upn:Z1"})))
+    health = index.resolve(
+        PersonRecord("Joseph", "Khan", None, None, frozenset({"nhs:9434765919"}))
+    )
+    both = index.resolve(
+        PersonRecord("Yusuf", "Khan", None, None, frozenset({"upn:Z1", "nhs:9434765919"}))
+    )
+    assert both.joined == ((health.person_id, "identifier"),)
+    index.join(both)
+    assert index.person(health.person_id) == index.person(school.person_id) == both.person_id
