@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from itertools import groupby, pairwise
 from typing import Any
 
@@ -154,11 +155,18 @@ def check(engine: Engine, accepted: dict[str, str]) -> Check:
     # Order: the linker publishes a family's events in the order it links them (its
     # mentions' sequence), all under the family's key; the consent service must decide
     # them in that order, crash or not.
-    # When each event was first decided: a later change in whom a school serves decides
-    # it again for that kind, later, and that is not an event out of order.
+    # When each event was first decided: the decisions table holds the latest revision
+    # only, the ledger every one: a later change in whom a school serves, or a relink after
+    # two people were found to be one, decides it again, later, and that is not an
+    # event out of order.
     decided_at: dict[str, Any] = {}
     for (e, _), d in decided.items():
-        decided_at[e] = min(decided_at.get(e, d.decided_at), d.decided_at)
+        at = d.decided_at if d.decided_at.tzinfo else d.decided_at.replace(tzinfo=UTC)
+        decided_at[e] = min(decided_at.get(e, at), at)
+    for body in audit:
+        if body["action"].startswith("decision.") and body["event_ids"]:
+            event, at = body["event_ids"][0], datetime.fromisoformat(body["at"])
+            decided_at[event] = min(decided_at.get(event, at), at)
     keys: dict[str, str] = {}
     for event_id, group in groupby(mentions, key=lambda m: m.event_id):
         if event_id not in wanted:

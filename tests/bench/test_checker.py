@@ -64,3 +64,78 @@ def test_the_checker_finds_a_lost_event_a_duplicate_and_a_family_out_of_order(
     # And which events of which family were decided the wrong way round.
     [inversion] = examples["out of order"]
     assert inversion.startswith("family f1: event e-second") and "after e-first" in inversion
+
+
+def test_an_event_decided_again_later_is_not_out_of_order(engine: Engine) -> None:
+    """A relink (two people found to be one) or a change in whom a school serves decides
+    an event again, later: the decisions table then holds the later time, the ledger
+    the first. Its family is in order."""
+    import orjson
+
+    from ehx.database import audit_ledger
+
+    now = datetime(2026, 11, 23, 9, tzinfo=UTC)
+    mention = {
+        "subject_index": 0,
+        "person_id": "p1",
+        "family_id": "f1",
+        "band": "new",
+        "weight": None,
+        "given_name": "A",
+        "family_name": "B",
+        "date_of_birth": None,
+        "postcode": None,
+        "identifiers": [],
+        "role": "victim",
+        "household": None,
+        "related": False,
+    }
+    first_decided = {"e-first": now, "e-second": now + timedelta(seconds=1)}
+    with engine.begin() as connection:
+        connection.execute(
+            insert(linker_mentions), [{**mention, "event_id": e} for e in first_decided]
+        )
+        connection.execute(
+            insert(sharing_decisions),
+            [
+                {
+                    "decision_id": f"{e}:mash",
+                    "event_id": e,
+                    "family_id": "f1",
+                    "recipient": "mash",
+                    "outcome": "deny",
+                    "revision": revision,
+                    "decided_at": at,
+                    "body": {},
+                }
+                for e, revision, at in (
+                    ("e-first", 3, now + timedelta(seconds=9)),  # relinked: decided again
+                    ("e-second", 1, first_decided["e-second"]),
+                )
+            ],
+        )
+        connection.execute(
+            insert(audit_ledger),
+            [
+                {
+                    "seq": n,
+                    "audit_id": f"a{n}",
+                    "action": "decision.deny",
+                    "agency": "mash",
+                    "at": at,
+                    "previous_hash": "0" * 64,
+                    "hash": f"{n}" * 64,
+                    "body": orjson.dumps(
+                        {
+                            "action": "decision.deny",
+                            "event_ids": [e],
+                            "agency": "mash",
+                            "at": at.isoformat(),
+                        }
+                    ),
+                }
+                for n, (e, at) in enumerate(first_decided.items(), start=1)
+            ],
+        )
+    found = check(engine, {e: "police" for e in first_decided})
+    assert found.out_of_order == []
