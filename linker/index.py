@@ -1,8 +1,9 @@
 """The identity index: which mentions, across agencies, are one person.
 
 A mention carrying an identifier already known (NHS number, UPN, PNC id, an agency's
-own person reference) joins that person outright. Otherwise candidates found by blocking
-are scored with Fellegi-Sunter (``compare``) and the best one decides the band:
+own person reference) joins that person outright. Otherwise the candidates blocking
+finds (``blocking``) are scored with Fellegi-Sunter (``compare``) and the best one
+decides the band:
 
 - at or above ``upper``: linked;
 - between ``lower`` and ``upper``: a new person, and a review item pairing it with the
@@ -12,6 +13,10 @@ are scored with Fellegi-Sunter (``compare``) and the best one decides the band:
 Never linked automatically (``only_for_review``): records whose given names or birth
 dates are simply different, whose identifiers conflict, or that agree only on what a
 household shares; nor two people a reviewer kept apart.
+
+Clusters, not pairs: a record that links to one person and matches another as surely,
+or carries identifiers of two people, names the other in ``Resolution.joined``, and
+``join`` merges them (the caller first notes where events pointed, to relink them).
 
 Every link that joins two people is a merge, kept in ``journal``: a probabilistic link
 gives the record its own person id and merges it into the candidate, so a wrong link
