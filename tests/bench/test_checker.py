@@ -9,6 +9,37 @@ from sqlalchemy import Engine, insert
 from bench.checker import check
 from ehx.database import linker_mentions, sharing_decisions
 
+#: One mention of one person in family f1; each test gives it its events.
+MENTION = {
+    "subject_index": 0,
+    "person_id": "p1",
+    "family_id": "f1",
+    "band": "new",
+    "weight": None,
+    "given_name": "A",
+    "family_name": "B",
+    "date_of_birth": None,
+    "postcode": None,
+    "identifiers": [],
+    "role": "victim",
+    "household": None,
+    "related": False,
+}
+
+
+def decision(event_id: str, revision: int, at: datetime) -> dict[str, object]:
+    """The MASH's decision on an event (deny), at this revision, made at ``at``."""
+    return {
+        "decision_id": f"{event_id}:mash",
+        "event_id": event_id,
+        "family_id": "f1",
+        "recipient": "mash",
+        "outcome": "deny",
+        "revision": revision,
+        "decided_at": at,
+        "body": {},
+    }
+
 
 def test_the_checker_finds_a_lost_event_a_duplicate_and_a_family_out_of_order(
     engine: Engine,
@@ -16,39 +47,15 @@ def test_the_checker_finds_a_lost_event_a_duplicate_and_a_family_out_of_order(
     """The checker itself: an event nobody received, a mention stored twice, a family
     whose later event was decided first; each is reported, and nothing else is."""
     now = datetime(2026, 11, 23, 9, tzinfo=UTC)
-    mention = {
-        "subject_index": 0,
-        "person_id": "p1",
-        "family_id": "f1",
-        "band": "new",
-        "weight": None,
-        "given_name": "A",
-        "family_name": "B",
-        "date_of_birth": None,
-        "postcode": None,
-        "identifiers": [],
-        "role": "victim",
-        "household": None,
-        "related": False,
-    }
     with engine.begin() as connection:
         connection.execute(
             insert(linker_mentions),
-            [{**mention, "event_id": e} for e in ("e-first", "e-second", "e-second")],
+            [{**MENTION, "event_id": e} for e in ("e-first", "e-second", "e-second")],
         )
         connection.execute(
             insert(sharing_decisions),
             [
-                {
-                    "decision_id": f"{e}:mash",
-                    "event_id": e,
-                    "family_id": "f1",
-                    "recipient": "mash",
-                    "outcome": "deny",
-                    "revision": 1,
-                    "decided_at": at,
-                    "body": {},
-                }
+                decision(e, 1, at)
                 for e, at in (("e-first", now + timedelta(seconds=5)), ("e-second", now))
             ],
         )
@@ -75,39 +82,15 @@ def test_an_event_decided_again_later_is_not_out_of_order(engine: Engine) -> Non
     from ehx.database import audit_ledger
 
     now = datetime(2026, 11, 23, 9, tzinfo=UTC)
-    mention = {
-        "subject_index": 0,
-        "person_id": "p1",
-        "family_id": "f1",
-        "band": "new",
-        "weight": None,
-        "given_name": "A",
-        "family_name": "B",
-        "date_of_birth": None,
-        "postcode": None,
-        "identifiers": [],
-        "role": "victim",
-        "household": None,
-        "related": False,
-    }
     first_decided = {"e-first": now, "e-second": now + timedelta(seconds=1)}
     with engine.begin() as connection:
         connection.execute(
-            insert(linker_mentions), [{**mention, "event_id": e} for e in first_decided]
+            insert(linker_mentions), [{**MENTION, "event_id": e} for e in first_decided]
         )
         connection.execute(
             insert(sharing_decisions),
             [
-                {
-                    "decision_id": f"{e}:mash",
-                    "event_id": e,
-                    "family_id": "f1",
-                    "recipient": "mash",
-                    "outcome": "deny",
-                    "revision": revision,
-                    "decided_at": at,
-                    "body": {},
-                }
+                decision(e, revision, at)
                 for e, revision, at in (
                     ("e-first", 3, now + timedelta(seconds=9)),  # relinked: decided again
                     ("e-second", 1, first_decided["e-second"]),
