@@ -29,10 +29,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
-import jellyfish
-
 from ehx.linker.compare import PersonRecord
-from ehx.linker.names import fold, name_key, postcode_key
+from ehx.linker.names import fold, name_key, postcode_key, sound_code
 
 Key = tuple[str, ...]
 
@@ -76,7 +74,7 @@ class _Keys:
 def blocking_keys(record: PersonRecord) -> Keys:
     """Where ``record`` is filed and what it searches (the passes above)."""
     given_text, family_text = fold(record.given_name), fold(record.family_name)
-    family = jellyfish.metaphone(family_text) if family_text else ""
+    family = sound_code(record.family_name)
     given = name_key(record.given_name) if given_text else ""
     dob = record.date_of_birth
     postcode = postcode_key(record.postcode)
@@ -85,7 +83,7 @@ def blocking_keys(record: PersonRecord) -> Keys:
     if given and family:
         names.append((given, family))
         # Swapped: this record's names read the other way give the other's own key.
-        swapped = (name_key(record.family_name), jellyfish.metaphone(given_text))
+        swapped = (name_key(record.family_name), sound_code(record.given_name))
         if swapped != (given, family) and all(swapped):
             names.append(swapped)
     for g, f in names:

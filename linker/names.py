@@ -13,6 +13,7 @@ import unicodedata
 from datetime import date
 from functools import lru_cache
 
+import jellyfish
 from nicknames import NickNamer
 from rapidfuzz.distance import JaroWinkler
 
@@ -74,6 +75,14 @@ def _variant_group(name: str) -> int | None:
 
 
 @lru_cache(maxsize=65_536)
+def sound_code(name: str) -> str:
+    """A family name's sound-alike code (Metaphone of its folded form): Khan and Kahn
+    are one; "" for no name. What blocking and training group family names by."""
+    folded = fold(name)
+    return jellyfish.metaphone(folded) if folded else ""
+
+
+@lru_cache(maxsize=65_536)
 def name_key(name: str) -> str:
     """A name's normal form: folded, and for a known variant its group's first spelling."""
     group = _variant_group(name)
@@ -90,8 +99,8 @@ def same_variant(a: str, b: str) -> bool:
     fa, fb = fold(a).split(" ")[0], fold(b).split(" ")[0]
     if not fa or not fb or fa == fb:
         return False
-    nicknames_a, canonicals_a = _forms(fa)
-    nicknames_b, canonicals_b = _forms(fb)
+    nicknames_a, canonicals_a, _ = _forms(fa)
+    nicknames_b, canonicals_b, _ = _forms(fb)
     return fb in nicknames_a or fa in nicknames_b or not canonicals_a.isdisjoint(canonicals_b)
 
 
@@ -103,8 +112,7 @@ def near_variant(a: str, b: str, similar: float) -> bool:
     if not fa or not fb:
         return False
     for mine, theirs in ((fa, fb), (fb, fa)):
-        nicknames, canonicals = _forms(mine)
-        for form in nicknames | canonicals:
+        for form in _forms(mine)[2]:
             if JaroWinkler.similarity(form, theirs, score_cutoff=similar):
                 return True
     return False
@@ -113,10 +121,11 @@ def near_variant(a: str, b: str, similar: float) -> bool:
 # Per name, not per pair: a city's pairs of names are too many to cache, its names are
 # not, and asking the list afresh for every candidate was a tenth of linking's time.
 @lru_cache(maxsize=65_536)
-def _forms(first: str) -> tuple[frozenset[str], frozenset[str]]:
-    """A folded first name's nicknames and the names it is a nickname of."""
+def _forms(first: str) -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
+    """A folded first name's nicknames, the names it is a nickname of, and both."""
     names = _nicknames()
-    return frozenset(names.nicknames_of(first)), frozenset(names.canonicals_of(first))
+    nicknames, canonicals = names.nicknames_of(first), names.canonicals_of(first)
+    return frozenset(nicknames), frozenset(canonicals), frozenset(nicknames | canonicals)
 
 
 @lru_cache(maxsize=1)

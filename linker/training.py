@@ -18,12 +18,10 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-import jellyfish
-
 from ehx.linker.compare import PersonRecord, levels
 from ehx.linker.index import MAX_BLOCK
 from ehx.linker.model import DEFAULT, LEVELS, LinkModel, LinkPolicy
-from ehx.linker.names import fold, name_key
+from ehx.linker.names import fold, name_key, sound_code
 
 #: A level nobody's pairs showed is not taken as impossible: this is added to each count.
 SMOOTHING = 0.5
@@ -143,7 +141,7 @@ def _blocks(records: Sequence[PersonRecord]) -> dict[str, Blocks]:
         if record.date_of_birth:
             found["dob"][(record.date_of_birth.isoformat(),)].append(number)
         if record.given_name and record.family_name:
-            names = (name_key(record.given_name), jellyfish.metaphone(fold(record.family_name)))
+            names = (name_key(record.given_name), sound_code(record.family_name))
             found["given_family"][names].append(number)
     return found
 
