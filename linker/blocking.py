@@ -15,9 +15,15 @@ and every one of them would be scored for every record. The passes:
 - the birth date, or its day and month turned, with the given name, the family name's
   code, or the two names' first letters (one or both names mistyped, or swapped);
 - the birth year and month, or year and day, with the family name's code (the given
-  name a nickname or mistyped, and one of day or month mistyped);
+  name a nickname or mistyped, and one of day or month mistyped) or with the given
+  name (the family name mistyped too);
 - the postcode with the family name's code, with the birth date, or with a first
   letter of the names (a street's few households).
+
+A record also searches, without being filed there, under its given name's nicknames and
+full forms (names with the birth date, year, or day and month: Bill for William with a
+digit wrong), and under each name in the other's slot with the birth date (swapped, one
+name mistyped): the other record is found under its own keys.
 
 A wide key is filed and searched only where the narrow one cannot serve: a record with no
 birth date searches every record of its names, and is filed where records with a birth
@@ -30,7 +36,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from ehx.linker.compare import PersonRecord
-from ehx.linker.names import fold, name_key, postcode_key, sound_code
+from ehx.linker.names import fold, forms, name_key, postcode_key, sound_code
 
 Key = tuple[str, ...]
 
@@ -92,6 +98,13 @@ def blocking_keys(record: PersonRecord) -> Keys:
             keys.both("names_year", g, f, str(dob.year))
             day, month = sorted((dob.day, dob.month))
             keys.both("names_day_month", g, f, str(day), str(month))
+    if dob and given and family:
+        # A nickname for a full name with a birth date mistyped: searched under each
+        # form, not filed (the other finds this one under its own name the same way).
+        day, month = sorted((dob.day, dob.month))
+        for form in forms(given_text):
+            keys.searched.add(("names_year", form, family, str(dob.year)))
+            keys.searched.add(("names_day_month", form, family, str(day), str(month)))
     given_letters = {n[:1] for n in (given, given_text) if n}
     family_letter = family_text[:1]
     letters = sorted(given_letters | {family_letter} - {""})
@@ -102,6 +115,15 @@ def blocking_keys(record: PersonRecord) -> Keys:
         for when in dates:
             if given:
                 keys.both("dob_given", when, given)
+                # A nickname for a full name (Bill, William): searched, not filed, as
+                # the other finds this one under its own name the same way.
+                for form in forms(given_text):
+                    keys.searched.add(("dob_given", when, form))
+            if given_text and family_text:
+                # Swapped, one of the names mistyped: each name looked for in the slot
+                # the other record would file it under.
+                keys.searched.add(("dob_given", when, name_key(record.family_name)))
+                keys.searched.add(("dob_family", when, sound_code(record.given_name)))
             if family:
                 keys.both("dob_family", when, family)
             if postcode:
@@ -112,10 +134,13 @@ def blocking_keys(record: PersonRecord) -> Keys:
             for letter in letters:
                 whole = bool(given_letters and family_letter)
                 keys.wide(whole, ("dob_letter", when, letter), ("dob_letter_partial", when, letter))
+        year = str(dob.year)
         if family:
-            year = str(dob.year)
             keys.both("year_month_family", year, str(dob.month), family)
             keys.both("year_day_family", year, str(dob.day), family)
+        if given:
+            keys.both("year_month_given", year, str(dob.month), given)
+            keys.both("year_day_given", year, str(dob.day), given)
     if postcode:
         if family:
             keys.both("family_postcode", family, postcode)

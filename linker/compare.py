@@ -26,6 +26,7 @@ from ehx.linker.names import (
     postcode_district,
     postcode_key,
     same_variant,
+    transposed,
 )
 
 
@@ -83,7 +84,7 @@ def _given(a: str, b: str) -> str:
         return "variant"
     similarity = JaroWinkler.similarity(fa, fb)
     # A nickname or full form mistyped (Wlilie for Wilbur) is as close as a typo.
-    if similarity >= CLOSE or near_variant(a, b, CLOSE):
+    if similarity >= CLOSE or transposed(fa, fb) or near_variant(a, b, CLOSE):
         return "close"
     return "similar" if similarity >= SIMILAR else "different"
 
@@ -119,16 +120,19 @@ def _postcode(a: str, b: str) -> str:
     return "different"
 
 
+def _across(a: str, b: str) -> bool:
+    """Whether a name in one record's given slot and one in the other's family slot are
+    alike, as given names (a nickname counts: Freddy for Fredericka) or as family names."""
+    return _given(a, b) not in _UNLIKE or _family(a, b) not in _UNLIKE
+
+
 def _swapped(a: PersonRecord, b: PersonRecord) -> bool:
-    """Each record's given name is the other's family name (close, or one's variant),
-    for records whose given names are unlike."""
+    """Each record's given name is the other's family name (alike, as ``_across``
+    says), for records whose given names are unlike."""
     names = (a.given_name, a.family_name, b.given_name, b.family_name)
     if not all(fold(n) for n in names) or fold(a.given_name) == fold(a.family_name):
         return False
-    return (
-        _given(a.given_name, b.family_name) not in _UNLIKE
-        and _family(a.family_name, b.given_name) not in _UNLIKE
-    )
+    return _across(a.given_name, b.family_name) and _across(b.given_name, a.family_name)
 
 
 _UNLIKE = frozenset({"similar", "different"})

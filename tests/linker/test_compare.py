@@ -159,3 +159,32 @@ def test_a_mistyped_nickname_is_close_not_a_different_name() -> None:
     assert levels(wilbur, PersonRecord("Maryam", "Walsh", born, "B12 9QH"))["given_name"] == (
         "different"
     )
+
+
+def test_two_letters_the_other_way_round_are_close_but_a_twin_s_name_is_not() -> None:
+    """Jaro-Winkler puts Loe far from Leo (0.78), though a transposition is a typist's
+    commonest slip; Ava and Eva, one letter apart, stay different names (twins)."""
+    born = date(2015, 6, 1)
+    leo = PersonRecord("Leo", "Khan", born, "B11 4AA")
+    assert levels(leo, PersonRecord("Loe", "Khan", born, "B11 4AA"))["given_name"] == "close"
+    ava = PersonRecord("Ava", "Khan", born, "B11 4AA")
+    assert levels(ava, PersonRecord("Eva", "Khan", born, "B11 4AA"))["given_name"] == "different"
+    # A transposed short form is a close form of the full name (Ed, Eddy).
+    assert (
+        levels(PersonRecord("dE", "Patel", born, None), PersonRecord("Eddy", "Patel", born, None))[
+            "given_name"
+        ]
+        == "close"
+    )
+
+
+def test_a_swap_is_seen_when_the_given_name_is_a_nickname_of_the_other() -> None:
+    """Akhtar Fredericka for Freddy Akhtar: the crossed names are compared as given
+    names too, so the nickname counts whichever record came first, and the pair is a
+    swap, not two mismatches."""
+    born = date(2015, 6, 1)
+    swapped = PersonRecord("Akhtar", "Fredericka", born, None)
+    freddy = PersonRecord("Freddy", "Akhtar", born, "B11 4AA")
+    for a, b in ((swapped, freddy), (freddy, swapped)):
+        found = levels(a, b)
+        assert (found["given_name"], found["family_name"]) == ("swapped", "swapped")
