@@ -210,7 +210,7 @@ class IdentityIndex:
                 # Its own id, merged: a reviewer can split exactly this link off again.
                 own = self._new(record)
                 self.merge(best_id, own, f"match {best.weight:.1f}")
-                joined = self._also(best_id, own, scored[1:], upper)
+                joined = self._also(best_id, own, scored[1:], upper, self.thresholds.lower + rise)
                 return Resolution(
                     best_id,
                     Band.LINKED,
@@ -260,12 +260,19 @@ class IdentityIndex:
         return scored
 
     def _also(
-        self, person_id: str, own: str, others: list[tuple[str, list[Level], float]], upper: float
+        self,
+        person_id: str,
+        own: str,
+        others: list[tuple[str, list[Level], float]],
+        upper: float,
+        lower: float,
     ) -> tuple[tuple[str, str], ...]:
         """Clusters, not pairs: the other people this record matches as surely as the one
-        it joined, and who would link to that person themselves, are that person too
-        (``join`` merges them). Never the pairs a person must decide, nor two people a
-        reviewer kept apart. Each with the cause its merge is journalled with."""
+        it joined, and whose own records match that person's at least as well as a pair a
+        reviewer is asked about, are that person too (``join`` merges them). Two sure
+        links through one record and a fair match between the two are stronger than any
+        of them alone. Never the pairs a person must decide, nor two people a reviewer
+        kept apart. Each with the cause its merge is journalled with."""
         found = []
         for other, levels_found, weight in others:
             if weight < upper:
@@ -274,7 +281,7 @@ class IdentityIndex:
                 continue
             if only_for_review(evidence(levels_found)):
                 continue
-            if self._alike(person_id, other, own, upper):
+            if self._alike(person_id, other, own, lower):
                 found.append((other, f"match {weight:.1f} through {own}"))
         return tuple(found)
 
@@ -286,10 +293,11 @@ class IdentityIndex:
             if not self.kept_apart(resolution.person_id, other):
                 self.merge(resolution.person_id, other, cause)
 
-    def _alike(self, person_id: str, other: str, own: str, upper: float) -> bool:
-        """Whether the two people's own records, the bridging one aside, would link
-        themselves: a record that matches both of two people halfway (J Smith, 1990, for
-        John and for Jane) does not make them one."""
+    def _alike(self, person_id: str, other: str, own: str, bar: float) -> bool:
+        """Whether the two people's own records, the bridging one aside, match at ``bar``
+        or more (and the pair is not one only a person may decide): a record that matches
+        both of two people halfway (J Smith, 1990, for John and for Jane) does not make
+        them one."""
         bridge = self._records[own]
         best: MatchEvidence | None = None
         for mine in self._records[self.person(person_id)]:
@@ -302,7 +310,7 @@ class IdentityIndex:
                     return False
                 if best is None or found.weight > best.weight:
                     best = found
-        return best is not None and best.weight >= upper and not only_for_review(best)
+        return best is not None and best.weight >= bar and not only_for_review(best)
 
     def restore(self, person_id: str, record: PersonRecord) -> None:
         """Replay a stored decision: ``record`` belongs to ``person_id``."""

@@ -33,13 +33,13 @@ Pattern = tuple[tuple[str, str], ...]
 
 #: The thresholds for a learnt model. Its weights are not the hand-set model's (term
 #: frequencies give a rare name more, m and u are the data's own), so neither are its
-#: thresholds. Measured with models learnt from the harsh sample itself (seed 1), 16
-#: bits links at precision 0.996 and recall 0.955 at 20,000 people and 0.991 and 0.950
-#: at 200,000 (the rise with the people on file included); 14 bits kept more recall
-#: (0.969, 0.962) but fell to 0.981 precision at 200,000, where two records agreeing
-#: on a given name and a birthday and nothing else are as often strangers as not. The
-#: prior puts 16 bits at the hand-set model's confidence for 22 (docs/linking.md).
-LEARNT = LinkPolicy(upper=16.0, lower=10.0, prior_bits=-8.0, reference_people=20_000)
+#: thresholds. Measured with models learnt from the harsh sample itself (seed 1), 16.5
+#: bits links at precision 0.997 and recall 0.963 at 20,000 people and 0.991 and 0.958
+#: at 200,000 (the rise with the people on file included). 14 bits kept more recall
+#: but fell to 0.981 precision at 200,000, where two records agreeing on a given name
+#: and a birthday and nothing else are as often strangers as not. The prior puts 16.5
+#: bits at the hand-set model's confidence for 22 bits.
+LEARNT = LinkPolicy(upper=16.5, lower=10.0, prior_bits=-8.5, reference_people=20_000)
 
 
 @dataclass(frozen=True)

@@ -284,24 +284,36 @@ def test_sharing_a_birthday_with_a_stranger_is_not_enough_to_be_compared() -> No
 
 def test_a_record_matching_two_people_surely_joins_them_and_a_reviewer_can_split_them() -> None:
     """Her first record and one at another address differ in a birth-date digit too: two
-    people. Her second record at the first address matches the other surely, but the
-    first would not link it, so it does not join them yet; a record at the second
-    address matches both people surely, and the two now would link themselves."""
+    people, a pair for review. Her second record at the first address matches both
+    surely, and their own records match as well as a pair a reviewer is asked about:
+    two sure links and a fair one make them one."""
     born, typo = date(2008, 4, 4), date(2008, 4, 5)
     index = IdentityIndex()
     first = index.resolve(PersonRecord("Sibbilla", "Hussain", typo, "B85 8ZH"))
     moved = index.resolve(PersonRecord("Sibbilla", "Hussain", born, "B20 1XY"))
-    second = index.resolve(PersonRecord("Sibbilla", "Hussain", born, "B85 8ZH"))
-    assert second.joined == () and index.person(moved.person_id) != index.person(first.own)
-    bridge = index.resolve(PersonRecord("Sibbilla", "Hussain", born, "B20 1XY"))
-    assert [other for other, _ in bridge.joined] == [index.person(first.own)]
+    assert moved.band is Band.REVIEW and index.person(moved.person_id) != index.person(first.own)
+    bridge = index.resolve(PersonRecord("Sibbilla", "Hussain", born, "B85 8ZH"))
+    assert [other for other, _ in bridge.joined] == [index.person(moved.own)]
     index.join(bridge)
     assert index.person(first.own) == index.person(moved.own) == bridge.person_id
     assert f"through {bridge.own}" in index.journal[-1].cause
-    # Reversible: a reviewer splits her first person off again, and it stays apart.
-    assert index.split(first.own, "review-1")
+    # Reversible: a reviewer splits her moved person off again, and it stays apart.
+    assert index.split(moved.own, "review-1")
     assert index.person(first.own) != index.person(moved.own)
     assert index.kept_apart(first.own, moved.own)
+
+
+def test_a_record_matching_two_people_who_share_only_a_name_does_not_join_them() -> None:
+    """One record has her birth date, another her address, and they share only her name:
+    below what a reviewer is asked about. A full record matches each surely, but halves
+    that agree on a name alone (J Smith for John and for Jane) are not made one."""
+    index = IdentityIndex()
+    dated = index.resolve(PersonRecord("Sibbilla", "Hussain", date(2008, 4, 4), None))
+    housed = index.resolve(PersonRecord("Sibbilla", "Hussain", None, "B20 1XY"))
+    assert housed.band is Band.NEW
+    full = index.resolve(PersonRecord("Sibbilla", "Hussain", date(2008, 4, 4), "B20 1XY"))
+    assert full.band is Band.LINKED and full.joined == ()
+    assert index.person(dated.own) != index.person(housed.own)
 
 
 def test_a_father_and_son_of_one_name_at_one_address_are_not_linked_by_the_linker() -> None:
