@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from bench.city import City, generate_city
 from ehx.adapters import ADAPTERS
 from ehx.adapters.framing import RawRecord
-from ehx.linker.blocking import Keys, blocking_keys
+from ehx.linker.compare import PersonRecord
 from ehx.linker.evaluate import Scores, pair_completeness, pair_scores
 from ehx.linker.families import FamilyIndex, Member
 from ehx.linker.index import Band, IdentityIndex
@@ -66,7 +66,7 @@ def evaluate(
     family_of = {p.person_id: p.family_id for p in city.people}
     identities, families = IdentityIndex(policy, model), FamilyIndex()
     rows: list[tuple[str, str]] = []  # (true person, predicted person) per mention
-    keys: dict[str, list[Keys]] = {}  # each true person's mentions' keys
+    records: dict[str, list[PersonRecord]] = {}  # each true person's mentions' records
     bands: Counter[str] = Counter()
     started = time.perf_counter()
     for number, source in enumerate(city.records):
@@ -83,7 +83,7 @@ def evaluate(
                 identities.join(resolution)
                 bands[resolution.band.value] += 1
                 rows.append((truth, resolution.person_id))
-                keys.setdefault(truth, []).append(blocking_keys(mention.record))
+                records.setdefault(truth, []).append(mention.record)
                 members.append(
                     Member(resolution.person_id, mention.role, mention.household, mention.related)
                 )
@@ -103,5 +103,5 @@ def evaluate(
         bands={band.value: bands[band.value] for band in Band},
         review_items=len(identities.review),
         records_per_second=len(city.records) / seconds,
-        pair_completeness=pair_completeness(keys),
+        pair_completeness=pair_completeness(records),
     )

@@ -20,7 +20,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
-from ehx.linker.blocking import Keys, blocking_keys
+from ehx.linker.blocking import blocking_keys
 from ehx.linker.compare import PersonRecord
 from ehx.linker.index import Band, IdentityIndex
 from ehx.linker.model import DEFAULT, LinkModel, LinkPolicy
@@ -131,11 +131,15 @@ def pair_scores(truth: Sequence[str], predicted: Sequence[str]) -> Scores:
     )
 
 
-def pair_completeness(keys: dict[str, list[Keys]]) -> float:
-    """Of every pair of one true person's mentions, the share that blocking brings
-    together: a pair that never meets is never compared, so this bounds recall."""
+def pair_completeness(people: dict[str, list[PersonRecord]]) -> float:
+    """Of every pair of one true person's records, the share that blocking brings
+    together: a pair that never meets is never compared, so this bounds recall.
+
+    Keys are worked out one person at a time: kept for a whole sample (a record searches
+    dozens), they took more memory at a million people than the index itself."""
     met = total = 0
-    for mentions in keys.values():
+    for records in people.values():
+        mentions = [blocking_keys(record) for record in records]
         for i, first in enumerate(mentions):
             for second in mentions[i + 1 :]:
                 total += 1
@@ -180,7 +184,7 @@ def evaluate_sample(
     index = IdentityIndex(policy, model)
     cluster_of: dict[str, str] = {}  # each record's own person id -> its true person
     rows: list[tuple[str, str]] = []
-    keys: dict[str, list[Keys]] = {}
+    records: dict[str, list[PersonRecord]] = {}
     bands: Counter[str] = Counter()
     for item in sample:
         resolution = index.resolve(item.record)
@@ -188,7 +192,7 @@ def evaluate_sample(
         bands[resolution.band.value] += 1
         cluster_of[resolution.own] = item.cluster
         rows.append((item.cluster, resolution.person_id))
-        keys.setdefault(item.cluster, []).append(blocking_keys(item.record))
+        records.setdefault(item.cluster, []).append(item.record)
     truth = [t for t, _ in rows]
     scores = pair_scores(truth, [index.person(p) for _, p in rows])
     right = [cluster_of.get(r.person_id) == cluster_of.get(r.candidate_id) for r in index.review]
@@ -198,6 +202,6 @@ def evaluate_sample(
         scores=scores,
         review_items=len(index.review),
         review_purity=sum(right) / len(right) if right else None,
-        pair_completeness=pair_completeness(keys),
+        pair_completeness=pair_completeness(records),
         bands={band.value: bands[band.value] for band in Band},
     )
