@@ -92,19 +92,21 @@ def blocking_keys(record: PersonRecord) -> Keys:
         swapped = (name_key(record.family_name), sound_code(record.given_name))
         if swapped != (given, family) and all(swapped):
             names.append(swapped)
+    # Either order: a day and month turned still meet.
+    year, day_month = (
+        (str(dob.year), tuple(map(str, sorted((dob.day, dob.month))))) if dob else ("", ())
+    )
     for g, f in names:
         keys.wide(dob is not None, ("names", g, f), ("names_undated", g, f))
         if dob:
-            keys.both("names_year", g, f, str(dob.year))
-            day, month = sorted((dob.day, dob.month))
-            keys.both("names_day_month", g, f, str(day), str(month))
+            keys.both("names_year", g, f, year)
+            keys.both("names_day_month", g, f, *day_month)
     if dob and given and family:
         # A nickname for a full name with a birth date mistyped: searched under each
         # form, not filed (the other finds this one under its own name the same way).
-        day, month = sorted((dob.day, dob.month))
         for form in forms(given_text):
-            keys.searched.add(("names_year", form, family, str(dob.year)))
-            keys.searched.add(("names_day_month", form, family, str(day), str(month)))
+            keys.searched.add(("names_year", form, family, year))
+            keys.searched.add(("names_day_month", form, family, *day_month))
     given_letters = {n[:1] for n in (given, given_text) if n}
     family_letter = family_text[:1]
     letters = sorted(given_letters | {family_letter} - {""})
@@ -134,7 +136,6 @@ def blocking_keys(record: PersonRecord) -> Keys:
             for letter in letters:
                 whole = bool(given_letters and family_letter)
                 keys.wide(whole, ("dob_letter", when, letter), ("dob_letter_partial", when, letter))
-        year = str(dob.year)
         if family:
             keys.both("year_month_family", year, str(dob.month), family)
             keys.both("year_day_family", year, str(dob.day), family)

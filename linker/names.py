@@ -130,8 +130,7 @@ def transposed(a: str, b: str) -> bool:
     return (
         len(wrong) == 2
         and wrong[1] == wrong[0] + 1
-        and a[wrong[0]] == b[wrong[1]]
-        and (a[wrong[1]] == b[wrong[0]])
+        and a[wrong[1]] + a[wrong[0]] == b[wrong[0]] + b[wrong[1]]
     )
 
 
