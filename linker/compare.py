@@ -30,7 +30,7 @@ from ehx.linker.names import (
 )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PersonRecord:
     """What one mention says about a person, as matching needs it."""
 

@@ -193,6 +193,7 @@ def evaluate_sample(
     for item in sample:
         resolution = index.resolve(item.record)
         index.join(resolution)
+        index.take_journal()  # as the linker service does, which stores it
         bands[resolution.band.value] += 1
         cluster_of[resolution.own] = item.cluster
         rows.append((item.cluster, resolution.person_id))

@@ -27,12 +27,11 @@ stores the journal with the mentions and replays both on start.
 from __future__ import annotations
 
 import math
-from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from ehx.linker.blocking import blocking_keys
+from ehx.linker.blocking import Blocks, blocking_keys
 from ehx.linker.compare import Level, MatchEvidence, PersonRecord, evidence, levels
 from ehx.linker.model import DEFAULT, LinkModel, LinkPolicy
 
@@ -148,7 +147,7 @@ class IdentityIndex:
     model: LinkModel = DEFAULT
     _records: dict[str, list[PersonRecord]] = field(default_factory=dict)
     _by_identifier: dict[str, str] = field(default_factory=dict)
-    _blocks: dict[tuple[str, ...], set[str]] = field(default_factory=lambda: defaultdict(set))
+    _blocks: Blocks = field(default_factory=Blocks)
     _merged_into: dict[str, str] = field(default_factory=dict)
     _kept_apart: set[frozenset[str]] = field(default_factory=set)
     #: The records each merged person had of its own (the others only hold copies).
@@ -242,8 +241,8 @@ class IdentityIndex:
         changes with PYTHONHASHSEED run to run)."""
         candidates: set[str] = set()
         for key in blocking_keys(record).searched:
-            members = self._blocks.get(key)
-            if members and len(members) <= MAX_BLOCK:
+            members = self._blocks.members(key)
+            if len(members) <= MAX_BLOCK:
                 candidates.update(self.person(p) for p in members)
         scored = []
         for candidate in sorted(candidates):
@@ -336,7 +335,7 @@ class IdentityIndex:
         if not copied and own is not None and record not in own and len(own) < RECORDS_PER_PERSON:
             own.append(record)
         for key in blocking_keys(record).filed:
-            self._blocks[key].add(person_id)
+            self._blocks.add(key, person_id)
 
     def merge(self, keep: str, other: str, cause: str) -> str:
         """One person after all: ``other``'s records join ``keep``. Reversible by ``split``."""
@@ -352,7 +351,7 @@ class IdentityIndex:
             self._remember(keep, record, copied=True)
             # Blocks name the survivor only: a block does not fill up with merged ids.
             for key in blocking_keys(record).filed:
-                self._blocks[key].discard(other)
+                self._blocks.discard(key, other)
         self.journal.append(JournalEntry(Op.MERGE, keep, other, cause))
         return keep
 
@@ -411,7 +410,7 @@ class IdentityIndex:
             self._records[ancestor] = kept
         for record in moved:
             for key in blocking_keys(record).filed:
-                self._blocks[key].add(merged)
+                self._blocks.add(key, merged)
         for identifier in carried:
             if self.person(self._by_identifier.get(identifier, merged)) == root:
                 self._by_identifier[identifier] = merged

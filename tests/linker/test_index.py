@@ -276,6 +276,9 @@ def test_sharing_a_birthday_with_a_stranger_is_not_enough_to_be_compared() -> No
     for stranger in (
         PersonRecord("Oliver", "Jones", born, "B29 6TT"),
         PersonRecord("Tomasz", "Nowak", born, None),
+        # Born the same month of the same year, with one of her names.
+        PersonRecord("Zara", "Khan", date(1990, 3, 20), None),
+        PersonRecord("Amina", "Patel", date(1990, 3, 22), "B29 6TT"),
     ):
         assert not amina.meet(blocking_keys(stranger)), stranger
     # The same day and a first letter in common: a family name mistyped at its start.
