@@ -130,14 +130,16 @@ def _estimate_u(
     return _shares(counts)
 
 
-Blocks = dict[tuple[str, ...], list[int]]
+#: Training's blocks: the positions of the records under each key of one session's
+#: rule (not ``blocking.Blocks``, the index's people under its keys).
+RecordBlocks = dict[tuple[str, ...], list[int]]
 
 
-def _blocks(records: Sequence[PersonRecord]) -> dict[str, Blocks]:
+def _blocks(records: Sequence[PersonRecord]) -> dict[str, RecordBlocks]:
     """For each session's blocking rule, its blocks: key -> the records' numbers. The
     birth date alone; the given name's normal form with the family name's sound-alike
     code."""
-    found: dict[str, Blocks] = {blocking: defaultdict(list) for blocking in SESSIONS}
+    found: dict[str, RecordBlocks] = {blocking: defaultdict(list) for blocking in SESSIONS}
     for number, record in enumerate(records):
         if record.date_of_birth:
             found["dob"][(record.date_of_birth.isoformat(),)].append(number)
@@ -149,14 +151,14 @@ def _blocks(records: Sequence[PersonRecord]) -> dict[str, Blocks]:
 
 def _blocked_patterns(
     records: Sequence[PersonRecord],
-    blocks: Blocks,
+    blocks: RecordBlocks,
     rng: random.Random,
     most: int,
     fields: Sequence[str],
 ) -> Counter[Pattern]:
     """Each pattern of levels in ``fields`` among the pairs one blocking pass puts
     together (all of them, or those of randomly chosen blocks, about ``most``)."""
-    # Blocks in a random order, each block's pairs whole, until ``most`` are taken: a
+    # RecordBlocks in a random order, each block's pairs whole, until ``most`` are taken: a
     # city's blocks hold far more pairs than training needs, and listing them all would
     # not fit in memory at a million people.
     keys = sorted(k for k, members in blocks.items() if 2 <= len(members) <= MAX_BLOCK)
